@@ -1,0 +1,21 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Content-addressed blob storage keyed by sha256 hex. Blobs are immutable: a put of a hash
+ * that is already stored is a no-op. Embedded default: a directory (./local.ts);
+ * scale-out: an S3-compatible bucket.
+ */
+export interface BlobStore {
+  has(hash: string): Promise<boolean>;
+  /** Store bytes under their hash; returns false when the blob was already there. The caller vouches the hash is right. */
+  put(hash: string, data: Buffer): Promise<boolean>;
+  /** Store a file's bytes under their hash without reading it all into memory. */
+  putFile(hash: string, filePath: string): Promise<boolean>;
+  /** The whole blob, or undefined when absent. */
+  get(hash: string): Promise<Buffer | undefined>;
+  /** A stream of the blob (optionally a byte range, inclusive end), or undefined when absent. */
+  stream(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined>;
+}
+
+export { LocalBlobStore } from './local.js';
+export { sha256, sha256File } from './hash.js';

@@ -1,0 +1,25 @@
+import type { BlobStore } from '../blobs/index.js';
+
+/** What the edge serves for one Host. */
+export interface ResolvedSite {
+  deploymentId: string;
+  /** blob hash of the deployment's manifest (see ../manifest) */
+  manifestHash: string;
+}
+
+/** How the edge learns which deployment a Host maps to. Backed by the store in production. */
+export interface SiteLookup {
+  /** `host` is lower-cased and has no port. Undefined when no alias or deployment matches. */
+  resolveHost(host: string): Promise<ResolvedSite | undefined>;
+  /** A number that changes whenever any alias moves; the edge polls it to drop cached routes. */
+  aliasGeneration(): Promise<number>;
+}
+
+export interface EdgeOptions {
+  lookup: SiteLookup;
+  blobs: BlobStore;
+  /** bytes of hot blobs kept in memory (default 256 MiB) */
+  memoryCacheBytes?: number;
+  /** how often to poll lookup.aliasGeneration(), ms (default 20) */
+  pollMs?: number;
+}

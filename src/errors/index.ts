@@ -1,0 +1,66 @@
+/**
+ * One catalogue of error codes. Every error a person can see carries a code from here,
+ * an HTTP status, a message and, where it helps, a hint of what to do.
+ *
+ * `who` says who must act: `user` errors (bad input, a failing build) are shown plainly
+ * and never retried; `system` errors are logged with their stack and may be retried.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, who: 'user', hint: 'Check the request body against the API reference in the README.' },
+  INVALID_JSON: { status: 400, who: 'user', hint: 'Send a valid JSON body with Content-Type: application/json.' },
+  VALIDATION: { status: 400, who: 'user', hint: 'Fix the named field and try again.' },
+  UNAUTHORIZED: { status: 401, who: 'user', hint: 'Send Authorization: Bearer <token>; the admin token is in <data-dir>/admin-token.' },
+  BAD_SIGNATURE: { status: 401, who: 'user', hint: 'Set the webhook secret in your git host to the webhookSecret returned when the project was created.' },
+  FORBIDDEN: { status: 403, who: 'user', hint: 'Use a token that has access to this resource.' },
+  NOT_FOUND: { status: 404, who: 'user', hint: 'Check the URL; list resources with GET /api/v1/projects.' },
+  PROJECT_NOT_FOUND: { status: 404, who: 'user', hint: 'List projects with GET /api/v1/projects or create one with POST /api/v1/projects.' },
+  DEPLOYMENT_NOT_FOUND: { status: 404, who: 'user', hint: 'List deployments with GET /api/v1/projects/<project>/deployments.' },
+  METHOD_NOT_ALLOWED: { status: 405, who: 'user', hint: 'Check the HTTP method in the API reference.' },
+  CONFLICT: { status: 409, who: 'user', hint: 'Pick another name or update the existing resource.' },
+  NOT_READY: { status: 409, who: 'user', hint: 'Only a ready deployment can be promoted; wait for its build or pick another.' },
+  NO_PREVIOUS_DEPLOYMENT: { status: 409, who: 'user', hint: 'Pass {"deploymentId"} of a ready deployment to roll back to.' },
+  PAYLOAD_TOO_LARGE: { status: 413, who: 'user', hint: 'Send a smaller body.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, who: 'user', hint: 'Send Content-Type: application/json.' },
+  REF_NOT_FOUND: { status: 422, who: 'user', hint: 'Push the branch or commit first, or check the name.' },
+  SOURCE_UNREACHABLE: { status: 422, who: 'user', hint: 'Check repoUrl and that the machine running Slipway can clone it (git ls-remote <repoUrl>).' },
+  BUILD_FAILED: { status: 422, who: 'user', hint: 'Read the build log; run the same install and build commands locally to reproduce.' },
+  BUILD_TIMEOUT: { status: 422, who: 'user', hint: 'Make the build faster or raise the project build timeout (buildTimeoutSeconds).' },
+  OUTPUT_NOT_FOUND: { status: 422, who: 'user', hint: 'Set outputDirectory on the project to the folder your build writes.' },
+  CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
+  WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },
+  INTERNAL: { status: 500, who: 'system', hint: undefined },
+} as const satisfies Record<string, { status: number; who: 'user' | 'system'; hint: string | undefined }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a catalogue code. `new AppError('PROJECT_NOT_FOUND', 'No project "blog".')` */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly who: 'user' | 'system';
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.who = ERRORS[code].who;
+    this.hint = options?.hint ?? ERRORS[code].hint;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint?: string } {
+    return this.hint === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** Normalise anything thrown into an Error (catch clauses get `unknown`). */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/** True when the user, not the platform, must act (no retry, no stack). */
+export function isUserError(value: unknown): value is AppError {
+  return value instanceof AppError && value.who === 'user';
+}

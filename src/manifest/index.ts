@@ -1,0 +1,47 @@
+/**
+ * A deployment's manifest: every file it serves, keyed by its path relative to the output
+ * root ('/'-separated, no leading slash, e.g. "index.html", "assets/app-3f9a1c.js").
+ * Bytes live in the blob store under their sha256; the manifest itself is stored as a blob
+ * too, so a deployment is fully described by one hash. The edge serves nothing that is not here.
+ */
+export interface Variant {
+  hash: string;
+  size: number;
+}
+
+export interface ManifestEntry {
+  /** sha256 hex of the raw bytes */
+  hash: string;
+  size: number;
+  /** Content-Type to serve, with charset for text */
+  type: string;
+  /** precompressed variants, present only when smaller than the raw file */
+  gzip?: Variant;
+  br?: Variant;
+}
+
+export interface Manifest {
+  version: 1;
+  files: Record<string, ManifestEntry>;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+/** Parse and check a manifest read from the blob store. Throws on anything malformed. */
+export function parseManifest(json: string | Buffer): Manifest {
+  const value = JSON.parse(json.toString()) as unknown;
+  if (typeof value !== 'object' || value === null) throw new Error('manifest is not an object');
+  const m = value as Partial<Manifest>;
+  if (m.version !== 1 || typeof m.files !== 'object' || m.files === null) throw new Error('manifest has no version 1 file table');
+  for (const [path, entry] of Object.entries(m.files)) {
+    if (path.startsWith('/') || path.split('/').some((s) => s === '' || s === '.' || s === '..') || path.includes('\\') || path.includes('\0')) {
+      throw new Error(`manifest path is not clean: ${JSON.stringify(path)}`);
+    }
+    if (!HASH.test(entry.hash)) throw new Error(`manifest entry ${path} has a bad hash`);
+  }
+  return m as Manifest;
+}
+
+export function isBlobHash(value: string): boolean {
+  return HASH.test(value);
+}
