@@ -19,6 +19,8 @@ export interface BuildRequest {
   timeoutMs: number;
   signal?: AbortSignal;
   log: LogFn;
+  /** a folder the build may read and write for package-manager caches (npm, corepack, pnpm, yarn), shared across builds */
+  cacheDir: string;
   /** paths the build must not be able to read (data dir, keys); hidden when a sandbox is available */
   hiddenPaths: string[];
 }
