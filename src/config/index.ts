@@ -1,0 +1,115 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { AppError } from '../errors/index.js';
+
+export type Role = 'api' | 'worker' | 'edge';
+export const ALL_ROLES: readonly Role[] = ['api', 'worker', 'edge'];
+
+/** Everything a Slipway process needs to know, parsed once at start-up and frozen. */
+export interface Config {
+  readonly dataDir: string;
+  readonly roles: readonly Role[];
+  /** bind address for api and edge */
+  readonly host: string;
+  readonly port: number;
+  readonly edgePort: number;
+  readonly baseDomain: string;
+  /** how people and git hosts reach the api, for webhook URLs */
+  readonly publicUrl: string;
+  /** undefined: read or create <dataDir>/admin-token */
+  readonly adminToken: string | undefined;
+  readonly buildConcurrency: number;
+  readonly edgeWorkers: number;
+  /** a claimed job is lost when its worker does not heartbeat within this */
+  readonly jobLeaseMs: number;
+  /** how long running builds may finish after SIGTERM before their leases are released */
+  readonly shutdownGraceMs: number;
+  readonly defaultBuildTimeoutSeconds: number;
+}
+
+export interface ConfigInput {
+  [flag: string]: string | boolean | undefined;
+}
+
+const DEFAULTS = {
+  dataDir: '.slipway',
+  host: '0.0.0.0',
+  port: 3000,
+  edgePort: 8080,
+  baseDomain: 'localhost',
+  buildConcurrency: 1,
+  jobLeaseMs: 30_000,
+  shutdownGraceMs: 60_000,
+  defaultBuildTimeoutSeconds: 1800,
+};
+
+/**
+ * Build the config from flags (kebab-case, as on the command line) and the environment
+ * (SLIPWAY_*). Flags win. A bad value throws a CONFIG error that shows a valid example.
+ *
+ * `loadConfig({ port: '3001' }, process.env)`
+ */
+export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
+  const pick = (flag: string, envName: string): string | undefined => {
+    const v = flags[flag];
+    if (typeof v === 'string') return v;
+    return env[envName] === '' ? undefined : env[envName];
+  };
+  const int = (flag: string, envName: string, fallback: number, min: number, max: number, example: string): number => {
+    const raw = pick(flag, envName);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new AppError('CONFIG', `--${flag} (${envName}) must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}.`, {
+        hint: `For example: ${example}`,
+      });
+    }
+    return n;
+  };
+
+  const roles = parseRoles(pick('roles', 'SLIPWAY_ROLES'));
+  const port = int('port', 'SLIPWAY_PORT', DEFAULTS.port, 0, 65535, '--port 3000');
+  const edgePort = int('edge-port', 'SLIPWAY_EDGE_PORT', DEFAULTS.edgePort, 0, 65535, '--edge-port 8080');
+  const baseDomain = (pick('base-domain', 'SLIPWAY_BASE_DOMAIN') ?? DEFAULTS.baseDomain).toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(baseDomain)) {
+    throw new AppError('CONFIG', `--base-domain must be a DNS name, got ${JSON.stringify(baseDomain)}.`, { hint: 'For example: --base-domain sites.example.com' });
+  }
+  const adminToken = pick('admin-token', 'SLIPWAY_ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new AppError('CONFIG', 'SLIPWAY_ADMIN_TOKEN must be at least 16 characters.', { hint: 'For example: SLIPWAY_ADMIN_TOKEN=$(openssl rand -hex 24)' });
+  }
+  const publicUrl = pick('public-url', 'SLIPWAY_PUBLIC_URL') ?? `http://localhost:${port}`;
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new AppError('CONFIG', `--public-url must be an absolute URL, got ${JSON.stringify(publicUrl)}.`, { hint: 'For example: --public-url https://deploy.example.com' });
+  }
+
+  return Object.freeze({
+    dataDir: resolve(pick('data-dir', 'SLIPWAY_DATA_DIR') ?? DEFAULTS.dataDir),
+    roles,
+    host: pick('host', 'SLIPWAY_HOST') ?? DEFAULTS.host,
+    port,
+    edgePort,
+    baseDomain,
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    adminToken,
+    buildConcurrency: int('build-concurrency', 'SLIPWAY_BUILD_CONCURRENCY', DEFAULTS.buildConcurrency, 0, 64, '--build-concurrency 2'),
+    edgeWorkers: int('edge-workers', 'SLIPWAY_EDGE_WORKERS', availableParallelism(), 0, 64, '--edge-workers 2 (0 serves the edge inside the main process)'),
+    jobLeaseMs: int('job-lease-ms', 'SLIPWAY_JOB_LEASE_MS', DEFAULTS.jobLeaseMs, 500, 3_600_000, '--job-lease-ms 30000'),
+    shutdownGraceMs: int('shutdown-grace-ms', 'SLIPWAY_SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs, 0, 3_600_000, '--shutdown-grace-ms 60000'),
+    defaultBuildTimeoutSeconds: int('build-timeout', 'SLIPWAY_BUILD_TIMEOUT', DEFAULTS.defaultBuildTimeoutSeconds, 1, 86_400, '--build-timeout 1800'),
+  });
+}
+
+function parseRoles(raw: string | undefined): Role[] {
+  if (raw === undefined || raw === 'all') return [...ALL_ROLES];
+  const roles = raw.split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of roles) {
+    if (!ALL_ROLES.includes(r as Role)) {
+      throw new AppError('CONFIG', `Unknown role ${JSON.stringify(r)}; roles are api, worker and edge.`, { hint: 'For example: --roles api,worker' });
+    }
+  }
+  if (roles.length === 0) throw new AppError('CONFIG', '--roles names no role.', { hint: 'For example: --roles api,worker,edge' });
+  return roles as Role[];
+}

@@ -1,0 +1,165 @@
+import type { Config } from '../config/index.js';
+import { AppError } from '../errors/index.js';
+import { newId } from '../ids.js';
+import { edgeOrigin } from '../projects/index.js';
+import type { Queue } from '../queue/index.js';
+import { bumpCounter, type Db, type Deployment, type Project, type Store } from '../store/index.js';
+import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
+
+export { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
+export { appendLogs, readLogs, tailLogs } from './logs.js';
+
+export interface DeploymentRequest {
+  project: Project;
+  sha: string;
+  branch: string | null;
+  trigger: 'webhook' | 'api';
+  commitMessage?: string | null;
+  commitAuthor?: string | null;
+}
+
+/**
+ * Record a deployment and its build job in the caller's transaction (so a crash can never
+ * leave one without the other). A still-queued older deployment of the same branch is
+ * canceled: it would only be replaced by this one.
+ */
+export async function createDeployment(db: Db, queue: Queue, req: DeploymentRequest): Promise<Deployment> {
+  const target = req.branch === req.project.production_branch ? 'production' : 'preview';
+  if (req.branch !== null) {
+    const superseded = await db
+      .selectFrom('deployments')
+      .select('id')
+      .where('project_id', '=', req.project.id)
+      .where('branch', '=', req.branch)
+      .where('status', '=', 'queued')
+      .execute();
+    const ids = superseded.map((d) => d.id);
+    if (ids.length > 0) {
+      const now = Date.now();
+      await db
+        .updateTable('deployments')
+        .set({ status: 'canceled', error_code: 'CANCELED', error_message: `Superseded by a newer push to ${req.branch}.`, finished_at: now })
+        .where('id', 'in', ids)
+        .execute();
+      await queue.cancelQueued(db, ids);
+    }
+  }
+  const deployment: Deployment = {
+    id: newId('d'),
+    project_id: req.project.id,
+    seq: await bumpCounter(db, 'deployment_seq'),
+    status: 'queued',
+    target,
+    trigger: req.trigger,
+    branch: req.branch,
+    commit_sha: req.sha,
+    commit_message: req.commitMessage ?? null,
+    commit_author: req.commitAuthor ?? null,
+    manifest_hash: null,
+    files_total: null,
+    files_uploaded: null,
+    bytes_uploaded: null,
+    timings: null,
+    error_code: null,
+    error_phase: null,
+    error_message: null,
+    attempts: 0,
+    created_at: Date.now(),
+    started_at: null,
+    finished_at: null,
+  };
+  await db.insertInto('deployments').values(deployment).execute();
+  await queue.enqueue(db, { kind: 'build', deploymentId: deployment.id });
+  return deployment;
+}
+
+export async function getDeployment(db: Db, id: string): Promise<Deployment> {
+  const d = await db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
+  if (d === undefined) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${JSON.stringify(id)}.`);
+  return d;
+}
+
+export async function listDeployments(db: Db, projectId: string, limit = 50): Promise<Deployment[]> {
+  return db.selectFrom('deployments').selectAll().where('project_id', '=', projectId).orderBy('seq', 'desc').limit(limit).execute();
+}
+
+/**
+ * Move the production alias to a ready deployment. Used by promote, rollback and a finished
+ * production build; `onlyIfNewer` keeps a slow older build from replacing a newer one.
+ */
+export async function setProduction(db: Db, deployment: Deployment, opts: { onlyIfNewer?: boolean } = {}): Promise<boolean> {
+  if (opts.onlyIfNewer === true) {
+    const current = await aliasTarget(db, deployment.project_id, PRODUCTION);
+    if (current !== null) {
+      const cur = await db.selectFrom('deployments').select('seq').where('id', '=', current).executeTakeFirst();
+      if (cur !== undefined && Number(cur.seq) > Number(deployment.seq)) return false;
+    }
+  }
+  await moveAlias(db, deployment.project_id, PRODUCTION, deployment.id);
+  return true;
+}
+
+/** Promote: production now serves this ready deployment; nothing is rebuilt. */
+export async function promote(store: Store, deploymentId: string): Promise<Deployment> {
+  return store.tx(async (db) => {
+    const d = await getDeployment(db, deploymentId);
+    await setProduction(db, d);
+    return d;
+  });
+}
+
+/**
+ * Roll production back: to `deploymentId` when given, else to the newest ready production
+ * deployment older than the one production serves now.
+ */
+export async function rollback(store: Store, project: Project, deploymentId?: string): Promise<Deployment> {
+  return store.tx(async (db) => {
+    if (deploymentId !== undefined) {
+      const d = await getDeployment(db, deploymentId);
+      if (d.project_id !== project.id) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${deploymentId} in project ${project.name}.`);
+      await setProduction(db, d);
+      return d;
+    }
+    const currentId = await aliasTarget(db, project.id, PRODUCTION);
+    const current = currentId === null ? undefined : await getDeployment(db, currentId);
+    let q = db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('project_id', '=', project.id)
+      .where('target', '=', 'production')
+      .where('status', '=', 'ready')
+      .orderBy('seq', 'desc')
+      .limit(1);
+    if (current !== undefined) q = q.where('seq', '<', current.seq);
+    const previous = await q.executeTakeFirst();
+    if (previous === undefined) throw new AppError('NO_PREVIOUS_DEPLOYMENT', `Project ${project.name} has no earlier ready production deployment to roll back to.`);
+    await setProduction(db, previous);
+    return previous;
+  });
+}
+
+/** The deployment as the API shows it. */
+export function serializeDeployment(config: Config, project: Project, d: Deployment, productionId: string | null) {
+  const timings = d.timings === null ? null : (JSON.parse(d.timings) as Record<string, number>);
+  const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+  return {
+    id: d.id,
+    projectId: project.id,
+    project: project.name,
+    status: d.status,
+    target: d.target,
+    trigger: d.trigger,
+    isProduction: productionId === d.id,
+    branch: d.branch,
+    commit: { sha: d.commit_sha, message: d.commit_message, author: d.commit_author },
+    url: edgeOrigin(config, `${d.id}--${project.name}`),
+    branchUrl: d.branch === null ? null : edgeOrigin(config, `${branchSlug(d.branch, project.name)}--${project.name}`),
+    stats: d.files_total === null ? null : { filesTotal: Number(d.files_total), filesUploaded: Number(d.files_uploaded), bytesUploaded: Number(d.bytes_uploaded) },
+    timings,
+    error: d.error_code === null ? null : { code: d.error_code, phase: d.error_phase, message: d.error_message },
+    attempts: Number(d.attempts),
+    createdAt: iso(d.created_at),
+    startedAt: iso(d.started_at),
+    finishedAt: iso(d.finished_at),
+  };
+}

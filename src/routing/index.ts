@@ -1,0 +1,61 @@
+import type { ResolvedSite, SiteLookup } from '../edge/types.js';
+import { branchAlias, PRODUCTION } from '../deployments/aliases.js';
+import { readCounter, type Store } from '../store/index.js';
+
+export type HostRoute =
+  | { kind: 'production'; project: string }
+  /** `<prefix>--<project>`: a deployment id or a branch slug */
+  | { kind: 'prefixed'; project: string; prefix: string };
+
+/**
+ * Parse a Host (lower-case, no port) under the base domain:
+ * `blog.localhost` -> production of "blog"; `dk3v9x0q2m7a--blog.localhost` -> that deployment
+ * or the branch alias with that slug. Anything else is not ours.
+ */
+export function parseHost(host: string, baseDomain: string): HostRoute | undefined {
+  const suffix = `.${baseDomain}`;
+  if (!host.endsWith(suffix)) return undefined;
+  const label = host.slice(0, -suffix.length);
+  if (label === '' || label.includes('.')) return undefined;
+  const cut = label.lastIndexOf('--');
+  if (cut === -1) return { kind: 'production', project: label };
+  const prefix = label.slice(0, cut);
+  const project = label.slice(cut + 2);
+  if (prefix === '' || project === '') return undefined;
+  return { kind: 'prefixed', project, prefix };
+}
+
+/** The edge's view of the store: Host -> the ready deployment to serve. */
+export function createStoreLookup(store: Store, baseDomain: string): SiteLookup {
+  const db = store.db;
+  const viaAlias = async (projectId: string, alias: string): Promise<ResolvedSite | undefined> => {
+    const row = await db
+      .selectFrom('aliases')
+      .innerJoin('deployments', 'deployments.id', 'aliases.deployment_id')
+      .select(['deployments.id', 'deployments.manifest_hash', 'deployments.status'])
+      .where('aliases.project_id', '=', projectId)
+      .where('aliases.name', '=', alias)
+      .executeTakeFirst();
+    if (row === undefined || row.status !== 'ready' || row.manifest_hash === null) return undefined;
+    return { deploymentId: row.id, manifestHash: row.manifest_hash };
+  };
+
+  return {
+    async resolveHost(host) {
+      const route = parseHost(host, baseDomain);
+      if (route === undefined) return undefined;
+      const project = await db.selectFrom('projects').select('id').where('name', '=', route.project).executeTakeFirst();
+      if (project === undefined) return undefined;
+      if (route.kind === 'production') return viaAlias(project.id, PRODUCTION);
+      const d = await db
+        .selectFrom('deployments')
+        .select(['id', 'manifest_hash', 'status'])
+        .where('id', '=', route.prefix)
+        .where('project_id', '=', project.id)
+        .executeTakeFirst();
+      if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
+      return viaAlias(project.id, branchAlias(route.prefix));
+    },
+    aliasGeneration: () => readCounter(db, 'alias_generation'),
+  };
+}

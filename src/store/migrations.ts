@@ -1,0 +1,104 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+
+/**
+ * Schema migrations, in order. Written with Kysely's schema builder so the same steps run on
+ * SQLite and PostgreSQL. Never edit a shipped migration; add a new one.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('projects')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('repo_url', 'text', (c) => c.notNull())
+        .addColumn('production_branch', 'text', (c) => c.notNull())
+        .addColumn('root_directory', 'text')
+        .addColumn('install_command', 'text')
+        .addColumn('build_command', 'text')
+        .addColumn('output_directory', 'text')
+        .addColumn('build_timeout_seconds', 'integer')
+        .addColumn('webhook_secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('deployments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('branch', 'text')
+        .addColumn('commit_sha', 'text', (c) => c.notNull())
+        .addColumn('commit_message', 'text')
+        .addColumn('commit_author', 'text')
+        .addColumn('manifest_hash', 'text')
+        .addColumn('files_total', 'integer')
+        .addColumn('files_uploaded', 'integer')
+        .addColumn('bytes_uploaded', 'bigint')
+        .addColumn('timings', 'text')
+        .addColumn('error_code', 'text')
+        .addColumn('error_phase', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('deployments_project_seq').on('deployments').columns(['project_id', 'seq']).execute();
+
+      await db.schema
+        .createTable('aliases')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id'))
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('aliases_pk', ['project_id', 'name'])
+        .execute();
+
+      await db.schema
+        .createTable('log_lines')
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('n', 'integer', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('log_lines_pk', ['deployment_id', 'n'])
+        .execute();
+
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('delivery_id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('deployment_id', 'text')
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('run_at', 'bigint', (c) => c.notNull())
+        .addColumn('locked_by', 'text')
+        .addColumn('lease_until', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('jobs_claim').on('jobs').columns(['status', 'run_at']).execute();
+
+      await db.schema
+        .createTable('meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'bigint', (c) => c.notNull())
+        .execute();
+      await sql`insert into meta (key, value) values ('alias_generation', 0), ('deployment_seq', 0)`.execute(db);
+    },
+  },
+};

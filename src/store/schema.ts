@@ -1,0 +1,109 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/** Times are integer milliseconds since the epoch in both dialects. */
+export interface ProjectTable {
+  id: string;
+  name: string;
+  repo_url: string;
+  production_branch: string;
+  root_directory: string | null;
+  install_command: string | null;
+  build_command: string | null;
+  output_directory: string | null;
+  build_timeout_seconds: number | null;
+  /** encrypted with the platform key (SecretBox) */
+  webhook_secret: string;
+  created_at: number;
+}
+
+export type DeploymentStatus = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled';
+
+export interface DeploymentTable {
+  id: string;
+  project_id: string;
+  /** increasing per database: orders deployments without relying on clock ties */
+  seq: Generated<number>;
+  status: DeploymentStatus;
+  /** 'production' moves the production alias when ready; 'preview' does not */
+  target: 'production' | 'preview';
+  trigger: 'webhook' | 'api';
+  branch: string | null;
+  commit_sha: string;
+  commit_message: string | null;
+  commit_author: string | null;
+  manifest_hash: string | null;
+  files_total: number | null;
+  files_uploaded: number | null;
+  bytes_uploaded: number | null;
+  /** JSON: { fetchMs, installMs, buildMs, packageMs, totalMs } */
+  timings: string | null;
+  error_code: string | null;
+  error_phase: string | null;
+  error_message: string | null;
+  attempts: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface AliasTable {
+  project_id: string;
+  /** 'production' or 'branch:<slug>' */
+  name: string;
+  deployment_id: string;
+  updated_at: number;
+}
+
+export interface LogLineTable {
+  deployment_id: string;
+  n: number;
+  at: number;
+  text: string;
+}
+
+export interface WebhookDeliveryTable {
+  delivery_id: string;
+  project_id: string;
+  deployment_id: string | null;
+  /** the JSON answer given the first time, repeated on a replay */
+  response: string;
+  received_at: number;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'dead' | 'canceled';
+
+export interface JobTable {
+  id: Generated<number>;
+  kind: string;
+  deployment_id: string;
+  status: JobStatus;
+  attempts: number;
+  max_attempts: number;
+  run_at: number;
+  /** `<worker-id>:<attempt>`: a fencing token, so a worker that lost its lease cannot complete */
+  locked_by: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MetaTable {
+  key: string;
+  value: number;
+}
+
+export interface Database {
+  projects: ProjectTable;
+  deployments: DeploymentTable;
+  aliases: AliasTable;
+  log_lines: LogLineTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  jobs: JobTable;
+  meta: MetaTable;
+}
+
+export type Project = Selectable<ProjectTable>;
+export type Deployment = Selectable<DeploymentTable>;
+export type NewDeployment = Insertable<DeploymentTable>;
+export type Job = Selectable<JobTable>;
