@@ -23,6 +23,8 @@ export interface BuildRequest {
   cacheDir: string;
   /** paths the build must not be able to read (data dir, keys); hidden when a sandbox is available */
   hiddenPaths: string[];
+  /** false: never use the bwrap sandbox (tests, or a machine where it misbehaves); default: use it when it works */
+  sandbox?: boolean | undefined;
 }
 
 export interface BuildResult {
@@ -31,4 +33,6 @@ export interface BuildResult {
   packageManager: 'npm' | 'pnpm' | 'yarn' | 'none';
   installMs: number;
   buildMs: number;
+  /** the output is the project's root directory itself (a plain HTML site): packaging should skip node_modules */
+  outputIsRoot?: boolean;
 }
