@@ -1,0 +1,51 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { aliasTarget, getDeployment, PRODUCTION, promote, readLogs, serializeDeployment } from '../../deployments/index.js';
+import { AppError } from '../../errors/index.js';
+import { getProject } from '../../projects/index.js';
+import type { ApiDeps } from '../server.js';
+
+type IdParams = { Params: { id: string } };
+const FINISHED = new Set(['ready', 'failed', 'canceled']);
+
+export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
+  const { config, store, events } = deps;
+  return async (app) => {
+    app.get<IdParams>('/deployments/:id', async (req) => {
+      const d = await getDeployment(store.db, req.params.id);
+      const project = await getProject(store.db, d.project_id);
+      return serializeDeployment(config, project, d, await aliasTarget(store.db, project.id, PRODUCTION));
+    });
+
+    // Build log lines after line `after` (0: from the start). `finished` says no more will come.
+    app.get<IdParams & { Querystring: { after?: string; limit?: string } }>('/deployments/:id/logs', async (req) => {
+      const after = req.query.after === undefined ? 0 : Number(req.query.after);
+      if (!Number.isInteger(after) || after < 0) throw new AppError('VALIDATION', 'after must be a line number (0 or more).', { hint: 'For example: ?after=120' });
+      const limit = Math.min(5000, Math.max(1, Number(req.query.limit ?? 1000) || 1000));
+      // read the status first: lines written before a build finished are all visible once it reads finished
+      const d = await getDeployment(store.db, req.params.id);
+      const lines = await readLogs(store.db, d.id, after, limit);
+      const finished = FINISHED.has(d.status) && lines.length < limit;
+      return { deploymentId: d.id, status: d.status, lines, next: lines.at(-1)?.n ?? after, finished };
+    });
+
+    app.post<IdParams>('/deployments/:id/promote', async (req) => {
+      const d = await promote(store, req.params.id);
+      const project = await getProject(store.db, d.project_id);
+      events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: d.id });
+      return serializeDeployment(config, project, d, d.id);
+    });
+
+    // Cancel a queued or running build; a finished deployment cannot be canceled.
+    app.post<IdParams>('/deployments/:id/cancel', async (req) => {
+      const updated = await store.tx(async (db) => {
+        const d = await getDeployment(db, req.params.id);
+        if (FINISHED.has(d.status)) throw new AppError('CONFLICT', `Deployment ${d.id} is already ${d.status}.`, { hint: 'Only a queued or building deployment can be canceled.' });
+        await db.updateTable('deployments').set({ status: 'canceled', error_code: 'CANCELED', error_message: 'Canceled by a person.', finished_at: Date.now() }).where('id', '=', d.id).execute();
+        await db.updateTable('jobs').set({ status: 'canceled', updated_at: Date.now() }).where('deployment_id', '=', d.id).where('status', '=', 'queued').execute();
+        return getDeployment(db, d.id);
+      });
+      const project = await getProject(store.db, updated.project_id);
+      return serializeDeployment(config, project, updated, await aliasTarget(store.db, project.id, PRODUCTION));
+    });
+  };
+}

@@ -1,0 +1,67 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { aliasTarget, createDeployment, PRODUCTION, rollback, serializeDeployment } from '../../deployments/index.js';
+import { AppError } from '../../errors/index.js';
+import { createProject, getProject, listProjects, serializeProject } from '../../projects/index.js';
+import { resolveRef } from '../../source/index.js';
+import { objectBody, type ApiDeps } from '../server.js';
+
+type ProjectParams = { Params: { project: string } };
+
+export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
+  const { config, store, queue, box, events } = deps;
+  return async (app) => {
+    app.post('/projects', async (req, reply) => {
+      const { project, webhookSecret } = await store.tx((db) => createProject(db, box, objectBody(req.body)));
+      return reply.code(201).send({ ...serializeProject(config, project, null), webhookSecret });
+    });
+
+    app.get('/projects', async () => {
+      const projects = await listProjects(store.db);
+      const out = [];
+      for (const p of projects) out.push(serializeProject(config, p, await aliasTarget(store.db, p.id, PRODUCTION)));
+      return { projects: out };
+    });
+
+    app.get<ProjectParams>('/projects/:project', async (req) => {
+      const p = await getProject(store.db, req.params.project);
+      return serializeProject(config, p, await aliasTarget(store.db, p.id, PRODUCTION));
+    });
+
+    // Deploy by hand: a branch (default: the production branch), a tag or a commit sha.
+    app.post<ProjectParams>('/projects/:project/deployments', async (req, reply) => {
+      const project = await getProject(store.db, req.params.project);
+      const body = objectBody(req.body);
+      const ref = body.ref ?? project.production_branch;
+      if (typeof ref !== 'string' || ref === '' || ref.length > 250 || ref.startsWith('-')) {
+        throw new AppError('VALIDATION', 'ref must be a branch, tag or commit sha.', { hint: 'For example: {"ref": "main"}' });
+      }
+      if (body.target !== undefined && body.target !== 'production' && body.target !== 'preview') {
+        throw new AppError('VALIDATION', 'target must be "production" or "preview".', { hint: 'For example: {"ref": "3f9a1c2", "target": "production"}' });
+      }
+      const resolved = await resolveRef(project.repo_url, ref);
+      const target = body.target as 'production' | 'preview' | undefined;
+      const deployment = await store.tx((db) => createDeployment(db, queue, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target }));
+      events.emit('job-enqueued');
+      return reply.code(202).send(serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION)));
+    });
+
+    app.get<ProjectParams & { Querystring: { limit?: string } }>('/projects/:project/deployments', async (req) => {
+      const project = await getProject(store.db, req.params.project);
+      const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50) || 50));
+      const rows = await store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).orderBy('seq', 'desc').limit(limit).execute();
+      const prod = await aliasTarget(store.db, project.id, PRODUCTION);
+      return { deployments: rows.map((d) => serializeDeployment(config, project, d, prod)) };
+    });
+
+    app.post<ProjectParams>('/projects/:project/rollback', async (req) => {
+      const project = await getProject(store.db, req.params.project);
+      const body = objectBody(req.body);
+      if (body.deploymentId !== undefined && typeof body.deploymentId !== 'string') {
+        throw new AppError('VALIDATION', 'deploymentId must be a string.', { hint: 'For example: {"deploymentId": "dk3v9x0q2m7a"}' });
+      }
+      const target = await rollback(store, project, body.deploymentId);
+      events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: target.id });
+      return serializeDeployment(config, project, target, target.id);
+    });
+  };
+}

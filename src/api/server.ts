@@ -1,0 +1,98 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { BlobStore } from '../blobs/index.js';
+import type { Config } from '../config/index.js';
+import { AppError, toError } from '../errors/index.js';
+import type { Events } from '../events.js';
+import type { Queue } from '../queue/index.js';
+import type { SecretBox } from '../secrets.js';
+import { safeEqual } from '../secrets.js';
+import type { Store } from '../store/index.js';
+import { deploymentRoutes } from './routes/deployments.js';
+import { hookRoutes } from './routes/hooks.js';
+import { projectRoutes } from './routes/projects.js';
+
+export interface ApiDeps {
+  config: Config;
+  store: Store;
+  queue: Queue;
+  blobs: BlobStore;
+  box: SecretBox;
+  events: Events;
+  adminToken: string;
+  /** per-role health for GET /healthz */
+  health: () => Promise<Record<string, unknown>>;
+}
+
+const API_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The HTTP API: REST under /api/v1 (bearer token), git host webhooks under /hooks, /healthz.
+ * This is the only layer that turns errors into HTTP: every error body is
+ * `{"error":{"code","message","hint"?}}`; unknown errors become a 500 that leaks nothing.
+ */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT, return503OnClosing: true, forceCloseConnections: 'idle' });
+
+  // Parse JSON ourselves so a bad body gets our error shape, and an empty body is "no body".
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    if (body.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body.toString('utf8')));
+    } catch {
+      done(new AppError('INVALID_JSON', 'The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  app.setErrorHandler((raw: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) => {
+    const err = normalise(raw);
+    if (err.status >= 500) console.error(`[api] ${req.method} ${req.url} failed:`, raw);
+    void reply.code(err.status).header('cache-control', 'no-store').send({ error: err.toJSON() });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = new AppError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`);
+    void reply.code(404).send({ error: err.toJSON() });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', roles: await deps.health() }));
+
+  void app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req) => {
+        const header = req.headers.authorization;
+        const token = header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : undefined;
+        if (token === undefined || token === '') throw new AppError('UNAUTHORIZED', 'This endpoint needs an API token.');
+        if (!safeEqual(token, deps.adminToken)) throw new AppError('UNAUTHORIZED', 'The API token is not valid.');
+      });
+      await api.register(projectRoutes(deps));
+      await api.register(deploymentRoutes(deps));
+    },
+    { prefix: '/api/v1' },
+  );
+  void app.register(hookRoutes(deps), { prefix: '/hooks' });
+  return app;
+}
+
+/** Map framework and unknown errors onto the catalogue. */
+function normalise(raw: unknown): AppError {
+  if (raw instanceof AppError) return raw;
+  const err = toError(raw) as FastifyError;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than this endpoint accepts.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'This endpoint takes JSON.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('BAD_REQUEST', err.message);
+    default:
+      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return new AppError('BAD_REQUEST', err.message);
+      return new AppError('INTERNAL', 'Something went wrong on our side; the error is in the server log.', { cause: err });
+  }
+}
+
+/** Read `{...}` bodies as a plain object (no body -> {}); anything else is a 400. */
+export function objectBody(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new AppError('BAD_REQUEST', 'The request body must be a JSON object.');
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildApi } from './api/server.js';
+import { LocalBlobStore } from './blobs/index.js';
+import type { Config } from './config/index.js';
+import { createEdgeServer, startEdgeCluster } from './edge/index.js';
+import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
+import { Events } from './events.js';
+import { Queue } from './queue/index.js';
+import { createStoreLookup } from './routing/index.js';
+import { SecretBox } from './secrets.js';
+import { Store } from './store/index.js';
+import { startWorker, type WorkerHandle } from './worker/index.js';
+
+export interface Slipway {
+  config: Config;
+  store: Store;
+  /** the bound ports (differ from config when it asked for port 0) */
+  apiPort: number | undefined;
+  edgePort: number | undefined;
+  adminToken: string;
+  adminTokenFile: string | undefined;
+  /** stop taking work, let builds finish within the grace period, release the rest */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Start the roles this process runs, on the embedded backends under the data dir. */
+export async function startSlipway(config: Config): Promise<Slipway> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
+  const box = new SecretBox(await loadKey(join(config.dataDir, 'secret.key')));
+  const store = await Store.openSqlite(join(config.dataDir, 'slipway.db'));
+  const blobs = new LocalBlobStore(join(config.dataDir, 'blobs'));
+  const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
+  const events = new Events();
+  const closers: Array<(graceMs: number) => Promise<void>> = [];
+
+  let worker: WorkerHandle | undefined;
+  if (config.roles.includes('worker') && config.buildConcurrency > 0) {
+    worker = startWorker({ store, queue, blobs, config, events });
+    const w = worker;
+    closers.push((grace) => w.stop(grace));
+  }
+
+  let edgePort: number | undefined;
+  if (config.roles.includes('edge')) {
+    if (config.edgeWorkers === 0) {
+      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs });
+      events.on('alias-moved', () => edge.invalidate());
+      await listen(edge.server, config.edgePort, config.host);
+      edgePort = (edge.server.address() as AddressInfo).port;
+      closers.push(() => edge.close());
+    } else {
+      const cluster = await startEdgeCluster({
+        workers: config.edgeWorkers,
+        port: config.edgePort,
+        host: config.host,
+        workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
+        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain }) },
+      });
+      edgePort = cluster.port;
+      closers.push(() => cluster.close());
+    }
+  }
+
+  let apiPort: number | undefined;
+  if (config.roles.includes('api')) {
+    const api = buildApi({
+      config,
+      store,
+      queue,
+      blobs,
+      box,
+      events,
+      adminToken,
+      health: async () => ({
+        api: 'ok',
+        ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
+        ...(edgePort === undefined ? {} : { edge: { port: edgePort, processes: Math.max(1, config.edgeWorkers) } }),
+      }),
+    });
+    await api.listen({ port: config.port, host: config.host });
+    apiPort = (api.server.address() as AddressInfo).port;
+    // the api stops first: no new work arrives while the rest winds down
+    closers.unshift(() => api.close());
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    store,
+    apiPort,
+    edgePort,
+    adminToken,
+    adminTokenFile,
+    close(graceMs = config.shutdownGraceMs) {
+      closed ??= (async () => {
+        for (const close of closers) await close(graceMs);
+        await store.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** SLIPWAY_ADMIN_TOKEN, else the token in <data-dir>/admin-token, made once with mode 0600. */
+async function loadAdminToken(config: Config): Promise<{ token: string; file: string | undefined }> {
+  if (config.adminToken !== undefined) return { token: config.adminToken, file: undefined };
+  const file = join(config.dataDir, 'admin-token');
+  try {
+    return { token: (await readFile(file, 'utf8')).trim(), file };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const token = `slp_${randomBytes(24).toString('hex')}`;
+  await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  await chmod(file, 0o600);
+  return { token, file };
+}
+
+/** The key that encrypts secrets at rest: 32 random bytes made once, readable only by us. */
+async function loadKey(file: string): Promise<Buffer> {
+  try {
+    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte key; restore it from a backup (secrets encrypted under it cannot be read without it)`);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32);
+  await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+function listen(server: import('node:http').Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

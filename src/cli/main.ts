@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { AppError } from '../errors/index.js';
+import { ApiError } from './client.js';
+import { commands } from './commands.js';
+import { up } from './up.js';
+
+const HELP = `slipway: git push becomes a live website
+
+Usage:
+  slipway up [--port 3000] [--edge-port 8080] [--data-dir .slipway] [--base-domain localhost]
+             [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]
+  slipway projects                                  list projects
+  slipway create <name> --repo <url> [--branch main] [--build-command ..] [--output-directory ..]
+  slipway deploy [--project P] [--ref main] [--prod] deploy and follow the build log
+  slipway deployments [--project P]                 list deployments, newest first
+  slipway logs <deployment-id> [--follow]           print a build log
+  slipway promote <deployment-id>                   make a ready deployment production
+  slipway rollback [--project P] [--to <deployment-id>]
+
+API commands take --url (SLIPWAY_URL, default http://localhost:3000) and --token
+(SLIPWAY_TOKEN, default: the admin-token file in --data-dir).`;
+
+const UP_OPTIONS = {
+  port: { type: 'string' },
+  'edge-port': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'base-domain': { type: 'string' },
+  'public-url': { type: 'string' },
+  host: { type: 'string' },
+  roles: { type: 'string' },
+  'build-concurrency': { type: 'string' },
+  'edge-workers': { type: 'string' },
+  'job-lease-ms': { type: 'string' },
+  'shutdown-grace-ms': { type: 'string' },
+  'build-timeout': { type: 'string' },
+} as const;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    console.log(HELP);
+    return;
+  }
+  if (command === 'up') {
+    const { values } = parseArgs({ args: rest, options: UP_OPTIONS, strict: true });
+    return up(values);
+  }
+  const run = commands[command];
+  if (run === undefined) throw new AppError('BAD_REQUEST', `Unknown command "${command}".`, { hint: 'Run "slipway help" for the list of commands.' });
+  await run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ApiError || err instanceof AppError) {
+    console.error(`Error: ${err.message}`);
+    if (err.hint !== undefined) console.error(`Hint: ${err.hint}`);
+  } else if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    console.error(`Error: ${err.message}\nRun "slipway help" for usage.`);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+});

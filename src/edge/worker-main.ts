@@ -1,0 +1,16 @@
+import { join } from 'node:path';
+import { LocalBlobStore } from '../blobs/index.js';
+import { createStoreLookup } from '../routing/index.js';
+import { Store } from '../store/index.js';
+import { EDGE_CONFIG_ENV } from './worker-main-env.js';
+import { runEdgeWorker } from './worker.js';
+
+/**
+ * Entry of one edge worker process (forked by startEdgeCluster in `slipway up`). It opens the
+ * store itself and learns about alias moves by polling the alias generation.
+ */
+const raw = process.env[EDGE_CONFIG_ENV];
+if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
+const { dataDir, baseDomain } = JSON.parse(raw) as { dataDir: string; baseDomain: string };
+const store = await Store.openSqlite(join(dataDir, 'slipway.db'), { migrate: false });
+await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs: new LocalBlobStore(join(dataDir, 'blobs')) });

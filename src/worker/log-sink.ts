@@ -1,0 +1,52 @@
+import { appendLogs } from '../deployments/index.js';
+import type { Store } from '../store/index.js';
+
+/**
+ * Collects build log lines and writes them to the store in small batches (every 100 ms or
+ * 200 lines), masking secret values first so they never reach storage or a viewer.
+ */
+export class LogSink {
+  private buffer: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly secrets: string[];
+
+  constructor(
+    private readonly store: Store,
+    private readonly deploymentId: string,
+    secrets: readonly string[] = [],
+  ) {
+    // longest first, so a secret that contains another is masked whole
+    this.secrets = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  }
+
+  readonly line = (text: string): void => {
+    this.buffer.push(this.mask(text));
+    if (this.buffer.length >= 200) this.flushSoon(0);
+    else this.flushSoon(100);
+  };
+
+  /** Write everything buffered; resolves when it is stored. */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const lines = this.buffer;
+    this.buffer = [];
+    this.writing = this.writing.then(() => appendLogs(this.store.db, this.deploymentId, lines)).catch((err: unknown) => {
+      console.error(`[worker] could not store ${lines.length} log lines of ${this.deploymentId}:`, err);
+    });
+    await this.writing;
+  }
+
+  private flushSoon(ms: number): void {
+    if (this.timer !== undefined && ms > 0) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), ms);
+  }
+
+  private mask(text: string): string {
+    let out = text;
+    for (const s of this.secrets) out = out.split(s).join('••••••');
+    return out;
+  }
+}

@@ -1,0 +1,205 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packageOutput } from '../artifact/index.js';
+import type { BlobStore } from '../blobs/index.js';
+import { runBuild } from '../build/index.js';
+import type { Config } from '../config/index.js';
+import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, PRODUCTION, setProduction } from '../deployments/index.js';
+import { AppError, isUserError, toError } from '../errors/index.js';
+import type { Events } from '../events.js';
+import { parseManifest, type Manifest } from '../manifest/index.js';
+import { getProject } from '../projects/index.js';
+import type { ClaimedJob, Queue } from '../queue/index.js';
+import { fetchSource } from '../source/index.js';
+import type { Deployment, Project, Store } from '../store/index.js';
+import { LogSink } from './log-sink.js';
+
+export interface JobDeps {
+  store: Store;
+  queue: Queue;
+  blobs: BlobStore;
+  config: Config;
+  events: Events;
+}
+
+type Phase = 'fetch' | 'build' | 'package' | 'deploy';
+
+/** Why a running build was stopped from outside; none of these is the build's own failure. */
+export type StopReason = 'lease-lost' | 'shutdown' | 'canceled';
+
+/**
+ * Build one deployment: fetch the commit, install and build in the sandbox, package the output
+ * into the blob store, then in one transaction mark it ready and move its aliases.
+ */
+export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal): Promise<void> {
+  const { store, queue, config } = deps;
+  const deployment = await getDeployment(store.db, job.deploymentId);
+  const project = await getProject(store.db, deployment.project_id);
+  if (deployment.status === 'canceled') {
+    await store.tx((db) => queue.complete(db, job));
+    return;
+  }
+  const logs = new LogSink(store, deployment.id);
+  const startedAt = Date.now();
+  await store.db
+    .updateTable('deployments')
+    .set({ status: 'building', started_at: deployment.started_at ?? startedAt, attempts: job.attempt, error_code: null, error_message: null, error_phase: null })
+    .where('id', '=', deployment.id)
+    .execute();
+  if (job.attempt > 1) logs.line(`Retrying: attempt ${job.attempt} of ${job.maxAttempts} (the previous worker stopped before finishing).`);
+
+  const workDir = join(config.dataDir, 'builds', `${deployment.id}-${job.attempt}`);
+  const sourceDir = join(workDir, 'src');
+  let phase: Phase = 'fetch';
+  const timings: Record<string, number> = { queuedMs: startedAt - Number(deployment.created_at) };
+  try {
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(sourceDir, { recursive: true });
+
+    let t = Date.now();
+    logs.line(`Fetching ${project.repo_url} at ${deployment.commit_sha.slice(0, 12)}${deployment.branch === null ? '' : ` (${deployment.branch})`}`);
+    const commit = await fetchSource({ repoUrl: project.repo_url, sha: deployment.commit_sha, dir: sourceDir, log: logs.line, signal });
+    timings.fetchMs = Date.now() - t;
+    await store.db
+      .updateTable('deployments')
+      .set({ commit_message: commit.message, commit_author: commit.authorName })
+      .where('id', '=', deployment.id)
+      .execute();
+
+    phase = 'build';
+    const build = await runBuild({
+      sourceDir,
+      settings: {
+        rootDirectory: project.root_directory ?? undefined,
+        installCommand: project.install_command ?? undefined,
+        buildCommand: project.build_command ?? undefined,
+        outputDirectory: project.output_directory ?? undefined,
+      },
+      env: {},
+      timeoutMs: (project.build_timeout_seconds ?? config.defaultBuildTimeoutSeconds) * 1000,
+      signal,
+      log: logs.line,
+      cacheDir: join(config.dataDir, 'cache'),
+      hiddenPaths: [config.dataDir],
+    });
+    timings.installMs = build.installMs;
+    timings.buildMs = build.buildMs;
+
+    phase = 'package';
+    await store.db.updateTable('deployments').set({ status: 'deploying' }).where('id', '=', deployment.id).execute();
+    t = Date.now();
+    const previous = await previousManifest(deps, project);
+    const pkg = await packageOutput({ outputDir: build.outputDir, blobs: deps.blobs, previous, log: logs.line });
+    timings.packageMs = Date.now() - t;
+    logs.line(`Uploaded ${pkg.filesUploaded} of ${pkg.filesTotal} files (${formatBytes(pkg.bytesUploaded)}); the rest were already stored.`);
+
+    phase = 'deploy';
+    signal.throwIfAborted();
+    timings.totalMs = Date.now() - startedAt;
+    const moved = await store.tx(async (db) => {
+      if (!(await queue.complete(db, job))) return undefined;
+      await db
+        .updateTable('deployments')
+        .set({
+          status: 'ready',
+          manifest_hash: pkg.manifestHash,
+          files_total: pkg.filesTotal,
+          files_uploaded: pkg.filesUploaded,
+          bytes_uploaded: pkg.bytesUploaded,
+          timings: JSON.stringify(timings),
+          finished_at: Date.now(),
+        })
+        .where('id', '=', deployment.id)
+        .execute();
+      const ready = await getDeployment(db, deployment.id);
+      const aliases: string[] = [];
+      if (ready.branch !== null) {
+        const name = branchAlias(branchSlug(ready.branch, project.name));
+        await moveAlias(db, project.id, name, ready.id);
+        aliases.push(name);
+      }
+      if (ready.target === 'production' && (await setProduction(db, ready, { onlyIfNewer: true }))) aliases.push(PRODUCTION);
+      return aliases;
+    });
+    if (moved === undefined) {
+      logs.line('This worker lost its claim on the job before finishing; another attempt owns it now.');
+      return;
+    }
+    for (const alias of moved) deps.events.emit('alias-moved', { projectId: project.id, alias, deploymentId: deployment.id });
+    logs.line(moved.includes(PRODUCTION) ? `Ready. Production now serves ${deployment.id}.` : `Ready at ${deployment.id}.`);
+  } catch (caught) {
+    const reason = signal.aborted ? (signal.reason as StopReason) : undefined;
+    if (reason === 'lease-lost' || reason === 'shutdown') {
+      logs.line(reason === 'shutdown' ? 'Worker shutting down; the build will run again on the next claim.' : 'This worker lost its claim on the job; stopping.');
+      throw new StopError(reason);
+    }
+    await recordFailure(deps, job, deployment, reason === 'canceled' ? new AppError('BUILD_FAILED', 'Canceled.') : caught, phase, logs, reason === 'canceled');
+  } finally {
+    await logs.flush();
+    await rm(workDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** Thrown when the job was stopped from outside and must not be marked failed. */
+export class StopError extends Error {
+  constructor(readonly reason: StopReason) {
+    super(`build stopped: ${reason}`);
+  }
+}
+
+async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deployment, caught: unknown, phase: Phase, logs: LogSink, canceled: boolean): Promise<void> {
+  const { store, queue } = deps;
+  const err = toError(caught);
+  const user = isUserError(err);
+  if (!user) console.error(`[worker] deployment ${deployment.id} attempt ${job.attempt} failed in ${phase}:`, err);
+  logs.line(user ? `Error: ${err.message}` : `Internal error while ${phase === 'fetch' ? 'fetching' : phase === 'build' ? 'building' : phase === 'package' ? 'packaging' : 'deploying'}: ${err.message}`);
+  await logs.flush();
+  await store.tx(async (db) => {
+    const finishedAt = Date.now();
+    if (canceled) {
+      if (await queue.failPermanently(db, job, 'canceled')) {
+        await db.updateTable('deployments').set({ status: 'canceled', finished_at: finishedAt }).where('id', '=', deployment.id).execute();
+      }
+      return;
+    }
+    if (user) {
+      if (await queue.failPermanently(db, job, err.message)) {
+        await db
+          .updateTable('deployments')
+          .set({ status: 'failed', error_code: err.code, error_phase: phase, error_message: err.message, finished_at: finishedAt })
+          .where('id', '=', deployment.id)
+          .execute();
+      }
+      return;
+    }
+    const outcome = await queue.failAndRetry(db, job, err.message);
+    if (outcome === 'retrying') {
+      await db.updateTable('deployments').set({ status: 'queued' }).where('id', '=', deployment.id).execute();
+    } else if (outcome === 'dead') {
+      await db
+        .updateTable('deployments')
+        .set({ status: 'failed', error_code: 'INTERNAL', error_phase: phase, error_message: `Gave up after ${job.attempt} attempts: ${err.message}`, finished_at: finishedAt })
+        .where('id', '=', deployment.id)
+        .execute();
+    }
+  });
+}
+
+/** The manifest production serves now (or the newest ready one): its compressed variants can be reused. */
+async function previousManifest(deps: JobDeps, project: Project): Promise<Manifest | undefined> {
+  const db = deps.store.db;
+  const id =
+    (await aliasTarget(db, project.id, PRODUCTION)) ??
+    (await db.selectFrom('deployments').select('id').where('project_id', '=', project.id).where('status', '=', 'ready').orderBy('seq', 'desc').executeTakeFirst())?.id;
+  if (id === undefined || id === null) return undefined;
+  const d = await db.selectFrom('deployments').select('manifest_hash').where('id', '=', id).executeTakeFirst();
+  if (d?.manifest_hash == null) return undefined;
+  const bytes = await deps.blobs.get(d.manifest_hash);
+  return bytes === undefined ? undefined : parseManifest(bytes);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
