@@ -16,6 +16,8 @@ export interface DeploymentRequest {
   trigger: 'webhook' | 'api';
   commitMessage?: string | null;
   commitAuthor?: string | null;
+  /** default: production when the branch is the production branch, else preview */
+  target?: 'production' | 'preview' | undefined;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface DeploymentRequest {
  * canceled: it would only be replaced by this one.
  */
 export async function createDeployment(db: Db, queue: Queue, req: DeploymentRequest): Promise<Deployment> {
-  const target = req.branch === req.project.production_branch ? 'production' : 'preview';
+  const target = req.target ?? (req.branch === req.project.production_branch ? 'production' : 'preview');
   if (req.branch !== null) {
     const superseded = await db
       .selectFrom('deployments')
