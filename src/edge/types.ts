@@ -22,4 +22,10 @@ export interface EdgeOptions {
   memoryCacheBytes?: number;
   /** how often to poll lookup.aliasGeneration(), ms (default 20) */
   pollMs?: number;
+  /** blobs larger than this are streamed from the blob store, never cached (default 8 MiB) */
+  streamThresholdBytes?: number;
+  /** how long an unknown host is remembered before asking the lookup again, ms (default 1000) */
+  missTtlMs?: number;
+  /** where failures the edge survives are reported (default: console.error) */
+  log?: (message: string, error?: Error) => void;
 }

@@ -1,0 +1,42 @@
+/** The edge's own small HTML pages for answers that are not a deployment's file. */
+
+function page(title: string, body: string): Buffer {
+  return Buffer.from(
+    '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">' +
+      `<title>${title}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}` +
+      'code{background:#f2f2f2;padding:0 .2em}</style></head>\n' +
+      `<body><h1>${title}</h1>\n${body}\n<p><small>Slipway</small></p></body></html>\n`,
+  );
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The page for a Host that no alias or deployment answers to. */
+export function unknownHostPage(host: string): Buffer {
+  const shown = escapeHtml(host);
+  return page(
+    'No site here',
+    `<p>No site is deployed at <code>${shown}</code>.</p>\n` +
+      '<p>If this is your domain: add it to a project in Slipway, or check that the project has a ready ' +
+      'deployment and that its production alias points at it. If you followed a link: check the address; ' +
+      'the site may have moved or been removed.</p>',
+  );
+}
+
+export const NOT_FOUND_PAGE = page('404 Not Found', '<p>There is no file at this address in this deployment. Check the URL.</p>');
+export const BAD_REQUEST_PAGE = page(
+  '400 Bad Request',
+  '<p>The request path or Host header is malformed (for example <code>..</code> segments, backslashes, ' +
+    'control characters, bad percent-encoding or an overlong path). Request a plain URL.</p>',
+);
+export const METHOD_NOT_ALLOWED_PAGE = page('405 Method Not Allowed', '<p>This address serves static files: use GET or HEAD.</p>');
+export const INTERNAL_ERROR_PAGE = page(
+  '500 Internal Server Error',
+  '<p>The edge could not read this deployment’s files. The error was logged; try again in a moment.</p>',
+);
+export const BAD_GATEWAY_PAGE = page(
+  '502 Bad Gateway',
+  '<p>The edge could not find out which deployment serves this host. The error was logged; try again in a moment.</p>',
+);

@@ -1,0 +1,409 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { parseManifest } from '../manifest/index.js';
+import { toError } from '../errors/index.js';
+import { BlobCache } from './blob-cache.js';
+import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
+import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, unknownHostPage } from './pages.js';
+import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
+import { compileSite, type Representation, type Site, type SiteFile } from './site.js';
+import type { EdgeOptions, ResolvedSite } from './types.js';
+
+export interface EdgeServer {
+  server: Server;
+  /** Drop every cached Host -> deployment route now (an alias moved in this process). */
+  invalidate(): void;
+  /** Stop polling, stop accepting, let in-flight responses finish (at most 5 s), then resolve. */
+  close(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+/** Host routes kept at most; past this the table is dropped and refilled (cheap, and bounds memory against random Hosts). */
+const MAX_HOST_ROUTES = 10_000;
+/** compiled deployments kept at most; manifests are immutable, so this is only a memory bound */
+const MAX_SITES = 1_000;
+
+/** What a Host header maps to. `site` set: serve it. Else unknown until `expires`, or being resolved (`pending`). */
+interface HostRoute {
+  site: Site | undefined;
+  expires: number;
+  pending: Promise<HostRoute> | undefined;
+}
+
+class BadHostError extends Error {}
+/** the lookup (store) failed, as opposed to reading the deployment's manifest: 502, not 500 */
+class LookupError extends Error {}
+
+/**
+ * The static-file edge: Host -> deployment (lookup.resolveHost, cached) -> manifest (blob,
+ * cached) -> file -> bytes (blob, cached in memory by LRU). Only manifest keys are ever
+ * looked up, so no byte outside the deployment's manifest can be served.
+ *
+ * ```ts
+ * const edge = createEdgeServer({ lookup, blobs: new LocalBlobStore(dir) });
+ * edge.server.listen(8080);
+ * // after moving an alias in this process: edge.invalidate();
+ * ```
+ */
+export function createEdgeServer(opts: EdgeOptions): EdgeServer {
+  const { lookup, blobs } = opts;
+  const pollMs = opts.pollMs ?? 20;
+  const missTtlMs = opts.missTtlMs ?? 1000;
+  const streamThreshold = opts.streamThresholdBytes ?? 8 * MiB;
+  const cache = new BlobCache(opts.memoryCacheBytes ?? 256 * MiB);
+  const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error ?? ''));
+
+  const hostRoutes = new Map<string, HostRoute>();
+  /** bumped by invalidate(); a lookup that started before a bump must not fill the new table */
+  let epoch = 0;
+  const sites = new Map<string, Promise<Site>>();
+  const loadingBlobs = new Map<string, Promise<Buffer>>();
+
+  const lastLogged = new Map<string, number>();
+  /** log, but the same message at most every 10 s: a missing blob under load must not flood the log */
+  function report(message: string, error?: unknown): void {
+    const now = Date.now();
+    const previous = lastLogged.get(message);
+    if (previous !== undefined && now - previous < 10_000) return;
+    if (lastLogged.size > 1000) lastLogged.clear();
+    lastLogged.set(message, now);
+    log(message, error === undefined ? undefined : toError(error));
+  }
+
+  function invalidate(): void {
+    epoch++;
+    hostRoutes.clear();
+  }
+
+  // ---- responses that are not a deployment's file ----
+
+  function sendPage(res: ServerResponse, status: number, body: Buffer, isHead: boolean, extra?: string[]): void {
+    const headers = ['Content-Type', 'text/html; charset=utf-8', 'Content-Length', String(body.length), 'Cache-Control', 'no-store'];
+    if (extra !== undefined) headers.push(...extra);
+    res.writeHead(status, headers);
+    if (isHead) res.end();
+    else res.end(body);
+  }
+
+  function fail(res: ServerResponse, status: 500 | 502, message: string, error: unknown, isHead: boolean): void {
+    report(message, error);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendPage(res, status, status === 502 ? BAD_GATEWAY_PAGE : INTERNAL_ERROR_PAGE, isHead);
+  }
+
+  // ---- Host -> site ----
+
+  function loadSite(resolved: ResolvedSite): Promise<Site> {
+    const key = `${resolved.deploymentId}\n${resolved.manifestHash}`;
+    let site = sites.get(key);
+    if (site === undefined) {
+      site = blobs.get(resolved.manifestHash).then((bytes) => {
+        if (bytes === undefined) throw new Error(`manifest blob ${resolved.manifestHash} of deployment ${resolved.deploymentId} is missing from the blob store`);
+        return compileSite(resolved.deploymentId, resolved.manifestHash, parseManifest(bytes));
+      });
+      site.catch(() => sites.delete(key)); // retry on the next request
+      if (sites.size >= MAX_SITES) {
+        const oldest = sites.keys().next();
+        if (oldest.done !== true) sites.delete(oldest.value);
+      }
+      sites.set(key, site);
+    }
+    return site;
+  }
+
+  function resolveHostRoute(hostHeader: string): Promise<HostRoute> {
+    const existing = hostRoutes.get(hostHeader);
+    if (existing?.pending !== undefined) return existing.pending;
+    const startedIn = epoch;
+    const pending = (async (): Promise<HostRoute> => {
+      const host = normaliseHost(hostHeader);
+      if (host === undefined) throw new BadHostError(hostHeader);
+      const resolved = await lookup.resolveHost(host).catch((error: unknown) => {
+        throw new LookupError(`lookup of ${host} failed`, { cause: error });
+      });
+      if (resolved === undefined) return { site: undefined, expires: Date.now() + missTtlMs, pending: undefined };
+      return { site: await loadSite(resolved), expires: Infinity, pending: undefined };
+    })();
+    const placeholder: HostRoute = { site: undefined, expires: 0, pending };
+    if (hostRoutes.size >= MAX_HOST_ROUTES) hostRoutes.clear();
+    hostRoutes.set(hostHeader, placeholder);
+    pending.then(
+      (route) => {
+        if (epoch === startedIn && hostRoutes.get(hostHeader) === placeholder) hostRoutes.set(hostHeader, route);
+      },
+      () => {
+        if (hostRoutes.get(hostHeader) === placeholder) hostRoutes.delete(hostHeader);
+      },
+    );
+    return pending;
+  }
+
+  // ---- the request ----
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      handle(req, res);
+    } catch (error) {
+      fail(res, 500, `request for ${req.url ?? '?'} failed`, error, req.method === 'HEAD');
+    }
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method;
+    const isHead = method === 'HEAD';
+    if (method !== 'GET' && !isHead) {
+      sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD']);
+      return;
+    }
+
+    // read the few headers we need straight from rawHeaders: building req.headers costs more
+    let host: string | undefined;
+    let acceptEncoding: string | undefined;
+    let ifNoneMatch: string | undefined;
+    let range: string | undefined;
+    let ifRange: string | undefined;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      switch (name.length) {
+        case 4:
+          if (host === undefined && (name === 'Host' || name.toLowerCase() === 'host')) host = raw[i + 1];
+          break;
+        case 5:
+          if (name === 'Range' || name.toLowerCase() === 'range') range = raw[i + 1];
+          break;
+        case 8:
+          if (name === 'If-Range' || name.toLowerCase() === 'if-range') ifRange = raw[i + 1];
+          break;
+        case 13:
+          if (name === 'If-None-Match' || name.toLowerCase() === 'if-none-match') ifNoneMatch = raw[i + 1];
+          break;
+        case 15:
+          if (name === 'Accept-Encoding' || name.toLowerCase() === 'accept-encoding') acceptEncoding = raw[i + 1];
+          break;
+      }
+    }
+    if (host === undefined || host === '') {
+      sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
+      return;
+    }
+
+    let target = req.url ?? '';
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      // absolute-form ("GET http://host/path"): allowed only when it names the same host
+      const absolute = splitAbsoluteTarget(target);
+      const hostName = normaliseHost(host);
+      if (absolute === undefined || hostName === undefined || normaliseHost(absolute.host) !== hostName) {
+        sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
+        return;
+      }
+      target = absolute.path;
+    }
+    const path = requestPath(target);
+    if (path === undefined) {
+      sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
+      return;
+    }
+
+    const route = hostRoutes.get(host);
+    if (route !== undefined) {
+      if (route.site !== undefined) {
+        serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
+        return;
+      }
+      if (route.pending === undefined && route.expires > Date.now()) {
+        sendPage(res, 404, unknownHostPage(host), isHead);
+        return;
+      }
+    }
+    const hostHeader = host;
+    resolveHostRoute(hostHeader).then(
+      (resolved) => {
+        if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+        else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
+      },
+      (error: unknown) => {
+        if (error instanceof BadHostError) sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
+        else if (error instanceof LookupError) fail(res, 502, `could not resolve host ${JSON.stringify(hostHeader)}`, error.cause, isHead);
+        else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
+      },
+    );
+  }
+
+  function serveFile(
+    res: ServerResponse,
+    site: Site,
+    path: string,
+    isHead: boolean,
+    acceptEncoding: string | undefined,
+    ifNoneMatch: string | undefined,
+    range: string | undefined,
+    ifRange: string | undefined,
+  ): void {
+    const file = site.files.get(path);
+    if (file === undefined) {
+      serveNotFound(res, site, isHead, acceptEncoding);
+      return;
+    }
+    // a Range is always served from the identity bytes; otherwise br > gzip > identity
+    const rep = range === undefined ? negotiate(file, acceptEncoding) : file.identity;
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rep.etag)) {
+      res.writeHead(304, rep.notModifiedHeaders as string[]);
+      res.end();
+      return;
+    }
+    if (range !== undefined && (ifRange === undefined || ifRange === rep.etag)) {
+      const wanted = parseRange(range, rep.size);
+      if (wanted === UNSATISFIABLE) {
+        res.writeHead(416, ['Content-Range', `bytes */${rep.size}`, 'Content-Length', '0', 'Cache-Control', 'no-store', 'x-slipway-deployment', site.deploymentId]);
+        res.end();
+        return;
+      }
+      if (wanted !== IGNORE_RANGE) {
+        const headers = [...file.partialHeaders, 'Content-Range', `bytes ${wanted.start}-${wanted.end}/${rep.size}`, 'Content-Length', String(wanted.end - wanted.start + 1)];
+        send(res, 206, headers, rep, wanted, isHead);
+        return;
+      }
+    }
+    send(res, 200, rep.fullHeaders, rep, undefined, isHead);
+  }
+
+  function serveNotFound(res: ServerResponse, site: Site, isHead: boolean, acceptEncoding: string | undefined): void {
+    if (site.notFound === undefined) {
+      sendPage(res, 404, NOT_FOUND_PAGE, isHead, ['x-slipway-deployment', site.deploymentId]);
+      return;
+    }
+    const rep = negotiate(site.notFound, acceptEncoding);
+    send(res, 404, rep.fullHeaders, rep, undefined, isHead);
+  }
+
+  function negotiate(file: SiteFile, acceptEncoding: string | undefined): Representation {
+    if (file.br === undefined && file.gzip === undefined) return file.identity;
+    const accepted = acceptedEncodings(acceptEncoding);
+    if (file.br !== undefined && (accepted & ACCEPT_BR) !== 0) return file.br;
+    if (file.gzip !== undefined && (accepted & ACCEPT_GZIP) !== 0) return file.gzip;
+    return file.identity;
+  }
+
+  // ---- bytes ----
+
+  /** Send a representation (or a range of it): from memory when cached, else load or stream. */
+  function send(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined, isHead: boolean): void {
+    if (isHead) {
+      res.writeHead(status, headers as string[]);
+      res.end();
+      return;
+    }
+    let slot = rep.slot;
+    if (slot === undefined || slot.bytes === undefined) {
+      slot = cache.get(rep.hash); // another deployment or representation may share the blob
+      rep.slot = slot;
+    } else cache.touch(slot);
+    const bytes = slot?.bytes;
+    if (bytes !== undefined) {
+      res.writeHead(status, headers as string[]);
+      res.end(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1));
+      return;
+    }
+    if (rep.size > streamThreshold) {
+      streamBlob(res, status, headers, rep, range);
+      return;
+    }
+    loadBlob(rep).then(
+      (loaded) => {
+        res.writeHead(status, headers as string[]);
+        res.end(range === undefined ? loaded : loaded.subarray(range.start, range.end + 1));
+      },
+      (error: unknown) => fail(res, 500, `could not read blob ${rep.hash}`, error, false),
+    );
+  }
+
+  function loadBlob(rep: Representation): Promise<Buffer> {
+    let loading = loadingBlobs.get(rep.hash);
+    if (loading === undefined) {
+      loading = blobs
+        .get(rep.hash)
+        .then((bytes) => {
+          if (bytes === undefined) throw new Error(`blob ${rep.hash} is missing from the blob store`);
+          if (bytes.length !== rep.size) throw new Error(`blob ${rep.hash} has ${bytes.length} bytes, the manifest says ${rep.size}`);
+          rep.slot = cache.set(rep.hash, bytes);
+          return bytes;
+        })
+        .finally(() => loadingBlobs.delete(rep.hash));
+      loadingBlobs.set(rep.hash, loading);
+    }
+    return loading;
+  }
+
+  function streamBlob(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined): void {
+    const wanted = range ?? { start: 0, end: rep.size - 1 };
+    if (wanted.end < wanted.start) {
+      res.writeHead(status, headers as string[]);
+      res.end();
+      return;
+    }
+    blobs.stream(rep.hash, wanted).then(
+      (stream) => {
+        if (stream === undefined) throw new Error(`blob ${rep.hash} is missing from the blob store`);
+        res.writeHead(status, headers as string[]);
+        pipeline(stream, res, (error) => {
+          // a client that goes away mid-download is normal; anything else is worth a line
+          if (error !== undefined && error !== null && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+            report(`streaming blob ${rep.hash} failed`, error);
+          }
+        });
+      },
+    ).catch((error: unknown) => fail(res, 500, `could not stream blob ${rep.hash}`, error, false));
+  }
+
+  // ---- server and alias polling ----
+
+  const server = createServer(onRequest);
+  // idle keep-alive connections live as long as nginx's default (75 s), so clients reuse them
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 80_000;
+
+  let lastGeneration: number | undefined;
+  let polling = false;
+  const timer = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    lookup.aliasGeneration().then(
+      (generation) => {
+        polling = false;
+        // the first answer invalidates too: routes cached before it may predate a move
+        if (generation !== lastGeneration) {
+          lastGeneration = generation;
+          invalidate();
+        }
+      },
+      (error: unknown) => {
+        polling = false;
+        report('polling the alias generation failed; cached routes stay until it works again', error);
+      },
+    );
+  }, pollMs);
+  timer.unref();
+
+  function close(): Promise<void> {
+    clearInterval(timer);
+    return new Promise((resolve) => {
+      if (!server.listening) {
+        resolve();
+        return;
+      }
+      const force = setTimeout(() => server.closeAllConnections(), 5000);
+      force.unref();
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+  }
+
+  return { server, invalidate, close };
+}
