@@ -31,9 +31,9 @@ export interface BuildDirs {
 
 /**
  * The whole environment of a build command: the project's own variables over a minimal base.
- * `buildEnv({ NODE_ENV: 'production' }, dirs)`
+ * `buildEnv({ NODE_ENV: 'production' }, dirs, 'npm')`
  */
-export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs): Record<string, string> {
+export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs, packageManager: string): Record<string, string> {
   const base: Record<string, string> = {
     // project binaries first (so a custom buildCommand can say `vite build`), then node's own dir
     PATH: [join(dirs.rootDir, 'node_modules', '.bin'), dirname(process.execPath), ...SYSTEM_PATH].join(delimiter),
@@ -48,7 +48,8 @@ export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs): R
     COREPACK_HOME: join(dirs.cacheDir, 'corepack'),
     COREPACK_ENABLE_DOWNLOAD_PROMPT: '0',
     COREPACK_ENABLE_AUTO_PIN: '0',
-    npm_config_store_dir: join(dirs.cacheDir, 'pnpm-store'),
+    // pnpm reads npm_config_* too, but npm itself warns about a key it does not know
+    ...(packageManager === 'pnpm' ? { npm_config_store_dir: join(dirs.cacheDir, 'pnpm-store') } : {}),
     YARN_CACHE_FOLDER: join(dirs.cacheDir, 'yarn'),
     YARN_GLOBAL_FOLDER: join(dirs.cacheDir, 'yarn-berry'),
     YARN_ENABLE_TELEMETRY: '0',

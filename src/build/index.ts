@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, isAbsolute } from 'node:path';
+import { join, relative, isAbsolute, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { BuildRequest, BuildResult } from './types.js';
 import { cleanRelativePath, detectOutputDir, detectProject, isDirectory } from './detect.js';
@@ -46,7 +46,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const tmp = join(area, 'tmp');
     await Promise.all([mkdir(home), mkdir(tmp), mkdir(req.cacheDir, { recursive: true })]);
     const cacheDir = await realpath(req.cacheDir);
-    const env = buildEnv(req.env, { rootDir, home, tmp, cacheDir });
+    const env = buildEnv(req.env, { rootDir, home, tmp, cacheDir }, detected.packageManager);
     const sandbox = sandboxed ? await bwrapArgs({ hidden: req.hiddenPaths, writable: [area, sourceDir, cacheDir] }, rootDir) : undefined;
     const deadline = Date.now() + req.timeoutMs;
 
@@ -127,7 +127,7 @@ async function isInside(root: string, path: string): Promise<boolean> {
   const real = await realpath(path).catch(() => undefined);
   if (real === undefined) return false;
   const rel = relative(root, real);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function commandFailed(label: string, code: number, tail: string[]): AppError {
