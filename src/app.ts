@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/server.js';
@@ -28,7 +28,8 @@ export interface Slipway {
 }
 
 /** Start the roles this process runs, on the embedded backends under the data dir. */
-export async function startSlipway(config: Config): Promise<Slipway> {
+export async function startSlipway(requested: Config): Promise<Slipway> {
+  let config = requested;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
   const box = new SecretBox(await loadKey(join(config.dataDir, 'secret.key')));
@@ -68,6 +69,14 @@ export async function startSlipway(config: Config): Promise<Slipway> {
 
   let apiPort: number | undefined;
   if (config.roles.includes('api')) {
+    // URLs the API hands out (webhook, site URLs) must carry the ports actually bound
+    const port = config.port === 0 ? await freePort(config.host) : config.port;
+    config = Object.freeze({
+      ...config,
+      port,
+      edgePort: edgePort ?? config.edgePort,
+      publicUrl: config.publicUrlSet ? config.publicUrl : `http://localhost:${port}`,
+    });
     const api = buildApi({
       config,
       store,
@@ -133,6 +142,14 @@ async function loadKey(file: string): Promise<Buffer> {
   const key = randomBytes(32);
   await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   return key;
+}
+
+async function freePort(host: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 function listen(server: import('node:http').Server, port: number, host: string): Promise<void> {

@@ -14,8 +14,10 @@ export interface Config {
   readonly port: number;
   readonly edgePort: number;
   readonly baseDomain: string;
-  /** how people and git hosts reach the api, for webhook URLs */
+  /** how people and git hosts reach the api, for webhook URLs (default http://localhost:<port>) */
   readonly publicUrl: string;
+  /** false when publicUrl is the default and should follow the port actually bound */
+  readonly publicUrlSet: boolean;
   /** undefined: read or create <dataDir>/admin-token */
   readonly adminToken: string | undefined;
   readonly buildConcurrency: number;
@@ -78,7 +80,8 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new AppError('CONFIG', 'SLIPWAY_ADMIN_TOKEN must be at least 16 characters.', { hint: 'For example: SLIPWAY_ADMIN_TOKEN=$(openssl rand -hex 24)' });
   }
-  const publicUrl = pick('public-url', 'SLIPWAY_PUBLIC_URL') ?? `http://localhost:${port}`;
+  const givenPublicUrl = pick('public-url', 'SLIPWAY_PUBLIC_URL');
+  const publicUrl = givenPublicUrl ?? `http://localhost:${port}`;
   try {
     new URL(publicUrl);
   } catch {
@@ -93,6 +96,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     edgePort,
     baseDomain,
     publicUrl: publicUrl.replace(/\/+$/, ''),
+    publicUrlSet: givenPublicUrl !== undefined,
     adminToken,
     buildConcurrency: int('build-concurrency', 'SLIPWAY_BUILD_CONCURRENCY', DEFAULTS.buildConcurrency, 0, 64, '--build-concurrency 2'),
     edgeWorkers: int('edge-workers', 'SLIPWAY_EDGE_WORKERS', availableParallelism(), 0, 64, '--edge-workers 2 (0 serves the edge inside the main process)'),

@@ -3,8 +3,6 @@ import { randomBytes } from 'node:crypto';
 import type { ClaimedJob } from '../queue/index.js';
 import { runJob, StopError, type JobDeps, type StopReason } from './run-job.js';
 
-export { formatBytes } from './run-job.js';
-
 export interface WorkerHandle {
   readonly id: string;
   /** builds running now */

@@ -57,7 +57,6 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     await mkdir(sourceDir, { recursive: true });
 
     let t = Date.now();
-    logs.line(`Fetching ${project.repo_url} at ${deployment.commit_sha.slice(0, 12)}${deployment.branch === null ? '' : ` (${deployment.branch})`}`);
     const commit = await fetchSource({ repoUrl: project.repo_url, sha: deployment.commit_sha, dir: sourceDir, log: logs.line, signal });
     timings.fetchMs = Date.now() - t;
     await store.db
@@ -91,7 +90,6 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     const previous = await previousManifest(deps, project);
     const pkg = await packageOutput({ outputDir: build.outputDir, blobs: deps.blobs, previous, log: logs.line });
     timings.packageMs = Date.now() - t;
-    logs.line(`Uploaded ${pkg.filesUploaded} of ${pkg.filesTotal} files (${formatBytes(pkg.bytesUploaded)}); the rest were already stored.`);
 
     phase = 'deploy';
     signal.throwIfAborted();
@@ -196,10 +194,4 @@ async function previousManifest(deps: JobDeps, project: Project): Promise<Manife
   if (d?.manifest_hash == null) return undefined;
   const bytes = await deps.blobs.get(d.manifest_hash);
   return bytes === undefined ? undefined : parseManifest(bytes);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { makeRepo } from '../helpers/git.js';
+import { fixturesDir, tempDir } from '../helpers/paths.js';
+import { edgeGet, pushPayload, sendWebhook, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+
+// The whole path as a user lives it: a real bare repository, `slipway up` as a real process
+// (edge in its default multi-process mode), GitHub-signed webhooks, a real npm build, the edge
+// over a socket.
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let repo: Awaited<ReturnType<typeof makeRepo>>;
+let slipway: RunningSlipway;
+let secret: string;
+const host = 'site.localhost';
+
+before(async () => {
+  dir = await tempDir();
+  repo = await makeRepo(join(dir.path, 'repo'));
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '2']);
+  const created = await slipway.api('POST', '/api/v1/projects', { name: 'site', repoUrl: repo.url });
+  assert.equal(created.status, 201);
+  secret = created.body.webhookSecret;
+  assert.match(secret, /^[0-9a-f]{64}$/);
+  assert.equal(created.body.webhookUrl, `${'http://localhost:'}${new URL(slipway.apiUrl).port}/hooks/github/site`);
+});
+
+after(async () => {
+  await slipway?.stop();
+  await dir?.cleanup();
+});
+
+async function pushAndDeploy(files: Record<string, string> | 'fixture', message: string): Promise<{ sha: string; deploymentId: string }> {
+  const sha = files === 'fixture' ? await repo.commitFixture(join(fixturesDir, 'static-site'), message) : await repo.commit(files, message);
+  await repo.push();
+  const res = await sendWebhook(slipway.apiUrl, 'site', secret, pushPayload({ ref: 'refs/heads/main', after: sha, message }));
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.match(res.body.deploymentId, /^d[a-z0-9]{11}$/);
+  return { sha, deploymentId: res.body.deploymentId };
+}
+
+let first: { sha: string; deploymentId: string };
+let second: { sha: string; deploymentId: string };
+
+test('a push to the production branch becomes the live site', async () => {
+  first = await pushAndDeploy('fixture', 'first version');
+  const d = await waitForStatus(slipway, first.deploymentId, ['ready', 'failed']);
+  assert.equal(d.status, 'ready', JSON.stringify(d.error));
+  assert.equal(d.commit.sha, first.sha);
+  assert.equal(d.commit.message, 'first version');
+  assert.equal(d.isProduction, true);
+  assert.equal(d.stats.filesTotal, 4);
+  assert.equal(d.stats.filesUploaded, 4);
+  for (const phase of ['fetchMs', 'installMs', 'buildMs', 'packageMs', 'totalMs']) assert.equal(typeof d.timings[phase], 'number', phase);
+
+  const page = await waitFor('the edge to serve v1', async () => {
+    const r = await edgeGet(slipway.edgePort, host, '/');
+    return r.status === 200 ? r : undefined;
+  }, 5000);
+  assert.match(page.text, /Hello from version v1/);
+  assert.equal(page.headers['x-slipway-deployment'], first.deploymentId);
+  const about = await edgeGet(slipway.edgePort, host, '/about');
+  assert.match(about.text, /About/);
+  const missing = await edgeGet(slipway.edgePort, host, '/no-such-page');
+  assert.equal(missing.status, 404);
+  assert.match(missing.text, /Custom not found/);
+
+  const logs = await slipway.api('GET', `/api/v1/deployments/${first.deploymentId}/logs?after=0`);
+  assert.equal(logs.body.finished, true);
+  assert.ok(logs.body.lines.some((l: { text: string }) => l.text.includes('built version v1')), 'the build output is in the log');
+  const later = await slipway.api('GET', `/api/v1/deployments/${first.deploymentId}/logs?after=${logs.body.next}`);
+  assert.deepEqual(later.body.lines, []);
+});
+
+test('a second push uploads only the changed file; the old deployment URL keeps the old content', async () => {
+  second = await pushAndDeploy({ 'version.txt': 'v2\n' }, 'second version');
+  const d = await waitForStatus(slipway, second.deploymentId, ['ready', 'failed']);
+  assert.equal(d.status, 'ready', JSON.stringify(d.error));
+  // version.txt is not in the output; the stamped index.html is the only output file that changed
+  assert.equal(d.stats.filesUploaded, 1);
+  const live = await waitFor('production to serve v2', async () => {
+    const r = await edgeGet(slipway.edgePort, host, '/');
+    return r.text.includes('version v2') ? r : undefined;
+  }, 5000);
+  assert.equal(live.headers['x-slipway-deployment'], second.deploymentId);
+  const old = await edgeGet(slipway.edgePort, `${first.deploymentId}--site.localhost`, '/');
+  assert.match(old.text, /Hello from version v1/);
+
+  const list = await slipway.api('GET', '/api/v1/projects/site/deployments');
+  assert.deepEqual(list.body.deployments.map((x: { id: string }) => x.id), [second.deploymentId, first.deploymentId], 'newest first');
+});
+
+test('rollback moves production back without a rebuild, and promote moves it forward', async () => {
+  const rb = await slipway.api('POST', '/api/v1/projects/site/rollback');
+  assert.equal(rb.status, 200);
+  assert.equal(rb.body.id, first.deploymentId);
+  await waitFor('production to serve v1 again', async () => ((await edgeGet(slipway.edgePort, host, '/')).text.includes('version v1') ? true : undefined), 2000, 10);
+  const pr = await slipway.api('POST', `/api/v1/deployments/${second.deploymentId}/promote`);
+  assert.equal(pr.status, 200);
+  await waitFor('production to serve v2 again', async () => ((await edgeGet(slipway.edgePort, host, '/')).text.includes('version v2') ? true : undefined), 2000, 10);
+  const list = await slipway.api('GET', '/api/v1/projects/site/deployments');
+  assert.equal(list.body.deployments.length, 2, 'no deployment was rebuilt');
+  await slipway.api('POST', '/api/v1/projects/site/rollback', { deploymentId: first.deploymentId });
+});
+
+test('a failing build leaves production on the last good deployment and says why', async () => {
+  const broken = await pushAndDeploy({ 'version.txt': 'broken\n' }, 'break the build');
+  const d = await waitForStatus(slipway, broken.deploymentId, ['ready', 'failed']);
+  assert.equal(d.status, 'failed');
+  assert.equal(d.error.code, 'BUILD_FAILED');
+  assert.match(d.error.message, /refusing to build/, 'the reason carries the tail of the log');
+  assert.equal(d.attempts, 1, 'a user build failure is not retried');
+  const live = await edgeGet(slipway.edgePort, host, '/');
+  assert.match(live.text, /Hello from version v1/);
+  assert.equal(live.headers['x-slipway-deployment'], first.deploymentId);
+});
+
+test('a manual deploy through the API builds the branch head', async () => {
+  await writeFile(join(repo.work, 'version.txt'), 'v3\n');
+  const sha = await repo.commit({ 'version.txt': 'v3\n' }, 'third version');
+  await repo.push();
+  const res = await slipway.api('POST', '/api/v1/projects/site/deployments', {});
+  assert.equal(res.status, 202);
+  assert.equal(res.body.commit.sha, sha);
+  const d = await waitForStatus(slipway, res.body.id, ['ready', 'failed']);
+  assert.equal(d.status, 'ready');
+  await waitFor('production to serve v3', async () => ((await edgeGet(slipway.edgePort, host, '/')).text.includes('version v3') ? true : undefined), 5000);
+  const unknown = await slipway.api('POST', '/api/v1/projects/site/deployments', { ref: 'no-such-branch' });
+  assert.equal(unknown.status, 422);
+  assert.equal(unknown.body.error.code, 'REF_NOT_FOUND');
+});
