@@ -218,6 +218,30 @@ describe('runBuild', () => {
     });
   }
 
+  for (const sandbox of [true, false]) {
+    it(`a build does not outlive its timeout even when the worker is SIGKILLed (sandbox ${sandbox ? 'on' : 'off'})`, async () => {
+      const marker = `${5000 + counter}.${Date.now() % 100000}`;
+      const dir = await source({ 'index.html': 'x' });
+      const buildModule = new URL('../../src/build/index.js', import.meta.url).href;
+      const script = `
+        const { runBuild } = await import(${JSON.stringify(buildModule)});
+        await runBuild({ sourceDir: ${JSON.stringify(dir)}, settings: { buildCommand: 'sleep ${marker} & sleep ${marker}' }, env: {}, timeoutMs: 2000,
+          log: (l) => console.log(l), cacheDir: ${JSON.stringify(cacheDir)}, hiddenPaths: [], sandbox: ${sandbox} });`;
+      const { spawn } = await import('node:child_process');
+      // the killed worker cannot remove its build area: keep it inside our temp dir
+      const workerTmp = join(tmp.path, `worker-tmp-${counter}`);
+      await mkdir(workerTmp);
+      const worker = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: workerTmp } });
+      await new Promise<void>((resolve) => worker.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('Running') && resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok((await processesWith(`sleep\0${marker}`)).length > 0, 'the build is running');
+      worker.kill('SIGKILL');
+      const killedAt = Date.now();
+      while ((await processesWith(`sleep\0${marker}`)).length > 0 && Date.now() - killedAt < 15_000) await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(await processesWith(`sleep\0${marker}`), [], 'gone shortly after the 2s timeout');
+    });
+  }
+
   it('stops when the signal aborts, and kills the tree', async () => {
     const marker = `${4000 + counter}.${Date.now() % 100000}`;
     const dir = await source({ 'index.html': 'x' });
