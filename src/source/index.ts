@@ -92,7 +92,8 @@ export async function fetchSource(opts: FetchSourceOptions): Promise<FetchedComm
   log(`Fetching ${sha.slice(0, 12)} from ${redactUrl(repoUrl)}`);
   await mkdir(dir, { recursive: true });
   await must(['init', '--quiet']);
-  await must(['remote', 'add', 'origin', repoUrl]);
+  // config, not `remote add`: a retried job may reuse a folder where origin already exists
+  await must(['config', 'remote.origin.url', repoUrl]);
 
   const shallow = await git(['fetch', '--quiet', '--no-tags', '--depth', '1', 'origin', sha]);
   if (shallow.code !== 0) {

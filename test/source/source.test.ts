@@ -80,6 +80,14 @@ describe('source', () => {
       t.diagnostic(lines.join(' | '));
     });
 
+    it('can fetch again into the same folder (a retried job)', async () => {
+      const dir = join(tmp.path, 'checkout-retry');
+      await fetchSource({ repoUrl: repo.url, sha: first, dir, log: () => {} });
+      const commit = await fetchSource({ repoUrl: repo.url, sha: second, dir, log: () => {} });
+      assert.equal(commit.sha, second);
+      assert.equal(await readFile(join(dir, 'about.html'), 'utf8'), 'about');
+    });
+
     it('returns the full commit message', async () => {
       const commit = await fetchSource({ repoUrl: repo.url, sha: second, dir: join(tmp.path, 'checkout-new'), log: () => {} });
       assert.equal(commit.message, 'Second version\n\nwith a body');
