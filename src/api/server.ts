@@ -33,6 +33,8 @@ const API_BODY_LIMIT = 1024 * 1024;
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT, return503OnClosing: true, forceCloseConnections: 'idle' });
 
+  // The API speaks JSON only: a text/plain body is a 415, not a string handed to a route.
+  app.removeContentTypeParser('text/plain');
   // Parse JSON ourselves so a bad body gets our error shape, and an empty body is "no body".
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
     if (body.length === 0) return done(null, undefined);

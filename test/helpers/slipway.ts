@@ -34,11 +34,14 @@ export async function startSlipwayProcess(dataDir: string, flags: string[] = [],
   const ports = await new Promise<{ api: number; edge: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`slipway did not start in 30s:\n${out}`)), 30_000);
     const check = () => {
+      const up = /Slipway is up \(([a-z, ]+)\)/.exec(out);
+      if (up === null) return;
+      const roles = up[1]!;
       const api = /API and dashboard: http:\/\/localhost:(\d+)/.exec(out);
       const edge = /Sites \(edge\):\s+http:\/\/\S+:(\d+)/.exec(out);
-      if (api && edge) {
+      if ((api !== null || !roles.includes('api')) && (edge !== null || !roles.includes('edge'))) {
         clearTimeout(timer);
-        resolve({ api: Number(api[1]), edge: Number(edge[1]) });
+        resolve({ api: Number(api?.[1] ?? 0), edge: Number(edge?.[1] ?? 0) });
       }
     };
     proc.stdout!.on('data', check);
