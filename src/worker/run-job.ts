@@ -88,7 +88,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     await store.db.updateTable('deployments').set({ status: 'deploying' }).where('id', '=', deployment.id).execute();
     t = Date.now();
     const previous = await previousManifest(deps, project);
-    const pkg = await packageOutput({ outputDir: build.outputDir, blobs: deps.blobs, previous, log: logs.line });
+    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line });
     timings.packageMs = Date.now() - t;
 
     phase = 'deploy';
