@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ interface BenchFile {
 }
 
 interface WrkResult {
+  requests: number;
   requestsPerSec: number;
   p99Ms: number;
 }
@@ -33,6 +34,7 @@ interface WrkResult {
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
   requireTools();
   const seconds = Number(process.env['SLIPWAY_BENCH_SECONDS'] ?? '10');
+  const rounds = Math.max(1, Number(process.env['SLIPWAY_BENCH_ROUNDS'] ?? '1'));
   const workers = availableParallelism();
   const policies = (process.env['SLIPWAY_BENCH_EDGE_POLICIES'] ?? 'none,rr').split(',').filter((p): p is 'none' | 'rr' => p === 'none' || p === 'rr');
   const files = benchFiles();
@@ -41,40 +43,77 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
   try {
     const configFile = await storeDeployment(dir, files);
     const nginxPort = await freePort();
-    children.push(await startNginx(dir, files, nginxPort));
-
-    const rows: Record<string, string | number>[] = [];
-    const nginxRps = new Map<string, number>();
-    for (const file of files) {
-      const result = await measure(nginxPort, file.path, seconds);
-      nginxRps.set(file.label, result.requestsPerSec);
-      rows.push({ target: 'nginx', file: file.label, 'req/s': Math.round(result.requestsPerSec), 'p99 ms': result.p99Ms, 'edge/nginx': '' });
-    }
+    const nginx = await startNginx(dir, files, nginxPort);
+    children.push(nginx);
+    const targets: Target[] = [{ name: 'nginx', port: nginxPort, pid: nginx.pid ?? 0 }];
     for (const policy of policies) {
       const edge = await startEdge(configFile, workers, policy);
       children.push(edge.child);
+      targets.push({ name: `edge (${policy === 'rr' ? 'SCHED_RR' : 'SCHED_NONE'})`, port: edge.port, pid: edge.child.pid ?? 0 });
+    }
+
+    // targets are measured back to back within each round, so a neighbour's load on a shared
+    // machine hits them alike; each figure is the median over rounds
+    const results = new Map<string, Measurement[]>();
+    for (let round = 0; round < rounds; round++) {
       for (const file of files) {
-        const result = await measure(edge.port, file.path, seconds);
-        const ratio = result.requestsPerSec / (nginxRps.get(file.label) ?? Number.NaN);
-        rows.push({ target: `edge (${policy === 'rr' ? 'SCHED_RR' : 'SCHED_NONE'})`, file: file.label, 'req/s': Math.round(result.requestsPerSec), 'p99 ms': result.p99Ms, 'edge/nginx': `${(ratio * 100).toFixed(0)} %` });
+        for (const target of targets) {
+          const key = `${target.name}\n${file.label}`;
+          results.set(key, [...(results.get(key) ?? []), await measure(target, file.path, seconds)]);
+        }
       }
-      await stopChild(edge.child);
+    }
+
+    const rows: Record<string, string | number>[] = [];
+    for (const file of files) {
+      const baseline = results.get(`nginx\n${file.label}`) ?? [];
+      for (const target of targets) {
+        const runs = results.get(`${target.name}\n${file.label}`) ?? [];
+        const ratios = runs.map((run, i) => run.requestsPerSec / (baseline[i]?.requestsPerSec ?? Number.NaN));
+        rows.push({
+          target: target.name,
+          file: file.label,
+          'req/s': Math.round(median(runs.map((r) => r.requestsPerSec))),
+          'p99 ms': median(runs.map((r) => r.p99Ms)),
+          'CPU us/req': Math.round(median(runs.map((r) => r.cpuMicrosPerRequest))),
+          'edge/nginx': target.name === 'nginx' ? '' : `${Math.round(median(ratios) * 100)} %`,
+        });
+      }
     }
 
     return {
-      title: `Static files: Slipway edge vs nginx (wrk -t2 -c50 -d${seconds}s, keep-alive, ${workers} workers each)`,
+      title: `Static files: Slipway edge vs nginx (wrk -t2 -c50 -d${seconds}s --latency, keep-alive, ${workers} workers each, ${rounds} round(s))`,
       rows,
       notes: [
-        `${workers} CPU(s); wrk, nginx and the edge share them, so absolute numbers are low and only the ratio means much.`,
+        `${workers} CPU(s) shared by wrk, nginx and the edge: absolute numbers are low, the ratio is what matters. On a busy machine use SLIPWAY_BENCH_ROUNDS=3 (median of back-to-back runs).`,
+        'CPU us/req: CPU time of the server processes (all workers, and the primary) per request served; it moves less with neighbours\' load than req/s.',
         'targets: edge >= 60 % of nginx for the page, >= 80 % for the asset.',
-        'nginx: worker_processes auto, sendfile, tcp_nopush, open_file_cache, access_log off, keepalive_requests raised to 100000 (like the edge, which never closes a busy keep-alive connection).',
-        'edge: identity responses from its in-memory blob cache; SCHED_NONE lets every worker accept, SCHED_RR has the primary accept and hand connections out (with keep-alive that only matters at connect time).',
+        'nginx: worker_processes auto, sendfile, tcp_nopush, open_file_cache, access_log off; keepalive_requests raised to 100000 (the edge never closes a busy keep-alive connection either).',
+        'edge: whole responses from its in-memory blob cache through the raw fast path; nginx sends the 50 KB asset with sendfile (no copy), the edge must copy it into the socket, which is most of the gap on the asset.',
+        'SCHED_NONE: every worker accepts on the shared socket; SCHED_RR: the primary accepts and hands connections out. With keep-alive the policy matters only at connect time.',
       ],
     };
   } finally {
     for (const child of children.reverse()) await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+interface Target {
+  name: string;
+  port: number;
+  /** root of the process tree whose CPU time counts */
+  pid: number;
+}
+
+interface Measurement extends WrkResult {
+  cpuMicrosPerRequest: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
 }
 
 function requireTools(): void {
@@ -197,9 +236,43 @@ async function startEdge(configFile: string, workers: number, policy: 'none' | '
 }
 
 /** A short warm-up run (JIT, memory cache, connections), then the measured run. */
-async function measure(port: number, path: string, seconds: number): Promise<WrkResult> {
-  await wrk(port, path, Math.min(2, seconds));
-  return wrk(port, path, seconds);
+async function measure(target: Target, path: string, seconds: number): Promise<Measurement> {
+  await wrk(target.port, path, Math.min(2, seconds));
+  const before = await treeCpuMicros(target.pid);
+  const result = await wrk(target.port, path, seconds);
+  const used = (await treeCpuMicros(target.pid)) - before;
+  return { ...result, cpuMicrosPerRequest: used / result.requests };
+}
+
+/** user + system CPU time of a process and all its descendants, from /proc (Linux), in µs. */
+async function treeCpuMicros(root: number): Promise<number> {
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux build this runs on
+  const stats: { pid: number; ppid: number; ticks: number }[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = await readFile(`/proc/${name}/stat`, 'utf8');
+      // fields after "(comm)": state ppid ... utime(14th) stime(15th) counted from pid
+      const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      stats.push({ pid: Number(name), ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const inTree = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const stat of stats) {
+      if (!inTree.has(stat.pid) && inTree.has(stat.ppid)) {
+        inTree.add(stat.pid);
+        grew = true;
+      }
+    }
+  }
+  let ticks = 0;
+  for (const stat of stats) if (inTree.has(stat.pid)) ticks += stat.ticks;
+  return (ticks * 1_000_000) / ticksPerSecond;
 }
 
 function wrk(port: number, path: string, seconds: number): Promise<WrkResult> {
@@ -224,10 +297,11 @@ function wrk(port: number, path: string, seconds: number): Promise<WrkResult> {
 export function parseWrk(out: string): WrkResult {
   if (/Non-2xx or 3xx responses/.test(out)) throw new Error('some responses were not 2xx/3xx');
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];
+  const requests = /(\d+) requests in/.exec(out)?.[1];
   const p99 = /^\s*99%\s+([\d.]+)(us|ms|s|m)\b/m.exec(out);
-  if (rps === undefined || p99?.[1] === undefined) throw new Error('could not parse wrk output');
+  if (rps === undefined || requests === undefined || p99?.[1] === undefined) throw new Error('could not parse wrk output');
   const scale: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
-  return { requestsPerSec: Number(rps), p99Ms: Math.round(Number(p99[1]) * (scale[p99[2] ?? 'ms'] ?? 1) * 100) / 100 };
+  return { requests: Number(requests), requestsPerSec: Number(rps), p99Ms: Math.round(Number(p99[1]) * (scale[p99[2] ?? 'ms'] ?? 1) * 100) / 100 };
 }
 
 function freePort(): Promise<number> {

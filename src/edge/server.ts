@@ -5,6 +5,7 @@ import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
 import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, unknownHostPage } from './pages.js';
+import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-response.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { compileSite, type Representation, type Site, type SiteFile } from './site.js';
 import type { EdgeOptions, ResolvedSite } from './types.js';
@@ -51,6 +52,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const missTtlMs = opts.missTtlMs ?? 1000;
   const streamThreshold = opts.streamThresholdBytes ?? 8 * MiB;
   const cache = new BlobCache(opts.memoryCacheBytes ?? 256 * MiB);
+  const rawResponses = (opts.rawResponses ?? true) && rawResponsesSupported;
   const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error ?? ''));
 
   const hostRoutes = new Map<string, HostRoute>();
@@ -304,6 +306,15 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     } else cache.touch(slot);
     const bytes = slot?.bytes;
     if (bytes !== undefined) {
+      if (range === undefined && rawResponses && status === rep.status) {
+        const second = Math.floor(Date.now() / 1000);
+        let raw = rep.raw;
+        if (raw === undefined || raw.second !== second) {
+          raw = buildRawResponse(rep.status, headers, bytes, second, Math.floor(server.keepAliveTimeout / 1000));
+          rep.raw = raw;
+        }
+        if (writeRaw(res, status, raw, bytes)) return;
+      }
       res.writeHead(status, headers as string[]);
       res.end(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1));
       return;

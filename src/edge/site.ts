@@ -1,6 +1,7 @@
 import { isBlobHash, type Manifest, type ManifestEntry, type Variant } from '../manifest/index.js';
 import type { CachedBlob } from './blob-cache.js';
 import { cacheControlFor } from './cache-control.js';
+import type { RawResponse } from './raw-response.js';
 
 /**
  * One way to send a file (identity, gzip or br), with every response header it needs built
@@ -14,8 +15,12 @@ export interface Representation {
   /** headers of a 200 (or of the 404 for a site's own 404.html) */
   readonly fullHeaders: readonly string[];
   readonly notModifiedHeaders: readonly string[];
+  /** 200, or 404 for the representations of a site's own 404.html */
+  readonly status: 200 | 404;
   /** set once the bytes are in the memory cache; check `.bytes`, the cache may evict it */
   slot: CachedBlob | undefined;
+  /** the serialised response for the raw fast path (./raw-response.ts), rebuilt each second */
+  raw: RawResponse | undefined;
 }
 
 export interface SiteFile {
@@ -98,7 +103,7 @@ function compileFile(key: string, entry: ManifestEntry, deploymentId: string, as
       ? ['Content-Type', type, 'Content-Length', String(variant.size), 'Cache-Control', cacheControl, ...vary, ...encodingHeader, ...deployment]
       : ['Content-Type', type, 'Content-Length', String(variant.size), 'ETag', etag, 'Cache-Control', cacheControl, 'Accept-Ranges', 'bytes', ...vary, ...encodingHeader, ...deployment];
     const notModifiedHeaders = ['ETag', etag, 'Cache-Control', cacheControl, ...vary, ...deployment];
-    return { hash: variant.hash, size: variant.size, etag, fullHeaders, notModifiedHeaders, slot: undefined };
+    return { hash: variant.hash, size: variant.size, etag, fullHeaders, notModifiedHeaders, status: asNotFound ? 404 : 200, slot: undefined, raw: undefined };
   };
 
   const identity = representation(entry, undefined);

@@ -26,6 +26,11 @@ export interface EdgeOptions {
   streamThresholdBytes?: number;
   /** how long an unknown host is remembered before asking the lookup again, ms (default 1000) */
   missTtlMs?: number;
+  /**
+   * write whole cached files to keep-alive requests with a pre-serialised head (default true;
+   * see ./raw-response.ts). false: always use res.writeHead/res.end.
+   */
+  rawResponses?: boolean;
   /** where failures the edge survives are reported (default: console.error) */
   log?: (message: string, error?: Error) => void;
 }
