@@ -106,7 +106,10 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         if (bytes === undefined) throw new Error(`manifest blob ${resolved.manifestHash} of deployment ${resolved.deploymentId} is missing from the blob store`);
         return compileSite(resolved.deploymentId, resolved.manifestHash, parseManifest(bytes));
       });
-      site.catch(() => sites.delete(key)); // retry on the next request
+      const loading = site;
+      loading.catch(() => {
+        if (sites.get(key) === loading) sites.delete(key); // retry on the next request
+      });
       if (sites.size >= MAX_SITES) {
         const oldest = sites.keys().next();
         if (oldest.done !== true) sites.delete(oldest.value);
@@ -123,9 +126,12 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const pending = (async (): Promise<HostRoute> => {
       const host = normaliseHost(hostHeader);
       if (host === undefined) throw new BadHostError(hostHeader);
-      const resolved = await lookup.resolveHost(host).catch((error: unknown) => {
+      let resolved: ResolvedSite | undefined;
+      try {
+        resolved = await lookup.resolveHost(host);
+      } catch (error) {
         throw new LookupError(`lookup of ${host} failed`, { cause: error });
-      });
+      }
       if (resolved === undefined) return { site: undefined, expires: Date.now() + missTtlMs, pending: undefined };
       return { site: await loadSite(resolved), expires: Infinity, pending: undefined };
     })();
@@ -232,7 +238,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         else if (error instanceof LookupError) fail(res, 502, `could not resolve host ${JSON.stringify(hostHeader)}`, error.cause, isHead);
         else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
       },
-    );
+    ).catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
   }
 
   function serveFile(
@@ -329,7 +335,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         res.end(range === undefined ? loaded : loaded.subarray(range.start, range.end + 1));
       },
       (error: unknown) => fail(res, 500, `could not read blob ${rep.hash}`, error, false),
-    );
+    ).catch((error: unknown) => fail(res, 500, `sending blob ${rep.hash} failed`, error, false));
   }
 
   function loadBlob(rep: Representation): Promise<Buffer> {
@@ -379,24 +385,23 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   let lastGeneration: number | undefined;
   let polling = false;
-  const timer = setInterval(() => {
+  const poll = async (): Promise<void> => {
     if (polling) return;
     polling = true;
-    lookup.aliasGeneration().then(
-      (generation) => {
-        polling = false;
-        // the first answer invalidates too: routes cached before it may predate a move
-        if (generation !== lastGeneration) {
-          lastGeneration = generation;
-          invalidate();
-        }
-      },
-      (error: unknown) => {
-        polling = false;
-        report('polling the alias generation failed; cached routes stay until it works again', error);
-      },
-    );
-  }, pollMs);
+    try {
+      const generation = await lookup.aliasGeneration();
+      // the first answer invalidates too: routes cached before it may predate a move
+      if (generation !== lastGeneration) {
+        lastGeneration = generation;
+        invalidate();
+      }
+    } catch (error) {
+      report('polling the alias generation failed; cached routes stay until it works again', error);
+    } finally {
+      polling = false;
+    }
+  };
+  const timer = setInterval(() => void poll(), pollMs);
   timer.unref();
 
   function close(): Promise<void> {

@@ -124,6 +124,26 @@ describe('edge failures: logged, answered, and the edge keeps serving', () => {
     assert.ok(logged.some((line) => line.includes('broken.localhost')), logged.join('\n'));
   });
 
+  it('survives a lookup that throws synchronously, in resolveHost and in aliasGeneration', async (t) => {
+    const fixture = await blobFixture();
+    t.after(fixture.cleanup);
+    const logged: string[] = [];
+    const lookup = {
+      resolveHost: (): Promise<undefined> => {
+        throw new Error('sync failure in resolveHost');
+      },
+      aliasGeneration: (): Promise<number> => {
+        throw new Error('sync failure in aliasGeneration');
+      },
+    };
+    const { edge, port } = await listenEdge({ lookup, blobs: fixture.blobs, log: (message) => logged.push(message) });
+    t.after(() => edge.close());
+    await new Promise((resolve) => setTimeout(resolve, 60)); // a few polls
+    assert.equal((await get(port, 'x.localhost', '/')).status, 502);
+    assert.equal((await get(port, 'x.localhost', '/')).status, 502);
+    assert.ok(logged.some((line) => line.includes('alias generation')), logged.join('\n'));
+  });
+
   it('streams files above the stream threshold, ranges included, and keeps a tiny memory cache correct', async (t) => {
     const fixture = await blobFixture();
     t.after(fixture.cleanup);
