@@ -2,15 +2,14 @@ import type { Db } from '../store/index.js';
 
 const MAX_LINE = 4096;
 
-/** Append build log lines; numbering continues from the last stored line (1-based). */
-export async function appendLogs(db: Db, deploymentId: string, lines: readonly string[]): Promise<void> {
+/** Append build log lines (text and when it was written); numbering continues from the last stored line (1-based). */
+export async function appendLogs(db: Db, deploymentId: string, lines: readonly { text: string; at: number }[]): Promise<void> {
   if (lines.length === 0) return;
   const last = await db.selectFrom('log_lines').select((eb) => eb.fn.max('n').as('n')).where('deployment_id', '=', deploymentId).executeTakeFirst();
   let n = Number(last?.n ?? 0);
-  const at = Date.now();
   // SQLite caps bound parameters per statement; insert in slices
   for (let i = 0; i < lines.length; i += 200) {
-    const rows = lines.slice(i, i + 200).map((text) => ({ deployment_id: deploymentId, n: ++n, at, text: text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}…` : text }));
+    const rows = lines.slice(i, i + 200).map(({ text, at }) => ({ deployment_id: deploymentId, n: ++n, at, text: text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}…` : text }));
     await db.insertInto('log_lines').values(rows).execute();
   }
 }

@@ -6,7 +6,7 @@ import type { Store } from '../store/index.js';
  * 200 lines), masking secret values first so they never reach storage or a viewer.
  */
 export class LogSink {
-  private buffer: string[] = [];
+  private buffer: { text: string; at: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private readonly secrets: string[];
@@ -21,7 +21,7 @@ export class LogSink {
   }
 
   readonly line = (text: string): void => {
-    this.buffer.push(this.mask(text));
+    this.buffer.push({ text: this.mask(text), at: Date.now() });
     if (this.buffer.length >= 200) this.flushSoon(0);
     else this.flushSoon(100);
   };
