@@ -71,6 +71,11 @@ test('a push to the production branch becomes the live site', async () => {
   assert.ok(logs.body.lines.some((l: { text: string }) => l.text.includes('built version v1')), 'the build output is in the log');
   const later = await slipway.api('GET', `/api/v1/deployments/${first.deploymentId}/logs?after=${logs.body.next}`);
   assert.deepEqual(later.body.lines, []);
+  const sse = await fetch(`${slipway.apiUrl}/api/v1/deployments/${first.deploymentId}/logs`, { headers: { authorization: 'Bearer test-admin-token-0123456789', accept: 'text/event-stream' } });
+  assert.equal(sse.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  const stream = await sse.text();
+  assert.match(stream, /event: line\ndata: \{"n":\d+,"at":\d+,"text":"built version v1"\}/);
+  assert.match(stream, /event: end\ndata: \{"status":"ready"\}/, 'the stream ends with the build');
 });
 
 test('a second push uploads only the changed file; the old deployment URL keeps the old content', async () => {

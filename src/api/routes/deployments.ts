@@ -17,16 +17,45 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // Build log lines after line `after` (0: from the start). `finished` says no more will come.
-    app.get<IdParams & { Querystring: { after?: string; limit?: string } }>('/deployments/:id/logs', async (req) => {
-      const after = req.query.after === undefined ? 0 : Number(req.query.after);
+    // With `Accept: text/event-stream` the log streams as server-sent events until the build ends.
+    app.get<IdParams & { Querystring: { after?: string; limit?: string } }>('/deployments/:id/logs', async (req, reply) => {
+      const lastEventId = req.headers['last-event-id'];
+      const after = Number(typeof lastEventId === 'string' ? lastEventId : (req.query.after ?? 0));
       if (!Number.isInteger(after) || after < 0) throw new AppError('VALIDATION', 'after must be a line number (0 or more).', { hint: 'For example: ?after=120' });
       const limit = Math.min(5000, Math.max(1, Number(req.query.limit ?? 1000) || 1000));
       // read the status first: lines written before a build finished are all visible once it reads finished
       const d = await getDeployment(store.db, req.params.id);
+      if (req.headers.accept?.includes('text/event-stream') === true) {
+        reply.hijack();
+        await streamLogs(reply.raw, d.id, after);
+        return;
+      }
       const lines = await readLogs(store.db, d.id, after, limit);
       const finished = FINISHED.has(d.status) && lines.length < limit;
       return { deploymentId: d.id, status: d.status, lines, next: lines.at(-1)?.n ?? after, finished };
     });
+
+    /** Write log lines as SSE events (`id` = line number, so a reconnect resumes) until the build ends or the client leaves. */
+    async function streamLogs(res: import('node:http').ServerResponse, id: string, from: number): Promise<void> {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      let closed = false;
+      res.on('close', () => (closed = true));
+      let after = from;
+      while (!closed) {
+        const status = (await getDeployment(store.db, id)).status;
+        const lines = await readLogs(store.db, id, after, 1000);
+        for (const line of lines) res.write(`id: ${line.n}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
+        after = lines.at(-1)?.n ?? after;
+        if (FINISHED.has(status) && lines.length < 1000) {
+          res.end(`event: end\ndata: ${JSON.stringify({ status })}\n\n`);
+          return;
+        }
+        if (lines.length === 0) {
+          res.write(': waiting\n\n');
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    }
 
     app.post<IdParams>('/deployments/:id/promote', async (req) => {
       const d = await promote(store, req.params.id);
