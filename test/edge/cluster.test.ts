@@ -61,3 +61,11 @@ it('runs N workers on one port that serve the same site, replaces a dead one, an
   assert.deepEqual(edge.pids(), []);
   assert.ok(await waitFor(() => all.every((pid) => !isAlive(pid)), 2000), 'every worker process has exited');
 });
+
+it('rejects, leaving no process, when a worker exits before listening', async () => {
+  const missing = fileURLToPath(new URL('./no-such-worker-module.js', import.meta.url));
+  await assert.rejects(
+    startEdgeCluster({ workers: 2, port: 0, host: '127.0.0.1', workerModule: missing, log: () => {}, stopTimeoutMs: 2000 }),
+    /exited before listening/,
+  );
+});
