@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { detectFramework, FRAMEWORKS, type FrameworkMatch } from '../../src/frameworks/index.js';
+import { fixturesDir } from '../helpers/paths.js';
+
+interface Expected {
+  id: FrameworkMatch['id'];
+  variant: string;
+  outputDirectory: string;
+  /** server entry, or undefined for a static result */
+  entry: string | undefined;
+  staticDir?: string;
+  /** each must appear in `reason`: the evidence, not just the verdict */
+  evidence: string[];
+  buildEnv?: Record<string, string>;
+}
+
+/** One row per fixture under test/fixtures/fw-*: adding a framework is a row here and a fixture. */
+const CASES: Record<string, Expected> = {
+  'fw-next-server': { id: 'nextjs', variant: 'server', outputDirectory: '.next', entry: '.next/standalone/server.js', staticDir: '.next/static', evidence: ['"next"', 'next.config.mjs'], buildEnv: { NEXT_TELEMETRY_DISABLED: '1', NEXT_PRIVATE_STANDALONE: '1' } },
+  'fw-next-export': { id: 'nextjs', variant: 'static-export', outputDirectory: 'out', entry: undefined, evidence: ['"next"', 'output: "export"', 'next.config.ts'], buildEnv: { NEXT_TELEMETRY_DISABLED: '1' } },
+  'fw-astro-static': { id: 'astro', variant: 'static', outputDirectory: 'dist', entry: undefined, evidence: ['"astro"', 'astro.config.mjs'] },
+  'fw-astro-node': { id: 'astro', variant: 'server', outputDirectory: 'dist', entry: 'dist/server/entry.mjs', staticDir: 'dist/client', evidence: ['"astro"', 'output: "server"', '@astrojs/node', 'astro.config.ts'] },
+  'fw-vite-react': { id: 'vite', variant: 'react', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', '@vitejs/plugin-react', 'vite.config.ts'] },
+  'fw-vite-vue': { id: 'vite', variant: 'vue', outputDirectory: 'public-build', entry: undefined, evidence: ['"vite"', '@vitejs/plugin-vue'] },
+  'fw-vite-svelte': { id: 'vite', variant: 'svelte', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', '@sveltejs/vite-plugin-svelte'] },
+  'fw-vite-vanilla': { id: 'vite', variant: 'vanilla', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"'] },
+  'fw-sveltekit-node': { id: 'sveltekit', variant: 'node', outputDirectory: 'build', entry: 'build/index.js', staticDir: 'build/client', evidence: ['"@sveltejs/kit"', '@sveltejs/adapter-node', 'svelte.config.js'] },
+  'fw-sveltekit-static': { id: 'sveltekit', variant: 'static', outputDirectory: 'site', entry: undefined, evidence: ['"@sveltejs/kit"', '@sveltejs/adapter-static'] },
+  'fw-nuxt': { id: 'nuxt', variant: 'server', outputDirectory: '.output', entry: '.output/server/index.mjs', staticDir: '.output/public', evidence: ['"nuxt"', 'nuxt.config.ts'], buildEnv: { NUXT_TELEMETRY_DISABLED: '1', NITRO_PRESET: 'node-server' } },
+  'fw-nuxt-generate': { id: 'nuxt', variant: 'static', outputDirectory: '.output/public', entry: undefined, evidence: ['"nuxt"', 'nuxt generate'] },
+  'fw-remix': { id: 'remix', variant: 'vite', outputDirectory: 'build', entry: 'build/server/index.js', staticDir: 'build/client', evidence: ['"@remix-run/', 'vite.config.ts', 'Vite plugin'] },
+  'fw-remix-classic': { id: 'remix', variant: 'classic', outputDirectory: 'build', entry: 'build/index.js', staticDir: 'public', evidence: ['"@remix-run/', 'remix.config.js'] },
+  'fw-react-router': { id: 'react-router', variant: 'server', outputDirectory: 'build', entry: 'build/server/index.js', staticDir: 'build/client', evidence: ['"@react-router/dev"', 'react-router.config.ts'] },
+  'fw-react-router-spa': { id: 'react-router', variant: 'static', outputDirectory: 'build/client', entry: undefined, evidence: ['ssr: false', 'react-router.config.ts'] },
+  'fw-static-html': { id: 'static', variant: 'html', outputDirectory: '', entry: undefined, evidence: ['index.html', 'no package.json'] },
+  'fw-static-html-package': { id: 'static', variant: 'html', outputDirectory: '', entry: undefined, evidence: ['index.html', 'no build script'] },
+};
+
+describe('detectFramework on fixture repositories', () => {
+  for (const [fixture, want] of Object.entries(CASES)) {
+    it(`${fixture} is ${want.id} (${want.variant})`, async () => {
+      const got = await detectFramework(join(fixturesDir, fixture));
+      assert.equal(got.id, want.id, got.reason);
+      assert.equal(got.variant, want.variant, got.reason);
+      assert.equal(got.outputDirectory, want.outputDirectory);
+      assert.equal(got.server?.entry, want.entry);
+      if (want.staticDir !== undefined) assert.equal(got.server?.staticDir, want.staticDir);
+      for (const evidence of want.evidence) assert.ok(got.reason.includes(evidence), `reason "${got.reason}" should name ${evidence}`);
+      if (want.buildEnv !== undefined) assert.deepEqual(got.buildEnv, want.buildEnv);
+      assert.equal(got.name, FRAMEWORKS.find((row) => row.id === got.id)?.name);
+    });
+  }
+
+  it('has a case for every fw-* fixture, and a fixture for every row of the table', async () => {
+    const fixtures = (await readdir(fixturesDir)).filter((name) => name.startsWith('fw-')).sort();
+    assert.deepEqual(fixtures, Object.keys(CASES).sort());
+    const covered = new Set(Object.values(CASES).map((c) => c.id));
+    for (const row of FRAMEWORKS) assert.ok(covered.has(row.id), `no fixture for ${row.id}`);
+  });
+
+  it('serves Next.js build assets under /_next/static and public/ at the root', async () => {
+    const got = await detectFramework(join(fixturesDir, 'fw-next-server'));
+    assert.equal(got.server?.kind, 'nextjs-standalone');
+    assert.deepEqual(got.server?.start, ['node', '.next/standalone/server.js']);
+    assert.deepEqual(got.server?.mounts, [{ dir: '.next/static', urlPath: '/_next/static' }, { dir: 'public', urlPath: '/' }]);
+  });
+
+  it('starts Remix and React Router builds with their serve tools, the others with node', async () => {
+    const remix = await detectFramework(join(fixturesDir, 'fw-remix'));
+    assert.deepEqual(remix.server?.start, ['node_modules/.bin/remix-serve', 'build/server/index.js']);
+    const rr = await detectFramework(join(fixturesDir, 'fw-react-router'));
+    assert.deepEqual(rr.server?.start, ['node_modules/.bin/react-router-serve', 'build/server/index.js']);
+    const kit = await detectFramework(join(fixturesDir, 'fw-sveltekit-node'));
+    assert.deepEqual(kit.server?.start, ['node', 'build/index.js']);
+  });
+
+  it('the table is in priority order with static last', () => {
+    const ids = FRAMEWORKS.map((row) => row.id);
+    assert.equal(ids.at(-1), 'static');
+    // frameworks built on Vite come before Vite itself
+    for (const id of ['remix', 'react-router', 'sveltekit', 'astro', 'nuxt'] as const) assert.ok(ids.indexOf(id) < ids.indexOf('vite'), `${id} before vite`);
+    assert.ok(ids.indexOf('react-router') < ids.indexOf('remix'));
+    assert.ok(Object.isFrozen(FRAMEWORKS));
+  });
+});
