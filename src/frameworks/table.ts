@@ -163,7 +163,7 @@ export const FRAMEWORKS: readonly FrameworkDefinition[] = Object.freeze([
         // some other tool: its output folder is only known after the build (the build step looks for dist, build, out, public)
         return { id: 'static', name: 'Static', variant: 'unknown', reason: 'no known framework; package.json has a build script', outputDirectory: '' };
       }
-      const where = ctx.pkg === undefined ? 'no package.json' : 'no build script in package.json';
+      const where = ctx.pkg !== undefined ? 'no build script in package.json' : (await ctx.exists('package.json')) ? 'a package.json that is not valid JSON' : 'no package.json';
       return { id: 'static', name: 'Static', variant: 'html', reason: html ? `index.html at the root and ${where}` : `no index.html and ${where}: the files are served as they are`, outputDirectory: '' };
     },
   },
