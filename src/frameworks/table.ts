@@ -32,11 +32,17 @@ export const FRAMEWORKS: readonly FrameworkDefinition[] = Object.freeze([
         variant: 'server',
         outputDirectory: distDir,
         server: server('nextjs-standalone', entry, ['node', entry], [{ dir: `${distDir}/static`, urlPath: '/_next/static' }, { dir: 'public', urlPath: '/' }]),
-        // NEXT_PRIVATE_STANDALONE=1 makes `output: 'standalone'` Next's *default* (config-shared.ts
-        // in Next 12.2 to 16): the user's config is not edited, and an explicit `output` in it still
-        // wins. It is how Netlify's and Firebase App Hosting's Next.js adapters get standalone
-        // output. Not a documented public API: if a Next release drops it, .next/standalone is
-        // missing after the build and the runtime must say so (evidence: issue note / final report).
+        // Standalone output without editing the user's config: NEXT_PRIVATE_STANDALONE=1 makes
+        // `output: 'standalone'` Next's *default* (`output: !!process.env.NEXT_PRIVATE_STANDALONE ?
+        // 'standalone' : undefined` in server/config-shared.ts, since 12.2 and still in 14, 15, 16),
+        // so an explicit `output` in the user's config still wins. Netlify's and Firebase App
+        // Hosting's Next.js adapters build this way. It is not a documented public API: when
+        // .next/standalone is missing after a build, say so and suggest `output: 'standalone'`.
+        // (__NEXT_PRIVATE_STANDALONE_CONFIG is not a build switch: the generated server.js sets it
+        // at run time to the config captured at build time.)
+        // https://github.com/vercel/next.js/pull/37994 (where `output` got this default)
+        // https://github.com/firebase/apphosting-adapters/pull/119
+        // https://nextjs.org/docs/app/api-reference/next-config-js/output
         buildEnv: { NEXT_TELEMETRY_DISABLED: '1', NEXT_PRIVATE_STANDALONE: '1' },
       };
     },
