@@ -125,7 +125,7 @@ export async function packageOutput(opts: PackageOptions): Promise<PackageResult
   await upload(manifestHash, json.length, () => blobs.put(manifestHash, json));
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  log(`Packaged ${files.length} files in ${seconds}s: ${filesUploaded} new, ${formatBytes(bytesUploaded)} uploaded, ${filesCompressed} compressed`);
+  log(`Packaged ${files.length} file${files.length === 1 ? "" : "s"} in ${seconds}s: ${filesUploaded} new, ${formatBytes(bytesUploaded)} uploaded, ${filesCompressed} compressed`);
   return { manifest, manifestHash, filesTotal: files.length, filesUploaded, bytesUploaded, filesCompressed };
 }
 
