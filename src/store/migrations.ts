@@ -101,4 +101,10 @@ export const migrations: Record<string, Migration> = {
       await sql`insert into meta (key, value) values ('alias_generation', 0), ('deployment_seq', 0)`.execute(db);
     },
   },
+  '0002_build_info': {
+    async up(db: Kysely<any>) {
+      // JSON: what the build detected and decided (framework and why, package manager, cache hits)
+      await db.schema.alterTable('deployments').addColumn('build_info', 'text').execute();
+    },
+  },
 };

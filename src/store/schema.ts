@@ -37,6 +37,8 @@ export interface DeploymentTable {
   bytes_uploaded: number | null;
   /** JSON: { fetchMs, installMs, buildMs, packageMs, totalMs } */
   timings: string | null;
+  /** JSON: { framework: { id, name, reason, variant? }, packageManager, cache: {...} } */
+  build_info: string | null;
   error_code: string | null;
   error_phase: string | null;
   error_message: string | null;
