@@ -8,6 +8,8 @@ export interface Detected {
   packageManager: PackageManagerName;
   /** why: the lockfile name, "package.json", "packageManager field" or "no package.json" */
   reason: string;
+  /** the lockfile's name in the root directory, when there is one */
+  lockfile?: string | undefined;
   /** argv of the install step, or undefined when nothing is installed */
   install: string[] | undefined;
   /** argv that runs a package.json script: [...run, 'build'] */
@@ -57,6 +59,7 @@ export async function detectProject(dir: string): Promise<Detected> {
   const scripts = typeof pkg.scripts === 'object' && pkg.scripts !== null ? (pkg.scripts as Record<string, unknown>) : {};
   return {
     packageManager: pm,
+    lockfile,
     reason: lockfile ?? (declared !== null ? `packageManager field "${String(pkg.packageManager)}"` : 'package.json without a lockfile'),
     install: [...(lockfile === undefined ? commands.unlocked : commands.locked)],
     run: [...commands.run],

@@ -2,13 +2,16 @@ import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
-import type { BuildRequest, BuildResult } from './types.js';
-import { cleanRelativePath, detectOutputDir, detectProject, isDirectory } from './detect.js';
+import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types.js';
+import { cleanRelativePath, detectOutputDir, detectProject, isDirectory, type Detected } from './detect.js';
+import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type ProjectCache } from './cache.js';
+import { dependencyKey } from './cache-key.js';
 import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
 import { bwrapArgs, probeTools } from './sandbox.js';
 
-export type { BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
+export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
+export { FRAMEWORK_CACHE_PATHS } from './cache.js';
 export { detectProject, OUTPUT_CANDIDATES, type Detected } from './detect.js';
 
 /** npm ci's complaint when package.json and the lockfile disagree */
@@ -70,7 +73,9 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     await Promise.all([mkdir(home), mkdir(tmp), mkdir(req.cacheDir, { recursive: true })]);
     const cacheDir = await realpath(req.cacheDir);
     const env = buildEnv(req.env, { rootDir, home, tmp, cacheDir }, detected.packageManager);
-    const sandbox = sandboxed ? await bwrapArgs({ hidden: req.hiddenPaths, writable: [area, sourceDir, cacheDir] }, rootDir) : undefined;
+    const cache = await prepareCache(req, detected, rootDir, rootRel, log);
+    // the build never needs the project cache (restore and save happen out here), so it cannot see it
+    const sandbox = sandboxed ? await bwrapArgs({ hidden: req.hiddenPaths, writable: [area, sourceDir, cacheDir], masked: cache.project === undefined ? [] : [cache.project.dir] }, rootDir) : undefined;
     const deadline = Date.now() + req.timeoutMs;
 
     const exec = (label: string, argv: string[], watch?: RegExp) => {
@@ -86,7 +91,11 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const installStart = Date.now();
     if (detected.packageManager === 'pnpm' || detected.packageManager === 'yarn') await preparePackageManager(detected.packageManager, exec, env, log);
     const installCommand = settings.installCommand;
-    if (installCommand !== undefined && installCommand.trim() === '') log('Install skipped (installCommand is empty)');
+    const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, rootDir, log) : undefined;
+    if (cache.key !== undefined) Object.assign(cache.report, restored === undefined ? { dependencies: 'miss' } : { dependencies: 'hit', restoreMs: restored.ms });
+    if (restored !== undefined) {
+      // same dependency key (which covers a custom installCommand too): the install would make this very tree
+    } else if (installCommand !== undefined && installCommand.trim() === '') log('Install skipped (installCommand is empty)');
     else if (installCommand !== undefined) await step(installCommand, ['sh', '-c', installCommand]);
     else if (detected.install !== undefined) {
       const label = detected.install.join(' ');
@@ -99,7 +108,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
       } else await step(label, detected.install);
     }
     const installMs = Date.now() - installStart;
-    if (installMs > 50) log(`Installed in ${formatSeconds(installMs)}`);
+    if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);
+    const frameworkHit = cache.project !== undefined && (await restoreFrameworkCache(cache.project, rootDir, log));
 
     // build
     const buildStart = Date.now();
@@ -119,9 +129,55 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const outputIsRoot = outputRel === '';
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
-    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot };
+    if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log);
+    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report };
   } finally {
     await rm(area, { recursive: true, force: true });
+  }
+}
+
+interface CacheState {
+  project: ProjectCache | undefined;
+  /** set when the dependencies are cacheable */
+  key: string | undefined;
+  report: BuildCacheReport;
+}
+
+/**
+ * Open the project's cache and work out the dependency key. Only a locked install is cached: one
+ * without a lockfile may resolve newer versions on every run, and yarn 2+ keeps install state
+ * outside node_modules. A cache that cannot be opened only costs speed, never the build.
+ */
+async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn): Promise<CacheState> {
+  const state: CacheState = { project: undefined, key: undefined, report: { dependencies: 'disabled' } };
+  if (req.cache === undefined) return state;
+  try {
+    await mkdir(req.cache.dir, { recursive: true });
+    state.project = await openProjectCache({ ...req.cache, dir: await realpath(req.cache.dir) }, rootDir);
+  } catch (err) {
+    log(`Warning: the build cache is unavailable (${(err as Error).message}); installing from scratch`);
+    return state;
+  }
+  const installCommand = req.settings.installCommand;
+  if (detected.packageManager === 'none' || (installCommand !== undefined && installCommand.trim() === '')) return state;
+  if (detected.lockfile === undefined) log('Dependency cache off: no lockfile (without one an install may resolve newer versions each time)');
+  else if (detected.install?.includes('--immutable') === true) log('Dependency cache off: yarn 2+ keeps its install state outside node_modules');
+  else {
+    state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key });
+    state.report.key = state.key;
+  }
+  return state;
+}
+
+/** After a successful build: save a missed dependency tree and the framework caches, then evict. */
+async function saveCache(project: ProjectCache, key: string | undefined, report: BuildCacheReport, frameworkHit: boolean, rootDir: string, pm: string, log: LogFn): Promise<void> {
+  try {
+    if (key !== undefined && report.dependencies === 'miss') report.saveMs = await saveDependencies(project, key, rootDir, pm, log);
+    const frameworkSaved = await saveFrameworkCache(project, rootDir, log);
+    report.frameworkCache = frameworkHit ? 'hit' : frameworkSaved ? 'miss' : 'none';
+    await evict(project, key, log);
+  } catch (err) {
+    log(`Warning: could not update the build cache (${(err as Error).message})`);
   }
 }
 

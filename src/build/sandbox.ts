@@ -34,6 +34,8 @@ export interface SandboxPaths {
   hidden: string[];
   /** bound read-write after the hiding, so they may live inside a hidden folder */
   writable: string[];
+  /** blanked out again after the writable binds (a folder inside a writable one the build must not see) */
+  masked?: string[] | undefined;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function bwrapArgs(paths: SandboxPaths, cwd: string): Promise<strin
     else args.push('--ro-bind', '/dev/null', path);
   }
   for (const path of paths.writable) args.push('--bind', path, path);
+  for (const path of paths.masked ?? []) args.push('--tmpfs', path);
   args.push('--unshare-pid', '--die-with-parent', '--new-session', '--chdir', cwd, '--');
   return args;
 }

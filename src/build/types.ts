@@ -25,6 +25,34 @@ export interface BuildRequest {
   hiddenPaths: string[];
   /** false: never use the bwrap sandbox (tests, or a machine where it misbehaves); default: use it when it works */
   sandbox?: boolean | undefined;
+  /** the project's build cache (node_modules per dependency key, framework caches); none: every build installs afresh */
+  cache?: BuildCacheOptions | undefined;
+}
+
+/**
+ * A per-project cache folder, shared by that project's builds and never by two projects, e.g.
+ * `<data-dir>/project-cache/<project-id>`. Keep it off the shared `cacheDir` so builds of other
+ * projects cannot reach it; the build itself never sees it (restore and save run outside the sandbox).
+ */
+export interface BuildCacheOptions {
+  dir: string;
+  /** mixed into the dependency key: change it to start afresh (e.g. "redeploy without cache") */
+  key?: string | undefined;
+  /** size cap of the whole folder, default 2 GiB */
+  maxBytes?: number | undefined;
+  /** dependency entries (lockfile versions) kept, default 3 */
+  maxEntries?: number | undefined;
+}
+
+export interface BuildCacheReport {
+  /** disabled: no cache given, or nothing cacheable (no lockfile, yarn 2+, install skipped) */
+  dependencies: 'hit' | 'miss' | 'disabled';
+  /** the dependency key (sha256 hex) */
+  key?: string | undefined;
+  restoreMs?: number | undefined;
+  saveMs?: number | undefined;
+  /** hit: restored before the build; miss: none saved yet, this build's saved; none: the build makes none */
+  frameworkCache?: 'hit' | 'miss' | 'none' | undefined;
 }
 
 export interface BuildResult {
@@ -35,4 +63,6 @@ export interface BuildResult {
   buildMs: number;
   /** the output is the project's root directory itself (a plain HTML site): packaging should skip node_modules */
   outputIsRoot?: boolean;
+  /** whether the build cache saved the install */
+  cache: BuildCacheReport;
 }
