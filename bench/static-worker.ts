@@ -1,6 +1,7 @@
 /**
  * Edge worker for the static benchmark: routes and blob root come from the JSON file named by
  * SLIPWAY_BENCH_EDGE_CONFIG ({ blobRoot, hosts: { host: { deploymentId, manifestHash } } }).
+ * SLIPWAY_BENCH_EDGE_RAW=0 turns the raw fast path off, to measure what it buys.
  */
 import { readFileSync } from 'node:fs';
 import { LocalBlobStore } from '../src/blobs/index.js';
@@ -9,4 +10,6 @@ import { createMemoryLookup, runEdgeWorker, type ResolvedSite } from '../src/edg
 const configFile = process.env['SLIPWAY_BENCH_EDGE_CONFIG'];
 if (configFile === undefined) throw new Error('set SLIPWAY_BENCH_EDGE_CONFIG to the bench config JSON (bench/static.ts does this)');
 const config = JSON.parse(readFileSync(configFile, 'utf8')) as { blobRoot: string; hosts: Record<string, ResolvedSite> };
-await runEdgeWorker({ lookup: createMemoryLookup(config.hosts), blobs: new LocalBlobStore(config.blobRoot) });
+// SLIPWAY_BENCH_EDGE_RAW=0 measures the edge without its raw fast path (plain writeHead/end)
+const rawResponses = process.env['SLIPWAY_BENCH_EDGE_RAW'] !== '0';
+await runEdgeWorker({ lookup: createMemoryLookup(config.hosts), blobs: new LocalBlobStore(config.blobRoot), rawResponses });
