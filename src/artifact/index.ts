@@ -9,6 +9,7 @@ import { contentType } from './content-type.js';
 import { walkOutput } from './walk.js';
 
 export { contentType } from './content-type.js';
+export { packageServer, type PackageServerOptions, type PackageServerResult } from './server.js';
 
 const CONCURRENCY = 8;
 

@@ -20,9 +20,31 @@ export interface ManifestEntry {
   br?: Variant;
 }
 
+/** One file of a server bundle: its bytes in the blob store and the mode to give it. */
+export interface ServerFile {
+  hash: string;
+  size: number;
+  /** 0o755 or 0o644 */
+  mode: number;
+}
+
+/**
+ * The server half of an SSR deployment (e.g. Next.js `.next/standalone`): every file the
+ * server process needs, keyed like manifest files, relative to the bundle root, which is the
+ * process's working directory. `entry` is the script to run with node.
+ */
+export interface ServerBundle {
+  entry: string;
+  files: Record<string, ServerFile>;
+  /** link path -> relative target; every target stays inside the bundle */
+  symlinks?: Record<string, string>;
+}
+
 export interface Manifest {
   version: 1;
   files: Record<string, ManifestEntry>;
+  /** present when the deployment runs a server process; the edge proxies what `files` lacks */
+  server?: ServerBundle;
 }
 
 const HASH = /^[0-9a-f]{64}$/;
