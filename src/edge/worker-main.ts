@@ -13,4 +13,5 @@ const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
 const { dataDir, baseDomain } = JSON.parse(raw) as { dataDir: string; baseDomain: string };
 const store = await Store.openSqlite(join(dataDir, 'slipway.db'), { migrate: false });
-await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs: new LocalBlobStore(join(dataDir, 'blobs')) });
+// a 10 ms poll is one indexed SQLite read per worker: cheap, and an alias move shows within ~10 ms
+await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs: new LocalBlobStore(join(dataDir, 'blobs')), pollMs: 10 });
