@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, copyFile, link, mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { LocalBlobStore } from '../blobs/index.js';
+import { isBlobHash, type ServerBundle } from '../manifest/index.js';
+
+const CONCURRENCY = 16;
+const DEPLOYMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Write a server bundle to `<dir>/<deploymentId>/` once and return that path. The bundle is
+ * written to a temp folder and renamed into place, so the folder exists only when whole, and
+ * two writers (in one process or several) never see each other's half: the loser of the rename
+ * throws its copy away.
+ *
+ * Files under node_modules are hard links to the blob store (cheap: one inode for every
+ * deployment that shares a package). The app's own files are copied (a reflink where the file
+ * system can): a server may rewrite its own files at run time (Next.js writes regenerated ISR
+ * pages into `.next/server`), and writing through a hard link would corrupt the shared blob.
+ */
+export async function materializeBundle(blobs: LocalBlobStore, dir: string, deploymentId: string, bundle: ServerBundle): Promise<string> {
+  if (!DEPLOYMENT_ID.test(deploymentId)) throw new Error(`not a deployment id: ${JSON.stringify(deploymentId)}`);
+  checkBundle(bundle);
+  const final = join(dir, deploymentId);
+  if (await exists(final)) return final;
+
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${deploymentId}-${randomBytes(6).toString('hex')}`);
+  try {
+    await mkdir(tmp);
+    const files = Object.entries(bundle.files);
+    const folders = new Set(files.map(([path]) => posix.dirname(path)).filter((d) => d !== '.'));
+    for (const folder of [...folders].sort()) await mkdir(join(tmp, folder), { recursive: true });
+    await forEachLimit(files, CONCURRENCY, async ([path, file]) => {
+      const source = blobs.pathOf(file.hash);
+      const dest = join(tmp, path);
+      if (path.startsWith('node_modules/') || path.includes('/node_modules/')) {
+        const info = await stat(source).catch(() => undefined);
+        if (info === undefined) throw new Error(`blob ${file.hash} of ${path} is not in the store`);
+        // one inode has one mode: link only when the executable bit agrees
+        if (((info.mode & 0o111) !== 0) === ((file.mode & 0o111) !== 0)) {
+          try {
+            await link(source, dest);
+            return;
+          } catch {
+            // another file system, or links not allowed: copy instead
+          }
+        }
+      }
+      await copyFile(source, dest, constants.COPYFILE_FICLONE).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'ENOENT' ? new Error(`blob ${file.hash} of ${path} is not in the store`, { cause: err }) : err;
+      });
+      await chmod(dest, file.mode);
+    });
+    // links last, so no file is ever written through one
+    for (const [path, target] of Object.entries(bundle.symlinks ?? {})) {
+      await mkdir(join(tmp, posix.dirname(path)), { recursive: true });
+      await symlink(target, join(tmp, path));
+    }
+    await rename(tmp, final).catch(async (err: NodeJS.ErrnoException) => {
+      // someone else renamed a whole copy into place first: theirs is as good as ours
+      if ((err.code === 'ENOTEMPTY' || err.code === 'EEXIST') && (await exists(final))) return;
+      throw err;
+    });
+    return final;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Refuse a bundle whose paths or links could write or point outside its folder. */
+export function checkBundle(bundle: ServerBundle): void {
+  const clean = (path: string) =>
+    path !== '' && !path.startsWith('/') && !path.includes('\\') && !path.includes('\0') && path.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+  if (typeof bundle.entry !== 'string' || !clean(bundle.entry)) throw new Error(`server bundle entry is not a clean path: ${JSON.stringify(bundle.entry)}`);
+  for (const [path, file] of Object.entries(bundle.files)) {
+    if (!clean(path)) throw new Error(`server bundle path is not clean: ${JSON.stringify(path)}`);
+    if (!isBlobHash(file.hash)) throw new Error(`server bundle file ${path} has a bad hash`);
+    if (file.mode !== 0o755 && file.mode !== 0o644) throw new Error(`server bundle file ${path} has mode ${file.mode.toString(8)}, not 755 or 644`);
+  }
+  for (const [path, target] of Object.entries(bundle.symlinks ?? {})) {
+    if (!clean(path)) throw new Error(`server bundle symlink is not clean: ${JSON.stringify(path)}`);
+    if (path in bundle.files) throw new Error(`server bundle path ${path} is both a file and a symlink`);
+    // targets are stored normalised (see packageServer), so this lexical check is the real one
+    const resolved = posix.normalize(posix.join(posix.dirname(path), target));
+    if (target.startsWith('/') || target.includes('\0') || resolved === '..' || resolved.startsWith('../') || posix.normalize(target) !== target) {
+      throw new Error(`server bundle symlink ${path} -> ${target} leaves the bundle`);
+    }
+  }
+  // nothing may sit below a link: writing it would go through the link
+  const links = new Set(Object.keys(bundle.symlinks ?? {}));
+  for (const path of [...Object.keys(bundle.files), ...links]) {
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+      if (links.has(path.slice(0, i))) throw new Error(`server bundle path ${path} lies below the symlink ${path.slice(0, i)}`);
+    }
+  }
+  if (!(bundle.entry in bundle.files) && !(bundle.entry in (bundle.symlinks ?? {}))) throw new Error(`server bundle entry ${bundle.entry} is not in the bundle`);
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}

@@ -1,0 +1,305 @@
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { LocalBlobStore } from '../blobs/index.js';
+import { toError } from '../errors/index.js';
+import type { ServerBundle } from '../manifest/index.js';
+import { sweepIdle } from './idle.js';
+import { materializeBundle } from './materialize.js';
+import { sendErrorPage } from './pages.js';
+import { proxyHttp, type ProxyOptions } from './proxy.js';
+import { ServerProcess, ServerStartError } from './server-process.js';
+
+export interface RuntimeOptions {
+  blobs: LocalBlobStore;
+  /** where bundles are materialized, one folder per deployment, e.g. `<data-dir>/runtime` */
+  dir: string;
+  /** an unpinned deployment with no request for this long is stopped (default 15 min) */
+  idleMs?: number;
+  /** how long a server may take to answer its first HTTP request (default 30 s) */
+  startTimeoutMs?: number;
+  /** V8 heap limit per server process, `--max-old-space-size` (default: node's own) */
+  memoryLimitMb?: number;
+  /** time allowed until a response's headers arrive; then 504 (default 60 s) */
+  requestTimeoutMs?: number;
+  /** lifecycle events and failures the runtime survives (default: console.error) */
+  log?: (message: string, error?: Error) => void;
+  /** every line a server prints */
+  onOutput?: (deploymentId: string, line: string) => void;
+}
+
+export interface RuntimeStatus {
+  deploymentId: string;
+  pid: number | undefined;
+  port: number | undefined;
+  state: 'starting' | 'running' | 'draining' | 'restarting';
+  inFlight: number;
+  startedAt: number | undefined;
+  lastRequestAt: number;
+  pinned: boolean;
+}
+
+/** One server process's life for one deployment; a drained deployment that is asked for again gets a new one. */
+interface Instance {
+  deploymentId: string;
+  bundle: ServerBundle;
+  env: Record<string, string>;
+  proc: ServerProcess | undefined;
+  agent: Agent | undefined;
+  starting: Promise<ServerProcess> | undefined;
+  retiring: boolean;
+  inFlight: number;
+  lastRequestAt: number;
+  /** when ensure last handed out the port: a proxy call may still be on its way */
+  lastEnsureAt: number;
+  crashes: number;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+/** after the last ensure, how long a drain still expects the matching proxy call */
+const SETTLE_MS = 100;
+const MAX_BACKOFF_MS = 30_000;
+/** a process that ran this long before crashing restarts without backoff */
+const STABLE_MS = 30_000;
+
+/**
+ * Runs the server processes of SSR deployments on loopback and proxies requests to them:
+ * started on demand, kept warm while pinned (an alias points at them), stopped when idle
+ * otherwise, restarted after a crash, drained before they stop.
+ *
+ * Zero-downtime alias move, the kamal-proxy way:
+ * `await runtime.ensure(next, bundle, env); moveAlias(...); await runtime.drain(previous, 30_000)`
+ * and per request: `const target = await runtime.ensure(id, bundle, env); runtime.proxy(req, res, id, target, { proto, clientIp })`
+ * (call proxy right after ensure: a drain waits only briefly for a proxy call that has not begun).
+ */
+export class Runtime {
+  private readonly opts: Required<Pick<RuntimeOptions, 'idleMs' | 'startTimeoutMs' | 'requestTimeoutMs'>> & RuntimeOptions;
+  private readonly log: (message: string, error?: Error) => void;
+  /** the instance ensure answers with, per deployment */
+  private readonly active = new Map<string, Instance>();
+  /** every instance with a process or a start under way, draining ones included */
+  private readonly live = new Set<Instance>();
+  private readonly byPort = new Map<number, Instance>();
+  private readonly materializing = new Map<string, Promise<string>>();
+  private readonly drains = new Map<string, Promise<void>>();
+  private pinned = new Set<string>();
+  private closed = false;
+  private readonly stopSweeping: () => void;
+
+  constructor(opts: RuntimeOptions) {
+    this.opts = { idleMs: 15 * 60_000, startTimeoutMs: 30_000, requestTimeoutMs: 60_000, ...opts };
+    this.log = opts.log ?? ((message, error) => console.error(`[runtime] ${message}`, error ?? ''));
+    this.stopSweeping = sweepIdle(
+      this.opts.idleMs,
+      () => [...this.active.values()].filter((i) => i.proc !== undefined && i.starting === undefined && !this.pinned.has(i.deploymentId)),
+      (inst) => {
+        this.log(`${inst.deploymentId}: idle for ${Math.round(this.opts.idleMs / 1000)} s, stopping it`);
+        this.active.delete(inst.deploymentId);
+        void this.retire(inst, 0);
+      },
+    );
+  }
+
+  /** Write a deployment's bundle to `<dir>/<deploymentId>/` once; returns that folder. */
+  materialize(deploymentId: string, bundle: ServerBundle): Promise<string> {
+    let pending = this.materializing.get(deploymentId);
+    if (pending === undefined) {
+      pending = materializeBundle(this.opts.blobs, this.opts.dir, deploymentId, bundle);
+      this.materializing.set(deploymentId, pending);
+      // a failure is not remembered: the next call tries again
+      pending.catch(() => this.materializing.delete(deploymentId));
+    }
+    return pending;
+  }
+
+  /**
+   * Make sure the deployment's server runs and answers HTTP; returns its loopback port.
+   * Concurrent calls share one start. A start that fails rejects with a ServerStartError whose
+   * message ends with the server's last output lines.
+   */
+  async ensure(deploymentId: string, bundle: ServerBundle, env: Record<string, string>): Promise<{ port: number }> {
+    if (this.closed) throw new Error('the runtime is closed');
+    let inst = this.active.get(deploymentId);
+    if (inst === undefined) {
+      inst = { deploymentId, bundle, env, proc: undefined, agent: undefined, starting: undefined, retiring: false, inFlight: 0, lastRequestAt: Date.now(), lastEnsureAt: 0, crashes: 0, restartTimer: undefined };
+      this.active.set(deploymentId, inst);
+    } else {
+      inst.bundle = bundle;
+      inst.env = env;
+    }
+    inst.lastRequestAt = Date.now();
+    const proc = inst.proc?.alive === true ? inst.proc : await this.start(inst);
+    inst.lastEnsureAt = Date.now();
+    return { port: proc.port };
+  }
+
+  /**
+   * Proxy one request to the process ensure returned. Resolves when the exchange is over;
+   * never rejects (a dead server gives a 502 page, a slow one a 504).
+   */
+  async proxy(req: IncomingMessage, res: ServerResponse, deploymentId: string, target: { port: number }, opts: ProxyOptions): Promise<void> {
+    const inst = this.byPort.get(target.port);
+    if (inst === undefined || inst.deploymentId !== deploymentId || inst.agent === undefined) {
+      sendErrorPage(res, 502);
+      return;
+    }
+    inst.inFlight += 1;
+    inst.lastRequestAt = Date.now();
+    try {
+      await proxyHttp(req, res, { port: target.port, agent: inst.agent, requestTimeoutMs: this.opts.requestTimeoutMs }, opts);
+    } finally {
+      inst.inFlight -= 1;
+      inst.lastRequestAt = Date.now();
+    }
+  }
+
+  /** The deployments aliases point at: kept warm and restarted at once after a crash. Others idle out. */
+  pin(deploymentIds: Set<string>): void {
+    this.pinned = new Set(deploymentIds);
+    for (const inst of this.active.values()) {
+      if (inst.restartTimer !== undefined && !this.pinned.has(inst.deploymentId)) {
+        clearTimeout(inst.restartTimer);
+        inst.restartTimer = undefined;
+        this.active.delete(inst.deploymentId);
+      }
+    }
+  }
+
+  /**
+   * Take the deployment's process out of service: ensure no longer answers with it (a later
+   * ensure starts a fresh one), its in-flight requests finish (streams included) or graceMs
+   * passes, then it gets SIGTERM, and SIGKILL a few seconds later.
+   */
+  drain(deploymentId: string, graceMs: number): Promise<void> {
+    const inst = this.active.get(deploymentId);
+    if (inst === undefined) return this.drains.get(deploymentId) ?? Promise.resolve();
+    this.active.delete(deploymentId);
+    const pending = this.retire(inst, graceMs);
+    this.drains.set(deploymentId, pending);
+    void pending.finally(() => {
+      if (this.drains.get(deploymentId) === pending) this.drains.delete(deploymentId);
+    });
+    return pending;
+  }
+
+  /** Stop every process (SIGTERM, then SIGKILL) and wait until all are gone. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopSweeping();
+    for (const inst of this.active.values()) clearTimeout(inst.restartTimer);
+    this.active.clear();
+    const all = [...this.live];
+    await Promise.all(all.map(async (inst) => {
+      inst.retiring = true;
+      await inst.starting?.catch(() => undefined);
+      await inst.proc?.stop();
+    }));
+    await Promise.all([...this.drains.values()]);
+  }
+
+  status(): RuntimeStatus[] {
+    const out: RuntimeStatus[] = [];
+    const seen = new Set<Instance>();
+    for (const inst of [...this.live, ...this.active.values()]) {
+      if (seen.has(inst)) continue;
+      seen.add(inst);
+      const proc = inst.proc?.alive === true ? inst.proc : undefined;
+      const state = inst.retiring ? 'draining' : inst.starting !== undefined ? 'starting' : proc !== undefined ? 'running' : 'restarting';
+      out.push({ deploymentId: inst.deploymentId, pid: proc?.pid, port: proc?.port, state, inFlight: inst.inFlight, startedAt: proc?.startedAt, lastRequestAt: inst.lastRequestAt, pinned: this.pinned.has(inst.deploymentId) });
+    }
+    return out;
+  }
+
+  private start(inst: Instance): Promise<ServerProcess> {
+    if (inst.starting !== undefined) return inst.starting;
+    clearTimeout(inst.restartTimer);
+    inst.restartTimer = undefined;
+    this.live.add(inst);
+    const starting = (async () => {
+      const cwd = await this.materialize(inst.deploymentId, inst.bundle);
+      const spawnOpts = {
+        deploymentId: inst.deploymentId,
+        cwd,
+        entry: inst.bundle.entry,
+        env: inst.env,
+        memoryLimitMb: this.opts.memoryLimitMb,
+        startTimeoutMs: this.opts.startTimeoutMs,
+        onOutput: this.opts.onOutput === undefined ? undefined : (line: string) => this.opts.onOutput?.(inst.deploymentId, line),
+      };
+      const proc = await ServerProcess.start(spawnOpts).catch((err: unknown) => {
+        // the free port was taken between choosing and binding it: choose again, once
+        if (err instanceof ServerStartError && err.output.some((l) => l.includes('EADDRINUSE'))) return ServerProcess.start(spawnOpts);
+        throw err;
+      });
+      if (this.closed) {
+        await proc.stop();
+        throw new Error('the runtime is closed');
+      }
+      inst.proc = proc;
+      inst.agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
+      this.byPort.set(proc.port, inst);
+      void proc.exited.then((code) => this.exited(inst, proc, code));
+      this.log(`${inst.deploymentId}: server started (pid ${proc.pid}, port ${proc.port}) in ${Date.now() - proc.startedAt} ms`);
+      return proc;
+    })();
+    inst.starting = starting;
+    starting.then(
+      () => {
+        inst.starting = undefined;
+      },
+      (err: unknown) => {
+        inst.starting = undefined;
+        if (inst.proc === undefined) this.live.delete(inst);
+        if (this.active.get(inst.deploymentId) !== inst) return;
+        if (this.pinned.has(inst.deploymentId) && inst.crashes > 0) this.scheduleRestart(inst, toError(err));
+        else this.active.delete(inst.deploymentId);
+      },
+    );
+    return starting;
+  }
+
+  private exited(inst: Instance, proc: ServerProcess, code: string): void {
+    if (this.byPort.get(proc.port) === inst) this.byPort.delete(proc.port);
+    inst.agent?.destroy();
+    inst.agent = undefined;
+    inst.proc = undefined;
+    if (inst.retiring || this.closed) {
+      this.live.delete(inst);
+      return;
+    }
+    const ranMs = Date.now() - proc.startedAt;
+    this.log(`${inst.deploymentId}: server exited unexpectedly (${code}) after ${ranMs} ms; last output:\n${proc.output().slice(-10).join('\n')}`);
+    if (ranMs >= STABLE_MS) inst.crashes = 0;
+    inst.crashes += 1;
+    if (this.active.get(inst.deploymentId) === inst && this.pinned.has(inst.deploymentId)) {
+      this.scheduleRestart(inst);
+    } else {
+      // the next ensure starts it again
+      this.live.delete(inst);
+      if (this.active.get(inst.deploymentId) === inst) this.active.delete(inst.deploymentId);
+    }
+  }
+
+  private scheduleRestart(inst: Instance, failure?: Error): void {
+    const delay = Math.min(100 * 2 ** Math.min(inst.crashes - 1, 20), MAX_BACKOFF_MS);
+    if (failure !== undefined) this.log(`${inst.deploymentId}: restart failed, trying again in ${delay} ms`, failure);
+    inst.crashes += failure === undefined ? 0 : 1;
+    inst.restartTimer = setTimeout(() => {
+      inst.restartTimer = undefined;
+      if (this.active.get(inst.deploymentId) === inst && this.pinned.has(inst.deploymentId) && inst.proc === undefined) void this.start(inst).catch(() => undefined);
+    }, delay);
+    inst.restartTimer.unref();
+  }
+
+  private async retire(inst: Instance, graceMs: number): Promise<void> {
+    inst.retiring = true;
+    clearTimeout(inst.restartTimer);
+    inst.restartTimer = undefined;
+    const deadline = Date.now() + graceMs;
+    await inst.starting?.catch(() => undefined);
+    while (Date.now() < deadline && !this.closed && (inst.inFlight > 0 || Date.now() - inst.lastEnsureAt < SETTLE_MS)) {
+      await new Promise((r) => setTimeout(r, Math.min(20, deadline - Date.now())));
+    }
+    if (inst.inFlight > 0) this.log(`${inst.deploymentId}: ${inst.inFlight} request(s) still in flight after the ${graceMs} ms grace; stopping anyway`);
+    await inst.proc?.stop();
+    this.live.delete(inst);
+  }
+}

@@ -1,0 +1,177 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const OUTPUT_LINES = 40;
+const MAX_LINE = 2000;
+/** between SIGTERM and SIGKILL */
+const KILL_AFTER_MS = 3000;
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+export interface SpawnOptions {
+  deploymentId: string;
+  /** the materialized bundle: the process's working directory */
+  cwd: string;
+  entry: string;
+  env: Record<string, string>;
+  memoryLimitMb?: number | undefined;
+  startTimeoutMs: number;
+  /** every line the server prints, as it prints it */
+  onOutput?: ((line: string) => void) | undefined;
+}
+
+/** A start that failed: the message ends with the server's last output lines. */
+export class ServerStartError extends Error {
+  constructor(
+    message: string,
+    readonly deploymentId: string,
+    readonly output: string[],
+  ) {
+    super(output.length === 0 ? `${message} It printed nothing.` : `${message} Its last output:\n${output.join('\n')}`);
+    this.name = 'ServerStartError';
+  }
+}
+
+/**
+ * One server process: spawned with a clean environment on a free loopback port, in its own
+ * process group (so stopping it also stops anything it spawned).
+ */
+export class ServerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly startedAt = Date.now();
+  /** resolves with the exit code (or signal name) once the process is gone */
+  readonly exited: Promise<string>;
+  private readonly lines: string[] = [];
+  private gone = false;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(opts: SpawnOptions, port: number) {
+    this.port = port;
+    const args = [...(opts.memoryLimitMb === undefined ? [] : [`--max-old-space-size=${opts.memoryLimitMb}`]), join(opts.cwd, opts.entry)];
+    const env: Record<string, string> = {
+      PATH: DEFAULT_PATH,
+      NODE_ENV: 'production',
+      ...opts.env,
+      // the runtime must know where the server listens, and it must not listen beyond loopback
+      // (HOSTNAME: Next.js; HOST: SvelteKit, Astro, Nuxt, React Router)
+      PORT: String(port),
+      HOSTNAME: '127.0.0.1',
+      HOST: '127.0.0.1',
+    };
+    this.child = spawn(process.execPath, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      if (stream === null) continue;
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        const cut = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
+        this.lines.push(cut);
+        if (this.lines.length > OUTPUT_LINES) this.lines.shift();
+        opts.onOutput?.(cut);
+      });
+    }
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        this.lines.push(`spawn failed: ${err.message}`);
+        this.gone = true;
+        resolve('spawn-error');
+      });
+      this.child.once('exit', (code, signal) => {
+        this.gone = true;
+        // whatever it left behind in its group goes with it
+        signalGroup(this.child.pid, 'SIGKILL');
+        resolve(signal ?? String(code));
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return !this.gone;
+  }
+
+  /** the last lines the server printed (stdout and stderr interleaved) */
+  output(): string[] {
+    return [...this.lines];
+  }
+
+  /**
+   * Spawn and wait until the server answers HTTP on its port (any status). Rejects with a
+   * ServerStartError carrying its output when it exits first or does not answer in time.
+   */
+  static async start(opts: SpawnOptions): Promise<ServerProcess> {
+    const proc = new ServerProcess(opts, await freePort());
+    const deadline = Date.now() + opts.startTimeoutMs;
+    let exitCode: string | undefined;
+    void proc.exited.then((code) => (exitCode = code));
+    try {
+      for (let attempt = 0; ; attempt += 1) {
+        if (!proc.alive || exitCode !== undefined) {
+          // let the last lines of output arrive before reporting them
+          await new Promise((r) => setTimeout(r, 20));
+          throw new ServerStartError(`The server (node ${opts.entry}) exited during start-up (${await proc.exited}).`, opts.deploymentId, proc.output());
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ServerStartError(`The server (node ${opts.entry}) did not answer HTTP on its PORT within ${opts.startTimeoutMs} ms.`, opts.deploymentId, proc.output());
+        if (await answers(proc.port, left)) return proc;
+        // poll fast early (a small server is up in ~50 ms), then back off a little
+        await Promise.race([new Promise((r) => setTimeout(r, attempt < 200 ? 5 : 25)), proc.exited]);
+      }
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+  }
+
+  /** SIGTERM the process group, SIGKILL it if it is still there after a few seconds. */
+  stop(killAfterMs = KILL_AFTER_MS): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.gone) return;
+      signalGroup(this.child.pid, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(this.child.pid, 'SIGKILL'), killAfterMs);
+      await this.exited;
+      clearTimeout(timer);
+    })();
+    return this.stopping;
+  }
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+/** true when something answers GET / on the port with any HTTP response */
+function answers(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'slipway-health-check' } }, (res) => {
+      res.resume();
+      res.destroy();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
