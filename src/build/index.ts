@@ -163,8 +163,12 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
   if (detected.lockfile === undefined) log('Dependency cache off: no lockfile (without one an install may resolve newer versions each time)');
   else if (detected.install?.includes('--immutable') === true) log('Dependency cache off: yarn 2+ keeps its install state outside node_modules');
   else {
-    state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key });
-    state.report.key = state.key;
+    try {
+      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key });
+      state.report.key = state.key;
+    } catch (err) {
+      log(`Warning: dependency cache off: could not read ${detected.lockfile} (${(err as Error).message})`);
+    }
   }
   return state;
 }
