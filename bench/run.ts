@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   'push-to-live': async () => (await import('./push-to-live.js')).run,
   rollback: async () => (await import('./rollback.js')).run,
   static: async () => (await import('./static.js')).run,
+  'build-cache': async () => (await import('./build-cache.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -107,11 +107,9 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
   const started = Date.now();
   const entryDir = join(cache.dir, 'deps', key);
   const source = join(rootDir, 'node_modules');
-  if (!(await exists(source))) {
-    log('Dependency cache: the install made no node_modules folder; nothing to save');
-    return undefined;
-  }
   if ((await readEntry(entryDir)) !== undefined) return undefined;
+  // a project without dependencies gets an empty entry: the next build skips the install too
+  if (!(await exists(source))) await mkdir(source);
   const temp = join(cache.dir, 'tmp', `deps-${key.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(temp);

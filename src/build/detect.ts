@@ -15,6 +15,8 @@ export interface Detected {
   /** argv that runs a package.json script: [...run, 'build'] */
   run: string[];
   hasBuildScript: boolean;
+  /** the root package's own install lifecycle scripts, in the order npm runs them */
+  installScripts: string[];
 }
 
 /**
@@ -39,7 +41,7 @@ const COMMANDS = {
 /** Look at `dir` (the project's root directory) and decide how to install and build it. */
 export async function detectProject(dir: string): Promise<Detected> {
   const pkg = await readPackageJson(dir);
-  if (pkg === undefined) return { packageManager: 'none', reason: 'no package.json', install: undefined, run: [], hasBuildScript: false };
+  if (pkg === undefined) return { packageManager: 'none', reason: 'no package.json', install: undefined, run: [], hasBuildScript: false, installScripts: [] };
 
   const declared = /^(npm|pnpm|yarn)@(\d+)/.exec(typeof pkg.packageManager === 'string' ? pkg.packageManager : '');
   let pm: Exclude<PackageManagerName, 'none'> = 'npm';
@@ -64,6 +66,7 @@ export async function detectProject(dir: string): Promise<Detected> {
     install: [...(lockfile === undefined ? commands.unlocked : commands.locked)],
     run: [...commands.run],
     hasBuildScript: typeof scripts.build === 'string' && scripts.build.trim() !== '',
+    installScripts: ['preinstall', 'install', 'postinstall', 'prepare'].filter((name) => typeof scripts[name] === 'string' && (scripts[name] as string).trim() !== ''),
   };
 }
 

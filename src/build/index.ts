@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types.js';
-import { cleanRelativePath, detectOutputDir, detectProject, isDirectory, type Detected } from './detect.js';
+import { detectFramework } from '../frameworks/index.js';
+import { cleanRelativePath, detectProject, isDirectory, type Detected } from './detect.js';
+import { locateOutput } from './output.js';
 import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type ProjectCache } from './cache.js';
 import { dependencyKey } from './cache-key.js';
 import { buildEnv } from './env.js';
@@ -61,6 +63,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
 
   const detected = await detectProject(rootDir);
   log(detected.packageManager === 'none' ? 'No package.json found: nothing to install' : `Detected ${detected.packageManager} (${detected.reason})`);
+  const framework = await detectFramework(rootDir);
+  log(`Framework: ${framework.name}${framework.variant === undefined ? '' : ` (${framework.variant})`}, because ${framework.reason}`);
 
   const tools = await probeTools();
   const sandboxed = req.sandbox !== false && tools.bwrap.ok;
@@ -72,7 +76,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const tmp = join(area, 'tmp');
     await Promise.all([mkdir(home), mkdir(tmp), mkdir(req.cacheDir, { recursive: true })]);
     const cacheDir = await realpath(req.cacheDir);
-    const env = buildEnv(req.env, { rootDir, home, tmp, cacheDir }, detected.packageManager);
+    // the framework's switches (e.g. Next.js standalone output) under the project's own variables
+    const env = buildEnv({ ...framework.buildEnv, ...req.env }, { rootDir, home, tmp, cacheDir }, detected.packageManager);
     const cache = await prepareCache(req, detected, rootDir, rootRel, log);
     // the build never needs the project cache (restore and save happen out here), so it cannot see it
     const sandbox = sandboxed ? await bwrapArgs({ hidden: req.hiddenPaths, writable: [area, sourceDir, cacheDir], masked: cache.project === undefined ? [] : [cache.project.dir] }, rootDir) : undefined;
@@ -94,7 +99,9 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, rootDir, log) : undefined;
     if (cache.key !== undefined) Object.assign(cache.report, restored === undefined ? { dependencies: 'miss' } : { dependencies: 'hit', restoreMs: restored.ms });
     if (restored !== undefined) {
-      // same dependency key (which covers a custom installCommand too): the install would make this very tree
+      // same dependency key (which covers a custom installCommand too): the install would make this
+      // very tree; the project's own install scripts may write outside node_modules, so they still run
+      for (const script of detected.installScripts) await step([...detected.run, script].join(' '), [...detected.run, script]);
     } else if (installCommand !== undefined && installCommand.trim() === '') log('Install skipped (installCommand is empty)');
     else if (installCommand !== undefined) await step(installCommand, ['sh', '-c', installCommand]);
     else if (detected.install !== undefined) {
@@ -116,13 +123,14 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const buildCommand = settings.buildCommand;
     if (buildCommand !== undefined && buildCommand.trim() !== '') await step(buildCommand, ['sh', '-c', buildCommand]);
     else if (buildCommand === undefined && detected.hasBuildScript) await step([...detected.run, 'build'].join(' '), [...detected.run, 'build']);
+    else if (buildCommand === undefined && framework.buildCommand !== undefined) await step(framework.buildCommand, ['sh', '-c', framework.buildCommand]);
     else log('No build step: the files are served as they are');
     const buildMs = Date.now() - buildStart;
     if (buildMs > 50) log(`Build finished in ${formatSeconds(buildMs)}`);
 
     // output
-    const outputRel = await findOutput(rootDir, settings.outputDirectory);
-    const outputDir = join(rootDir, outputRel);
+    const override = settings.outputDirectory === undefined || settings.outputDirectory.trim() === '' ? undefined : projectPath(settings.outputDirectory, 'outputDirectory', 'dist');
+    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log);
     if (!(await isInside(sourceDir, outputDir))) {
       throw new AppError('OUTPUT_NOT_FOUND', `Output directory "${outputRel}" points outside the repository.`);
     }
@@ -130,7 +138,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
     if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log);
-    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report };
+    const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant };
+    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
   } finally {
     await rm(area, { recursive: true, force: true });
   }
@@ -183,17 +192,6 @@ async function saveCache(project: ProjectCache, key: string | undefined, report:
   } catch (err) {
     log(`Warning: could not update the build cache (${(err as Error).message})`);
   }
-}
-
-async function findOutput(rootDir: string, override: string | undefined): Promise<string> {
-  if (override === undefined || override.trim() === '') return (await detectOutputDir(rootDir)) ?? '';
-  const rel = projectPath(override, 'outputDirectory', 'dist');
-  if (!(await isDirectory(join(rootDir, rel)))) {
-    throw new AppError('OUTPUT_NOT_FOUND', `The build did not produce the output directory "${rel}".`, {
-      hint: `Check the build log for the folder your build writes (often dist, build or out) and set outputDirectory to it, relative to the root directory.`,
-    });
-  }
-  return rel;
 }
 
 /** A project setting that must be a relative path inside the repository. */

@@ -55,6 +55,17 @@ export interface BuildCacheReport {
   frameworkCache?: 'hit' | 'miss' | 'none' | undefined;
 }
 
+/** A server-rendered build: what the runtime starts. */
+export interface ServerBuild {
+  kind: string;
+  /** absolute folder to package as the server bundle */
+  bundleDir: string;
+  /** the server module, relative to bundleDir */
+  entry: string;
+  /** argv that starts the server from the project root, as the framework documents it */
+  start: string[];
+}
+
 export interface BuildResult {
   /** absolute path of the folder to package */
   outputDir: string;
@@ -65,4 +76,8 @@ export interface BuildResult {
   outputIsRoot?: boolean;
   /** whether the build cache saved the install */
   cache: BuildCacheReport;
+  /** the framework detected, and why */
+  framework: { id: string; name: string; reason: string; variant?: string | undefined };
+  /** present for server-rendered builds */
+  server?: ServerBuild | undefined;
 }

@@ -79,8 +79,12 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       signal,
       log: logs.line,
       cacheDir: join(config.dataDir, 'cache'),
+      // per project, outside the shared package cache every build can write to
+      cache: { dir: join(config.dataDir, 'project-cache', project.id) },
       hiddenPaths: [config.dataDir],
     });
+    const buildInfo = { framework: build.framework, packageManager: build.packageManager, cache: build.cache };
+    await store.db.updateTable('deployments').set({ build_info: JSON.stringify(buildInfo) }).where('id', '=', deployment.id).execute();
     timings.installMs = build.installMs;
     timings.buildMs = build.buildMs;
 

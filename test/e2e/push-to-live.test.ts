@@ -53,6 +53,9 @@ test('a push to the production branch becomes the live site', async () => {
   assert.equal(d.stats.filesTotal, 4);
   assert.equal(d.stats.filesUploaded, 4);
   for (const phase of ['fetchMs', 'installMs', 'buildMs', 'packageMs', 'totalMs']) assert.equal(typeof d.timings[phase], 'number', phase);
+  assert.equal(d.build.framework.id, 'static');
+  assert.equal(d.build.packageManager, 'npm');
+  assert.equal(d.build.cache.dependencies, 'miss');
 
   const page = await waitFor('the edge to serve v1', async () => {
     const r = await edgeGet(slipway.edgePort, host, '/');
@@ -84,6 +87,7 @@ test('a second push uploads only the changed file; the old deployment URL keeps 
   assert.equal(d.status, 'ready', JSON.stringify(d.error));
   // version.txt is not in the output; the stamped index.html is the only output file that changed
   assert.equal(d.stats.filesUploaded, 1);
+  assert.equal(d.build.cache.dependencies, 'hit', 'an unchanged lockfile restores the installed tree');
   const live = await waitFor('production to serve v2', async () => {
     const r = await edgeGet(slipway.edgePort, host, '/');
     return r.text.includes('version v2') ? r : undefined;
