@@ -50,7 +50,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   if (config.roles.includes('edge')) {
     if (config.edgeWorkers === 0) {
       const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs });
-      events.on('alias-moved', () => edge.invalidate());
+      events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
       closers.push(() => edge.close());

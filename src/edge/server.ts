@@ -12,8 +12,14 @@ import type { EdgeOptions, ResolvedSite } from './types.js';
 
 export interface EdgeServer {
   server: Server;
-  /** Drop every cached Host -> deployment route now (an alias moved in this process). */
+  /** Drop every cached Host -> deployment route now. */
   invalidate(): void;
+  /**
+   * An alias moved: look every cached Host up again and swap each route once its new target is
+   * ready to answer (an SSR deployment's server started and healthy), so no request waits for a
+   * cold start or fails because of the move. Polling the alias generation does this too.
+   */
+  refresh(): Promise<void>;
   /** Stop polling, stop accepting, let in-flight responses finish (at most 5 s), then resolve. */
   close(): Promise<void>;
 }
@@ -54,6 +60,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const cache = new BlobCache(opts.memoryCacheBytes ?? 256 * MiB);
   const rawResponses = (opts.rawResponses ?? true) && rawResponsesSupported;
   const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error ?? ''));
+  const servers = opts.servers;
+  const drainGraceMs = opts.drainGraceMs ?? 30_000;
 
   const hostRoutes = new Map<string, HostRoute>();
   /** bumped by invalidate(); a lookup that started before a bump must not fill the new table */
@@ -141,6 +149,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     pending.then(
       (route) => {
         if (epoch === startedIn && hostRoutes.get(hostHeader) === placeholder) hostRoutes.set(hostHeader, route);
+        if (route.site?.server !== undefined) servers?.pin(routedDeployments('pinned'));
       },
       () => {
         if (hostRoutes.get(hostHeader) === placeholder) hostRoutes.delete(hostHeader);
@@ -162,7 +171,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const method = req.method;
     const isHead = method === 'HEAD';
-    if (method !== 'GET' && !isHead) {
+    // other methods can only mean something to a deployment's server: see serveFile
+    const staticOnly = method !== 'GET' && !isHead;
+    if (staticOnly && servers === undefined) {
       sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD']);
       return;
     }
@@ -219,7 +230,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const route = hostRoutes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
-        serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
+        if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead);
+        else serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
         return;
       }
       if (route.pending === undefined && route.expires > Date.now()) {
@@ -231,6 +243,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     resolveHostRoute(hostHeader).then(
       (resolved) => {
         if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+        else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead);
         else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
       },
       (error: unknown) => {
@@ -239,6 +252,20 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
       },
     ).catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
+  }
+
+  /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */
+  function toServer(req: IncomingMessage, res: ServerResponse, site: Site, isHead: boolean): void {
+    if (site.server === undefined || servers === undefined) {
+      sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD', 'x-slipway-deployment', site.deploymentId]);
+      return;
+    }
+    const gateway = servers;
+    const clientIp = req.socket.remoteAddress ?? '';
+    gateway.ensure(site.deploymentId, site.server).then(
+      (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: 'http', clientIp }),
+      (error: unknown) => fail(res, 502, `the server of deployment ${site.deploymentId} did not start`, error, isHead),
+    ).catch((error: unknown) => fail(res, 502, `proxying to deployment ${site.deploymentId} failed`, error, isHead));
   }
 
   function serveFile(
@@ -392,8 +419,10 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       const generation = await lookup.aliasGeneration();
       // the first answer invalidates too: routes cached before it may predate a move
       if (generation !== lastGeneration) {
+        const first = lastGeneration === undefined;
         lastGeneration = generation;
-        invalidate();
+        if (first) invalidate();
+        else await refresh();
       }
     } catch (error) {
       report('polling the alias generation failed; cached routes stay until it works again', error);
@@ -403,6 +432,56 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   };
   const timer = setInterval(() => void poll(), pollMs);
   timer.unref();
+
+  /** the deployments served routes point at */
+  function routedDeployments(which: 'all' | 'pinned' = 'all'): Set<string> {
+    const ids = new Set<string>();
+    for (const [hostHeader, route] of hostRoutes) {
+      if (route.site?.server === undefined) continue;
+      // production and custom hosts stay warm; `<id>--<project>` previews may idle out
+      if (which === 'pinned' && hostHeader.split('.')[0]!.includes('--')) continue;
+      ids.add(route.site.deploymentId);
+    }
+    return ids;
+  }
+
+  /**
+   * Re-resolve every served Host; swap a route only when its new site is ready (kamal-proxy's
+   * order: make the new target healthy, switch, then drain the old one). Misses are dropped.
+   */
+  async function refresh(): Promise<void> {
+    epoch++; // lookups already in flight predate the move: they must not fill the table
+    const served: [string, HostRoute][] = [];
+    for (const [hostHeader, route] of hostRoutes) {
+      if (route.site === undefined) hostRoutes.delete(hostHeader);
+      else served.push([hostHeader, route]);
+    }
+    const before = routedDeployments();
+    await Promise.all(
+      served.map(async ([hostHeader, route]) => {
+        try {
+          const host = normaliseHost(hostHeader);
+          const resolved = host === undefined ? undefined : await lookup.resolveHost(host);
+          if (resolved === undefined) {
+            if (hostRoutes.get(hostHeader) === route) hostRoutes.delete(hostHeader);
+            return;
+          }
+          if (resolved.deploymentId === route.site!.deploymentId && resolved.manifestHash === route.site!.manifestHash) return;
+          const site = await loadSite(resolved);
+          if (site.server !== undefined && servers !== undefined) await servers.ensure(site.deploymentId, site.server);
+          if (hostRoutes.get(hostHeader) === route) hostRoutes.set(hostHeader, { site, expires: Infinity, pending: undefined });
+        } catch (error) {
+          // keep serving the old target; the next move or a restart tries again
+          report(`could not switch ${hostHeader} to its new deployment; still serving ${route.site!.deploymentId}`, error);
+        }
+      }),
+    );
+    if (servers !== undefined) {
+      const after = routedDeployments();
+      servers.pin(routedDeployments('pinned'));
+      for (const id of before) if (!after.has(id)) void servers.drain(id, drainGraceMs).catch((error: unknown) => report(`draining ${id} failed`, error));
+    }
+  }
 
   function close(): Promise<void> {
     clearInterval(timer);
@@ -421,5 +500,5 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     });
   }
 
-  return { server, invalidate, close };
+  return { server, invalidate, refresh, close };
 }

@@ -1,4 +1,4 @@
-import { isBlobHash, type Manifest, type ManifestEntry, type Variant } from '../manifest/index.js';
+import { isBlobHash, type Manifest, type ManifestEntry, type ServerBundle, type Variant } from '../manifest/index.js';
 import type { CachedBlob } from './blob-cache.js';
 import { cacheControlFor } from './cache-control.js';
 import type { RawResponse } from './raw-response.js';
@@ -40,6 +40,8 @@ export interface Site {
   readonly files: ReadonlyMap<string, SiteFile>;
   /** the deployment's own 404.html, with 404 headers (no-store, no ETag), if it has one */
   readonly notFound: SiteFile | undefined;
+  /** the server of an SSR deployment: requests its files do not answer go there */
+  readonly server: ServerBundle | undefined;
 }
 
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
@@ -78,7 +80,7 @@ export function compileSite(deploymentId: string, manifestHash: string, manifest
 
   const notFoundEntry = manifest.files['404.html'];
   const notFound = notFoundEntry === undefined || !isUsable(notFoundEntry) ? undefined : compileFile('404.html', notFoundEntry, deploymentId, true);
-  return { deploymentId, manifestHash, files, notFound };
+  return { deploymentId, manifestHash, files, notFound, server: manifest.server };
 }
 
 function isUsableVariant(variant: Variant): boolean {

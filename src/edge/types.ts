@@ -1,4 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlobStore } from '../blobs/index.js';
+import type { ServerBundle } from '../manifest/index.js';
 
 /** What the edge serves for one Host. */
 export interface ResolvedSite {
@@ -33,4 +35,23 @@ export interface EdgeOptions {
   rawResponses?: boolean;
   /** where failures the edge survives are reported (default: console.error) */
   log?: (message: string, error?: Error) => void;
+  /** runs server-rendered deployments; without it an SSR deployment serves only its static files */
+  servers?: ServerGateway;
+  /** how long a server no route points at any more keeps finishing its requests (default 30 s) */
+  drainGraceMs?: number;
+}
+
+/**
+ * How the edge reaches server-rendered deployments (the runtime, see ../runtime): what a
+ * request for an SSR deployment does not find among its static files is proxied to its server.
+ */
+export interface ServerGateway {
+  /** Start the deployment's server if needed; resolves with its port once it answers. */
+  ensure(deploymentId: string, bundle: ServerBundle): Promise<{ port: number }>;
+  /** Stream the request to the server and its answer back; never rejects. */
+  proxy(req: IncomingMessage, res: ServerResponse, deploymentId: string, target: { port: number }, opts: { proto: 'http' | 'https'; clientIp: string }): Promise<void>;
+  /** The deployments routes point at now stay warm; the others may stop when idle. */
+  pin(deploymentIds: Set<string>): void;
+  /** No route points at it any more: stop it once its in-flight requests finish. */
+  drain(deploymentId: string, graceMs: number): Promise<void>;
 }
