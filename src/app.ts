@@ -11,6 +11,7 @@ import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
+import { createRuntimeGateway } from './runtime/index.js';
 import { SecretBox } from './secrets.js';
 import { Store } from './store/index.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
@@ -49,11 +50,15 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   let edgePort: number | undefined;
   if (config.roles.includes('edge')) {
     if (config.edgeWorkers === 0) {
-      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs });
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir);
+      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway });
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
-      closers.push(() => edge.close());
+      closers.push(async () => {
+        await edge.close();
+        await runtime.close();
+      });
     } else {
       const cluster = await startEdgeCluster({
         workers: config.edgeWorkers,

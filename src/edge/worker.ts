@@ -16,7 +16,7 @@ export const HOST_ENV = 'SLIPWAY_EDGE_HOST';
  * await runEdgeWorker({ lookup: openLookup(), blobs: new LocalBlobStore(dir) });
  * ```
  */
-export async function runEdgeWorker(opts: EdgeOptions): Promise<void> {
+export async function runEdgeWorker(opts: EdgeOptions & { onClose?: () => Promise<void> }): Promise<void> {
   const port = Number(process.env[PORT_ENV] ?? 'NaN');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${PORT_ENV} must be a port number, e.g. ${PORT_ENV}=8080`);
   const host = process.env[HOST_ENV] || undefined;
@@ -26,7 +26,10 @@ export async function runEdgeWorker(opts: EdgeOptions): Promise<void> {
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    edge.close().then(
+    edge
+      .close()
+      .then(() => opts.onClose?.())
+      .then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -25,6 +25,7 @@ export const ERRORS = {
   SOURCE_UNREACHABLE: { status: 422, who: 'user', hint: 'Check repoUrl and that the machine running Slipway can clone it (git ls-remote <repoUrl>).' },
   BUILD_FAILED: { status: 422, who: 'user', hint: 'Read the build log; run the same install and build commands locally to reproduce.' },
   BUILD_TIMEOUT: { status: 422, who: 'user', hint: 'Make the build faster or raise the project build timeout (buildTimeoutSeconds).' },
+  SERVER_UNHEALTHY: { status: 422, who: 'user', hint: 'Run the built server locally (e.g. node .next/standalone/server.js) and fix what its output shows; the alias stays where it was.' },
   OUTPUT_NOT_FOUND: { status: 422, who: 'user', hint: 'Set outputDirectory on the project to the folder your build writes.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },

@@ -1,15 +1,16 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { packageOutput } from '../artifact/index.js';
-import type { BlobStore } from '../blobs/index.js';
+import { packageOutput, packageServer } from '../artifact/index.js';
+import { LocalBlobStore, type BlobStore } from '../blobs/index.js';
 import { runBuild } from '../build/index.js';
 import type { Config } from '../config/index.js';
 import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, PRODUCTION, setProduction } from '../deployments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
-import { parseManifest, type Manifest } from '../manifest/index.js';
+import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
 import { getProject } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
+import { Runtime } from '../runtime/index.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { LogSink } from './log-sink.js';
@@ -92,8 +93,19 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     await store.db.updateTable('deployments').set({ status: 'deploying' }).where('id', '=', deployment.id).execute();
     t = Date.now();
     const previous = await previousManifest(deps, project);
-    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line });
+    const server =
+      build.server === undefined
+        ? undefined
+        : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, blobs: deps.blobs, previous: previous?.server, log: logs.line });
+    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle });
     timings.packageMs = Date.now() - t;
+    if (server !== undefined) {
+      logs.line(`Server bundle: ${server.filesTotal} files, ${server.filesUploaded} new`);
+      phase = 'deploy';
+      t = Date.now();
+      await checkServer(deps, deployment.id, server.bundle, logs.line, signal);
+      timings.healthCheckMs = Date.now() - t;
+    }
 
     phase = 'deploy';
     signal.throwIfAborted();
@@ -185,6 +197,30 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
         .execute();
     }
   });
+}
+
+/**
+ * Start the built server once, as the edge will, and wait for it to answer: a server that
+ * crashes or never listens fails the deployment here, with its output, and no alias moves.
+ */
+async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, log: (line: string) => void, signal: AbortSignal): Promise<void> {
+  if (!(deps.blobs instanceof LocalBlobStore)) throw new Error('server deployments need the local blob store');
+  const runtime = new Runtime({ blobs: deps.blobs, dir: join(deps.config.dataDir, 'runtime'), startTimeoutMs: 60_000, log: () => {} });
+  const started = Date.now();
+  log('Starting the server once to check that it answers');
+  try {
+    signal.throwIfAborted();
+    await runtime.ensure(deploymentId, bundle, {});
+    log(`The server answered in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const output = (err as { output?: string[] }).output ?? [];
+    for (const line of output.slice(-30)) log(`  server: ${line}`);
+    // ServerStartError's message carries the server's last output lines
+    throw new AppError('SERVER_UNHEALTHY', `The server did not answer its health check: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await runtime.close();
+  }
 }
 
 /** The manifest production serves now (or the newest ready one): its compressed variants can be reused. */

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { request, Agent } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { makeRepo } from '../helpers/git.js';
+import { fixturesDir, tempDir } from '../helpers/paths.js';
+import { edgeGet, startSlipwayProcess, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+
+// A real Next.js app (app router) from a push to serving through the edge: real npm ci from the
+// registry, real `next build` with standalone output switched on from outside, its server run
+// by the runtime, static files served by the edge itself. Then moves under load.
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let repo: Awaited<ReturnType<typeof makeRepo>>;
+let slipway: RunningSlipway;
+const host = 'next.localhost';
+const ids: Record<string, string> = {};
+
+before(async () => {
+  dir = await tempDir();
+  repo = await makeRepo(join(dir.path, 'repo'));
+  await repo.commitFixture(join(fixturesDir, 'next-app'), 'next app v1');
+  await repo.push();
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0']);
+  await slipway.api('POST', '/api/v1/projects', { name: 'next', repoUrl: repo.url });
+});
+
+after(async () => {
+  await slipway?.stop();
+  await dir?.cleanup();
+});
+
+async function deploy(version: string): Promise<any> {
+  if (version !== 'v1') {
+    await repo.commit({ 'lib/version.js': `export const VERSION = '${version}';\n` }, `next app ${version}`);
+    await repo.push();
+  }
+  const { body } = await slipway.api('POST', '/api/v1/projects/next/deployments', {});
+  const d = await waitForStatus(slipway, body.id, ['ready', 'failed'], 600_000);
+  if (d.status !== 'ready') {
+    const logs = await slipway.api('GET', `/api/v1/deployments/${body.id}/logs?limit=5000`);
+    assert.fail(`deployment ${version} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines.map((l: { text: string }) => l.text).slice(-40).join('\n')}`);
+  }
+  ids[version] = d.id;
+  return d;
+}
+
+test('a Next.js app deploys from a push and every kind of route answers through the edge', { timeout: 900_000 }, async () => {
+  const d = await deploy('v1');
+  assert.equal(d.build.framework.id, 'nextjs');
+  assert.equal(d.build.framework.variant, 'server');
+
+  const home = await edgeGet(slipway.edgePort, host, '/');
+  assert.equal(home.status, 200);
+  assert.match(home.text, /Static page <!-- -->v1|Static page v1/);
+
+  const ssr1 = await edgeGet(slipway.edgePort, host, '/ssr');
+  const ssr2 = await edgeGet(slipway.edgePort, host, '/ssr');
+  assert.equal(ssr1.status, 200);
+  assert.match(ssr1.text, /Server page/);
+  const time = (html: string) => /<p id="time">([^<]+)<\/p>/.exec(html)?.[1];
+  assert.ok(time(ssr1.text) !== undefined && time(ssr1.text) !== time(ssr2.text), 'rendered on every request');
+  assert.match(ssr1.text, new RegExp(`<p id="host">${host}`), 'the app sees the Host visitors used');
+
+  const api = await edgeGet(slipway.edgePort, host, '/api/hello');
+  assert.equal(api.status, 200);
+  assert.deepEqual(JSON.parse(api.text), { hello: 'world', version: 'v1', proto: 'http' });
+
+  const rewritten = await edgeGet(slipway.edgePort, host, '/old-page');
+  assert.equal(rewritten.status, 200);
+  assert.match(rewritten.text, /Server page/, 'middleware rewrote /old-page to /ssr');
+
+  const logo = await edgeGet(slipway.edgePort, host, '/logo.png');
+  assert.equal(logo.status, 200);
+  assert.equal(logo.headers['content-type'], 'image/png');
+  assert.ok(logo.headers.etag !== undefined, 'public/ is served by the edge itself (content-hash ETag)');
+
+  const chunk = /\/_next\/static\/[^"]+\.js/.exec(home.text)?.[0];
+  assert.ok(chunk !== undefined, 'the page links its JavaScript');
+  const js = await edgeGet(slipway.edgePort, host, chunk);
+  assert.equal(js.status, 200);
+  assert.equal(js.headers['cache-control'], 'public, max-age=31536000, immutable');
+
+  const missing = await edgeGet(slipway.edgePort, host, '/no-such-page');
+  assert.equal(missing.status, 404, "Next.js' own not-found page");
+});
+
+test('a second build of the unchanged app restores node_modules from the cache', { timeout: 900_000 }, async () => {
+  const d = await deploy('v2');
+  assert.equal(d.build.cache.dependencies, 'hit');
+  const api = await edgeGet(slipway.edgePort, host, '/api/hello');
+  assert.equal(JSON.parse(api.text).version, 'v2');
+});
+
+test('promote and rollback under load: no failed request, every response whole and from one version', { timeout: 300_000 }, async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 24 });
+  const paths = ['/', '/ssr', '/api/hello', '/logo.png'];
+  const failures: string[] = [];
+  let requests = 0;
+  let running = true;
+  const one = (path: string) =>
+    new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: slipway.edgePort, path, headers: { host }, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          requests++;
+          const text = Buffer.concat(chunks).toString('utf8');
+          const served = res.headers['x-slipway-deployment'];
+          const version = served === ids.v1 ? 'v1' : served === ids.v2 ? 'v2' : undefined;
+          if (res.statusCode !== 200) failures.push(`${path}: HTTP ${res.statusCode}`);
+          else if (version === undefined) failures.push(`${path}: served by ${String(served)}`);
+          else if (path === '/api/hello' && JSON.parse(text).version !== version) failures.push(`${path}: body from the other version`);
+          else if ((path === '/' || path === '/ssr') && (!text.includes(version) || text.includes(version === 'v1' ? 'v2' : 'v1') || !text.includes('</html>'))) failures.push(`${path}: mixed or cut body`);
+          resolve();
+        });
+        res.on('error', (e) => {
+          failures.push(`${path}: ${e.message}`);
+          resolve();
+        });
+      });
+      req.on('error', (e) => {
+        failures.push(`${path}: ${e.message}`);
+        resolve();
+      });
+      req.end();
+    });
+  const loops = Array.from({ length: 16 }, async (_, i) => {
+    while (running) await one(paths[i % paths.length]!);
+  });
+  for (let i = 0; i < 10; i++) {
+    assert.equal((await slipway.api('POST', '/api/v1/projects/next/rollback', { deploymentId: ids.v1 })).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await slipway.api('POST', `/api/v1/deployments/${ids.v2}/promote`)).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  running = false;
+  await Promise.all(loops);
+  agent.destroy();
+  assert.ok(requests > 100, `the load ran (${requests} requests)`);
+  assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${requests} requests failed`);
+});
