@@ -88,7 +88,7 @@ export function proxyHttp(req: IncomingMessage, res: ServerResponse, upstream: U
   });
 }
 
-function forwardHeaders(req: IncomingMessage, opts: ProxyOptions): OutgoingHttpHeaders {
+export function forwardHeaders(req: IncomingMessage, opts: ProxyOptions): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const named = connectionHeaders(req.headers.connection);
   for (const [name, value] of Object.entries(req.headers)) {

@@ -1,4 +1,5 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
@@ -7,6 +8,7 @@ import { materializeBundle } from './materialize.js';
 import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
 import { ServerProcess, ServerStartError } from './server-process.js';
+import { proxyUpgrade } from './upgrade.js';
 
 export interface RuntimeOptions {
   blobs: LocalBlobStore;
@@ -151,6 +153,27 @@ export class Runtime {
     }
   }
 
+  /**
+   * Relay an upgrade request (the http server's 'upgrade' event: WebSocket) to the process
+   * ensure returned. An open upgraded connection counts as a request in flight: it keeps the
+   * deployment from idling out, and a drain waits for it up to its grace.
+   */
+  async proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deploymentId: string, target: { port: number }, opts: ProxyOptions): Promise<void> {
+    const inst = this.byPort.get(target.port);
+    if (inst === undefined || inst.deploymentId !== deploymentId) {
+      socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    inst.inFlight += 1;
+    inst.lastRequestAt = Date.now();
+    try {
+      await proxyUpgrade(req, socket, head, target.port, opts);
+    } finally {
+      inst.inFlight -= 1;
+      inst.lastRequestAt = Date.now();
+    }
+  }
+
   /** The deployments aliases point at: kept warm and restarted at once after a crash. Others idle out. */
   pin(deploymentIds: Set<string>): void {
     this.pinned = new Set(deploymentIds);
@@ -215,7 +238,9 @@ export class Runtime {
     this.live.add(inst);
     const starting = (async () => {
       const cwd = await this.materialize(inst.deploymentId, inst.bundle);
+      const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
       const spawnOpts = {
+        agent,
         deploymentId: inst.deploymentId,
         cwd,
         entry: inst.bundle.entry,
@@ -224,17 +249,23 @@ export class Runtime {
         startTimeoutMs: this.opts.startTimeoutMs,
         onOutput: this.opts.onOutput === undefined ? undefined : (line: string) => this.opts.onOutput?.(inst.deploymentId, line),
       };
-      const proc = await ServerProcess.start(spawnOpts).catch((err: unknown) => {
-        // the free port was taken between choosing and binding it: choose again, once
-        if (err instanceof ServerStartError && err.output.some((l) => l.includes('EADDRINUSE'))) return ServerProcess.start(spawnOpts);
-        throw err;
-      });
+      const proc = await ServerProcess.start(spawnOpts)
+        .catch((err: unknown) => {
+          // the free port was taken between choosing and binding it: choose again, once
+          if (err instanceof ServerStartError && err.output.some((l) => l.includes('EADDRINUSE'))) return ServerProcess.start(spawnOpts);
+          throw err;
+        })
+        .catch((err: unknown) => {
+          agent.destroy();
+          throw err;
+        });
       if (this.closed) {
+        agent.destroy();
         await proc.stop();
         throw new Error('the runtime is closed');
       }
       inst.proc = proc;
-      inst.agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
+      inst.agent = agent;
       this.byPort.set(proc.port, inst);
       void proc.exited.then((code) => this.exited(inst, proc, code));
       this.log(`${inst.deploymentId}: server started (pid ${proc.pid}, port ${proc.port}) in ${Date.now() - proc.startedAt} ms`);

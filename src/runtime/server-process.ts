@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,8 @@ export interface SpawnOptions {
   env: Record<string, string>;
   memoryLimitMb?: number | undefined;
   startTimeoutMs: number;
+  /** the agent later requests use: the health check's connection is kept for the first of them */
+  agent?: Agent | undefined;
   /** every line the server prints, as it prints it */
   onOutput?: ((line: string) => void) | undefined;
 }
@@ -45,6 +47,8 @@ export class ServerProcess {
   /** resolves with the exit code (or signal name) once the process is gone */
   readonly exited: Promise<string>;
   private readonly lines: string[] = [];
+  /** called at the next line of output (a server usually prints one right after it listens) */
+  private wake: (() => void) | undefined;
   private gone = false;
   private stopping: Promise<void> | undefined;
 
@@ -69,6 +73,7 @@ export class ServerProcess {
         this.lines.push(cut);
         if (this.lines.length > OUTPUT_LINES) this.lines.shift();
         opts.onOutput?.(cut);
+        this.wake?.();
       });
     }
     this.exited = new Promise((resolve) => {
@@ -117,9 +122,13 @@ export class ServerProcess {
         }
         const left = deadline - Date.now();
         if (left <= 0) throw new ServerStartError(`The server (node ${opts.entry}) did not answer HTTP on its PORT within ${opts.startTimeoutMs} ms.`, opts.deploymentId, proc.output());
-        if (await answers(proc.port, left)) return proc;
-        // poll fast early (a small server is up in ~50 ms), then back off a little
-        await Promise.race([new Promise((r) => setTimeout(r, attempt < 200 ? 5 : 25)), proc.exited]);
+        if (await answers(proc.port, left, opts.agent)) return proc;
+        // poll fast early (a small server is up in ~50 ms), then back off a little; and try
+        // again at once when it prints something, as most servers do once they listen
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise<void>((r) => (timer = setTimeout(r, attempt < 200 ? 5 : 25))), new Promise<void>((r) => (proc.wake = r)), proc.exited]);
+        clearTimeout(timer);
+        proc.wake = undefined;
       }
     } catch (err) {
       await proc.stop();
@@ -150,12 +159,13 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 }
 
 /** true when something answers GET / on the port with any HTTP response */
-function answers(port: number, timeoutMs: number): Promise<boolean> {
+function answers(port: number, timeoutMs: number, agent: Agent | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'slipway-health-check' } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', agent: agent ?? false, timeout: timeoutMs, headers: { 'user-agent': 'slipway-health-check' } }, (res) => {
+      // read the body to its end so a kept-alive connection can serve the next request
       res.resume();
-      res.destroy();
-      resolve(true);
+      res.once('end', () => resolve(true));
+      res.once('error', () => resolve(true));
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));

@@ -1,7 +1,8 @@
 import { cp, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { createServer, request, type Agent, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { packageServer } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import type { ServerBundle } from '../../src/manifest/index.js';
@@ -53,6 +54,13 @@ export async function startFront(runtime: Runtime, pick: () => Target): Promise<
         res.writeHead(503, { 'content-type': 'text/plain' });
         res.end(err.message);
       },
+    );
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const { id, bundle, env } = pick();
+    runtime.ensure(id, bundle, env).then(
+      (target) => runtime.proxyUpgrade(req, socket, head, id, target, { proto: 'http', clientIp: req.socket.remoteAddress ?? '' }),
+      () => socket.destroy(),
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import type { ServerBundle } from '../../src/manifest/index.js';
@@ -260,6 +261,32 @@ describe('Runtime', () => {
         req.end();
       });
       await until(() => t.runtime.status()[0]?.inFlight === 0, 1000, 'the proxied request to end');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('relays upgraded connections (WebSocket-style), counted in flight, and relays a declined upgrade', async () => {
+    const t = await setup();
+    try {
+      await get(t.front.port, '/');
+      const { socket, headers } = await new Promise<{ socket: Duplex; headers: IncomingHttpHeaders }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: t.front.port, path: '/shout', headers: { connection: 'Upgrade', upgrade: 'shout' } });
+        req.on('upgrade', (res, s) => resolve({ socket: s, headers: res.headers }));
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(headers['x-forwarded-for-seen'], '127.0.0.1');
+      const echoed = new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+      socket.write('hello');
+      assert.equal(await echoed, 'HELLO');
+      assert.equal(t.runtime.status()[0]?.inFlight, 1);
+      socket.destroy();
+      await until(() => t.runtime.status()[0]?.inFlight === 0, 1000, 'the upgraded connection to end');
+
+      const declined = await get(t.front.port, '/other', { headers: { connection: 'Upgrade', upgrade: 'shout' } });
+      assert.equal(declined.status, 400);
+      assert.equal(declined.body, 'no');
     } finally {
       await t.close();
     }
