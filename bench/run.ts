@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   rollback: async () => (await import('./rollback.js')).run,
   static: async () => (await import('./static.js')).run,
   'build-cache': async () => (await import('./build-cache.js')).run,
+  ssr: async () => (await import('./ssr.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

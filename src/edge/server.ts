@@ -262,6 +262,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     }
     const gateway = servers;
     const clientIp = req.socket.remoteAddress ?? '';
+    // which version answered, as on static responses (merged into the server's own headers)
+    res.setHeader('x-slipway-deployment', site.deploymentId);
     gateway.ensure(site.deploymentId, site.server).then(
       (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: 'http', clientIp }),
       (error: unknown) => fail(res, 502, `the server of deployment ${site.deploymentId} did not start`, error, isHead),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
 import { fixturesDir, tempDir } from '../helpers/paths.js';
-import { edgeGet, startSlipwayProcess, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
 
 // A real Next.js app (app router) from a push to serving through the edge: real npm ci from the
 // registry, real `next build` with standalone output switched on from outside, its server run
@@ -87,8 +87,8 @@ test('a Next.js app deploys from a push and every kind of route answers through 
 test('a second build of the unchanged app restores node_modules from the cache', { timeout: 900_000 }, async () => {
   const d = await deploy('v2');
   assert.equal(d.build.cache.dependencies, 'hit');
-  const api = await edgeGet(slipway.edgePort, host, '/api/hello');
-  assert.equal(JSON.parse(api.text).version, 'v2');
+  // production switches once the new server answers (the edge starts it first)
+  await waitFor('production to serve v2', async () => (JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text).version === 'v2' ? true : undefined), 30_000);
 });
 
 test('promote and rollback under load: no failed request, every response whole and from one version', { timeout: 300_000 }, async () => {

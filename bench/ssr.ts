@@ -1,0 +1,132 @@
+/**
+ * Server-rendered deployments, with the Next.js fixture built for real (npm ci + next build with
+ * standalone output): cold start through the edge + runtime vs bare `node server.js` to the
+ * first 200, and requests/second of an SSR route through the edge vs the same server hit
+ * directly, with wrk. Set SLIPWAY_BENCH_NEXT_DIR to a built copy of test/fixtures/next-app to
+ * skip the build.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { packageOutput, packageServer } from '../src/artifact/index.js';
+import { LocalBlobStore } from '../src/blobs/index.js';
+import { createEdgeServer, createMemoryLookup } from '../src/edge/index.js';
+import { createRuntimeGateway } from '../src/runtime/index.js';
+import { fixturesDir } from '../test/helpers/paths.js';
+import { parseWrk } from './static.js';
+import { median, ms } from './stats.js';
+
+const run$ = promisify(execFile);
+const HOST = 'ssr.localhost';
+const RUNS = Number(process.env.SLIPWAY_BENCH_RUNS ?? 5);
+const SECONDS = Number(process.env.SLIPWAY_BENCH_SECONDS ?? 8);
+
+function status(port: number, path: string, host = HOST): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+async function firstOk(port: number, path: string): Promise<void> {
+  while ((await status(port, path)) !== 200) await new Promise((r) => setTimeout(r, 5));
+}
+
+function wrk(port: number, path: string): Promise<{ requestsPerSec: number; p99Ms: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t2', '-c50', `-d${SECONDS}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}${path}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.once('error', reject);
+    child.once('exit', () => {
+      try {
+        resolve(parseWrk(out));
+      } catch (err) {
+        reject(new Error(`wrk failed:\n${out}`, { cause: err }));
+      }
+    });
+  });
+}
+
+export async function run() {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-ssr-'));
+  try {
+    let app = process.env.SLIPWAY_BENCH_NEXT_DIR;
+    if (app === undefined) {
+      app = join(dir, 'app');
+      await cp(join(fixturesDir, 'next-app'), app, { recursive: true });
+      await run$('npm', ['ci'], { cwd: app, maxBuffer: 64 * 1024 * 1024 });
+      await run$('npx', ['next', 'build'], { cwd: app, env: { ...process.env, NEXT_PRIVATE_STANDALONE: '1', NEXT_TELEMETRY_DISABLED: '1' }, maxBuffer: 64 * 1024 * 1024 });
+    }
+    const standalone = join(app, '.next', 'standalone');
+    const blobs = new LocalBlobStore(join(dir, 'blobs'));
+    const { bundle } = await packageServer({ bundleDir: standalone, entry: 'server.js', blobs, log: () => {} });
+    const staticDir = join(dir, 'static');
+    await cp(join(app, '.next', 'static'), join(staticDir, '_next', 'static'), { recursive: true });
+    const pkg = await packageOutput({ outputDir: staticDir, blobs, log: () => {}, server: bundle });
+
+    const lookup = createMemoryLookup({});
+    const { gateway, runtime } = createRuntimeGateway(blobs, dir);
+    const edge = createEdgeServer({ lookup, blobs, servers: gateway });
+    await new Promise<void>((resolve) => edge.server.listen(0, '127.0.0.1', resolve));
+    const edgePort = (edge.server.address() as AddressInfo).port;
+    try {
+      // cold start: bare node server.js vs a scaled-to-zero deployment's first request through the edge
+      const bare: number[] = [];
+      const cold: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const port = 21_000 + i;
+        let t = performance.now();
+        const child = spawn(process.execPath, ['server.js'], { cwd: standalone, env: { PORT: String(port), HOSTNAME: '127.0.0.1', NODE_ENV: 'production' }, stdio: 'ignore' });
+        await firstOk(port, '/ssr');
+        bare.push(performance.now() - t);
+        child.kill();
+        await new Promise((r) => child.once('exit', r));
+
+        // a preview host nobody has visited: its server is not running (scaled to zero)
+        const id = `dcold${i}`;
+        const host = `${id}--${HOST}`;
+        lookup.set(host, { deploymentId: id, manifestHash: pkg.manifestHash });
+        await runtime.materialize(id, bundle); // done at deploy time, not on the request path
+        t = performance.now();
+        const code = await status(edgePort, '/ssr', host);
+        if (code !== 200) throw new Error(`cold request answered ${code}`);
+        cold.push(performance.now() - t);
+        await runtime.drain(id, 0);
+      }
+
+      // proxy overhead: the same warm server, direct and through the edge
+      lookup.set(HOST, { deploymentId: 'dwarm', manifestHash: pkg.manifestHash });
+      await firstOk(edgePort, '/api/hello');
+      const direct = runtime.status().find((s) => s.deploymentId === 'dwarm')?.port;
+      if (direct === undefined) throw new Error('the warm server is not running');
+      const directRun = await wrk(direct, '/api/hello');
+      const edgeRun = await wrk(edgePort, '/api/hello');
+      const b = median(bare);
+      const c = median(cold);
+      return {
+        title: `Server-rendered (Next.js ${bundle.files['server.js'] === undefined ? '' : 'standalone'}): cold start and proxy overhead`,
+        rows: [
+          { measure: `cold start to first 200 of /ssr, bare node server.js (median of ${RUNS})`, ms: ms(b) },
+          { measure: 'cold start through edge + runtime (scaled to zero)', ms: ms(c), ratio: c / b },
+          { measure: `/api/hello direct to the server (wrk -c50 ${SECONDS}s)`, 'req/s': Math.round(directRun.requestsPerSec), 'p99 ms': directRun.p99Ms },
+          { measure: '/api/hello through the edge', 'req/s': Math.round(edgeRun.requestsPerSec), 'p99 ms': edgeRun.p99Ms, ratio: edgeRun.requestsPerSec / directRun.requestsPerSec },
+        ],
+        notes: ['targets: cold start ratio <= 1.2; through the edge >= 0.85 of direct', 'the edge runs in this process (one core\'s worth); wrk and the Next.js server share the other'],
+      };
+    } finally {
+      await edge.close();
+      await runtime.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
