@@ -91,6 +91,11 @@ interface BundleFile {
 }
 
 /** Regular files and symlinks under root, without following any symlink. */
+const CACHE_DIRS = new Set(['.next/cache', 'node_modules/.cache', 'node_modules/.astro', 'node_modules/.vite']);
+function isCacheDir(prefix: string, name: string): boolean {
+  return CACHE_DIRS.has(prefix === '' ? name : `${prefix}/${name}`);
+}
+
 async function walkBundle(root: string, log: LogFn): Promise<{ files: BundleFile[]; symlinks: Record<string, string> }> {
   const files: BundleFile[] = [];
   const symlinks: Record<string, string> = {};
@@ -101,7 +106,9 @@ async function walkBundle(root: string, log: LogFn): Promise<{ files: BundleFile
     const entries = await readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const name = entry.name;
-      if (prefix === '' && name === '.git') continue;
+      // never part of a server: history, Slipway's own staging, and caches builds rewrite
+      if (prefix === '' && (name === '.git' || name === '.slipway-static')) continue;
+      if (isCacheDir(prefix, name)) continue;
       const key = prefix === '' ? name : `${prefix}/${name}`;
       if (name.includes('\\')) {
         skip(key, 'a backslash in a file name');
