@@ -74,7 +74,7 @@ export async function run() {
     const pkg = await packageOutput({ outputDir: staticDir, blobs, log: () => {}, server: bundle });
 
     const lookup = createMemoryLookup({});
-    const { gateway, runtime } = createRuntimeGateway(blobs, dir);
+    const { gateway, runtime } = createRuntimeGateway(blobs, dir, { memoryMb: 0, requestTimeoutMs: 60_000, idleMs: 15 * 60_000 });
     const edge = createEdgeServer({ lookup, blobs, servers: gateway });
     await new Promise<void>((resolve) => edge.server.listen(0, '127.0.0.1', resolve));
     const edgePort = (edge.server.address() as AddressInfo).port;

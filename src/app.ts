@@ -11,7 +11,7 @@ import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
-import { createRuntimeGateway } from './runtime/index.js';
+import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { SecretBox } from './secrets.js';
 import { Store } from './store/index.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
@@ -50,7 +50,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   let edgePort: number | undefined;
   if (config.roles.includes('edge')) {
     if (config.edgeWorkers === 0) {
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir);
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config));
       const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway });
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
@@ -65,7 +65,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         port: config.edgePort,
         host: config.host,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
-        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain }) },
+        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, limits: serverLimits(config) }) },
       });
       edgePort = cluster.port;
       closers.push(() => cluster.close());
@@ -118,6 +118,10 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       return closed;
     },
   };
+}
+
+function serverLimits(config: Config): ServerLimits {
+  return { memoryMb: config.serverMemoryMb, requestTimeoutMs: config.serverRequestTimeoutMs, idleMs: config.serverIdleMs };
 }
 
 /** SLIPWAY_ADMIN_TOKEN, else the token in <data-dir>/admin-token, made once with mode 0600. */

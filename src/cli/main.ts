@@ -33,6 +33,9 @@ const UP_OPTIONS = {
   'job-lease-ms': { type: 'string' },
   'shutdown-grace-ms': { type: 'string' },
   'build-timeout': { type: 'string' },
+  'server-memory-mb': { type: 'string' },
+  'server-request-timeout-ms': { type: 'string' },
+  'server-idle-ms': { type: 'string' },
 } as const;
 
 async function main(argv: string[]): Promise<void> {

@@ -27,6 +27,12 @@ export interface Config {
   /** how long running builds may finish after SIGTERM before their leases are released */
   readonly shutdownGraceMs: number;
   readonly defaultBuildTimeoutSeconds: number;
+  /** V8 heap limit of each SSR server process, MiB (0: node's default) */
+  readonly serverMemoryMb: number;
+  /** time an SSR server has to send response headers before the edge answers 504 */
+  readonly serverRequestTimeoutMs: number;
+  /** an SSR server no production host points at stops after this long without requests */
+  readonly serverIdleMs: number;
 }
 
 export interface ConfigInput {
@@ -102,6 +108,9 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     edgeWorkers: int('edge-workers', 'SLIPWAY_EDGE_WORKERS', availableParallelism(), 0, 64, '--edge-workers 2 (0 serves the edge inside the main process)'),
     jobLeaseMs: int('job-lease-ms', 'SLIPWAY_JOB_LEASE_MS', DEFAULTS.jobLeaseMs, 500, 3_600_000, '--job-lease-ms 30000'),
     shutdownGraceMs: int('shutdown-grace-ms', 'SLIPWAY_SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs, 0, 3_600_000, '--shutdown-grace-ms 60000'),
+    serverMemoryMb: int('server-memory-mb', 'SLIPWAY_SERVER_MEMORY_MB', 0, 0, 65_536, '--server-memory-mb 512'),
+    serverRequestTimeoutMs: int('server-request-timeout-ms', 'SLIPWAY_SERVER_REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000, '--server-request-timeout-ms 60000'),
+    serverIdleMs: int('server-idle-ms', 'SLIPWAY_SERVER_IDLE_MS', 15 * 60_000, 1000, 86_400_000, '--server-idle-ms 900000'),
     defaultBuildTimeoutSeconds: int('build-timeout', 'SLIPWAY_BUILD_TIMEOUT', DEFAULTS.defaultBuildTimeoutSeconds, 1, 86_400, '--build-timeout 1800'),
   });
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { LocalBlobStore } from '../blobs/index.js';
 import { createStoreLookup } from '../routing/index.js';
-import { createRuntimeGateway } from '../runtime/index.js';
+import { createRuntimeGateway, type ServerLimits } from '../runtime/index.js';
 import { Store } from '../store/index.js';
 import { EDGE_CONFIG_ENV } from './worker-main-env.js';
 import { runEdgeWorker } from './worker.js';
@@ -12,10 +12,10 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, baseDomain } = JSON.parse(raw) as { dataDir: string; baseDomain: string };
+const { dataDir, baseDomain, limits } = JSON.parse(raw) as { dataDir: string; baseDomain: string; limits: ServerLimits };
 const store = await Store.openSqlite(join(dataDir, 'slipway.db'), { migrate: false });
 // a 10 ms poll is one indexed SQLite read per worker: cheap, and an alias move shows within ~10 ms
 const blobs = new LocalBlobStore(join(dataDir, 'blobs'));
 // each edge process runs the servers of the SSR deployments it proxies to
-const { gateway, runtime } = createRuntimeGateway(blobs, dataDir);
+const { gateway, runtime } = createRuntimeGateway(blobs, dataDir, limits);
 await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs, pollMs: 10, servers: gateway, onClose: () => runtime.close() });

@@ -7,8 +7,20 @@ import { Runtime } from './runtime.js';
  * The runtime as the edge sees it: one Runtime per edge process, materializing bundles under
  * `<data-dir>/runtime` (shared by the processes; materializing is idempotent).
  */
-export function createRuntimeGateway(blobs: LocalBlobStore, dataDir: string): { gateway: ServerGateway; runtime: Runtime } {
-  const runtime = new Runtime({ blobs, dir: join(dataDir, 'runtime') });
+export interface ServerLimits {
+  memoryMb: number;
+  requestTimeoutMs: number;
+  idleMs: number;
+}
+
+export function createRuntimeGateway(blobs: LocalBlobStore, dataDir: string, limits: ServerLimits): { gateway: ServerGateway; runtime: Runtime } {
+  const runtime = new Runtime({
+    blobs,
+    dir: join(dataDir, 'runtime'),
+    ...(limits.memoryMb > 0 ? { memoryLimitMb: limits.memoryMb } : {}),
+    requestTimeoutMs: limits.requestTimeoutMs,
+    idleMs: limits.idleMs,
+  });
   const gateway: ServerGateway = {
     ensure: (deploymentId, bundle) => runtime.ensure(deploymentId, bundle, {}),
     proxy: (req, res, deploymentId, target, opts) => runtime.proxy(req, res, deploymentId, target, opts),

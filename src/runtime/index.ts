@@ -5,4 +5,4 @@
 export { Runtime, type RuntimeOptions, type RuntimeStatus } from './runtime.js';
 export { ServerStartError } from './server-process.js';
 export type { ProxyOptions } from './proxy.js';
-export { createRuntimeGateway } from './gateway.js';
+export { createRuntimeGateway, type ServerLimits } from './gateway.js';
