@@ -3,8 +3,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
-import { fixturesDir, tempDir } from '../helpers/paths.js';
-import { edgeGet, pushPayload, sendWebhook, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fixturesDir, repoRoot, tempDir } from '../helpers/paths.js';
+import { edgeGet, pushPayload, sendWebhook, startSlipwayProcess, TOKEN, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+
+const run = promisify(execFile);
 
 // The whole path as a user lives it: a real bare repository, `slipway up` as a real process
 // (edge in its default multi-process mode), GitHub-signed webhooks, a real npm build, the edge
@@ -138,4 +142,20 @@ test('a manual deploy through the API builds the branch head', async () => {
   const unknown = await slipway.api('POST', '/api/v1/projects/site/deployments', { ref: 'no-such-branch' });
   assert.equal(unknown.status, 422);
   assert.equal(unknown.body.error.code, 'REF_NOT_FOUND');
+});
+
+test('the CLI deploys, lists and rolls back like the API', async () => {
+  await repo.commit({ 'version.txt': 'v4\n' }, 'fourth version');
+  await repo.push();
+  const cli = (...args: string[]) =>
+    run(process.execPath, [join(repoRoot, 'bin', 'slipway.js'), ...args, '--url', slipway.apiUrl, '--token', TOKEN], { env: { ...process.env, SLIPWAY_TOKEN: '' } });
+  const deployed = await cli('deploy', '--project', 'site');
+  assert.match(deployed.stdout, /built version v4/, 'the build log streams to the terminal');
+  assert.match(deployed.stderr, /Ready: http:\/\/d[a-z0-9]{11}--site\.localhost:\d+ \(production\)/);
+  await waitFor('production to serve v4', async () => ((await edgeGet(slipway.edgePort, host, '/')).text.includes('version v4') ? true : undefined), 5000);
+  const listed = await cli('deployments', '--project', 'site');
+  assert.match(listed.stdout.split('\n')[0]!, /ready \(production\).*fourth version/);
+  const rolled = await cli('rollback', '--project', 'site');
+  assert.match(rolled.stdout, /Rolled back: production of site now serves d[a-z0-9]{11}/);
+  await assert.rejects(cli('deploy', '--project', 'nope'), (err: { stderr: string }) => /Error: No project named "nope"/.test(err.stderr) && /Hint:/.test(err.stderr));
 });
