@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import { makeRepo } from '../helpers/git.js';
+import { fixturesDir, tempDir } from '../helpers/paths.js';
+import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+
+// A real Astro 5 app with the Node adapter (standalone) from a push to serving through the edge:
+// real npm ci from the registry, real `astro build`, its server (dist/server/entry.mjs, run
+// from the project root with its node_modules) run by the runtime, dist/client served by the
+// edge itself: public/ files, fingerprinted /_astro assets and the prerendered /about.
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let repo: Awaited<ReturnType<typeof makeRepo>>;
+let slipway: RunningSlipway;
+const host = 'astro.localhost';
+
+before(async () => {
+  dir = await tempDir();
+  repo = await makeRepo(join(dir.path, 'repo'));
+  await repo.commitFixture(join(fixturesDir, 'astro-node'), 'astro app v1');
+  await repo.push();
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0']);
+  const created = await slipway.api('POST', '/api/v1/projects', { name: 'astro', repoUrl: repo.url });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+});
+
+after(async () => {
+  await slipway?.stop();
+  await dir?.cleanup();
+});
+
+async function deploy(t: TestContext, version: string): Promise<any> {
+  if (version !== 'v1') {
+    await repo.commit({ 'src/version.js': `export const VERSION = '${version}';\n` }, `astro app ${version}`);
+    await repo.push();
+  }
+  const { body } = await slipway.api('POST', '/api/v1/projects/astro/deployments', {});
+  const d = await waitForStatus(slipway, body.id, ['ready', 'failed'], 600_000);
+  if (d.status !== 'ready') {
+    const logs = await slipway.api('GET', `/api/v1/deployments/${body.id}/logs?limit=5000`);
+    assert.fail(`deployment ${version} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines.map((l: { text: string }) => l.text).slice(-40).join('\n')}`);
+  }
+  t.diagnostic(`${version} timings: ${JSON.stringify(d.timings)}`);
+  return d;
+}
+
+const hello = async () => JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text) as { hello: string; version: string };
+
+test('an Astro app with the Node adapter deploys from a push and every kind of route answers through the edge', { timeout: 900_000 }, async (t) => {
+  const d = await deploy(t, 'v1');
+  assert.equal(d.build.framework.id, 'astro');
+  assert.equal(d.build.framework.variant, 'server');
+
+  const home1 = await edgeGet(slipway.edgePort, host, '/');
+  const home2 = await edgeGet(slipway.edgePort, host, '/');
+  assert.equal(home1.status, 200);
+  assert.match(home1.text, /Server page v1/);
+  assert.equal(home1.headers['x-slipway-deployment'], d.id);
+  assert.equal(home1.headers.etag, undefined, 'the page comes from the server, not from a file');
+  const time = (html: string) => /<p id="time"[^>]*>([^<]+)<\/p>/.exec(html)?.[1];
+  assert.ok(time(home1.text) !== undefined && time(home1.text) !== time(home2.text), 'rendered on every request');
+
+  const about = await edgeGet(slipway.edgePort, host, '/about');
+  assert.equal(about.status, 200);
+  assert.match(about.text, /About this static page/);
+  assert.ok(about.headers.etag !== undefined, 'the prerendered page is served by the edge from dist/client/about/index.html');
+
+  const api = await edgeGet(slipway.edgePort, host, '/api/hello');
+  assert.equal(api.status, 200);
+  assert.match(String(api.headers['content-type']), /^application\/json/);
+  assert.deepEqual(JSON.parse(api.text), { hello: 'world', version: 'v1' });
+
+  const icon = await edgeGet(slipway.edgePort, host, '/favicon.svg');
+  assert.equal(icon.status, 200);
+  assert.match(String(icon.headers['content-type']), /^image\/svg\+xml/);
+  assert.ok(icon.headers.etag !== undefined, 'public/ is served by the edge itself (content-hash ETag)');
+  assert.match(icon.text, /<svg/);
+
+  const css = /\/_astro\/[^"]+\.css/.exec(home1.text)?.[0];
+  assert.ok(css !== undefined, 'the page links its stylesheet (build.inlineStylesheets: "never")');
+  const sheet = await edgeGet(slipway.edgePort, host, css);
+  assert.equal(sheet.status, 200);
+  assert.match(String(sheet.headers['content-type']), /^text\/css/);
+  assert.equal(sheet.headers['cache-control'], 'public, max-age=31536000, immutable');
+  assert.ok(sheet.headers.etag !== undefined, '/_astro assets are served by the edge itself');
+
+  const missing = await edgeGet(slipway.edgePort, host, '/no-such-page');
+  assert.equal(missing.status, 404, "Astro's own 404");
+});
+
+test('a second build of the unchanged dependencies restores node_modules from the cache and production switches', { timeout: 900_000 }, async (t) => {
+  const d = await deploy(t, 'v2');
+  assert.equal(d.build.cache.dependencies, 'hit');
+  // production switches once the new server answers (the edge starts it first)
+  await waitFor('production to serve v2', async () => ((await hello()).version === 'v2' ? true : undefined), 30_000);
+  const home = await edgeGet(slipway.edgePort, host, '/');
+  assert.equal(home.status, 200);
+  assert.match(home.text, /Server page v2/);
+  assert.equal(home.headers['x-slipway-deployment'], d.id);
+});
