@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   static: async () => (await import('./static.js')).run,
   'build-cache': async () => (await import('./build-cache.js')).run,
   ssr: async () => (await import('./ssr.js')).run,
+  moves: async () => (await import('./moves.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { request, Agent } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
+import { checkNextBody, startLoad } from '../helpers/load.js';
 import { fixturesDir, tempDir } from '../helpers/paths.js';
 import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
 
@@ -92,40 +92,13 @@ test('a second build of the unchanged app restores node_modules from the cache',
 });
 
 test('promote and rollback under load: no failed request, every response whole and from one version', { timeout: 300_000 }, async () => {
-  const agent = new Agent({ keepAlive: true, maxSockets: 24 });
-  const paths = ['/', '/ssr', '/api/hello', '/logo.png'];
-  const failures: string[] = [];
-  let requests = 0;
-  let running = true;
-  const one = (path: string) =>
-    new Promise<void>((resolve) => {
-      const req = request({ host: '127.0.0.1', port: slipway.edgePort, path, headers: { host }, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          requests++;
-          const text = Buffer.concat(chunks).toString('utf8');
-          const served = res.headers['x-slipway-deployment'];
-          const version = served === ids.v1 ? 'v1' : served === ids.v2 ? 'v2' : undefined;
-          if (res.statusCode !== 200) failures.push(`${path}: HTTP ${res.statusCode}`);
-          else if (version === undefined) failures.push(`${path}: served by ${String(served)}`);
-          else if (path === '/api/hello' && JSON.parse(text).version !== version) failures.push(`${path}: body from the other version`);
-          else if ((path === '/' || path === '/ssr') && (!text.includes(version) || text.includes(version === 'v1' ? 'v2' : 'v1') || !text.includes('</html>'))) failures.push(`${path}: mixed or cut body`);
-          resolve();
-        });
-        res.on('error', (e) => {
-          failures.push(`${path}: ${e.message}`);
-          resolve();
-        });
-      });
-      req.on('error', (e) => {
-        failures.push(`${path}: ${e.message}`);
-        resolve();
-      });
-      req.end();
-    });
-  const loops = Array.from({ length: 16 }, async (_, i) => {
-    while (running) await one(paths[i % paths.length]!);
+  const load = startLoad({
+    port: slipway.edgePort,
+    host,
+    paths: ['/', '/ssr', '/api/hello', '/logo.png'],
+    concurrency: 16,
+    versions: () => ({ [ids.v1!]: 'v1', [ids.v2!]: 'v2' }),
+    check: checkNextBody,
   });
   for (let i = 0; i < 10; i++) {
     assert.equal((await slipway.api('POST', '/api/v1/projects/next/rollback', { deploymentId: ids.v1 })).status, 200);
@@ -133,9 +106,7 @@ test('promote and rollback under load: no failed request, every response whole a
     assert.equal((await slipway.api('POST', `/api/v1/deployments/${ids.v2}/promote`)).status, 200);
     await new Promise((r) => setTimeout(r, 300));
   }
-  running = false;
-  await Promise.all(loops);
-  agent.destroy();
+  const { requests, failures } = await load.stop();
   assert.ok(requests > 100, `the load ran (${requests} requests)`);
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${requests} requests failed`);
 });
