@@ -1,14 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
-import { parseManifest } from '../manifest/index.js';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
 import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, unknownHostPage } from './pages.js';
 import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-response.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
-import { compileSite, type Representation, type Site, type SiteFile } from './site.js';
-import type { EdgeOptions, ResolvedSite } from './types.js';
+import { BadHostError, LookupError, RouteTable } from './routes.js';
+import type { Representation, Site, SiteFile } from './site.js';
+import type { EdgeOptions } from './types.js';
 
 export interface EdgeServer {
   server: Server;
@@ -25,22 +25,6 @@ export interface EdgeServer {
 }
 
 const MiB = 1024 * 1024;
-/** Host routes kept at most; past this the table is dropped and refilled (cheap, and bounds memory against random Hosts). */
-const MAX_HOST_ROUTES = 10_000;
-/** compiled deployments kept at most; manifests are immutable, so this is only a memory bound */
-const MAX_SITES = 1_000;
-
-/** What a Host header maps to. `site` set: serve it. Else unknown until `expires`, or being resolved (`pending`). */
-interface HostRoute {
-  site: Site | undefined;
-  expires: number;
-  pending: Promise<HostRoute> | undefined;
-}
-
-class BadHostError extends Error {}
-/** the lookup (store) failed, as opposed to reading the deployment's manifest: 502, not 500 */
-class LookupError extends Error {}
-
 /**
  * The static-file edge: Host -> deployment (lookup.resolveHost, cached) -> manifest (blob,
  * cached) -> file -> bytes (blob, cached in memory by LRU). Only manifest keys are ever
@@ -63,10 +47,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const servers = opts.servers;
   const drainGraceMs = opts.drainGraceMs ?? 30_000;
 
-  const hostRoutes = new Map<string, HostRoute>();
-  /** bumped by invalidate(); a lookup that started before a bump must not fill the new table */
-  let epoch = 0;
-  const sites = new Map<string, Promise<Site>>();
+  const routes = new RouteTable({ lookup, blobs, missTtlMs, servers, drainGraceMs, report: (m, e) => report(m, e) });
   const loadingBlobs = new Map<string, Promise<Buffer>>();
 
   const lastLogged = new Map<string, number>();
@@ -81,8 +62,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   }
 
   function invalidate(): void {
-    epoch++;
-    hostRoutes.clear();
+    routes.invalidate();
   }
 
   // ---- responses that are not a deployment's file ----
@@ -102,60 +82,6 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
     sendPage(res, status, status === 502 ? BAD_GATEWAY_PAGE : INTERNAL_ERROR_PAGE, isHead);
-  }
-
-  // ---- Host -> site ----
-
-  function loadSite(resolved: ResolvedSite): Promise<Site> {
-    const key = `${resolved.deploymentId}\n${resolved.manifestHash}`;
-    let site = sites.get(key);
-    if (site === undefined) {
-      site = blobs.get(resolved.manifestHash).then((bytes) => {
-        if (bytes === undefined) throw new Error(`manifest blob ${resolved.manifestHash} of deployment ${resolved.deploymentId} is missing from the blob store`);
-        return compileSite(resolved.deploymentId, resolved.manifestHash, parseManifest(bytes));
-      });
-      const loading = site;
-      loading.catch(() => {
-        if (sites.get(key) === loading) sites.delete(key); // retry on the next request
-      });
-      if (sites.size >= MAX_SITES) {
-        const oldest = sites.keys().next();
-        if (oldest.done !== true) sites.delete(oldest.value);
-      }
-      sites.set(key, site);
-    }
-    return site;
-  }
-
-  function resolveHostRoute(hostHeader: string): Promise<HostRoute> {
-    const existing = hostRoutes.get(hostHeader);
-    if (existing?.pending !== undefined) return existing.pending;
-    const startedIn = epoch;
-    const pending = (async (): Promise<HostRoute> => {
-      const host = normaliseHost(hostHeader);
-      if (host === undefined) throw new BadHostError(hostHeader);
-      let resolved: ResolvedSite | undefined;
-      try {
-        resolved = await lookup.resolveHost(host);
-      } catch (error) {
-        throw new LookupError(`lookup of ${host} failed`, { cause: error });
-      }
-      if (resolved === undefined) return { site: undefined, expires: Date.now() + missTtlMs, pending: undefined };
-      return { site: await loadSite(resolved), expires: Infinity, pending: undefined };
-    })();
-    const placeholder: HostRoute = { site: undefined, expires: 0, pending };
-    if (hostRoutes.size >= MAX_HOST_ROUTES) hostRoutes.clear();
-    hostRoutes.set(hostHeader, placeholder);
-    pending.then(
-      (route) => {
-        if (epoch === startedIn && hostRoutes.get(hostHeader) === placeholder) hostRoutes.set(hostHeader, route);
-        if (route.site?.server !== undefined) servers?.pin(routedDeployments('pinned'));
-      },
-      () => {
-        if (hostRoutes.get(hostHeader) === placeholder) hostRoutes.delete(hostHeader);
-      },
-    );
-    return pending;
   }
 
   // ---- the request ----
@@ -227,7 +153,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
 
-    const route = hostRoutes.get(host);
+    const route = routes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
         if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead);
@@ -240,7 +166,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       }
     }
     const hostHeader = host;
-    resolveHostRoute(hostHeader).then(
+    routes.resolve(hostHeader).then(
       (resolved) => {
         if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
         else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead);
@@ -424,7 +350,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         const first = lastGeneration === undefined;
         lastGeneration = generation;
         if (first) invalidate();
-        else await refresh();
+        else await routes.refresh();
       }
     } catch (error) {
       report('polling the alias generation failed; cached routes stay until it works again', error);
@@ -434,56 +360,6 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   };
   const timer = setInterval(() => void poll(), pollMs);
   timer.unref();
-
-  /** the deployments served routes point at */
-  function routedDeployments(which: 'all' | 'pinned' = 'all'): Set<string> {
-    const ids = new Set<string>();
-    for (const [hostHeader, route] of hostRoutes) {
-      if (route.site?.server === undefined) continue;
-      // production and custom hosts stay warm; `<id>--<project>` previews may idle out
-      if (which === 'pinned' && hostHeader.split('.')[0]!.includes('--')) continue;
-      ids.add(route.site.deploymentId);
-    }
-    return ids;
-  }
-
-  /**
-   * Re-resolve every served Host; swap a route only when its new site is ready (kamal-proxy's
-   * order: make the new target healthy, switch, then drain the old one). Misses are dropped.
-   */
-  async function refresh(): Promise<void> {
-    epoch++; // lookups already in flight predate the move: they must not fill the table
-    const served: [string, HostRoute][] = [];
-    for (const [hostHeader, route] of hostRoutes) {
-      if (route.site === undefined) hostRoutes.delete(hostHeader);
-      else served.push([hostHeader, route]);
-    }
-    const before = routedDeployments();
-    await Promise.all(
-      served.map(async ([hostHeader, route]) => {
-        try {
-          const host = normaliseHost(hostHeader);
-          const resolved = host === undefined ? undefined : await lookup.resolveHost(host);
-          if (resolved === undefined) {
-            if (hostRoutes.get(hostHeader) === route) hostRoutes.delete(hostHeader);
-            return;
-          }
-          if (resolved.deploymentId === route.site!.deploymentId && resolved.manifestHash === route.site!.manifestHash) return;
-          const site = await loadSite(resolved);
-          if (site.server !== undefined && servers !== undefined) await servers.ensure(site.deploymentId, site.server);
-          if (hostRoutes.get(hostHeader) === route) hostRoutes.set(hostHeader, { site, expires: Infinity, pending: undefined });
-        } catch (error) {
-          // keep serving the old target; the next move or a restart tries again
-          report(`could not switch ${hostHeader} to its new deployment; still serving ${route.site!.deploymentId}`, error);
-        }
-      }),
-    );
-    if (servers !== undefined) {
-      const after = routedDeployments();
-      servers.pin(routedDeployments('pinned'));
-      for (const id of before) if (!after.has(id)) void servers.drain(id, drainGraceMs).catch((error: unknown) => report(`draining ${id} failed`, error));
-    }
-  }
 
   function close(): Promise<void> {
     clearInterval(timer);
@@ -502,5 +378,5 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     });
   }
 
-  return { server, invalidate, refresh, close };
+  return { server, invalidate, refresh: () => routes.refresh(), close };
 }

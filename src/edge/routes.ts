@@ -1,0 +1,160 @@
+import type { BlobStore } from '../blobs/index.js';
+import { parseManifest } from '../manifest/index.js';
+import { normaliseHost } from './path.js';
+import { compileSite, type Site } from './site.js';
+import type { ResolvedSite, ServerGateway, SiteLookup } from './types.js';
+
+/** Host routes kept at most; past this the table is dropped and refilled (cheap, and bounds memory against random Hosts). */
+const MAX_HOST_ROUTES = 10_000;
+/** compiled deployments kept at most; manifests are immutable, so this is only a memory bound */
+const MAX_SITES = 1_000;
+
+/** What a Host header maps to. `site` set: serve it. Else unknown until `expires`, or being resolved (`pending`). */
+export interface HostRoute {
+  site: Site | undefined;
+  expires: number;
+  pending: Promise<HostRoute> | undefined;
+}
+
+export class BadHostError extends Error {}
+/** the lookup (store) failed, as opposed to reading the deployment's manifest: 502, not 500 */
+export class LookupError extends Error {}
+
+export interface RouteTableOptions {
+  lookup: SiteLookup;
+  blobs: BlobStore;
+  missTtlMs: number;
+  servers: ServerGateway | undefined;
+  drainGraceMs: number;
+  report: (message: string, error?: unknown) => void;
+}
+
+/**
+ * The edge's Host -> deployment table: raw Host header -> compiled site, filled on demand from
+ * the lookup, and moved on alias changes without a gap (see `refresh`). A cached hit is a Map
+ * lookup, never an await.
+ */
+export class RouteTable {
+  private readonly routes = new Map<string, HostRoute>();
+  /** bumped on every invalidation; a lookup that started before a bump must not fill the new table */
+  private epoch = 0;
+  private readonly sites = new Map<string, Promise<Site>>();
+
+  constructor(private readonly opts: RouteTableOptions) {}
+
+  get(hostHeader: string): HostRoute | undefined {
+    return this.routes.get(hostHeader);
+  }
+
+  /** Drop every route now. */
+  invalidate(): void {
+    this.epoch++;
+    this.routes.clear();
+  }
+
+  /** Look a Host up (one lookup at a time per Host) and remember the answer; misses for missTtlMs. */
+  resolve(hostHeader: string): Promise<HostRoute> {
+    const existing = this.routes.get(hostHeader);
+    if (existing?.pending !== undefined) return existing.pending;
+    const startedIn = this.epoch;
+    const pending = (async (): Promise<HostRoute> => {
+      const host = normaliseHost(hostHeader);
+      if (host === undefined) throw new BadHostError(hostHeader);
+      let resolved: ResolvedSite | undefined;
+      try {
+        resolved = await this.opts.lookup.resolveHost(host);
+      } catch (error) {
+        throw new LookupError(`lookup of ${host} failed`, { cause: error });
+      }
+      if (resolved === undefined) return { site: undefined, expires: Date.now() + this.opts.missTtlMs, pending: undefined };
+      return { site: await this.loadSite(resolved), expires: Infinity, pending: undefined };
+    })();
+    const placeholder: HostRoute = { site: undefined, expires: 0, pending };
+    if (this.routes.size >= MAX_HOST_ROUTES) this.routes.clear();
+    this.routes.set(hostHeader, placeholder);
+    pending.then(
+      (route) => {
+        if (this.epoch === startedIn && this.routes.get(hostHeader) === placeholder) this.routes.set(hostHeader, route);
+        if (route.site?.server !== undefined) this.opts.servers?.pin(this.routedDeployments('pinned'));
+      },
+      () => {
+        if (this.routes.get(hostHeader) === placeholder) this.routes.delete(hostHeader);
+      },
+    );
+    return pending;
+  }
+
+  /**
+   * An alias moved: re-resolve every served Host and swap a route only when its new site is
+   * ready (kamal-proxy's order: make the new target healthy, switch, then drain the old one).
+   * A failed switch keeps the old target. Misses are dropped.
+   */
+  async refresh(): Promise<void> {
+    const { lookup, servers, report } = this.opts;
+    this.epoch++; // lookups already in flight predate the move: they must not fill the table
+    const served: [string, HostRoute][] = [];
+    for (const [hostHeader, route] of this.routes) {
+      if (route.site === undefined) this.routes.delete(hostHeader);
+      else served.push([hostHeader, route]);
+    }
+    const before = this.routedDeployments();
+    await Promise.all(
+      served.map(async ([hostHeader, route]) => {
+        try {
+          const host = normaliseHost(hostHeader);
+          const resolved = host === undefined ? undefined : await lookup.resolveHost(host);
+          if (resolved === undefined) {
+            if (this.routes.get(hostHeader) === route) this.routes.delete(hostHeader);
+            return;
+          }
+          if (resolved.deploymentId === route.site!.deploymentId && resolved.manifestHash === route.site!.manifestHash) return;
+          const site = await this.loadSite(resolved);
+          if (site.server !== undefined && servers !== undefined) await servers.ensure(site.deploymentId, site.server);
+          if (this.routes.get(hostHeader) === route) this.routes.set(hostHeader, { site, expires: Infinity, pending: undefined });
+        } catch (error) {
+          // keep serving the old target; the next move or a restart tries again
+          report(`could not switch ${hostHeader} to its new deployment; still serving ${route.site!.deploymentId}`, error);
+        }
+      }),
+    );
+    if (servers !== undefined) {
+      const after = this.routedDeployments();
+      servers.pin(this.routedDeployments('pinned'));
+      for (const id of before) {
+        if (!after.has(id)) void servers.drain(id, this.opts.drainGraceMs).catch((error: unknown) => report(`draining ${id} failed`, error));
+      }
+    }
+  }
+
+  /** SSR deployments that routes point at; 'pinned': production and custom hosts, not `<id>--<project>` previews */
+  private routedDeployments(which: 'all' | 'pinned' = 'all'): Set<string> {
+    const ids = new Set<string>();
+    for (const [hostHeader, route] of this.routes) {
+      if (route.site?.server === undefined) continue;
+      if (which === 'pinned' && hostHeader.split('.')[0]!.includes('--')) continue;
+      ids.add(route.site.deploymentId);
+    }
+    return ids;
+  }
+
+  private loadSite(resolved: ResolvedSite): Promise<Site> {
+    const key = `${resolved.deploymentId}\n${resolved.manifestHash}`;
+    let site = this.sites.get(key);
+    if (site === undefined) {
+      site = this.opts.blobs.get(resolved.manifestHash).then((bytes) => {
+        if (bytes === undefined) throw new Error(`manifest blob ${resolved.manifestHash} of deployment ${resolved.deploymentId} is missing from the blob store`);
+        return compileSite(resolved.deploymentId, resolved.manifestHash, parseManifest(bytes));
+      });
+      const loading = site;
+      loading.catch(() => {
+        if (this.sites.get(key) === loading) this.sites.delete(key); // retry on the next request
+      });
+      if (this.sites.size >= MAX_SITES) {
+        const oldest = this.sites.keys().next();
+        if (oldest.done !== true) this.sites.delete(oldest.value);
+      }
+      this.sites.set(key, site);
+    }
+    return site;
+  }
+}
