@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { BlobStore } from '../blobs/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 
@@ -50,6 +51,8 @@ export interface ServerGateway {
   ensure(deploymentId: string, bundle: ServerBundle): Promise<{ port: number }>;
   /** Stream the request to the server and its answer back; never rejects. */
   proxy(req: IncomingMessage, res: ServerResponse, deploymentId: string, target: { port: number }, opts: { proto: 'http' | 'https'; clientIp: string }): Promise<void>;
+  /** Relay an upgraded connection (WebSocket) to the server; never rejects. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deploymentId: string, target: { port: number }, opts: { proto: 'http' | 'https'; clientIp: string }): Promise<void>;
   /** The deployments routes point at now stay warm; the others may stop when idle. */
   pin(deploymentIds: Set<string>): void;
   /** No route points at it any more: stop it once its in-flight requests finish. */

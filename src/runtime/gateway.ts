@@ -24,6 +24,7 @@ export function createRuntimeGateway(blobs: LocalBlobStore, dataDir: string, lim
   const gateway: ServerGateway = {
     ensure: (deploymentId, bundle) => runtime.ensure(deploymentId, bundle, {}),
     proxy: (req, res, deploymentId, target, opts) => runtime.proxy(req, res, deploymentId, target, opts),
+    upgrade: (req, socket, head, deploymentId, target, opts) => runtime.proxyUpgrade(req, socket, head, deploymentId, target, opts),
     pin: (ids) => runtime.pin(ids),
     drain: (deploymentId, graceMs) => runtime.drain(deploymentId, graceMs),
   };
