@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { pipeline, type Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
 import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
@@ -7,6 +7,7 @@ import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALL
 import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-response.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
+import { upgradeHandler } from './upgrade.js';
 import type { Representation, Site, SiteFile } from './site.js';
 import type { EdgeOptions } from './types.js';
 
@@ -334,28 +335,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   // ---- server and alias polling ----
 
   const server = createServer(onRequest);
-  server.on('upgrade', onUpgrade);
-
-  /** WebSocket and other upgrades go to an SSR deployment's server; anything else is refused. */
-  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const refuse = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    };
-    socket.on('error', () => socket.destroy());
-    const host = req.headers.host;
-    if (host === undefined || requestPath(req.url ?? '') === undefined) return refuse('400 Bad Request');
-    const cached = routes.get(host);
-    const site = cached?.site !== undefined ? Promise.resolve(cached) : routes.resolve(host);
-    site.then(async (route) => {
-      const target = route.site;
-      if (target?.server === undefined || servers === undefined) return refuse('404 Not Found');
-      const port = await servers.ensure(target.deploymentId, target.server);
-      await servers.upgrade(req, socket, head, target.deploymentId, port, { proto: 'http', clientIp: req.socket.remoteAddress ?? '' });
-    }).catch((error: unknown) => {
-      report(`upgrade for ${JSON.stringify(host)} failed`, error);
-      if (!socket.destroyed) refuse('502 Bad Gateway');
-    });
-  }
+  server.on('upgrade', upgradeHandler(routes, servers, report));
   // idle keep-alive connections live as long as nginx's default (75 s), so clients reuse them
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
