@@ -15,6 +15,7 @@ import { bwrapArgs, probeTools } from './sandbox.js';
 export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
 export { FRAMEWORK_CACHE_PATHS } from './cache.js';
 export { detectProject, OUTPUT_CANDIDATES, type Detected } from './detect.js';
+export { bwrapArgs, probeTools } from './sandbox.js';
 
 /** npm ci's complaint when package.json and the lockfile disagree */
 const COREPACK_UNSIGNED = /No compatible signature found|Signature does not match/;

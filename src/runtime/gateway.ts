@@ -20,6 +20,8 @@ export function createRuntimeGateway(blobs: LocalBlobStore, dataDir: string, lim
     ...(limits.memoryMb > 0 ? { memoryLimitMb: limits.memoryMb } : {}),
     requestTimeoutMs: limits.requestTimeoutMs,
     idleMs: limits.idleMs,
+    // servers cannot read the platform's database, keys or other deployments, and die with us
+    sandbox: { hidden: [dataDir] },
   });
   const gateway: ServerGateway = {
     ensure: (deploymentId, bundle) => runtime.ensure(deploymentId, bundle, {}),

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
+import { bwrapArgs, probeTools } from '../build/index.js';
 import { sweepIdle } from './idle.js';
 import { materializeBundle } from './materialize.js';
 import { sendErrorPage } from './pages.js';
@@ -24,6 +25,11 @@ export interface RuntimeOptions {
   requestTimeoutMs?: number;
   /** lifecycle events and failures the runtime survives (default: console.error) */
   log?: (message: string, error?: Error) => void;
+  /**
+   * Run servers in a bubblewrap sandbox (when it works here): these paths hidden (the platform's
+   * data dir), the deployment's own folder writable, and the server dies with this process.
+   */
+  sandbox?: { hidden: string[] } | undefined;
   /** every line a server prints */
   onOutput?: (deploymentId: string, line: string) => void;
 }
@@ -218,6 +224,11 @@ export class Runtime {
     await Promise.all([...this.drains.values()]);
   }
 
+  private async sandboxFor(cwd: string): Promise<string[] | undefined> {
+    if (this.opts.sandbox === undefined || !(await probeTools()).bwrap.ok) return undefined;
+    return ['bwrap', ...(await bwrapArgs({ hidden: this.opts.sandbox.hidden, writable: [cwd] }, cwd))];
+  }
+
   status(): RuntimeStatus[] {
     const out: RuntimeStatus[] = [];
     const seen = new Set<Instance>();
@@ -248,6 +259,7 @@ export class Runtime {
         memoryLimitMb: this.opts.memoryLimitMb,
         startTimeoutMs: this.opts.startTimeoutMs,
         onOutput: this.opts.onOutput === undefined ? undefined : (line: string) => this.opts.onOutput?.(inst.deploymentId, line),
+        wrap: await this.sandboxFor(cwd),
       };
       const proc = await ServerProcess.start(spawnOpts)
         .catch((err: unknown) => {

@@ -22,6 +22,8 @@ export interface SpawnOptions {
   agent?: Agent | undefined;
   /** every line the server prints, as it prints it */
   onOutput?: ((line: string) => void) | undefined;
+  /** argv to run node inside, e.g. a bwrap sandbox: ['bwrap', ...args, '--'] */
+  wrap?: string[] | undefined;
 }
 
 /** A start that failed: the message ends with the server's last output lines. */
@@ -65,7 +67,8 @@ export class ServerProcess {
       HOSTNAME: '127.0.0.1',
       HOST: '127.0.0.1',
     };
-    this.child = spawn(process.execPath, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const [command, ...argv] = opts.wrap === undefined || opts.wrap.length === 0 ? [process.execPath, ...args] : [...opts.wrap, process.execPath, ...args];
+    this.child = spawn(command!, argv, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (stream === null) continue;
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {

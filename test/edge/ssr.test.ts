@@ -78,6 +78,14 @@ test('static files come from the manifest, everything else from the server, any 
   assert.equal(forwarded.host, 'ssr.localhost');
 });
 
+test('a server runs sandboxed: the platform data dir is hidden from it', async () => {
+  await writeFile(join(tmp.path, 'secret.key'), 'platform secret');
+  const res = await call('ssr.localhost', `/read?path=${encodeURIComponent(join(tmp.path, 'secret.key'))}`);
+  assert.equal(res.text, 'cannot read: ENOENT');
+  const own = await call('ssr.localhost', '/');
+  assert.match(JSON.parse(own.text).data, /./, 'its own files are readable');
+});
+
 test('a static-only deployment still answers other methods with 405', async () => {
   const res = await call('plain.localhost', '/robots.txt', 'POST', 'x');
   assert.equal(res.status, 405);
