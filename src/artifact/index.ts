@@ -7,6 +7,7 @@ import type { Manifest, ManifestEntry, ServerBundle, Variant } from '../manifest
 import { compressVariants, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from './compress.js';
 import { contentType } from './content-type.js';
 import { walkOutput } from './walk.js';
+import { formatBytes, mapLimit } from './util.js';
 
 export { contentType } from './content-type.js';
 export { packageServer, type PackageServerOptions, type PackageServerResult } from './server.js';
@@ -139,26 +140,6 @@ async function allStored(blobs: BlobStore, variants: Variants): Promise<boolean>
   return true;
 }
 
-/** `fn` over `items` with at most `limit` running at once; results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

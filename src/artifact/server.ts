@@ -4,6 +4,7 @@ import { sha256File, type BlobStore } from '../blobs/index.js';
 import type { LogFn } from '../build/types.js';
 import { AppError } from '../errors/index.js';
 import type { ServerBundle, ServerFile } from '../manifest/index.js';
+import { formatBytes, mapLimit } from './util.js';
 
 export interface PackageServerOptions {
   /** the folder the server runs in, e.g. `.next/standalone` or the project root for Nuxt's `.output` */
@@ -149,23 +150,4 @@ function linkTarget(key: string, raw: string, roots: string[]): string | undefin
   if (resolved === '..' || resolved.startsWith('../') || resolved.startsWith('/')) return undefined;
   if (resolved.endsWith('/')) resolved = resolved.slice(0, -1);
   return posix.relative(dir, resolved) || '.';
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
