@@ -35,6 +35,8 @@ export interface ServerFile {
  */
 export interface ServerBundle {
   entry: string;
+  /** arguments after the entry, e.g. React Router's server build for `react-router-serve` */
+  args?: string[];
   files: Record<string, ServerFile>;
   /** link path -> relative target; every target stays inside the bundle */
   symlinks?: Record<string, string>;

@@ -255,6 +255,7 @@ export class Runtime {
         deploymentId: inst.deploymentId,
         cwd,
         entry: inst.bundle.entry,
+        args: inst.bundle.args,
         env: inst.env,
         memoryLimitMb: this.opts.memoryLimitMb,
         startTimeoutMs: this.opts.startTimeoutMs,

@@ -15,6 +15,8 @@ export interface SpawnOptions {
   /** the materialized bundle: the process's working directory */
   cwd: string;
   entry: string;
+  /** arguments after the entry */
+  args?: string[] | undefined;
   env: Record<string, string>;
   memoryLimitMb?: number | undefined;
   startTimeoutMs: number;
@@ -56,7 +58,7 @@ export class ServerProcess {
 
   private constructor(opts: SpawnOptions, port: number) {
     this.port = port;
-    const args = [...(opts.memoryLimitMb === undefined ? [] : [`--max-old-space-size=${opts.memoryLimitMb}`]), join(opts.cwd, opts.entry)];
+    const args = [...(opts.memoryLimitMb === undefined ? [] : [`--max-old-space-size=${opts.memoryLimitMb}`]), join(opts.cwd, opts.entry), ...(opts.args ?? [])];
     const env: Record<string, string> = {
       PATH: DEFAULT_PATH,
       NODE_ENV: 'production',
