@@ -11,6 +11,8 @@ export interface PackageServerOptions {
   bundleDir: string;
   /** the script node runs, relative to bundleDir ('/'-separated), e.g. "server.js" */
   entry: string;
+  /** what node gets after the entry, e.g. ["build/server/index.js"] when the entry is react-router-serve's script */
+  args?: string[] | undefined;
   blobs: BlobStore;
   /** the project's last bundle: blobs it names are known to be stored, so they are not asked for again */
   previous?: ServerBundle | undefined;
@@ -75,7 +77,7 @@ export async function packageServer(opts: PackageServerOptions): Promise<Package
   });
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-  const bundle: ServerBundle = { entry, files: Object.fromEntries(entries) };
+  const bundle: ServerBundle = { entry, ...(opts.args === undefined || opts.args.length === 0 ? {} : { args: [...opts.args] }), files: Object.fromEntries(entries) };
   const links = Object.entries(found.symlinks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (links.length > 0) bundle.symlinks = Object.fromEntries(links);
 

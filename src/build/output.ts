@@ -1,5 +1,5 @@
-import { access, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, mkdir, open, realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { FrameworkMatch } from '../frameworks/index.js';
 import { copyTree } from './cache-tree.js';
@@ -53,7 +53,14 @@ async function serverOutput(rootDir: string, framework: FrameworkMatch, log: (li
   // Self-contained bundles run from their own folder; the rest need the project's node_modules.
   const bundleRel = server.kind === 'nextjs-standalone' ? dirname(server.entry) : server.kind === 'nuxt-nitro' ? '.output' : '';
   const bundleDir = join(rootDir, bundleRel);
-  const entry = bundleRel === '' ? server.entry : server.entry.slice(bundleRel.length + 1);
+  let entry = bundleRel === '' ? server.entry : server.entry.slice(bundleRel.length + 1);
+  let args: string[] = [];
+  const [command = 'node', ...rest] = server.start;
+  if (command !== 'node') {
+    // a tool such as react-router-serve (only in root bundles, whose paths are the start's paths): the runtime runs node, so run the tool's script
+    entry = await resolveBin(bundleDir, command, server.startPackage);
+    args = rest;
+  }
 
   const staging = join(rootDir, STAGING);
   const mounts = [...server.mounts].sort((a, b) => a.urlPath.length - b.urlPath.length);
@@ -71,8 +78,58 @@ async function serverOutput(rootDir: string, framework: FrameworkMatch, log: (li
     made = true;
   }
   if (!made) await mkdir(staging, { recursive: true });
-  log(`Server output: ${framework.name} server ${bundleRel === '' ? '' : `${bundleRel}/`}${entry}; static files from ${mounts.map((m) => `${m.dir} → ${m.urlPath}`).join(', ') || 'none'}`);
-  return { outputRel: STAGING, outputDir: staging, server: { kind: server.kind, bundleDir, entry, start: server.start } };
+  const runs = [`${bundleRel === '' ? '' : `${bundleRel}/`}${entry}`, ...args].join(' ');
+  log(`Server output: ${framework.name} server node ${runs}${command === 'node' ? '' : ` (${command})`}; static files from ${mounts.map((m) => `${m.dir} → ${m.urlPath}`).join(', ') || 'none'}`);
+  return { outputRel: STAGING, outputDir: staging, server: { kind: server.kind, bundleDir, entry, args, start: server.start } };
+}
+
+/** pnpm's .bin entries are shell scripts ending in `exec node "$basedir/<script>" "$@"` */
+const PNPM_SHIM = /^\s*exec node\s+"\$basedir\/([^"$`\\]+)" "\$@"\s*$/m;
+
+/**
+ * The script a `node_modules/.bin/<tool>` runs, relative to the bundle ('/'-separated), so the
+ * runtime can start it with node: npm and yarn make the .bin entry a symlink (to
+ * `../@react-router/serve/bin.js`), pnpm a shell script that execs node on the script. The
+ * script must lie inside the bundle once every link is followed, since the bundle is all the
+ * server gets; a missing tool names the package to add (`startPackage`).
+ * `await resolveBin(root, 'node_modules/.bin/react-router-serve')` → 'node_modules/@react-router/serve/bin.js'
+ */
+export async function resolveBin(bundleDir: string, bin: string, startPackage?: string): Promise<string> {
+  const tool = basename(bin);
+  const root = await realpath(bundleDir);
+  const where = async (path: string): Promise<string> => {
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      throw new AppError('OUTPUT_NOT_FOUND', `The server is started with ${tool}, but ${bin} is not installed.`, {
+        hint: `Add ${startPackage ?? `the package that provides ${tool}`} to "dependencies" in package.json (not devDependencies) and commit the updated lockfile.`,
+      });
+    }
+    const rel = relative(root, real);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      throw new AppError('OUTPUT_NOT_FOUND', `${bin} points outside the project (to ${real}), so the server cannot run from its bundle.`, {
+        hint: `Install ${startPackage ?? tool} into the project's own node_modules (not a global or linked copy).`,
+      });
+    }
+    return rel.split(sep).join('/');
+  };
+  const found = await where(join(bundleDir, bin));
+  const shim = PNPM_SHIM.exec(await readHead(join(root, found)));
+  return shim === null ? found : where(join(dirname(join(bundleDir, bin)), shim[1]!));
+}
+
+/** a shell script's first 64 KiB (pnpm's shims are a few), or '' for anything else */
+async function readHead(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(65536), 0, 65536, 0);
+    const text = buffer.subarray(0, bytesRead).toString('utf8');
+    return text.startsWith('#!/bin/sh') ? text : '';
+  } finally {
+    await file.close();
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -60,8 +60,10 @@ export interface ServerBuild {
   kind: string;
   /** absolute folder to package as the server bundle */
   bundleDir: string;
-  /** the server module, relative to bundleDir */
+  /** the script node runs, relative to bundleDir: the server module, or the real file behind a node_modules/.bin tool */
   entry: string;
+  /** what node gets after the entry, e.g. ["build/server/index.js"] for react-router-serve */
+  args: string[];
   /** argv that starts the server from the project root, as the framework documents it */
   start: string[];
 }

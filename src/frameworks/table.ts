@@ -86,7 +86,7 @@ export const FRAMEWORKS: readonly FrameworkDefinition[] = Object.freeze([
       const base = { id: 'react-router', name: 'React Router', reason, buildCommand: 'react-router build' } as const;
       if (ssr === false) return { ...base, variant: 'static', outputDirectory: `${dir}/client` };
       const entry = `${dir}/server/index.js`;
-      return { ...base, variant: 'server', outputDirectory: dir, server: server('react-router-node', entry, ['node_modules/.bin/react-router-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }]) };
+      return { ...base, variant: 'server', outputDirectory: dir, server: server('react-router-node', entry, ['node_modules/.bin/react-router-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }], '@react-router/serve') };
     },
   },
   {
@@ -101,12 +101,12 @@ export const FRAMEWORKS: readonly FrameworkDefinition[] = Object.freeze([
         const dir = relativePath(option(vite, 'buildDirectory')) ?? 'build';
         const entry = `${dir}/server/index.js`;
         const reason = because(dep, vite, ['the @remix-run/dev Vite plugin']);
-        return { id: 'remix', name: 'Remix', reason, variant: 'vite', buildCommand: 'remix vite:build', outputDirectory: dir, server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }]) };
+        return { id: 'remix', name: 'Remix', reason, variant: 'vite', buildCommand: 'remix vite:build', outputDirectory: dir, server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }], '@remix-run/serve') };
       }
       // the classic Remix compiler: build/index.js, browser assets in public/build served under /build
       const config = await ctx.config('remix.config');
       const entry = relativePath(option(config, 'serverBuildPath')) ?? 'build/index.js';
-      return { id: 'remix', name: 'Remix', reason: because(dep, config, []), variant: 'classic', buildCommand: 'remix build', outputDirectory: 'build', server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: 'public', urlPath: '/' }]) };
+      return { id: 'remix', name: 'Remix', reason: because(dep, config, []), variant: 'classic', buildCommand: 'remix build', outputDirectory: 'build', server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: 'public', urlPath: '/' }], '@remix-run/serve') };
     },
   },
   {
@@ -200,8 +200,8 @@ function because(deps: string | readonly string[] | undefined, config: ConfigFil
   return [...parts, ...otherFacts].join(' and ');
 }
 
-function server(kind: ServerKind, entry: string, start: string[], mounts: StaticMount[]): NonNullable<FrameworkMatch['server']> {
-  return { kind, entry, start, staticDir: mounts[0]?.dir, mounts };
+function server(kind: ServerKind, entry: string, start: string[], mounts: StaticMount[], startPackage?: string): NonNullable<FrameworkMatch['server']> {
+  return { kind, entry, start, staticDir: mounts[0]?.dir, mounts, ...(startPackage === undefined ? {} : { startPackage }) };
 }
 
 /** A folder named in a config file, normalised, or undefined when it is absent, absolute or climbs out with "..". */

@@ -31,6 +31,8 @@ export interface ServerOutput {
   entry: string;
   /** argv that starts the server from the root (PORT and HOST/HOSTNAME pick the address); tools from node_modules/.bin */
   start: string[];
+  /** the package that installs start[0] when it is a node_modules/.bin tool, e.g. "@react-router/serve" (named in the error when it is missing) */
+  startPackage?: string;
   /** static files the edge can serve itself instead of proxying, relative to the root */
   staticDir?: string;
   /** every static folder and the URL path it is served under; staticDir is the first */

@@ -96,7 +96,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     const server =
       build.server === undefined
         ? undefined
-        : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, blobs: deps.blobs, previous: previous?.server, log: logs.line });
+        : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, args: build.server.args, blobs: deps.blobs, previous: previous?.server, log: logs.line });
     const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle });
     timings.packageMs = Date.now() - t;
     if (server !== undefined) {
