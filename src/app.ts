@@ -11,8 +11,9 @@ import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
+import { deploymentServerSettings } from './deployments/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
-import { SecretBox } from './secrets.js';
+import { loadSecretKey, SecretBox } from './secrets.js';
 import { Store } from './store/index.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
 
@@ -33,7 +34,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   let config = requested;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
-  const box = new SecretBox(await loadKey(join(config.dataDir, 'secret.key')));
+  const box = new SecretBox(await loadSecretKey(join(config.dataDir, 'secret.key')));
   const store = await Store.openSqlite(join(config.dataDir, 'slipway.db'));
   const blobs = new LocalBlobStore(join(config.dataDir, 'blobs'));
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
@@ -42,7 +43,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
 
   let worker: WorkerHandle | undefined;
   if (config.roles.includes('worker') && config.buildConcurrency > 0) {
-    worker = startWorker({ store, queue, blobs, config, events });
+    worker = startWorker({ store, queue, blobs, config, events, box });
     const w = worker;
     closers.push((grace) => w.stop(grace));
   }
@@ -50,7 +51,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   let edgePort: number | undefined;
   if (config.roles.includes('edge')) {
     if (config.edgeWorkers === 0) {
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config));
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id));
       const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway });
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
@@ -137,20 +138,6 @@ async function loadAdminToken(config: Config): Promise<{ token: string; file: st
   await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
   await chmod(file, 0o600);
   return { token, file };
-}
-
-/** The key that encrypts secrets at rest: 32 random bytes made once, readable only by us. */
-async function loadKey(file: string): Promise<Buffer> {
-  try {
-    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte key; restore it from a backup (secrets encrypted under it cannot be read without it)`);
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const key = randomBytes(32);
-  await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  return key;
 }
 
 async function freePort(host: string): Promise<number> {

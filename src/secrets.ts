@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 
 /**
- * Encrypts secrets at rest (webhook secrets, later env vars) with AES-256-GCM under the
+ * Encrypts secrets at rest (webhook secrets, environment variables) with AES-256-GCM under the
  * platform key. Stored form: "v1:<iv>:<tag>:<ciphertext>", all base64url.
  */
 export class SecretBox {
@@ -38,4 +39,27 @@ export function verifyGithubSignature(secret: string, body: Buffer, header: stri
   const given = Buffer.from(header.slice('sha256='.length), 'hex');
   const expected = createHmac('sha256', secret).update(body).digest();
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * The key that encrypts secrets at rest: 32 random bytes made once (mode 0600), read by every
+ * process that shares the data dir. `new SecretBox(await loadSecretKey(join(dataDir, 'secret.key')))`
+ */
+export async function loadSecretKey(file: string): Promise<Buffer> {
+  try {
+    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte key; restore it from a backup (secrets encrypted under it cannot be read without it)`);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32);
+  try {
+    await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // another process made it first: use theirs
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadSecretKey(file);
+    throw err;
+  }
+  return key;
 }

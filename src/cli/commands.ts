@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors/index.js';
 import { Client } from './client.js';
+import { envCommand } from './env.js';
 import { Spinner } from './progress.js';
 
 interface Deployment {
@@ -74,8 +75,10 @@ export const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { ...CLIENT_OPTIONS, repo: { type: 'string' }, branch: { type: 'string' }, 'root-directory': { type: 'string' }, 'install-command': { type: 'string' }, 'build-command': { type: 'string' }, 'output-directory': { type: 'string' } },
+      options: { ...CLIENT_OPTIONS, repo: { type: 'string' }, branch: { type: 'string' }, 'root-directory': { type: 'string' }, 'install-command': { type: 'string' }, 'build-command': { type: 'string' }, 'output-directory': { type: 'string' }, 'server-memory-mb': { type: 'string' }, 'server-request-timeout': { type: 'string' } },
     });
+    // a number when it looks like one; anything else goes as is, for the API to explain
+    const int = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : v);
     const p = await client(values).request<Project & { webhookSecret: string }>('POST', '/api/v1/projects', {
       name: positionals[0],
       repoUrl: values.repo,
@@ -84,6 +87,8 @@ export const commands: Record<string, (argv: string[]) => Promise<void>> = {
       installCommand: values['install-command'],
       buildCommand: values['build-command'],
       outputDirectory: values['output-directory'],
+      serverMemoryMb: int(values['server-memory-mb']),
+      serverRequestTimeoutSeconds: int(values['server-request-timeout']),
     });
     console.log(`Created ${p.name}. Production will be served at ${p.productionUrl}`);
     console.log(`\nAdd a webhook in your git host (GitHub: Settings → Webhooks → Add webhook):`);
@@ -155,6 +160,8 @@ export const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const d = await client(values).request<Deployment>('POST', `/api/v1/deployments/${id}/promote`);
     console.log(`Production of ${d.project} now serves ${d.id}.`);
   },
+
+  env: (argv) => envCommand(argv, CLIENT_OPTIONS, (values) => client(values as Parameters<typeof client>[0]), pickProject),
 
   async rollback(argv) {
     const { values } = parseArgs({ args: argv, options: { ...CLIENT_OPTIONS, project: { type: 'string' }, to: { type: 'string' } } });

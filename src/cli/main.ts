@@ -11,11 +11,16 @@ Usage:
              [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]
   slipway projects                                  list projects
   slipway create <name> --repo <url> [--branch main] [--build-command ..] [--output-directory ..]
+                 [--server-memory-mb 512] [--server-request-timeout 60]
   slipway deploy [--project P] [--ref main] [--prod] deploy and follow the build log
   slipway deployments [--project P]                 list deployments, newest first
   slipway logs <deployment-id> [--follow]           print a build log
   slipway promote <deployment-id>                   make a ready deployment production
   slipway rollback [--project P] [--to <deployment-id>]
+  slipway env ls [--project P]                      list environment variables (values are never shown)
+  slipway env set <KEY> [VALUE] [--target production|preview]...
+                                                    set one (no VALUE: read from stdin); applies to the next deployment
+  slipway env rm <KEY> [--project P]                remove one
 
 API commands take --url (SLIPWAY_URL, default http://localhost:3000) and --token
 (SLIPWAY_TOKEN, default: the admin-token file in --data-dir).`;

@@ -1,8 +1,12 @@
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import { newId } from '../ids.js';
-import { edgeOrigin } from '../projects/index.js';
+import { edgeOrigin, envForTarget } from '../projects/index.js';
 import type { Queue } from '../queue/index.js';
+import type { DeploymentServerSettings } from '../runtime/index.js';
+import type { SecretBox } from '../secrets.js';
+
+export type { DeploymentServerSettings } from '../runtime/index.js';
 import { bumpCounter, type Db, type Deployment, type Project, type Store } from '../store/index.js';
 import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
 
@@ -24,8 +28,12 @@ export interface DeploymentRequest {
  * Record a deployment and its build job in the caller's transaction (so a crash can never
  * leave one without the other). A still-queued older deployment of the same branch is
  * canceled: it would only be replaced by this one.
+ *
+ * The deployment keeps its own copy of the project's variables for its target (encrypted) and
+ * of its server limits: changing them affects the next deployment, and a rollback or promote
+ * runs the deployment with what it was built with.
  */
-export async function createDeployment(db: Db, queue: Queue, req: DeploymentRequest): Promise<Deployment> {
+export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req: DeploymentRequest): Promise<Deployment> {
   const target = req.target ?? (req.branch === req.project.production_branch ? 'production' : 'preview');
   if (req.branch !== null) {
     const superseded = await db
@@ -70,10 +78,39 @@ export async function createDeployment(db: Db, queue: Queue, req: DeploymentRequ
     created_at: Date.now(),
     started_at: null,
     finished_at: null,
+    env: await snapshotEnv(db, box, req.project.id, target),
+    server_memory_mb: req.project.server_memory_mb,
+    server_request_timeout_seconds: req.project.server_request_timeout_seconds,
   };
   await db.insertInto('deployments').values(deployment).execute();
   await queue.enqueue(db, { kind: 'build', deploymentId: deployment.id });
   return deployment;
+}
+
+async function snapshotEnv(db: Db, box: SecretBox, projectId: string, target: 'production' | 'preview'): Promise<string | null> {
+  const env = await envForTarget(db, box, projectId, target);
+  return Object.keys(env).length === 0 ? null : box.encrypt(JSON.stringify(env));
+}
+
+/** The variables a deployment was created with, decrypted (builds and servers get exactly these). */
+export function deploymentEnv(box: SecretBox, d: Pick<Deployment, 'env'>): Record<string, string> {
+  if (d.env === null) return {};
+  return JSON.parse(box.decrypt(d.env)) as Record<string, string>;
+}
+
+
+export async function deploymentServerSettings(db: Db, box: SecretBox, deploymentId: string): Promise<DeploymentServerSettings> {
+  const d = await db.selectFrom('deployments').select(['env', 'server_memory_mb', 'server_request_timeout_seconds']).where('id', '=', deploymentId).executeTakeFirst();
+  if (d === undefined) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${JSON.stringify(deploymentId)}.`);
+  return serverSettingsOf(box, d);
+}
+
+export function serverSettingsOf(box: SecretBox, d: Pick<Deployment, 'env' | 'server_memory_mb' | 'server_request_timeout_seconds'>): DeploymentServerSettings {
+  return {
+    env: deploymentEnv(box, d),
+    memoryMb: d.server_memory_mb ?? undefined,
+    requestTimeoutMs: d.server_request_timeout_seconds === null ? undefined : Number(d.server_request_timeout_seconds) * 1000,
+  };
 }
 
 export async function getDeployment(db: Db, id: string): Promise<Deployment> {
@@ -160,6 +197,8 @@ export function serializeDeployment(config: Config, project: Project, d: Deploym
     stats: d.files_total === null ? null : { filesTotal: Number(d.files_total), filesUploaded: Number(d.files_uploaded), bytesUploaded: Number(d.bytes_uploaded) },
     timings,
     build: d.build_info === null ? null : (JSON.parse(d.build_info) as Record<string, unknown>),
+    // what the deployment runs with; the variables' values are never shown
+    server: { memoryMb: d.server_memory_mb, requestTimeoutSeconds: d.server_request_timeout_seconds },
     error: d.error_code === null ? null : { code: d.error_code, phase: d.error_phase, message: d.error_message },
     attempts: Number(d.attempts),
     createdAt: iso(d.created_at),

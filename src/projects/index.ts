@@ -16,60 +16,120 @@ export interface ProjectInput {
   buildCommand?: unknown;
   outputDirectory?: unknown;
   buildTimeoutSeconds?: unknown;
+  serverMemoryMb?: unknown;
+  serverRequestTimeoutSeconds?: unknown;
 }
 
-/** Check a create request; every problem names its field and shows a valid example. */
-export function validateProjectInput(input: ProjectInput): {
-  name: string;
-  repoUrl: string;
+/** The settings a project can change after it is created (PATCH), and the columns they live in. */
+export interface ProjectSettings {
   productionBranch: string;
   rootDirectory: string | null;
   installCommand: string | null;
   buildCommand: string | null;
   outputDirectory: string | null;
   buildTimeoutSeconds: number | null;
-} {
-  const bad = (field: string, why: string, example: string): never => {
-    throw new AppError('VALIDATION', `${field} ${why}.`, { hint: `For example: "${field}": ${example}` });
-  };
-  const optionalString = (field: keyof ProjectInput, example: string): string | null => {
-    const v = input[field];
-    if (v === undefined || v === null || v === '') return null;
-    if (typeof v !== 'string' || v.length > 1000) return bad(field, 'must be a string of at most 1000 characters', example);
-    return v;
-  };
-  const relativePath = (field: keyof ProjectInput, example: string): string | null => {
-    const v = optionalString(field, example);
-    if (v === null) return null;
-    const clean = v.replace(/^\.\/+/, '').replace(/\/+$/, '');
-    if (clean.startsWith('/') || clean.split('/').includes('..') || clean.includes('\\') || clean.includes('\0')) {
-      return bad(field, 'must be a path inside the repository, without ".." or a leading "/"', example);
-    }
-    return clean === '' || clean === '.' ? null : clean;
-  };
+  serverMemoryMb: number | null;
+  serverRequestTimeoutSeconds: number | null;
+}
 
+const SETTING_COLUMNS = {
+  productionBranch: 'production_branch',
+  rootDirectory: 'root_directory',
+  installCommand: 'install_command',
+  buildCommand: 'build_command',
+  outputDirectory: 'output_directory',
+  buildTimeoutSeconds: 'build_timeout_seconds',
+  serverMemoryMb: 'server_memory_mb',
+  serverRequestTimeoutSeconds: 'server_request_timeout_seconds',
+} as const satisfies Record<keyof ProjectSettings, keyof Project>;
+
+/** Bounds of the per-project server limits (a heap below 32 MiB cannot start most servers). */
+export const SERVER_MEMORY_MB = { min: 32, max: 65_536 };
+export const SERVER_REQUEST_TIMEOUT_SECONDS = { min: 1, max: 3600 };
+
+const bad = (field: string, why: string, example: string): never => {
+  throw new AppError('VALIDATION', `${field} ${why}.`, { hint: `For example: "${field}": ${example}` });
+};
+
+/** One checker per setting: the value given (undefined, null or '' mean "unset") -> the stored value. */
+const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSettings[K] } = {
+  productionBranch: (v) => {
+    const branch = v ?? 'main';
+    if (typeof branch !== 'string' || !isBranchName(branch)) bad('productionBranch', 'must be a valid git branch name', '"main"');
+    return branch as string;
+  },
+  rootDirectory: (v) => relativePath('rootDirectory', v, '"apps/web"'),
+  installCommand: (v) => optionalString('installCommand', v, '"npm ci"'),
+  buildCommand: (v) => optionalString('buildCommand', v, '"npm run build"'),
+  outputDirectory: (v) => relativePath('outputDirectory', v, '"dist"'),
+  buildTimeoutSeconds: (v) => optionalInt('buildTimeoutSeconds', v, 1, 86_400, 'seconds', '1800'),
+  serverMemoryMb: (v) => optionalInt('serverMemoryMb', v, SERVER_MEMORY_MB.min, SERVER_MEMORY_MB.max, 'MiB', '512'),
+  serverRequestTimeoutSeconds: (v) => optionalInt('serverRequestTimeoutSeconds', v, SERVER_REQUEST_TIMEOUT_SECONDS.min, SERVER_REQUEST_TIMEOUT_SECONDS.max, 'seconds', '60'),
+};
+
+function optionalString(field: string, v: unknown, example: string): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v !== 'string' || v.length > 1000) return bad(field, 'must be a string of at most 1000 characters', example);
+  return v;
+}
+
+function relativePath(field: string, value: unknown, example: string): string | null {
+  const v = optionalString(field, value, example);
+  if (v === null) return null;
+  const clean = v.replace(/^\.\/+/, '').replace(/\/+$/, '');
+  if (clean.startsWith('/') || clean.split('/').includes('..') || clean.includes('\\') || clean.includes('\0')) {
+    return bad(field, 'must be a path inside the repository, without ".." or a leading "/"', example);
+  }
+  return clean === '' || clean === '.' ? null : clean;
+}
+
+function optionalInt(field: string, v: unknown, min: number, max: number, unit: string, example: string): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return bad(field, `must be a whole number of ${unit} from ${min} to ${max}`, example);
+  return v;
+}
+
+/** Check a create request; every problem names its field and shows a valid example. */
+export function validateProjectInput(input: ProjectInput): { name: string; repoUrl: string } & ProjectSettings {
   if (typeof input.name !== 'string' || !NAME.test(input.name) || input.name.includes('--')) {
     bad('name', 'must be 1-40 lower-case letters, digits or single hyphens, starting and ending with a letter or digit', '"my-site"');
   }
   if (typeof input.repoUrl !== 'string' || input.repoUrl.trim() === '' || input.repoUrl.length > 2000 || input.repoUrl.startsWith('-')) {
     bad('repoUrl', 'must be a URL the git CLI can clone (https, ssh or file)', '"https://github.com/acme/site.git"');
   }
-  const branch = input.productionBranch ?? 'main';
-  if (typeof branch !== 'string' || !isBranchName(branch)) bad('productionBranch', 'must be a valid git branch name', '"main"');
-  const timeout = input.buildTimeoutSeconds;
-  if (timeout !== undefined && timeout !== null && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 86400)) {
-    bad('buildTimeoutSeconds', 'must be a whole number of seconds from 1 to 86400', '1800');
+  const settings = {} as Record<string, unknown>;
+  for (const [field, check] of Object.entries(SETTING_CHECKS)) settings[field] = check(input[field as keyof ProjectInput]);
+  return { name: input.name as string, repoUrl: (input.repoUrl as string).trim(), ...(settings as unknown as ProjectSettings) };
+}
+
+/**
+ * Check a PATCH: only the fields given change; null (or "") unsets one (productionBranch goes
+ * back to "main"). Name and repository cannot change: a new name would change every URL.
+ */
+export function validateProjectPatch(input: Record<string, unknown>): Partial<ProjectSettings> {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(input)) {
+    if (field === 'name' || field === 'repoUrl') {
+      throw new AppError('VALIDATION', `${field} cannot be changed.`, { hint: 'Create a new project for another name or repository.' });
+    }
+    const check = SETTING_CHECKS[field as keyof ProjectSettings] as ((v: unknown) => unknown) | undefined;
+    if (check === undefined) {
+      throw new AppError('VALIDATION', `Unknown setting ${JSON.stringify(field)}.`, { hint: `Settings are: ${Object.keys(SETTING_CHECKS).join(', ')}.` });
+    }
+    out[field] = check(value);
   }
-  return {
-    name: input.name as string,
-    repoUrl: (input.repoUrl as string).trim(),
-    productionBranch: branch as string,
-    rootDirectory: relativePath('rootDirectory', '"apps/web"'),
-    installCommand: optionalString('installCommand', '"npm ci"'),
-    buildCommand: optionalString('buildCommand', '"npm run build"'),
-    outputDirectory: relativePath('outputDirectory', '"dist"'),
-    buildTimeoutSeconds: (timeout as number | undefined) ?? null,
-  };
+  if (Object.keys(out).length === 0) throw new AppError('VALIDATION', 'The request changes nothing.', { hint: 'For example: {"serverMemoryMb": 512}' });
+  return out as Partial<ProjectSettings>;
+}
+
+/** Apply a PATCH to a project (in the caller's transaction); returns the updated row. */
+export async function updateProject(db: Db, nameOrId: string, input: Record<string, unknown>): Promise<Project> {
+  const project = await getProject(db, nameOrId);
+  const patch = validateProjectPatch(input);
+  const set: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(patch)) set[SETTING_COLUMNS[field as keyof ProjectSettings]] = value;
+  await db.updateTable('projects').set(set).where('id', '=', project.id).execute();
+  return getProject(db, project.id);
 }
 
 export function isBranchName(name: string): boolean {
@@ -106,6 +166,8 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput)
     build_timeout_seconds: v.buildTimeoutSeconds,
     webhook_secret: box.encrypt(webhookSecret),
     created_at: Date.now(),
+    server_memory_mb: v.serverMemoryMb,
+    server_request_timeout_seconds: v.serverRequestTimeoutSeconds,
   };
   await db.insertInto('projects').values(project).execute();
   return { project, webhookSecret };
@@ -143,6 +205,9 @@ export function serializeProject(config: Config, project: Project, productionDep
     buildCommand: project.build_command,
     outputDirectory: project.output_directory,
     buildTimeoutSeconds: project.build_timeout_seconds ?? config.defaultBuildTimeoutSeconds,
+    // null: the platform's --server-memory-mb (itself 0: node's default)
+    serverMemoryMb: project.server_memory_mb ?? (config.serverMemoryMb > 0 ? config.serverMemoryMb : null),
+    serverRequestTimeoutSeconds: project.server_request_timeout_seconds ?? Math.ceil(config.serverRequestTimeoutMs / 1000),
     webhookUrl: webhookUrl(config, project),
     productionUrl: edge,
     productionDeploymentId,
@@ -155,3 +220,5 @@ export function edgeOrigin(config: Config, label: string): string {
   const port = config.edgePort === 80 ? '' : `:${config.edgePort}`;
   return `http://${label}.${config.baseDomain}${port}`;
 }
+
+export { checkEnvKey, deleteEnv, ENV_TARGETS, envForTarget, listEnv, MAX_VALUE_BYTES, MAX_VARS_PER_PROJECT, setEnv, type EnvVarView } from './env.js';

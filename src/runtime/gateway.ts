@@ -1,19 +1,44 @@
 import { join } from 'node:path';
 import type { LocalBlobStore } from '../blobs/index.js';
 import type { ServerGateway } from '../edge/types.js';
+import type { ServerBundle } from '../manifest/index.js';
 import { Runtime } from './runtime.js';
 
-/**
- * The runtime as the edge sees it: one Runtime per edge process, materializing bundles under
- * `<data-dir>/runtime` (shared by the processes; materializing is idempotent).
- */
+/** The platform's limits for every server (flags); a deployment's own settings win over them. */
 export interface ServerLimits {
+  /** V8 heap limit, MiB; 0: node's default (and no memory watch) */
   memoryMb: number;
   requestTimeoutMs: number;
   idleMs: number;
 }
 
-export function createRuntimeGateway(blobs: LocalBlobStore, dataDir: string, limits: ServerLimits): { gateway: ServerGateway; runtime: Runtime } {
+/** What one deployment's server runs with: its variables and its own limits (undefined: the platform's). */
+export interface DeploymentServerSettings {
+  env: Record<string, string>;
+  memoryMb: number | undefined;
+  requestTimeoutMs: number | undefined;
+}
+
+/** bundles no process used for this long are removed from `<data-dir>/runtime` */
+export const BUNDLE_UNUSED_MS = 24 * 60 * 60_000;
+/** deployments whose settings are kept in memory; they never change, so this is only a memory bound */
+const MAX_CACHED_SETTINGS = 1000;
+
+/**
+ * The runtime as the edge sees it: one Runtime per edge process, materializing bundles under
+ * `<data-dir>/runtime` (shared by the processes; materializing is idempotent, and bundles
+ * unused for a day are collected).
+ *
+ * `settingsFor` reads a deployment's variables and limits (from the store: its snapshot, made
+ * when it was created and never changed, so the answer is kept). Without it servers get no
+ * variables and the platform's limits.
+ */
+export function createRuntimeGateway(
+  blobs: LocalBlobStore,
+  dataDir: string,
+  limits: ServerLimits,
+  settingsFor?: (deploymentId: string) => Promise<DeploymentServerSettings>,
+): { gateway: ServerGateway; runtime: Runtime } {
   const runtime = new Runtime({
     blobs,
     dir: join(dataDir, 'runtime'),
@@ -22,9 +47,38 @@ export function createRuntimeGateway(blobs: LocalBlobStore, dataDir: string, lim
     idleMs: limits.idleMs,
     // servers cannot read the platform's database, keys or other deployments, and die with us
     sandbox: { hidden: [dataDir] },
+    collectBundles: { unusedMs: BUNDLE_UNUSED_MS },
   });
+  const known = new Map<string, DeploymentServerSettings>();
+  const loading = new Map<string, Promise<DeploymentServerSettings>>();
+  const load = (deploymentId: string): Promise<DeploymentServerSettings> => {
+    if (settingsFor === undefined) return Promise.resolve({ env: {}, memoryMb: undefined, requestTimeoutMs: undefined });
+    let pending = loading.get(deploymentId);
+    if (pending === undefined) {
+      pending = settingsFor(deploymentId).then(
+        (settings) => {
+          if (known.size >= MAX_CACHED_SETTINGS) known.delete(known.keys().next().value!);
+          known.set(deploymentId, settings);
+          loading.delete(deploymentId);
+          return settings;
+        },
+        (err: unknown) => {
+          loading.delete(deploymentId); // the next request asks again
+          throw err;
+        },
+      );
+      loading.set(deploymentId, pending);
+    }
+    return pending;
+  };
+  const ensure = (deploymentId: string, bundle: ServerBundle, s: DeploymentServerSettings) =>
+    runtime.ensure(deploymentId, bundle, s.env, { memoryLimitMb: s.memoryMb, requestTimeoutMs: s.requestTimeoutMs });
   const gateway: ServerGateway = {
-    ensure: (deploymentId, bundle) => runtime.ensure(deploymentId, bundle, {}),
+    ensure: (deploymentId, bundle) => {
+      // the common case, a server already known, costs a Map lookup and no store read
+      const settings = known.get(deploymentId);
+      return settings !== undefined ? ensure(deploymentId, bundle, settings) : load(deploymentId).then((s) => ensure(deploymentId, bundle, s));
+    },
     proxy: (req, res, deploymentId, target, opts) => runtime.proxy(req, res, deploymentId, target, opts),
     upgrade: (req, socket, head, deploymentId, target, opts) => runtime.proxyUpgrade(req, socket, head, deploymentId, target, opts),
     pin: (ids) => runtime.pin(ids),

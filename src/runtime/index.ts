@@ -2,7 +2,8 @@
  * The runtime (inside the edge): runs SSR deployments' server processes on loopback and
  * proxies requests to them. Other parts import only this file.
  */
-export { Runtime, type RuntimeOptions, type RuntimeStatus } from './runtime.js';
+export { Runtime, type RuntimeOptions, type RuntimeStatus, type ServerLimitOverrides } from './runtime.js';
 export { ServerStartError } from './server-process.js';
 export type { ProxyOptions } from './proxy.js';
-export { createRuntimeGateway, type ServerLimits } from './gateway.js';
+export { BUNDLE_UNUSED_MS, createRuntimeGateway, type DeploymentServerSettings, type ServerLimits } from './gateway.js';
+export { rssLimitMb } from './memory.js';

@@ -1,11 +1,14 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { bwrapArgs, probeTools } from '../build/index.js';
+import { collectBundles, touchBundle } from './gc.js';
 import { sweepIdle } from './idle.js';
 import { materializeBundle } from './materialize.js';
+import { bytesToMb, rssLimitMb, treeRss } from './memory.js';
 import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
 import { ServerProcess, ServerStartError } from './server-process.js';
@@ -32,6 +35,19 @@ export interface RuntimeOptions {
   sandbox?: { hidden: string[] } | undefined;
   /** every line a server prints */
   onOutput?: (deploymentId: string, line: string) => void;
+  /** how often the servers' resident memory is checked against their limits (default 1 s) */
+  memoryCheckMs?: number;
+  /**
+   * Remove materialized bundles not used for `unusedMs` (by any process sharing `dir`) at
+   * start-up and every `everyMs` (default: a 24th of unusedMs, at most an hour). Off by default.
+   */
+  collectBundles?: { unusedMs: number; everyMs?: number } | undefined;
+}
+
+/** One deployment's own limits; unset ones fall back to the runtime's options. */
+export interface ServerLimitOverrides {
+  memoryLimitMb?: number | undefined;
+  requestTimeoutMs?: number | undefined;
 }
 
 export interface RuntimeStatus {
@@ -50,6 +66,9 @@ interface Instance {
   deploymentId: string;
   bundle: ServerBundle;
   env: Record<string, string>;
+  limits: ServerLimitOverrides;
+  /** set when the runtime killed the process for using too much memory */
+  killedFor: string | undefined;
   proc: ServerProcess | undefined;
   agent: Agent | undefined;
   starting: Promise<ServerProcess> | undefined;
@@ -91,6 +110,10 @@ export class Runtime {
   private pinned = new Set<string>();
   private closed = false;
   private readonly stopSweeping: () => void;
+  private readonly memoryTimer: NodeJS.Timeout;
+  private checkingMemory = false;
+  private gcTimer: NodeJS.Timeout | undefined;
+  private collecting: Promise<string[]> | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.opts = { idleMs: 15 * 60_000, startTimeoutMs: 30_000, requestTimeoutMs: 60_000, ...opts };
@@ -104,18 +127,91 @@ export class Runtime {
         void this.retire(inst, 0);
       },
     );
+    this.memoryTimer = setInterval(() => void this.checkMemory(), opts.memoryCheckMs ?? 1000);
+    this.memoryTimer.unref();
+    const gc = opts.collectBundles;
+    if (gc !== undefined) {
+      void this.collectBundles();
+      this.gcTimer = setInterval(() => void this.collectBundles(), gc.everyMs ?? Math.min(60 * 60_000, Math.max(1000, gc.unusedMs / 24)));
+      this.gcTimer.unref();
+    }
   }
 
-  /** Write a deployment's bundle to `<dir>/<deploymentId>/` once; returns that folder. */
+  /**
+   * Write a deployment's bundle to `<dir>/<deploymentId>/` unless it is there; returns that
+   * folder, marked as used now. Concurrent calls share one write; nothing is remembered after
+   * it (the folder is checked each time: bundle collection may have removed it since).
+   */
   materialize(deploymentId: string, bundle: ServerBundle): Promise<string> {
     let pending = this.materializing.get(deploymentId);
     if (pending === undefined) {
-      pending = materializeBundle(this.opts.blobs, this.opts.dir, deploymentId, bundle);
+      pending = materializeBundle(this.opts.blobs, this.opts.dir, deploymentId, bundle).then(async (dir) => {
+        await touchBundle(dir);
+        return dir;
+      });
       this.materializing.set(deploymentId, pending);
-      // a failure is not remembered: the next call tries again
-      pending.catch(() => this.materializing.delete(deploymentId));
+      const done = pending;
+      void done.then(
+        () => this.materializing.get(deploymentId) === done && this.materializing.delete(deploymentId),
+        () => this.materializing.get(deploymentId) === done && this.materializing.delete(deploymentId),
+      );
     }
     return pending;
+  }
+
+  /**
+   * Remove bundles no server of this runtime uses and no process used for `collectBundles.unusedMs`
+   * (see ./gc.ts); the ones in use are marked as used now. Returns the deployment ids removed.
+   */
+  collectBundles(unusedMs = this.opts.collectBundles?.unusedMs ?? 24 * 60 * 60_000): Promise<string[]> {
+    this.collecting ??= (async () => {
+      try {
+        const inUse = new Set<string>([...this.materializing.keys(), ...this.active.keys(), ...[...this.live].map((i) => i.deploymentId)]);
+        await Promise.all([...inUse].map((id) => touchBundle(join(this.opts.dir, id))));
+        const removed = await collectBundles(this.opts.dir, unusedMs, inUse);
+        if (removed.length > 0) this.log(`removed ${removed.length} server bundle(s) unused for ${Math.round(unusedMs / 3_600_000)} h: ${removed.join(', ')}`);
+        return removed;
+      } catch (err) {
+        this.log('collecting unused server bundles failed', toError(err));
+        return [];
+      } finally {
+        this.collecting = undefined;
+      }
+    })();
+    return this.collecting;
+  }
+
+  /**
+   * Kill every server whose processes together hold more resident memory than its limit allows
+   * (rssLimitMb: the heap limit plus headroom): V8's heap limit does not cover buffers, native
+   * memory or child processes. The crash handling restarts it; its in-flight requests get a 502.
+   */
+  private async checkMemory(): Promise<void> {
+    if (this.checkingMemory || this.closed) return;
+    const watched = [...this.live].filter((i) => i.proc?.alive === true && i.proc.pid !== undefined && this.memoryLimitOf(i) !== undefined);
+    if (watched.length === 0) return;
+    this.checkingMemory = true;
+    try {
+      const rss = await treeRss(watched.map((i) => i.proc!.pid!));
+      for (const inst of watched) {
+        const proc = inst.proc;
+        if (proc?.pid === undefined || !proc.alive) continue;
+        const heapMb = this.memoryLimitOf(inst)!;
+        const usedMb = bytesToMb(rss.get(proc.pid) ?? 0);
+        if (usedMb <= rssLimitMb(heapMb)) continue;
+        inst.killedFor = `it used ${usedMb} MiB of memory, over its limit of ${rssLimitMb(heapMb)} MiB (${heapMb} MiB heap + headroom)`;
+        this.log(`${inst.deploymentId}: killing the server (pid ${proc.pid}): ${inst.killedFor}`);
+        proc.kill();
+      }
+    } catch (err) {
+      this.log('checking server memory failed', toError(err));
+    } finally {
+      this.checkingMemory = false;
+    }
+  }
+
+  private memoryLimitOf(inst: Instance): number | undefined {
+    return inst.limits.memoryLimitMb ?? this.opts.memoryLimitMb;
   }
 
   /**
@@ -123,15 +219,16 @@ export class Runtime {
    * Concurrent calls share one start. A start that fails rejects with a ServerStartError whose
    * message ends with the server's last output lines.
    */
-  async ensure(deploymentId: string, bundle: ServerBundle, env: Record<string, string>): Promise<{ port: number }> {
+  async ensure(deploymentId: string, bundle: ServerBundle, env: Record<string, string>, limits: ServerLimitOverrides = {}): Promise<{ port: number }> {
     if (this.closed) throw new Error('the runtime is closed');
     let inst = this.active.get(deploymentId);
     if (inst === undefined) {
-      inst = { deploymentId, bundle, env, proc: undefined, agent: undefined, starting: undefined, retiring: false, inFlight: 0, lastRequestAt: Date.now(), lastEnsureAt: 0, crashes: 0, restartTimer: undefined };
+      inst = { deploymentId, bundle, env, limits, killedFor: undefined, proc: undefined, agent: undefined, starting: undefined, retiring: false, inFlight: 0, lastRequestAt: Date.now(), lastEnsureAt: 0, crashes: 0, restartTimer: undefined };
       this.active.set(deploymentId, inst);
     } else {
       inst.bundle = bundle;
       inst.env = env;
+      inst.limits = limits;
     }
     inst.lastRequestAt = Date.now();
     const proc = inst.proc?.alive === true ? inst.proc : await this.start(inst);
@@ -152,7 +249,7 @@ export class Runtime {
     inst.inFlight += 1;
     inst.lastRequestAt = Date.now();
     try {
-      await proxyHttp(req, res, { port: target.port, agent: inst.agent, requestTimeoutMs: this.opts.requestTimeoutMs }, opts);
+      await proxyHttp(req, res, { port: target.port, agent: inst.agent, requestTimeoutMs: inst.limits.requestTimeoutMs ?? this.opts.requestTimeoutMs }, opts);
     } finally {
       inst.inFlight -= 1;
       inst.lastRequestAt = Date.now();
@@ -213,6 +310,9 @@ export class Runtime {
   async close(): Promise<void> {
     this.closed = true;
     this.stopSweeping();
+    clearInterval(this.memoryTimer);
+    clearInterval(this.gcTimer);
+    await this.collecting;
     for (const inst of this.active.values()) clearTimeout(inst.restartTimer);
     this.active.clear();
     const all = [...this.live];
@@ -257,7 +357,7 @@ export class Runtime {
         entry: inst.bundle.entry,
         args: inst.bundle.args,
         env: inst.env,
-        memoryLimitMb: this.opts.memoryLimitMb,
+        memoryLimitMb: this.memoryLimitOf(inst),
         startTimeoutMs: this.opts.startTimeoutMs,
         onOutput: this.opts.onOutput === undefined ? undefined : (line: string) => this.opts.onOutput?.(inst.deploymentId, line),
         wrap: await this.sandboxFor(cwd),
@@ -279,6 +379,7 @@ export class Runtime {
       }
       inst.proc = proc;
       inst.agent = agent;
+      inst.killedFor = undefined;
       this.byPort.set(proc.port, inst);
       void proc.exited.then((code) => this.exited(inst, proc, code));
       this.log(`${inst.deploymentId}: server started (pid ${proc.pid}, port ${proc.port}) in ${Date.now() - proc.startedAt} ms`);
@@ -310,7 +411,8 @@ export class Runtime {
       return;
     }
     const ranMs = Date.now() - proc.startedAt;
-    this.log(`${inst.deploymentId}: server exited unexpectedly (${code}) after ${ranMs} ms; last output:\n${proc.output().slice(-10).join('\n')}`);
+    const why = inst.killedFor === undefined ? `exited unexpectedly (${code})` : `was killed because ${inst.killedFor}`;
+    this.log(`${inst.deploymentId}: server ${why} after ${ranMs} ms; last output:\n${proc.output().slice(-10).join('\n')}`);
     if (ranMs >= STABLE_MS) inst.crashes = 0;
     inst.crashes += 1;
     if (this.active.get(inst.deploymentId) === inst && this.pinned.has(inst.deploymentId)) {

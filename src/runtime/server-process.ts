@@ -141,6 +141,11 @@ export class ServerProcess {
     }
   }
 
+  /** SIGKILL the process group now (a sandboxed server's inner processes die with bwrap). */
+  kill(): void {
+    if (!this.gone) signalGroup(this.child.pid, 'SIGKILL');
+  }
+
   /** SIGTERM the process group, SIGKILL it if it is still there after a few seconds. */
   stop(killAfterMs = KILL_AFTER_MS): Promise<void> {
     this.stopping ??= (async () => {

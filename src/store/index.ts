@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { openSqlite } from './sqlite.js';
 import type { Database } from './schema.js';
 
-export type { Database, Deployment, DeploymentStatus, Job, JobStatus, NewDeployment, Project } from './schema.js';
+export type { Database, Deployment, DeploymentStatus, EnvTarget, EnvVar, Job, JobStatus, NewDeployment, Project } from './schema.js';
 export type Db = Kysely<Database>;
 
 /**

@@ -107,4 +107,28 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').addColumn('build_info', 'text').execute();
     },
   },
+  '0003_env_and_server_limits': {
+    async up(db: Kysely<any>) {
+      // A project's environment variables; `value` is encrypted with the platform key (SecretBox).
+      await db.schema
+        .createTable('env_vars')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        // comma-separated, sorted: "preview,production", "production" or "preview"
+        .addColumn('targets', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('env_vars_pk', ['project_id', 'key'])
+        .execute();
+      // SQLite adds one column per statement
+      await db.schema.alterTable('projects').addColumn('server_memory_mb', 'integer').execute();
+      await db.schema.alterTable('projects').addColumn('server_request_timeout_seconds', 'integer').execute();
+      // the deployment's own copy, taken when it is created (deployments are immutable):
+      // env is the encrypted JSON object of its variables; the limits are the project's then
+      await db.schema.alterTable('deployments').addColumn('env', 'text').execute();
+      await db.schema.alterTable('deployments').addColumn('server_memory_mb', 'integer').execute();
+      await db.schema.alterTable('deployments').addColumn('server_request_timeout_seconds', 'integer').execute();
+    },
+  },
 };

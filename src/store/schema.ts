@@ -14,6 +14,23 @@ export interface ProjectTable {
   /** encrypted with the platform key (SecretBox) */
   webhook_secret: string;
   created_at: number;
+  /** V8 heap limit of the project's SSR servers, MiB (null: the platform's --server-memory-mb) */
+  server_memory_mb: number | null;
+  /** time an SSR server has to answer before the edge sends 504 (null: the platform's flag) */
+  server_request_timeout_seconds: number | null;
+}
+
+export type EnvTarget = 'production' | 'preview';
+
+export interface EnvVarTable {
+  project_id: string;
+  key: string;
+  /** encrypted with the platform key (SecretBox) */
+  value: string;
+  /** comma-separated and sorted: "preview,production", "production" or "preview" */
+  targets: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export type DeploymentStatus = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled';
@@ -46,6 +63,11 @@ export interface DeploymentTable {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** the project's variables for this deployment's target when it was created: SecretBox-encrypted JSON object (null: none) */
+  env: string | null;
+  /** the project's server limits when the deployment was created (null: the platform's flags) */
+  server_memory_mb: number | null;
+  server_request_timeout_seconds: number | null;
 }
 
 export interface AliasTable {
@@ -97,6 +119,7 @@ export interface MetaTable {
 
 export interface Database {
   projects: ProjectTable;
+  env_vars: EnvVarTable;
   deployments: DeploymentTable;
   aliases: AliasTable;
   log_lines: LogLineTable;
@@ -109,3 +132,4 @@ export type Project = Selectable<ProjectTable>;
 export type Deployment = Selectable<DeploymentTable>;
 export type NewDeployment = Insertable<DeploymentTable>;
 export type Job = Selectable<JobTable>;
+export type EnvVar = Selectable<EnvVarTable>;

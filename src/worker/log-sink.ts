@@ -16,8 +16,11 @@ export class LogSink {
     private readonly deploymentId: string,
     secrets: readonly string[] = [],
   ) {
-    // longest first, so a secret that contains another is masked whole
-    this.secrets = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+    // a multi-line value (a PEM key) is printed a line at a time: mask each of its lines too;
+    // values shorter than 4 characters would mask common words, so they are left alone.
+    // Longest first, so a secret that contains another is masked whole.
+    const parts = secrets.flatMap((s) => [s, ...s.split(/\r?\n/).map((l) => l.trim())]);
+    this.secrets = [...new Set(parts.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
   }
 
   readonly line = (text: string): void => {
@@ -44,9 +47,45 @@ export class LogSink {
     this.timer = setTimeout(() => void this.flush(), ms);
   }
 
-  private mask(text: string): string {
+  /**
+   * The text with every secret value replaced by `***`. The build's output reader cuts lines
+   * longer than 4096 characters into pieces, so a value may also arrive split across two
+   * lines: a line that begins with the end of a value, or ends with its beginning (8 characters
+   * or more), has that part masked too.
+   */
+  mask(text: string): string {
     let out = text;
-    for (const s of this.secrets) out = out.split(s).join('••••••');
+    for (const s of this.secrets) {
+      if (out.includes(s)) out = out.split(s).join('***');
+      if (s.length > EDGE && out.length >= EDGE) out = maskEdges(out, s);
+    }
     return out;
   }
+}
+
+/** the shortest piece of a split value that is masked */
+const EDGE = 8;
+
+function maskEdges(line: string, secret: string): string {
+  let out = line;
+  // the line starts with a suffix of the secret
+  const head = out.slice(0, EDGE);
+  for (let p = secret.indexOf(head, 1); p !== -1; p = secret.indexOf(head, p + 1)) {
+    const suffix = secret.slice(p);
+    if (out.startsWith(suffix)) {
+      out = `***${out.slice(suffix.length)}`;
+      break;
+    }
+  }
+  if (out.length < EDGE) return out;
+  // the line ends with a prefix of the secret
+  const tail = out.slice(-EDGE);
+  for (let p = secret.lastIndexOf(tail, secret.length - EDGE - 1); p !== -1; p = p === 0 ? -1 : secret.lastIndexOf(tail, p - 1)) {
+    const prefix = secret.slice(0, p + EDGE);
+    if (out.endsWith(prefix)) {
+      out = `${out.slice(0, out.length - prefix.length)}***`;
+      break;
+    }
+  }
+  return out;
 }

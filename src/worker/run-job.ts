@@ -4,13 +4,14 @@ import { packageOutput, packageServer } from '../artifact/index.js';
 import { LocalBlobStore, type BlobStore } from '../blobs/index.js';
 import { runBuild } from '../build/index.js';
 import type { Config } from '../config/index.js';
-import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, PRODUCTION, setProduction } from '../deployments/index.js';
+import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
 import { getProject } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
 import { Runtime } from '../runtime/index.js';
+import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { LogSink } from './log-sink.js';
@@ -21,6 +22,8 @@ export interface JobDeps {
   blobs: BlobStore;
   config: Config;
   events: Events;
+  /** decrypts the deployment's variables for its build and its server check */
+  box: SecretBox;
 }
 
 type Phase = 'fetch' | 'build' | 'package' | 'deploy';
@@ -40,7 +43,10 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     await store.tx((db) => queue.complete(db, job));
     return;
   }
-  const logs = new LogSink(store, deployment.id);
+  // the deployment's own copy of the project's variables: the build and the server check get
+  // them, and every value is masked in the log before it is stored
+  const settings = serverSettingsOf(deps.box, deployment);
+  const logs = new LogSink(store, deployment.id, Object.values(settings.env));
   const startedAt = Date.now();
   await store.db
     .updateTable('deployments')
@@ -75,7 +81,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
         buildCommand: project.build_command ?? undefined,
         outputDirectory: project.output_directory ?? undefined,
       },
-      env: {},
+      env: settings.env,
       timeoutMs: (project.build_timeout_seconds ?? config.defaultBuildTimeoutSeconds) * 1000,
       signal,
       log: logs.line,
@@ -103,7 +109,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       logs.line(`Server bundle: ${server.filesTotal} files, ${server.filesUploaded} new`);
       phase = 'deploy';
       t = Date.now();
-      await checkServer(deps, deployment.id, server.bundle, logs.line, signal);
+      await checkServer(deps, deployment.id, server.bundle, settings, logs.line, signal);
       timings.healthCheckMs = Date.now() - t;
     }
 
@@ -165,8 +171,10 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
   const { store, queue } = deps;
   const err = toError(caught);
   const user = isUserError(err);
-  if (!user) console.error(`[worker] deployment ${deployment.id} attempt ${job.attempt} failed in ${phase}:`, err);
-  logs.line(user ? `Error: ${err.message}` : `Internal error while ${phase === 'fetch' ? 'fetching' : phase === 'build' ? 'building' : phase === 'package' ? 'packaging' : 'deploying'}: ${err.message}`);
+  // a failed build's message carries the tail of its output: mask it like the log
+  const message = logs.mask(err.message);
+  if (!user) console.error(`[worker] deployment ${deployment.id} attempt ${job.attempt} failed in ${phase}: ${logs.mask(err.stack ?? err.message)}`);
+  logs.line(user ? `Error: ${message}` : `Internal error while ${phase === 'fetch' ? 'fetching' : phase === 'build' ? 'building' : phase === 'package' ? 'packaging' : 'deploying'}: ${message}`);
   await logs.flush();
   await store.tx(async (db) => {
     const finishedAt = Date.now();
@@ -177,22 +185,22 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
       return;
     }
     if (user) {
-      if (await queue.failPermanently(db, job, err.message)) {
+      if (await queue.failPermanently(db, job, message)) {
         await db
           .updateTable('deployments')
-          .set({ status: 'failed', error_code: err.code, error_phase: phase, error_message: err.message, finished_at: finishedAt })
+          .set({ status: 'failed', error_code: err.code, error_phase: phase, error_message: message, finished_at: finishedAt })
           .where('id', '=', deployment.id)
           .execute();
       }
       return;
     }
-    const outcome = await queue.failAndRetry(db, job, err.message);
+    const outcome = await queue.failAndRetry(db, job, message);
     if (outcome === 'retrying') {
       await db.updateTable('deployments').set({ status: 'queued' }).where('id', '=', deployment.id).execute();
     } else if (outcome === 'dead') {
       await db
         .updateTable('deployments')
-        .set({ status: 'failed', error_code: 'INTERNAL', error_phase: phase, error_message: `Gave up after ${job.attempt} attempts: ${err.message}`, finished_at: finishedAt })
+        .set({ status: 'failed', error_code: 'INTERNAL', error_phase: phase, error_message: `Gave up after ${job.attempt} attempts: ${message}`, finished_at: finishedAt })
         .where('id', '=', deployment.id)
         .execute();
     }
@@ -203,14 +211,14 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
  * Start the built server once, as the edge will, and wait for it to answer: a server that
  * crashes or never listens fails the deployment here, with its output, and no alias moves.
  */
-async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, log: (line: string) => void, signal: AbortSignal): Promise<void> {
+async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
   if (!(deps.blobs instanceof LocalBlobStore)) throw new Error('server deployments need the local blob store');
   const runtime = new Runtime({ blobs: deps.blobs, dir: join(deps.config.dataDir, 'runtime'), startTimeoutMs: 60_000, log: () => {}, sandbox: { hidden: [deps.config.dataDir] } });
   const started = Date.now();
   log('Starting the server once to check that it answers');
   try {
     signal.throwIfAborted();
-    await runtime.ensure(deploymentId, bundle, {});
+    await runtime.ensure(deploymentId, bundle, settings.env, { memoryLimitMb: settings.memoryMb ?? (deps.config.serverMemoryMb || undefined) });
     log(`The server answered in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } catch (err) {
     if (signal.aborted) throw err;

@@ -54,7 +54,7 @@ export function hookRoutes(deps: ApiDeps): FastifyPluginAsync {
         if ('ignored' in decision) {
           result = { status: 202, body: { ignored: decision.ignored } };
         } else {
-          const d = await createDeployment(db, queue, {
+          const d = await createDeployment(db, queue, box, {
             project,
             sha: decision.sha,
             branch: decision.branch,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { aliasTarget, createDeployment, PRODUCTION, rollback, serializeDeployment } from '../../deployments/index.js';
 import { AppError } from '../../errors/index.js';
-import { createProject, getProject, listProjects, serializeProject } from '../../projects/index.js';
+import { createProject, getProject, listProjects, serializeProject, updateProject } from '../../projects/index.js';
 import { resolveRef } from '../../source/index.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
@@ -27,6 +27,13 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
       return serializeProject(config, p, await aliasTarget(store.db, p.id, PRODUCTION));
     });
 
+    // Change settings; deployments made from now on use them (existing ones keep theirs).
+    app.patch<ProjectParams>('/projects/:project', async (req) => {
+      const body = objectBody(req.body);
+      const p = await store.tx((db) => updateProject(db, req.params.project, body));
+      return serializeProject(config, p, await aliasTarget(store.db, p.id, PRODUCTION));
+    });
+
     // Deploy by hand: a branch (default: the production branch), a tag or a commit sha.
     app.post<ProjectParams>('/projects/:project/deployments', async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
@@ -40,7 +47,7 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
       const resolved = await resolveRef(project.repo_url, ref);
       const target = body.target as 'production' | 'preview' | undefined;
-      const deployment = await store.tx((db) => createDeployment(db, queue, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target }));
+      const deployment = await store.tx((db) => createDeployment(db, queue, box, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target }));
       events.emit('job-enqueued');
       return reply.code(202).send(serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION)));
     });

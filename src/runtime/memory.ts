@@ -1,0 +1,74 @@
+import { readdir, readFile } from 'node:fs/promises';
+
+const MiB = 1024 * 1024;
+/** non-heap memory a node server needs besides its V8 heap: code, stacks, buffers, native modules */
+const MIN_HEADROOM_MB = 96;
+
+/**
+ * The resident memory a server's processes may use together before the runtime kills them:
+ * its V8 heap limit plus headroom for what lives outside the heap, a quarter of the heap limit
+ * and at least 96 MiB. `rssLimitMb(512) === 640`, `rssLimitMb(128) === 224`.
+ */
+export function rssLimitMb(heapMb: number): number {
+  return heapMb + Math.max(MIN_HEADROOM_MB, Math.ceil(heapMb / 4));
+}
+
+/**
+ * Resident memory (VmRSS) of each root process plus everything below it: its descendants by
+ * parent pid (a sandboxed server runs in its own session under bwrap) and the members of its
+ * process group (children left behind by a parent that exited). Linux only: elsewhere, and
+ * for a root that is gone, the answer is 0.
+ *
+ * `await treeRss([pid])` -> Map { pid => 73_400_320 }
+ */
+export async function treeRss(roots: readonly number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>(roots.map((r) => [r, 0]));
+  if (roots.length === 0 || process.platform !== 'linux') return out;
+  const procs = await listProcesses();
+  const children = new Map<number, number[]>();
+  for (const p of procs) {
+    const list = children.get(p.ppid);
+    if (list === undefined) children.set(p.ppid, [p.pid]);
+    else list.push(p.pid);
+  }
+  await Promise.all(
+    roots.map(async (root) => {
+      const members = new Set<number>();
+      const queue = [root];
+      while (queue.length > 0) {
+        const pid = queue.pop()!;
+        if (members.has(pid)) continue;
+        members.add(pid);
+        queue.push(...(children.get(pid) ?? []));
+      }
+      for (const p of procs) if (p.pgrp === root) members.add(p.pid);
+      const sizes = await Promise.all([...members].map(vmRss));
+      out.set(root, sizes.reduce((a, b) => a + b, 0));
+    }),
+  );
+  return out;
+}
+
+async function listProcesses(): Promise<{ pid: number; ppid: number; pgrp: number }[]> {
+  const names = await readdir('/proc').catch(() => [] as string[]);
+  const procs = await Promise.all(
+    names
+      .filter((n) => /^\d+$/.test(n))
+      .map(async (n) => {
+        const stat = await readFile(`/proc/${n}/stat`, 'utf8').catch(() => undefined);
+        if (stat === undefined) return undefined; // gone since the listing
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return { pid: Number(n), ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+      }),
+  );
+  return procs.filter((p) => p !== undefined);
+}
+
+async function vmRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+  return kb === undefined ? 0 : Number(kb) * 1024;
+}
+
+export const bytesToMb = (bytes: number) => Math.round(bytes / MiB);
