@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { packageServer } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import type { ServerBundle } from '../../src/manifest/index.js';
-import type { Runtime } from '../../src/runtime/index.js';
+import type { Runtime, ServerLimitOverrides } from '../../src/runtime/index.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 /**
@@ -32,6 +32,15 @@ export async function writeAppBundle(dir: string, packages = 60): Promise<string
   return dir;
 }
 
+/** A bundle of one server file (`server.mjs` with `source`), for tests that need a server of their own. */
+export async function packageScript(root: string, blobs: LocalBlobStore, name: string, source: string): Promise<ServerBundle> {
+  const dir = join(root, name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'server.mjs'), source);
+  const { bundle } = await packageServer({ bundleDir: dir, entry: 'server.mjs', blobs, log: () => {} });
+  return bundle;
+}
+
 export async function packageApp(root: string, blobs: LocalBlobStore, name: string): Promise<ServerBundle> {
   const dir = await writeAppBundle(join(root, name));
   const { bundle } = await packageServer({ bundleDir: dir, entry: 'server.mjs', blobs, log: () => {} });
@@ -42,13 +51,14 @@ export interface Target {
   id: string;
   bundle: ServerBundle;
   env: Record<string, string>;
+  limits?: ServerLimitOverrides;
 }
 
 /** An edge stand-in: every request goes to whatever `pick()` names at that moment. */
 export async function startFront(runtime: Runtime, pick: () => Target): Promise<{ port: number; server: Server; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
-    const { id, bundle, env } = pick();
-    runtime.ensure(id, bundle, env).then(
+    const { id, bundle, env, limits } = pick();
+    runtime.ensure(id, bundle, env, limits).then(
       (target) => runtime.proxy(req, res, id, target, { proto: 'http', clientIp: req.socket.remoteAddress ?? '' }),
       (err: Error) => {
         res.writeHead(503, { 'content-type': 'text/plain' });
