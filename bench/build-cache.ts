@@ -6,7 +6,7 @@
  * SLIPWAY_BENCH_CACHE_NEXT=1 adds the Next.js fixture (test/fixtures/next-app), about ten minutes
  * on a two-core machine.
  */
-import { access, cp, mkdtemp, rm } from 'node:fs/promises';
+import { access, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBuild, type BuildCacheOptions, type BuildResult } from '../src/build/index.js';
@@ -40,7 +40,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
 async function measure(dir: string, fixture: string): Promise<{ rows: Record<string, string | number>[]; note: string }> {
   const pmCache = join(dir, 'pm-cache');
   let n = 0;
-  const once = async (cache: BuildCacheOptions | undefined): Promise<{ totalMs: number; result: BuildResult }> => {
+  const once = async (cache: BuildCacheOptions | undefined): Promise<{ totalMs: number; result: BuildResult; spans: Record<string, number> }> => {
     const sourceDir = join(dir, `${fixture}-${++n}`);
     await cp(join(fixturesDir, fixture), sourceDir, { recursive: true });
     const started = performance.now();
@@ -49,14 +49,15 @@ async function measure(dir: string, fixture: string): Promise<{ rows: Record<str
       throw new Error(`${fixture} build failed:\n${lines.slice(-20).join('\n')}`, { cause: err });
     });
     const totalMs = performance.now() - started;
+    const spans = await nextSpans(sourceDir);
     await rm(sourceDir, { recursive: true, force: true });
-    return { totalMs, result };
+    return { totalMs, result, spans };
   };
 
   await once(undefined); // fills npm's download cache: every row below starts from a warm one
   const none: number[] = [];
-  const cold: { totalMs: number; result: BuildResult }[] = [];
-  const warm: { totalMs: number; result: BuildResult }[] = [];
+  const cold: { totalMs: number; result: BuildResult; spans: Record<string, number> }[] = [];
+  const warm: { totalMs: number; result: BuildResult; spans: Record<string, number> }[] = [];
   let primed: BuildCacheOptions | undefined;
   for (let i = 0; i < RUNS; i++) {
     none.push((await once(undefined)).totalMs);
@@ -73,6 +74,10 @@ async function measure(dir: string, fixture: string): Promise<{ rows: Record<str
   const coldMs = median(cold.map((c) => c.totalMs));
   const warmMs = median(warm.map((w) => w.totalMs));
   const pick = (list: { result: BuildResult }[], f: (r: BuildResult) => number | undefined) => ms(median(list.map((x) => f(x.result) ?? 0)));
+  const spanNote = (label: string, list: { spans: Record<string, number> }[]) => {
+    const names = Object.keys(list[0]?.spans ?? {});
+    return names.length === 0 ? '' : `; next build's own phases, ${label}: ${names.map((n) => `${n} ${ms(median(list.map((x) => x.spans[n] ?? 0)))} ms`).join(', ')}`;
+  };
   return {
     rows: [
       { fixture, measure: 'no cache (before this change)', ms: ms(median(none)) },
@@ -80,6 +85,24 @@ async function measure(dir: string, fixture: string): Promise<{ rows: Record<str
       { fixture, measure: 'warm: cache hit (restore + build)', ms: ms(warmMs), install: pick(warm, (r) => r.installMs), build: pick(warm, (r) => r.buildMs), restore: pick(warm, (r) => r.cache.restoreMs) },
       { fixture, measure: 'ratio warm / cold', ms: Math.round((warmMs / coldMs) * 100) / 100 },
     ],
-    note: `${fixture}: warm/cold ${(warmMs / coldMs).toFixed(2)} (target <= 0.40); restore ${pick(warm, (r) => r.cache.restoreMs)} ms replaces an install of ${pick(cold, (r) => r.installMs)} ms; framework cache on warm runs: ${warm.map((w) => w.result.cache.frameworkCache).join(', ')}`,
+    note: `${fixture}: warm/cold ${(warmMs / coldMs).toFixed(2)} (target <= 0.40); restore ${pick(warm, (r) => r.cache.restoreMs)} ms replaces an install of ${pick(cold, (r) => r.installMs)} ms; framework cache on warm runs: ${warm.map((w) => w.result.cache.frameworkCache).join(', ')}${spanNote('cold', cold)}${spanNote('warm', warm)}`,
   };
+}
+
+/**
+ * Next.js writes its build's spans to .next/trace (JSON arrays, one per line, durations in µs):
+ * the webpack compiles and the output file trace tell where a warm build's time goes.
+ */
+async function nextSpans(sourceDir: string): Promise<Record<string, number>> {
+  const text = await readFile(join(sourceDir, '.next', 'trace'), 'utf8').catch(() => '');
+  const wanted: Record<string, string> = { 'next-build': 'next build', 'run-webpack-compiler': 'webpack compiles (summed)', 'node-file-trace-build': 'output file trace', 'static-generation': 'static generation' };
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    for (const span of JSON.parse(line) as { name: string; duration: number }[]) {
+      const label = wanted[span.name];
+      if (label !== undefined) out[label] = (out[label] ?? 0) + span.duration / 1000;
+    }
+  }
+  return out;
 }

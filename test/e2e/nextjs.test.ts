@@ -5,13 +5,18 @@ import { makeRepo } from '../helpers/git.js';
 import { checkNextBody, startLoad } from '../helpers/load.js';
 import { fixturesDir, tempDir } from '../helpers/paths.js';
 import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { deploysAndRollbacksUnderLoad } from '../helpers/zero-downtime.js';
 
 // A real Next.js app (app router) from a push to serving through the edge: real npm ci from the
 // registry, real `next build` with standalone output switched on from outside, its server run
-// by the runtime, static files served by the edge itself. Then moves under load.
+// by the runtime, static files served by the edge itself. Then, under load: new versions
+// pushed, rolled back, and production moved back and forth, with no failed request.
+// The edge runs as it does by default, one process per core (here: 2).
+const NEW_VERSIONS = Number(process.env.SLIPWAY_TEST_NEW_VERSIONS ?? 2);
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let repo: Awaited<ReturnType<typeof makeRepo>>;
 let slipway: RunningSlipway;
+let webhookSecret: string;
 const host = 'next.localhost';
 const ids: Record<string, string> = {};
 
@@ -20,8 +25,10 @@ before(async () => {
   repo = await makeRepo(join(dir.path, 'repo'));
   await repo.commitFixture(join(fixturesDir, 'next-app'), 'next app v1');
   await repo.push();
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0']);
-  await slipway.api('POST', '/api/v1/projects', { name: 'next', repoUrl: repo.url });
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '2']);
+  const created = await slipway.api('POST', '/api/v1/projects', { name: 'next', repoUrl: repo.url });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  webhookSecret = created.body.webhookSecret;
 });
 
 after(async () => {
@@ -89,6 +96,30 @@ test('a second build of the unchanged app restores node_modules from the cache',
   assert.equal(d.build.cache.dependencies, 'hit');
   // production switches once the new server answers (the edge starts it first)
   await waitFor('production to serve v2', async () => (JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text).version === 'v2' ? true : undefined), 30_000);
+});
+
+test(`${NEW_VERSIONS} pushes and ${NEW_VERSIONS} rollbacks under load: no failed request, every response whole and from one version`, { timeout: 1_800_000 }, async (t) => {
+  const versions = { [ids.v1!]: 'v1', [ids.v2!]: 'v2' };
+  const result = await deploysAndRollbacksUnderLoad({
+    slipway,
+    repo,
+    project: 'next',
+    webhookSecret,
+    host,
+    versions,
+    firstVersion: 3,
+    deploys: NEW_VERSIONS,
+    rollbacks: NEW_VERSIONS,
+    concurrency: 16,
+    log: (line) => t.diagnostic(line),
+  });
+  t.diagnostic(`${result.requests} requests in ${result.seconds.toFixed(0)} s, ${result.failures.length} failed`);
+  assert.equal(result.deploys.length, NEW_VERSIONS);
+  assert.ok(result.deploys.every((d) => d.cache === 'hit'), 'a push that changes only source files restores the dependencies');
+  assert.ok(result.requests > 100, `the load ran (${result.requests} requests)`);
+  assert.deepEqual(result.failures.slice(0, 10), [], `${result.failures.length} of ${result.requests} requests failed`);
+  // back where the pushes started
+  assert.equal(JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text).version, 'v2');
 });
 
 test('promote and rollback under load: no failed request, every response whole and from one version', { timeout: 300_000 }, async () => {
