@@ -1,4 +1,4 @@
-import { access, mkdir, open, realpath } from 'node:fs/promises';
+import { access, copyFile, link, lstat, mkdir, open, readdir, readlink, realpath, symlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { FrameworkMatch } from '../frameworks/index.js';
@@ -69,18 +69,37 @@ async function serverOutput(rootDir: string, framework: FrameworkMatch, log: (li
     const from = join(rootDir, mount.dir);
     if (!(await isDirectory(from))) continue;
     const to = join(staging, mount.urlPath);
+    made = true;
     if (await exists(to)) {
-      log(`Warning: ${mount.dir} and another static folder both claim ${mount.urlPath}; keeping the first.`);
+      // two folders under one URL path (SvelteKit's client files and prerendered pages): merged file by file
+      const clashes: string[] = [];
+      await mergeTree(from, to, '', clashes);
+      if (clashes.length > 0) log(`Warning: ${mount.dir} and another static folder both have ${clashes[0]}${clashes.length > 1 ? ` (and ${clashes.length - 1} more)` : ''} under ${mount.urlPath}; keeping the first.`);
       continue;
     }
     await mkdir(dirname(to), { recursive: true });
     await copyTree(from, to, { op: 'link' });
-    made = true;
   }
   if (!made) await mkdir(staging, { recursive: true });
   const runs = [`${bundleRel === '' ? '' : `${bundleRel}/`}${entry}`, ...args].join(' ');
   log(`Server output: ${framework.name} server node ${runs}${command === 'node' ? '' : ` (${command})`}; static files from ${mounts.map((m) => `${m.dir} → ${m.urlPath}`).join(', ') || 'none'}`);
   return { outputRel: STAGING, outputDir: staging, server: { kind: server.kind, bundleDir, entry, args, start: server.start } };
+}
+
+/** Hard-link the tree `from` into the existing folder `to`; paths `to` already has are left as they are and listed in `clashes`. */
+async function mergeTree(from: string, to: string, rel: string, clashes: string[]): Promise<void> {
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const src = join(from, entry.name);
+    const dst = join(to, entry.name);
+    const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+    const there = await lstat(dst).catch(() => undefined);
+    if (there === undefined) {
+      if (entry.isDirectory()) await copyTree(src, dst, { op: 'link' });
+      else if (entry.isSymbolicLink()) await symlink(await readlink(src), dst);
+      else if (entry.isFile()) await link(src, dst).catch(() => copyFile(src, dst));
+    } else if (entry.isDirectory() && there.isDirectory()) await mergeTree(src, dst, path, clashes);
+    else clashes.push(path);
+  }
 }
 
 /** pnpm's .bin entries are shell scripts ending in `exec node "$basedir/<script>" "$@"` */

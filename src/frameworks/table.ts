@@ -122,7 +122,9 @@ export const FRAMEWORKS: readonly FrameworkDefinition[] = Object.freeze([
       const base = { id: 'sveltekit', name: 'SvelteKit', reason, buildCommand: 'vite build' } as const;
       if (adapter === 'node') {
         const out = relativePath(option(config, 'out')) ?? 'build';
-        return { ...base, variant: 'node', outputDirectory: out, server: server('sveltekit-node', `${out}/index.js`, ['node', `${out}/index.js`], [{ dir: `${out}/client`, urlPath: '/' }]) };
+        // prerendered pages are written apart from the client files (about.html, about/__data.json), both served at /
+        const mounts = [{ dir: `${out}/client`, urlPath: '/' }, { dir: `${out}/prerendered`, urlPath: '/' }];
+        return { ...base, variant: 'node', outputDirectory: out, server: server('sveltekit-node', `${out}/index.js`, ['node', `${out}/index.js`], mounts) };
       }
       if (adapter === 'static') return { ...base, variant: 'static', outputDirectory: relativePath(option(config, 'pages')) ?? 'build' };
       // adapter-auto and the cloud adapters write nothing Slipway can run; the build log says so

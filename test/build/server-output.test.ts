@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { packageServer } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
@@ -167,5 +167,29 @@ describe('a React Router server build', () => {
     const out = await locateOutput(root, await detectFramework(root), undefined, () => {});
     assert.equal(out.server?.entry, 'build/index.js');
     assert.deepEqual(out.server?.args, []);
+  });
+});
+
+describe('a SvelteKit server build', () => {
+  it('serves its client files and its prerendered pages from one tree at /, the first folder winning a clash', async () => {
+    const root = await tree({
+      'package.json': JSON.stringify({ dependencies: { '@sveltejs/kit': '2', '@sveltejs/adapter-node': '5' } }),
+      'build/index.js': 'export {};\n',
+      'build/client/favicon.svg': '<svg/>',
+      'build/client/_app/immutable/entry/start.Bx1c9aQe.js': 'export {};\n',
+      'build/client/robots.txt': 'client\n',
+      'build/prerendered/about.html': '<h1>About</h1>',
+      'build/prerendered/about/__data.json': '{}',
+      'build/prerendered/robots.txt': 'prerendered\n',
+    });
+    const lines: string[] = [];
+    const out = await locateOutput(root, await detectFramework(root), undefined, (l) => lines.push(l));
+    const read = (path: string) => readFile(join(out.outputDir, path), 'utf8');
+    assert.equal(await read('favicon.svg'), '<svg/>');
+    assert.equal(await read('_app/immutable/entry/start.Bx1c9aQe.js'), 'export {};\n');
+    assert.equal(await read('about.html'), '<h1>About</h1>');
+    assert.equal(await read('about/__data.json'), '{}');
+    assert.equal(await read('robots.txt'), 'client\n');
+    assert.ok(lines.some((l) => /build\/prerendered and another static folder both have robots\.txt/.test(l)), lines.join('\n'));
   });
 });
