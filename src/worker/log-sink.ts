@@ -65,6 +65,8 @@ export class LogSink {
 
 /** the shortest piece of a split value that is masked */
 const EDGE = 8;
+/** what the build's output reader (src/build/run.ts) appends to a line it cut */
+const CUT_NOTE = / \[line cut at \d+ characters\]$/;
 
 function maskEdges(line: string, secret: string): string {
   let out = line;
@@ -78,7 +80,9 @@ function maskEdges(line: string, secret: string): string {
     }
   }
   if (out.length < EDGE) return out;
-  // the line ends with a prefix of the secret
+  // the line ends with a prefix of the secret, or did before the build's reader cut it
+  const cut = CUT_NOTE.exec(out);
+  if (cut !== null) return `${maskEdges(out.slice(0, cut.index), secret)}${cut[0]}`;
   const tail = out.slice(-EDGE);
   for (let p = secret.lastIndexOf(tail, secret.length - EDGE - 1); p !== -1; p = p === 0 ? -1 : secret.lastIndexOf(tail, p - 1)) {
     const prefix = secret.slice(0, p + EDGE);
