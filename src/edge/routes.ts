@@ -26,6 +26,12 @@ export interface RouteTableOptions {
   missTtlMs: number;
   servers: ServerGateway | undefined;
   drainGraceMs: number;
+  /**
+   * how long the server of a deployment that routes no longer point at stays up after the move
+   * (its in-flight requests finish meanwhile), so that a rollback to it switches at once; then
+   * it is drained and stopped. 0: drain at once.
+   */
+  standbyMs: number;
   report: (message: string, error?: unknown) => void;
 }
 
@@ -39,8 +45,16 @@ export class RouteTable {
   /** bumped on every invalidation; a lookup that started before a bump must not fill the new table */
   private epoch = 0;
   private readonly sites = new Map<string, Promise<Site>>();
+  /** replaced deployments whose servers stay up for a quick rollback: id -> when they are drained */
+  private readonly standby = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: RouteTableOptions) {}
+
+  /** Forget the standby timers (the runtime stops every server when the edge closes). */
+  close(): void {
+    for (const timer of this.standby.values()) clearTimeout(timer);
+    this.standby.clear();
+  }
 
   get(hostHeader: string): HostRoute | undefined {
     return this.routes.get(hostHeader);
@@ -120,10 +134,26 @@ export class RouteTable {
     if (servers !== undefined) {
       const after = this.routedDeployments();
       servers.pin(this.routedDeployments('pinned'));
-      for (const id of before) {
-        if (!after.has(id)) void servers.drain(id, this.opts.drainGraceMs).catch((error: unknown) => report(`draining ${id} failed`, error));
+      for (const id of after) {
+        clearTimeout(this.standby.get(id));
+        this.standby.delete(id);
       }
+      for (const id of before) if (!after.has(id)) this.retire(servers, id);
     }
+  }
+
+  /** A deployment no route points at any more: keep its server for standbyMs, then drain it. */
+  private retire(servers: ServerGateway, id: string): void {
+    const drain = () => {
+      this.standby.delete(id);
+      if (this.routedDeployments().has(id)) return;
+      void servers.drain(id, this.opts.drainGraceMs).catch((error: unknown) => this.opts.report(`draining ${id} failed`, error));
+    };
+    clearTimeout(this.standby.get(id));
+    if (this.opts.standbyMs <= 0) return drain();
+    const timer = setTimeout(drain, this.opts.standbyMs);
+    timer.unref();
+    this.standby.set(id, timer);
   }
 
   /** SSR deployments that routes point at; 'pinned': production and custom hosts, not `<id>--<project>` previews */

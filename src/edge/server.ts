@@ -47,8 +47,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error ?? ''));
   const servers = opts.servers;
   const drainGraceMs = opts.drainGraceMs ?? 30_000;
+  const standbyMs = opts.standbyMs ?? 5 * 60_000;
 
-  const routes = new RouteTable({ lookup, blobs, missTtlMs, servers, drainGraceMs, report: (m, e) => report(m, e) });
+  const routes = new RouteTable({ lookup, blobs, missTtlMs, servers, drainGraceMs, standbyMs, report: (m, e) => report(m, e) });
   const loadingBlobs = new Map<string, Promise<Buffer>>();
 
   const lastLogged = new Map<string, number>();
@@ -365,6 +366,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   function close(): Promise<void> {
     clearInterval(timer);
+    routes.close();
     return new Promise((resolve) => {
       if (!server.listening) {
         resolve();

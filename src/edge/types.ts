@@ -40,6 +40,11 @@ export interface EdgeOptions {
   servers?: ServerGateway;
   /** how long a server no route points at any more keeps finishing its requests (default 30 s) */
   drainGraceMs?: number;
+  /**
+   * how long the server of a deployment that lost its last route stays up, so that a rollback
+   * to it switches at once (default 5 min; 0: drain right after the move)
+   */
+  standbyMs?: number;
 }
 
 /**
