@@ -45,7 +45,14 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
   }
   // the deployment's own copy of the project's variables: the build and the server check get
   // them, and every value is masked in the log before it is stored
-  const settings = serverSettingsOf(deps.box, deployment);
+  let settings: DeploymentServerSettings;
+  try {
+    settings = serverSettingsOf(deps.box, deployment);
+  } catch (err) {
+    const cause = new Error(`cannot decrypt the deployment's environment variables (was ${join(config.dataDir, 'secret.key')} replaced?)`, { cause: err });
+    await recordFailure(deps, job, deployment, cause, 'fetch', new LogSink(store, deployment.id), false);
+    return;
+  }
   const logs = new LogSink(store, deployment.id, Object.values(settings.env));
   const startedAt = Date.now();
   await store.db
