@@ -52,7 +52,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   if (config.roles.includes('edge')) {
     if (config.edgeWorkers === 0) {
       const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id));
-      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway });
+      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway, standbyMs: config.serverStandbyMs });
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
@@ -66,7 +66,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         port: config.edgePort,
         host: config.host,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
-        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, limits: serverLimits(config) }) },
+        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, limits: serverLimits(config), standbyMs: config.serverStandbyMs }) },
       });
       edgePort = cluster.port;
       closers.push(() => cluster.close());

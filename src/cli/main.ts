@@ -41,6 +41,7 @@ const UP_OPTIONS = {
   'server-memory-mb': { type: 'string' },
   'server-request-timeout-ms': { type: 'string' },
   'server-idle-ms': { type: 'string' },
+  'server-standby-ms': { type: 'string' },
 } as const;
 
 async function main(argv: string[]): Promise<void> {

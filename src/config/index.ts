@@ -33,6 +33,8 @@ export interface Config {
   readonly serverRequestTimeoutMs: number;
   /** an SSR server no production host points at stops after this long without requests */
   readonly serverIdleMs: number;
+  /** the server of a deployment an alias moved away from stays up this long, for an instant rollback */
+  readonly serverStandbyMs: number;
 }
 
 export interface ConfigInput {
@@ -111,6 +113,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     serverMemoryMb: int('server-memory-mb', 'SLIPWAY_SERVER_MEMORY_MB', 0, 0, 65_536, '--server-memory-mb 512'),
     serverRequestTimeoutMs: int('server-request-timeout-ms', 'SLIPWAY_SERVER_REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000, '--server-request-timeout-ms 60000'),
     serverIdleMs: int('server-idle-ms', 'SLIPWAY_SERVER_IDLE_MS', 15 * 60_000, 1000, 86_400_000, '--server-idle-ms 900000'),
+    serverStandbyMs: int('server-standby-ms', 'SLIPWAY_SERVER_STANDBY_MS', 5 * 60_000, 0, 86_400_000, '--server-standby-ms 300000 (0 stops a replaced server as soon as its requests finish)'),
     defaultBuildTimeoutSeconds: int('build-timeout', 'SLIPWAY_BUILD_TIMEOUT', DEFAULTS.defaultBuildTimeoutSeconds, 1, 86_400, '--build-timeout 1800'),
   });
 }

@@ -14,7 +14,7 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, baseDomain, limits } = JSON.parse(raw) as { dataDir: string; baseDomain: string; limits: ServerLimits };
+const { dataDir, baseDomain, limits, standbyMs } = JSON.parse(raw) as { dataDir: string; baseDomain: string; limits: ServerLimits; standbyMs?: number };
 const store = await Store.openSqlite(join(dataDir, 'slipway.db'), { migrate: false });
 // a 10 ms poll is one indexed SQLite read per worker: cheap, and an alias move shows within ~10 ms
 const blobs = new LocalBlobStore(join(dataDir, 'blobs'));
@@ -22,4 +22,4 @@ const blobs = new LocalBlobStore(join(dataDir, 'blobs'));
 // with the deployment's own variables (decrypted here: the edge shares the data dir and its key) and limits
 const box = new SecretBox(await loadSecretKey(join(dataDir, 'secret.key')));
 const { gateway, runtime } = createRuntimeGateway(blobs, dataDir, limits, (id) => deploymentServerSettings(store.db, box, id));
-await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs, pollMs: 10, servers: gateway, onClose: () => runtime.close() });
+await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs, pollMs: 10, servers: gateway, standbyMs, onClose: () => runtime.close() });
