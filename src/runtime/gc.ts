@@ -21,6 +21,11 @@ export async function touchBundle(dir: string): Promise<void> {
  * writes. A bundle is first renamed out of the way, so a server never starts in a half-removed
  * folder; a bundle is written again from the blob store when it is needed after all.
  * Returns the deployment ids removed.
+ *
+ * Within one process the runtime holds new materializations back while this runs. Across
+ * processes one gap is left: another process starting a server from a bundle unused for a day
+ * in the very moment this one removes it. That start fails and the next request writes the
+ * bundle again.
  */
 export async function collectBundles(dir: string, unusedMs: number, inUse: ReadonlySet<string>): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);

@@ -145,7 +145,9 @@ export class Runtime {
   materialize(deploymentId: string, bundle: ServerBundle): Promise<string> {
     let pending = this.materializing.get(deploymentId);
     if (pending === undefined) {
-      pending = materializeBundle(this.opts.blobs, this.opts.dir, deploymentId, bundle).then(async (dir) => {
+      // after a collection under way, so it cannot remove the folder between our check and our use
+      const after = this.collecting?.then(() => undefined) ?? Promise.resolve();
+      pending = after.then(() => materializeBundle(this.opts.blobs, this.opts.dir, deploymentId, bundle)).then(async (dir) => {
         await touchBundle(dir);
         return dir;
       });
