@@ -29,6 +29,9 @@ before(async () => {
   const created = await slipway.api('POST', '/api/v1/projects', { name: 'next', repoUrl: repo.url });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   webhookSecret = created.body.webhookSecret;
+  // a project variable: the server reads it at request time, in every edge process
+  const env = await slipway.api('PUT', '/api/v1/projects/next/env/GREETING', { value: 'hello from slipway' });
+  assert.equal(env.status, 201, JSON.stringify(env.body));
 });
 
 after(async () => {
@@ -70,7 +73,11 @@ test('a Next.js app deploys from a push and every kind of route answers through 
 
   const api = await edgeGet(slipway.edgePort, host, '/api/hello');
   assert.equal(api.status, 200);
-  assert.deepEqual(JSON.parse(api.text), { hello: 'world', version: 'v1', proto: 'http' });
+  assert.deepEqual(JSON.parse(api.text), { hello: 'world', version: 'v1', proto: 'http', greeting: 'hello from slipway' });
+  for (let i = 0; i < 6; i++) {
+    // new connections: the kernel spreads them over the edge processes, and each must serve the variable
+    assert.equal(JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text).greeting, 'hello from slipway');
+  }
 
   const rewritten = await edgeGet(slipway.edgePort, host, '/old-page');
   assert.equal(rewritten.status, 200);
