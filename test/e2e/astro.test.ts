@@ -1,48 +1,24 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { makeRepo } from '../helpers/git.js';
-import { fixturesDir, tempDir } from '../helpers/paths.js';
-import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { startFixtureApp, type FixtureApp } from '../helpers/fixture-app.js';
+import { edgeGet, waitFor, type RunningSlipway } from '../helpers/slipway.js';
 
 // A real Astro 5 app with the Node adapter (standalone) from a push to serving through the edge:
 // real npm ci from the registry, real `astro build`, its server (dist/server/entry.mjs, run
 // from the project root with its node_modules) run by the runtime, dist/client served by the
 // edge itself: public/ files, fingerprinted /_astro assets and the prerendered /about.
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let repo: Awaited<ReturnType<typeof makeRepo>>;
+let app: FixtureApp;
 let slipway: RunningSlipway;
 const host = 'astro.localhost';
 
 before(async () => {
-  dir = await tempDir();
-  repo = await makeRepo(join(dir.path, 'repo'));
-  await repo.commitFixture(join(fixturesDir, 'astro-node'), 'astro app v1');
-  await repo.push();
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0']);
-  const created = await slipway.api('POST', '/api/v1/projects', { name: 'astro', repoUrl: repo.url });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
+  app = await startFixtureApp({ fixture: 'astro-node', name: 'astro', versionFile: 'src/version.js' });
+  slipway = app.slipway;
 });
 
-after(async () => {
-  await slipway?.stop();
-  await dir?.cleanup();
-});
+after(() => app?.close());
 
-async function deploy(t: TestContext, version: string): Promise<any> {
-  if (version !== 'v1') {
-    await repo.commit({ 'src/version.js': `export const VERSION = '${version}';\n` }, `astro app ${version}`);
-    await repo.push();
-  }
-  const { body } = await slipway.api('POST', '/api/v1/projects/astro/deployments', {});
-  const d = await waitForStatus(slipway, body.id, ['ready', 'failed'], 600_000);
-  if (d.status !== 'ready') {
-    const logs = await slipway.api('GET', `/api/v1/deployments/${body.id}/logs?limit=5000`);
-    assert.fail(`deployment ${version} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines.map((l: { text: string }) => l.text).slice(-40).join('\n')}`);
-  }
-  t.diagnostic(`${version} timings: ${JSON.stringify(d.timings)}`);
-  return d;
-}
+const deploy = (t: TestContext, version: string) => app.deploy(version, (line) => t.diagnostic(line));
 
 const hello = async () => JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text) as { hello: string; version: string };
 

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { makeRepo } from '../helpers/git.js';
+import { startFixtureApp, type FixtureApp } from '../helpers/fixture-app.js';
 import { checkNextBody, startLoad } from '../helpers/load.js';
-import { fixturesDir, tempDir } from '../helpers/paths.js';
-import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { edgeGet, waitFor, type RunningSlipway } from '../helpers/slipway.js';
 import { deploysAndRollbacksUnderLoad } from '../helpers/zero-downtime.js';
 
 // A real Next.js app (app router) from a push to serving through the edge: real npm ci from the
@@ -13,43 +11,23 @@ import { deploysAndRollbacksUnderLoad } from '../helpers/zero-downtime.js';
 // pushed, rolled back, and production moved back and forth, with no failed request.
 // The edge runs as it does by default, one process per core (here: 2).
 const NEW_VERSIONS = Number(process.env.SLIPWAY_TEST_NEW_VERSIONS ?? 2);
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let repo: Awaited<ReturnType<typeof makeRepo>>;
+let app: FixtureApp;
 let slipway: RunningSlipway;
-let webhookSecret: string;
 const host = 'next.localhost';
 const ids: Record<string, string> = {};
 
 before(async () => {
-  dir = await tempDir();
-  repo = await makeRepo(join(dir.path, 'repo'));
-  await repo.commitFixture(join(fixturesDir, 'next-app'), 'next app v1');
-  await repo.push();
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '2']);
-  const created = await slipway.api('POST', '/api/v1/projects', { name: 'next', repoUrl: repo.url });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  webhookSecret = created.body.webhookSecret;
+  app = await startFixtureApp({ fixture: 'next-app', name: 'next', versionFile: 'lib/version.js', flags: ['--edge-workers', '2'] });
+  slipway = app.slipway;
   // a project variable: the server reads it at request time, in every edge process
   const env = await slipway.api('PUT', '/api/v1/projects/next/env/GREETING', { value: 'hello from slipway' });
   assert.equal(env.status, 201, JSON.stringify(env.body));
 });
 
-after(async () => {
-  await slipway?.stop();
-  await dir?.cleanup();
-});
+after(() => app?.close());
 
 async function deploy(version: string): Promise<any> {
-  if (version !== 'v1') {
-    await repo.commit({ 'lib/version.js': `export const VERSION = '${version}';\n` }, `next app ${version}`);
-    await repo.push();
-  }
-  const { body } = await slipway.api('POST', '/api/v1/projects/next/deployments', {});
-  const d = await waitForStatus(slipway, body.id, ['ready', 'failed'], 600_000);
-  if (d.status !== 'ready') {
-    const logs = await slipway.api('GET', `/api/v1/deployments/${body.id}/logs?limit=5000`);
-    assert.fail(`deployment ${version} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines.map((l: { text: string }) => l.text).slice(-40).join('\n')}`);
-  }
+  const d = await app.deploy(version);
   ids[version] = d.id;
   return d;
 }
@@ -109,9 +87,9 @@ test(`${NEW_VERSIONS} pushes and ${NEW_VERSIONS} rollbacks under load: no failed
   const versions = { [ids.v1!]: 'v1', [ids.v2!]: 'v2' };
   const result = await deploysAndRollbacksUnderLoad({
     slipway,
-    repo,
+    repo: app.repo,
     project: 'next',
-    webhookSecret,
+    webhookSecret: app.webhookSecret,
     host,
     versions,
     firstVersion: 3,

@@ -1,51 +1,27 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { makeRepo } from '../helpers/git.js';
-import { fixturesDir, tempDir } from '../helpers/paths.js';
-import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { servedByEdge, startFixtureApp, type FixtureApp } from '../helpers/fixture-app.js';
+import { edgeGet, waitFor, type RunningSlipway } from '../helpers/slipway.js';
 
 // A real React Router 7 app in framework mode from a push to serving through the edge: real
 // npm ci from the registry, real `react-router build`, its server started the documented way
 // (react-router-serve build/server/index.js, run from the project root with its node_modules)
 // by the runtime, build/client served by the edge itself: public/ files, fingerprinted
 // /assets and the prerendered /about.
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let repo: Awaited<ReturnType<typeof makeRepo>>;
+let app: FixtureApp;
 let slipway: RunningSlipway;
 const host = 'rr.localhost';
 
 before(async () => {
-  dir = await tempDir();
-  repo = await makeRepo(join(dir.path, 'repo'));
-  await repo.commitFixture(join(fixturesDir, 'react-router-node'), 'react router app v1');
-  await repo.push();
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0']);
-  const created = await slipway.api('POST', '/api/v1/projects', { name: 'rr', repoUrl: repo.url });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
+  app = await startFixtureApp({ fixture: 'react-router-node', name: 'rr', versionFile: 'app/version.ts' });
+  slipway = app.slipway;
 });
 
-after(async () => {
-  await slipway?.stop();
-  await dir?.cleanup();
-});
+after(() => app?.close());
 
-async function deploy(t: TestContext, version: string): Promise<any> {
-  if (version !== 'v1') {
-    await repo.commit({ 'app/version.ts': `export const VERSION = '${version}';\n` }, `react router app ${version}`);
-    await repo.push();
-  }
-  const { body } = await slipway.api('POST', '/api/v1/projects/rr/deployments', {});
-  const d = await waitForStatus(slipway, body.id, ['ready', 'failed'], 600_000);
-  const logs = await slipway.api('GET', `/api/v1/deployments/${body.id}/logs?limit=5000`);
-  const lines: string[] = logs.body.lines.map((l: { text: string }) => l.text);
-  if (d.status !== 'ready') assert.fail(`deployment ${version} ${d.status}: ${JSON.stringify(d.error)}\n${lines.slice(-40).join('\n')}`);
-  t.diagnostic(`${version} timings: ${JSON.stringify(d.timings)}`);
-  return { ...d, lines };
-}
+const deploy = (t: TestContext, version: string) => app.deploy(version, (line) => t.diagnostic(line));
 
-/** the edge's own ETag: the sha256 of the bytes it serves (the app's server would send its own, or none) */
-const fromEdge = (res: { headers: Record<string, unknown> }) => /^"[0-9a-f]{64}"$/.test(String(res.headers.etag));
+const fromEdge = servedByEdge;
 const hello = async () => JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text) as { hello: string; version: string };
 
 test('a React Router 7 app deploys from a push, runs under react-router-serve, and every kind of route answers through the edge', { timeout: 900_000 }, async (t) => {

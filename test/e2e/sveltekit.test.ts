@@ -1,51 +1,26 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { makeRepo } from '../helpers/git.js';
-import { fixturesDir, tempDir } from '../helpers/paths.js';
-import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { servedByEdge, startFixtureApp, type FixtureApp } from '../helpers/fixture-app.js';
+import { edgeGet, waitFor, type RunningSlipway } from '../helpers/slipway.js';
 
 // A real SvelteKit 2 app with adapter-node from a push to serving through the edge: real npm ci
 // from the registry, real `vite build`, its server (build/index.js, run from the project root
 // with its node_modules) run by the runtime; build/client (static/ files, /_app/immutable) and
 // build/prerendered (/about) served by the edge itself.
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let repo: Awaited<ReturnType<typeof makeRepo>>;
+let app: FixtureApp;
 let slipway: RunningSlipway;
 const host = 'kit.localhost';
 
 before(async () => {
-  dir = await tempDir();
-  repo = await makeRepo(join(dir.path, 'repo'));
-  await repo.commitFixture(join(fixturesDir, 'sveltekit-node'), 'sveltekit app v1');
-  await repo.push();
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0']);
-  const created = await slipway.api('POST', '/api/v1/projects', { name: 'kit', repoUrl: repo.url });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
+  app = await startFixtureApp({ fixture: 'sveltekit-node', name: 'kit', versionFile: 'src/lib/version.js' });
+  slipway = app.slipway;
 });
 
-after(async () => {
-  await slipway?.stop();
-  await dir?.cleanup();
-});
+after(() => app?.close());
 
-async function deploy(t: TestContext, version: string): Promise<any> {
-  if (version !== 'v1') {
-    await repo.commit({ 'src/lib/version.js': `export const VERSION = '${version}';\n` }, `sveltekit app ${version}`);
-    await repo.push();
-  }
-  const { body } = await slipway.api('POST', '/api/v1/projects/kit/deployments', {});
-  const d = await waitForStatus(slipway, body.id, ['ready', 'failed'], 600_000);
-  if (d.status !== 'ready') {
-    const logs = await slipway.api('GET', `/api/v1/deployments/${body.id}/logs?limit=5000`);
-    assert.fail(`deployment ${version} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines.map((l: { text: string }) => l.text).slice(-40).join('\n')}`);
-  }
-  t.diagnostic(`${version} timings: ${JSON.stringify(d.timings)}`);
-  return d;
-}
+const deploy = (t: TestContext, version: string) => app.deploy(version, (line) => t.diagnostic(line));
 
-/** the edge's own ETag: the sha256 of the bytes it serves (the app's server would send its own, or none) */
-const fromEdge = (res: { headers: Record<string, unknown> }) => /^"[0-9a-f]{64}"$/.test(String(res.headers.etag));
+const fromEdge = servedByEdge;
 const hello = async () => JSON.parse((await edgeGet(slipway.edgePort, host, '/api/hello')).text) as { hello: string; version: string };
 const heading = (html: string) => /<h1[^>]*>([^<]*(?:<!---->)?[^<]*)<\/h1>/.exec(html)?.[1]?.replaceAll('<!---->', '');
 
