@@ -30,7 +30,8 @@ export const BUNDLE_UNUSED_MS = 24 * 60 * 60_000;
 const MAX_CACHED_SETTINGS = 1000;
 
 /**
- * The runtime as the edge sees it: one Runtime per edge process, materializing bundles under
+ * The runtime as the edge sees it: one Runtime per node (in the process that runs the edge, or
+ * the cluster's primary, which serves its workers: see serveRuntime in ../edge), materializing bundles under
  * `<data-dir>/runtime` (shared by the processes; materializing is idempotent, and bundles
  * unused for a day are collected).
  *
