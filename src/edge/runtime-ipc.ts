@@ -217,6 +217,8 @@ export function createRemoteGateway(): ServerGateway & { close(): void } {
     let pending = asking.get(deploymentId);
     if (pending !== undefined) return pending;
     const n = ++seq;
+    // the primary counts the request when the ensure arrives, not when the server answers
+    const askedAt = Date.now();
     pending = new Promise<{ port: number; requestTimeoutMs: number; idleMs: number }>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiting.delete(n);
@@ -233,7 +235,7 @@ export function createRemoteGateway(): ServerGateway & { close(): void } {
       if (draining.has(deploymentId)) return new RemoteTarget(deploymentId, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: false }));
       const previous = cached.get(deploymentId)?.target;
       const target = previous?.port === reply.port ? previous : new RemoteTarget(deploymentId, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: true, scheduling: 'lifo' }));
-      cached.set(deploymentId, { target, confirmedAt: Date.now(), freshMs: reply.idleMs / 2 });
+      cached.set(deploymentId, { target, confirmedAt: askedAt, freshMs: reply.idleMs / 2 });
       return target;
     });
     asking.set(deploymentId, pending);

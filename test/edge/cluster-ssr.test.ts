@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { packageOutput } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
-import { serveRuntime, startEdgeCluster } from '../../src/edge/index.js';
+import { createEdgeServer, createMemoryLookup, createRemoteGateway, serveRuntime, startEdgeCluster } from '../../src/edge/index.js';
 import { createRuntimeGateway } from '../../src/runtime/index.js';
 import { tempDir } from '../helpers/paths.js';
 import { isAlive, packageApp, sleep, until } from '../runtime/helpers.js';
@@ -155,9 +156,10 @@ test('an idle server stops, and the next requests on every worker start it again
     assert.equal(again.size, 1, 'one new server');
     assert.ok(!again.has(first!) || !isAlive(firstPid));
     const againPid = node.pidOf('dprev');
+    assert.notEqual(againPid, firstPid, 'a new process');
     // while requests keep coming (through both workers) it is not idle, longer than the idle time
-    const until2 = Date.now() + 3000;
-    while (Date.now() < until2) {
+    const busyUntil = Date.now() + 3000;
+    while (Date.now() < busyUntil) {
       assert.deepEqual(await node.serversAnswering('dprev--site.localhost', 2), again);
       await sleep(200);
     }
@@ -184,5 +186,52 @@ test('a killed worker does not keep a server in use: its holds are released', as
     assert.ok(!now.has(first!));
   } finally {
     await node.close();
+  }
+});
+
+test('an ensure that cannot reach the primary answers the 502 page, and the edge keeps serving', async () => {
+  // under node --test this process has no IPC channel: every ensure fails to send
+  assert.equal(process.send, undefined);
+  const servers = createRemoteGateway();
+  const lookup = createMemoryLookup({ 'site.localhost': { deploymentId: 'dnoipc', manifestHash } });
+  const edge = createEdgeServer({ lookup, blobs, servers, log: () => {} });
+  await new Promise<void>((resolve) => edge.server.listen(0, '127.0.0.1', resolve));
+  const port = (edge.server.address() as AddressInfo).port;
+  const call = (path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, headers: { host: 'site.localhost' }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    const page = await call('/');
+    assert.equal(page.status, 502);
+    assert.match(page.body, /502/);
+    assert.equal((await call('/robots.txt')).status, 200, 'static files are still served');
+    assert.equal((await call('/')).status, 502);
+  } finally {
+    await edge.close();
+    servers.close();
+  }
+});
+
+test('the primary ignores messages that are not its own or are malformed', async () => {
+  const { gateway, runtime } = createRuntimeGateway(blobs, join(tmp.path, 'data-garbage'), { memoryMb: 0, requestTimeoutMs: 10_000, idleMs: 60_000 });
+  const served = serveRuntime(gateway, runtime, 60_000, () => {});
+  try {
+    const fakeWorker = { id: 9999, isConnected: () => false, process: { pid: 1 } };
+    for (const message of [null, 'text', 42, { cmd: 'NODE_CLUSTER' }, { rt: 'ensure' }, { rt: 'ensure', seq: 1, deploymentId: 5, bundle: {} }, { rt: 'pin', deploymentIds: 'x' }, { rt: 'pin', deploymentIds: [1] }, { rt: 'release' }, { rt: 'active', deploymentIds: null }, { rt: 'nope' }]) {
+      cluster.emit('message', fakeWorker, message);
+    }
+    cluster.emit('exit', fakeWorker, 0, null);
+    await sleep(50);
+    assert.deepEqual(runtime.status(), []);
+  } finally {
+    served.close();
+    await runtime.close();
   }
 });
