@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/server.js';
 import { LocalBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
-import { createEdgeServer, startEdgeCluster } from './edge/index.js';
+import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
 import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
@@ -61,15 +61,30 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         await runtime.close();
       });
     } else {
+      // one runtime for the node, here in the primary: the workers ask it for servers over IPC
+      const limits = serverLimits(config);
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, limits, (id) => deploymentServerSettings(store.db, box, id));
+      const served = serveRuntime(gateway, runtime, limits.idleMs);
+      const stopRuntime = async () => {
+        served.close();
+        await runtime.close();
+      };
       const cluster = await startEdgeCluster({
         workers: config.edgeWorkers,
         port: config.edgePort,
         host: config.host,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
-        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, limits: serverLimits(config), standbyMs: config.serverStandbyMs }) },
+        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs }) },
+      }).catch(async (error: unknown) => {
+        await stopRuntime();
+        throw error;
       });
       edgePort = cluster.port;
-      closers.push(() => cluster.close());
+      // the servers stop once no worker can proxy to them any more
+      closers.push(async () => {
+        await cluster.close();
+        await stopRuntime();
+      });
     }
   }
 

@@ -19,13 +19,19 @@ export interface DeploymentServerSettings {
   requestTimeoutMs: number | undefined;
 }
 
+/** The in-process gateway; its ensure also says how long a request may wait for the server's answer. */
+export interface LocalGateway extends ServerGateway {
+  ensure(deploymentId: string, bundle: ServerBundle): Promise<{ port: number; requestTimeoutMs: number }>;
+}
+
 /** bundles no process used for this long are removed from `<data-dir>/runtime` */
 export const BUNDLE_UNUSED_MS = 24 * 60 * 60_000;
 /** deployments whose settings are kept in memory; they never change, so this is only a memory bound */
 const MAX_CACHED_SETTINGS = 1000;
 
 /**
- * The runtime as the edge sees it: one Runtime per edge process, materializing bundles under
+ * The runtime as the edge sees it: one Runtime per node (in the process that runs the edge, or
+ * the cluster's primary, which serves its workers: see serveRuntime in ../edge), materializing bundles under
  * `<data-dir>/runtime` (shared by the processes; materializing is idempotent, and bundles
  * unused for a day are collected).
  *
@@ -38,7 +44,7 @@ export function createRuntimeGateway(
   dataDir: string,
   limits: ServerLimits,
   settingsFor?: (deploymentId: string) => Promise<DeploymentServerSettings>,
-): { gateway: ServerGateway; runtime: Runtime } {
+): { gateway: LocalGateway; runtime: Runtime } {
   const runtime = new Runtime({
     blobs,
     dir: join(dataDir, 'runtime'),
@@ -73,7 +79,7 @@ export function createRuntimeGateway(
   };
   const ensure = (deploymentId: string, bundle: ServerBundle, s: DeploymentServerSettings) =>
     runtime.ensure(deploymentId, bundle, s.env, { memoryLimitMb: s.memoryMb, requestTimeoutMs: s.requestTimeoutMs });
-  const gateway: ServerGateway = {
+  const gateway: LocalGateway = {
     ensure: (deploymentId, bundle) => {
       // the common case, a server already known, costs a Map lookup and no store read
       const settings = known.get(deploymentId);

@@ -4,6 +4,8 @@
  */
 export { Runtime, type RuntimeOptions, type RuntimeStatus, type ServerLimitOverrides } from './runtime.js';
 export { ServerStartError } from './server-process.js';
-export type { ProxyOptions } from './proxy.js';
-export { BUNDLE_UNUSED_MS, createRuntimeGateway, type DeploymentServerSettings, type ServerLimits } from './gateway.js';
+export { proxyHttp, type ProxyOptions } from './proxy.js';
+export { proxyUpgrade } from './upgrade.js';
+export { sendErrorPage } from './pages.js';
+export { BUNDLE_UNUSED_MS, createRuntimeGateway, type DeploymentServerSettings, type LocalGateway, type ServerLimits } from './gateway.js';
 export { rssLimitMb } from './memory.js';

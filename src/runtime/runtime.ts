@@ -114,6 +114,7 @@ export class Runtime {
   private checkingMemory = false;
   private gcTimer: NodeJS.Timeout | undefined;
   private collecting: Promise<string[]> | undefined;
+  private readonly goneListeners = new Set<(deploymentId: string, port: number) => void>();
 
   constructor(opts: RuntimeOptions) {
     this.opts = { idleMs: 15 * 60_000, startTimeoutMs: 30_000, requestTimeoutMs: 60_000, ...opts };
@@ -221,7 +222,7 @@ export class Runtime {
    * Concurrent calls share one start. A start that fails rejects with a ServerStartError whose
    * message ends with the server's last output lines.
    */
-  async ensure(deploymentId: string, bundle: ServerBundle, env: Record<string, string>, limits: ServerLimitOverrides = {}): Promise<{ port: number }> {
+  async ensure(deploymentId: string, bundle: ServerBundle, env: Record<string, string>, limits: ServerLimitOverrides = {}): Promise<{ port: number; requestTimeoutMs: number }> {
     if (this.closed) throw new Error('the runtime is closed');
     let inst = this.active.get(deploymentId);
     if (inst === undefined) {
@@ -235,7 +236,39 @@ export class Runtime {
     inst.lastRequestAt = Date.now();
     const proc = inst.proc?.alive === true ? inst.proc : await this.start(inst);
     inst.lastEnsureAt = Date.now();
-    return { port: proc.port };
+    return { port: proc.port, requestTimeoutMs: inst.limits.requestTimeoutMs ?? this.opts.requestTimeoutMs };
+  }
+
+  /**
+   * Count a request to these deployments now, for the idle stop: what ensure does, for requests
+   * proxied elsewhere (edge processes that reach the servers' ports themselves).
+   */
+  touch(deploymentIds: Iterable<string>): void {
+    const now = Date.now();
+    for (const id of deploymentIds) {
+      const inst = this.active.get(id);
+      if (inst !== undefined) inst.lastRequestAt = now;
+    }
+  }
+
+  /**
+   * Call `listener` whenever a server's port stops being the deployment's: its process is taken
+   * out of service (idle stop, drain) or exits (crash, memory kill). Returns the unsubscribe.
+   * Processes that proxy to ports by themselves use it to forget a port before it is reused.
+   */
+  onServerGone(listener: (deploymentId: string, port: number) => void): () => void {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
+  }
+
+  private serverGone(deploymentId: string, port: number): void {
+    for (const listener of this.goneListeners) {
+      try {
+        listener(deploymentId, port);
+      } catch (err) {
+        this.log(`${deploymentId}: a server-gone listener failed`, toError(err));
+      }
+    }
   }
 
   /**
@@ -405,6 +438,7 @@ export class Runtime {
 
   private exited(inst: Instance, proc: ServerProcess, code: string): void {
     if (this.byPort.get(proc.port) === inst) this.byPort.delete(proc.port);
+    this.serverGone(inst.deploymentId, proc.port);
     inst.agent?.destroy();
     inst.agent = undefined;
     inst.proc = undefined;
@@ -439,6 +473,7 @@ export class Runtime {
 
   private async retire(inst: Instance, graceMs: number): Promise<void> {
     inst.retiring = true;
+    if (inst.proc !== undefined) this.serverGone(inst.deploymentId, inst.proc.port);
     clearTimeout(inst.restartTimer);
     inst.restartTimer = undefined;
     const deadline = Date.now() + graceMs;
