@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { packageOutput } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup, createRemoteGateway, serveRuntime, startEdgeCluster } from '../../src/edge/index.js';
 import { createRuntimeGateway } from '../../src/runtime/index.js';
 import { tempDir } from '../helpers/paths.js';
-import { isAlive, packageApp, sleep, until } from '../runtime/helpers.js';
+import { isAlive, packageSsrSite, sleep, until } from '../runtime/helpers.js';
 import { SSR_CONFIG_ENV, type SsrEdgeConfig } from './cluster-ssr-worker.js';
 
 // One runtime per edge node: the primary runs each SSR deployment's server once, and the
@@ -24,11 +23,7 @@ let manifestHash: string;
 before(async () => {
   tmp = await tempDir();
   blobs = new LocalBlobStore(join(tmp.path, 'blobs'));
-  const bundle = await packageApp(tmp.path, blobs, 'app');
-  const out = join(tmp.path, 'static');
-  await mkdir(out);
-  await writeFile(join(out, 'robots.txt'), 'User-agent: *\n');
-  manifestHash = (await packageOutput({ outputDir: out, blobs, log: () => {}, server: bundle })).manifestHash;
+  manifestHash = await packageSsrSite(tmp.path, blobs);
 });
 
 after(() => tmp.cleanup());

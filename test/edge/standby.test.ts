@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { packageOutput } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup } from '../../src/edge/index.js';
 import { createRuntimeGateway } from '../../src/runtime/index.js';
 import { tempDir } from '../helpers/paths.js';
-import { isAlive, packageApp, until } from '../runtime/helpers.js';
+import { isAlive, packageSsrSite, until } from '../runtime/helpers.js';
 
 // After a move, the replaced deployment's server stays up for a while (standby), so that the
 // rollback people do a minute after a bad deploy switches at once instead of cold-starting a
@@ -21,11 +19,7 @@ let manifestHash: string;
 before(async () => {
   tmp = await tempDir();
   blobs = new LocalBlobStore(join(tmp.path, 'blobs'));
-  const bundle = await packageApp(tmp.path, blobs, 'app');
-  const out = join(tmp.path, 'static');
-  await mkdir(out);
-  await writeFile(join(out, 'robots.txt'), 'User-agent: *\n');
-  manifestHash = (await packageOutput({ outputDir: out, blobs, log: () => {}, server: bundle })).manifestHash;
+  manifestHash = await packageSsrSite(tmp.path, blobs);
 });
 
 after(() => tmp.cleanup());

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { packageOutput } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { createDeployment, deploymentServerSettings, rollback, setProduction } from '../../src/deployments/index.js';
 import { createEdgeServer } from '../../src/edge/index.js';
@@ -16,7 +14,7 @@ import { createRuntimeGateway } from '../../src/runtime/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import { Store, type Project } from '../../src/store/index.js';
 import { tempDir } from '../helpers/paths.js';
-import { packageApp } from './helpers.js';
+import { packageSsrSite } from './helpers.js';
 
 // The edge as `slipway up` wires it, minus the build: a real SQLite store, deployments made by
 // createDeployment (which copies the project's variables), the store lookup, and the runtime
@@ -37,11 +35,7 @@ before(async () => {
   box = new SecretBox(randomBytes(32));
   queue = new Queue(store, { leaseMs: 30_000 });
   const blobs = new LocalBlobStore(join(tmp.path, 'blobs'));
-  const bundle = await packageApp(tmp.path, blobs, 'app');
-  const out = join(tmp.path, 'static');
-  await mkdir(out);
-  await writeFile(join(out, 'robots.txt'), 'User-agent: *\n');
-  manifestHash = (await packageOutput({ outputDir: out, blobs, log: () => {}, server: bundle })).manifestHash;
+  manifestHash = await packageSsrSite(tmp.path, blobs);
   project = (await store.tx((db) => createProject(db, box, { name: 'envapp', repoUrl: 'file:///nowhere' }))).project;
 
   const { gateway, runtime } = createRuntimeGateway(blobs, tmp.path, { memoryMb: 0, requestTimeoutMs: 30_000, idleMs: 60_000 }, (id) => deploymentServerSettings(store.db, box, id));

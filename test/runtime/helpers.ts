@@ -3,7 +3,7 @@ import { createServer, request, type Agent, type IncomingHttpHeaders, type Incom
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { packageServer } from '../../src/artifact/index.js';
+import { packageOutput, packageServer } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import type { ServerBundle } from '../../src/manifest/index.js';
 import type { Runtime, ServerLimitOverrides } from '../../src/runtime/index.js';
@@ -45,6 +45,18 @@ export async function packageApp(root: string, blobs: LocalBlobStore, name: stri
   const dir = await writeAppBundle(join(root, name));
   const { bundle } = await packageServer({ bundleDir: dir, entry: 'server.mjs', blobs, log: () => {} });
   return bundle;
+}
+
+/**
+ * A whole SSR deployment of the fixture app: its server bundle plus one static file
+ * (robots.txt); returns the manifest hash an edge lookup points at.
+ */
+export async function packageSsrSite(root: string, blobs: LocalBlobStore): Promise<string> {
+  const bundle = await packageApp(root, blobs, 'app');
+  const out = join(root, 'static');
+  await mkdir(out);
+  await writeFile(join(out, 'robots.txt'), 'User-agent: *\n');
+  return (await packageOutput({ outputDir: out, blobs, log: () => {}, server: bundle })).manifestHash;
 }
 
 export interface Target {
