@@ -72,3 +72,40 @@ async function vmRss(pid: number): Promise<number> {
 }
 
 export const bytesToMb = (bytes: number) => Math.round(bytes / MiB);
+
+/** A server the memory watch looks after: its root pid, its heap limit, and how to kill it. */
+export interface WatchedServer {
+  pid: number;
+  heapMb: number;
+  /** called with the reason when its process tree holds more than rssLimitMb(heapMb) */
+  kill(why: string): void;
+}
+
+/**
+ * Every `everyMs`, kill each server whose processes together hold more resident memory than
+ * its limit allows (rssLimitMb: the heap limit plus headroom): V8's heap limit does not cover
+ * buffers, native memory or child processes. Returns a function that stops the watch.
+ */
+export function watchMemory(everyMs: number, servers: () => WatchedServer[], log: (message: string, error?: Error) => void): () => void {
+  let checking = false;
+  const check = async () => {
+    const watched = servers();
+    if (checking || watched.length === 0) return;
+    checking = true;
+    try {
+      const rss = await treeRss(watched.map((s) => s.pid));
+      for (const server of watched) {
+        const usedMb = bytesToMb(rss.get(server.pid) ?? 0);
+        const limitMb = rssLimitMb(server.heapMb);
+        if (usedMb > limitMb) server.kill(`it used ${usedMb} MiB of memory, over its limit of ${limitMb} MiB (${server.heapMb} MiB heap + headroom)`);
+      }
+    } catch (err) {
+      log('checking server memory failed', err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      checking = false;
+    }
+  };
+  const timer = setInterval(() => void check(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,14 +1,12 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { bwrapArgs, probeTools } from '../build/index.js';
-import { collectBundles, touchBundle } from './gc.js';
+import { BundleDir } from './bundles.js';
 import { sweepIdle } from './idle.js';
-import { materializeBundle } from './materialize.js';
-import { bytesToMb, rssLimitMb, treeRss } from './memory.js';
+import { watchMemory, type WatchedServer } from './memory.js';
 import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
 import { ServerProcess, ServerStartError } from './server-process.js';
@@ -105,15 +103,12 @@ export class Runtime {
   /** every instance with a process or a start under way, draining ones included */
   private readonly live = new Set<Instance>();
   private readonly byPort = new Map<number, Instance>();
-  private readonly materializing = new Map<string, Promise<string>>();
   private readonly drains = new Map<string, Promise<void>>();
   private pinned = new Set<string>();
   private closed = false;
   private readonly stopSweeping: () => void;
-  private readonly memoryTimer: NodeJS.Timeout;
-  private checkingMemory = false;
-  private gcTimer: NodeJS.Timeout | undefined;
-  private collecting: Promise<string[]> | undefined;
+  private readonly stopMemoryWatch: () => void;
+  private readonly bundles: BundleDir;
   private readonly goneListeners = new Set<(deploymentId: string, port: number) => void>();
 
   constructor(opts: RuntimeOptions) {
@@ -128,89 +123,40 @@ export class Runtime {
         void this.retire(inst, 0);
       },
     );
-    this.memoryTimer = setInterval(() => void this.checkMemory(), opts.memoryCheckMs ?? 1000);
-    this.memoryTimer.unref();
-    const gc = opts.collectBundles;
-    if (gc !== undefined) {
-      void this.collectBundles();
-      this.gcTimer = setInterval(() => void this.collectBundles(), gc.everyMs ?? Math.min(60 * 60_000, Math.max(1000, gc.unusedMs / 24)));
-      this.gcTimer.unref();
-    }
+    // the crash handling restarts a server killed for its memory; its in-flight requests get a 502
+    this.stopMemoryWatch = watchMemory(opts.memoryCheckMs ?? 1000, () => (this.closed ? [] : this.memoryWatched()), this.log);
+    this.bundles = new BundleDir({
+      blobs: opts.blobs,
+      dir: opts.dir,
+      log: this.log,
+      inUse: () => [...this.active.keys(), ...[...this.live].map((i) => i.deploymentId)],
+      collect: opts.collectBundles,
+    });
   }
 
-  /**
-   * Write a deployment's bundle to `<dir>/<deploymentId>/` unless it is there; returns that
-   * folder, marked as used now. Concurrent calls share one write; nothing is remembered after
-   * it (the folder is checked each time: bundle collection may have removed it since).
-   */
+  /** Write a deployment's bundle to `<dir>/<deploymentId>/` unless it is there (see BundleDir); returns that folder. */
   materialize(deploymentId: string, bundle: ServerBundle): Promise<string> {
-    let pending = this.materializing.get(deploymentId);
-    if (pending === undefined) {
-      // after a collection under way, so it cannot remove the folder between our check and our use
-      const after = this.collecting?.then(() => undefined) ?? Promise.resolve();
-      pending = after.then(() => materializeBundle(this.opts.blobs, this.opts.dir, deploymentId, bundle)).then(async (dir) => {
-        await touchBundle(dir);
-        return dir;
-      });
-      this.materializing.set(deploymentId, pending);
-      const done = pending;
-      void done.then(
-        () => this.materializing.get(deploymentId) === done && this.materializing.delete(deploymentId),
-        () => this.materializing.get(deploymentId) === done && this.materializing.delete(deploymentId),
-      );
-    }
-    return pending;
+    return this.bundles.materialize(deploymentId, bundle);
   }
 
-  /**
-   * Remove bundles no server of this runtime uses and no process used for `collectBundles.unusedMs`
-   * (see ./gc.ts); the ones in use are marked as used now. Returns the deployment ids removed.
-   */
-  collectBundles(unusedMs = this.opts.collectBundles?.unusedMs ?? 24 * 60 * 60_000): Promise<string[]> {
-    this.collecting ??= (async () => {
-      try {
-        const inUse = new Set<string>([...this.materializing.keys(), ...this.active.keys(), ...[...this.live].map((i) => i.deploymentId)]);
-        await Promise.all([...inUse].map((id) => touchBundle(join(this.opts.dir, id))));
-        const removed = await collectBundles(this.opts.dir, unusedMs, inUse);
-        if (removed.length > 0) this.log(`removed ${removed.length} server bundle(s) unused for ${Math.round(unusedMs / 3_600_000)} h: ${removed.join(', ')}`);
-        return removed;
-      } catch (err) {
-        this.log('collecting unused server bundles failed', toError(err));
-        return [];
-      } finally {
-        this.collecting = undefined;
-      }
-    })();
-    return this.collecting;
+  /** Remove bundles no server here uses and no process used for `unusedMs` (see BundleDir). Returns the deployment ids removed. */
+  collectBundles(unusedMs?: number): Promise<string[]> {
+    return this.bundles.collect(unusedMs);
   }
 
-  /**
-   * Kill every server whose processes together hold more resident memory than its limit allows
-   * (rssLimitMb: the heap limit plus headroom): V8's heap limit does not cover buffers, native
-   * memory or child processes. The crash handling restarts it; its in-flight requests get a 502.
-   */
-  private async checkMemory(): Promise<void> {
-    if (this.checkingMemory || this.closed) return;
-    const watched = [...this.live].filter((i) => i.proc?.alive === true && i.proc.pid !== undefined && this.memoryLimitOf(i) !== undefined);
-    if (watched.length === 0) return;
-    this.checkingMemory = true;
-    try {
-      const rss = await treeRss(watched.map((i) => i.proc!.pid!));
-      for (const inst of watched) {
-        const proc = inst.proc;
-        if (proc?.pid === undefined || !proc.alive) continue;
-        const heapMb = this.memoryLimitOf(inst)!;
-        const usedMb = bytesToMb(rss.get(proc.pid) ?? 0);
-        if (usedMb <= rssLimitMb(heapMb)) continue;
-        inst.killedFor = `it used ${usedMb} MiB of memory, over its limit of ${rssLimitMb(heapMb)} MiB (${heapMb} MiB heap + headroom)`;
-        this.log(`${inst.deploymentId}: killing the server (pid ${proc.pid}): ${inst.killedFor}`);
+  private memoryWatched(): WatchedServer[] {
+    return [...this.live].flatMap((inst) => {
+      const proc = inst.proc;
+      const heapMb = this.memoryLimitOf(inst);
+      if (proc?.alive !== true || proc.pid === undefined || heapMb === undefined) return [];
+      const kill = (why: string) => {
+        if (!proc.alive) return;
+        inst.killedFor = why;
+        this.log(`${inst.deploymentId}: killing the server (pid ${proc.pid}): ${why}`);
         proc.kill();
-      }
-    } catch (err) {
-      this.log('checking server memory failed', toError(err));
-    } finally {
-      this.checkingMemory = false;
-    }
+      };
+      return [{ pid: proc.pid, heapMb, kill }];
+    });
   }
 
   private memoryLimitOf(inst: Instance): number | undefined {
@@ -345,9 +291,8 @@ export class Runtime {
   async close(): Promise<void> {
     this.closed = true;
     this.stopSweeping();
-    clearInterval(this.memoryTimer);
-    clearInterval(this.gcTimer);
-    await this.collecting;
+    this.stopMemoryWatch();
+    await this.bundles.close();
     for (const inst of this.active.values()) clearTimeout(inst.restartTimer);
     this.active.clear();
     const all = [...this.live];
