@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import type { BlobStore } from '../blobs/index.js';
 import type { Config } from '../config/index.js';
 import { AppError, toError } from '../errors/index.js';
@@ -49,6 +50,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((raw: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) => {
     const err = normalise(raw);
     if (err.status >= 500) console.error(`[api] ${req.method} ${req.url} failed:`, raw);
+    if (err.code === 'PAYLOAD_TOO_LARGE') {
+      // Fastify asks to close the connection, but a client still sending its body would then meet
+      // a reset and never read the 413: take the rest of the body and keep the connection
+      void reply.removeHeader('connection');
+      discardBody(req.raw);
+    }
     void reply.code(err.status).header('cache-control', 'no-store').send({ error: err.toJSON() });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -74,6 +81,23 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   );
   void app.register(hookRoutes(deps), { prefix: '/hooks' });
   return app;
+}
+
+/** the most of an oversized body read (and dropped) so its sender gets the 413; past it, or after DISCARD_MS, the connection is cut */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
+const DISCARD_MS = 10_000;
+
+function discardBody(req: IncomingMessage): void {
+  let seen = 0;
+  const cut = setTimeout(() => req.socket.destroy(), DISCARD_MS);
+  cut.unref();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > DISCARD_LIMIT) req.socket.destroy();
+  });
+  req.once('end', () => clearTimeout(cut));
+  req.once('close', () => clearTimeout(cut));
+  req.resume();
 }
 
 /** Map framework and unknown errors onto the catalogue. */

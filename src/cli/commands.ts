@@ -48,8 +48,6 @@ async function pickProject(api: Client, given: string | undefined): Promise<stri
   });
 }
 
-const FINISHED = new Set(['ready', 'failed', 'canceled']);
-
 /** Print log lines as they arrive until the build finishes; returns the final deployment. */
 async function follow(api: Client, id: string, spinner: Spinner): Promise<Deployment> {
   let after = 0;

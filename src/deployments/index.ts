@@ -8,7 +8,7 @@ import type { SecretBox } from '../secrets.js';
 
 export type { DeploymentServerSettings } from '../runtime/index.js';
 import { bumpCounter, type Db, type Deployment, type Project, type Store } from '../store/index.js';
-import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
+import { aliasTarget, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
 
 export { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
 export { appendLogs, readLogs, tailLogs } from './logs.js';
