@@ -1,3 +1,4 @@
+import { sweepSandboxes } from './sandbox/index.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -36,6 +37,14 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
   const box = new SecretBox(await loadSecretKey(join(config.dataDir, 'secret.key')));
   const store = await Store.openSqlite(join(config.dataDir, 'slipway.db'));
+  // sandboxes run as another uid that may have to pass through the data dir (see sandbox/):
+  // what must stay private is private by its own mode
+  for (const name of ['slipway.db', 'slipway.db-wal', 'slipway.db-shm']) await chmod(join(config.dataDir, name), 0o600).catch(() => undefined);
+  // a Slipway killed with SIGKILL may have left builds or servers running: nothing survives it
+  const swept = await sweepSandboxes(join(config.dataDir, 'builds'));
+  if (swept.processes + swept.networks + swept.workspaces > 0) {
+    console.error(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks, ${swept.workspaces} build folders`);
+  }
   const blobs = new LocalBlobStore(join(config.dataDir, 'blobs'));
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
   const events = new Events();
@@ -137,7 +146,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
 }
 
 function serverLimits(config: Config): ServerLimits {
-  return { memoryMb: config.serverMemoryMb, requestTimeoutMs: config.serverRequestTimeoutMs, idleMs: config.serverIdleMs };
+  return { memoryMb: config.serverMemoryMb, requestTimeoutMs: config.serverRequestTimeoutMs, idleMs: config.serverIdleMs, pids: config.sandbox.serverPids, tmpMb: config.sandbox.tmpMb, allow: config.sandbox.allow };
 }
 
 /** SLIPWAY_ADMIN_TOKEN, else the token in <data-dir>/admin-token, made once with mode 0600. */

@@ -10,12 +10,13 @@ import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, sa
 import { dependencyKey } from './cache-key.js';
 import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
-import { bwrapArgs, probeTools } from './sandbox.js';
+import { openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
+import { chownTree, DEFAULT_BUILD_LIMITS } from './owner.js';
 
 export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
 export { FRAMEWORK_CACHE_PATHS } from './cache.js';
 export { detectProject, OUTPUT_CANDIDATES, type Detected } from './detect.js';
-export { bwrapArgs, probeTools } from './sandbox.js';
+export { DEFAULT_BUILD_LIMITS } from './owner.js';
 
 /** npm ci's complaint when package.json and the lockfile disagree */
 const COREPACK_UNSIGNED = /No compatible signature found|Signature does not match/;
@@ -67,11 +68,12 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   const framework = await detectFramework(rootDir);
   log(`Framework: ${framework.name}${framework.variant === undefined ? '' : ` (${framework.variant})`}, because ${framework.reason}`);
 
-  const tools = await probeTools();
-  const sandboxed = req.sandbox !== false && tools.bwrap.ok;
-  if (req.sandbox !== false && !tools.bwrap.ok) log(`Warning: sandbox unavailable (bwrap: ${tools.bwrap.why}); the build runs without isolation`);
+  const iso = await probeIsolation();
+  const sandboxed = req.sandbox !== false && iso.bwrap.ok;
+  if (req.sandbox !== false && !iso.bwrap.ok) log(`Warning: sandbox unavailable (bwrap: ${iso.bwrap.why}); the build runs without isolation`);
 
-  const area = await mkdtemp(join(tmpdir(), 'slipway-build-'));
+  const area = await mkdtemp(join(req.scratchDir ?? tmpdir(), 'slipway-build-'));
+  let box: Sandbox | undefined;
   try {
     const home = join(area, 'home');
     const tmp = join(area, 'tmp');
@@ -80,17 +82,37 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // the framework's switches (e.g. Next.js standalone output) under the project's own variables
     const env = buildEnv({ ...framework.buildEnv, ...req.env }, { rootDir, home, tmp, cacheDir }, detected.packageManager);
     const cache = await prepareCache(req, detected, rootDir, rootRel, log);
-    // the build never needs the project cache (restore and save happen out here), so it cannot see it
-    const sandbox = sandboxed ? await bwrapArgs({ hidden: req.hiddenPaths, writable: [area, sourceDir, cacheDir], masked: cache.project === undefined ? [] : [cache.project.dir] }, rootDir) : undefined;
+    // the build never needs the project cache (restore and save happen out here): it is not in its root
+    const limits = { ...DEFAULT_BUILD_LIMITS, ...req.limits };
+    if (sandboxed) {
+      box = await openSandbox({
+        cwd: rootDir,
+        writable: [area, sourceDir, cacheDir],
+        masked: req.hiddenPaths,
+        tmpMb: limits.tmpMb,
+        limits: { memoryMb: limits.memoryMb, pids: limits.pids, cpuShares: limits.cpuShares },
+        network: { allow: [...(req.allow ?? [])] },
+      });
+      for (const gap of box?.gaps ?? []) log(`Warning: sandbox: ${gap}`);
+      // what the build writes is its own; the checkout and its folders become the sandbox user's
+      if (box !== undefined) await chownTree([area, sourceDir], box.owner, [cacheDir]);
+    }
+    const sandbox = box?.prefix;
     const deadline = Date.now() + req.timeoutMs;
 
     const exec = (label: string, argv: string[], watch?: RegExp) => {
       log(`Running "${label}"`);
-      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: tools.timeout, watch });
+      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: iso.timeout, watch });
     };
     const step = async (label: string, argv: string[]) => {
       const { code, tail } = await exec(label, argv);
-      if (code !== 0) throw commandFailed(label, code, tail);
+      if (code !== 0) throw await failed(label, code, tail);
+    };
+    /** a command failed: say so, and name the sandbox limit it ran into, if any */
+    const failed = async (label: string, code: number, tail: string[]): Promise<AppError> => {
+      const limit = await box?.limitHit();
+      if (limit === undefined) return commandFailed(label, code, tail);
+      return new AppError('BUILD_LIMIT', `Command "${label}" was stopped: the build ran into ${limit}.${tail.length > 0 ? `\n${tail.join('\n')}` : ''}`);
     };
 
     // install
@@ -112,7 +134,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
         if (ci.code !== 0 && ci.matched) {
           log('Warning: package-lock.json is out of sync with package.json; running "npm install" instead. Commit an updated lockfile to get reproducible installs.');
           await step('npm install', ['npm', 'install']);
-        } else if (ci.code !== 0) throw commandFailed(label, ci.code, ci.tail);
+        } else if (ci.code !== 0) throw await failed(label, ci.code, ci.tail);
       } else await step(label, detected.install);
     }
     const installMs = Date.now() - installStart;
@@ -142,6 +164,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant };
     return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
   } finally {
+    await box?.release();
     await rm(area, { recursive: true, force: true });
   }
 }

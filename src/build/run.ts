@@ -19,9 +19,13 @@ export interface RunOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   log: LogFn;
-  /** bwrap arguments ending in `--`, or undefined to run unsandboxed */
+  /** the sandbox's argv prefix (see openSandbox), or undefined to run unsandboxed */
   sandbox: string[] | undefined;
-  /** wrap in coreutils `timeout` so the command dies at the deadline even if this process is killed */
+  /**
+   * wrap in coreutils `timeout` so the command dies at the deadline even if this process is
+   * killed; only without a sandbox (a sandbox dies with this process, and `timeout` in between
+   * would keep it alive until the deadline)
+   */
   hardTimeout: boolean;
   /** report whether any output line matched (e.g. npm ci's "lockfile out of sync") */
   watch?: RegExp | undefined;
@@ -45,8 +49,8 @@ export function runCommand(opts: RunOptions): Promise<RunResult> {
   if (left <= 0) return Promise.reject(timeoutError(opts.timeoutMs));
   if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal));
 
-  let argv = opts.sandbox === undefined ? opts.argv : ['bwrap', ...opts.sandbox, ...opts.argv];
-  if (opts.hardTimeout) argv = ['timeout', '-k', String(KILL_GRACE_MS / 1000), String(Math.ceil(left / 1000) + 2), ...argv];
+  let argv = opts.sandbox === undefined ? opts.argv : [...opts.sandbox, ...opts.argv];
+  if (opts.hardTimeout && opts.sandbox === undefined) argv = ['timeout', '-k', String(KILL_GRACE_MS / 1000), String(Math.ceil(left / 1000) + 2), ...argv];
   const [file, ...args] = argv as [string, ...string[]];
 
   return new Promise((resolve, reject) => {

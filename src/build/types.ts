@@ -25,8 +25,23 @@ export interface BuildRequest {
   hiddenPaths: string[];
   /** false: never use the bwrap sandbox (tests, or a machine where it misbehaves); default: use it when it works */
   sandbox?: boolean | undefined;
+  /** the sandbox's limits (enforced where Slipway runs as root); defaults in DEFAULT_BUILD_LIMITS */
+  limits?: Partial<BuildLimits> | undefined;
+  /** private-range destinations the build may reach anyway ("10.0.0.5:5432") */
+  allow?: readonly string[] | undefined;
+  /** where the build's HOME and TMPDIR are made (inside the size-capped build folder); default the OS temp dir */
+  scratchDir?: string | undefined;
   /** the project's build cache (node_modules per dependency key, framework caches); none: every build installs afresh */
   cache?: BuildCacheOptions | undefined;
+}
+
+export interface BuildLimits {
+  memoryMb: number;
+  /** processes and threads */
+  pids: number;
+  cpuShares: number;
+  /** the private /tmp */
+  tmpMb: number;
 }
 
 /**

@@ -35,6 +35,25 @@ export interface Config {
   readonly serverIdleMs: number;
   /** the server of a deployment an alias moved away from stays up this long, for an instant rollback */
   readonly serverStandbyMs: number;
+  /** limits of every build's and server's sandbox (enforced where Slipway runs as root) */
+  readonly sandbox: SandboxConfig;
+}
+
+export interface SandboxConfig {
+  /** memory of a build's whole process tree, MiB */
+  readonly buildMemoryMb: number;
+  /** processes and threads of a build */
+  readonly buildPids: number;
+  /** the build folder's size cap (checkout, dependencies, output, TMPDIR), MiB; 0: no cap */
+  readonly buildDiskMb: number;
+  /** size of a build's or server's private /tmp (counts as its memory), MiB */
+  readonly tmpMb: number;
+  /** CPU weight of builds against everything else (1024 is every other process's) */
+  readonly buildCpuShares: number;
+  /** processes and threads of an SSR server */
+  readonly serverPids: number;
+  /** destinations in private ranges builds and servers may reach anyway: "10.0.0.5:5432", "10.1.0.0/16" */
+  readonly allow: readonly string[];
 }
 
 export interface ConfigInput {
@@ -114,8 +133,32 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     serverRequestTimeoutMs: int('server-request-timeout-ms', 'SLIPWAY_SERVER_REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000, '--server-request-timeout-ms 60000'),
     serverIdleMs: int('server-idle-ms', 'SLIPWAY_SERVER_IDLE_MS', 15 * 60_000, 1000, 86_400_000, '--server-idle-ms 900000'),
     serverStandbyMs: int('server-standby-ms', 'SLIPWAY_SERVER_STANDBY_MS', 5 * 60_000, 0, 86_400_000, '--server-standby-ms 300000 (0 stops a replaced server as soon as its requests finish)'),
+    sandbox: Object.freeze({
+      buildMemoryMb: int('build-memory-mb', 'SLIPWAY_BUILD_MEMORY_MB', 4096, 64, 262_144, '--build-memory-mb 4096'),
+      buildPids: int('build-pids', 'SLIPWAY_BUILD_PIDS', 4096, 16, 1_000_000, '--build-pids 4096'),
+      buildDiskMb: int('build-disk-mb', 'SLIPWAY_BUILD_DISK_MB', 20_480, 0, 16_777_216, '--build-disk-mb 20480 (0: no cap)'),
+      tmpMb: int('sandbox-tmp-mb', 'SLIPWAY_SANDBOX_TMP_MB', 1024, 1, 262_144, '--sandbox-tmp-mb 1024'),
+      buildCpuShares: int('build-cpu-shares', 'SLIPWAY_BUILD_CPU_SHARES', 512, 2, 262_144, '--build-cpu-shares 512'),
+      serverPids: int('server-pids', 'SLIPWAY_SERVER_PIDS', 1024, 16, 1_000_000, '--server-pids 1024'),
+      allow: Object.freeze(parseAllow(pick('sandbox-allow', 'SLIPWAY_SANDBOX_ALLOW'))),
+    }),
     defaultBuildTimeoutSeconds: int('build-timeout', 'SLIPWAY_BUILD_TIMEOUT', DEFAULTS.defaultBuildTimeoutSeconds, 1, 86_400, '--build-timeout 1800'),
   });
+}
+
+function parseAllow(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?(?::(\d{1,5}))?$/.exec(entry);
+    const ok = m !== null && m[1]!.split('.').every((o) => Number(o) <= 255) && (m[2] === undefined || Number(m[2]) <= 32) && (m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535));
+    if (!ok) {
+      throw new AppError('CONFIG', `--sandbox-allow entries are IPv4 addresses or networks with an optional port, got ${JSON.stringify(entry)}.`, {
+        hint: 'For example: --sandbox-allow 10.0.0.5:5432,10.1.0.0/16',
+      });
+    }
+  }
+  return entries;
 }
 
 function parseRoles(raw: string | undefined): Role[] {

@@ -24,7 +24,7 @@ type ToPrimary =
 
 /** primary -> worker */
 type ToWorker =
-  | { rt: 'ensured'; seq: number; port: number; requestTimeoutMs: number; idleMs: number }
+  | { rt: 'ensured'; seq: number; host: string; port: number; requestTimeoutMs: number; idleMs: number }
   | { rt: 'ensured'; seq: number; error: string }
   /** the port no longer belongs to the deployment's server (stopped, restarting, crashed) */
   | { rt: 'gone'; deploymentId: string; port: number };
@@ -93,7 +93,7 @@ export function serveRuntime(gateway: LocalGateway, runtime: Runtime, idleMs: nu
           if (held === undefined) holders.set(deploymentId, (held = new Set()));
           held.add(worker.id);
           gateway.ensure(deploymentId, m.bundle as ServerBundle).then(
-            ({ port, requestTimeoutMs }) => send(worker, { rt: 'ensured', seq, port, requestTimeoutMs, idleMs }),
+            ({ host, port, requestTimeoutMs }) => send(worker, { rt: 'ensured', seq, host, port, requestTimeoutMs, idleMs }),
             (err: unknown) => send(worker, { rt: 'ensured', seq, error: toError(err).message }),
           );
           return;
@@ -142,6 +142,7 @@ export function serveRuntime(gateway: LocalGateway, runtime: Runtime, idleMs: nu
 class RemoteTarget {
   constructor(
     readonly deploymentId: string,
+    readonly host: string,
     readonly port: number,
     readonly requestTimeoutMs: number,
     readonly agent: Agent,
@@ -171,7 +172,7 @@ const ENSURE_TIMEOUT_MS = 120_000;
  */
 export function createRemoteGateway(): ServerGateway & { close(): void } {
   let seq = 0;
-  const waiting = new Map<number, { resolve: (reply: { port: number; requestTimeoutMs: number; idleMs: number }) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<number, { resolve: (reply: { host: string; port: number; requestTimeoutMs: number; idleMs: number }) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   const cached = new Map<string, CachedServer>();
   const asking = new Map<string, Promise<RemoteTarget>>();
   const inFlight = new Map<string, number>();
@@ -219,7 +220,7 @@ export function createRemoteGateway(): ServerGateway & { close(): void } {
     const n = ++seq;
     // the primary counts the request when the ensure arrives, not when the server answers
     const askedAt = Date.now();
-    pending = new Promise<{ port: number; requestTimeoutMs: number; idleMs: number }>((resolve, reject) => {
+    pending = new Promise<{ host: string; port: number; requestTimeoutMs: number; idleMs: number }>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiting.delete(n);
         reject(new Error(`the edge primary did not answer for ${deploymentId} within ${ENSURE_TIMEOUT_MS} ms`));
@@ -232,9 +233,9 @@ export function createRemoteGateway(): ServerGateway & { close(): void } {
       });
     }).then((reply) => {
       // a drain that began meanwhile releases the server: do not keep its port for later requests
-      if (draining.has(deploymentId)) return new RemoteTarget(deploymentId, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: false }));
+      if (draining.has(deploymentId)) return new RemoteTarget(deploymentId, reply.host, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: false }));
       const previous = cached.get(deploymentId)?.target;
-      const target = previous?.port === reply.port ? previous : new RemoteTarget(deploymentId, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: true, scheduling: 'lifo' }));
+      const target = previous?.port === reply.port && previous.host === reply.host ? previous : new RemoteTarget(deploymentId, reply.host, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: true, scheduling: 'lifo' }));
       cached.set(deploymentId, { target, confirmedAt: askedAt, freshMs: reply.idleMs / 2 });
       return target;
     });
@@ -296,7 +297,7 @@ export function createRemoteGateway(): ServerGateway & { close(): void } {
       }
       begin(deploymentId);
       try {
-        await proxyHttp(req, res, { port: target.port, agent: target.agent, requestTimeoutMs: target.requestTimeoutMs }, opts);
+        await proxyHttp(req, res, { host: target.host, port: target.port, agent: target.agent, requestTimeoutMs: target.requestTimeoutMs }, opts);
       } finally {
         end(deploymentId);
       }
@@ -309,7 +310,7 @@ export function createRemoteGateway(): ServerGateway & { close(): void } {
       }
       begin(deploymentId);
       try {
-        await proxyUpgrade(req, socket, head, target.port, opts);
+        await proxyUpgrade(req, socket, head, { host: target.host, port: target.port }, opts);
       } finally {
         end(deploymentId);
       }

@@ -24,6 +24,7 @@ export const ERRORS = {
   REF_NOT_FOUND: { status: 422, who: 'user', hint: 'Push the branch or commit first, or check the name.' },
   SOURCE_UNREACHABLE: { status: 422, who: 'user', hint: 'Check repoUrl and that the machine running Slipway can clone it (git ls-remote <repoUrl>).' },
   BUILD_FAILED: { status: 422, who: 'user', hint: 'Read the build log; run the same install and build commands locally to reproduce.' },
+  BUILD_LIMIT: { status: 422, who: 'user', hint: 'The build used more memory, processes or disk than its sandbox allows: make it use less, or ask the operator to raise --build-memory-mb, --build-pids or --build-disk-mb.' },
   BUILD_TIMEOUT: { status: 422, who: 'user', hint: 'Make the build faster or raise the project build timeout (buildTimeoutSeconds).' },
   SERVER_UNHEALTHY: { status: 422, who: 'user', hint: 'Run the built server locally (e.g. node .next/standalone/server.js) and fix what its output shows; the alias stays where it was.' },
   OUTPUT_NOT_FOUND: { status: 422, who: 'user', hint: 'Set outputDirectory on the project to the folder your build writes.' },

@@ -10,6 +10,12 @@ export interface ServerLimits {
   memoryMb: number;
   requestTimeoutMs: number;
   idleMs: number;
+  /** processes and threads per server (its sandbox's cgroup) */
+  pids?: number | undefined;
+  /** its private /tmp, MiB */
+  tmpMb?: number | undefined;
+  /** private-range destinations servers may reach anyway */
+  allow?: readonly string[] | undefined;
 }
 
 /** What one deployment's server runs with: its variables and its own limits (undefined: the platform's). */
@@ -21,7 +27,7 @@ export interface DeploymentServerSettings {
 
 /** The in-process gateway; its ensure also says how long a request may wait for the server's answer. */
 export interface LocalGateway extends ServerGateway {
-  ensure(deploymentId: string, bundle: ServerBundle): Promise<{ port: number; requestTimeoutMs: number }>;
+  ensure(deploymentId: string, bundle: ServerBundle): Promise<{ host: string; port: number; requestTimeoutMs: number }>;
 }
 
 /** bundles no process used for this long are removed from `<data-dir>/runtime` */
@@ -52,7 +58,7 @@ export function createRuntimeGateway(
     requestTimeoutMs: limits.requestTimeoutMs,
     idleMs: limits.idleMs,
     // servers cannot read the platform's database, keys or other deployments, and die with us
-    sandbox: { hidden: [dataDir] },
+    sandbox: { hidden: [dataDir], pids: limits.pids, tmpMb: limits.tmpMb, allow: limits.allow },
     collectBundles: { unusedMs: BUNDLE_UNUSED_MS },
   });
   const known = new Map<string, DeploymentServerSettings>();

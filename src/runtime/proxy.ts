@@ -8,6 +8,8 @@ export interface ProxyOptions {
 }
 
 export interface Upstream {
+  /** the server's address: 127.0.0.1, or its sandbox's own */
+  host: string;
   port: number;
   agent: Agent;
   /** time allowed until the response headers arrive (not the whole body: streams may be long) */
@@ -46,7 +48,7 @@ export function proxyHttp(req: IncomingMessage, res: ServerResponse, upstream: U
     });
 
     const send = () => {
-      const outgoing = request({ host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers, agent: upstream.agent });
+      const outgoing = request({ host: upstream.host, port: upstream.port, method: req.method, path: req.url, headers, agent: upstream.agent });
       upstreamReq = outgoing;
       outgoing.on('response', (up) => {
         clearTimeout(timer);

@@ -3,7 +3,10 @@ import type { Duplex } from 'node:stream';
 import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
-import { bwrapArgs, probeTools } from '../build/index.js';
+import { openSandbox, type Sandbox } from '../sandbox/index.js';
+import { chownTree } from '../build/owner.js';
+import { lstat, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BundleDir } from './bundles.js';
 import { sweepIdle } from './idle.js';
 import { watchMemory, type WatchedServer } from './memory.js';
@@ -30,7 +33,7 @@ export interface RuntimeOptions {
    * Run servers in a bubblewrap sandbox (when it works here): these paths hidden (the platform's
    * data dir), the deployment's own folder writable, and the server dies with this process.
    */
-  sandbox?: { hidden: string[] } | undefined;
+  sandbox?: { hidden: string[]; pids?: number | undefined; tmpMb?: number | undefined; allow?: readonly string[] | undefined } | undefined;
   /** every line a server prints */
   onOutput?: (deploymentId: string, line: string) => void;
   /** how often the servers' resident memory is checked against their limits (default 1 s) */
@@ -168,7 +171,7 @@ export class Runtime {
    * Concurrent calls share one start. A start that fails rejects with a ServerStartError whose
    * message ends with the server's last output lines.
    */
-  async ensure(deploymentId: string, bundle: ServerBundle, env: Record<string, string>, limits: ServerLimitOverrides = {}): Promise<{ port: number; requestTimeoutMs: number }> {
+  async ensure(deploymentId: string, bundle: ServerBundle, env: Record<string, string>, limits: ServerLimitOverrides = {}): Promise<{ host: string; port: number; requestTimeoutMs: number }> {
     if (this.closed) throw new Error('the runtime is closed');
     let inst = this.active.get(deploymentId);
     if (inst === undefined) {
@@ -182,7 +185,7 @@ export class Runtime {
     inst.lastRequestAt = Date.now();
     const proc = inst.proc?.alive === true ? inst.proc : await this.start(inst);
     inst.lastEnsureAt = Date.now();
-    return { port: proc.port, requestTimeoutMs: inst.limits.requestTimeoutMs ?? this.opts.requestTimeoutMs };
+    return { host: proc.host, port: proc.port, requestTimeoutMs: inst.limits.requestTimeoutMs ?? this.opts.requestTimeoutMs };
   }
 
   /**
@@ -230,7 +233,7 @@ export class Runtime {
     inst.inFlight += 1;
     inst.lastRequestAt = Date.now();
     try {
-      await proxyHttp(req, res, { port: target.port, agent: inst.agent, requestTimeoutMs: inst.limits.requestTimeoutMs ?? this.opts.requestTimeoutMs }, opts);
+      await proxyHttp(req, res, { host: inst.proc?.host ?? '127.0.0.1', port: target.port, agent: inst.agent, requestTimeoutMs: inst.limits.requestTimeoutMs ?? this.opts.requestTimeoutMs }, opts);
     } finally {
       inst.inFlight -= 1;
       inst.lastRequestAt = Date.now();
@@ -251,7 +254,7 @@ export class Runtime {
     inst.inFlight += 1;
     inst.lastRequestAt = Date.now();
     try {
-      await proxyUpgrade(req, socket, head, target.port, opts);
+      await proxyUpgrade(req, socket, head, { host: inst.proc?.host ?? '127.0.0.1', port: target.port }, opts);
     } finally {
       inst.inFlight -= 1;
       inst.lastRequestAt = Date.now();
@@ -304,9 +307,35 @@ export class Runtime {
     await Promise.all([...this.drains.values()]);
   }
 
-  private async sandboxFor(cwd: string): Promise<string[] | undefined> {
-    if (this.opts.sandbox === undefined || !(await probeTools()).bwrap.ok) return undefined;
-    return ['bwrap', ...(await bwrapArgs({ hidden: this.opts.sandbox.hidden, writable: [cwd] }, cwd))];
+  /**
+   * The server's sandbox: its bundle read-only, a writable folder of the deployment's own where
+   * the framework keeps its cache (Next.js's .next/cache: ISR, images), its own network, and a
+   * cgroup memory cap a little above its heap limit (the same headroom as the memory watch).
+   */
+  private async sandboxFor(inst: Instance, cwd: string): Promise<Sandbox | undefined> {
+    const sandbox = this.opts.sandbox;
+    if (sandbox === undefined) return undefined;
+    const writableAt: [string, string][] = [];
+    const nextDir = join(cwd, '.next');
+    if ((await lstat(nextDir).catch(() => undefined))?.isDirectory() === true) {
+      const data = join(dirname(this.opts.dir), 'runtime-data', inst.deploymentId, 'next-cache');
+      await mkdir(data, { recursive: true });
+      await mkdir(join(nextDir, 'cache'), { recursive: true });
+      writableAt.push([data, join(nextDir, 'cache')]);
+    }
+    const heapMb = this.memoryLimitOf(inst);
+    const box = await openSandbox({
+      cwd,
+      readOnly: [cwd],
+      writable: [],
+      writableAt,
+      masked: sandbox.hidden,
+      tmpMb: sandbox.tmpMb ?? 256,
+      limits: { memoryMb: heapMb === undefined ? undefined : heapMb + Math.max(96, Math.ceil(heapMb / 4)), pids: sandbox.pids ?? 1024 },
+      network: { allow: [...(sandbox.allow ?? [])] },
+    });
+    if (box !== undefined && writableAt.length > 0) await chownTree(writableAt.map(([outside]) => outside), box.owner);
+    return box;
   }
 
   status(): RuntimeStatus[] {
@@ -329,6 +358,7 @@ export class Runtime {
     this.live.add(inst);
     const starting = (async () => {
       const cwd = await this.materialize(inst.deploymentId, inst.bundle);
+      const box = await this.sandboxFor(inst, cwd);
       const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
       const spawnOpts = {
         agent,
@@ -340,7 +370,10 @@ export class Runtime {
         memoryLimitMb: this.memoryLimitOf(inst),
         startTimeoutMs: this.opts.startTimeoutMs,
         onOutput: this.opts.onOutput === undefined ? undefined : (line: string) => this.opts.onOutput?.(inst.deploymentId, line),
-        wrap: await this.sandboxFor(cwd),
+        wrap: box?.prefix,
+        listenHost: box?.listenHost,
+        host: box?.address,
+        usedPorts: new Set(this.byPort.keys()),
       };
       const proc = await ServerProcess.start(spawnOpts)
         .catch((err: unknown) => {
@@ -348,20 +381,28 @@ export class Runtime {
           if (err instanceof ServerStartError && err.output.some((l) => l.includes('EADDRINUSE'))) return ServerProcess.start(spawnOpts);
           throw err;
         })
-        .catch((err: unknown) => {
+        .catch(async (err: unknown) => {
           agent.destroy();
+          await box?.release();
           throw err;
         });
       if (this.closed) {
         agent.destroy();
         await proc.stop();
+        await box?.release();
         throw new Error('the runtime is closed');
       }
       inst.proc = proc;
       inst.agent = agent;
       inst.killedFor = undefined;
       this.byPort.set(proc.port, inst);
-      void proc.exited.then((code) => this.exited(inst, proc, code));
+      void proc.exited.then(async (code) => {
+        // a cgroup limit kills without a word: say which one it was
+        const limit = await box?.limitHit().catch(() => undefined);
+        if (limit !== undefined) inst.killedFor ??= `it ran into ${limit}`;
+        await box?.release().catch((err: unknown) => this.log(`${inst.deploymentId}: could not release the server's sandbox`, toError(err)));
+        this.exited(inst, proc, code);
+      });
       this.log(`${inst.deploymentId}: server started (pid ${proc.pid}, port ${proc.port}) in ${Date.now() - proc.startedAt} ms`);
       return proc;
     })();

@@ -24,8 +24,14 @@ export interface SpawnOptions {
   agent?: Agent | undefined;
   /** every line the server prints, as it prints it */
   onOutput?: ((line: string) => void) | undefined;
-  /** argv to run node inside, e.g. a bwrap sandbox: ['bwrap', ...args, '--'] */
+  /** argv to run node inside: a sandbox's prefix */
   wrap?: string[] | undefined;
+  /** where the server must listen (default 127.0.0.1; 0.0.0.0 inside a sandbox's own network) */
+  listenHost?: string | undefined;
+  /** where this process reaches it (default 127.0.0.1; the sandbox's address) */
+  host?: string | undefined;
+  /** ports that must not be chosen (the runtime's other servers' ports, which it tells apart by port) */
+  usedPorts?: ReadonlySet<number> | undefined;
 }
 
 /** A start that failed: the message ends with the server's last output lines. */
@@ -47,6 +53,8 @@ export class ServerStartError extends Error {
 export class ServerProcess {
   readonly child: ChildProcess;
   readonly port: number;
+  /** the address the server is reached at */
+  readonly host: string;
   readonly startedAt = Date.now();
   /** resolves with the exit code (or signal name) once the process is gone */
   readonly exited: Promise<string>;
@@ -58,16 +66,18 @@ export class ServerProcess {
 
   private constructor(opts: SpawnOptions, port: number) {
     this.port = port;
+    this.host = opts.host ?? '127.0.0.1';
+    const listen = opts.listenHost ?? '127.0.0.1';
     const args = [...(opts.memoryLimitMb === undefined ? [] : [`--max-old-space-size=${opts.memoryLimitMb}`]), join(opts.cwd, opts.entry), ...(opts.args ?? [])];
     const env: Record<string, string> = {
       PATH: DEFAULT_PATH,
       NODE_ENV: 'production',
       ...opts.env,
       // the runtime must know where the server listens, and it must not listen beyond loopback
-      // (HOSTNAME: Next.js; HOST: SvelteKit, Astro, Nuxt, React Router)
+      // or its sandbox's own network (HOSTNAME: Next.js; HOST: SvelteKit, Astro, Nuxt, React Router)
       PORT: String(port),
-      HOSTNAME: '127.0.0.1',
-      HOST: '127.0.0.1',
+      HOSTNAME: listen,
+      HOST: listen,
     };
     const [command, ...argv] = opts.wrap === undefined || opts.wrap.length === 0 ? [process.execPath, ...args] : [...opts.wrap, process.execPath, ...args];
     this.child = spawn(command!, argv, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -114,7 +124,7 @@ export class ServerProcess {
    * ServerStartError carrying its output when it exits first or does not answer in time.
    */
   static async start(opts: SpawnOptions): Promise<ServerProcess> {
-    const proc = new ServerProcess(opts, await freePort());
+    const proc = new ServerProcess(opts, await freePort(opts.usedPorts));
     const deadline = Date.now() + opts.startTimeoutMs;
     let exitCode: string | undefined;
     void proc.exited.then((code) => (exitCode = code));
@@ -127,7 +137,7 @@ export class ServerProcess {
         }
         const left = deadline - Date.now();
         if (left <= 0) throw new ServerStartError(`The server (node ${opts.entry}) did not answer HTTP on its PORT within ${opts.startTimeoutMs} ms.`, opts.deploymentId, proc.output());
-        if (await answers(proc.port, left, opts.agent)) return proc;
+        if (await answers(proc.host, proc.port, left, opts.agent)) return proc;
         // poll fast early (a small server is up in ~50 ms), then back off a little; and try
         // again at once when it prints something, as most servers do once they listen
         let timer: NodeJS.Timeout | undefined;
@@ -169,9 +179,9 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 }
 
 /** true when something answers GET / on the port with any HTTP response */
-function answers(port: number, timeoutMs: number, agent: Agent | undefined): Promise<boolean> {
+function answers(host: string, port: number, timeoutMs: number, agent: Agent | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', agent: agent ?? false, timeout: timeoutMs, headers: { 'user-agent': 'slipway-health-check' } }, (res) => {
+    const req = request({ host, port, path: '/', method: 'GET', agent: agent ?? false, timeout: timeoutMs, headers: { 'user-agent': 'slipway-health-check' } }, (res) => {
       // read the body to its end so a kept-alive connection can serve the next request
       res.resume();
       res.once('end', () => resolve(true));
@@ -183,8 +193,16 @@ function answers(port: number, timeoutMs: number, agent: Agent | undefined): Pro
   });
 }
 
-/** A port on 127.0.0.1 that was free a moment ago. */
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago, and not one of `used`. */
+async function freePort(used: ReadonlySet<number> | undefined): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await anyFreePort();
+    if (used?.has(port) !== true) return port;
+  }
+  return anyFreePort();
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

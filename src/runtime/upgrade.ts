@@ -3,16 +3,16 @@ import type { Duplex } from 'node:stream';
 import { forwardHeaders, type ProxyOptions } from './proxy.js';
 
 /**
- * Relay a protocol upgrade (WebSocket) to a server on loopback, then splice the two sockets.
+ * Relay a protocol upgrade (WebSocket) to a server (on loopback or in its sandbox's network), then splice the two sockets.
  * Resolves when either side closes. A server that declines the upgrade gets its answer
  * relayed with the connection closed after it; an unreachable one gives a bare 502.
  */
-export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, port: number, opts: ProxyOptions): Promise<void> {
+export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: { host: string; port: number }, opts: ProxyOptions): Promise<void> {
   return new Promise((resolve) => {
     const headers = forwardHeaders(req, opts);
     headers.connection = 'Upgrade';
     if (req.headers.upgrade !== undefined) headers.upgrade = req.headers.upgrade;
-    const outgoing = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: false });
+    const outgoing = request({ host: upstream.host, port: upstream.port, method: req.method, path: req.url, headers, agent: false });
     let settled = false;
     const done = () => {
       if (settled) return;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { packageOutput, packageServer } from '../artifact/index.js';
 import { LocalBlobStore, type BlobStore } from '../blobs/index.js';
 import { runBuild } from '../build/index.js';
+import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
 import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
@@ -66,8 +67,11 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
   const sourceDir = join(workDir, 'src');
   let phase: Phase = 'fetch';
   const timings: Record<string, number> = { queuedMs: startedAt - Number(deployment.created_at) };
+  let workspace: { release: () => Promise<void> } | undefined;
   try {
     await rm(workDir, { recursive: true, force: true });
+    // the whole build folder (checkout, dependencies, output, TMPDIR) has a size the kernel enforces
+    workspace = await createWorkspace(workDir, config.sandbox.buildDiskMb * 1024 * 1024, (await probeIsolation()).loop);
     await mkdir(sourceDir, { recursive: true });
 
     let t = Date.now();
@@ -96,6 +100,9 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       // per project, outside the shared package cache every build can write to
       cache: { dir: join(config.dataDir, 'project-cache', project.id) },
       hiddenPaths: [config.dataDir],
+      scratchDir: workDir,
+      limits: { memoryMb: config.sandbox.buildMemoryMb, pids: config.sandbox.buildPids, cpuShares: config.sandbox.buildCpuShares, tmpMb: config.sandbox.tmpMb },
+      allow: config.sandbox.allow,
     });
     const buildInfo = { framework: build.framework, packageManager: build.packageManager, cache: build.cache };
     await store.db.updateTable('deployments').set({ build_info: JSON.stringify(buildInfo) }).where('id', '=', deployment.id).execute();
@@ -163,7 +170,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     await recordFailure(deps, job, deployment, reason === 'canceled' ? new AppError('BUILD_FAILED', 'Canceled.') : caught, phase, logs, reason === 'canceled');
   } finally {
     await logs.flush();
-    await rm(workDir, { recursive: true, force: true }).catch(() => {});
+    await (workspace?.release() ?? rm(workDir, { recursive: true, force: true })).catch(() => {});
   }
 }
 
