@@ -9,7 +9,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BundleDir } from './bundles.js';
 import { sweepIdle } from './idle.js';
-import { watchMemory, type WatchedServer } from './memory.js';
+import { rssLimitMb, watchMemory, type WatchedServer } from './memory.js';
 import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
 import { ServerProcess, ServerStartError } from './server-process.js';
@@ -331,7 +331,8 @@ export class Runtime {
       writableAt,
       masked: sandbox.hidden,
       tmpMb: sandbox.tmpMb ?? 256,
-      limits: { memoryMb: heapMb === undefined ? undefined : heapMb + Math.max(96, Math.ceil(heapMb / 4)), pids: sandbox.pids ?? 1024 },
+      // a backstop a little above the memory watch's limit, for a server that allocates faster than the watch looks
+      limits: { memoryMb: heapMb === undefined ? undefined : rssLimitMb(heapMb) + 32, pids: sandbox.pids ?? 1024 },
       network: { allow: [...(sandbox.allow ?? [])] },
     });
     if (box !== undefined && writableAt.length > 0) await chownTree(writableAt.map(([outside]) => outside), box.owner);

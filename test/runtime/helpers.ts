@@ -105,9 +105,9 @@ export interface Reply {
 }
 
 /** One request; rejects only when the connection fails or the body is cut off. */
-export function get(port: number, path: string, opts: { agent?: Agent; headers?: Record<string, string>; method?: string; body?: string } = {}): Promise<Reply> {
+export function get(port: number, path: string, opts: { agent?: Agent; headers?: Record<string, string>; method?: string; body?: string; host?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', agent: opts.agent ?? false, headers: opts.headers }, (res) => {
+    const req = request({ host: opts.host ?? '127.0.0.1', port, path, method: opts.method ?? 'GET', agent: opts.agent ?? false, headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));

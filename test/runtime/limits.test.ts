@@ -76,10 +76,12 @@ describe('per-deployment server limits', () => {
       const res = await get(t.front.port, '/alloc');
       assert.equal(res.status, 502, res.body);
       assert.ok(Date.now() - started < 15_000, 'killed well before any timeout');
+      // the memory watch kills it (and says so), or, when it allocates faster than the watch
+      // looks, the sandbox's cgroup does a little above the same limit; either way the log says why
+      await until(() => t.logs.some((l) => /was killed because (it used|it ran into its memory limit)/.test(l)), 5000, 'the exit to be logged');
       const killed = t.logs.find((l) => l.includes('killing the server'));
-      assert.ok(killed !== undefined, t.logs.join('\n'));
-      assert.match(killed, new RegExp(`over its limit of ${rssLimitMb(48)} MiB \\(48 MiB heap`));
-      await until(() => t.logs.some((l) => l.includes('was killed because it used')), 5000, 'the exit to be logged');
+      if (killed !== undefined) assert.match(killed, new RegExp(`over its limit of ${rssLimitMb(48)} MiB \\(48 MiB heap`));
+      else assert.ok(t.logs.some((l) => l.includes(`its memory limit of ${rssLimitMb(48) + 32} MiB`)), t.logs.join('\n'));
 
       const again = await get(t.front.port, '/');
       assert.equal(again.status, 200);

@@ -25,26 +25,26 @@ test('servers of a SIGKILLed edge process do not outlive it', async () => {
     const { createRuntimeGateway } = await import(${JSON.stringify(gateway)});
     const { LocalBlobStore } = await import(${JSON.stringify(blobs)});
     const { gateway: g } = createRuntimeGateway(new LocalBlobStore(${JSON.stringify(join(tmp.path, 'blobs'))}), ${JSON.stringify(tmp.path)}, { memoryMb: 0, requestTimeoutMs: 5000, idleMs: 60000 });
-    const { port } = await g.ensure('dorphan', ${JSON.stringify(bundle)});
-    console.log('PORT ' + port);
+    const { host, port } = await g.ensure('dorphan', ${JSON.stringify(bundle)});
+    console.log('PORT ' + host + ' ' + port);
     setInterval(() => {}, 1000);
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
+  const [host, port] = await new Promise<[string, number]>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
+      const m = /PORT (\S+) (\d+)/.exec(out);
+      if (m) resolve([m[1]!, Number(m[2])]);
     });
     child.once('exit', (code) => reject(new Error(`the runtime process exited (${code}) before its server started`)));
   });
-  assert.equal((await get(port, '/')).status, 200, 'the server runs');
+  assert.equal((await get(port, '/', { host })).status, 200, 'the server runs');
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   let alive = true;
   for (let i = 0; i < 100 && alive; i++) {
-    alive = (await get(port, '/').then(() => true, () => false));
+    alive = (await get(port, '/', { host }).then(() => true, () => false));
     if (alive) await sleep(50);
   }
   assert.equal(alive, false, 'the server stopped with its parent');
