@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
+import { SecretMasker } from '../masking/index.js';
 import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types.js';
 import { detectFramework } from '../frameworks/index.js';
 import { cleanRelativePath, detectProject, isDirectory, type Detected } from './detect.js';
@@ -83,10 +84,12 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // the build never needs the project cache (restore and save happen out here), so it cannot see it
     const sandbox = sandboxed ? await bwrapArgs({ hidden: req.hiddenPaths, writable: [area, sourceDir, cacheDir], masked: cache.project === undefined ? [] : [cache.project.dir] }, rootDir) : undefined;
     const deadline = Date.now() + req.timeoutMs;
+    // the project's values are masked in the output stream, before any line is cut or joined
+    const masker = new SecretMasker(Object.values(req.env));
 
     const exec = (label: string, argv: string[], watch?: RegExp) => {
       log(`Running "${label}"`);
-      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: tools.timeout, watch });
+      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: tools.timeout, watch, masker });
     };
     const step = async (label: string, argv: string[]) => {
       const { code, tail } = await exec(label, argv);
@@ -213,6 +216,7 @@ async function isInside(root: string, path: string): Promise<boolean> {
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
+/** `tail` holds lines as runCommand emitted them: masked on the stream, so joining them reveals nothing. */
 function commandFailed(label: string, code: number, tail: string[]): AppError {
   const lines = tail.length > 0 ? `\n${tail.join('\n')}` : '';
   return new AppError('BUILD_FAILED', `Command "${label}" exited with code ${code}${lines}`);
