@@ -35,7 +35,8 @@ export function safeEqual(a: string, b: string): boolean {
 
 /** Check GitHub's `X-Hub-Signature-256: sha256=<hex>` over the raw body, in constant time. */
 export function verifyGithubSignature(secret: string, body: Buffer, header: string | undefined): boolean {
-  if (header === undefined || !header.startsWith('sha256=')) return false;
+  // exactly 64 hex digits: Buffer.from(…, 'hex') would silently stop at trailing junk
+  if (header === undefined || !/^sha256=[0-9a-f]{64}$/i.test(header)) return false;
   const given = Buffer.from(header.slice('sha256='.length), 'hex');
   const expected = createHmac('sha256', secret).update(body).digest();
   return given.length === expected.length && timingSafeEqual(given, expected);

@@ -33,7 +33,17 @@ const API_BODY_LIMIT = 1024 * 1024;
  * `{"error":{"code","message","hint"?}}`; unknown errors become a 500 that leaks nothing.
  */
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: API_BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // errors the router meets before any route (a URL that does not decode, e.g. /%E0%A4%A) get our shape too
+    frameworkErrors: (raw, _req, reply: FastifyReply) => {
+      const err = normalise(raw);
+      void reply.code(err.status).header('cache-control', 'no-store').send({ error: err.toJSON() });
+    },
+  });
 
   // The API speaks JSON only: a text/plain body is a 415, not a string handed to a route.
   app.removeContentTypeParser('text/plain');
@@ -68,8 +78,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   void app.register(
     async (api) => {
       api.addHook('onRequest', async (req) => {
-        const header = req.headers.authorization;
-        const token = header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : undefined;
+        // the scheme is case-insensitive (RFC 9110 section 11.1): "bearer" works as well as "Bearer"
+        const token = /^bearer[ \t]+(.*)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
         if (token === undefined || token === '') throw new AppError('UNAUTHORIZED', 'This endpoint needs an API token.');
         if (!safeEqual(token, deps.adminToken)) throw new AppError('UNAUTHORIZED', 'The API token is not valid.');
       });
@@ -109,6 +119,8 @@ function normalise(raw: unknown): AppError {
       return new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than this endpoint accepts.');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AppError('UNSUPPORTED_MEDIA_TYPE', 'This endpoint takes JSON.');
+    case 'FST_ERR_BAD_URL':
+      return new AppError('BAD_REQUEST', 'The URL is not valid: a %-escape in its path does not decode.', { hint: 'Percent-encode the path as UTF-8 (e.g. "%20" for a space).' });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('BAD_REQUEST', err.message);

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
+import { SecretMasker } from '../masking/index.js';
 import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types.js';
 import { detectFramework } from '../frameworks/index.js';
 import { cleanRelativePath, detectProject, isDirectory, type Detected } from './detect.js';
@@ -99,10 +100,12 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     }
     const sandbox = box?.prefix;
     const deadline = Date.now() + req.timeoutMs;
+    // the project's values are masked in the output stream, before any line is cut or joined
+    const masker = new SecretMasker(Object.values(req.env));
 
     const exec = (label: string, argv: string[], watch?: RegExp) => {
       log(`Running "${label}"`);
-      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: iso.timeout, watch });
+      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: iso.timeout, watch, masker });
     };
     const step = async (label: string, argv: string[]) => {
       const { code, tail } = await exec(label, argv);
@@ -236,6 +239,7 @@ async function isInside(root: string, path: string): Promise<boolean> {
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
+/** `tail` holds lines as runCommand emitted them: masked on the stream, so joining them reveals nothing. */
 function commandFailed(label: string, code: number, tail: string[]): AppError {
   const lines = tail.length > 0 ? `\n${tail.join('\n')}` : '';
   return new AppError('BUILD_FAILED', `Command "${label}" exited with code ${code}${lines}`);

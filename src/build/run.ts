@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { AppError } from '../errors/index.js';
+import type { SecretMasker } from '../masking/index.js';
 import type { LogFn } from './types.js';
 
 const MAX_LINE = 4096;
@@ -29,6 +30,8 @@ export interface RunOptions {
   hardTimeout: boolean;
   /** report whether any output line matched (e.g. npm ci's "lockfile out of sync") */
   watch?: RegExp | undefined;
+  /** masks the build's secret values in its output before lines are cut (see lineSplitter) */
+  masker?: SecretMasker | undefined;
 }
 
 export interface RunResult {
@@ -63,8 +66,8 @@ export function runCommand(opts: RunOptions): Promise<RunResult> {
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
     };
-    const out = lineSplitter(emit);
-    const err = lineSplitter(emit);
+    const out = lineSplitter(emit, opts.masker);
+    const err = lineSplitter(emit, opts.masker);
     child.stdout.on('data', out.write);
     child.stderr.on('data', err.write);
 
@@ -112,9 +115,13 @@ export function runCommand(opts: RunOptions): Promise<RunResult> {
   });
 }
 
-/** Feed chunks in; get whole lines out, split on \n and \r, each at most MAX_LINE characters. */
-function lineSplitter(emit: (line: string) => void): { write: (chunk: Buffer) => void; end: () => void } {
+/**
+ * Feed chunks in; get whole lines out, split on \n and \r, each at most MAX_LINE characters.
+ * Secret values are masked on the decoded stream first, so no cut can split one out of sight.
+ */
+function lineSplitter(emit: (line: string) => void, masker: SecretMasker | undefined): { write: (chunk: Buffer) => void; end: () => void } {
   const decoder = new StringDecoder('utf8');
+  const masked = masker?.stream();
   let pending = '';
   const drain = (final: boolean) => {
     const parts = pending.split(/\r\n|\r|\n/);
@@ -131,11 +138,13 @@ function lineSplitter(emit: (line: string) => void): { write: (chunk: Buffer) =>
   };
   return {
     write: (chunk: Buffer) => {
-      pending += decoder.write(chunk);
+      const text = decoder.write(chunk);
+      pending += masked === undefined ? text : masked.write(text);
       drain(false);
     },
     end: () => {
-      pending += decoder.end();
+      const text = decoder.end();
+      pending += masked === undefined ? text : masked.write(text) + masked.end();
       drain(true);
     },
   };

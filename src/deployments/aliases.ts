@@ -1,5 +1,5 @@
 import { AppError } from '../errors/index.js';
-import { bumpCounter, type Db } from '../store/index.js';
+import { bumpCounter, type Db, type Deployment } from '../store/index.js';
 
 export const PRODUCTION = 'production';
 
@@ -47,4 +47,19 @@ export async function moveAlias(db: Db, projectId: string, name: string, deploym
 export async function aliasTarget(db: Db, projectId: string, name: string): Promise<string | null> {
   const row = await db.selectFrom('aliases').select('deployment_id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
   return row?.deployment_id ?? null;
+}
+
+/**
+ * The automatic move (a finished build): like moveAlias, but never to a deployment created
+ * before the one the alias points at now, so an alias does not go backwards by itself (a
+ * person's rollback or promote uses moveAlias). Returns whether it moved.
+ */
+export async function moveAliasForward(db: Db, projectId: string, name: string, deployment: Pick<Deployment, 'id' | 'seq'>): Promise<boolean> {
+  const current = await aliasTarget(db, projectId, name);
+  if (current !== null && current !== deployment.id) {
+    const cur = await db.selectFrom('deployments').select('seq').where('id', '=', current).executeTakeFirst();
+    if (cur !== undefined && Number(cur.seq) > Number(deployment.seq)) return false;
+  }
+  await moveAlias(db, projectId, name, deployment.id);
+  return true;
 }

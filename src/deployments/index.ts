@@ -8,9 +8,9 @@ import type { SecretBox } from '../secrets.js';
 
 export type { DeploymentServerSettings } from '../runtime/index.js';
 import { bumpCounter, type Db, type Deployment, type Project, type Store } from '../store/index.js';
-import { aliasTarget, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
+import { aliasTarget, branchSlug, moveAlias, moveAliasForward, PRODUCTION } from './aliases.js';
 
-export { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION } from './aliases.js';
+export { aliasTarget, branchAlias, branchSlug, moveAlias, moveAliasForward, PRODUCTION } from './aliases.js';
 export { appendLogs, readLogs, tailLogs } from './logs.js';
 
 export interface DeploymentRequest {
@@ -22,6 +22,12 @@ export interface DeploymentRequest {
   commitAuthor?: string | null;
   /** default: production when the branch is the production branch, else preview */
   target?: 'production' | 'preview' | undefined;
+  /**
+   * The commits whose still-queued deployments of this branch this one replaces (a push's
+   * `before` and `after`); default: every queued one. A webhook passes its own, so a replayed
+   * old push cannot cancel the queued build of a newer one.
+   */
+  supersedes?: readonly string[] | undefined;
 }
 
 /**
@@ -42,8 +48,9 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
       .where('project_id', '=', req.project.id)
       .where('branch', '=', req.branch)
       .where('status', '=', 'queued')
+      .select('commit_sha')
       .execute();
-    const ids = superseded.map((d) => d.id);
+    const ids = superseded.filter((d) => req.supersedes === undefined || req.supersedes.includes(d.commit_sha)).map((d) => d.id);
     if (ids.length > 0) {
       const now = Date.now();
       await db
@@ -125,16 +132,11 @@ export async function listDeployments(db: Db, projectId: string, limit = 50): Pr
 
 /**
  * Move the production alias to a ready deployment. Used by promote, rollback and a finished
- * production build; `onlyIfNewer` keeps a slow older build from replacing a newer one.
+ * production build; `onlyIfNewer` (every automatic move) never moves it to a deployment created
+ * before the one it serves now: a slow older build does not replace a newer one.
  */
 export async function setProduction(db: Db, deployment: Deployment, opts: { onlyIfNewer?: boolean } = {}): Promise<boolean> {
-  if (opts.onlyIfNewer === true) {
-    const current = await aliasTarget(db, deployment.project_id, PRODUCTION);
-    if (current !== null) {
-      const cur = await db.selectFrom('deployments').select('seq').where('id', '=', current).executeTakeFirst();
-      if (cur !== undefined && Number(cur.seq) > Number(deployment.seq)) return false;
-    }
-  }
+  if (opts.onlyIfNewer === true) return moveAliasForward(db, deployment.project_id, PRODUCTION, deployment);
   await moveAlias(db, deployment.project_id, PRODUCTION, deployment.id);
   return true;
 }

@@ -23,6 +23,7 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, who: 'user', hint: 'Send Content-Type: application/json.' },
   REF_NOT_FOUND: { status: 422, who: 'user', hint: 'Push the branch or commit first, or check the name.' },
   SOURCE_UNREACHABLE: { status: 422, who: 'user', hint: 'Check repoUrl and that the machine running Slipway can clone it (git ls-remote <repoUrl>).' },
+  STALE_PUSH: { status: 409, who: 'user', hint: 'Nothing to do: the branch has moved on and its newest push is built. To deploy this commit anyway, POST /api/v1/projects/<project>/deployments with {"ref": "<sha>"}.' },
   BUILD_FAILED: { status: 422, who: 'user', hint: 'Read the build log; run the same install and build commands locally to reproduce.' },
   BUILD_LIMIT: { status: 422, who: 'user', hint: 'The build used more memory, processes or disk than its sandbox allows: make it use less, or ask the operator to raise --build-memory-mb, --build-pids or --build-disk-mb.' },
   BUILD_TIMEOUT: { status: 422, who: 'user', hint: 'Make the build faster or raise the project build timeout (buildTimeoutSeconds).' },

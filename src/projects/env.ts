@@ -38,6 +38,10 @@ export function checkEnvKey(key: string): void {
       hint: 'For example: PUT /api/v1/projects/<project>/env/API_URL',
     });
   }
+  // "__proto__" as a key of a plain object sets its prototype instead: the variable would vanish
+  if (key === '__proto__') {
+    throw new AppError('VALIDATION', '"__proto__" cannot be a variable name.', { hint: 'Pick another name, e.g. PROTO.' });
+  }
   if (RESERVED.has(key) || key.toUpperCase().startsWith('SLIPWAY_')) {
     throw new AppError('VALIDATION', `${key} is reserved: Slipway sets it for builds and servers itself.`, {
       hint: `Reserved names: ${[...RESERVED].join(', ')} and anything starting with SLIPWAY_. Pick another name.`,

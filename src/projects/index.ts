@@ -97,9 +97,13 @@ export function validateProjectInput(input: ProjectInput): { name: string; repoU
   if (typeof input.repoUrl !== 'string' || input.repoUrl.trim() === '' || input.repoUrl.length > 2000 || input.repoUrl.startsWith('-')) {
     bad('repoUrl', 'must be a URL the git CLI can clone (https, ssh or file)', '"https://github.com/acme/site.git"');
   }
+  // not trimmed for the caller: " -u..." would pass the "-" check above and then reach git as an option
+  if (/^\s|\s$/.test(input.repoUrl as string)) {
+    throw new AppError('VALIDATION', 'repoUrl must not start or end with spaces.', { hint: 'Remove the spaces around the URL, for example: "repoUrl": "https://github.com/acme/site.git"' });
+  }
   const settings = {} as Record<string, unknown>;
   for (const [field, check] of Object.entries(SETTING_CHECKS)) settings[field] = check(input[field as keyof ProjectInput]);
-  return { name: input.name as string, repoUrl: (input.repoUrl as string).trim(), ...(settings as unknown as ProjectSettings) };
+  return { name: input.name as string, repoUrl: input.repoUrl as string, ...(settings as unknown as ProjectSettings) };
 }
 
 /**
@@ -112,7 +116,8 @@ export function validateProjectPatch(input: Record<string, unknown>): Partial<Pr
     if (field === 'name' || field === 'repoUrl') {
       throw new AppError('VALIDATION', `${field} cannot be changed.`, { hint: 'Create a new project for another name or repository.' });
     }
-    const check = SETTING_CHECKS[field as keyof ProjectSettings] as ((v: unknown) => unknown) | undefined;
+    // own keys only: "constructor" or "__proto__" would otherwise find Object.prototype's members
+    const check = Object.hasOwn(SETTING_CHECKS, field) ? (SETTING_CHECKS[field as keyof ProjectSettings] as (v: unknown) => unknown) : undefined;
     if (check === undefined) {
       throw new AppError('VALIDATION', `Unknown setting ${JSON.stringify(field)}.`, { hint: `Settings are: ${Object.keys(SETTING_CHECKS).join(', ')}.` });
     }

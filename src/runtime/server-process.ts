@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request, type Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { readMaskedLines, SecretMasker } from '../masking/index.js';
 
 const OUTPUT_LINES = 40;
 const MAX_LINE = 2000;
@@ -81,9 +81,11 @@ export class ServerProcess {
     };
     const [command, ...argv] = opts.wrap === undefined || opts.wrap.length === 0 ? [process.execPath, ...args] : [...opts.wrap, process.execPath, ...args];
     this.child = spawn(command!, argv, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // the deployment's values are masked on each stream before a line is cut (see src/masking)
+    const masker = new SecretMasker(Object.values(opts.env));
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (stream === null) continue;
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+      readMaskedLines(stream, masker, (line) => {
         const cut = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
         this.lines.push(cut);
         if (this.lines.length > OUTPUT_LINES) this.lines.shift();

@@ -7,6 +7,8 @@ export { redactUrl } from './git.js';
 
 const SHA = /^[0-9a-f]{40}$/i;
 const LS_REMOTE_TIMEOUT_MS = 60_000;
+/** asking where a branch is before a build: short, the fetch that follows has its own budget */
+const TIP_TIMEOUT_MS = 30_000;
 const FETCH_TIMEOUT_MS = 10 * 60_000;
 
 export interface ResolvedRef {
@@ -63,6 +65,28 @@ export async function resolveRef(repoUrl: string, ref: string, opts: { signal?: 
   const tag = refs.get(`refs/tags/${name}^{}`) ?? refs.get(`refs/tags/${name}`);
   if (tag !== undefined) return { sha: tag };
   throw new AppError('REF_NOT_FOUND', `No branch or tag "${ref}" in ${redactUrl(repoUrl)}.`);
+}
+
+/**
+ * The commit a branch points at now, asked of the git host (`git ls-remote <url> refs/heads/<branch>`),
+ * or null when the branch does not exist (any more). A webhook's payload says what was pushed
+ * once; this says whether it is still the tip, which a replayed delivery cannot fake.
+ * `await branchTip('https://github.com/acme/site.git', 'main')` -> `'3f9a…'`
+ */
+export async function branchTip(repoUrl: string, branch: string, opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<string | null> {
+  checkUrl(repoUrl);
+  if (branch === '' || branch.startsWith('-') || /[\s\0~^:?*[\\]/.test(branch)) throw new AppError('REF_NOT_FOUND', `"${branch}" is not a valid branch name.`);
+  const ref = `refs/heads/${branch}`;
+  const timeoutMs = opts.timeoutMs ?? TIP_TIMEOUT_MS;
+  const result = await runGit(['ls-remote', repoUrl, ref], { timeoutMs, signal: opts.signal });
+  if (result.timedOut) throw new AppError('SOURCE_UNREACHABLE', `${redactUrl(repoUrl)} did not say where ${branch} is within ${Math.round(timeoutMs / 1000)}s.`);
+  if (result.code !== 0) throw unreachable(repoUrl, result);
+  // ls-remote matches patterns against the ends of ref names: take the exact ref only
+  for (const line of result.stdout.split('\n')) {
+    const [sha, name] = line.split('\t');
+    if (name === ref && sha !== undefined && SHA.test(sha)) return sha.toLowerCase();
+  }
+  return null;
 }
 
 /**

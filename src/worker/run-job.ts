@@ -5,7 +5,7 @@ import { LocalBlobStore, type BlobStore } from '../blobs/index.js';
 import { runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
-import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
+import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAliasForward, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
@@ -16,6 +16,7 @@ import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { LogSink } from './log-sink.js';
+import { recordStalePush, stalePushReason } from './stale-push.js';
 
 export interface JobDeps {
   store: Store;
@@ -75,6 +76,12 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     await mkdir(sourceDir, { recursive: true });
 
     let t = Date.now();
+    const stale = await stalePushReason(project.repo_url, deployment, signal);
+    if (stale !== undefined) {
+      logs.line(stale);
+      await recordStalePush(store, queue, job, deployment, stale);
+      return;
+    }
     const commit = await fetchSource({ repoUrl: project.repo_url, sha: deployment.commit_sha, dir: sourceDir, log: logs.line, signal });
     timings.fetchMs = Date.now() - t;
     await store.db
@@ -149,8 +156,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       const aliases: string[] = [];
       if (ready.branch !== null) {
         const name = branchAlias(branchSlug(ready.branch, project.name));
-        await moveAlias(db, project.id, name, ready.id);
-        aliases.push(name);
+        if (await moveAliasForward(db, project.id, name, ready)) aliases.push(name);
       }
       if (ready.target === 'production' && (await setProduction(db, ready, { onlyIfNewer: true }))) aliases.push(PRODUCTION);
       return aliases;

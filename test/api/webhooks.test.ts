@@ -135,3 +135,20 @@ test('GitHub form-encoded deliveries work too', async () => {
   assert.equal(res.status, 202);
   assert.match(((await res.json()) as { ignored: string }).ignored, /not the production branch/);
 });
+
+test('a push cancels only the queued deployment it replaced: a replayed old push cannot cancel a newer one', async () => {
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(40)) as [string, string, string];
+  const newer = await sendWebhook(slipway.apiUrl, 'hooks', secret, pushPayload({ ref: 'refs/heads/main', before: a, after: b }));
+  assert.equal(newer.status, 202);
+  // an old push (from before `a` to `a`) arrives again with a new delivery id
+  const replay = await sendWebhook(slipway.apiUrl, 'hooks', secret, pushPayload({ ref: 'refs/heads/main', before: c, after: a }));
+  assert.equal(replay.status, 202);
+  const kept = await slipway.api('GET', `/api/v1/deployments/${newer.body.deploymentId}`);
+  assert.equal(kept.body.status, 'queued', 'the newer push still builds');
+  // the push that moved the branch on from `b` does replace it
+  const next = await sendWebhook(slipway.apiUrl, 'hooks', secret, pushPayload({ ref: 'refs/heads/main', before: b, after: c }));
+  assert.equal(next.status, 202);
+  const replaced = await slipway.api('GET', `/api/v1/deployments/${newer.body.deploymentId}`);
+  assert.equal(replaced.body.status, 'canceled');
+  assert.match(replaced.body.error.message, /Superseded/);
+});

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { fetchSource, redactUrl, resolveRef } from '../../src/source/index.js';
+import { branchTip, fetchSource, redactUrl, resolveRef } from '../../src/source/index.js';
 import { AppError } from '../../src/errors/index.js';
 import { git, makeRepo } from '../helpers/git.js';
 import { tempDir } from '../helpers/paths.js';
@@ -30,6 +30,21 @@ describe('source', () => {
     await repo.push('feature');
   });
   after(() => tmp.cleanup());
+
+  describe('branchTip', () => {
+    it("answers the branch's head on the host, null for a branch that is not there, and ignores refs that only end the same", async () => {
+      assert.equal(await branchTip(repo.url, 'main'), second);
+      assert.equal(await branchTip(repo.url, 'nope'), null);
+      // ls-remote matches patterns against the ends of ref names: refs/heads/x/refs/heads/nope would match "refs/heads/nope"
+      await git(repo.work, 'push', '--quiet', 'origin', `${first}:refs/heads/x/refs/heads/nope`);
+      assert.equal(await branchTip(repo.url, 'nope'), null);
+      await git(repo.work, 'push', '--quiet', 'origin', ':refs/heads/x/refs/heads/nope');
+    });
+
+    it('fails with SOURCE_UNREACHABLE for a repository that is not there', async () => {
+      await assert.rejects(branchTip(`file://${join(tmp.path, 'missing.git')}`, 'main'), (err: unknown) => err instanceof AppError && err.code === 'SOURCE_UNREACHABLE');
+    });
+  });
 
   describe('resolveRef', () => {
     it('resolves a branch to its head and names the branch', async () => {

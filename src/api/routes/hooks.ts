@@ -11,6 +11,7 @@ const SHA = /^[0-9a-f]{40}$/;
 interface PushPayload {
   ref?: unknown;
   after?: unknown;
+  before?: unknown;
   deleted?: unknown;
   head_commit?: { message?: unknown; author?: { name?: unknown } } | null;
 }
@@ -61,6 +62,8 @@ export function hookRoutes(deps: ApiDeps): FastifyPluginAsync {
             trigger: 'webhook',
             commitMessage: decision.message,
             commitAuthor: decision.author,
+            // only what this push says it replaced: a replayed old push must not cancel a newer one
+            supersedes: decision.before === undefined ? [decision.sha] : [decision.before, decision.sha],
           });
           result = { status: 202, body: { deploymentId: d.id } };
         }
@@ -104,7 +107,7 @@ function parsePayload(raw: Buffer, contentType: string | undefined): PushPayload
 export function decidePush(
   p: PushPayload,
   productionBranch: string,
-): { ignored: string } | { sha: string; branch: string; message: string | null; author: string | null } {
+): { ignored: string } | { sha: string; before: string | undefined; branch: string; message: string | null; author: string | null } {
   if (typeof p.ref !== 'string') throw new AppError('VALIDATION', 'The push payload has no "ref".', { hint: 'Send GitHub push payloads unchanged.' });
   if (p.ref.startsWith('refs/tags/')) return { ignored: `tag push (${p.ref.slice('refs/tags/'.length)})` };
   if (!p.ref.startsWith('refs/heads/')) return { ignored: `ref ${p.ref} is not a branch` };
@@ -115,6 +118,7 @@ export function decidePush(
   const head = p.head_commit ?? undefined;
   return {
     sha: p.after,
+    before: typeof p.before === 'string' && SHA.test(p.before) && !/^0+$/.test(p.before) ? p.before : undefined,
     branch,
     message: typeof head?.message === 'string' ? head.message : null,
     author: typeof head?.author?.name === 'string' ? head.author.name : null,
