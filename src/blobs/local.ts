@@ -80,19 +80,25 @@ export class LocalBlobStore implements BlobStore {
   }
 
   private async verifyOpen(hash: string, handle: FileHandle): Promise<void> {
-    const look = lookOf(await handle.stat({ bigint: true }));
-    if (this.verified.get(hash) === look) return;
-    const digest = createHash('sha256');
-    for await (const chunk of handle.createReadStream({ start: 0, autoClose: false })) digest.update(chunk as Buffer);
-    const actual = digest.digest('hex');
-    if (actual !== hash) {
-      this.verified.delete(hash);
-      throw new BlobIntegrityError(hash, actual);
+    // a hard link made or removed meanwhile (the runtime links blobs into bundles) changes the
+    // ctime too: hash again a few times before calling the file unstable
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const look = lookOf(await handle.stat({ bigint: true }));
+      if (this.verified.get(hash) === look) return;
+      const digest = createHash('sha256');
+      for await (const chunk of handle.createReadStream({ start: 0, autoClose: false })) digest.update(chunk as Buffer);
+      const actual = digest.digest('hex');
+      if (actual !== hash) {
+        this.verified.delete(hash);
+        throw new BlobIntegrityError(hash, actual);
+      }
+      // written while it was hashed: the hash says nothing about what would be streamed
+      if (lookOf(await handle.stat({ bigint: true })) !== look) continue;
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+      this.verified.set(hash, look);
+      return;
     }
-    // written while it was hashed: the hash says nothing about what would be streamed
-    if (lookOf(await handle.stat({ bigint: true })) !== look) throw new BlobIntegrityError(hash, 'unknown (the file changed while it was read)');
-    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-    this.verified.set(hash, look);
+    throw new BlobIntegrityError(hash, 'unknown (the file kept changing while it was read)');
   }
 
   private async write(hash: string, writeTmp: (tmp: string) => Promise<void>): Promise<boolean> {

@@ -4,7 +4,7 @@ import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { bwrapArgs, probeTools } from '../build/index.js';
-import { BundleDir } from './bundles.js';
+import { BundleDir, type MaterializedBundle } from './bundles.js';
 import { sweepIdle } from './idle.js';
 import { watchMemory, type WatchedServer } from './memory.js';
 import { sendErrorPage } from './pages.js';
@@ -16,6 +16,10 @@ export interface RuntimeOptions {
   blobs: LocalBlobStore;
   /** where bundles are materialized, one folder per deployment, e.g. `<data-dir>/runtime` */
   dir: string;
+  /** where each deployment's writable folder is made (default `<dir>-data`, e.g. `<data-dir>/runtime-data`) */
+  dataDir?: string | undefined;
+  /** a bundle file's bytes do not match the manifest (changed blob): its server is not started; record it (e.g. in the store) */
+  onIntegrityError?: ((deploymentId: string, reason: string) => void) | undefined;
   /** an unpinned deployment with no request for this long is stopped (default 15 min) */
   idleMs?: number;
   /** how long a server may take to answer its first HTTP request (default 30 s) */
@@ -128,14 +132,16 @@ export class Runtime {
     this.bundles = new BundleDir({
       blobs: opts.blobs,
       dir: opts.dir,
+      dataDir: opts.dataDir,
+      onIntegrityError: opts.onIntegrityError,
       log: this.log,
       inUse: () => [...this.active.keys(), ...[...this.live].map((i) => i.deploymentId)],
       collect: opts.collectBundles,
     });
   }
 
-  /** Write a deployment's bundle to `<dir>/<deploymentId>/` unless it is there (see BundleDir); returns that folder. */
-  materialize(deploymentId: string, bundle: ServerBundle): Promise<string> {
+  /** Write a deployment's bundle to `<dir>/<deploymentId>/` unless it is there and check its bytes (see BundleDir); returns that folder and the deployment's writable one. */
+  materialize(deploymentId: string, bundle: ServerBundle): Promise<MaterializedBundle> {
     return this.bundles.materialize(deploymentId, bundle);
   }
 
@@ -328,7 +334,7 @@ export class Runtime {
     inst.restartTimer = undefined;
     this.live.add(inst);
     const starting = (async () => {
-      const cwd = await this.materialize(inst.deploymentId, inst.bundle);
+      const { dir: cwd } = await this.materialize(inst.deploymentId, inst.bundle);
       const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
       const spawnOpts = {
         agent,
