@@ -23,6 +23,7 @@ export class LocalBlobStore implements BlobStore {
    * looks the same needs no second hash: large streamed blobs are hashed once per process.
    */
   private readonly verified = new Map<string, string>();
+  private readonly hashing = new Map<string, Promise<boolean>>();
 
   constructor(readonly root: string) {}
 
@@ -85,20 +86,32 @@ export class LocalBlobStore implements BlobStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const look = lookOf(await handle.stat({ bigint: true }));
       if (this.verified.get(hash) === look) return;
-      const digest = createHash('sha256');
-      for await (const chunk of handle.createReadStream({ start: 0, autoClose: false })) digest.update(chunk as Buffer);
-      const actual = digest.digest('hex');
-      if (actual !== hash) {
-        this.verified.delete(hash);
-        throw new BlobIntegrityError(hash, actual);
+      // the first requests for a large file share one hash of it (the same file: the same look)
+      const key = `${hash} ${look}`;
+      let hashing = this.hashing.get(key);
+      if (hashing === undefined) {
+        hashing = this.hashOnce(hash, handle, look).finally(() => this.hashing.delete(key));
+        this.hashing.set(key, hashing);
       }
-      // written while it was hashed: the hash says nothing about what would be streamed
-      if (lookOf(await handle.stat({ bigint: true })) !== look) continue;
-      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-      this.verified.set(hash, look);
-      return;
+      if (await hashing) return;
     }
     throw new BlobIntegrityError(hash, 'unknown (the file kept changing while it was read)');
+  }
+
+  /** true: the file's bytes match and it did not change while read (remembered); false: it changed meanwhile. */
+  private async hashOnce(hash: string, handle: FileHandle, look: string): Promise<boolean> {
+    const digest = createHash('sha256');
+    for await (const chunk of handle.createReadStream({ start: 0, autoClose: false })) digest.update(chunk as Buffer);
+    const actual = digest.digest('hex');
+    if (actual !== hash) {
+      this.verified.delete(hash);
+      throw new BlobIntegrityError(hash, actual);
+    }
+    // written while it was hashed: the hash says nothing about what would be streamed
+    if (lookOf(await handle.stat({ bigint: true })) !== look) return false;
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    this.verified.set(hash, look);
+    return true;
   }
 
   private async write(hash: string, writeTmp: (tmp: string) => Promise<void>): Promise<boolean> {
