@@ -42,6 +42,32 @@ describe('the edge', () => {
     }
   });
 
+  it('refuses a manifest whose blob changed: 500, the deployment flagged, other sites served', async () => {
+    const fx = await blobFixture();
+    const bad = await makeDeployment(fx.blobs, { 'index.html': '<p>a</p>' });
+    const ok = await makeDeployment(fx.blobs, { 'index.html': '<p>b</p>' });
+    const manifest = (await fx.blobs.get(bad.manifestHash))!;
+    // the same length, one file pointed elsewhere: a hostile manifest could serve any blob
+    await tamper(fx.blobs, bad.manifestHash, Buffer.from(manifest.toString().replace('index.html', 'index.htm_')));
+    const flagged: [string, string][] = [];
+    const lookup = {
+      ...createMemoryLookup({ 'a.localhost': { deploymentId: 'd1', manifestHash: bad.manifestHash }, 'b.localhost': { deploymentId: 'd2', manifestHash: ok.manifestHash } }),
+      flagIntegrityError: async (id: string, reason: string) => void flagged.push([id, reason]),
+    };
+    const { edge, port } = await listenEdge({ lookup, blobs: fx.blobs, log: () => {} });
+    try {
+      assert.equal((await get(port, 'a.localhost', '/')).status, 500);
+      assert.equal((await get(port, 'a.localhost', '/index.htm_')).status, 500);
+      assert.equal((await get(port, 'b.localhost', '/')).text, '<p>b</p>');
+      assert.equal(flagged.length, 1, 'flagged once');
+      assert.equal(flagged[0]![0], 'd1');
+      assert.match(flagged[0]![1], new RegExp(`the manifest: expected sha256 ${bad.manifestHash}`));
+    } finally {
+      await edge.close();
+      await fx.cleanup();
+    }
+  });
+
   it('reads a blob that did not match once more, and serves it without flagging when the second read is right', async () => {
     const good = await blobFixture();
     const bad = new LocalBlobStore(join(tmp.path, 'corrupt-replica'));
