@@ -1,4 +1,5 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
@@ -8,6 +9,8 @@ import { materializeBundle } from './materialize.js';
 import { BundleIntegrityError, verifyBundle, type VerifiedLooks } from './verify.js';
 
 const DAY_MS = 24 * 60 * 60_000;
+/** deployments whose verified file looks are kept; past this the oldest is forgotten (its next start hashes its files again) */
+const MAX_VERIFIED_BUNDLES = 500;
 
 export interface BundleDirOptions {
   blobs: LocalBlobStore;
@@ -89,12 +92,18 @@ export class BundleDir {
 
   private async verify(dir: string, deploymentId: string, bundle: ServerBundle): Promise<void> {
     try {
-      this.verified.set(deploymentId, await verifyBundle(dir, deploymentId, bundle, this.verified.get(deploymentId)));
+      const looks = await verifyBundle(dir, deploymentId, bundle, this.verified.get(deploymentId));
+      this.verified.delete(deploymentId);
+      if (this.verified.size >= MAX_VERIFIED_BUNDLES) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(deploymentId, looks);
     } catch (err) {
       this.verified.delete(deploymentId);
       if (err instanceof BundleIntegrityError) {
         this.opts.log(`${deploymentId}: refusing to start the server: ${err.message}`);
         this.opts.onIntegrityError?.(deploymentId, err.message);
+        // its copies may hold the changed bytes: the next start writes it again from the store (repaired, perhaps)
+        const trash = join(this.opts.dir, `.trash-${deploymentId}-${randomBytes(4).toString('hex')}`);
+        await rename(dir, trash).then(() => rm(trash, { recursive: true, force: true })).catch(() => undefined);
       }
       throw err;
     }

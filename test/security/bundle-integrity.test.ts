@@ -136,6 +136,12 @@ describe('the runtime', () => {
       assert.equal(flagged[0]![0], 'dok1');
       assert.ok(logged.some((m) => m.startsWith('dok1: refusing to start the server:') && m.includes(original)), logged.join('\n'));
 
+      // once the blob is repaired, the bundle is written again and its server starts
+      await tamper(blobs, original, Buffer.from('module.exports = 2;\n'));
+      const repaired = await runtime.ensure('dok1', bundle, {});
+      assert.equal((await getServer(repaired.port, '/')).status, 200);
+      await runtime.drain('dok1', 0);
+
       // collecting the unused bundle removes its writable folder with it
       assert.deepEqual(await runtime.collectBundles(0), ['dok1']);
       assert.deepEqual(await readdir(`${dir}-data`), []);
