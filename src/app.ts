@@ -12,7 +12,7 @@ import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
-import { deploymentServerSettings } from './deployments/index.js';
+import { deploymentServerSettings, flagIntegrityError } from './deployments/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { Store } from './store/index.js';
@@ -59,8 +59,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
 
   let edgePort: number | undefined;
   if (config.roles.includes('edge')) {
+    const flag = (deploymentId: string, reason: string) => flagIntegrityError(store.db, deploymentId, reason);
     if (config.edgeWorkers === 0) {
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id));
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag);
       const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway, standbyMs: config.serverStandbyMs });
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
@@ -72,7 +73,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     } else {
       // one runtime for the node, here in the primary: the workers ask it for servers over IPC
       const limits = serverLimits(config);
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, limits, (id) => deploymentServerSettings(store.db, box, id));
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, limits, (id) => deploymentServerSettings(store.db, box, id), flag);
       const served = serveRuntime(gateway, runtime, limits.idleMs);
       const stopRuntime = async () => {
         served.close();

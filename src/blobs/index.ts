@@ -4,6 +4,10 @@ import type { Readable } from 'node:stream';
  * Content-addressed blob storage keyed by sha256 hex. Blobs are immutable: a put of a hash
  * that is already stored is a no-op. Embedded default: a directory (./local.ts);
  * scale-out: an S3-compatible bucket.
+ *
+ * Reads are verified: what `get` returns and what `stream` sends hash to the name asked for,
+ * or they reject with a BlobIntegrityError (bytes changed after they were stored), so no
+ * reader serves or runs changed bytes.
  */
 export interface BlobStore {
   has(hash: string): Promise<boolean>;
@@ -11,11 +15,16 @@ export interface BlobStore {
   put(hash: string, data: Buffer): Promise<boolean>;
   /** Store a file's bytes under their hash without reading it all into memory. */
   putFile(hash: string, filePath: string): Promise<boolean>;
-  /** The whole blob, or undefined when absent. */
+  /** The whole blob, or undefined when absent; rejects with BlobIntegrityError when its bytes do not match its hash. */
   get(hash: string): Promise<Buffer | undefined>;
-  /** A stream of the blob (optionally a byte range, inclusive end), or undefined when absent. */
+  /**
+   * A stream of the blob (optionally a byte range, inclusive end), or undefined when absent.
+   * The whole blob is checked against its hash before the stream is handed out (rejects with
+   * BlobIntegrityError), so a caller can still answer with an error instead of the bytes.
+   */
   stream(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined>;
 }
 
 export { LocalBlobStore } from './local.js';
 export { sha256, sha256File } from './hash.js';
+export { BlobIntegrityError, isBlobIntegrityError } from './integrity.js';

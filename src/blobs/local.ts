@@ -1,13 +1,30 @@
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, copyFile, mkdir, open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import type { BlobStore } from './index.js';
+import { sha256 } from './hash.js';
+import { BlobIntegrityError } from './integrity.js';
 import { isBlobHash } from '../manifest/index.js';
 
-/** Blobs as files under `<root>/<first two hex>/<hash>`, written to a temp name and renamed. */
+/** blob files whose verified look is remembered at most (a memory bound; forgetting only costs a re-hash) */
+const MAX_VERIFIED = 100_000;
+
+/**
+ * Blobs as files under `<root>/<first two hex>/<hash>`, written to a temp name and renamed.
+ * Each file is read-only (0444) from the moment it has its name: several deployments may share
+ * its inode (the runtime hard-links bundle files), so nobody but root may write it.
+ */
 export class LocalBlobStore implements BlobStore {
+  /**
+   * hash -> how its file looked when its bytes last hashed right (device, inode, size, mtime,
+   * ctime in ns). Any write changes the ctime, which no one can set back, so a file that still
+   * looks the same needs no second hash: large streamed blobs are hashed once per process.
+   */
+  private readonly verified = new Map<string, string>();
+  private readonly hashing = new Map<string, Promise<boolean>>();
+
   constructor(readonly root: string) {}
 
   pathOf(hash: string): string {
@@ -33,17 +50,68 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async get(hash: string): Promise<Buffer | undefined> {
+    let bytes: Buffer;
     try {
-      return await readFile(this.pathOf(hash));
+      bytes = await readFile(this.pathOf(hash));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+    const actual = sha256(bytes);
+    if (actual !== hash) throw new BlobIntegrityError(hash, actual);
+    return bytes;
   }
 
   async stream(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
-    if (!(await this.has(hash))) return undefined;
-    return createReadStream(this.pathOf(hash), range);
+    let handle: FileHandle;
+    try {
+      handle = await open(this.pathOf(hash), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      // verified through the same open file that is streamed: a rename over the name since does not matter
+      await this.verifyOpen(hash, handle);
+      return handle.createReadStream({ start: range?.start ?? 0, ...(range === undefined ? {} : { end: range.end }), autoClose: true });
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  private async verifyOpen(hash: string, handle: FileHandle): Promise<void> {
+    // a hard link made or removed meanwhile (the runtime links blobs into bundles) changes the
+    // ctime too: hash again a few times before calling the file unstable
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const look = lookOf(await handle.stat({ bigint: true }));
+      if (this.verified.get(hash) === look) return;
+      // the first requests for a large file share one hash of it (the same file: the same look)
+      const key = `${hash} ${look}`;
+      let hashing = this.hashing.get(key);
+      if (hashing === undefined) {
+        hashing = this.hashOnce(hash, handle, look).finally(() => this.hashing.delete(key));
+        this.hashing.set(key, hashing);
+      }
+      if (await hashing) return;
+    }
+    throw new BlobIntegrityError(hash, 'unknown (the file kept changing while it was read)');
+  }
+
+  /** true: the file's bytes match and it did not change while read (remembered); false: it changed meanwhile. */
+  private async hashOnce(hash: string, handle: FileHandle, look: string): Promise<boolean> {
+    const digest = createHash('sha256');
+    for await (const chunk of handle.createReadStream({ start: 0, autoClose: false })) digest.update(chunk as Buffer);
+    const actual = digest.digest('hex');
+    if (actual !== hash) {
+      this.verified.delete(hash);
+      throw new BlobIntegrityError(hash, actual);
+    }
+    // written while it was hashed: the hash says nothing about what would be streamed
+    if (lookOf(await handle.stat({ bigint: true })) !== look) return false;
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    this.verified.set(hash, look);
+    return true;
   }
 
   private async write(hash: string, writeTmp: (tmp: string) => Promise<void>): Promise<boolean> {
@@ -52,8 +120,14 @@ export class LocalBlobStore implements BlobStore {
     await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true });
     const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     await writeTmp(tmp);
+    // read-only before it is visible: no reader ever sees a writable blob (copyFile kept the source's mode)
+    await chmod(tmp, 0o444);
     // rename is atomic: readers see the whole blob or none of it
     await rename(tmp, target);
     return true;
   }
+}
+
+function lookOf(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }

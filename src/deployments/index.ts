@@ -88,6 +88,7 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
     env: await snapshotEnv(db, box, req.project.id, target),
     server_memory_mb: req.project.server_memory_mb,
     server_request_timeout_seconds: req.project.server_request_timeout_seconds,
+    integrity_error: null,
   };
   await db.insertInto('deployments').values(deployment).execute();
   await queue.enqueue(db, { kind: 'build', deploymentId: deployment.id });
@@ -118,6 +119,14 @@ export function serverSettingsOf(box: SecretBox, d: Pick<Deployment, 'env' | 'se
     memoryMb: d.server_memory_mb ?? undefined,
     requestTimeoutMs: d.server_request_timeout_seconds === null ? undefined : Number(d.server_request_timeout_seconds) * 1000,
   };
+}
+
+/**
+ * Record that an edge or runtime found one of the deployment's blobs changed (its bytes no longer
+ * match the manifest's hash), for an operator to see in the API. The first reason found stays.
+ */
+export async function flagIntegrityError(db: Db, deploymentId: string, reason: string): Promise<void> {
+  await db.updateTable('deployments').set({ integrity_error: reason.slice(0, 2000) }).where('id', '=', deploymentId).where('integrity_error', 'is', null).execute();
 }
 
 export async function getDeployment(db: Db, id: string): Promise<Deployment> {
@@ -202,6 +211,8 @@ export function serializeDeployment(config: Config, project: Project, d: Deploym
     // what the deployment runs with; the variables' values are never shown
     server: { memoryMb: d.server_memory_mb, requestTimeoutSeconds: d.server_request_timeout_seconds },
     error: d.error_code === null ? null : { code: d.error_code, phase: d.error_phase, message: d.error_message },
+    // an edge or runtime found changed bytes in one of its blobs: those files answer 500, the server does not start
+    integrityError: d.integrity_error,
     attempts: Number(d.attempts),
     createdAt: iso(d.created_at),
     startedAt: iso(d.started_at),

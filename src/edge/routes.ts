@@ -1,5 +1,6 @@
 import type { BlobStore } from '../blobs/index.js';
 import { parseManifest } from '../manifest/index.js';
+import type { BlobReader } from './blob-reader.js';
 import { normaliseHost } from './path.js';
 import { compileSite, type Site } from './site.js';
 import type { ResolvedSite, ServerGateway, SiteLookup } from './types.js';
@@ -23,6 +24,8 @@ export class LookupError extends Error {}
 export interface RouteTableOptions {
   lookup: SiteLookup;
   blobs: BlobStore;
+  /** reads the manifest blob, verified (a changed manifest flags its deployment) */
+  reader: BlobReader;
   missTtlMs: number;
   servers: ServerGateway | undefined;
   drainGraceMs: number;
@@ -171,7 +174,8 @@ export class RouteTable {
     const key = `${resolved.deploymentId}\n${resolved.manifestHash}`;
     let site = this.sites.get(key);
     if (site === undefined) {
-      site = this.opts.blobs.get(resolved.manifestHash).then((bytes) => {
+      const read = () => this.opts.blobs.get(resolved.manifestHash);
+      site = this.opts.reader.verified(resolved.deploymentId, 'the manifest', resolved.manifestHash, read).then((bytes) => {
         if (bytes === undefined) throw new Error(`manifest blob ${resolved.manifestHash} of deployment ${resolved.deploymentId} is missing from the blob store`);
         return compileSite(resolved.deploymentId, resolved.manifestHash, parseManifest(bytes));
       });

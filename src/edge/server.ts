@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { pipeline } from 'node:stream';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
+import { BlobReader } from './blob-reader.js';
 import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, unknownHostPage } from './pages.js';
 import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-response.js';
@@ -49,8 +50,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const drainGraceMs = opts.drainGraceMs ?? 30_000;
   const standbyMs = opts.standbyMs ?? 5 * 60_000;
 
-  const routes = new RouteTable({ lookup, blobs, missTtlMs, servers, drainGraceMs, standbyMs, report: (m, e) => report(m, e) });
-  const loadingBlobs = new Map<string, Promise<Buffer>>();
+  const flag = lookup.flagIntegrityError === undefined ? undefined : lookup.flagIntegrityError.bind(lookup);
+  const reader = new BlobReader({ blobs, cache, report: (m, e) => report(m, e), flag });
+  const routes = new RouteTable({ lookup, blobs, reader, missTtlMs, servers, drainGraceMs, standbyMs, report: (m, e) => report(m, e) });
 
   const lastLogged = new Map<string, number>();
   /** log, but the same message at most every 10 s: a missing blob under load must not flood the log */
@@ -229,11 +231,11 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       }
       if (wanted !== IGNORE_RANGE) {
         const headers = [...file.partialHeaders, 'Content-Range', `bytes ${wanted.start}-${wanted.end}/${rep.size}`, 'Content-Length', String(wanted.end - wanted.start + 1)];
-        send(res, 206, headers, rep, wanted, isHead);
+        send(res, 206, headers, rep, wanted, isHead, site, file.key);
         return;
       }
     }
-    send(res, 200, rep.fullHeaders, rep, undefined, isHead);
+    send(res, 200, rep.fullHeaders, rep, undefined, isHead, site, file.key);
   }
 
   function serveNotFound(res: ServerResponse, site: Site, isHead: boolean, acceptEncoding: string | undefined): void {
@@ -242,7 +244,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
     const rep = negotiate(site.notFound, acceptEncoding);
-    send(res, 404, rep.fullHeaders, rep, undefined, isHead);
+    send(res, 404, rep.fullHeaders, rep, undefined, isHead, site, site.notFound.key);
   }
 
   function negotiate(file: SiteFile, acceptEncoding: string | undefined): Representation {
@@ -255,8 +257,12 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   // ---- bytes ----
 
-  /** Send a representation (or a range of it): from memory when cached, else load or stream. */
-  function send(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined, isHead: boolean): void {
+  /**
+   * Send a representation (or a range of it) of the site's file `key`: from memory when cached,
+   * else load or stream it. Bytes in memory were verified against the hash when they were loaded
+   * (see BlobReader); those that do not match are never sent: the answer is a 500 page.
+   */
+  function send(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined, isHead: boolean, site: Site, key: string): void {
     if (isHead) {
       res.writeHead(status, headers as string[]);
       res.end();
@@ -283,45 +289,27 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
     if (rep.size > streamThreshold) {
-      streamBlob(res, status, headers, rep, range);
+      streamBlob(res, status, headers, rep, range, site, key);
       return;
     }
-    loadBlob(rep).then(
+    reader.load(rep, site.deploymentId, key).then(
       (loaded) => {
         res.writeHead(status, headers as string[]);
         res.end(range === undefined ? loaded : loaded.subarray(range.start, range.end + 1));
       },
-      (error: unknown) => fail(res, 500, `could not read blob ${rep.hash}`, error, false),
+      (error: unknown) => fail(res, 500, `could not read ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false),
     ).catch((error: unknown) => fail(res, 500, `sending blob ${rep.hash} failed`, error, false));
   }
 
-  function loadBlob(rep: Representation): Promise<Buffer> {
-    let loading = loadingBlobs.get(rep.hash);
-    if (loading === undefined) {
-      loading = blobs
-        .get(rep.hash)
-        .then((bytes) => {
-          if (bytes === undefined) throw new Error(`blob ${rep.hash} is missing from the blob store`);
-          if (bytes.length !== rep.size) throw new Error(`blob ${rep.hash} has ${bytes.length} bytes, the manifest says ${rep.size}`);
-          rep.slot = cache.set(rep.hash, bytes);
-          return bytes;
-        })
-        .finally(() => loadingBlobs.delete(rep.hash));
-      loadingBlobs.set(rep.hash, loading);
-    }
-    return loading;
-  }
-
-  function streamBlob(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined): void {
+  function streamBlob(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined, site: Site, key: string): void {
     const wanted = range ?? { start: 0, end: rep.size - 1 };
     if (wanted.end < wanted.start) {
       res.writeHead(status, headers as string[]);
       res.end();
       return;
     }
-    blobs.stream(rep.hash, wanted).then(
+    reader.open(rep, site.deploymentId, key, wanted).then(
       (stream) => {
-        if (stream === undefined) throw new Error(`blob ${rep.hash} is missing from the blob store`);
         res.writeHead(status, headers as string[]);
         pipeline(stream, res, (error) => {
           // a client that goes away mid-download is normal; anything else is worth a line
@@ -330,7 +318,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           }
         });
       },
-    ).catch((error: unknown) => fail(res, 500, `could not stream blob ${rep.hash}`, error, false));
+    ).catch((error: unknown) => fail(res, 500, `could not stream ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false));
   }
 
   // ---- server and alias polling ----

@@ -16,6 +16,11 @@ export interface SiteLookup {
   resolveHost(host: string): Promise<ResolvedSite | undefined>;
   /** A number that changes whenever any alias moves; the edge polls it to drop cached routes. */
   aliasGeneration(): Promise<number>;
+  /**
+   * One of the deployment's blobs no longer matches its hash (changed on disk): record it for
+   * an operator (the store's deployments.integrity_error). Optional: lookups without a store only log.
+   */
+  flagIntegrityError?(deploymentId: string, reason: string): Promise<void>;
 }
 
 export interface EdgeOptions {

@@ -1,5 +1,5 @@
 import type { ResolvedSite, SiteLookup } from '../edge/types.js';
-import { branchAlias, PRODUCTION } from '../deployments/aliases.js';
+import { branchAlias, flagIntegrityError, PRODUCTION } from '../deployments/index.js';
 import { readCounter, type Store } from '../store/index.js';
 
 export type HostRoute =
@@ -57,5 +57,6 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
       return viaAlias(project.id, branchAlias(route.prefix));
     },
     aliasGeneration: () => readCounter(db, 'alias_generation'),
+    flagIntegrityError: (deploymentId, reason) => flagIntegrityError(db, deploymentId, reason),
   };
 }

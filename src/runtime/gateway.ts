@@ -50,10 +50,15 @@ export function createRuntimeGateway(
   dataDir: string,
   limits: ServerLimits,
   settingsFor?: (deploymentId: string) => Promise<DeploymentServerSettings>,
+  /** a bundle's bytes changed on disk: flag the deployment (e.g. flagIntegrityError in the store) */
+  onIntegrityError?: (deploymentId: string, reason: string) => Promise<void>,
 ): { gateway: LocalGateway; runtime: Runtime } {
   const runtime = new Runtime({
     blobs,
     dir: join(dataDir, 'runtime'),
+    dataDir: join(dataDir, 'runtime-data'),
+    onIntegrityError: (deploymentId, reason) =>
+      void onIntegrityError?.(deploymentId, reason).catch((err: unknown) => console.error(`[runtime] could not flag deployment ${deploymentId}`, err)),
     ...(limits.memoryMb > 0 ? { memoryLimitMb: limits.memoryMb } : {}),
     requestTimeoutMs: limits.requestTimeoutMs,
     idleMs: limits.idleMs,

@@ -4,6 +4,8 @@
  */
 export { Runtime, type RuntimeOptions, type RuntimeStatus, type ServerLimitOverrides } from './runtime.js';
 export { ServerStartError } from './server-process.js';
+export { BundleIntegrityError } from './verify.js';
+export type { MaterializedBundle } from './bundles.js';
 export { proxyHttp, type ProxyOptions } from './proxy.js';
 export { proxyUpgrade } from './upgrade.js';
 export { sendErrorPage } from './pages.js';

@@ -14,10 +14,13 @@ const DEPLOYMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  * two writers (in one process or several) never see each other's half: the loser of the rename
  * throws its copy away.
  *
- * Files under node_modules are hard links to the blob store (cheap: one inode for every
- * deployment that shares a package). The app's own files are copied (a reflink where the file
- * system can): a server may rewrite its own files at run time (Next.js writes regenerated ISR
- * pages into `.next/server`), and writing through a hard link would corrupt the shared blob.
+ * Every file is read-only. Files under node_modules are hard links to the blob store (cheap:
+ * one inode for every deployment that shares a package), but only to blobs that are read-only
+ * and owned by the platform's user (LocalBlobStore writes them 0444), which a server, running
+ * as another user on a read-only mount, cannot change. Other files are copies (a reflink where
+ * the file system can), given their mode without write bits. What a server writes goes to its
+ * deployment's own writable folder (see BundleDir). The bytes are checked against their hashes
+ * by verifyBundle (./verify.ts) before a server starts.
  */
 export async function materializeBundle(blobs: LocalBlobStore, dir: string, deploymentId: string, bundle: ServerBundle): Promise<string> {
   if (!DEPLOYMENT_ID.test(deploymentId)) throw new Error(`not a deployment id: ${JSON.stringify(deploymentId)}`);
@@ -38,8 +41,10 @@ export async function materializeBundle(blobs: LocalBlobStore, dir: string, depl
       if (path.startsWith('node_modules/') || path.includes('/node_modules/')) {
         const info = await stat(source).catch(() => undefined);
         if (info === undefined) throw new Error(`blob ${file.hash} of ${path} is not in the store`);
-        // one inode has one mode: link only when the executable bit agrees
-        if (((info.mode & 0o111) !== 0) === ((file.mode & 0o111) !== 0)) {
+        // one inode has one mode: link only when the executable bit agrees; and never a blob
+        // another user, or anyone, could write: writing through the link would change every bundle sharing it
+        const sealed = (info.mode & 0o222) === 0 && info.uid === process.getuid?.();
+        if (sealed && ((info.mode & 0o111) !== 0) === ((file.mode & 0o111) !== 0)) {
           try {
             await link(source, dest);
             return;
@@ -51,7 +56,7 @@ export async function materializeBundle(blobs: LocalBlobStore, dir: string, depl
       await copyFile(source, dest, constants.COPYFILE_FICLONE).catch((err: NodeJS.ErrnoException) => {
         throw err.code === 'ENOENT' ? new Error(`blob ${file.hash} of ${path} is not in the store`, { cause: err }) : err;
       });
-      await chmod(dest, file.mode);
+      await chmod(dest, file.mode & ~0o222);
     });
     // links last, so no file is ever written through one
     for (const [path, target] of Object.entries(bundle.symlinks ?? {})) {

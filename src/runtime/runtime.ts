@@ -6,8 +6,8 @@ import type { ServerBundle } from '../manifest/index.js';
 import { openSandbox, type Sandbox } from '../sandbox/index.js';
 import { chownTree } from '../build/owner.js';
 import { lstat, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { BundleDir } from './bundles.js';
+import { join } from 'node:path';
+import { BundleDir, type MaterializedBundle } from './bundles.js';
 import { sweepIdle } from './idle.js';
 import { rssLimitMb, watchMemory, type WatchedServer } from './memory.js';
 import { sendErrorPage } from './pages.js';
@@ -19,6 +19,10 @@ export interface RuntimeOptions {
   blobs: LocalBlobStore;
   /** where bundles are materialized, one folder per deployment, e.g. `<data-dir>/runtime` */
   dir: string;
+  /** where each deployment's writable folder is made (default `<dir>-data`, e.g. `<data-dir>/runtime-data`) */
+  dataDir?: string | undefined;
+  /** a bundle file's bytes do not match the manifest (changed blob): its server is not started; record it (e.g. in the store) */
+  onIntegrityError?: ((deploymentId: string, reason: string) => void) | undefined;
   /** an unpinned deployment with no request for this long is stopped (default 15 min) */
   idleMs?: number;
   /** how long a server may take to answer its first HTTP request (default 30 s) */
@@ -131,14 +135,16 @@ export class Runtime {
     this.bundles = new BundleDir({
       blobs: opts.blobs,
       dir: opts.dir,
+      dataDir: opts.dataDir,
+      onIntegrityError: opts.onIntegrityError,
       log: this.log,
       inUse: () => [...this.active.keys(), ...[...this.live].map((i) => i.deploymentId)],
       collect: opts.collectBundles,
     });
   }
 
-  /** Write a deployment's bundle to `<dir>/<deploymentId>/` unless it is there (see BundleDir); returns that folder. */
-  materialize(deploymentId: string, bundle: ServerBundle): Promise<string> {
+  /** Write a deployment's bundle to `<dir>/<deploymentId>/` unless it is there and check its bytes (see BundleDir); returns that folder and the deployment's writable one. */
+  materialize(deploymentId: string, bundle: ServerBundle): Promise<MaterializedBundle> {
     return this.bundles.materialize(deploymentId, bundle);
   }
 
@@ -312,16 +318,16 @@ export class Runtime {
    * the framework keeps its cache (Next.js's .next/cache: ISR, images), its own network, and a
    * cgroup memory cap a little above its heap limit (the same headroom as the memory watch).
    */
-  private async sandboxFor(inst: Instance, cwd: string): Promise<Sandbox | undefined> {
+  private async sandboxFor(inst: Instance, bundle: MaterializedBundle): Promise<Sandbox | undefined> {
     const sandbox = this.opts.sandbox;
     if (sandbox === undefined) return undefined;
+    const cwd = bundle.dir;
     const writableAt: [string, string][] = [];
     const nextDir = join(cwd, '.next');
     if ((await lstat(nextDir).catch(() => undefined))?.isDirectory() === true) {
-      const data = join(dirname(this.opts.dir), 'runtime-data', inst.deploymentId, 'next-cache');
-      await mkdir(data, { recursive: true });
+      // the mount point must exist in the read-only bundle; our own folder, made by materialize
       await mkdir(join(nextDir, 'cache'), { recursive: true });
-      writableAt.push([data, join(nextDir, 'cache')]);
+      writableAt.push([bundle.dataDir, join(nextDir, 'cache')]);
     }
     const heapMb = this.memoryLimitOf(inst);
     const box = await openSandbox({
@@ -358,8 +364,9 @@ export class Runtime {
     inst.restartTimer = undefined;
     this.live.add(inst);
     const starting = (async () => {
-      const cwd = await this.materialize(inst.deploymentId, inst.bundle);
-      const box = await this.sandboxFor(inst, cwd);
+      const bundleDir = await this.materialize(inst.deploymentId, inst.bundle);
+      const cwd = bundleDir.dir;
+      const box = await this.sandboxFor(inst, bundleDir);
       const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
       const spawnOpts = {
         agent,

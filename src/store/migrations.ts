@@ -131,4 +131,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').addColumn('server_request_timeout_seconds', 'integer').execute();
     },
   },
+  '0004_deployment_integrity_error': {
+    async up(db: Kysely<any>) {
+      // set when an edge or runtime found one of the deployment's blobs changed on disk (null: none found)
+      await db.schema.alterTable('deployments').addColumn('integrity_error', 'text').execute();
+    },
+  },
 };

@@ -68,6 +68,8 @@ export interface DeploymentTable {
   /** the project's server limits when the deployment was created (null: the platform's flags) */
   server_memory_mb: number | null;
   server_request_timeout_seconds: number | null;
+  /** why an edge or runtime refused one of its blobs (bytes changed after they were stored); null: never */
+  integrity_error: string | null;
 }
 
 export interface AliasTable {

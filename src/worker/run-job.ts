@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageOutput, packageServer } from '../artifact/index.js';
-import { LocalBlobStore, type BlobStore } from '../blobs/index.js';
+import { isBlobIntegrityError, LocalBlobStore, type BlobStore } from '../blobs/index.js';
 import { runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
@@ -260,6 +260,10 @@ async function previousManifest(deps: JobDeps, project: Project): Promise<Manife
   if (id === undefined || id === null) return undefined;
   const d = await db.selectFrom('deployments').select('manifest_hash').where('id', '=', id).executeTakeFirst();
   if (d?.manifest_hash == null) return undefined;
-  const bytes = await deps.blobs.get(d.manifest_hash);
+  // only a head start for compression: a manifest whose blob changed on disk is not reused
+  const bytes = await deps.blobs.get(d.manifest_hash).catch((err: unknown) => {
+    if (isBlobIntegrityError(err)) return undefined;
+    throw err;
+  });
   return bytes === undefined ? undefined : parseManifest(bytes);
 }

@@ -74,7 +74,7 @@ describe('Runtime.materialize', () => {
     const one = new Runtime({ blobs, dir: runtimeDir });
     const two = new Runtime({ blobs, dir: runtimeDir });
     try {
-      const paths = await Promise.all([one.materialize('dpl1', bundle), two.materialize('dpl1', bundle), one.materialize('dpl1', bundle)]);
+      const paths = (await Promise.all([one.materialize('dpl1', bundle), two.materialize('dpl1', bundle), one.materialize('dpl1', bundle)])).map((m) => m.dir);
       assert.deepEqual(new Set(paths), new Set([join(runtimeDir, 'dpl1')]));
       // no temp folder left behind by the loser of the race
       assert.deepEqual(await readdir(runtimeDir), ['dpl1']);
