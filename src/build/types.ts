@@ -19,8 +19,18 @@ export interface BuildRequest {
   timeoutMs: number;
   signal?: AbortSignal;
   log: LogFn;
-  /** a folder the build may read and write for package-manager caches (npm, corepack, pnpm, yarn), shared across builds */
+  /**
+   * a folder the build may read and write for package-manager caches (npm, corepack, pnpm, yarn):
+   * one per project, e.g. `<data-dir>/pm-cache/<project-id>`; a folder shared by two projects
+   * would let one plant a package manager or a package that the other's build runs
+   */
   cacheDir: string;
+  /**
+   * the unprivileged user the build's commands run as (set by the sandbox when the worker is
+   * root): restored caches are handed to it, while cached dependency files stay root-owned and
+   * read-only; undefined keeps the worker's own user
+   */
+  owner?: { uid: number; gid: number } | undefined;
   /** paths the build must not be able to read (data dir, keys); hidden when a sandbox is available */
   hiddenPaths: string[];
   /** false: never use the bwrap sandbox (tests, or a machine where it misbehaves); default: use it when it works */
