@@ -3,7 +3,7 @@ import { copyFile, link, lstat, mkdir, open, readdir, readlink, realpath, rm, sy
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { FrameworkMatch } from '../frameworks/index.js';
-import { isWithin, resolveBeneath } from './beneath.js';
+import { isWithin, resolveBeneath, type Beneath } from './beneath.js';
 import { copyTree } from './cache-tree.js';
 import { OUTPUT_CANDIDATES } from './detect.js';
 import type { ServerBuild } from './types.js';
@@ -29,7 +29,13 @@ export async function locateOutput(
 ): Promise<{ outputRel: string; outputDir: string; server?: ServerBuild }> {
   const find = new CheckoutPaths(within, rootDir, log);
   if (override !== undefined && override.trim() !== '') {
-    const dir = await find.folder(override);
+    const found = await find.resolve(override, true);
+    if (found.kind === 'outside') {
+      throw new AppError('OUTPUT_NOT_FOUND', `Output directory "${override}" points outside the repository (through the symlink ${found.at}).`, {
+        hint: 'Set outputDirectory to the folder your build writes inside the project; Slipway does not follow links out of it.',
+      });
+    }
+    const dir = found.kind === 'dir' ? found.path : undefined;
     if (dir === undefined) {
       throw new AppError('OUTPUT_NOT_FOUND', `The build did not produce the output directory "${override}".`, {
         hint: 'Check the build log for the folder your build writes (often dist, build or out) and set outputDirectory to it, relative to the root directory.',
@@ -55,7 +61,7 @@ class CheckoutPaths {
     private readonly log: (line: string) => void,
   ) {}
 
-  private resolve(rel: string, follow: boolean) {
+  resolve(rel: string, follow: boolean): Promise<Beneath> {
     return resolveBeneath(this.within, join(relative(this.within, this.rootDir), rel), { follow });
   }
 
