@@ -121,9 +121,9 @@ export async function copyTree(from: string, to: string, options: TreeOptions): 
         if (options.seal === true) {
           if (sealAsRoot) await lchown(d, 0, 0);
           await chmod(d, (await lstat(d)).mode & 0o555);
-        } else if (owner !== undefined && placed === 'private') {
-          // this build's own copy: its user may rewrite it
-          await chown(d, owner.uid, owner.gid);
+        } else if (placed === 'private') {
+          // this build's own copy (of a sealed file, say): its user may rewrite it
+          if (owner !== undefined) await chown(d, owner.uid, owner.gid);
           await chmod(d, ((await lstat(d)).mode & 0o777) | 0o200);
         }
       }),
