@@ -1,4 +1,5 @@
-import { lstat, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 
 /*
@@ -64,6 +65,22 @@ export async function resolveBeneath(root: string, rel: string, opts: { follow: 
     if (parts.length === 0) return { kind: info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other', path };
   }
   return { kind: 'dir', path: join(root, ...current) };
+}
+
+/**
+ * The bytes of the file at `rel` below `root`, following symlinks only while they stay inside;
+ * undefined when no regular file is there that way (a link out of the root reads as none).
+ * `await readFileBeneath(rootDir, 'package.json')`
+ */
+export async function readFileBeneath(root: string, rel: string): Promise<Buffer | undefined> {
+  const found = await resolveBeneath(root, rel, { follow: true });
+  if (found.kind !== 'file') return undefined;
+  const file = await open(found.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await file.readFile();
+  } finally {
+    await file.close();
+  }
 }
 
 /** true when `path` is `root` or below it, by the text of both (no file system access) */

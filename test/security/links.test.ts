@@ -244,3 +244,20 @@ describe('dependency trees', () => {
     for (const gone of ['escape', 'up', 'trick']) await assert.rejects(lstat(join(restored, gone)), { code: 'ENOENT' });
   });
 });
+
+describe('checkout files read before the build', () => {
+  it('a committed package.json or lockfile linking out of the project is not read', async () => {
+    const hostJson = join(tmp.path, `host-${++counter}.json`);
+    await writeFile(hostJson, JSON.stringify({ packageManager: `yarn@1.${secret}`, scripts: { build: `echo ${secret}` } }));
+    const dir = join(tmp.path, `src-${++counter}`);
+    await mkdir(dir);
+    await writeFile(join(dir, 'index.html'), '<h1>hi</h1>');
+    await symlink(hostJson, join(dir, 'package.json'));
+    await symlink(hostJson, join(dir, 'package-lock.json'));
+    const lines: string[] = [];
+    const result = await runBuild({ sourceDir: dir, settings: {}, env: {}, timeoutMs: 30_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, `pm-cache-${++counter}`), hiddenPaths: [], cache: { dir: join(tmp.path, `project-cache-${++counter}`) } });
+    assert.deepEqual(lines.filter((l) => l.includes(secret)), []);
+    assert.equal(result.packageManager, 'none');
+    assert.ok(lines.includes('No package.json found: nothing to install'), lines.join('\n'));
+  });
+});
