@@ -1,5 +1,5 @@
-import { constants } from 'node:fs';
-import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
 import { isWithin } from './beneath.js';
 
@@ -98,8 +98,9 @@ export async function copyTree(from: string, to: string, options: TreeOptions): 
         if (!entry.isFile()) return;
         stats.files += 1;
         let copy = options.copyAlways?.has(relPath) === true;
+        let info: Stats | undefined;
         if (options.measure === true || options.seal === true) {
-          const info = await lstat(s);
+          info = await lstat(s);
           if (!inodes.has(info.ino)) {
             inodes.add(info.ino);
             stats.bytes += info.size;
@@ -119,6 +120,8 @@ export async function copyTree(from: string, to: string, options: TreeOptions): 
           placed = how === 'linked' ? 'shared' : 'private';
         }
         if (options.seal === true) {
+          // a copy keeps the original's time, or a restore's check for writes in place would take it for one
+          if (placed === 'private' && info !== undefined) await utimes(d, info.atime, info.mtime);
           if (sealAsRoot) await lchown(d, 0, 0);
           await chmod(d, (await lstat(d)).mode & 0o555);
         } else if (placed === 'private') {

@@ -111,6 +111,26 @@ describe('restored dependency trees are read-only for the build user', { skip: !
   });
 });
 
+describe('a cached file with other names (pnpm\'s store)', () => {
+  it('is copied into the cache, so sealing never touches the store\'s inode, and the entry still restores', async () => {
+    const root = await tree({ 'store/abc': 'from the store', 'node_modules/.pnpm/pkg/index.js': '' });
+    const inStore = join(root, 'store', 'abc');
+    const linked = join(root, 'node_modules', '.pnpm', 'pkg', 'index.js');
+    const { link, rm } = await import('node:fs/promises');
+    await rm(linked);
+    await link(inStore, linked);
+    const before = await stat(inStore);
+    const cache = await openProjectCache({ dir: join(tmp.path, `pnpm-cache-${++counter}`) }, root);
+    await saveDependencies(cache, 'k', root, 'pnpm', () => undefined);
+    const after = await stat(inStore);
+    assert.deepEqual([after.mode, after.uid, after.nlink], [before.mode, before.uid, 2]);
+    const cached = await stat(join(cache.dir, 'deps', 'k', 'node_modules', '.pnpm', 'pkg', 'index.js'));
+    assert.equal(cached.mode & 0o222, 0);
+    const lines: string[] = [];
+    assert.ok((await restoreDependencies(cache, 'k', await tree({}), (l) => lines.push(l))) !== undefined, lines.join('\n'));
+  });
+});
+
 describe('package-manager caches are per project', () => {
   const dataDir = () => join(tmp.path, 'data');
 
