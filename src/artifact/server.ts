@@ -102,6 +102,8 @@ function isCacheDir(prefix: string, name: string): boolean {
 async function walkBundle(root: string, log: LogFn): Promise<{ files: BundleFile[]; symlinks: Record<string, string> }> {
   const files: BundleFile[] = [];
   const symlinks: Record<string, string> = {};
+  // the build's folder: it must be a real one (the build resolves it inside the checkout), and nothing below is followed
+  if (!(await lstat(root)).isDirectory()) throw new Error(`the server bundle folder ${root} is a symlink or not a folder`);
   const realRoot = await realpath(root);
   const skip = (key: string, why: string) => log(`Warning: skipped ${key} in the server bundle: ${why}`);
 

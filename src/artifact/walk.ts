@@ -18,8 +18,12 @@ export interface WalkOptions {
 /**
  * Every regular file under `root`. A symlink is followed only when its real path stays inside
  * the root; one pointing out, dangling or looping is skipped with a warning, never followed.
+ * The output is the build's, so `root` itself must be a real folder (not a link; the build
+ * resolves it inside the checkout), and checking each link's real path is race-free because no
+ * build process is left running when packaging starts (see build/beneath.ts).
  */
 export async function walkOutput(root: string, opts: WalkOptions): Promise<OutputFile[]> {
+  if (!(await lstat(root)).isDirectory()) throw new Error(`the output folder ${root} is a symlink or not a folder`);
   const realRoot = await realpath(root);
   const files: OutputFile[] = [];
   const skip = (key: string, why: string) => opts.log(`Warning: skipped ${key}: ${why}`);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFileBeneath, resolveBeneath } from './beneath.js';
 
 export interface KeyInput {
   packageManager: string;
@@ -57,24 +58,28 @@ export async function dependencyKey(input: KeyInput): Promise<string> {
   part('platform', `${process.platform}-${process.arch}`);
   part('rootDirectory', input.rootRel);
   part('lockfile', input.lockfile);
-  part('lockfileBytes', await readFile(join(input.rootDir, input.lockfile)));
-  const pkg = await readFile(join(input.rootDir, 'package.json'), 'utf8').then(
-    (text) => JSON.parse(text) as Record<string, unknown>,
+  // the checkout's files, read without following a link out of the root directory
+  const lockfile = await readFileBeneath(input.rootDir, input.lockfile);
+  if (lockfile === undefined) throw new Error(`${input.lockfile} is not a file inside the root directory`);
+  part('lockfileBytes', lockfile);
+  const pkg = await readFileBeneath(input.rootDir, 'package.json').then(
+    (bytes) => JSON.parse(bytes?.toString('utf8') ?? '{}') as Record<string, unknown>,
     () => ({}) as Record<string, unknown>,
   );
   part('package.json', JSON.stringify(DEPENDENCY_FIELDS.map((field) => [field, pkg[field] ?? null])));
   for (const file of CONFIG_FILES) {
-    const bytes = await readFile(join(input.rootDir, file)).catch(() => undefined);
+    const bytes = await readFileBeneath(input.rootDir, file).catch(() => undefined);
     if (bytes !== undefined) part(`file:${file}`, bytes);
   }
-  for (const [path, bytes] of await readFolder(join(input.rootDir, 'patches'), 'patches')) part(`file:${path}`, bytes);
+  const patches = await resolveBeneath(input.rootDir, 'patches', { follow: false });
+  if (patches.kind === 'dir') for (const [path, bytes] of await readFolder(patches.path, 'patches')) part(`file:${path}`, bytes);
   part('installCommand', input.installCommand ?? '');
   part('env', JSON.stringify(Object.entries(input.env).filter(([name]) => INSTALL_ENV.test(name)).sort(([a], [b]) => (a < b ? -1 : 1))));
   part('salt', input.salt ?? '');
   return hash.digest('hex');
 }
 
-/** every file under `dir` (patch-package and pnpm patches), sorted by path; none when absent */
+/** every file under `dir` (patch-package and pnpm patches), sorted by path, links not followed; none when absent */
 async function readFolder(dir: string, rel: string): Promise<[string, Buffer][]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const out: [string, Buffer][] = [];

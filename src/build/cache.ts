@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chown, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { formatSeconds } from './run.js';
-import { copyTree, probeFileOp, type FileOp } from './cache-tree.js';
+import { resolveBeneath } from './beneath.js';
+import { copyTree, probeFileOp, type FileOp, type Owner, type TreeStats } from './cache-tree.js';
 import type { LogFn } from './types.js';
 
 /*
@@ -17,6 +18,18 @@ import type { LogFn } from './types.js';
  * Writers build an entry under tmp/ and rename it into place in one step, so a reader sees a
  * whole entry or none; removal renames out first. No lock is needed: two builds saving the same
  * key race on the rename, the loser throws its copy away.
+ *
+ * The checkout side is hostile: every path into it is resolved from the checkout's own folder
+ * without following a symlink (beneath.ts), trees are copied without following links inside
+ * them, and a link is kept only when it stays inside the checkout.
+ *
+ * Integrity of dependency entries: restored by hard link, a checkout's node_modules shares its
+ * files' inodes with the cache. When the worker is root, saving makes every cached file owned by
+ * root and read-only, and restoring gives the folders (and any copies) to the build's user: the
+ * build may add, remove and rename entries in its own tree, but it runs as another uid in a
+ * user namespace where root is unmapped, so no write to a cached inode is possible and what the
+ * next build gets is what was saved. Without root (no owner to hand the tree to) the build runs
+ * as the worker's own user and could write the files, so the mtime check stays as the fallback.
  */
 
 export interface ProjectCache {
@@ -55,6 +68,15 @@ interface EntryInfo {
   bytes: number;
   /** epoch ms before the tree was linked in; a file newer than this was written in place afterwards */
   sealedAt: number;
+  /** every file was made root-owned and read-only when saved (see above) */
+  readOnly?: boolean;
+}
+
+export interface CheckoutOptions {
+  /** the checkout `rootDir` is in: paths are resolved from it, and symlinks may point anywhere inside it (default rootDir) */
+  within?: string | undefined;
+  /** the build's user, given what a restore makes; undefined: the worker's own (not root) */
+  owner?: Owner | undefined;
 }
 
 export async function openProjectCache(options: { dir: string; maxBytes?: number | undefined; maxEntries?: number | undefined }, rootDir: string): Promise<ProjectCache> {
@@ -72,21 +94,37 @@ export async function openProjectCache(options: { dir: string; maxBytes?: number
  * the entry turns out to have been written in place since it was saved (it is then removed) or
  * vanishes under an eviction mid-way; a partial tree is never left behind.
  */
-export async function restoreDependencies(cache: ProjectCache, key: string, rootDir: string, log: LogFn): Promise<{ files: number; ms: number } | undefined> {
+export async function restoreDependencies(cache: ProjectCache, key: string, rootDir: string, log: LogFn, opts: CheckoutOptions = {}): Promise<{ files: number; ms: number } | undefined> {
   const entryDir = join(cache.dir, 'deps', key);
   const info = await readEntry(entryDir);
   if (info === undefined) return undefined;
+  const { owner } = opts;
+  if (owner !== undefined && info.readOnly !== true) {
+    // saved before entries were sealed: its files may be writable by a build user
+    log(`Cached node_modules (key ${short(key)}) predates read-only cache entries; discarding it and installing`);
+    await removeDir(cache, entryDir);
+    return undefined;
+  }
   const started = Date.now();
-  const target = join(rootDir, 'node_modules');
+  const within = opts.within ?? rootDir;
+  const place = await resolveBeneath(within, join(relative(within, rootDir), 'node_modules'), { follow: false });
+  if (place.kind === 'link' && place.at !== join(relative(within, rootDir), 'node_modules')) {
+    log(`Warning: not restoring node_modules from cache: ${place.at} is a symlink`);
+    return undefined;
+  }
+  const target = place.kind === 'link' || place.kind === 'outside' ? join(within, place.at) : place.path;
+  // a committed node_modules (or a symlink by that name) goes; rm removes a link, never what it points at
   await rm(target, { recursive: true, force: true });
   try {
-    const stats = await copyTree(join(entryDir, 'node_modules'), target, { op: cache.op, copyAlways: DEPENDENCY_COPY, measure: true });
-    if (stats.newestMtimeMs > info.sealedAt) {
+    const stats = await copyTree(join(entryDir, 'node_modules'), target, { op: cache.op, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: target, within }, owner });
+    // root-owned read-only files cannot have changed (see above); otherwise trust the times
+    if (!(owner !== undefined && info.readOnly === true) && stats.newestMtimeMs > info.sealedAt) {
       log(`Warning: the cached node_modules (key ${short(key)}) was modified after it was saved (a build wrote into a file in place); discarding it and installing`);
       await rm(target, { recursive: true, force: true });
       await removeDir(cache, entryDir);
       return undefined;
     }
+    warnDropped(log, 'node_modules', stats.dropped);
     const now = new Date();
     await utimes(join(entryDir, 'used'), now, now).catch(() => undefined);
     const ms = Date.now() - started;
@@ -103,19 +141,29 @@ export async function restoreDependencies(cache: ProjectCache, key: string, root
  * Save `rootDir/node_modules` as the entry for `key` (skipped when another build saved it
  * first), then evict. Never throws: a cache that cannot be written only costs speed.
  */
-export async function saveDependencies(cache: ProjectCache, key: string, rootDir: string, packageManager: string, log: LogFn): Promise<number | undefined> {
+export async function saveDependencies(cache: ProjectCache, key: string, rootDir: string, packageManager: string, log: LogFn, opts: CheckoutOptions = {}): Promise<number | undefined> {
   const started = Date.now();
   const entryDir = join(cache.dir, 'deps', key);
-  const source = join(rootDir, 'node_modules');
   if ((await readEntry(entryDir)) !== undefined) return undefined;
-  // a project without dependencies gets an empty entry: the next build skips the install too
-  if (!(await exists(source))) await mkdir(source);
+  const within = opts.within ?? rootDir;
+  const source = await resolveBeneath(within, join(relative(within, rootDir), 'node_modules'), { follow: false });
+  if (source.kind !== 'dir' && source.kind !== 'missing') {
+    log(`Warning: node_modules not saved to the cache: ${source.kind === 'link' ? `${source.at} is a symlink` : 'it is not a folder'}`);
+    return undefined;
+  }
   const temp = join(cache.dir, 'tmp', `deps-${key.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(temp);
     const sealedAt = Date.now();
-    const stats = await copyTree(source, join(temp, 'node_modules'), { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true });
-    const info: EntryInfo = { key, packageManager, files: stats.files, bytes: stats.bytes, sealedAt };
+    let stats: TreeStats = { files: 0, bytes: 0, newestMtimeMs: 0, copied: 0, dropped: [] };
+    // a project without dependencies gets an empty entry: the next build skips the install too
+    if (source.kind === 'missing') await mkdir(join(temp, 'node_modules'));
+    else {
+      const links = { at: source.path, within };
+      stats = await copyTree(source.path, join(temp, 'node_modules'), { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true, links, seal: true });
+      warnDropped(log, 'node_modules', stats.dropped);
+    }
+    const info: EntryInfo = { key, packageManager, files: stats.files, bytes: stats.bytes, sealedAt, readOnly: process.getuid?.() === 0 };
     await writeFile(join(temp, 'entry.json'), JSON.stringify(info));
     await writeFile(join(temp, 'used'), '');
     try {
@@ -137,23 +185,28 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
 }
 
 /** Copy the saved framework caches into `rootDir` (paths the checkout already has are left alone). */
-export async function restoreFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn): Promise<boolean> {
+export async function restoreFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn, opts: CheckoutOptions = {}): Promise<boolean> {
   const current = join(cache.dir, 'framework', 'current');
   const info = await readJson<{ paths: string[] }>(join(current, 'entry.json'));
   if (info === undefined) return false;
   const started = Date.now();
   const restored: string[] = [];
+  const within = opts.within ?? rootDir;
   for (const path of info.paths.filter((p) => FRAMEWORK_CACHE_PATHS.includes(p))) {
-    const target = join(rootDir, path);
-    if (await exists(target)) continue;
+    // never through a link: a checkout's `.next -> /etc` must not make the worker write there
+    const place = await resolveBeneath(within, join(relative(within, rootDir), path), { follow: false });
+    if (place.kind === 'link') log(`Warning: not restoring ${path} from cache: ${place.at} is a symlink`);
+    if (place.kind !== 'missing') continue;
+    const made: string[] = [];
     try {
-      await mkdir(dirname(target), { recursive: true });
+      made.push(...(await makeParents(within, place.path, opts.owner)));
       // a copy (or a clone), never a link: the build rewrites these files
-      await copyTree(join(current, path), target, { op: cache.op === 'clone' ? 'clone' : 'copy' });
+      const stats = await copyTree(join(current, path), place.path, { op: cache.op === 'clone' ? 'clone' : 'copy', links: { at: place.path, within: place.path }, owner: opts.owner });
+      warnDropped(log, path, stats.dropped);
       restored.push(path);
     } catch (err) {
       log(`Warning: could not restore ${path} from cache (${(err as Error).message})`);
-      await rm(target, { recursive: true, force: true });
+      await rm(made[0] ?? place.path, { recursive: true, force: true });
     }
   }
   if (restored.length > 0) log(`Restored ${restored.join(', ')} from cache in ${formatSeconds(Date.now() - started)}`);
@@ -161,25 +214,33 @@ export async function restoreFrameworkCache(cache: ProjectCache, rootDir: string
 }
 
 /** Replace the saved framework caches with this build's. Returns whether the build had any. */
-export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn): Promise<boolean> {
-  const present: string[] = [];
-  for (const path of FRAMEWORK_CACHE_PATHS) if (await isDir(join(rootDir, path))) present.push(path);
+export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn, opts: CheckoutOptions = {}): Promise<boolean> {
+  const within = opts.within ?? rootDir;
+  const present: { path: string; dir: string }[] = [];
+  for (const path of FRAMEWORK_CACHE_PATHS) {
+    // a build's `.next/cache -> /somewhere` would carry host files into the next build: not followed
+    const found = await resolveBeneath(within, join(relative(within, rootDir), path), { follow: false });
+    if (found.kind === 'dir') present.push({ path, dir: found.path });
+    else if (found.kind === 'link') log(`Warning: ${path} not saved to the cache: ${found.at} is a symlink`);
+  }
   if (present.length === 0) return false;
   const started = Date.now();
   const temp = join(cache.dir, 'tmp', `framework-${randomBytes(6).toString('hex')}`);
   const current = join(cache.dir, 'framework', 'current');
   try {
     let bytes = 0;
-    for (const path of present) {
-      await mkdir(dirname(join(temp, path)), { recursive: true });
-      bytes += (await copyTree(join(rootDir, path), join(temp, path), { op: cache.op === 'clone' ? 'clone' : 'copy', measure: true })).bytes;
+    for (const { path, dir } of present) {
+      await mkdir(join(temp, path, '..'), { recursive: true });
+      const stats = await copyTree(dir, join(temp, path), { op: cache.op === 'clone' ? 'clone' : 'copy', measure: true });
+      warnDropped(log, path, stats.dropped);
+      bytes += stats.bytes;
     }
     if (bytes > cache.maxBytes / 2) {
       log(`Framework cache not saved: ${formatBytes(bytes)} is more than half the project's cache limit (${formatBytes(cache.maxBytes)})`);
       await rm(temp, { recursive: true, force: true });
       return true;
     }
-    await writeFile(join(temp, 'entry.json'), JSON.stringify({ paths: present, bytes, savedAt: Date.now() }));
+    await writeFile(join(temp, 'entry.json'), JSON.stringify({ paths: present.map((p) => p.path), bytes, savedAt: Date.now() }));
     // swap: move the old one out, the new one in; a reader in between sees none (a miss), never a mix
     await removeDir(cache, current);
     try {
@@ -188,7 +249,7 @@ export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, l
       if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
       await rm(temp, { recursive: true, force: true });
     }
-    log(`Saved ${present.join(', ')} to the cache (${formatBytes(bytes)}) in ${formatSeconds(Date.now() - started)}`);
+    log(`Saved ${present.map((p) => p.path).join(', ')} to the cache (${formatBytes(bytes)}) in ${formatSeconds(Date.now() - started)}`);
   } catch (err) {
     log(`Warning: could not save the framework cache (${(err as Error).message})`);
     await rm(temp, { recursive: true, force: true });
@@ -262,12 +323,33 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+/**
+ * Make the missing folders above `path` (below `root`, every existing one a real folder, see
+ * resolveBeneath) one at a time, each given to `owner`. Returns the folders made, outermost first.
+ */
+async function makeParents(root: string, path: string, owner: Owner | undefined): Promise<string[]> {
+  const made: string[] = [];
+  const parts = relative(root, join(path, '..')).split(/[\\/]+/).filter((p) => p !== '');
+  let dir = root;
+  for (const part of parts) {
+    dir = join(dir, part);
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw err;
+    }
+    made.push(dir);
+    if (owner !== undefined) await chown(dir, owner.uid, owner.gid);
+  }
+  return made;
 }
 
-function isDir(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isDirectory(), () => false);
+/** one log line for the symlinks a copy left out */
+function warnDropped(log: LogFn, tree: string, dropped: string[]): void {
+  if (dropped.length === 0) return;
+  const more = dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : '';
+  log(`Warning: left out ${tree}/${dropped[0]}${more} from the cache: a symlink pointing outside the project`);
 }
 
 export function short(key: string): string {

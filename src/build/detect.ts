@@ -1,5 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
+import { readFileBeneath, resolveBeneath } from './beneath.js';
 
 export type PackageManagerName = 'npm' | 'pnpm' | 'yarn' | 'none';
 
@@ -38,7 +39,11 @@ const COMMANDS = {
   yarnBerry: { locked: ['corepack', 'yarn', 'install', '--immutable'], unlocked: ['corepack', 'yarn', 'install'], run: ['corepack', 'yarn', 'run'] },
 } as const;
 
-/** Look at `dir` (the project's root directory) and decide how to install and build it. */
+/**
+ * Look at `dir` (the project's root directory) and decide how to install and build it. The
+ * checkout's files are read without following a symlink out of `dir`: a committed
+ * `package.json -> /somewhere` reads as no package.json.
+ */
 export async function detectProject(dir: string): Promise<Detected> {
   const pkg = await readPackageJson(dir);
   if (pkg === undefined) return { packageManager: 'none', reason: 'no package.json', install: undefined, run: [], hasBuildScript: false, installScripts: [] };
@@ -47,7 +52,7 @@ export async function detectProject(dir: string): Promise<Detected> {
   let pm: Exclude<PackageManagerName, 'none'> = 'npm';
   let lockfile: string | undefined;
   for (const row of LOCKFILES) {
-    if (await isFile(join(dir, row.file))) {
+    if ((await resolveBeneath(dir, row.file, { follow: true })).kind === 'file') {
       pm = row.pm;
       lockfile = row.file;
       break;
@@ -56,7 +61,7 @@ export async function detectProject(dir: string): Promise<Detected> {
   if (lockfile === undefined && declared?.[1] !== undefined) pm = declared[1] as typeof pm;
 
   // yarn 2+ ("berry") spells the frozen install --immutable; its lockfile carries __metadata
-  const berry = pm === 'yarn' && (Number(declared?.[1] === 'yarn' ? declared[2] : 1) >= 2 || (lockfile !== undefined && (await readFile(join(dir, lockfile), 'utf8')).includes('__metadata:')));
+  const berry = pm === 'yarn' && (Number(declared?.[1] === 'yarn' ? declared[2] : 1) >= 2 || (lockfile !== undefined && ((await readFileBeneath(dir, lockfile))?.toString('utf8') ?? '').includes('__metadata:')));
   const commands = COMMANDS[berry ? 'yarnBerry' : pm];
   const scripts = typeof pkg.scripts === 'object' && pkg.scripts !== null ? (pkg.scripts as Record<string, unknown>) : {};
   return {
@@ -96,7 +101,9 @@ export function cleanRelativePath(value: string): string | undefined {
 async function readPackageJson(dir: string): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
-    text = await readFile(join(dir, 'package.json'), 'utf8');
+    const bytes = await readFileBeneath(dir, 'package.json');
+    if (bytes === undefined) return undefined;
+    text = bytes.toString('utf8');
   } catch {
     return undefined;
   }

@@ -1,13 +1,14 @@
-import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, isAbsolute, sep } from 'node:path';
+import { join } from 'node:path';
 import { AppError } from '../errors/index.js';
 import { SecretMasker } from '../masking/index.js';
 import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types.js';
 import { detectFramework } from '../frameworks/index.js';
-import { cleanRelativePath, detectProject, isDirectory, type Detected } from './detect.js';
+import { cleanRelativePath, detectProject, type Detected } from './detect.js';
 import { locateOutput } from './output.js';
-import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type ProjectCache } from './cache.js';
+import { resolveBeneath } from './beneath.js';
+import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type CheckoutOptions, type ProjectCache } from './cache.js';
 import { dependencyKey } from './cache-key.js';
 import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
@@ -57,12 +58,16 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   const { log, settings } = req;
   const sourceDir = await realpath(req.sourceDir);
   const rootRel = projectPath(settings.rootDirectory, 'rootDirectory', 'apps/web');
-  const rootDir = join(sourceDir, rootRel);
-  if (!(await isDirectory(rootDir)) || !(await isInside(sourceDir, rootDir))) {
+  // a committed symlink is followed only while it stays in the checkout; from here on rootDir has no link in it
+  const root = await resolveBeneath(sourceDir, rootRel, { follow: true });
+  if (root.kind !== 'dir') {
     throw new AppError('BUILD_FAILED', `Root directory "${rootRel}" does not exist in the repository.`, {
       hint: 'Set rootDirectory to the folder that holds the site (relative to the repository root), or leave it empty.',
     });
   }
+  const rootDir = root.path;
+  // every host-side step below resolves the build's paths from the checkout itself, never following a link out
+  const checkout: { within: string; owner: { uid: number; gid: number } | undefined } = { within: sourceDir, owner: undefined };
 
   const detected = await detectProject(rootDir);
   log(detected.packageManager === 'none' ? 'No package.json found: nothing to install' : `Detected ${detected.packageManager} (${detected.reason})`);
@@ -97,6 +102,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
       for (const gap of box?.gaps ?? []) log(`Warning: sandbox: ${gap}`);
       // what the build writes is its own; the checkout and its folders become the sandbox user's
       if (box !== undefined) await chownTree([area, sourceDir], box.owner, [cacheDir]);
+      // restored dependencies: folders the build's, cached files root's and read-only (see cache.ts)
+      if (box !== undefined && iso.root) checkout.owner = box.owner;
     }
     const sandbox = box?.prefix;
     const deadline = Date.now() + req.timeoutMs;
@@ -122,7 +129,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const installStart = Date.now();
     if (detected.packageManager === 'pnpm' || detected.packageManager === 'yarn') await preparePackageManager(detected.packageManager, exec, env, log);
     const installCommand = settings.installCommand;
-    const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, rootDir, log) : undefined;
+    const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, rootDir, log, checkout) : undefined;
     if (cache.key !== undefined) Object.assign(cache.report, restored === undefined ? { dependencies: 'miss' } : { dependencies: 'hit', restoreMs: restored.ms });
     if (restored !== undefined) {
       // same dependency key (which covers a custom installCommand too): the install would make this
@@ -142,7 +149,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     }
     const installMs = Date.now() - installStart;
     if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);
-    const frameworkHit = cache.project !== undefined && (await restoreFrameworkCache(cache.project, rootDir, log));
+    const frameworkHit = cache.project !== undefined && (await restoreFrameworkCache(cache.project, rootDir, log, checkout));
 
     // build
     const buildStart = Date.now();
@@ -156,14 +163,12 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
 
     // output
     const override = settings.outputDirectory === undefined || settings.outputDirectory.trim() === '' ? undefined : projectPath(settings.outputDirectory, 'outputDirectory', 'dist');
-    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log);
-    if (!(await isInside(sourceDir, outputDir))) {
-      throw new AppError('OUTPUT_NOT_FOUND', `Output directory "${outputRel}" points outside the repository.`);
-    }
+    // the paths it returns were resolved inside the checkout, without a link
+    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log, sourceDir);
     const outputIsRoot = outputRel === '';
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
-    if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log);
+    if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout);
     const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant };
     return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
   } finally {
@@ -210,10 +215,10 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
 }
 
 /** After a successful build: save a missed dependency tree and the framework caches, then evict. */
-async function saveCache(project: ProjectCache, key: string | undefined, report: BuildCacheReport, frameworkHit: boolean, rootDir: string, pm: string, log: LogFn): Promise<void> {
+async function saveCache(project: ProjectCache, key: string | undefined, report: BuildCacheReport, frameworkHit: boolean, rootDir: string, pm: string, log: LogFn, checkout: CheckoutOptions): Promise<void> {
   try {
-    if (key !== undefined && report.dependencies === 'miss') report.saveMs = await saveDependencies(project, key, rootDir, pm, log);
-    const frameworkSaved = await saveFrameworkCache(project, rootDir, log);
+    if (key !== undefined && report.dependencies === 'miss') report.saveMs = await saveDependencies(project, key, rootDir, pm, log, checkout);
+    const frameworkSaved = await saveFrameworkCache(project, rootDir, log, checkout);
     report.frameworkCache = frameworkHit ? 'hit' : frameworkSaved ? 'miss' : 'none';
     await evict(project, key, log);
   } catch (err) {
@@ -231,21 +236,15 @@ function projectPath(value: string | undefined, name: string, example: string): 
   return clean;
 }
 
-/** True when `path` (after resolving symlinks) is `root` or below it. */
-async function isInside(root: string, path: string): Promise<boolean> {
-  const real = await realpath(path).catch(() => undefined);
-  if (real === undefined) return false;
-  const rel = relative(root, real);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-}
-
 /** `tail` holds lines as runCommand emitted them: masked on the stream, so joining them reveals nothing. */
 function commandFailed(label: string, code: number, tail: string[]): AppError {
   const lines = tail.length > 0 ? `\n${tail.join('\n')}` : '';
   return new AppError('BUILD_FAILED', `Command "${label}" exited with code ${code}${lines}`);
 }
 
+/** Files and symlinks under `dir` (a real folder), counted without following any link. */
 async function countFiles(dir: string, skipDependencies: boolean): Promise<number> {
+  if (!(await lstat(dir)).isDirectory()) return 0;
   let count = 0;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.name === '.git' || (skipDependencies && entry.name === 'node_modules')) continue;

@@ -1,9 +1,11 @@
-import { access, copyFile, link, lstat, mkdir, open, readdir, readlink, realpath, symlink } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { constants } from 'node:fs';
+import { copyFile, link, lstat, mkdir, open, readdir, readlink, realpath, rm, symlink } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { FrameworkMatch } from '../frameworks/index.js';
+import { isWithin, resolveBeneath, type Beneath } from './beneath.js';
 import { copyTree } from './cache-tree.js';
-import { detectOutputDir, isDirectory } from './detect.js';
+import { OUTPUT_CANDIDATES } from './detect.js';
 import type { ServerBuild } from './types.js';
 
 /** Folder (inside the checkout) where the static mounts of a server build are assembled. */
@@ -13,37 +15,84 @@ const STAGING = '.slipway-static';
  * Where a finished build's files are: the static folder the edge serves and, for server
  * frameworks, the server bundle the runtime runs. A project's outputDirectory wins; then the
  * framework's; then the first of dist, build, out, public; else the root (plain HTML).
+ *
+ * The build made these folders, so every path is resolved from `within` (the checkout, default
+ * rootDir) without leaving it (beneath.ts): a folder that is a symlink is followed only while it
+ * stays inside, and the paths returned have no symlink in them.
  */
 export async function locateOutput(
   rootDir: string,
   framework: FrameworkMatch,
   override: string | undefined,
   log: (line: string) => void,
+  within: string = rootDir,
 ): Promise<{ outputRel: string; outputDir: string; server?: ServerBuild }> {
+  const find = new CheckoutPaths(within, rootDir, log);
   if (override !== undefined && override.trim() !== '') {
-    if (!(await isDirectory(join(rootDir, override)))) {
+    const found = await find.resolve(override, true);
+    if (found.kind === 'outside') {
+      throw new AppError('OUTPUT_NOT_FOUND', `Output directory "${override}" points outside the repository (through the symlink ${found.at}).`, {
+        hint: 'Set outputDirectory to the folder your build writes inside the project; Slipway does not follow links out of it.',
+      });
+    }
+    const dir = found.kind === 'dir' ? found.path : undefined;
+    if (dir === undefined) {
       throw new AppError('OUTPUT_NOT_FOUND', `The build did not produce the output directory "${override}".`, {
         hint: 'Check the build log for the folder your build writes (often dist, build or out) and set outputDirectory to it, relative to the root directory.',
       });
     }
-    return { outputRel: override, outputDir: join(rootDir, override) };
+    return { outputRel: override, outputDir: dir };
   }
-  if (framework.server !== undefined) return serverOutput(rootDir, framework, log);
-  if (framework.outputDirectory !== '' && (await isDirectory(join(rootDir, framework.outputDirectory)))) {
-    return { outputRel: framework.outputDirectory, outputDir: join(rootDir, framework.outputDirectory) };
+  if (framework.server !== undefined) return serverOutput(find, framework, log);
+  const frameworkDir = framework.outputDirectory === '' ? undefined : await find.folder(framework.outputDirectory);
+  if (frameworkDir !== undefined) return { outputRel: framework.outputDirectory, outputDir: frameworkDir };
+  for (const name of OUTPUT_CANDIDATES) {
+    const dir = await find.folder(name);
+    if (dir !== undefined) return { outputRel: name, outputDir: dir };
   }
-  const found = (await detectOutputDir(rootDir)) ?? '';
-  return { outputRel: found, outputDir: join(rootDir, found) };
+  return { outputRel: '', outputDir: await find.root() };
+}
+
+/** Paths below a project's root directory, resolved from the checkout that holds it. */
+class CheckoutPaths {
+  constructor(
+    readonly within: string,
+    readonly rootDir: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  resolve(rel: string, follow: boolean): Promise<Beneath> {
+    return resolveBeneath(this.within, join(relative(this.within, this.rootDir), rel), { follow });
+  }
+
+  /** the real folder at `rel`, or undefined (missing, not a folder, or a link leading out of the checkout, which is logged) */
+  async folder(rel: string): Promise<string | undefined> {
+    const found = await this.resolve(rel, true);
+    if (found.kind === 'outside') this.log(`Warning: ignored ${rel}: the symlink ${found.at} points outside the project`);
+    return found.kind === 'dir' ? found.path : undefined;
+  }
+
+  /** whether a file (or a symlink to one, inside the checkout) is at `rel` */
+  async hasFile(rel: string): Promise<boolean> {
+    return (await this.resolve(rel, true)).kind === 'file';
+  }
+
+  /** the root directory itself, which must still be a real folder: a build may not swap it (or a folder above it) for a link */
+  async root(): Promise<string> {
+    const found = await this.resolve('', false);
+    if (found.kind !== 'dir') throw new AppError('OUTPUT_NOT_FOUND', `The build replaced the root directory${found.kind === 'link' ? ` (${found.at})` : ''} with something that is not a folder.`);
+    return found.path;
+  }
 }
 
 /**
  * A server build: the bundle to run, and its static folders hard-linked together into one tree
  * laid out by URL (Next.js: `.next/static` under `_next/static`, `public/` at the root).
  */
-async function serverOutput(rootDir: string, framework: FrameworkMatch, log: (line: string) => void): Promise<{ outputRel: string; outputDir: string; server: ServerBuild }> {
+async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log: (line: string) => void): Promise<{ outputRel: string; outputDir: string; server: ServerBuild }> {
   const server = framework.server!;
-  const entryPath = join(rootDir, server.entry);
-  if (!(await exists(entryPath))) {
+  const rootDir = await find.root();
+  if (!(await find.hasFile(server.entry))) {
     const hint =
       server.kind === 'nextjs-standalone'
         ? 'Slipway builds Next.js with standalone output; if your next.config sets another "output", remove it or set output: "standalone".'
@@ -52,7 +101,8 @@ async function serverOutput(rootDir: string, framework: FrameworkMatch, log: (li
   }
   // Self-contained bundles run from their own folder; the rest need the project's node_modules.
   const bundleRel = server.kind === 'nextjs-standalone' ? dirname(server.entry) : server.kind === 'nuxt-nitro' ? '.output' : '';
-  const bundleDir = join(rootDir, bundleRel);
+  const bundleDir = bundleRel === '' ? rootDir : await find.folder(bundleRel);
+  if (bundleDir === undefined) throw new AppError('OUTPUT_NOT_FOUND', `The server bundle folder ${bundleRel} is not a folder inside the project.`);
   let entry = bundleRel === '' ? server.entry : server.entry.slice(bundleRel.length + 1);
   let args: string[] = [];
   const [command = 'node', ...rest] = server.start;
@@ -62,43 +112,54 @@ async function serverOutput(rootDir: string, framework: FrameworkMatch, log: (li
     args = rest;
   }
 
+  // made afresh by us: whatever the checkout or the build put under this name (a symlink to the data dir) goes
   const staging = join(rootDir, STAGING);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging);
   const mounts = [...server.mounts].sort((a, b) => a.urlPath.length - b.urlPath.length);
-  let made = false;
   for (const mount of mounts) {
-    const from = join(rootDir, mount.dir);
-    if (!(await isDirectory(from))) continue;
-    const to = join(staging, mount.urlPath);
-    made = true;
-    if (await exists(to)) {
+    const from = await find.folder(mount.dir);
+    if (from === undefined) continue;
+    const to = join(staging, normalize(`/${mount.urlPath}`));
+    const dropped: string[] = [];
+    if ((await lstat(to).catch(() => undefined))?.isDirectory() === true) {
       // two folders under one URL path (SvelteKit's client files and prerendered pages): merged file by file
       const clashes: string[] = [];
-      await mergeTree(from, to, '', clashes);
+      await mergeTree(from, to, '', { clashes, dropped, mountDir: from });
       if (clashes.length > 0) log(`Warning: ${mount.dir} and another static folder both have ${clashes[0]}${clashes.length > 1 ? ` (and ${clashes.length - 1} more)` : ''} under ${mount.urlPath}; keeping the first.`);
-      continue;
+    } else {
+      await mkdir(dirname(to), { recursive: true });
+      // the static files are the build's data: its links are kept only when they stay in the folder
+      dropped.push(...(await copyTree(from, to, { op: 'link', links: { at: from, within: from } })).dropped);
     }
-    await mkdir(dirname(to), { recursive: true });
-    await copyTree(from, to, { op: 'link' });
+    if (dropped.length > 0) log(`Warning: skipped ${mount.dir}/${dropped[0]}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''}: a symlink pointing outside ${mount.dir}`);
   }
-  if (!made) await mkdir(staging, { recursive: true });
   const runs = [`${bundleRel === '' ? '' : `${bundleRel}/`}${entry}`, ...args].join(' ');
   log(`Server output: ${framework.name} server node ${runs}${command === 'node' ? '' : ` (${command})`}; static files from ${mounts.map((m) => `${m.dir} → ${m.urlPath}`).join(', ') || 'none'}`);
   return { outputRel: STAGING, outputDir: staging, server: { kind: server.kind, bundleDir, entry, args, start: server.start } };
 }
 
-/** Hard-link the tree `from` into the existing folder `to`; paths `to` already has are left as they are and listed in `clashes`. */
-async function mergeTree(from: string, to: string, rel: string, clashes: string[]): Promise<void> {
+/**
+ * Hard-link the tree `from` into the existing folder `to` (both without following links); paths
+ * `to` already has are left as they are and listed in `clashes`, symlinks leading out of the
+ * mount folder are left out and listed in `dropped`.
+ */
+async function mergeTree(from: string, to: string, rel: string, out: { clashes: string[]; dropped: string[]; mountDir: string }): Promise<void> {
   for (const entry of await readdir(from, { withFileTypes: true })) {
     const src = join(from, entry.name);
     const dst = join(to, entry.name);
     const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
     const there = await lstat(dst).catch(() => undefined);
     if (there === undefined) {
-      if (entry.isDirectory()) await copyTree(src, dst, { op: 'link' });
-      else if (entry.isSymbolicLink()) await symlink(await readlink(src), dst);
-      else if (entry.isFile()) await link(src, dst).catch(() => copyFile(src, dst));
-    } else if (entry.isDirectory() && there.isDirectory()) await mergeTree(src, dst, path, clashes);
-    else clashes.push(path);
+      if (entry.isDirectory()) out.dropped.push(...(await copyTree(src, dst, { op: 'link', links: { at: src, within: out.mountDir } })).dropped.map((d) => `${path}/${d}`));
+      else if (entry.isSymbolicLink()) {
+        const raw = await readlink(src);
+        const target = isAbsolute(raw) ? normalize(raw) : join(from, raw);
+        if (isWithin(out.mountDir, target)) await symlink(relative(from, target) || '.', dst);
+        else out.dropped.push(path);
+      } else if (entry.isFile()) await link(src, dst).catch(() => copyFile(src, dst));
+    } else if (entry.isDirectory() && there.isDirectory()) await mergeTree(src, dst, path, out);
+    else out.clashes.push(path);
   }
 }
 
@@ -141,7 +202,7 @@ export async function resolveBin(bundleDir: string, bin: string, startPackage?: 
 
 /** a shell script's first 64 KiB (pnpm's shims are a few), or '' for anything else */
 async function readHead(path: string): Promise<string> {
-  const file = await open(path, 'r');
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const { buffer, bytesRead } = await file.read(Buffer.alloc(65536), 0, 65536, 0);
     const text = buffer.subarray(0, bytesRead).toString('utf8');
@@ -151,11 +212,3 @@ async function readHead(path: string): Promise<string> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -19,7 +19,11 @@ export interface BuildRequest {
   timeoutMs: number;
   signal?: AbortSignal;
   log: LogFn;
-  /** a folder the build may read and write for package-manager caches (npm, corepack, pnpm, yarn), shared across builds */
+  /**
+   * a folder the build may read and write for package-manager caches (npm, corepack, pnpm, yarn):
+   * one per project, e.g. `<data-dir>/pm-cache/<project-id>`; a folder shared by two projects
+   * would let one plant a package manager or a package that the other's build runs
+   */
   cacheDir: string;
   /** paths the build must not be able to read (data dir, keys); hidden when a sandbox is available */
   hiddenPaths: string[];

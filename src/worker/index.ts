@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { ClaimedJob } from '../queue/index.js';
 import { runJob, StopError, type JobDeps, type StopReason } from './run-job.js';
 
+export { packageCacheDir } from './run-job.js';
+
 export interface WorkerHandle {
   readonly id: string;
   /** builds running now */

@@ -30,6 +30,11 @@ export interface JobDeps {
 
 type Phase = 'fetch' | 'build' | 'package' | 'deploy';
 
+/** The package-manager caches (npm, corepack, pnpm, yarn) of one project's builds. */
+export function packageCacheDir(dataDir: string, projectId: string): string {
+  return join(dataDir, 'pm-cache', projectId);
+}
+
 /** Why a running build was stopped from outside; none of these is the build's own failure. */
 export type StopReason = 'lease-lost' | 'shutdown' | 'canceled';
 
@@ -103,8 +108,10 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       timeoutMs: (project.build_timeout_seconds ?? config.defaultBuildTimeoutSeconds) * 1000,
       signal,
       log: logs.line,
-      cacheDir: join(config.dataDir, 'cache'),
-      // per project, outside the shared package cache every build can write to
+      // per project, like everything a build can write: a shared npm cache or COREPACK_HOME would let
+      // one project plant a package manager or a package that another project's build then runs
+      cacheDir: packageCacheDir(config.dataDir, project.id),
+      // per project too, and never seen by the build (restored and saved outside the sandbox)
       cache: { dir: join(config.dataDir, 'project-cache', project.id) },
       hiddenPaths: [config.dataDir],
       scratchDir: workDir,
