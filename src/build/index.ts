@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, realpath, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../errors/index.js';
@@ -94,7 +94,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
       box = await openSandbox({
         cwd: rootDir,
         writable: [area, sourceDir, cacheDir],
-        masked: req.hiddenPaths,
+        // a project cache placed inside the package-manager cache folder stays out of sight too
+        masked: [...req.hiddenPaths, ...(cache.project === undefined ? [] : [cache.project.dir])],
         tmpMb: limits.tmpMb,
         limits: { memoryMb: limits.memoryMb, pids: limits.pids, cpuShares: limits.cpuShares },
         network: { allow: [...(req.allow ?? [])] },
@@ -120,7 +121,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     };
     /** a command failed: say so, and name the sandbox limit it ran into, if any */
     const failed = async (label: string, code: number, tail: string[]): Promise<AppError> => {
-      const limit = await box?.limitHit();
+      const limit = (await box?.limitHit()) ?? (await diskFull(sourceDir, req.diskLimitMb));
       if (limit === undefined) return commandFailed(label, code, tail);
       return new AppError('BUILD_LIMIT', `Command "${label}" was stopped: the build ran into ${limit}.${tail.length > 0 ? `\n${tail.join('\n')}` : ''}`);
     };
@@ -237,6 +238,16 @@ function projectPath(value: string | undefined, name: string, example: string): 
 }
 
 /** `tail` holds lines as runCommand emitted them: masked on the stream, so joining them reveals nothing. */
+/** `its disk limit of N MiB` when the capped build folder holding `dir` has (almost) no room left */
+async function diskFull(dir: string, limitMb: number | undefined): Promise<string | undefined> {
+  if (limitMb === undefined) return undefined;
+  const fs = await statfs(dir).catch(() => undefined);
+  if (fs === undefined) return undefined;
+  // ext4 keeps a few blocks for its own metadata: "full" is less than 1 MiB or 1 % left
+  const free = fs.bavail * fs.bsize;
+  return free < Math.max(1024 * 1024, (fs.blocks * fs.bsize) / 100) ? `its disk limit of ${limitMb} MiB` : undefined;
+}
+
 function commandFailed(label: string, code: number, tail: string[]): AppError {
   const lines = tail.length > 0 ? `\n${tail.join('\n')}` : '';
   return new AppError('BUILD_FAILED', `Command "${label}" exited with code ${code}${lines}`);

@@ -33,6 +33,8 @@ export interface BuildRequest {
   limits?: Partial<BuildLimits> | undefined;
   /** private-range destinations the build may reach anyway ("10.0.0.5:5432") */
   allow?: readonly string[] | undefined;
+  /** the build folder's size cap, MiB, when it has one (see createWorkspace): a full folder is named as the reason */
+  diskLimitMb?: number | undefined;
   /** where the build's HOME and TMPDIR are made (inside the size-capped build folder); default the OS temp dir */
   scratchDir?: string | undefined;
   /** the project's build cache (node_modules per dependency key, framework caches); none: every build installs afresh */

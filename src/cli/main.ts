@@ -11,7 +11,7 @@ Usage:
              [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]
   slipway projects                                  list projects
   slipway create <name> --repo <url> [--branch main] [--build-command ..] [--output-directory ..]
-                 [--server-memory-mb 512] [--server-request-timeout 60]
+                 [--server-memory-mb 512] [--server-request-timeout 60] [--build-memory-mb 2048] [--build-disk-mb 10240]
   slipway deploy [--project P] [--ref main] [--prod] deploy and follow the build log
   slipway deployments [--project P]                 list deployments, newest first
   slipway logs <deployment-id> [--follow]           print a build log
@@ -42,6 +42,13 @@ const UP_OPTIONS = {
   'server-request-timeout-ms': { type: 'string' },
   'server-idle-ms': { type: 'string' },
   'server-standby-ms': { type: 'string' },
+  'build-memory-mb': { type: 'string' },
+  'build-pids': { type: 'string' },
+  'build-disk-mb': { type: 'string' },
+  'build-cpu-shares': { type: 'string' },
+  'sandbox-tmp-mb': { type: 'string' },
+  'server-pids': { type: 'string' },
+  'sandbox-allow': { type: 'string' },
 } as const;
 
 async function main(argv: string[]): Promise<void> {

@@ -18,6 +18,8 @@ export interface ProjectInput {
   buildTimeoutSeconds?: unknown;
   serverMemoryMb?: unknown;
   serverRequestTimeoutSeconds?: unknown;
+  buildMemoryMb?: unknown;
+  buildDiskMb?: unknown;
 }
 
 /** The settings a project can change after it is created (PATCH), and the columns they live in. */
@@ -30,6 +32,8 @@ export interface ProjectSettings {
   buildTimeoutSeconds: number | null;
   serverMemoryMb: number | null;
   serverRequestTimeoutSeconds: number | null;
+  buildMemoryMb: number | null;
+  buildDiskMb: number | null;
 }
 
 const SETTING_COLUMNS = {
@@ -41,6 +45,8 @@ const SETTING_COLUMNS = {
   buildTimeoutSeconds: 'build_timeout_seconds',
   serverMemoryMb: 'server_memory_mb',
   serverRequestTimeoutSeconds: 'server_request_timeout_seconds',
+  buildMemoryMb: 'build_memory_mb',
+  buildDiskMb: 'build_disk_mb',
 } as const satisfies Record<keyof ProjectSettings, keyof Project>;
 
 /** Bounds of the per-project server limits (a heap below 32 MiB cannot start most servers). */
@@ -65,6 +71,9 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
   buildTimeoutSeconds: (v) => optionalInt('buildTimeoutSeconds', v, 1, 86_400, 'seconds', '1800'),
   serverMemoryMb: (v) => optionalInt('serverMemoryMb', v, SERVER_MEMORY_MB.min, SERVER_MEMORY_MB.max, 'MiB', '512'),
   serverRequestTimeoutSeconds: (v) => optionalInt('serverRequestTimeoutSeconds', v, SERVER_REQUEST_TIMEOUT_SECONDS.min, SERVER_REQUEST_TIMEOUT_SECONDS.max, 'seconds', '60'),
+  // the operator's maxima (--build-memory-mb, --build-disk-mb) apply when the build runs
+  buildMemoryMb: (v) => optionalInt('buildMemoryMb', v, 64, 262_144, 'MiB', '2048'),
+  buildDiskMb: (v) => optionalInt('buildDiskMb', v, 64, 16_777_216, 'MiB', '10240'),
 };
 
 function optionalString(field: string, v: unknown, example: string): string | null {
@@ -173,6 +182,8 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput)
     created_at: Date.now(),
     server_memory_mb: v.serverMemoryMb,
     server_request_timeout_seconds: v.serverRequestTimeoutSeconds,
+    build_memory_mb: v.buildMemoryMb,
+    build_disk_mb: v.buildDiskMb,
   };
   await db.insertInto('projects').values(project).execute();
   return { project, webhookSecret };
@@ -213,11 +224,23 @@ export function serializeProject(config: Config, project: Project, productionDep
     // null: the platform's --server-memory-mb (itself 0: node's default)
     serverMemoryMb: project.server_memory_mb ?? (config.serverMemoryMb > 0 ? config.serverMemoryMb : null),
     serverRequestTimeoutSeconds: project.server_request_timeout_seconds ?? Math.ceil(config.serverRequestTimeoutMs / 1000),
+    // what builds get: the project's own, capped by the operator's maximum
+    buildMemoryMb: buildLimit(project.build_memory_mb, config.sandbox.buildMemoryMb),
+    buildDiskMb: buildLimit(project.build_disk_mb, config.sandbox.buildDiskMb),
     webhookUrl: webhookUrl(config, project),
     productionUrl: edge,
     productionDeploymentId,
     createdAt: new Date(project.created_at).toISOString(),
   };
+}
+
+/**
+ * A project's build limit within the operator's maximum (0 there: no cap).
+ * `buildLimit(8192, 4096) === 4096`, `buildLimit(null, 4096) === 4096`
+ */
+export function buildLimit(own: number | null, max: number): number {
+  if (own === null) return max;
+  return max === 0 ? own : Math.min(own, max);
 }
 
 /** `http://<label>.<base>:<edge-port>` (the port is left out when it is 80). */

@@ -137,4 +137,11 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').addColumn('integrity_error', 'text').execute();
     },
   },
+  '0005_project_build_limits': {
+    async up(db: Kysely<any>) {
+      // a project's own build sandbox limits, within the operator's maxima (null: the operator's)
+      await db.schema.alterTable('projects').addColumn('build_memory_mb', 'integer').execute();
+      await db.schema.alterTable('projects').addColumn('build_disk_mb', 'integer').execute();
+    },
+  },
 };

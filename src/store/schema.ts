@@ -18,6 +18,10 @@ export interface ProjectTable {
   server_memory_mb: number | null;
   /** time an SSR server has to answer before the edge sends 504 (null: the platform's flag) */
   server_request_timeout_seconds: number | null;
+  /** memory of the project's builds, MiB, at most the operator's --build-memory-mb (null: that) */
+  build_memory_mb: number | null;
+  /** size cap of the project's build folder, MiB, at most the operator's --build-disk-mb (null: that) */
+  build_disk_mb: number | null;
 }
 
 export type EnvTarget = 'production' | 'preview';

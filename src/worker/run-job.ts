@@ -9,7 +9,7 @@ import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAliasForward, 
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
-import { getProject } from '../projects/index.js';
+import { buildLimit, getProject } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { SecretBox } from '../secrets.js';
@@ -77,7 +77,12 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
   try {
     await rm(workDir, { recursive: true, force: true });
     // the whole build folder (checkout, dependencies, output, TMPDIR) has a size the kernel enforces
-    workspace = await createWorkspace(workDir, config.sandbox.buildDiskMb * 1024 * 1024, (await probeIsolation()).loop);
+    const diskMb = buildLimit(project.build_disk_mb, config.sandbox.buildDiskMb);
+    const memoryMb = buildLimit(project.build_memory_mb, config.sandbox.buildMemoryMb);
+    for (const [name, own, max] of [['buildMemoryMb', project.build_memory_mb, config.sandbox.buildMemoryMb], ['buildDiskMb', project.build_disk_mb, config.sandbox.buildDiskMb]] as const) {
+      if (own !== null && max > 0 && own > max) logs.line(`Warning: the project's ${name} (${own} MiB) is above this platform's maximum; using ${max} MiB.`);
+    }
+    workspace = await createWorkspace(workDir, diskMb * 1024 * 1024, (await probeIsolation()).loop);
     await mkdir(sourceDir, { recursive: true });
 
     let t = Date.now();
@@ -115,7 +120,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       cache: { dir: join(config.dataDir, 'project-cache', project.id) },
       hiddenPaths: [config.dataDir],
       scratchDir: workDir,
-      limits: { memoryMb: config.sandbox.buildMemoryMb, pids: config.sandbox.buildPids, cpuShares: config.sandbox.buildCpuShares, tmpMb: config.sandbox.tmpMb },
+      diskLimitMb: diskMb > 0 && (await probeIsolation()).loop ? diskMb : undefined,
+      limits: { memoryMb, pids: config.sandbox.buildPids, cpuShares: config.sandbox.buildCpuShares, tmpMb: config.sandbox.tmpMb },
       allow: config.sandbox.allow,
     });
     const buildInfo = { framework: build.framework, packageManager: build.packageManager, cache: build.cache };

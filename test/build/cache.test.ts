@@ -98,7 +98,13 @@ describe('dependency cache (npm)', () => {
     assert.equal(await readFile(join(cache.dir, 'framework', 'current', '.next', 'cache', 'builds.txt'), 'utf8'), '2');
   });
 
-  it('discards an entry that a build wrote into in place, and installs afresh', async () => {
+  it('discards an entry that a build wrote into in place, and installs afresh', async (t) => {
+    if (process.getuid?.() === 0) {
+      // as root, builds run as the sandbox's uid, and cached files are root's and read-only:
+      // the write in place cannot happen at all (test/security/shared-caches.test.ts shows it)
+      t.skip('root: a build cannot write a cached file in place; the mtime check is for non-root workers');
+      return;
+    }
     // the hazard of hard links: this write lands in the cached copy too
     await appendFile(join(secondDir, 'node_modules', 'is-number', 'index.js'), '\n// patched in place\n');
     const third = await build(await source('cache-npm'), cache);
