@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileBeneath, resolveBeneath } from './beneath.js';
+import { readFileBeneath, resolveBeneath } from '../beneath/index.js';
 
 export interface KeyInput {
   packageManager: string;

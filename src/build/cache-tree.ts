@@ -1,7 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
-import { isWithin } from './beneath.js';
+import { isWithin } from '../beneath/index.js';
 
 /**
  * How files get from one tree into another:

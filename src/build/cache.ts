@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { formatSeconds } from './run.js';
-import { resolveBeneath } from './beneath.js';
+import { resolveBeneath } from '../beneath/index.js';
 import { copyTree, probeFileOp, type FileOp, type Owner, type TreeStats } from './cache-tree.js';
 import type { LogFn } from './types.js';
 

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
-import { readFileBeneath, resolveBeneath } from './beneath.js';
+import { readFileBeneath, resolveBeneath } from '../beneath/index.js';
 
 export type PackageManagerName = 'npm' | 'pnpm' | 'yarn' | 'none';
 

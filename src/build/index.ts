@@ -7,7 +7,7 @@ import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types
 import { detectFramework } from '../frameworks/index.js';
 import { cleanRelativePath, detectProject, type Detected } from './detect.js';
 import { locateOutput } from './output.js';
-import { resolveBeneath } from './beneath.js';
+import { resolveBeneath } from '../beneath/index.js';
 import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type CheckoutOptions, type ProjectCache } from './cache.js';
 import { dependencyKey } from './cache-key.js';
 import { buildEnv } from './env.js';

@@ -3,7 +3,7 @@ import { copyFile, link, lstat, mkdir, open, readdir, readlink, realpath, rm, sy
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { FrameworkMatch } from '../frameworks/index.js';
-import { isWithin, resolveBeneath, type Beneath } from './beneath.js';
+import { isWithin, resolveBeneath, type Beneath } from '../beneath/index.js';
 import { copyTree } from './cache-tree.js';
 import { OUTPUT_CANDIDATES } from './detect.js';
 import type { ServerBuild } from './types.js';

@@ -1,5 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileBeneath, resolveBeneath } from '../beneath/index.js';
 import { stripComments } from './config-text.js';
 import type { ConfigFile, DetectContext } from './types.js';
 
@@ -15,7 +14,8 @@ export async function createContext(rootDir: string): Promise<DetectContext> {
   const read = (file: string): Promise<string | undefined> => {
     let text = files.get(file);
     if (text === undefined) {
-      text = readFile(join(rootDir, file), 'utf8').catch(() => undefined);
+      // the checkout is hostile: a config file that links out of it reads as absent
+      text = readFileBeneath(rootDir, file).then((b) => b?.toString('utf8'), () => undefined);
       files.set(file, text);
     }
     return text;
@@ -24,7 +24,7 @@ export async function createContext(rootDir: string): Promise<DetectContext> {
   const exists = (file: string): Promise<boolean> => {
     let answer = isFile.get(file);
     if (answer === undefined) {
-      answer = stat(join(rootDir, file)).then((s) => s.isFile(), () => false);
+      answer = resolveBeneath(rootDir, file, { follow: true }).then((r) => r.kind === 'file', () => false);
       isFile.set(file, answer);
     }
     return answer;
