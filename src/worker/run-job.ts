@@ -246,7 +246,7 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
  */
 async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
   if (!(deps.blobs instanceof LocalBlobStore)) throw new Error('server deployments need the local blob store');
-  const runtime = new Runtime({ blobs: deps.blobs, dir: join(deps.config.dataDir, 'runtime'), startTimeoutMs: 60_000, log: () => {}, sandbox: { hidden: [deps.config.dataDir] } });
+  const runtime = new Runtime({ blobs: deps.blobs, dir: join(deps.config.dataDir, 'runtime'), startTimeoutMs: 60_000, log: () => {}, sandbox: { hidden: [deps.config.dataDir], pids: deps.config.sandbox.serverPids, tmpMb: deps.config.sandbox.tmpMb, allow: deps.config.sandbox.allow } });
   const started = Date.now();
   log('Starting the server once to check that it answers');
   try {
