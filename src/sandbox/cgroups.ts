@@ -6,6 +6,9 @@ import { join } from 'node:path';
  * one group per sandbox under /sys/fs/cgroup/<controller>/slipway/<pid>-<n>, so a sandbox's
  * every process is known (to stop them all, and to find survivors of a killed Slipway by the
  * pid in the name) and capped: memory (and memory+swap), tasks, CPU share.
+ * The cpu group is made only for a sandbox given a share (builds): under one parent of the
+ * default weight, all builds together weigh as much as one ordinary process, so the edge and
+ * the SSR servers stay responsive while builds run; servers are weighed like any process.
  */
 
 const ROOT = '/sys/fs/cgroup';
@@ -36,6 +39,7 @@ export async function createGroup(available: Record<Controller, boolean>, limits
   const dirs = new Map<Controller, string>();
   for (const controller of CONTROLLERS) {
     if (!available[controller]) continue;
+    if (controller === 'cpu' && limits.cpuShares === undefined) continue;
     const dir = join(ROOT, controller, 'slipway', name);
     await mkdir(dir, { recursive: true });
     dirs.set(controller, dir);
