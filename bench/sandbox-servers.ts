@@ -18,7 +18,7 @@ import type { ServerBundle } from '../src/manifest/index.js';
 import { Runtime } from '../src/runtime/index.js';
 import { packageScript } from '../test/runtime/helpers.js';
 import { parseWrk, type WrkResult } from './static.js';
-import { median, ms } from './stats.js';
+import { median } from './stats.js';
 
 export type Side = 'none' | 'sandbox';
 export type Row = Record<string, string | number>;
@@ -119,8 +119,8 @@ function compare(measure: string, values: Record<Side, number[]>, target: string
   const sandbox = median(values.sandbox);
   return {
     measure,
-    'no sandbox': ms(none),
-    sandboxed: ms(sandbox),
+    'no sandbox': round(none),
+    sandboxed: round(sandbox),
     ratio: Math.round((sandbox / none) * 100) / 100,
     ...(target === undefined ? {} : { target }),
     rounds: values.none.map((v, i) => `${round(v)}/${round(values.sandbox[i]!)}`).join(', '),

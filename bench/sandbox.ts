@@ -21,8 +21,9 @@ import { runBuild, type BuildRequest, type BuildResult } from '../src/build/inde
 import { createWorkspace, probeIsolation } from '../src/sandbox/index.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../src/sandbox/root.js';
 import { fixturesDir } from '../test/helpers/paths.js';
+import { measureFixedCosts } from './sandbox-costs.js';
 import { measureServers, sidesOfRound, type NextApp, type Row, type Side } from './sandbox-servers.js';
-import { median, ms } from './stats.js';
+import { median } from './stats.js';
 
 
 const STATIC_RUNS = Number(process.env.SLIPWAY_BENCH_RUNS ?? 3);
@@ -42,6 +43,8 @@ export async function run(): Promise<{ title: string; rows: Row[]; notes: string
   try {
     await builds.primeCaches(NEXT_RUNS > 0 ? ['vite-site', 'next-app'] : ['vite-site']);
     rows.push(...(await compareBuilds(builds, 'vite-site', STATIC_RUNS)).rows);
+    // what a short build's ratio is mostly made of
+    rows.push(...(await measureFixedCosts(dir, iso.loop)));
     let next: NextApp;
     if (NEXT_RUNS > 0) {
       const result = await compareBuilds(builds, 'next-app', NEXT_RUNS);
@@ -57,7 +60,13 @@ export async function run(): Promise<{ title: string; rows: Row[]; notes: string
     await builds.release();
     await rm(dir, { recursive: true, force: true });
   }
-  if (iso.root) notes.push('sandboxed: uid 64100, own network namespace over a veth pair behind the firewall, cgroup memory/pids/cpu limits' + (iso.loop ? ', the build folder on its own size-capped ext4 (loop) file system, made in the timed span as the worker does' : ''));
+  if (iso.root) {
+    notes.push(
+      'sandboxed: uid 64100, own network namespace over a veth pair behind the firewall, cgroup memory/pids/cpu limits' + (iso.loop ? ', the build folder on its own size-capped ext4 (loop) file system, made in the timed span as the worker does' : ''),
+      // cgroup v1: every task of the root group weighs 1024, the slipway group as a whole 1024 too
+      'CPU: every sandbox on the machine (other Slipway processes\' too) sits in the one cgroup slipway/, whose weight against the unsandboxed side is that of a single process: when the cores are busy, the sandboxed side gets less CPU',
+    );
+  }
   else notes.push('not root here: the sandbox shares the host network and has no cgroups or uid switch, so these figures understate it');
   notes.push(
     'reference: no sandbox at all (runBuild sandbox: false, a Runtime without sandbox, servers on 127.0.0.1), stricter than the old bwrap sandbox the issue compares with, which had its own (smaller) cost',
@@ -140,8 +149,8 @@ async function compareBuilds(builds: Builds, fixture: string, runs: number): Pro
     const sandbox = med('sandbox', f);
     return {
       measure,
-      'no sandbox': ms(none),
-      sandboxed: ms(sandbox),
+      'no sandbox': Math.round(none),
+      sandboxed: Math.round(sandbox),
       ratio: Math.round((sandbox / none) * 100) / 100,
       ...(target === undefined ? {} : { target }),
       rounds: times.none.map((t, i) => `${Math.round(f(t))}/${Math.round(f(times.sandbox[i]!))}`).join(', '),
