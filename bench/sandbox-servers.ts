@@ -97,7 +97,7 @@ export async function measureServers(dir: string, next: NextApp): Promise<{ rows
       const p99 = (side: Side) => runs[side].map((r) => r.p99Ms);
       rows.push(
         compare(`edge -> ${label} ${path}: req/s (wrk -c50 ${SECONDS}s, median of ${ROUNDS})`, { none: rps('none'), sandbox: rps('sandbox') }, '>= 0.9', (n) => Math.round(n)),
-        compare(`edge -> ${label} ${path}: p99 latency, ms`, { none: p99('none'), sandbox: p99('sandbox') }, undefined, (n) => n),
+        compare(`edge -> ${label} ${path}: p99 latency, ms`, { none: p99('none'), sandbox: p99('sandbox') }, undefined, (n) => Math.round(n * 10) / 10),
       );
     }
     return {
