@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   'build-cache': async () => (await import('./build-cache.js')).run,
   ssr: async () => (await import('./ssr.js')).run,
   moves: async () => (await import('./moves.js')).run,
+  sandbox: async () => (await import('./sandbox.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

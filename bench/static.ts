@@ -25,7 +25,7 @@ interface BenchFile {
   body: Buffer;
 }
 
-interface WrkResult {
+export interface WrkResult {
   requests: number;
   requestsPerSec: number;
   p99Ms: number;
