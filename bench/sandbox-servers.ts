@@ -4,7 +4,6 @@
  * start: a scaled-to-zero deployment's first request for /ssr through the edge. Proxy: wrk
  * through the edge to a warm server, sandboxed (reached over the veth) vs not (loopback).
  */
-import { spawn } from 'node:child_process';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +16,7 @@ import type { ServerGateway } from '../src/edge/types.js';
 import type { ServerBundle } from '../src/manifest/index.js';
 import { Runtime } from '../src/runtime/index.js';
 import { packageScript } from '../test/runtime/helpers.js';
-import { parseWrk, type WrkResult } from './static.js';
+import { wrkHost, type WrkResult } from './static.js';
 import { median } from './stats.js';
 
 export type Side = 'none' | 'sandbox';
@@ -195,18 +194,4 @@ function status(port: number, path: string, host: string): Promise<number> {
   });
 }
 
-function wrk(port: number, path: string, host: string): Promise<WrkResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t2', '-c50', `-d${SECONDS}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}${path}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('error', reject);
-    child.once('exit', () => {
-      try {
-        resolve(parseWrk(out));
-      } catch (err) {
-        reject(new Error(`wrk failed:\n${out}`, { cause: err }));
-      }
-    });
-  });
-}
+const wrk = (port: number, path: string, host: string) => wrkHost(port, path, host, SECONDS);

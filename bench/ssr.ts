@@ -17,7 +17,7 @@ import { LocalBlobStore } from '../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup } from '../src/edge/index.js';
 import { createRuntimeGateway } from '../src/runtime/index.js';
 import { fixturesDir } from '../test/helpers/paths.js';
-import { parseWrk } from './static.js';
+import { wrkHost } from './static.js';
 import { median, ms } from './stats.js';
 
 const run$ = promisify(execFile);
@@ -41,21 +41,7 @@ async function firstOk(port: number, path: string): Promise<void> {
   while ((await status(port, path)) !== 200) await new Promise((r) => setTimeout(r, 5));
 }
 
-function wrk(port: number, path: string): Promise<{ requestsPerSec: number; p99Ms: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t2', '-c50', `-d${SECONDS}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}${path}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('error', reject);
-    child.once('exit', () => {
-      try {
-        resolve(parseWrk(out));
-      } catch (err) {
-        reject(new Error(`wrk failed:\n${out}`, { cause: err }));
-      }
-    });
-  });
-}
+const wrk = (port: number, path: string) => wrkHost(port, path, HOST, SECONDS);
 
 export async function run() {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-ssr-'));

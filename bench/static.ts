@@ -355,3 +355,20 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   console.table(result.rows);
   for (const note of result.notes) console.log(`- ${note}`);
 }
+
+/** wrk -t2 -c50 for `seconds` against the edge on 127.0.0.1:<port> with a Host header. */
+export function wrkHost(port: number, path: string, host: string, seconds: number): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t2', '-c50', `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}${path}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.once('error', reject);
+    child.once('exit', () => {
+      try {
+        resolve(parseWrk(out));
+      } catch (err) {
+        reject(new Error(`wrk failed:\n${out}`, { cause: err }));
+      }
+    });
+  });
+}

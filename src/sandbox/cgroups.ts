@@ -1,4 +1,5 @@
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { alive } from './alive.js';
 import { join } from 'node:path';
 
 /*
@@ -118,14 +119,4 @@ async function killAll(dir: string): Promise<number> {
     }
   }
   return n;
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { alive } from './alive.js';
 import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attempt } from './probe.js';
@@ -96,16 +97,6 @@ export async function sweepNetworks(): Promise<number> {
     swept++;
   }
   return swept;
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function installRules(policy: NetworkPolicy): Promise<void> {

@@ -1,0 +1,10 @@
+/** true when a process with this pid exists (the pid in a sandbox's group or network name) */
+export function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
