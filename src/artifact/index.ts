@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sha256, sha256File, type BlobStore } from '../blobs/index.js';
 import type { LogFn } from '../build/types.js';
 import { AppError } from '../errors/index.js';
-import type { Manifest, ManifestEntry, ServerBundle, Variant } from '../manifest/index.js';
+import type { ImmutableRule, Manifest, ManifestEntry, ServerBundle, Variant } from '../manifest/index.js';
 import { compressVariants, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from './compress.js';
 import { contentType } from './content-type.js';
 import { walkOutput } from './walk.js';
@@ -29,6 +29,8 @@ export interface PackageOptions {
   outputIsRoot?: boolean | undefined;
   /** an SSR deployment's server bundle (already stored with packageServer), recorded in the manifest */
   server?: ServerBundle | undefined;
+  /** the framework's fingerprinted folders (its row's `immutable`), recorded for the edge's Cache-Control */
+  immutable?: readonly ImmutableRule[] | undefined;
 }
 
 export interface PackageResult {
@@ -123,7 +125,12 @@ export async function packageOutput(opts: PackageOptions): Promise<PackageResult
   });
 
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const manifest: Manifest = { version: 1, files: Object.fromEntries(entries), ...(opts.server === undefined ? {} : { server: opts.server }) };
+  const manifest: Manifest = {
+    version: 1,
+    files: Object.fromEntries(entries),
+    ...(opts.immutable === undefined || opts.immutable.length === 0 ? {} : { immutable: opts.immutable.map((rule) => ({ ...rule })) }),
+    ...(opts.server === undefined ? {} : { server: opts.server }),
+  };
   const json = Buffer.from(JSON.stringify(manifest));
   const manifestHash = sha256(json);
   await upload(manifestHash, json.length, () => blobs.put(manifestHash, json));

@@ -170,7 +170,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
     if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout);
-    const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant };
+    const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant, immutable: framework.immutable };
     return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
   } finally {
     await box?.release();

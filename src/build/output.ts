@@ -100,7 +100,7 @@ async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log:
     throw new AppError('OUTPUT_NOT_FOUND', `The build did not produce the server entry ${server.entry}.`, { hint });
   }
   // Self-contained bundles run from their own folder; the rest need the project's node_modules.
-  const bundleRel = server.kind === 'nextjs-standalone' ? dirname(server.entry) : server.kind === 'nuxt-nitro' ? '.output' : '';
+  const bundleRel = server.bundleDir ?? '';
   const bundleDir = bundleRel === '' ? rootDir : await find.folder(bundleRel);
   if (bundleDir === undefined) throw new AppError('OUTPUT_NOT_FOUND', `The server bundle folder ${bundleRel} is not a folder inside the project.`);
   let entry = bundleRel === '' ? server.entry : server.entry.slice(bundleRel.length + 1);

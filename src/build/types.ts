@@ -1,3 +1,5 @@
+import type { ImmutableRule } from '../manifest/index.js';
+
 /** Per-project overrides; anything unset is detected from the repository. */
 export interface BuildSettings {
   /** sub-folder of the repository that holds the site (monorepos), e.g. "apps/web" */
@@ -100,7 +102,7 @@ export interface BuildResult {
   /** whether the build cache saved the install */
   cache: BuildCacheReport;
   /** the framework detected, and why */
-  framework: { id: string; name: string; reason: string; variant?: string | undefined };
+  framework: { id: string; name: string; reason: string; variant?: string | undefined; immutable?: ImmutableRule[] | undefined };
   /** present for server-rendered builds */
   server?: ServerBuild | undefined;
 }

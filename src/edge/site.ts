@@ -1,4 +1,4 @@
-import { isBlobHash, type Manifest, type ManifestEntry, type ServerBundle, type Variant } from '../manifest/index.js';
+import { isBlobHash, type ImmutableRule, type Manifest, type ManifestEntry, type ServerBundle, type Variant } from '../manifest/index.js';
 import type { CachedBlob } from './blob-cache.js';
 import { cacheControlFor } from './cache-control.js';
 import type { RawResponse } from './raw-response.js';
@@ -54,11 +54,12 @@ const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 export function compileSite(deploymentId: string, manifestHash: string, manifest: Manifest): Site {
   if (!HEADER_VALUE.test(deploymentId)) throw new Error(`deployment id is not a valid header value: ${JSON.stringify(deploymentId)}`);
   const files = new Map<string, SiteFile>();
+  const immutable = manifest.immutable ?? [];
   const compiled = new Map<string, SiteFile>();
   const fileFor = (key: string, entry: ManifestEntry): SiteFile => {
     let file = compiled.get(key);
     if (file === undefined) {
-      file = compileFile(key, entry, deploymentId, false);
+      file = compileFile(key, entry, deploymentId, false, immutable);
       compiled.set(key, file);
     }
     return file;
@@ -79,7 +80,7 @@ export function compileSite(deploymentId: string, manifestHash: string, manifest
   for (const [key, entry] of entries) files.set(`/${key}`, fileFor(key, entry));
 
   const notFoundEntry = manifest.files['404.html'];
-  const notFound = notFoundEntry === undefined || !isUsable(notFoundEntry) ? undefined : compileFile('404.html', notFoundEntry, deploymentId, true);
+  const notFound = notFoundEntry === undefined || !isUsable(notFoundEntry) ? undefined : compileFile('404.html', notFoundEntry, deploymentId, true, immutable);
   return { deploymentId, manifestHash, files, notFound, server: manifest.server };
 }
 
@@ -91,9 +92,9 @@ function isUsable(entry: ManifestEntry): boolean {
   return isUsableVariant(entry) && (entry.gzip === undefined || isUsableVariant(entry.gzip)) && (entry.br === undefined || isUsableVariant(entry.br));
 }
 
-function compileFile(key: string, entry: ManifestEntry, deploymentId: string, asNotFound: boolean): SiteFile {
+function compileFile(key: string, entry: ManifestEntry, deploymentId: string, asNotFound: boolean, immutable: readonly ImmutableRule[]): SiteFile {
   const type = HEADER_VALUE.test(entry.type) && entry.type !== '' ? entry.type : 'application/octet-stream';
-  const cacheControl = asNotFound ? 'no-store' : cacheControlFor(key);
+  const cacheControl = asNotFound ? 'no-store' : cacheControlFor(key, immutable);
   const varies = entry.gzip !== undefined || entry.br !== undefined;
   const vary = varies ? ['Vary', 'Accept-Encoding'] : [];
   const deployment = ['x-slipway-deployment', deploymentId];

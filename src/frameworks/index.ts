@@ -15,7 +15,8 @@ export async function detectFramework(rootDir: string): Promise<FrameworkMatch> 
   const ctx = await createContext(rootDir);
   for (const framework of FRAMEWORKS) {
     const match = await framework.detect(ctx);
-    if (match !== undefined) return match;
+    // the row's fingerprinted folders, unless this variant lays its files out otherwise
+    if (match !== undefined) return { ...match, immutable: (match.immutable ?? framework.immutable).map((rule) => ({ ...rule })) };
   }
   throw new Error('unreachable: the static row matches every project');
 }

@@ -1,3 +1,5 @@
+import type { ImmutableRule } from '../manifest/index.js';
+
 /** What detectFramework concluded about a project, and how Slipway should build and serve it. */
 export interface FrameworkMatch {
   id: FrameworkId;
@@ -19,16 +21,31 @@ export interface FrameworkMatch {
   server?: ServerOutput;
   /** environment the build needs for this framework, e.g. NEXT_TELEMETRY_DISABLED=1 */
   buildEnv?: Record<string, string>;
+  /** the framework's fingerprinted files (URL path prefixes), for the edge's Cache-Control; the row's, unless the variant lays them out otherwise */
+  immutable?: ImmutableRule[];
+  /** run buildCommand even when package.json has a build script (Storybook: the app's own build makes something else) */
+  ignoreBuildScript?: boolean;
+  /**
+   * set when this setup builds nothing Slipway can serve (SvelteKit's adapter-auto, Astro's
+   * server output without @astrojs/node): the deployment fails after the build with this, unless
+   * the project sets outputDirectory
+   */
+  unservable?: { message: string; hint: string };
 }
 
-export type FrameworkId = 'nextjs' | 'astro' | 'vite' | 'sveltekit' | 'nuxt' | 'remix' | 'react-router' | 'static';
+export type FrameworkId =
+  | 'nextjs' | 'astro' | 'vite' | 'sveltekit' | 'nuxt' | 'remix' | 'react-router'
+  | 'vitepress' | 'docusaurus' | 'eleventy' | 'gatsby' | 'hexo' | 'angular' | 'solidstart' | 'qwik' | 'ember' | 'redwood' | 'expo' | 'storybook'
+  | 'static';
 
-export type ServerKind = 'nextjs-standalone' | 'astro-node' | 'sveltekit-node' | 'nuxt-nitro' | 'remix-node' | 'react-router-node';
+export type ServerKind = 'nextjs-standalone' | 'astro-node' | 'sveltekit-node' | 'nuxt-nitro' | 'nitro-node' | 'remix-node' | 'react-router-node';
 
 export interface ServerOutput {
   kind: ServerKind;
   /** the server module, relative to the root: ".next/standalone/server.js", "build/index.js" */
   entry: string;
+  /** a self-contained bundle folder the server runs from (".next/standalone", ".output"); absent: the root, with its node_modules */
+  bundleDir?: string;
   /** argv that starts the server from the root (PORT and HOST/HOSTNAME pick the address); tools from node_modules/.bin */
   start: string[];
   /** the package that installs start[0] when it is a node_modules/.bin tool, e.g. "@react-router/serve" (named in the error when it is missing) */
@@ -71,10 +88,23 @@ export interface ConfigFile {
   text: string;
 }
 
-/** One row of the table: what a framework looks like and how it is built. */
+/**
+ * One row of the table: what a framework looks like and how it is built. The data fields say
+ * it for people and tests (and for the simple rows they are all there is, see `row()` in
+ * table.ts); `detect` reads the project and may refine them per variant (a config's outDir, an
+ * adapter).
+ */
 export interface FrameworkDefinition {
   id: FrameworkId;
   name: string;
+  /** the evidence: any of these dependencies (in dependencies or devDependencies), and/or any of these config files */
+  detectors: { dependencies: readonly string[]; configFiles?: readonly string[] };
+  /** what the build runs when package.json has no build script */
+  buildCommand?: string;
+  /** where the framework writes by default, relative to the project root */
+  outputDirectory: string;
+  /** its fingerprinted asset folders, as manifest path prefixes */
+  immutable: readonly ImmutableRule[];
   /** a match, or undefined when the project is not this framework */
   detect(ctx: DetectContext): Promise<FrameworkMatch | undefined>;
 }

@@ -42,9 +42,32 @@ export interface ServerBundle {
   symlinks?: Record<string, string>;
 }
 
+/**
+ * Files that never change under their name, so browsers and CDNs may keep them for a year: the
+ * framework's hashed asset folders, copied from its row of the framework table when the
+ * deployment is packaged. The edge applies them as data; it knows no framework.
+ * `{ prefix: '_nuxt/', names: 'all', except: ['_nuxt/builds/'] }`
+ */
+export interface ImmutableRule {
+  /** manifest path prefix, no leading slash ("_nuxt/", "assets/"); "" is the whole site */
+  prefix: string;
+  /**
+   * 'all': the framework fills the folder with fingerprinted files only;
+   * 'hashed': only names carrying a hash token (Vite's `index-BxK2_a9Z.js`, webpack's `main.3f9a1c2b.js`);
+   * 'esbuild': only names ending in esbuild's `-` + 8 base32 characters (`main-2OBYZ2TY.js`)
+   */
+  names: 'all' | 'hashed' | 'esbuild';
+  /** prefixes below `prefix` left out: files kept under a fixed name (Nuxt's `_nuxt/builds/latest.json`) */
+  except?: string[];
+}
+
+export const IMMUTABLE_NAMES: readonly ImmutableRule['names'][] = ['all', 'hashed', 'esbuild'];
+
 export interface Manifest {
   version: 1;
   files: Record<string, ManifestEntry>;
+  /** the framework's fingerprinted folders; absent on manifests from before the field (then only names that look hashed are) */
+  immutable?: ImmutableRule[];
   /** present when the deployment runs a server process; the edge proxies what `files` lacks */
   server?: ServerBundle;
 }
@@ -62,6 +85,11 @@ export function parseManifest(json: string | Buffer): Manifest {
       throw new Error(`manifest path is not clean: ${JSON.stringify(path)}`);
     }
     if (!HASH.test(entry.hash)) throw new Error(`manifest entry ${path} has a bad hash`);
+  }
+  if (m.immutable !== undefined) {
+    const clean = (p: unknown): boolean => typeof p === 'string' && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0');
+    const ok = Array.isArray(m.immutable) && m.immutable.every((r) => typeof r === 'object' && r !== null && clean(r.prefix) && IMMUTABLE_NAMES.includes(r.names) && (r.except === undefined || (Array.isArray(r.except) && r.except.every(clean))));
+    if (!ok) throw new Error('manifest has a malformed immutable rule list');
   }
   return m as Manifest;
 }

@@ -137,7 +137,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       build.server === undefined
         ? undefined
         : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, args: build.server.args, blobs: deps.blobs, previous: previous?.server, log: logs.line });
-    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle });
+    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle, immutable: build.framework.immutable });
     timings.packageMs = Date.now() - t;
     if (server !== undefined) {
       logs.line(`Server bundle: ${server.filesTotal} files, ${server.filesUploaded} new`);
