@@ -7,6 +7,7 @@ import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types
 import { detectFramework } from '../frameworks/index.js';
 import { cleanRelativePath, detectProject, type Detected } from './detect.js';
 import { locateOutput } from './output.js';
+import { snapshotOutputs, type OutputSnapshot } from './output-snapshot.js';
 import { resolveBeneath } from '../beneath/index.js';
 import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type CheckoutOptions, type ProjectCache } from './cache.js';
 import { dependencyKey } from './cache-key.js';
@@ -155,17 +156,22 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // build
     const buildStart = Date.now();
     const buildCommand = settings.buildCommand;
+    // what the top of the project looked like before the build: only what it made is output (output-snapshot.ts)
+    let built: OutputSnapshot | undefined = await snapshotOutputs(rootDir);
     if (buildCommand !== undefined && buildCommand.trim() !== '') await step(buildCommand, ['sh', '-c', buildCommand]);
-    else if (buildCommand === undefined && detected.hasBuildScript) await step([...detected.run, 'build'].join(' '), [...detected.run, 'build']);
+    else if (buildCommand === undefined && detected.hasBuildScript && framework.ignoreBuildScript !== true) await step([...detected.run, 'build'].join(' '), [...detected.run, 'build']);
     else if (buildCommand === undefined && framework.buildCommand !== undefined) await step(framework.buildCommand, ['sh', '-c', framework.buildCommand]);
-    else log('No build step: the files are served as they are');
+    else {
+      built = undefined;
+      log('No build step: the files are served as they are');
+    }
     const buildMs = Date.now() - buildStart;
     if (buildMs > 50) log(`Build finished in ${formatSeconds(buildMs)}`);
 
     // output
     const override = settings.outputDirectory === undefined || settings.outputDirectory.trim() === '' ? undefined : projectPath(settings.outputDirectory, 'outputDirectory', 'dist');
     // the paths it returns were resolved inside the checkout, without a link
-    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log, sourceDir);
+    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log, sourceDir, built);
     const outputIsRoot = outputRel === '';
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);

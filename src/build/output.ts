@@ -6,6 +6,7 @@ import type { FrameworkMatch } from '../frameworks/index.js';
 import { isWithin, resolveBeneath, type Beneath } from '../beneath/index.js';
 import { copyTree } from './cache-tree.js';
 import { OUTPUT_CANDIDATES } from './detect.js';
+import { changesSince, type OutputSnapshot } from './output-snapshot.js';
 import type { ServerBuild } from './types.js';
 
 /** Folder (inside the checkout) where the static mounts of a server build are assembled. */
@@ -13,8 +14,12 @@ const STAGING = '.slipway-static';
 
 /**
  * Where a finished build's files are: the static folder the edge serves and, for server
- * frameworks, the server bundle the runtime runs. A project's outputDirectory wins; then the
- * framework's; then the first of dist, build, out, public; else the root (plain HTML).
+ * frameworks, the server bundle the runtime runs. A project's outputDirectory wins ("." is the
+ * root, said explicitly); then the framework's folder. After a build (`built`, taken just
+ * before it ran) the only other folder served is one of dist, build, out, public that the build
+ * created or changed: never the root, never a folder that was there before and is unchanged
+ * (VitePress's `public/` of source files). Without a build step the files are served as
+ * committed: the root of a plain HTML site, else the first of those folders, else the root.
  *
  * The build made these folders, so every path is resolved from `within` (the checkout, default
  * rootDir) without leaving it (beneath.ts): a folder that is a symlink is followed only while it
@@ -26,9 +31,11 @@ export async function locateOutput(
   override: string | undefined,
   log: (line: string) => void,
   within: string = rootDir,
+  built?: OutputSnapshot,
 ): Promise<{ outputRel: string; outputDir: string; server?: ServerBuild }> {
   const find = new CheckoutPaths(within, rootDir, log);
-  if (override !== undefined && override.trim() !== '') {
+  if (override !== undefined) {
+    if (override === '') return { outputRel: '', outputDir: await find.root() };
     const found = await find.resolve(override, true);
     if (found.kind === 'outside') {
       throw new AppError('OUTPUT_NOT_FOUND', `Output directory "${override}" points outside the repository (through the symlink ${found.at}).`, {
@@ -43,14 +50,43 @@ export async function locateOutput(
     }
     return { outputRel: override, outputDir: dir };
   }
-  if (framework.server !== undefined) return serverOutput(find, framework, log);
+  const changes = built === undefined ? undefined : await changesSince(await find.root(), built);
+  if (framework.unservable !== undefined) {
+    throw new AppError('OUTPUT_NOT_FOUND', `${framework.unservable.message}${changes === undefined ? '' : ` ${describeChanges(changes)}`}`, { hint: framework.unservable.hint });
+  }
+  if (framework.server !== undefined) return serverOutput(find, framework, log, changes);
   const frameworkDir = framework.outputDirectory === '' ? undefined : await find.folder(framework.outputDirectory);
   if (frameworkDir !== undefined) return { outputRel: framework.outputDirectory, outputDir: frameworkDir };
-  for (const name of OUTPUT_CANDIDATES) {
-    const dir = await find.folder(name);
-    if (dir !== undefined) return { outputRel: name, outputDir: dir };
+  if (changes === undefined) {
+    // nothing was built: the files as committed
+    if (framework.outputDirectory === '' && (await find.hasFile('index.html'))) return { outputRel: '', outputDir: await find.root() };
+    for (const name of OUTPUT_CANDIDATES) {
+      const dir = await find.folder(name);
+      if (dir !== undefined) return { outputRel: name, outputDir: dir };
+    }
+    return { outputRel: '', outputDir: await find.root() };
   }
-  return { outputRel: '', outputDir: await find.root() };
+  const unchanged: string[] = [];
+  for (const name of OUTPUT_CANDIDATES) {
+    const made = changes.created.includes(name) || changes.changed.includes(name);
+    const dir = await find.folder(name);
+    if (dir !== undefined && made) {
+      if (framework.outputDirectory !== '') log(`Warning: ${framework.outputDirectory} is missing; serving ${name}, which the build ${changes.created.includes(name) ? 'created' : 'changed'}`);
+      return { outputRel: name, outputDir: dir };
+    }
+    if (dir !== undefined) unchanged.push(`${name}/`);
+  }
+  const expected = framework.outputDirectory === '' ? '' : `${framework.name} writes its site to ${framework.outputDirectory}, which the build did not create. `;
+  const stale = unchanged.length === 0 ? '' : ` ${unchanged.join(', ')} ${unchanged.length === 1 ? 'was' : 'were'} there before the build and unchanged, so ${unchanged.length === 1 ? 'it is' : 'they are'} not build output.`;
+  throw new AppError('OUTPUT_NOT_FOUND', `The build wrote no folder to serve. ${expected}${describeChanges(changes)}${stale}`, {
+    hint: 'Set outputDirectory to the folder your build writes (relative to the root directory), or to "." to serve the repository as it is.',
+  });
+}
+
+/** 'The build created .svelte-kit/ and changed nothing else at the top of the project.' */
+function describeChanges(changes: { created: string[]; changed: string[] }): string {
+  const list = (names: string[]): string => (names.length === 0 ? 'nothing' : names.slice(0, 6).join(', ') + (names.length > 6 ? ` and ${names.length - 6} more` : ''));
+  return `At the top of the project (besides node_modules) the build created ${list(changes.created)} and changed ${list(changes.changed)}.`;
 }
 
 /** Paths below a project's root directory, resolved from the checkout that holds it. */
@@ -89,15 +125,25 @@ class CheckoutPaths {
  * A server build: the bundle to run, and its static folders hard-linked together into one tree
  * laid out by URL (Next.js: `.next/static` under `_next/static`, `public/` at the root).
  */
-async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log: (line: string) => void): Promise<{ outputRel: string; outputDir: string; server: ServerBuild }> {
+async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log: (line: string) => void, changes: { created: string[]; changed: string[] } | undefined): Promise<{ outputRel: string; outputDir: string; server: ServerBuild }> {
   const server = framework.server!;
   const rootDir = await find.root();
   if (!(await find.hasFile(server.entry))) {
+    const top = server.entry.split('/')[0]!;
+    const none = (await find.resolve(top, false)).kind === 'missing';
+    const found = changes === undefined ? '' : ` ${describeChanges(changes)}`;
+    if (server.kind === 'nextjs-standalone' && none) {
+      throw new AppError('OUTPUT_NOT_FOUND', `The build wrote no ${top} folder, so it did not run "next build".${found}`, {
+        hint: 'Make the build script run "next build" (or set buildCommand to it); for a static site set output: "export" in next.config.',
+      });
+    }
     const hint =
       server.kind === 'nextjs-standalone'
         ? 'Slipway builds Next.js with standalone output; if your next.config sets another "output", remove it or set output: "standalone".'
-        : `Check that the build writes ${server.entry} (the ${framework.name} Node adapter's server entry).`;
-    throw new AppError('OUTPUT_NOT_FOUND', `The build did not produce the server entry ${server.entry}.`, { hint });
+        : server.kind === 'nuxt-nitro' || server.kind === 'nitro-node'
+          ? `${framework.name} writes ${server.entry} with Nitro's node-server preset: remove a nitro preset for another platform from the config (or NITRO_PRESET from the environment), or build a static site (Nuxt: "nuxt generate").`
+          : `Check that the build writes ${server.entry} (the ${framework.name} Node adapter's server entry).`;
+    throw new AppError('OUTPUT_NOT_FOUND', `The build did not produce the server entry ${server.entry}${none ? ` (there is no ${top} at all)` : ''}.${found}`, { hint });
   }
   // Self-contained bundles run from their own folder; the rest need the project's node_modules.
   const bundleRel = server.bundleDir ?? '';

@@ -11,9 +11,13 @@ import type { DetectContext, FrameworkDefinition, FrameworkMatch } from './types
 export const VITEPRESS: FrameworkDefinition = row(
   { id: 'vitepress', name: 'VitePress', detectors: { dependencies: ['vitepress'] }, buildCommand: 'vitepress build', outputDirectory: '.vitepress/dist', immutable: [VITE_ASSETS] },
   async (ctx, match) => {
-    const named = /\bvitepress build(?:\s+([^\s&|;'"-][^\s&|;'"]*))?/.exec(ctx.script('build') ?? '');
+    // the starter's script is "docs:build": "vitepress build docs"; look at "build" first, then any script
+    const scripts = typeof ctx.pkg?.scripts === 'object' && ctx.pkg.scripts !== null ? Object.keys(ctx.pkg.scripts) : [];
+    const pattern = /\bvitepress build(?:\s+([^\s&|;'"-][^\s&|;'"]*))?/;
+    const script = ['build', ...scripts].find((name) => pattern.test(ctx.script(name) ?? ''));
+    const named = script === undefined ? null : pattern.exec(ctx.script(script)!);
     let root = relativePath(named?.[1]);
-    let evidence = root === undefined ? undefined : `"vitepress build ${root}" in the build script`;
+    const evidence = named === null ? undefined : `"${named[0]}" in the ${script} script`;
     if (named === null) {
       // no build script naming it: the conventional docs/ folder when it holds the config, else the root
       root = (await ctx.config('docs/.vitepress/config')) !== undefined ? 'docs' : undefined;

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isFingerprinted } from '../../src/edge/index.js';
+import { FRAMEWORKS } from '../../src/frameworks/index.js';
 import { normaliseHost, requestPath } from '../../src/edge/path.js';
 import { ACCEPT_BR, ACCEPT_GZIP, acceptedEncodings, etagMatches, parseRange } from '../../src/edge/negotiate.js';
 import { BlobCache } from '../../src/edge/blob-cache.js';
@@ -34,15 +35,43 @@ describe('normaliseHost', () => {
 });
 
 describe('isFingerprinted (immutable caching)', () => {
-  it('accepts framework-owned folders and content-hashed names', () => {
+  const rules = (id: string) => FRAMEWORKS.find((row) => row.id === id)!.immutable;
+
+  it('accepts the folders a framework row names, under that row only', () => {
+    const yes: [string, string][] = [
+      ['astro', '_astro/anything.css'],
+      ['nextjs', '_next/static/chunks/main.js'],
+      ['nextjs', '_next/static/BUILD_ID/_buildManifest.js'],
+      ['sveltekit', '_app/immutable/entry/start.js'],
+      ['nuxt', '_nuxt/entry.abc123.js'],
+      ['nuxt', '_nuxt/Cv2Xk1.css'],
+      ['gatsby', 'static/d4b5/logo.png'],
+      ['qwik', 'build/q-abc.js'],
+      ['expo', '_expo/static/js/web/entry.js'],
+      ['solidstart', '_build/assets/client.js'],
+      ['vite', 'assets/vendor-abcd1234.js'],
+      ['vite', 'assets/logo-DzQx7k2L.svg'],
+      ['docusaurus', 'assets/js/main.0b1c2d3e.js'],
+      ['angular', 'main-2OBYZ2TY.js'],
+      ['angular', 'media/font-ABCD2345.woff2'],
+    ];
+    for (const [id, path] of yes) {
+      assert.equal(isFingerprinted(path, rules(id)), true, `${id}: ${path}`);
+      if (!path.startsWith('assets/')) assert.equal(isFingerprinted(path, rules('static')), false, `not without the ${id} row: ${path}`);
+    }
+  });
+  it('keeps what a framework names by a fixed name revalidating, even in its folder', () => {
+    assert.equal(isFingerprinted('_nuxt/builds/latest.json', rules('nuxt')), false);
+    assert.equal(isFingerprinted('_nuxt/builds/meta/abc.json', rules('nuxt')), false);
+    assert.equal(isFingerprinted('index.html', rules('angular')), false);
+    assert.equal(isFingerprinted('favicon.ico', rules('angular')), false);
+    assert.equal(isFingerprinted('logo-Version2.png', rules('angular')), false);
+    assert.equal(isFingerprinted('assets/style.css', rules('vite')), false);
+    assert.equal(isFingerprinted('page-data/index/page-data.json', rules('gatsby')), false);
+  });
+  it('accepts content-hashed names on any site', () => {
     const yes = [
-      '_astro/anything.css',
-      '_next/static/chunks/main.js',
-      '_next/static/BUILD_ID/_buildManifest.js',
-      '_app/immutable/entry/start.js',
       'assets/index-BxK2_a9Z.css',
-      'assets/vendor-abcd1234.js',
-      'assets/logo-DzQx7k2L.svg',
       'app.3f9a1c2b.js',
       'static/js/main.3f9a1c2b.chunk.js',
       'static/js/787.8f3e2d1c.js.map',
@@ -59,6 +88,7 @@ describe('isFingerprinted (immutable caching)', () => {
       'assets/style.css',
       'assets/logo.png',
       'assets/app-settings.js',
+      'assets/vendor-abcdefgh.js',
       'js/app-settings.js',
       'jquery-3.7.1.min.js',
       'react-dom.production.min.js',
@@ -71,6 +101,8 @@ describe('isFingerprinted (immutable caching)', () => {
       'abcdef12',
       'next/static/x.js',
       'docs/_astro.html',
+      '_astro/anything.css',
+      '_nuxt/entry.js',
     ];
     for (const path of no) assert.equal(isFingerprinted(path), false, path);
   });

@@ -138,4 +138,46 @@ describe('detectFramework on tricky projects', () => {
     assert.equal(got.id, 'static');
     assert.match(got.reason, /package\.json that is not valid JSON/);
   });
+
+  it('a Vite app with stories is a Vite app; Storybook alone is Storybook', async () => {
+    const stories = { '.storybook/main.ts': 'export default { framework: "@storybook/react-vite" }' };
+    const app = await detectFramework(await project({ 'package.json': pkg({ vite: '^6', storybook: '^8', '@storybook/react-vite': '^8' }), ...stories }));
+    assert.equal(app.id, 'vite');
+    const lib = await detectFramework(await project({ 'package.json': pkg({ storybook: '^8', '@storybook/react-vite': '^8' }), ...stories }));
+    assert.equal(lib.id, 'storybook');
+    // stories without a .storybook/main are not a Storybook site
+    assert.equal((await detectFramework(await project({ 'package.json': pkg({ storybook: '^8' }) }))).id, 'static');
+  });
+
+  it('VitePress: the docs root comes from the script that builds it, else docs/ when it holds the config', async () => {
+    const script = await detectFramework(await project({ 'package.json': pkg({ vitepress: '^1' }, { 'docs:build': 'vitepress build site' }), 'site/.vitepress/config.ts': 'export default { outDir: "../out" }' }));
+    // an outDir that climbs out of the docs root is not taken literally
+    assert.equal(script.outputDirectory, 'site/.vitepress/dist');
+    assert.equal(script.buildCommand, 'vitepress build site');
+    const rooted = await detectFramework(await project({ 'package.json': pkg({ vitepress: '^1' }, {}), '.vitepress/config.mts': 'export default {}', 'public/logo.svg': '<svg/>' }));
+    assert.equal(rooted.outputDirectory, '.vitepress/dist');
+    assert.equal(rooted.buildCommand, 'vitepress build');
+    const conventional = await detectFramework(await project({ 'package.json': pkg({ vitepress: '^1' }, {}), 'docs/.vitepress/config.js': 'export default { outDir: "public-site" }' }));
+    assert.equal(conventional.outputDirectory, 'docs/public-site');
+    assert.equal(conventional.buildCommand, 'vitepress build docs');
+  });
+
+  it('Angular: the webpack browser builder writes outputPath itself; a project without angular.json is not Angular', async () => {
+    const json = { projects: { web: { projectType: 'application', architect: { build: { builder: '@angular-devkit/build-angular:browser', options: { outputPath: 'dist/web' } } } } } };
+    const browser = await detectFramework(await project({ 'package.json': pkg({ '@angular/core': '^16', '@angular/cli': '^16' }), 'angular.json': json }));
+    assert.equal(browser.outputDirectory, 'dist/web');
+    assert.equal(browser.variant, 'browser');
+    const objectPath = { projects: { web: { projectType: 'application', architect: { build: { builder: '@angular/build:application', options: { outputPath: { base: 'out', browser: '' } } } } } } };
+    assert.equal((await detectFramework(await project({ 'package.json': pkg({ '@angular/core': '^19' }), 'angular.json': objectPath }))).outputDirectory, 'out');
+    assert.equal((await detectFramework(await project({ 'package.json': pkg({ '@angular/core': '^19' }) }))).id, 'static');
+  });
+
+  it('names the setups that build nothing servable, with what to use', async () => {
+    const qwik = await detectFramework(await project({ 'package.json': pkg({ '@builder.io/qwik': '^1', '@builder.io/qwik-city': '^1' }) }));
+    assert.match(qwik.unservable?.hint ?? '', /qwik add static/);
+    const expo = await detectFramework(await project({ 'package.json': pkg({ expo: '~52', 'react-native-web': '~0.19' }), 'app.json': { expo: { web: { output: 'server' } } } }));
+    assert.match(expo.unservable?.hint ?? '', /"output": "static"/);
+    const astro = await detectFramework(await project({ 'package.json': pkg({ astro: '^5' }), 'astro.config.mjs': "export default { output: 'server' }" }));
+    assert.match(astro.unservable?.hint ?? '', /@astrojs\/node/);
+  });
 });
