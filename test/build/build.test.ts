@@ -196,7 +196,7 @@ describe('runBuild', () => {
 
   it('splits output on \\n and \\r and caps long lines', async () => {
     const dir = await source({ 'index.html': 'x' });
-    const { lines } = await build(dir, { settings: { buildCommand: `printf 'one\\rtwo\\r\\nthree\\nfour\\n'; node -e "console.log('x'.repeat(10000))"` } });
+    const { lines } = await build(dir, { settings: { outputDirectory: '.', buildCommand: `printf 'one\\rtwo\\r\\nthree\\nfour\\n'; node -e "console.log('x'.repeat(10000))"` } });
     const start = lines.indexOf(`Running "printf 'one\\rtwo\\r\\nthree\\nfour\\n'; node -e "console.log('x'.repeat(10000))""`);
     assert.deepEqual(lines.slice(start + 1, start + 5), ['one', 'two', 'three', 'four']);
     const long = lines.find((l) => l.startsWith('xxxx'));
@@ -270,7 +270,7 @@ describe('sandbox', () => {
     const lines: string[] = [];
     const result = await runBuild({
       sourceDir: dir,
-      settings: { buildCommand: `(cat ${hidden}/secret.key || echo unreadable) > result.txt; ls ${hidden} > listing.txt; echo ok > ${hidden}/builds/cache/written.txt` },
+      settings: { outputDirectory: '.', buildCommand: `(cat ${hidden}/secret.key || echo unreadable) > result.txt; ls ${hidden} > listing.txt; echo ok > ${hidden}/builds/cache/written.txt` },
       env: {},
       timeoutMs: 30_000,
       log: (l) => lines.push(l),
@@ -293,7 +293,7 @@ describe('sandbox', () => {
     const lines: string[] = [];
     await runBuild({
       sourceDir: dir,
-      settings: { buildCommand: `echo "[$(cat ${hidden}/secret.key)]" > key.txt; (touch ${outside}/x && echo writable || echo read-only) > outside.txt` },
+      settings: { outputDirectory: '.', buildCommand: `echo "[$(cat ${hidden}/secret.key)]" > key.txt; (touch ${outside}/x && echo writable || echo read-only) > outside.txt` },
       env: {},
       timeoutMs: 30_000,
       log: (l) => lines.push(l),
@@ -310,7 +310,7 @@ describe('sandbox', () => {
 
   it('without the sandbox the same file is readable (so the test above means something)', async () => {
     const dir = await source({ 'index.html': 'x' });
-    await build(dir, { sandbox: false, hiddenPaths: [hidden], settings: { buildCommand: `cat ${hidden}/secret.key > key.txt` } });
+    await build(dir, { sandbox: false, hiddenPaths: [hidden], settings: { outputDirectory: '.', buildCommand: `cat ${hidden}/secret.key > key.txt` } });
     assert.equal(await readFile(join(dir, 'key.txt'), 'utf8'), 'top-secret');
   });
 });
