@@ -67,7 +67,8 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
   rootDirectory: (v) => relativePath('rootDirectory', v, '"apps/web"'),
   installCommand: (v) => optionalString('installCommand', v, '"npm ci"'),
   buildCommand: (v) => optionalString('buildCommand', v, '"npm run build"'),
-  outputDirectory: (v) => relativePath('outputDirectory', v, '"dist"'),
+  // "." is the root on purpose (a site served as committed although it has a build step), not "unset"
+  outputDirectory: (v) => (typeof v === 'string' && /^\.(\/+)?$/.test(v.trim()) ? '.' : relativePath('outputDirectory', v, '"dist"')),
   buildTimeoutSeconds: (v) => optionalInt('buildTimeoutSeconds', v, 1, 86_400, 'seconds', '1800'),
   serverMemoryMb: (v) => optionalInt('serverMemoryMb', v, SERVER_MEMORY_MB.min, SERVER_MEMORY_MB.max, 'MiB', '512'),
   serverRequestTimeoutSeconds: (v) => optionalInt('serverRequestTimeoutSeconds', v, SERVER_REQUEST_TIMEOUT_SECONDS.min, SERVER_REQUEST_TIMEOUT_SECONDS.max, 'seconds', '60'),

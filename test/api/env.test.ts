@@ -161,6 +161,9 @@ test('PATCH changes settings with the same checks as create', async () => {
   const cleared = await slipway.api('PATCH', '/api/v1/projects/limits', { buildCommand: null, serverRequestTimeoutSeconds: null });
   assert.equal(cleared.body.buildCommand, null);
   assert.equal(cleared.body.serverRequestTimeoutSeconds, 60, 'back to the platform default');
+  // "." serves the root on purpose; "" unsets
+  assert.equal((await slipway.api('PATCH', '/api/v1/projects/limits', { outputDirectory: './' })).body.outputDirectory, '.');
+  assert.equal((await slipway.api('PATCH', '/api/v1/projects/limits', { outputDirectory: '' })).body.outputDirectory, null);
 
   const bad: [unknown, RegExp][] = [
     [{ serverMemoryMb: 'lots' }, /serverMemoryMb/],
