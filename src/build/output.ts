@@ -52,7 +52,7 @@ export async function locateOutput(
   }
   const changes = built === undefined ? undefined : await changesSince(await find.root(), built);
   if (framework.unservable !== undefined) {
-    throw new AppError('OUTPUT_NOT_FOUND', `${framework.unservable.message}${changes === undefined ? '' : ` ${describeChanges(changes)}`}`, { hint: framework.unservable.hint });
+    throw outputMissing(`${framework.unservable.message}${changes === undefined ? '' : ` ${describeChanges(changes)}`}`, framework.unservable.hint);
   }
   if (framework.server !== undefined) return serverOutput(find, framework, log, changes);
   const frameworkDir = framework.outputDirectory === '' ? undefined : await find.folder(framework.outputDirectory);
@@ -78,9 +78,12 @@ export async function locateOutput(
   }
   const expected = framework.outputDirectory === '' ? '' : `${framework.name} writes its site to ${framework.outputDirectory}, which the build did not create. `;
   const stale = unchanged.length === 0 ? '' : ` ${unchanged.join(', ')} ${unchanged.length === 1 ? 'was' : 'were'} there before the build and unchanged, so ${unchanged.length === 1 ? 'it is' : 'they are'} not build output.`;
-  throw new AppError('OUTPUT_NOT_FOUND', `The build wrote no folder to serve. ${expected}${describeChanges(changes)}${stale}`, {
-    hint: 'Set outputDirectory to the folder your build writes (relative to the root directory), or to "." to serve the repository as it is.',
-  });
+  throw outputMissing(`The build wrote no folder to serve. ${expected}${describeChanges(changes)}${stale}`, 'Set outputDirectory to the folder your build writes (relative to the root directory), or to "." to serve the repository as it is.');
+}
+
+/** OUTPUT_NOT_FOUND whose message says what to do too: the deployment's error and the build log show the message only */
+function outputMissing(message: string, hint: string): AppError {
+  return new AppError('OUTPUT_NOT_FOUND', `${message} ${hint}`, { hint });
 }
 
 /** 'The build created .svelte-kit/ and changed nothing else at the top of the project.' */
@@ -133,9 +136,7 @@ async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log:
     const none = (await find.resolve(top, false)).kind === 'missing';
     const found = changes === undefined ? '' : ` ${describeChanges(changes)}`;
     if (server.kind === 'nextjs-standalone' && none) {
-      throw new AppError('OUTPUT_NOT_FOUND', `The build wrote no ${top} folder, so it did not run "next build".${found}`, {
-        hint: 'Make the build script run "next build" (or set buildCommand to it); for a static site set output: "export" in next.config.',
-      });
+      throw outputMissing(`The build wrote no ${top} folder, so it did not run "next build".${found}`, 'Make the build script run "next build" (or set buildCommand to it); for a static site set output: "export" in next.config.');
     }
     const hint =
       server.kind === 'nextjs-standalone'
@@ -143,7 +144,7 @@ async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log:
         : server.kind === 'nuxt-nitro' || server.kind === 'nitro-node'
           ? `${framework.name} writes ${server.entry} with Nitro's node-server preset: remove a nitro preset for another platform from the config (or NITRO_PRESET from the environment), or build a static site (Nuxt: "nuxt generate").`
           : `Check that the build writes ${server.entry} (the ${framework.name} Node adapter's server entry).`;
-    throw new AppError('OUTPUT_NOT_FOUND', `The build did not produce the server entry ${server.entry}${none ? ` (there is no ${top} at all)` : ''}.${found}`, { hint });
+    throw outputMissing(`The build did not produce the server entry ${server.entry}${none ? ` (there is no ${top} at all)` : ''}.${found}`, hint);
   }
   // Self-contained bundles run from their own folder; the rest need the project's node_modules.
   const bundleRel = server.bundleDir ?? '';

@@ -33,12 +33,14 @@ async function build(sourceDir: string, extra: Partial<BuildRequest> = {}): Prom
   return { ...result, lines };
 }
 
+/** OUTPUT_NOT_FOUND whose message (all a deployment's error shows) matches every pattern, and says what to do (`hint`) */
 function notFound(message: RegExp[], hint: RegExp) {
   return (err: unknown) => {
     assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
     assert.equal(err.code, 'OUTPUT_NOT_FOUND', err.message);
     for (const pattern of message) assert.match(err.message, pattern);
     assert.match(err.hint ?? '', hint);
+    assert.match(err.message, hint);
     return true;
   };
 }
@@ -87,7 +89,7 @@ describe('the output is what the build made', () => {
       // what `vite build` with adapter-auto leaves: .svelte-kit/output and a warning, nothing to serve
       'build.mjs': "import { mkdirSync, writeFileSync } from 'node:fs';\nmkdirSync('.svelte-kit/output/client', { recursive: true });\nwriteFileSync('.svelte-kit/output/client/app.js', '');\nconsole.log('Could not detect a supported production environment');",
     });
-    await assert.rejects(build(dir), notFound([/adapter-auto/, /created \.svelte-kit/], /@sveltejs\/adapter-node.*@sveltejs\/adapter-static/));
+    await assert.rejects(build(dir), notFound([/adapter-auto/, /created \.svelte-kit/, /Use @sveltejs\/adapter-node/], /@sveltejs\/adapter-node.*@sveltejs\/adapter-static/));
   });
 
   it('a build that writes nothing new fails, naming the unchanged folder; outputDirectory "." serves the root on purpose', async () => {
