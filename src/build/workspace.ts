@@ -101,7 +101,12 @@ async function openWorkspace(dir: string, rel: string, globs: { patterns: string
   const rootManifest = (await readPackageJson(dir)) ?? {};
   const rootDeps = { ...asRecord(rootManifest.dependencies), ...asRecord(rootManifest.devDependencies) };
   const hasRootFile = async (file: string) => (await resolveBeneath(dir, file, { follow: true })).kind === 'file';
-  const orchestrator = (await hasRootFile('turbo.json')) && 'turbo' in rootDeps ? 'turbo' : (await hasRootFile('nx.json')) && 'nx' in rootDeps ? 'nx' : undefined;
+  let orchestrator: Workspace['orchestrator'] = (await hasRootFile('turbo.json')) && 'turbo' in rootDeps ? 'turbo' : (await hasRootFile('nx.json')) && 'nx' in rootDeps ? 'nx' : undefined;
+  // turbo 2 refuses to read a workspace whose package.json names no package manager
+  if (orchestrator === 'turbo' && typeof rootManifest.packageManager !== 'string' && asRecord(rootManifest.devEngines).packageManager === undefined) {
+    log('Note: the workspace has turbo.json, but turbo needs a "packageManager" field in the root package.json (e.g. "pnpm@9.15.0"); building without turbo');
+    orchestrator = undefined;
+  }
   const where = rel === '' ? 'the repository root' : rel;
   log(`Workspace: ${packageRel} is package ${pkg.name ?? '(unnamed)'} of the ${root.packageManager} workspace at ${where} (${globs.declaredIn}, ${packages.length} packages${orchestrator === undefined ? '' : `, ${orchestrator}`}); installing there${root.lockfile === undefined ? '' : ` with ${root.lockfile}`}`);
   const detected: Detected = { ...root, reason: `${root.reason} at the workspace root`, hasBuildScript: pkg.hasBuildScript };
@@ -187,6 +192,10 @@ export async function workspaceEnv(ws: Workspace, env: Record<string, string>, s
     extra.push(shimDir);
   }
   env.PATH = [first ?? '', ...extra, ...rest].join(delimiter);
+  // no telemetry, update checks, daemons or cloud calls from a build; the project's own values win
+  const quiet: Record<string, string> =
+    ws.orchestrator === 'turbo' ? { TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1', DO_NOT_TRACK: '1' } : ws.orchestrator === 'nx' ? { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' } : {};
+  for (const [name, value] of Object.entries(quiet)) env[name] ??= value;
 }
 
 /** After a cache hit: the install scripts npm/pnpm/yarn would have run, the root's and each package's. */
