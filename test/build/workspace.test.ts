@@ -36,11 +36,12 @@ const html = (result: BuildResult) => readFile(join(result.outputDir, 'index.htm
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
 describe('pnpm workspace: two apps share packages/ui (workspace:*)', () => {
-  const cache = projectCache();
+  let cache: BuildCacheOptions;
   let web: Awaited<ReturnType<typeof build>>;
   let webDir: string;
 
   before(async () => {
+    cache = projectCache();
     webDir = await checkout('mono-pnpm');
     web = await build(webDir, 'apps/web', cache);
   });
@@ -88,10 +89,11 @@ describe('pnpm workspace: two apps share packages/ui (workspace:*)', () => {
 });
 
 describe('npm workspace: web → ui → tokens, without turbo', () => {
-  const cache = projectCache();
+  let cache: BuildCacheOptions;
   let web: Awaited<ReturnType<typeof build>>;
 
   before(async () => {
+    cache = projectCache();
     web = await build(await checkout('mono-npm'), 'apps/web', cache);
   });
 
