@@ -73,7 +73,8 @@ describe('pnpm workspace: two apps share packages/ui (workspace:*)', () => {
     assert.equal(second.cache.dependencies, 'hit', second.log);
     assert.equal(second.cache.key, web.cache.key);
     assert.ok(!second.lines.some((l) => l.includes('pnpm install')), second.log);
-    assert.match(second.log, /^Restored node_modules and 3 package node_modules from cache /m);
+    // apps/web's and apps/docs' own trees; packages/ui has no dependencies, so pnpm made it none
+    assert.match(second.log, /^Restored node_modules and 2 package node_modules from cache /m);
     assert.equal(await readlink(join(dir, 'apps', 'web', 'node_modules', '@mono', 'ui')), '../../../../packages/ui');
     assert.equal(await html(second), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
   });
@@ -152,6 +153,17 @@ describe('turborepo (npm workspace with turbo from the registry)', () => {
     assert.match(docs.log, /turbo needs a "packageManager" field in the root package\.json .*; building without turbo/);
     assert.ok(docs.lines.includes('Running "npm run build --workspace=packages/ui" in the repository root'), docs.log);
     assert.equal(await html(docs), '<h1>docs with ui</h1><p>built by turbo: false</p>\n');
+  });
+});
+
+describe('Nx (npm workspace with nx from the registry)', () => {
+  it('builds the app with nx run web:build, which builds ui first (nx.json dependsOn ^build)', async () => {
+    const dir = await checkout('mono-nx');
+    const web = await build(dir, 'apps/web');
+    assert.match(web.log, /^Workspace: apps\/web is package web of the npm workspace at the repository root \(package\.json "workspaces", 3 packages, nx\)/m);
+    assert.ok(web.lines.includes('Running "nx run web:build" in the repository root'), web.log);
+    assert.equal(await html(web), '<h1>web with ui</h1><p>built by nx: true</p>\n');
+    assert.equal(await exists(join(dir, 'apps', 'docs', 'dist')), false);
   });
 });
 
