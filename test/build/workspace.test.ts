@@ -133,6 +133,20 @@ describe('npm workspace: web → ui → tokens, without turbo', () => {
   });
 });
 
+describe('yarn classic workspace', () => {
+  it('installs at the root with yarn.lock frozen, builds ui then the app with yarn workspace, and caches per lockfile', async () => {
+    const cache = projectCache();
+    const web = await build(await checkout('mono-yarn'), 'apps/web', cache);
+    assert.ok(web.lines.includes('Running "corepack yarn install --frozen-lockfile" in the repository root'), web.log);
+    const ran = web.lines.filter((l) => l.startsWith('Running "corepack yarn workspace'));
+    assert.deepEqual(ran, ['Running "corepack yarn workspace @mono/ui run build" in the repository root', 'Running "corepack yarn workspace web run build" in the repository root']);
+    assert.equal(await html(web), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
+    const again = await build(await checkout('mono-yarn'), 'apps/web', cache);
+    assert.equal(again.cache.dependencies, 'hit', again.log);
+    assert.equal(await html(again), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
+  });
+});
+
 describe('turborepo (npm workspace with turbo from the registry)', () => {
   it('builds the app with turbo run build --filter=web..., ui first, and not the other app', async () => {
     const dir = await checkout('mono-turbo');
