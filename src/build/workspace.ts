@@ -144,7 +144,7 @@ export function workspaceBuild(ws: Workspace, log: LogFn): { steps: WorkspaceSte
     log(`Building with pnpm --filter ${filter}: ${order} (pnpm builds workspace dependencies first)`);
     return { steps: [step([...pm, '--filter', filter, 'run', 'build'])], builtPackage: self };
   }
-  log(`Building the workspace dependencies first, in dependency order: ${order}`);
+  log(depsWithBuild.length === 0 ? `Building ${order} (no workspace dependency of it has a build script)` : `Building the workspace dependencies first, in dependency order: ${order}`);
   const one = (p: WorkspacePackage): WorkspaceStep =>
     ws.detected.packageManager === 'yarn' && p.name !== undefined ? step([...pm, 'workspace', p.name, 'run', 'build']) : ws.detected.packageManager === 'npm' ? step(['npm', 'run', 'build', `--workspace=${p.rel}`]) : step([...ws.detected.run, 'build'], join(dir, p.rel));
   return { steps: [...depsWithBuild, ...(self ? [pkg] : [])].map(one), builtPackage: self };

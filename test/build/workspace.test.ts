@@ -147,11 +147,11 @@ describe('yarn classic workspace', () => {
   });
 });
 
-describe('turborepo (npm workspace with turbo from the registry)', () => {
-  it('builds the app with turbo run build --filter=web..., ui first, and not the other app', async () => {
+describe('turborepo (pnpm workspace with turbo from the registry)', () => {
+  it('builds the app with turbo run build --filter=web..., ui first, and not the other app (turbo runs pnpm through a corepack shim)', async () => {
     const dir = await checkout('mono-turbo');
     const web = await build(dir, 'apps/web', projectCache());
-    assert.match(web.log, /^Workspace: apps\/web is package web of the npm workspace at the repository root \(package\.json "workspaces", 3 packages, turbo\)/m);
+    assert.match(web.log, /^Workspace: apps\/web is package web of the pnpm workspace at the repository root \(pnpm-workspace\.yaml, 3 packages, turbo\)/m);
     assert.ok(web.lines.includes('Running "turbo run build --filter=web... --env-mode=loose" in the repository root'), web.log);
     assert.ok(web.lines.some((l) => l.startsWith('@mono/ui:build: cache miss')), web.log);
     assert.equal(await html(web), '<h1>web with ui</h1><p>built by turbo: true</p>\n');
@@ -165,7 +165,7 @@ describe('turborepo (npm workspace with turbo from the registry)', () => {
     await writeFile(join(dir, 'package.json'), JSON.stringify(manifest));
     const docs = await build(dir, 'apps/docs');
     assert.match(docs.log, /turbo needs a "packageManager" field in the root package\.json .*; building without turbo/);
-    assert.ok(docs.lines.includes('Running "npm run build --workspace=packages/ui" in the repository root'), docs.log);
+    assert.ok(docs.lines.includes('Running "corepack pnpm --filter docs... run build" in the repository root'), docs.log);
     assert.equal(await html(docs), '<h1>docs with ui</h1><p>built by turbo: false</p>\n');
   });
 });
