@@ -3,7 +3,7 @@ import { chown, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } 
 import { join, relative } from 'node:path';
 import { formatSeconds } from './run.js';
 import { resolveBeneath } from '../beneath/index.js';
-import { copyTree, probeFileOp, type FileOp, type Owner, type TreeStats } from './cache-tree.js';
+import { copyTree, probeFileOp, type FileOp, type Owner } from './cache-tree.js';
 import type { LogFn } from './types.js';
 
 /*
@@ -111,11 +111,8 @@ export async function restoreDependencies(cache: ProjectCache, key: string, root
   const started = Date.now();
   const within = opts.within ?? rootDir;
   const placed: string[] = [];
-  const undo = async () => {
-    for (const target of placed) await rm(target, { recursive: true, force: true });
-  };
-  let files = 0;
-  let copied = 0;
+  const undo = () => Promise.all(placed.map((target) => rm(target, { recursive: true, force: true })));
+  let [files, copied] = [0, 0];
   try {
     for (const tree of ['', ...(info.trees ?? [])]) {
       const rel = join(relative(within, rootDir), tree, 'node_modules');
@@ -184,16 +181,12 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
   try {
     await mkdir(temp);
     const sealedAt = Date.now();
-    const stats: TreeStats = { files: 0, bytes: 0, newestMtimeMs: 0, copied: 0, dropped: [] };
+    const stats = { files: 0, bytes: 0 };
     for (const { tree, path } of sources) {
       const to = entryTree(temp, tree);
       await mkdir(join(to, '..'), { recursive: true });
       // a project without dependencies gets an empty entry: the next build skips the install too
-      if (path === undefined) {
-        await mkdir(to);
-        continue;
-      }
-      const one = await copyTree(path, to, { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: path, within }, seal: true });
+      const one = path === undefined ? await mkdir(to).then(() => ({ files: 0, bytes: 0, dropped: [] })) : await copyTree(path, to, { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: path, within }, seal: true });
       warnDropped(log, tree === '' ? 'node_modules' : `${tree}/node_modules`, one.dropped);
       stats.files += one.files;
       stats.bytes += one.bytes;
