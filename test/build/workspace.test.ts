@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, lstat, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { appendFile, cp, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBuild, type BuildCacheOptions, type BuildRequest, type BuildResult } from '../../src/build/index.js';
 import { matchesGlobs, parsePnpmPackages } from '../../src/build/workspace.js';
@@ -178,6 +178,26 @@ describe('Nx (npm workspace with nx from the registry)', () => {
     assert.ok(web.lines.includes('Running "nx run web:build" in the repository root'), web.log);
     assert.equal(await html(web), '<h1>web with ui</h1><p>built by nx: true</p>\n');
     assert.equal(await exists(join(dir, 'apps', 'docs', 'dist')), false);
+  });
+});
+
+describe('a hostile workspace', () => {
+  it('a package folder linking out of the checkout is no package; a package node_modules the build swapped for a link is not saved', async () => {
+    const outside = join(tmp.path, `outside-${++counter}`);
+    await mkdir(outside);
+    await writeFile(join(outside, 'package.json'), JSON.stringify({ name: 'evil', version: '1.0.0', scripts: { build: 'touch /tmp/pwned' } }));
+    await writeFile(join(outside, 'secret.txt'), 'host secret');
+    const dir = await checkout('mono-npm');
+    await symlink(outside, join(dir, 'packages', 'evil'));
+    // the first build step (tokens) swaps web's own node_modules for a link to the host folder
+    await appendFile(join(dir, 'packages', 'tokens', 'build.js'), `fs.rmSync('../../apps/web/node_modules', { recursive: true });\nfs.symlinkSync(${JSON.stringify(outside)}, '../../apps/web/node_modules');\n`);
+    await writeFile(join(dir, 'packages', 'tokens', 'build.js'), `const fs = require('node:fs');\n${await readFile(join(dir, 'packages', 'tokens', 'build.js'), 'utf8')}`);
+    const cache = projectCache();
+    const web = await build(dir, 'apps/web', cache);
+    assert.match(web.log, /^Workspace: apps\/web is package web of the npm workspace at the repository root \(package\.json "workspaces", 4 packages\)/m);
+    assert.ok(!web.log.includes('evil'), web.log);
+    assert.ok(web.lines.includes('Warning: node_modules not saved to the cache: apps/web/node_modules is a symlink'), web.log);
+    assert.deepEqual(await readdir(join(cache.dir, 'deps')), []);
   });
 });
 
