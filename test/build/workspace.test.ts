@@ -126,6 +126,12 @@ describe('npm workspace: web → ui → tokens, without turbo', () => {
     assert.equal(await html(second), '<h1 style="color:teal">web with ui</h1><p>is-number 7.0.0</p>\n');
   });
 
+  it('works the same without the sandbox (commands get their folder as cwd instead of env -C)', async () => {
+    const result = await build(await checkout('mono-npm'), 'apps/web', undefined, { sandbox: false });
+    assert.ok(result.lines.includes('Running "npm run build --workspace=packages/tokens" in the repository root'), result.log);
+    assert.equal(await html(result), '<h1 style="color:teal">web with ui</h1><p>is-number 7.0.0</p>\n');
+  });
+
   it('a buildCommand set by the project replaces the workspace build and runs in the package', async () => {
     const result = await build(await checkout('mono-npm'), 'apps/web', undefined, { settings: { rootDirectory: 'apps/web', buildCommand: 'mkdir -p dist && pwd > dist/index.html' } });
     assert.ok(!result.lines.some((l) => l.startsWith('Running "npm run build')), result.log);
