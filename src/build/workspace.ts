@@ -116,8 +116,8 @@ async function openWorkspace(dir: string, rel: string, globs: { patterns: string
 /**
  * The commands that build the project's package and its workspace dependencies first, and
  * whether they build the package itself (false: it has no build script, so only its
- * dependencies are built here and the framework's own build command follows).
- * `pm` is the argv that runs the package manager (`['corepack', 'pnpm']`).
+ * dependencies are built here and the framework's own build command follows). Every step runs
+ * at the workspace root except the generic fallback, which runs in each package's folder.
  */
 export function workspaceBuild(ws: Workspace, log: LogFn): { steps: WorkspaceStep[]; builtPackage: boolean } {
   const { pkg, dir } = ws;

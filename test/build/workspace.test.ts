@@ -217,6 +217,17 @@ describe('workspace membership', () => {
     assert.match(await html(result), /isNumber\(5\)=true/);
   });
 
+  it('a workspace in a sub-folder of the repository installs and builds there', async () => {
+    const dir = join(tmp.path, `src-${++counter}`);
+    await cp(join(fixturesDir, 'mono-npm'), join(dir, 'frontend'), { recursive: true });
+    const result = await build(dir, 'frontend/apps/docs', projectCache());
+    assert.match(result.log, /^Workspace: apps\/docs is package docs of the npm workspace at frontend /m);
+    assert.ok(result.lines.includes('Running "npm ci" in frontend'), result.log);
+    assert.ok(result.lines.includes('Running "npm run build --workspace=apps/docs" in frontend'), result.log);
+    assert.equal(await html(result), '<h1 style="color:teal">docs with ui</h1><p>is-number 6.0.0</p>\n');
+    assert.equal(result.cache.dependencies, 'miss');
+  });
+
   it('reads pnpm-workspace.yaml package lists, block and flow', () => {
     assert.deepEqual(parsePnpmPackages("packages:\n  - 'apps/*'\n  # shared\n  - \"packages/**\"  # all\n  - '!**/test/**'\ncatalog:\n  react: ^19\n"), ['apps/*', 'packages/**', '!**/test/**']);
     assert.deepEqual(parsePnpmPackages("packages: ['apps/*', \"libs/*\"]\n"), ['apps/*', 'libs/*']);
