@@ -15,10 +15,12 @@ export interface KeyInput {
   env: Record<string, string>;
   /** anything else the worker wants in the key (e.g. a "clear cache" generation) */
   salt: string | undefined;
+  /** a workspace's packages and their dependency fields (see workspace.ts), when rootDir is a workspace root */
+  workspace?: string | undefined;
 }
 
 /** package.json fields that decide what gets installed; scripts and the rest do not */
-const DEPENDENCY_FIELDS = [
+export const DEPENDENCY_FIELDS = [
   'dependencies',
   'devDependencies',
   'optionalDependencies',
@@ -76,6 +78,7 @@ export async function dependencyKey(input: KeyInput): Promise<string> {
   part('installCommand', input.installCommand ?? '');
   part('env', JSON.stringify(Object.entries(input.env).filter(([name]) => INSTALL_ENV.test(name)).sort(([a], [b]) => (a < b ? -1 : 1))));
   part('salt', input.salt ?? '');
+  if (input.workspace !== undefined) part('workspace', input.workspace);
   return hash.digest('hex');
 }
 

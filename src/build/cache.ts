@@ -3,7 +3,7 @@ import { chown, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } 
 import { join, relative } from 'node:path';
 import { formatSeconds } from './run.js';
 import { resolveBeneath } from '../beneath/index.js';
-import { copyTree, probeFileOp, type FileOp, type Owner, type TreeStats } from './cache-tree.js';
+import { copyTree, probeFileOp, type FileOp, type Owner } from './cache-tree.js';
 import type { LogFn } from './types.js';
 
 /*
@@ -70,6 +70,8 @@ interface EntryInfo {
   sealedAt: number;
   /** every file was made root-owned and read-only when saved (see above) */
   readOnly?: boolean;
+  /** folders below the root directory (workspace packages) whose own node_modules are in the entry, under workspace/<folder>/ */
+  trees?: string[];
 }
 
 export interface CheckoutOptions {
@@ -90,9 +92,10 @@ export async function openProjectCache(options: { dir: string; maxBytes?: number
 }
 
 /**
- * Put the cached node_modules for `key` into `rootDir`. Returns undefined on a miss, also when
- * the entry turns out to have been written in place since it was saved (it is then removed) or
- * vanishes under an eviction mid-way; a partial tree is never left behind.
+ * Put the cached node_modules for `key` into `rootDir` (and, for a workspace, each package's
+ * own node_modules that was saved with it). Returns undefined on a miss, also when the entry
+ * turns out to have been written in place since it was saved (it is then removed) or vanishes
+ * under an eviction mid-way; a partial tree is never left behind.
  */
 export async function restoreDependencies(cache: ProjectCache, key: string, rootDir: string, log: LogFn, opts: CheckoutOptions = {}): Promise<{ files: number; ms: number } | undefined> {
   const entryDir = join(cache.dir, 'deps', key);
@@ -107,63 +110,89 @@ export async function restoreDependencies(cache: ProjectCache, key: string, root
   }
   const started = Date.now();
   const within = opts.within ?? rootDir;
-  const place = await resolveBeneath(within, join(relative(within, rootDir), 'node_modules'), { follow: false });
-  if (place.kind === 'link' && place.at !== join(relative(within, rootDir), 'node_modules')) {
-    log(`Warning: not restoring node_modules from cache: ${place.at} is a symlink`);
-    return undefined;
-  }
-  const target = place.kind === 'link' || place.kind === 'outside' ? join(within, place.at) : place.path;
-  // a committed node_modules (or a symlink by that name) goes; rm removes a link, never what it points at
-  await rm(target, { recursive: true, force: true });
+  const placed: string[] = [];
+  const undo = () => Promise.all(placed.map((target) => rm(target, { recursive: true, force: true })));
+  let [files, copied] = [0, 0];
   try {
-    const stats = await copyTree(join(entryDir, 'node_modules'), target, { op: cache.op, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: target, within }, owner });
-    // root-owned read-only files cannot have changed (see above); otherwise trust the times
-    if (!(owner !== undefined && info.readOnly === true) && stats.newestMtimeMs > info.sealedAt) {
-      log(`Warning: the cached node_modules (key ${short(key)}) was modified after it was saved (a build wrote into a file in place); discarding it and installing`);
+    for (const tree of ['', ...(info.trees ?? [])]) {
+      const rel = join(relative(within, rootDir), tree, 'node_modules');
+      const place = await resolveBeneath(within, rel, { follow: false });
+      if (place.kind === 'link' && place.at !== rel) {
+        log(`Warning: not restoring node_modules from cache: ${place.at} is a symlink`);
+        await undo();
+        return undefined;
+      }
+      const target = place.kind === 'link' || place.kind === 'outside' ? join(within, place.at) : place.path;
+      // a committed node_modules (or a symlink by that name) goes; rm removes a link, never what it points at
       await rm(target, { recursive: true, force: true });
-      await removeDir(cache, entryDir);
-      return undefined;
+      placed.push(target);
+      const stats = await copyTree(entryTree(entryDir, tree), target, { op: cache.op, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: target, within }, owner });
+      // root-owned read-only files cannot have changed (see above); otherwise trust the times
+      if (!(owner !== undefined && info.readOnly === true) && stats.newestMtimeMs > info.sealedAt) {
+        log(`Warning: the cached node_modules (key ${short(key)}) was modified after it was saved (a build wrote into a file in place); discarding it and installing`);
+        await undo();
+        await removeDir(cache, entryDir);
+        return undefined;
+      }
+      warnDropped(log, tree === '' ? 'node_modules' : `${tree}/node_modules`, stats.dropped);
+      files += stats.files;
+      copied += stats.copied;
     }
-    warnDropped(log, 'node_modules', stats.dropped);
     const now = new Date();
     await utimes(join(entryDir, 'used'), now, now).catch(() => undefined);
     const ms = Date.now() - started;
-    log(`Restored node_modules from cache (key ${short(key)}, ${stats.files} files${describeOp(cache.op, stats.copied)}) in ${formatSeconds(ms)}`);
-    return { files: stats.files, ms };
+    const packages = info.trees?.length ?? 0;
+    log(`Restored node_modules${packages > 0 ? ` and ${packages} package node_modules` : ''} from cache (key ${short(key)}, ${files} files${describeOp(cache.op, copied)}) in ${formatSeconds(ms)}`);
+    return { files, ms };
   } catch (err) {
     log(`Warning: could not restore node_modules from cache (${(err as Error).message}); installing`);
-    await rm(target, { recursive: true, force: true });
+    await undo();
     return undefined;
   }
 }
 
+/** where a tree of an entry is kept: the root's at node_modules/, a workspace package's at workspace/<folder>/node_modules/ */
+function entryTree(entryDir: string, tree: string): string {
+  return tree === '' ? join(entryDir, 'node_modules') : join(entryDir, 'workspace', tree, 'node_modules');
+}
+
 /**
  * Save `rootDir/node_modules` as the entry for `key` (skipped when another build saved it
- * first), then evict. Never throws: a cache that cannot be written only costs speed.
+ * first), with the node_modules of those `trees` (workspace package folders below rootDir)
+ * that have one. Never throws: a cache that cannot be written only costs speed.
  */
-export async function saveDependencies(cache: ProjectCache, key: string, rootDir: string, packageManager: string, log: LogFn, opts: CheckoutOptions = {}): Promise<number | undefined> {
+export async function saveDependencies(cache: ProjectCache, key: string, rootDir: string, packageManager: string, log: LogFn, opts: CheckoutOptions = {}, trees: string[] = []): Promise<number | undefined> {
   const started = Date.now();
   const entryDir = join(cache.dir, 'deps', key);
   if ((await readEntry(entryDir)) !== undefined) return undefined;
   const within = opts.within ?? rootDir;
-  const source = await resolveBeneath(within, join(relative(within, rootDir), 'node_modules'), { follow: false });
-  if (source.kind !== 'dir' && source.kind !== 'missing') {
-    log(`Warning: node_modules not saved to the cache: ${source.kind === 'link' ? `${source.at} is a symlink` : 'it is not a folder'}`);
-    return undefined;
+  const sources: { tree: string; path: string | undefined }[] = [];
+  for (const tree of ['', ...trees]) {
+    const rel = join(relative(within, rootDir), tree, 'node_modules');
+    const source = await resolveBeneath(within, rel, { follow: false });
+    if (source.kind !== 'dir' && source.kind !== 'missing') {
+      log(`Warning: node_modules not saved to the cache: ${source.kind === 'link' ? `${source.at} is a symlink` : `${rel} is not a folder`}`);
+      return undefined;
+    }
+    // a package without a node_modules of its own has nothing to save
+    if (source.kind === 'dir' || tree === '') sources.push({ tree, path: source.kind === 'dir' ? source.path : undefined });
   }
   const temp = join(cache.dir, 'tmp', `deps-${key.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(temp);
     const sealedAt = Date.now();
-    let stats: TreeStats = { files: 0, bytes: 0, newestMtimeMs: 0, copied: 0, dropped: [] };
-    // a project without dependencies gets an empty entry: the next build skips the install too
-    if (source.kind === 'missing') await mkdir(join(temp, 'node_modules'));
-    else {
-      const links = { at: source.path, within };
-      stats = await copyTree(source.path, join(temp, 'node_modules'), { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true, links, seal: true });
-      warnDropped(log, 'node_modules', stats.dropped);
+    const stats = { files: 0, bytes: 0 };
+    for (const { tree, path } of sources) {
+      const to = entryTree(temp, tree);
+      await mkdir(join(to, '..'), { recursive: true });
+      // a project without dependencies gets an empty entry: the next build skips the install too
+      const one = path === undefined ? await mkdir(to).then(() => ({ files: 0, bytes: 0, dropped: [] })) : await copyTree(path, to, { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: path, within }, seal: true });
+      warnDropped(log, tree === '' ? 'node_modules' : `${tree}/node_modules`, one.dropped);
+      stats.files += one.files;
+      stats.bytes += one.bytes;
     }
-    const info: EntryInfo = { key, packageManager, files: stats.files, bytes: stats.bytes, sealedAt, readOnly: process.getuid?.() === 0 };
+    const saved = sources.map((s) => s.tree).filter((t) => t !== '');
+    const info: EntryInfo = { key, packageManager, files: stats.files, bytes: stats.bytes, sealedAt, readOnly: process.getuid?.() === 0, ...(saved.length > 0 ? { trees: saved } : {}) };
     await writeFile(join(temp, 'entry.json'), JSON.stringify(info));
     await writeFile(join(temp, 'used'), '');
     try {
@@ -175,7 +204,8 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
       return undefined;
     }
     const ms = Date.now() - started;
-    log(`Saved node_modules to the cache (key ${short(key)}, ${stats.files} files, ${formatBytes(stats.bytes)}) in ${formatSeconds(ms)}`);
+    const packages = saved.length > 0 ? ` and ${saved.length} package node_modules` : '';
+    log(`Saved node_modules${packages} to the cache (key ${short(key)}, ${stats.files} files, ${formatBytes(stats.bytes)}) in ${formatSeconds(ms)}`);
     return ms;
   } catch (err) {
     log(`Warning: could not save node_modules to the cache (${(err as Error).message})`);

@@ -98,7 +98,8 @@ export function cleanRelativePath(value: string): string | undefined {
   return normalised === '.' ? '' : normalised;
 }
 
-async function readPackageJson(dir: string): Promise<Record<string, unknown> | undefined> {
+/** `dir`'s package.json as an object; undefined when there is none ({} when it does not parse) */
+export async function readPackageJson(dir: string): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
     const bytes = await readFileBeneath(dir, 'package.json');

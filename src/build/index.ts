@@ -1,6 +1,6 @@
 import { lstat, mkdir, mkdtemp, readdir, realpath, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { AppError } from '../errors/index.js';
 import { SecretMasker } from '../masking/index.js';
 import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types.js';
@@ -15,6 +15,7 @@ import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
 import { openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
 import { chownTree, DEFAULT_BUILD_LIMITS } from './owner.js';
+import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
 
 export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
 export { FRAMEWORK_CACHE_PATHS } from './cache.js';
@@ -70,7 +71,10 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   // every host-side step below resolves the build's paths from the checkout itself, never following a link out
   const checkout: { within: string; owner: { uid: number; gid: number } | undefined } = { within: sourceDir, owner: undefined };
 
-  const detected = await detectProject(rootDir);
+  // a package of a monorepo installs at the workspace root, with its lockfile (workspace.ts)
+  const workspace = await findWorkspace(sourceDir, rootDir, log);
+  const detected = workspace?.detected ?? (await detectProject(rootDir));
+  const installDir = workspace?.dir ?? rootDir;
   log(detected.packageManager === 'none' ? 'No package.json found: nothing to install' : `Detected ${detected.packageManager} (${detected.reason})`);
   const framework = await detectFramework(rootDir);
   log(`Framework: ${framework.name}${framework.variant === undefined ? '' : ` (${framework.variant})`}, because ${framework.reason}`);
@@ -88,7 +92,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const cacheDir = await realpath(req.cacheDir);
     // the framework's switches (e.g. Next.js standalone output) under the project's own variables
     const env = buildEnv({ ...framework.buildEnv, ...req.env }, { rootDir, home, tmp, cacheDir }, detected.packageManager);
-    const cache = await prepareCache(req, detected, rootDir, rootRel, log);
+    if (workspace !== undefined) await workspaceEnv(workspace, env, join(area, 'bin'));
+    const cache = await prepareCache(req, detected, installDir, workspace === undefined ? rootRel : workspace.rel, log, workspace);
     // the build never needs the project cache (restore and save happen out here): it is not in its root
     const limits = { ...DEFAULT_BUILD_LIMITS, ...req.limits };
     if (sandboxed) {
@@ -112,12 +117,14 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // the project's values are masked in the output stream, before any line is cut or joined
     const masker = new SecretMasker(Object.values(req.env));
 
-    const exec = (label: string, argv: string[], watch?: RegExp) => {
-      log(`Running "${label}"`);
-      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: iso.timeout, watch, masker });
+    const exec = (label: string, argv: string[], watch?: RegExp, cwd = rootDir) => {
+      log(`Running "${label}"${cwd === rootDir ? '' : ` in ${relative(sourceDir, cwd) || 'the repository root'}`}`);
+      // the sandbox starts in rootDir; env -C (coreutils) moves a command to another folder of the checkout
+      const inDir = cwd === rootDir || sandbox === undefined ? argv : ['env', '-C', cwd, '--', ...argv];
+      return runCommand({ label, argv: inDir, cwd, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: iso.timeout, watch, masker });
     };
-    const step = async (label: string, argv: string[]) => {
-      const { code, tail } = await exec(label, argv);
+    const step = async (label: string, argv: string[], cwd = rootDir) => {
+      const { code, tail } = await exec(label, argv, undefined, cwd);
       if (code !== 0) throw await failed(label, code, tail);
     };
     /** a command failed: say so, and name the sandbox limit it ran into, if any */
@@ -131,23 +138,23 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const installStart = Date.now();
     if (detected.packageManager === 'pnpm' || detected.packageManager === 'yarn') await preparePackageManager(detected.packageManager, exec, env, log);
     const installCommand = settings.installCommand;
-    const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, rootDir, log, checkout) : undefined;
+    const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, installDir, log, checkout) : undefined;
     if (cache.key !== undefined) Object.assign(cache.report, restored === undefined ? { dependencies: 'miss' } : { dependencies: 'hit', restoreMs: restored.ms });
     if (restored !== undefined) {
       // same dependency key (which covers a custom installCommand too): the install would make this
       // very tree; the project's own install scripts may write outside node_modules, so they still run
-      for (const script of detected.installScripts) await step([...detected.run, script].join(' '), [...detected.run, script]);
+      for (const s of installScriptSteps(detected, installDir, workspace)) await step(s.label, s.argv, s.cwd);
     } else if (installCommand !== undefined && installCommand.trim() === '') log('Install skipped (installCommand is empty)');
     else if (installCommand !== undefined) await step(installCommand, ['sh', '-c', installCommand]);
     else if (detected.install !== undefined) {
       const label = detected.install.join(' ');
       if (label === 'npm ci') {
-        const ci = await exec(label, detected.install, NPM_CI_OUT_OF_SYNC);
+        const ci = await exec(label, detected.install, NPM_CI_OUT_OF_SYNC, installDir);
         if (ci.code !== 0 && ci.matched) {
           log('Warning: package-lock.json is out of sync with package.json; running "npm install" instead. Commit an updated lockfile to get reproducible installs.');
-          await step('npm install', ['npm', 'install']);
+          await step('npm install', ['npm', 'install'], installDir);
         } else if (ci.code !== 0) throw await failed(label, ci.code, ci.tail);
-      } else await step(label, detected.install);
+      } else await step(label, detected.install, installDir);
     }
     const installMs = Date.now() - installStart;
     if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);
@@ -158,7 +165,12 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const buildCommand = settings.buildCommand;
     // what the top of the project looked like before the build: only what it made is output (output-snapshot.ts)
     let built: OutputSnapshot | undefined = await snapshotOutputs(rootDir);
-    if (buildCommand !== undefined && buildCommand.trim() !== '') await step(buildCommand, ['sh', '-c', buildCommand]);
+    // in a workspace: its dependencies first, then the package, with the repository's own tool (a buildCommand set replaces both)
+    const plan = workspace !== undefined && buildCommand === undefined ? workspaceBuild(workspace, log) : undefined;
+    for (const s of plan?.steps ?? []) await step(s.label, s.argv, s.cwd);
+    if (plan?.builtPackage === true) {
+      // built above
+    } else if (buildCommand !== undefined && buildCommand.trim() !== '') await step(buildCommand, ['sh', '-c', buildCommand]);
     else if (buildCommand === undefined && detected.hasBuildScript && framework.ignoreBuildScript !== true) await step([...detected.run, 'build'].join(' '), [...detected.run, 'build']);
     else if (buildCommand === undefined && framework.buildCommand !== undefined) await step(framework.buildCommand, ['sh', '-c', framework.buildCommand]);
     else {
@@ -175,7 +187,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const outputIsRoot = outputRel === '';
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
-    if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout);
+    if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout, workspace);
     const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant, immutable: framework.immutable };
     return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
   } finally {
@@ -196,7 +208,7 @@ interface CacheState {
  * without a lockfile may resolve newer versions on every run, and yarn 2+ keeps install state
  * outside node_modules. A cache that cannot be opened only costs speed, never the build.
  */
-async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn): Promise<CacheState> {
+async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn, workspace: Workspace | undefined): Promise<CacheState> {
   const state: CacheState = { project: undefined, key: undefined, report: { dependencies: 'disabled' } };
   if (req.cache === undefined) return state;
   try {
@@ -212,7 +224,8 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
   else if (detected.install?.includes('--immutable') === true) log('Dependency cache off: yarn 2+ keeps its install state outside node_modules');
   else {
     try {
-      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key });
+      const ws = workspace === undefined ? undefined : workspaceKey(workspace);
+      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key, workspace: ws });
       state.report.key = state.key;
     } catch (err) {
       log(`Warning: dependency cache off: could not read ${detected.lockfile} (${(err as Error).message})`);
@@ -221,10 +234,11 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
   return state;
 }
 
-/** After a successful build: save a missed dependency tree and the framework caches, then evict. */
-async function saveCache(project: ProjectCache, key: string | undefined, report: BuildCacheReport, frameworkHit: boolean, rootDir: string, pm: string, log: LogFn, checkout: CheckoutOptions): Promise<void> {
+/** After a successful build: save a missed dependency tree (a workspace's: its root's and its packages') and the framework caches, then evict. */
+async function saveCache(project: ProjectCache, key: string | undefined, report: BuildCacheReport, frameworkHit: boolean, rootDir: string, pm: string, log: LogFn, checkout: CheckoutOptions, workspace: Workspace | undefined): Promise<void> {
   try {
-    if (key !== undefined && report.dependencies === 'miss') report.saveMs = await saveDependencies(project, key, rootDir, pm, log, checkout);
+    const deps = workspace === undefined ? { dir: rootDir, trees: [] } : { dir: workspace.dir, trees: packageTrees(workspace) };
+    if (key !== undefined && report.dependencies === 'miss') report.saveMs = await saveDependencies(project, key, deps.dir, pm, log, checkout, deps.trees);
     const frameworkSaved = await saveFrameworkCache(project, rootDir, log, checkout);
     report.frameworkCache = frameworkHit ? 'hit' : frameworkSaved ? 'miss' : 'none';
     await evict(project, key, log);
