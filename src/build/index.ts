@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, realpath, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
@@ -113,7 +113,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     };
     /** a command failed: say so, and name the sandbox limit it ran into, if any */
     const failed = async (label: string, code: number, tail: string[]): Promise<AppError> => {
-      const limit = await box?.limitHit();
+      const limit = (await box?.limitHit()) ?? (await diskFull(req.scratchDir ?? sourceDir, req.diskLimitMb));
       if (limit === undefined) return commandFailed(label, code, tail);
       return new AppError('BUILD_LIMIT', `Command "${label}" was stopped: the build ran into ${limit}.${tail.length > 0 ? `\n${tail.join('\n')}` : ''}`);
     };
@@ -237,6 +237,18 @@ async function isInside(root: string, path: string): Promise<boolean> {
   if (real === undefined) return false;
   const rel = relative(root, real);
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/**
+ * The build folder's file system is (nearly) full: the build ran into its disk cap. Nearly: ext4
+ * refuses a write with a few blocks still free, so anything under 1% of the cap (at least 1 MiB) counts.
+ */
+async function diskFull(dir: string, limitMb: number | undefined): Promise<string | undefined> {
+  if (limitMb === undefined) return undefined;
+  const fs = await statfs(dir).catch(() => undefined);
+  if (fs === undefined) return undefined;
+  const free = fs.bavail * fs.bsize;
+  return free < Math.max(1024 * 1024, limitMb * 1024 * 1024 * 0.01) ? `its disk limit of ${limitMb} MiB` : undefined;
 }
 
 /** `tail` holds lines as runCommand emitted them: masked on the stream, so joining them reveals nothing. */

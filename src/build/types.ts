@@ -31,6 +31,8 @@ export interface BuildRequest {
   allow?: readonly string[] | undefined;
   /** where the build's HOME and TMPDIR are made (inside the size-capped build folder); default the OS temp dir */
   scratchDir?: string | undefined;
+  /** the size cap (MiB) of the file system that holds scratchDir and the checkout (createWorkspace): a build that fills it fails naming it */
+  diskLimitMb?: number | undefined;
   /** the project's build cache (node_modules per dependency key, framework caches); none: every build installs afresh */
   cache?: BuildCacheOptions | undefined;
 }
