@@ -1,13 +1,13 @@
 import { mkdir, mkdtemp, readdir, realpath, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, isAbsolute, sep } from 'node:path';
+import { dirname, join, relative, isAbsolute, sep } from 'node:path';
 import { AppError } from '../errors/index.js';
 import { SecretMasker } from '../masking/index.js';
 import type { BuildCacheReport, BuildRequest, BuildResult, LogFn } from './types.js';
 import { detectFramework } from '../frameworks/index.js';
 import { cleanRelativePath, detectProject, isDirectory, type Detected } from './detect.js';
 import { locateOutput } from './output.js';
-import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type ProjectCache } from './cache.js';
+import { evict, FRAMEWORK_CACHE_PATHS, openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type ProjectCache } from './cache.js';
 import { dependencyKey } from './cache-key.js';
 import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
@@ -89,7 +89,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
       box = await openSandbox({
         cwd: rootDir,
         writable: [area, sourceDir, cacheDir],
-        masked: req.hiddenPaths,
+        // the project cache too, should it lie inside the shared cache folder the build may write
+        masked: [...req.hiddenPaths, ...(cache.project === undefined ? [] : [cache.project.dir])],
         tmpMb: limits.tmpMb,
         limits: { memoryMb: limits.memoryMb, pids: limits.pids, cpuShares: limits.cpuShares },
         network: { allow: [...(req.allow ?? [])] },
@@ -143,6 +144,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const installMs = Date.now() - installStart;
     if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);
     const frameworkHit = cache.project !== undefined && (await restoreFrameworkCache(cache.project, rootDir, log));
+    // restored out here, as root: the build rewrites these folders, so they become the sandbox user's
+    if (frameworkHit && box !== undefined) await handOver(rootDir, FRAMEWORK_CACHE_PATHS, box.owner);
 
     // build
     const buildStart = Date.now();
@@ -219,6 +222,12 @@ async function saveCache(project: ProjectCache, key: string | undefined, report:
   } catch (err) {
     log(`Warning: could not update the build cache (${(err as Error).message})`);
   }
+}
+
+/** Give the folders at `paths` (relative to `rootDir`) that exist, and the folders holding them, to `owner`. */
+async function handOver(rootDir: string, paths: string[], owner: { uid: number; gid: number }): Promise<void> {
+  const present = (await Promise.all(paths.map(async (p) => ((await isDirectory(join(rootDir, p))) ? p : undefined)))).filter((p) => p !== undefined);
+  await chownTree(present.map((p) => join(rootDir, p)), owner, present.map((p) => join(rootDir, dirname(p))));
 }
 
 /** A project setting that must be a relative path inside the repository. */
