@@ -53,7 +53,7 @@ interface EntryInfo {
   packageManager: string;
   files: number;
   bytes: number;
-  /** epoch ms before the tree was linked in; a file newer than this was written in place afterwards */
+  /** epoch ms when the tree had been linked or copied in; a file newer than this was written in place afterwards */
   sealedAt: number;
 }
 
@@ -113,8 +113,10 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
   const temp = join(cache.dir, 'tmp', `deps-${key.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(temp);
-    const sealedAt = Date.now();
     const stats = await copyTree(source, join(temp, 'node_modules'), { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true });
+    // after the copy: copied files (a checkout on another file system, as the size-capped build
+    // folder is) have the time of the copy, which must not count as written in place
+    const sealedAt = Date.now();
     const info: EntryInfo = { key, packageManager, files: stats.files, bytes: stats.bytes, sealedAt };
     await writeFile(join(temp, 'entry.json'), JSON.stringify(info));
     await writeFile(join(temp, 'used'), '');
