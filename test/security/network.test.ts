@@ -22,7 +22,8 @@ const run = promisify(execFile);
 const tag = randomBytes(3).toString('hex');
 const NETNS = `hostile-${tag}`;
 const HOST_IF = `hst${tag}`;
-const LINK = { host: '10.201.77.1', inside: '10.201.77.2' };
+const octet = randomBytes(1)[0]!; // two runs at once must not share the link
+const LINK = { host: `10.201.${octet}.1`, inside: `10.201.${octet}.2` };
 const METADATA = '169.254.169.254';
 const PRIVATE = '10.200.0.1';
 
