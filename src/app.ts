@@ -41,9 +41,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   // what must stay private is private by its own mode
   for (const name of ['slipway.db', 'slipway.db-wal', 'slipway.db-shm']) await chmod(join(config.dataDir, name), 0o600).catch(() => undefined);
   // a Slipway killed with SIGKILL may have left builds or servers running: nothing survives it
-  const swept = await sweepSandboxes(join(config.dataDir, 'builds'));
-  if (swept.processes + swept.networks + swept.workspaces > 0) {
-    console.error(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks, ${swept.workspaces} build folders`);
+  const swept = await sweepSandboxes();
+  if (swept.processes + swept.networks > 0) {
+    console.error(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks`);
   }
   const blobs = new LocalBlobStore(join(config.dataDir, 'blobs'));
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });

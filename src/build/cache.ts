@@ -66,7 +66,7 @@ interface EntryInfo {
   packageManager: string;
   files: number;
   bytes: number;
-  /** epoch ms before the tree was linked in; a file newer than this was written in place afterwards */
+  /** epoch ms when the tree had been linked or copied in; a file newer than this was written in place afterwards */
   sealedAt: number;
   /** every file was made root-owned and read-only when saved (see above) */
   readOnly?: boolean;
@@ -180,7 +180,6 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
   const temp = join(cache.dir, 'tmp', `deps-${key.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(temp);
-    const sealedAt = Date.now();
     const stats = { files: 0, bytes: 0 };
     for (const { tree, path } of sources) {
       const to = entryTree(temp, tree);
@@ -191,6 +190,9 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
       stats.files += one.files;
       stats.bytes += one.bytes;
     }
+    // after the copy: copied files (a checkout on another file system, as the size-capped build
+    // folder is) have the time of the copy, which must not count as written in place
+    const sealedAt = Date.now();
     const saved = sources.map((s) => s.tree).filter((t) => t !== '');
     const info: EntryInfo = { key, packageManager, files: stats.files, bytes: stats.bytes, sealedAt, readOnly: process.getuid?.() === 0, ...(saved.length > 0 ? { trees: saved } : {}) };
     await writeFile(join(temp, 'entry.json'), JSON.stringify(info));

@@ -129,7 +129,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     };
     /** a command failed: say so, and name the sandbox limit it ran into, if any */
     const failed = async (label: string, code: number, tail: string[]): Promise<AppError> => {
-      const limit = (await box?.limitHit()) ?? (await diskFull(sourceDir, req.diskLimitMb));
+      const limit = (await box?.limitHit()) ?? (await diskFull(req.scratchDir ?? sourceDir, req.diskLimitMb));
       if (limit === undefined) return commandFailed(label, code, tail);
       return new AppError('BUILD_LIMIT', `Command "${label}" was stopped: the build ran into ${limit}.${tail.length > 0 ? `\n${tail.join('\n')}` : ''}`);
     };

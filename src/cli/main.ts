@@ -9,6 +9,8 @@ const HELP = `slipway: git push becomes a live website
 Usage:
   slipway up [--port 3000] [--edge-port 8080] [--data-dir .slipway] [--base-domain localhost]
              [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]
+             [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]
+             [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]
   slipway projects                                  list projects
   slipway create <name> --repo <url> [--branch main] [--build-command ..] [--output-directory ..]
                  [--server-memory-mb 512] [--server-request-timeout 60] [--build-memory-mb 2048] [--build-disk-mb 10240]
@@ -42,6 +44,7 @@ const UP_OPTIONS = {
   'server-request-timeout-ms': { type: 'string' },
   'server-idle-ms': { type: 'string' },
   'server-standby-ms': { type: 'string' },
+  // the sandbox's limits and allowed destinations (config.sandbox)
   'build-memory-mb': { type: 'string' },
   'build-pids': { type: 'string' },
   'build-disk-mb': { type: 'string' },

@@ -4,10 +4,10 @@ import { createGroup, sweepGroups, type Limits } from './cgroups.js';
 import { createNetwork, sweepNetworks, type NetworkPolicy } from './network.js';
 import { probeIsolation, type Isolation } from './probe.js';
 import { bwrapRootArgs, SANDBOX_GID, SANDBOX_UID } from './root.js';
-import { sweepWorkspaces } from './workspace.js';
 
 export { probeIsolation, type Isolation } from './probe.js';
-export { createWorkspace } from './workspace.js';
+export { createWorkspace, sweepWorkspaces } from './workspace.js';
+export { alive } from './alive.js';
 export type { Limits } from './cgroups.js';
 export type { NetworkPolicy } from './network.js';
 
@@ -118,14 +118,13 @@ function isolationGaps(iso: Isolation): string[] {
 }
 
 /**
- * At start-up: kill every sandboxed process left by a Slipway that was killed, remove its
- * network namespaces and unmount its build folders under `buildsRoot`.
+ * At start-up: kill every sandboxed process left by a Slipway that was killed and remove its
+ * network namespaces. (Its build folders are the worker's to sweep: it knows which attempts still run.)
  */
-export async function sweepSandboxes(buildsRoot: string): Promise<{ processes: number; networks: number; workspaces: number }> {
+export async function sweepSandboxes(): Promise<{ processes: number; networks: number }> {
   const iso = await probeIsolation();
-  if (!iso.root) return { processes: 0, networks: 0, workspaces: 0 };
+  if (!iso.root) return { processes: 0, networks: 0 };
   const processes = await sweepGroups();
   const networks = await sweepNetworks();
-  const workspaces = await sweepWorkspaces(buildsRoot);
-  return { processes, networks, workspaces };
+  return { processes, networks };
 }

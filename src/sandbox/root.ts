@@ -78,7 +78,8 @@ export async function bwrapRootArgs(spec: RootSpec): Promise<string[]> {
   // node (and its npm) outside /usr, as with nvm or a tarball under /opt
   const nodeHome = dirname(dirname(process.execPath));
   if (!process.execPath.startsWith('/usr/')) args.push('--ro-bind', nodeHome, nodeHome);
-  args.push('--proc', '/proc', '--dev', '/dev', '--size', String(spec.tmpBytes), '--tmpfs', '/tmp', '--dir', '/var/tmp');
+  // /var/tmp a tmpfs of its own (not a link to /tmp: bound folders may lie below it), capped alike
+  args.push('--proc', '/proc', '--dev', '/dev', '--size', String(spec.tmpBytes), '--tmpfs', '/tmp', '--size', String(spec.tmpBytes), '--tmpfs', '/var/tmp');
   for (const path of spec.readOnly) args.push('--ro-bind', path, path);
   for (const path of spec.writable) args.push('--bind', path, path);
   for (const [outside, inside] of spec.writableAt ?? []) args.push('--bind', outside, inside);
@@ -89,6 +90,8 @@ export async function bwrapRootArgs(spec: RootSpec): Promise<string[]> {
     if (info?.isDirectory() === true) args.push('--tmpfs', path);
     else if (info !== undefined) args.push('--ro-bind', '/dev/null', path);
   }
+  // the root itself is a tmpfs of bwrap's, without a size cap: read-only, so what is written goes to the capped /tmp or the bound folders
+  args.push('--remount-ro', '/');
   args.push('--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--chdir', spec.cwd, '--');
   return args;
 }

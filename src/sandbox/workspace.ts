@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { attempt } from './probe.js';
 
 /**
@@ -36,17 +37,26 @@ export async function createWorkspace(dir: string, maxBytes: number, canMount: b
   };
 }
 
-/** Unmount every build folder under `root` left mounted by a Slipway that was killed. */
-export async function sweepWorkspaces(root: string): Promise<number> {
+/**
+ * Remove the build folders under `root` left by attempts that no longer run (a Slipway killed
+ * mid-build): unmount each (and anything mounted below it), then remove it and its disk image.
+ * `keep(name)` names the folders still in use (`<deployment>-<attempt>`, without `.img`).
+ */
+export async function sweepWorkspaces(root: string, keep: (name: string) => boolean): Promise<number> {
   const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  let n = 0;
-  for (const line of mounts.split('\n')) {
-    const target = line.split(' ')[1]?.replace(/\\040/g, ' ');
-    if (target === undefined || !target.startsWith(`${root}/`)) continue;
-    await unmount(target);
-    n++;
+  const targets = mounts
+    .split('\n')
+    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((t): t is string => t !== undefined && t.startsWith(`${root}/`) && !keep(t.slice(root.length + 1).split('/')[0]!))
+    // the deepest first: a mount inside a build folder goes before the folder's own
+    .sort((a, b) => b.length - a.length);
+  for (const target of targets) await unmount(target);
+  const stale = new Set((await readdir(root).catch(() => [] as string[])).map((name) => name.replace(/\.img$/, '')).filter((name) => !keep(name)));
+  for (const name of stale) {
+    await rm(join(root, name), { recursive: true, force: true });
+    await rm(join(root, `${name}.img`), { force: true });
   }
-  return n;
+  return stale.size;
 }
 
 async function unmount(dir: string): Promise<void> {

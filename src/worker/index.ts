@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ClaimedJob } from '../queue/index.js';
 import { runJob, StopError, type JobDeps, type StopReason } from './run-job.js';
+import { sweepStaleBuilds } from './stale-builds.js';
 
 export { packageCacheDir } from './run-job.js';
 
@@ -28,6 +30,7 @@ interface Active {
  */
 export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): WorkerHandle {
   const { store, queue, config, events } = deps;
+  // sweepStaleBuilds reads the pid back out of it (in jobs.locked_by)
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const pollMs = opts.pollMs ?? 500;
   const active = new Map<number, Active>();
@@ -86,6 +89,11 @@ export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): Work
   };
 
   const loop = async () => {
+    // before the first claim, so none of this worker's own folders can be taken for stale
+    await sweepStaleBuilds(store, join(config.dataDir, 'builds')).then(
+      (n) => n > 0 && console.error(`[worker] removed ${n} build folder${n === 1 ? '' : 's'} of attempts that no longer run`),
+      (err: unknown) => console.error('[worker] could not sweep stale build folders:', err),
+    );
     while (!stopping) {
       try {
         await reap();

@@ -73,7 +73,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
   const sourceDir = join(workDir, 'src');
   let phase: Phase = 'fetch';
   const timings: Record<string, number> = { queuedMs: startedAt - Number(deployment.created_at) };
-  let workspace: { release: () => Promise<void> } | undefined;
+  let workspace: { capped: boolean; release: () => Promise<void> } | undefined;
   try {
     await rm(workDir, { recursive: true, force: true });
     // the whole build folder (checkout, dependencies, output, TMPDIR) has a size the kernel enforces
@@ -120,7 +120,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       cache: { dir: join(config.dataDir, 'project-cache', project.id) },
       hiddenPaths: [config.dataDir],
       scratchDir: workDir,
-      diskLimitMb: diskMb > 0 && (await probeIsolation()).loop ? diskMb : undefined,
+      diskLimitMb: workspace.capped ? diskMb : undefined,
       limits: { memoryMb, pids: config.sandbox.buildPids, cpuShares: config.sandbox.buildCpuShares, tmpMb: config.sandbox.tmpMb },
       allow: config.sandbox.allow,
     });
