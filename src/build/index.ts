@@ -92,7 +92,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // the framework's switches (e.g. Next.js standalone output) under the project's own variables
     const nodeBin = await nodePath(node, join(area, 'bin'), log);
     const env = buildEnv({ ...framework.buildEnv, ...nodeBin.env, ...req.env }, { rootDir, home, tmp, cacheDir, nodeBin: nodeBin.path }, detected.packageManager);
-    const cache = await prepareCache(req, detected, rootDir, rootRel, log);
+    const cache = await prepareCache(req, detected, rootDir, rootRel, log, node?.version);
     // the build never needs the project cache (restore and save happen out here): it is not in its root
     const limits = { ...DEFAULT_BUILD_LIMITS, ...req.limits };
     if (sandboxed) {
@@ -208,7 +208,7 @@ interface CacheState {
  * without a lockfile may resolve newer versions on every run, and yarn 2+ keeps install state
  * outside node_modules. A cache that cannot be opened only costs speed, never the build.
  */
-async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn): Promise<CacheState> {
+async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn, nodeVersion: string | undefined): Promise<CacheState> {
   const state: CacheState = { project: undefined, key: undefined, report: { dependencies: 'disabled' } };
   if (req.cache === undefined) return state;
   try {
@@ -224,7 +224,7 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
   else if (detected.install?.includes('--immutable') === true) log('Dependency cache off: yarn 2+ keeps its install state outside node_modules');
   else {
     try {
-      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key });
+      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key, nodeVersion });
       state.report.key = state.key;
     } catch (err) {
       log(`Warning: dependency cache off: could not read ${detected.lockfile} (${(err as Error).message})`);
