@@ -68,6 +68,7 @@ async function install(cacheDir: string, version: string, log: (line: string) =>
   }
   log(`Fetching Node.js ${version} from the registry (${NODE_PACKAGE}@${version})`);
   await mkdir(cacheDir, { recursive: true });
+  await sweepLeftovers(cacheDir);
   const staging = join(cacheDir, `.staging-${version}-${randomBytes(6).toString('hex')}`);
   await mkdir(staging);
   try {
@@ -129,6 +130,17 @@ function fingerprint(info: { size: number; mtimeMs: number; ino: number }): stri
 
 function remember(bin: string, info: { size: number; mtimeMs: number; ino: number }): void {
   verified.set(bin, fingerprint(info));
+}
+
+/** a temp folder this old is left from a process that died mid-fetch (a fetch takes minutes at most) */
+const LEFTOVER_MS = 6 * 60 * 60_000;
+
+async function sweepLeftovers(cacheDir: string): Promise<void> {
+  for (const name of await readdir(cacheDir).catch(() => [])) {
+    if (!name.startsWith('.staging-') && !name.startsWith('.discarded-')) continue;
+    const info = await lstat(join(cacheDir, name)).catch(() => undefined);
+    if (info !== undefined && Date.now() - info.mtimeMs > LEFTOVER_MS) await removeTree(join(cacheDir, name)).catch(() => undefined);
+  }
 }
 
 /** Move a bad cached folder out of the way (atomic, so no build sees half of it), then remove it. */
