@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { NodeReleases } from './resolve.js';
 
@@ -11,6 +11,13 @@ export const RELEASES_MAX_AGE_MS = 60 * 60_000;
 
 const run = promisify(execFile);
 
+/** the npm installed with the node running Slipway (found even when PATH lacks it), else npm on PATH */
+let npmArgv: Promise<string[]> | undefined;
+function hostNpm(): Promise<string[]> {
+  npmArgv ??= realpath(join(dirname(process.execPath), 'npm')).then((cli) => [process.execPath, cli], () => ['npm']);
+  return npmArgv;
+}
+
 /**
  * Run the host's npm (Slipway's own call, outside any sandbox) so the operator's npm config
  * applies: registry, proxy, CA, auth. It runs in `cwd`, a folder of ours, never a checkout
@@ -18,8 +25,9 @@ const run = promisify(execFile);
  */
 export async function npm(args: string[], cwd: string, timeoutMs = 120_000): Promise<string> {
   const env = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  const [file, ...pre] = (await hostNpm()) as [string, ...string[]];
   try {
-    const { stdout } = await run('npm', args, { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(file, [...pre, ...args], { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-5).join('\n');
@@ -49,7 +57,7 @@ export async function nodeReleases(cacheDir: string, now = Date.now()): Promise<
   }
   const fetching = (async () => {
     await mkdir(cacheDir, { recursive: true });
-    const out = JSON.parse(await npm(['view', NODE_PACKAGE, 'versions', 'time', '--json'], cacheDir)) as { versions?: unknown; time?: unknown };
+    const out = JSON.parse(await npm(['view', NODE_PACKAGE, 'versions', 'time', '--json'], cacheDir, 60_000)) as { versions?: unknown; time?: unknown };
     if (!Array.isArray(out.versions) || typeof out.time !== 'object' || out.time === null) throw new Error(`npm view ${NODE_PACKAGE} gave no version list`);
     const fresh: CachedReleases = { versions: out.versions.filter((v): v is string => typeof v === 'string'), time: out.time as Record<string, string>, fetchedAt: Date.now() };
     const tmp = `${file}.${process.pid}.tmp`;
@@ -81,7 +89,7 @@ async function readReleases(file: string): Promise<CachedReleases | undefined> {
 
 /** The sha512 integrity the registry publishes for one release's tarball ("sha512-…"). */
 export async function releaseIntegrity(version: string, cwd: string): Promise<string> {
-  const out = JSON.parse(await npm(['view', `${NODE_PACKAGE}@${version}`, 'dist.integrity', '--json'], cwd)) as unknown;
+  const out = JSON.parse(await npm(['view', `${NODE_PACKAGE}@${version}`, 'dist.integrity', '--json'], cwd, 60_000)) as unknown;
   const integrity = Array.isArray(out) ? out.at(-1) : out;
   if (typeof integrity !== 'string' || !integrity.startsWith('sha512-')) throw new Error(`the registry has no sha512 integrity for ${NODE_PACKAGE}@${version}`);
   return integrity;

@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, chmod, copyFile, cp, rename, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { packageServer } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { runBuild, type BuildResult } from '../../src/build/index.js';
@@ -22,7 +24,11 @@ before(async () => {
   nodeCache = join(tmp.path, 'node');
   blobs = new LocalBlobStore(join(tmp.path, 'blobs'));
 });
-after(() => tmp.cleanup());
+after(async () => {
+  // the cached releases are read-only: writable again, so a non-root run can remove them too
+  await promisify(execFile)('chmod', ['-R', 'u+w', tmp.path]).catch(() => undefined);
+  await tmp.cleanup();
+});
 
 async function build(): Promise<BuildResult & { lines: string[]; sourceDir: string }> {
   const sourceDir = join(tmp.path, `src-${++n}`);
