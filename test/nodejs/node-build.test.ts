@@ -8,7 +8,7 @@ import { packageServer } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { runBuild, type BuildResult } from '../../src/build/index.js';
 import type { ServerBundle } from '../../src/manifest/index.js';
-import { ensureNode } from '../../src/nodejs/index.js';
+import { ensureNode, prepareNode } from '../../src/nodejs/index.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { fixturesDir, tempDir } from '../helpers/paths.js';
 
@@ -115,5 +115,13 @@ describe('a project that declares engines.node "22.x"', () => {
     assert.equal(again.fetched, true);
     assert.match(lines[0] ?? '', new RegExp(`^Warning: the cached Node\\.js ${version.replaceAll('.', '\\.')} failed its check \\(bin/node has \\d+ bytes, \\d+ were recorded\\); fetching it again$`));
     assert.equal((await stat(bin)).size, (await stat(join(nodeCache, version, 'bin', 'node'))).size);
+  });
+
+  it('uses the node running Slipway, without fetching, when that is the release asked for', async () => {
+    const lines: string[] = [];
+    const cacheDir = join(tmp.path, 'node-host');
+    const node = await prepareNode({ rootDir: first.sourceDir, repoRoot: first.sourceDir, setting: process.versions.node, cacheDir, log: (l) => lines.push(l) });
+    assert.deepEqual(node, { version: process.versions.node, reason: `the project setting nodeVersion: "${process.versions.node}"`, bin: process.execPath, dir: undefined, fetchMs: 0 });
+    assert.deepEqual(lines, [`Node.js ${process.versions.node} (the project setting nodeVersion: "${process.versions.node}"): the one Slipway runs on`]);
   });
 });
