@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   ssr: async () => (await import('./ssr.js')).run,
   moves: async () => (await import('./moves.js')).run,
   sandbox: async () => (await import('./sandbox.js')).run,
+  'node-fetch': async () => (await import('./node-fetch.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -147,7 +147,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
 }
 
 function serverLimits(config: Config): ServerLimits {
-  return { memoryMb: config.serverMemoryMb, requestTimeoutMs: config.serverRequestTimeoutMs, idleMs: config.serverIdleMs, pids: config.sandbox.serverPids, tmpMb: config.sandbox.tmpMb, allow: config.sandbox.allow };
+  return { memoryMb: config.serverMemoryMb, requestTimeoutMs: config.serverRequestTimeoutMs, idleMs: config.serverIdleMs, pids: config.sandbox.serverPids, tmpMb: config.sandbox.tmpMb, allow: config.sandbox.allow, nodeCacheDir: config.nodeCacheDir };
 }
 
 /** SLIPWAY_ADMIN_TOKEN, else the token in <data-dir>/admin-token, made once with mode 0600. */

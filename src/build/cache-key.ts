@@ -17,6 +17,8 @@ export interface KeyInput {
   salt: string | undefined;
   /** a workspace's packages and their dependency fields (see workspace.ts), when rootDir is a workspace root */
   workspace?: string | undefined;
+  /** the Node.js the install runs on ("22.23.5"; default: the one running Slipway): native addons are built for its major */
+  nodeVersion?: string | undefined;
 }
 
 /** package.json fields that decide what gets installed; scripts and the rest do not */
@@ -56,7 +58,7 @@ export async function dependencyKey(input: KeyInput): Promise<string> {
   };
   part('format', '1');
   part('packageManager', input.packageManager);
-  part('node', process.versions.node.split('.')[0] ?? '');
+  part('node', (input.nodeVersion ?? process.versions.node).split('.')[0] ?? '');
   part('platform', `${process.platform}-${process.arch}`);
   part('rootDirectory', input.rootRel);
   part('lockfile', input.lockfile);

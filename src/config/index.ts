@@ -37,6 +37,8 @@ export interface Config {
   readonly serverStandbyMs: number;
   /** limits of every build's and server's sandbox (enforced where Slipway runs as root) */
   readonly sandbox: SandboxConfig;
+  /** where the Node.js releases builds and servers run on are kept (verified, read-only; may be shared by data dirs) */
+  readonly nodeCacheDir: string;
 }
 
 export interface SandboxConfig {
@@ -115,8 +117,10 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     throw new AppError('CONFIG', `--public-url must be an absolute URL, got ${JSON.stringify(publicUrl)}.`, { hint: 'For example: --public-url https://deploy.example.com' });
   }
 
+  const dataDir = resolve(pick('data-dir', 'SLIPWAY_DATA_DIR') ?? DEFAULTS.dataDir);
   return Object.freeze({
-    dataDir: resolve(pick('data-dir', 'SLIPWAY_DATA_DIR') ?? DEFAULTS.dataDir),
+    dataDir,
+    nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
     host: pick('host', 'SLIPWAY_HOST') ?? DEFAULTS.host,
     port,

@@ -40,6 +40,8 @@ export interface ServerBundle {
   files: Record<string, ServerFile>;
   /** link path -> relative target; every target stays inside the bundle */
   symlinks?: Record<string, string>;
+  /** the Node.js release the deployment was built on, which the runtime starts the server with ("22.23.5"); absent: the runtime's own */
+  node?: { version: string };
 }
 
 /**

@@ -3,6 +3,7 @@ import { AppError } from '../errors/index.js';
 import { newId, newSecret } from '../ids.js';
 import type { SecretBox } from '../secrets.js';
 import type { Db, Project } from '../store/index.js';
+import { NODE_SPEC_EXAMPLES, parseNodeSpec } from '../nodejs/index.js';
 
 /** Project names become DNS labels (`<project>.<base>`, `<id>--<project>.<base>`): keep them short and plain. */
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -20,6 +21,7 @@ export interface ProjectInput {
   serverRequestTimeoutSeconds?: unknown;
   buildMemoryMb?: unknown;
   buildDiskMb?: unknown;
+  nodeVersion?: unknown;
 }
 
 /** The settings a project can change after it is created (PATCH), and the columns they live in. */
@@ -34,6 +36,7 @@ export interface ProjectSettings {
   serverRequestTimeoutSeconds: number | null;
   buildMemoryMb: number | null;
   buildDiskMb: number | null;
+  nodeVersion: string | null;
 }
 
 const SETTING_COLUMNS = {
@@ -47,6 +50,7 @@ const SETTING_COLUMNS = {
   serverRequestTimeoutSeconds: 'server_request_timeout_seconds',
   buildMemoryMb: 'build_memory_mb',
   buildDiskMb: 'build_disk_mb',
+  nodeVersion: 'node_version',
 } as const satisfies Record<keyof ProjectSettings, keyof Project>;
 
 /** Bounds of the per-project server limits (a heap below 32 MiB cannot start most servers). */
@@ -75,6 +79,11 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
   // the operator's maxima (--build-memory-mb, --build-disk-mb) apply when the build runs
   buildMemoryMb: (v) => optionalInt('buildMemoryMb', v, 64, 262_144, 'MiB', '2048'),
   buildDiskMb: (v) => optionalInt('buildDiskMb', v, 64, 16_777_216, 'MiB', '10240'),
+  nodeVersion: (v) => {
+    const spec = optionalString('nodeVersion', v, '"22"');
+    if (spec !== null && parseNodeSpec(spec) === undefined) throw new AppError('VALIDATION', `nodeVersion "${spec}" is not a Node.js version or range.`, { hint: `Use one like ${NODE_SPEC_EXAMPLES}, for example: "nodeVersion": "22"` });
+    return spec === null ? null : spec.trim();
+  },
 };
 
 function optionalString(field: string, v: unknown, example: string): string | null {
@@ -185,6 +194,7 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput)
     server_request_timeout_seconds: v.serverRequestTimeoutSeconds,
     build_memory_mb: v.buildMemoryMb,
     build_disk_mb: v.buildDiskMb,
+    node_version: v.nodeVersion,
   };
   await db.insertInto('projects').values(project).execute();
   return { project, webhookSecret };
@@ -228,6 +238,8 @@ export function serializeProject(config: Config, project: Project, productionDep
     // what builds get: the project's own, capped by the operator's maximum
     buildMemoryMb: buildLimit(project.build_memory_mb, config.sandbox.buildMemoryMb),
     buildDiskMb: buildLimit(project.build_disk_mb, config.sandbox.buildDiskMb),
+    // null: what the repository declares (engines.node, .nvmrc, .node-version), else the current LTS
+    nodeVersion: project.node_version,
     webhookUrl: webhookUrl(config, project),
     productionUrl: edge,
     productionDeploymentId,

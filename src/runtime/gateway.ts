@@ -16,6 +16,8 @@ export interface ServerLimits {
   tmpMb?: number | undefined;
   /** private-range destinations servers may reach anyway */
   allow?: readonly string[] | undefined;
+  /** the shared Node.js cache servers' own Node.js comes from (default `<data-dir>/node`) */
+  nodeCacheDir?: string | undefined;
 }
 
 /** What one deployment's server runs with: its variables and its own limits (undefined: the platform's). */
@@ -65,6 +67,7 @@ export function createRuntimeGateway(
     // servers cannot read the platform's database, keys or other deployments, and die with us
     sandbox: { hidden: [dataDir], pids: limits.pids, tmpMb: limits.tmpMb, allow: limits.allow },
     collectBundles: { unusedMs: BUNDLE_UNUSED_MS },
+    nodeCacheDir: limits.nodeCacheDir ?? join(dataDir, 'node'),
   });
   const known = new Map<string, DeploymentServerSettings>();
   const loading = new Map<string, Promise<DeploymentServerSettings>>();

@@ -6,7 +6,8 @@ import type { ServerBundle } from '../manifest/index.js';
 import { openSandbox, type Sandbox } from '../sandbox/index.js';
 import { chownTree } from '../build/owner.js';
 import { lstat, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ensureNode, HOST_NODE_VERSION } from '../nodejs/index.js';
 import { BundleDir, type MaterializedBundle } from './bundles.js';
 import { sweepIdle } from './idle.js';
 import { rssLimitMb, watchMemory, type WatchedServer } from './memory.js';
@@ -40,6 +41,11 @@ export interface RuntimeOptions {
   sandbox?: { hidden: string[]; pids?: number | undefined; tmpMb?: number | undefined; allow?: readonly string[] | undefined } | undefined;
   /** every line a server prints */
   onOutput?: (deploymentId: string, line: string) => void;
+  /**
+   * the shared Node.js cache (see src/nodejs): a bundle that names its Node.js release runs on
+   * that binary, fetched here first if this machine lacks it (default `<dir>/../node`)
+   */
+  nodeCacheDir?: string | undefined;
   /** how often the servers' resident memory is checked against their limits (default 1 s) */
   memoryCheckMs?: number;
   /**
@@ -318,7 +324,7 @@ export class Runtime {
    * the framework keeps its cache (Next.js's .next/cache: ISR, images), its own network, and a
    * cgroup memory cap a little above its heap limit (the same headroom as the memory watch).
    */
-  private async sandboxFor(inst: Instance, bundle: MaterializedBundle): Promise<Sandbox | undefined> {
+  private async sandboxFor(inst: Instance, bundle: MaterializedBundle, nodeDir: string | undefined): Promise<Sandbox | undefined> {
     const sandbox = this.opts.sandbox;
     if (sandbox === undefined) return undefined;
     const cwd = bundle.dir;
@@ -332,7 +338,7 @@ export class Runtime {
     const heapMb = this.memoryLimitOf(inst);
     const box = await openSandbox({
       cwd,
-      readOnly: [cwd],
+      readOnly: nodeDir === undefined ? [cwd] : [cwd, nodeDir],
       writable: [],
       writableAt,
       masked: sandbox.hidden,
@@ -343,6 +349,16 @@ export class Runtime {
     });
     if (box !== undefined && writableAt.length > 0) await chownTree(writableAt.map(([outside]) => outside), box.owner);
     return box;
+  }
+
+  /** The bundle's own Node.js from the cache (fetched when missing); undefined: the node running Slipway. */
+  private async nodeFor(inst: Instance): Promise<{ bin: string; dir: string } | undefined> {
+    const version = inst.bundle.node?.version;
+    if (version === undefined || version === HOST_NODE_VERSION) return undefined;
+    const cacheDir = this.opts.nodeCacheDir ?? join(dirname(this.opts.dir), 'node');
+    const node = await ensureNode(cacheDir, version, (line) => this.log(`${inst.deploymentId}: ${line}`));
+    if (node.fetched) this.log(`${inst.deploymentId}: fetched Node.js ${version} for its server in ${node.ms} ms`);
+    return { bin: node.bin, dir: node.dir };
   }
 
   status(): RuntimeStatus[] {
@@ -366,7 +382,8 @@ export class Runtime {
     const starting = (async () => {
       const bundleDir = await this.materialize(inst.deploymentId, inst.bundle);
       const cwd = bundleDir.dir;
-      const box = await this.sandboxFor(inst, bundleDir);
+      const node = await this.nodeFor(inst);
+      const box = await this.sandboxFor(inst, bundleDir, node?.dir);
       const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
       const spawnOpts = {
         agent,
@@ -378,6 +395,7 @@ export class Runtime {
         memoryLimitMb: this.memoryLimitOf(inst),
         startTimeoutMs: this.opts.startTimeoutMs,
         onOutput: this.opts.onOutput === undefined ? undefined : (line: string) => this.opts.onOutput?.(inst.deploymentId, line),
+        node: node?.bin,
         wrap: box?.prefix,
         listenHost: box?.listenHost,
         host: box?.address,

@@ -24,6 +24,8 @@ export interface SpawnOptions {
   agent?: Agent | undefined;
   /** every line the server prints, as it prints it */
   onOutput?: ((line: string) => void) | undefined;
+  /** the node binary to run the entry with (default: the one running Slipway) */
+  node?: string | undefined;
   /** argv to run node inside: a sandbox's prefix */
   wrap?: string[] | undefined;
   /** where the server must listen (default 127.0.0.1; 0.0.0.0 inside a sandbox's own network) */
@@ -79,7 +81,8 @@ export class ServerProcess {
       HOSTNAME: listen,
       HOST: listen,
     };
-    const [command, ...argv] = opts.wrap === undefined || opts.wrap.length === 0 ? [process.execPath, ...args] : [...opts.wrap, process.execPath, ...args];
+    const node = opts.node ?? process.execPath;
+    const [command, ...argv] = opts.wrap === undefined || opts.wrap.length === 0 ? [node, ...args] : [...opts.wrap, node, ...args];
     this.child = spawn(command!, argv, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     // the deployment's values are masked on each stream before a line is cut (see src/masking)
     const masker = new SecretMasker(Object.values(opts.env));

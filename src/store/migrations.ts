@@ -144,4 +144,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('projects').addColumn('build_disk_mb', 'integer').execute();
     },
   },
+  '0006_node_version': {
+    async up(db: Kysely<any>) {
+      // the project's own Node.js request ("22", "lts/*"), over what its repository declares (null: that)
+      await db.schema.alterTable('projects').addColumn('node_version', 'text').execute();
+    },
+  },
 };

@@ -22,6 +22,8 @@ export interface ProjectTable {
   build_memory_mb: number | null;
   /** size cap of the project's build folder, MiB, at most the operator's --build-disk-mb (null: that) */
   build_disk_mb: number | null;
+  /** the Node.js the project's builds and servers run on ("22", "lts/*", ">=20"); null: what the repository declares */
+  node_version: string | null;
 }
 
 export type EnvTarget = 'production' | 'preview';
@@ -58,7 +60,7 @@ export interface DeploymentTable {
   bytes_uploaded: number | null;
   /** JSON: { fetchMs, installMs, buildMs, packageMs, totalMs } */
   timings: string | null;
-  /** JSON: { framework: { id, name, reason, variant? }, packageManager, cache: {...} } */
+  /** JSON: { framework: { id, name, reason, variant? }, packageManager, cache: {...}, node: { version, reason, fetchMs } } */
   build_info: string | null;
   error_code: string | null;
   error_phase: string | null;

@@ -123,8 +123,10 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       diskLimitMb: workspace.capped ? diskMb : undefined,
       limits: { memoryMb, pids: config.sandbox.buildPids, cpuShares: config.sandbox.buildCpuShares, tmpMb: config.sandbox.tmpMb },
       allow: config.sandbox.allow,
+      // one cache of verified, read-only Node.js releases for every project (nothing in it is writable by a build)
+      node: { cacheDir: config.nodeCacheDir, setting: project.node_version ?? undefined },
     });
-    const buildInfo = { framework: build.framework, packageManager: build.packageManager, cache: build.cache };
+    const buildInfo = { framework: build.framework, packageManager: build.packageManager, cache: build.cache, node: build.node };
     await store.db.updateTable('deployments').set({ build_info: JSON.stringify(buildInfo) }).where('id', '=', deployment.id).execute();
     timings.installMs = build.installMs;
     timings.buildMs = build.buildMs;
@@ -137,6 +139,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       build.server === undefined
         ? undefined
         : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, args: build.server.args, blobs: deps.blobs, previous: previous?.server, log: logs.line });
+    // the server runs on the Node.js it was built on, wherever the runtime starts it
+    if (server !== undefined && build.node !== undefined) server.bundle.node = { version: build.node.version };
     const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle, immutable: build.framework.immutable });
     timings.packageMs = Date.now() - t;
     if (server !== undefined) {
@@ -246,7 +250,7 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
  */
 async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
   if (!(deps.blobs instanceof LocalBlobStore)) throw new Error('server deployments need the local blob store');
-  const runtime = new Runtime({ blobs: deps.blobs, dir: join(deps.config.dataDir, 'runtime'), startTimeoutMs: 60_000, log: () => {}, sandbox: { hidden: [deps.config.dataDir], pids: deps.config.sandbox.serverPids, tmpMb: deps.config.sandbox.tmpMb, allow: deps.config.sandbox.allow } });
+  const runtime = new Runtime({ blobs: deps.blobs, dir: join(deps.config.dataDir, 'runtime'), nodeCacheDir: deps.config.nodeCacheDir, startTimeoutMs: 60_000, log: () => {}, sandbox: { hidden: [deps.config.dataDir], pids: deps.config.sandbox.serverPids, tmpMb: deps.config.sandbox.tmpMb, allow: deps.config.sandbox.allow } });
   const started = Date.now();
   log('Starting the server once to check that it answers');
   try {

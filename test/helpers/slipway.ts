@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { repoRoot } from './paths.js';
+import { repoRoot, testNodeCacheDir } from './paths.js';
 
 export const TOKEN = 'test-admin-token-0123456789';
 
@@ -24,7 +24,7 @@ export interface RunningSlipway {
  */
 export async function startSlipwayProcess(dataDir: string, flags: string[] = [], env: Record<string, string> = {}): Promise<RunningSlipway> {
   const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'slipway.js'), 'up', '--port', '0', '--edge-port', '0', '--data-dir', dataDir, '--host', '127.0.0.1', ...flags], {
-    env: { ...process.env, SLIPWAY_ADMIN_TOKEN: TOKEN, ...env },
+    env: { ...process.env, SLIPWAY_ADMIN_TOKEN: TOKEN, SLIPWAY_NODE_CACHE_DIR: testNodeCacheDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
