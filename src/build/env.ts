@@ -27,6 +27,8 @@ export interface BuildDirs {
   tmp: string;
   /** shared package-manager caches */
   cacheDir: string;
+  /** the chosen package manager's shims, after the project's own binaries */
+  binDir?: string | undefined;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface BuildDirs {
 export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs, packageManager: string): Record<string, string> {
   const base: Record<string, string> = {
     // project binaries first (so a custom buildCommand can say `vite build`), then node's own dir
-    PATH: [join(dirs.rootDir, 'node_modules', '.bin'), dirname(process.execPath), ...SYSTEM_PATH].join(delimiter),
+    PATH: [join(dirs.rootDir, 'node_modules', '.bin'), ...(dirs.binDir === undefined ? [] : [dirs.binDir]), dirname(process.execPath), ...SYSTEM_PATH].join(delimiter),
     HOME: dirs.home,
     TMPDIR: dirs.tmp,
     LANG: 'C.UTF-8',
@@ -53,6 +55,7 @@ export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs, pa
     YARN_CACHE_FOLDER: join(dirs.cacheDir, 'yarn'),
     YARN_GLOBAL_FOLDER: join(dirs.cacheDir, 'yarn-berry'),
     YARN_ENABLE_TELEMETRY: '0',
+    BUN_INSTALL_CACHE_DIR: join(dirs.cacheDir, 'bun'),
   };
   for (const name of MACHINE_SETTINGS) {
     const value = process.env[name];

@@ -14,6 +14,9 @@ import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
 import { openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
 import { chownTree, DEFAULT_BUILD_LIMITS } from './owner.js';
+import { setUpManager } from './manager-setup.js';
+import { managerCommands } from './package-manager.js';
+import { skippedInstallScripts } from './install-scripts.js';
 
 export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
 export { FRAMEWORK_CACHE_PATHS } from './cache.js';
@@ -21,29 +24,6 @@ export { detectProject, OUTPUT_CANDIDATES, type Detected } from './detect.js';
 export { DEFAULT_BUILD_LIMITS } from './owner.js';
 
 /** npm ci's complaint when package.json and the lockfile disagree */
-const COREPACK_UNSIGNED = /No compatible signature found|Signature does not match/;
-
-/**
- * Let corepack fetch pnpm or yarn before the install. A registry mirror that serves packages
- * without the npm registry's signatures makes corepack refuse them; then the download is
- * retried without signature checks (still over TLS from the configured registry) and the log
- * says so.
- */
-async function preparePackageManager(
-  pm: 'pnpm' | 'yarn',
-  exec: (label: string, argv: string[], watch?: RegExp) => Promise<{ code: number; tail: string[]; matched: boolean }>,
-  env: Record<string, string>,
-  log: (line: string) => void,
-): Promise<void> {
-  const first = await exec(`corepack ${pm} --version`, ['corepack', pm, '--version'], COREPACK_UNSIGNED);
-  if (first.code === 0) return;
-  if (!first.matched) throw commandFailed(`corepack ${pm} --version`, first.code, first.tail);
-  log(`Warning: the registry serves ${pm} without signatures corepack can verify; fetching it without the signature check.`);
-  env.COREPACK_INTEGRITY_KEYS = '0';
-  const second = await exec(`corepack ${pm} --version`, ['corepack', pm, '--version']);
-  if (second.code !== 0) throw commandFailed(`corepack ${pm} --version`, second.code, second.tail);
-}
-
 const NPM_CI_OUT_OF_SYNC = /can only install packages when your package\.json and package-lock\.json|are not in sync|in sync\. Please update your lock file/;
 
 /**
@@ -69,8 +49,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   // every host-side step below resolves the build's paths from the checkout itself, never following a link out
   const checkout: { within: string; owner: { uid: number; gid: number } | undefined } = { within: sourceDir, owner: undefined };
 
-  const detected = await detectProject(rootDir);
-  log(detected.packageManager === 'none' ? 'No package.json found: nothing to install' : `Detected ${detected.packageManager} (${detected.reason})`);
+  let detected = await detectProject(rootDir);
+  log(detected.packageManager === 'none' ? 'No package.json found: nothing to install' : `Detected ${detected.reason}`);
   const framework = await detectFramework(rootDir);
   log(`Framework: ${framework.name}${framework.variant === undefined ? '' : ` (${framework.variant})`}, because ${framework.reason}`);
 
@@ -83,10 +63,12 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   try {
     const home = join(area, 'home');
     const tmp = join(area, 'tmp');
-    await Promise.all([mkdir(home), mkdir(tmp), mkdir(req.cacheDir, { recursive: true })]);
+    // the chosen package manager's shims (pnpm, yarn, bun), so scripts calling it by name get that version
+    const binDir = join(area, 'bin');
+    await Promise.all([mkdir(home), mkdir(tmp), mkdir(binDir), mkdir(req.cacheDir, { recursive: true })]);
     const cacheDir = await realpath(req.cacheDir);
     // the framework's switches (e.g. Next.js standalone output) under the project's own variables
-    const env = buildEnv({ ...framework.buildEnv, ...req.env }, { rootDir, home, tmp, cacheDir }, detected.packageManager);
+    const env = buildEnv({ ...framework.buildEnv, ...req.env }, { rootDir, home, tmp, cacheDir, binDir }, detected.packageManager);
     const cache = await prepareCache(req, detected, rootDir, rootRel, log);
     // the build never needs the project cache (restore and save happen out here): it is not in its root
     const limits = { ...DEFAULT_BUILD_LIMITS, ...req.limits };
@@ -111,9 +93,12 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // the project's values are masked in the output stream, before any line is cut or joined
     const masker = new SecretMasker(Object.values(req.env));
 
-    const exec = (label: string, argv: string[], watch?: RegExp) => {
+    /** `capture` keeps the (masked) output back instead of logging it, for output shown only on failure */
+    const exec = (label: string, argv: string[], opts: { watch?: RegExp | undefined; capture?: string[] } = {}) => {
       log(`Running "${label}"`);
-      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: iso.timeout, watch, masker });
+      const { capture, watch } = opts;
+      const out = capture === undefined ? log : (line: string) => capture.push(line);
+      return runCommand({ label, argv, cwd: rootDir, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log: out, sandbox, hardTimeout: iso.timeout, watch, masker });
     };
     const step = async (label: string, argv: string[]) => {
       const { code, tail } = await exec(label, argv);
@@ -128,7 +113,14 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
 
     // install
     const installStart = Date.now();
-    if (detected.packageManager === 'pnpm' || detected.packageManager === 'yarn') await preparePackageManager(detected.packageManager, exec, env, log);
+    let managerVersion: string | undefined;
+    if (detected.manager !== undefined) {
+      const choice = detected.manager;
+      managerVersion = await setUpManager(choice, { exec, env, log, binDir, cacheDir });
+      // every later command runs the version just fetched, not whatever corepack would resolve next time
+      if (choice.name !== 'npm') detected = { ...detected, ...managerCommands({ ...choice, version: managerVersion }, detected.lockfile !== undefined) };
+      log(`Using ${choice.name} ${managerVersion}`);
+    }
     const installCommand = settings.installCommand;
     const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, rootDir, log, checkout) : undefined;
     if (cache.key !== undefined) Object.assign(cache.report, restored === undefined ? { dependencies: 'miss' } : { dependencies: 'hit', restoreMs: restored.ms });
@@ -141,12 +133,15 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     else if (detected.install !== undefined) {
       const label = detected.install.join(' ');
       if (label === 'npm ci') {
-        const ci = await exec(label, detected.install, NPM_CI_OUT_OF_SYNC);
+        const ci = await exec(label, detected.install, { watch: NPM_CI_OUT_OF_SYNC });
         if (ci.code !== 0 && ci.matched) {
           log('Warning: package-lock.json is out of sync with package.json; running "npm install" instead. Commit an updated lockfile to get reproducible installs.');
           await step('npm install', ['npm', 'install']);
         } else if (ci.code !== 0) throw await failed(label, ci.code, ci.tail);
       } else await step(label, detected.install);
+    }
+    if (restored === undefined && detected.manager !== undefined && managerVersion !== undefined) {
+      for (const line of await skippedInstallScripts(rootDir, detected.manager, managerVersion, detected.pkg ?? {})) log(line);
     }
     const installMs = Date.now() - installStart;
     if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);
@@ -171,7 +166,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
     if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout);
     const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant };
-    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
+    return { outputDir, packageManager: detected.packageManager, packageManagerVersion: managerVersion, packageManagerReason: detected.reason, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server };
   } finally {
     await box?.release();
     await rm(area, { recursive: true, force: true });

@@ -58,7 +58,7 @@ export interface DeploymentTable {
   bytes_uploaded: number | null;
   /** JSON: { fetchMs, installMs, buildMs, packageMs, totalMs } */
   timings: string | null;
-  /** JSON: { framework: { id, name, reason, variant? }, packageManager, cache: {...} } */
+  /** JSON: { framework: { id, name, reason, variant? }, packageManager, packageManagerVersion, packageManagerReason, cache: {...} } */
   build_info: string | null;
   error_code: string | null;
   error_phase: string | null;

@@ -124,7 +124,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       limits: { memoryMb, pids: config.sandbox.buildPids, cpuShares: config.sandbox.buildCpuShares, tmpMb: config.sandbox.tmpMb },
       allow: config.sandbox.allow,
     });
-    const buildInfo = { framework: build.framework, packageManager: build.packageManager, cache: build.cache };
+    const buildInfo = { framework: build.framework, packageManager: build.packageManager, packageManagerVersion: build.packageManagerVersion, packageManagerReason: build.packageManagerReason, cache: build.cache };
     await store.db.updateTable('deployments').set({ build_info: JSON.stringify(buildInfo) }).where('id', '=', deployment.id).execute();
     timings.installMs = build.installMs;
     timings.buildMs = build.buildMs;
