@@ -31,8 +31,8 @@ const COREPACK_UNSIGNED = /No compatible signature found|Signature does not matc
 export async function setUpManager(choice: ManagerChoice, ctx: SetupContext): Promise<string> {
   if (choice.name === 'npm') return choice.version;
   if (choice.name === 'bun') return setUpBun(choice, ctx);
-  if (choice.berry && ctx.env.COREPACK_NPM_REGISTRY === undefined) {
-    // corepack fetches yarn 2+ from its own release host unless told to use the npm registry
+  if (choice.name === 'yarn' && ctx.env.COREPACK_NPM_REGISTRY === undefined) {
+    // corepack resolves yarn versions (and fetches yarn 2+) from yarn's own release host unless told to use the npm registry
     const registry = await hostRegistry();
     if (registry !== undefined) ctx.env.COREPACK_NPM_REGISTRY = registry.replace(/\/+$/, '');
   }

@@ -52,11 +52,18 @@ function pnpmMajorFor(lockfileVersion: string): number | undefined {
 const PNPM10_WORKSPACE_SETTINGS = /^(onlyBuiltDependencies|ignoredBuiltDependencies|neverBuiltDependencies|allowBuilds|strictDepBuilds)\s*:/m;
 
 /**
- * yarn.lock's `__metadata.version` -> yarn major: 4 is yarn 2, 5 and 6 yarn 3, 7 and 8 yarn 4.
- * A newer yarn rewrites an older lockfile, which a frozen (--immutable) install refuses.
+ * yarn.lock's `__metadata.version` -> the newest yarn that still writes it (read from each
+ * release's own LOCKFILE_VERSION): a newer yarn rewrites the lockfile, which a frozen
+ * (--immutable) install refuses. 4 and older: yarn 2; 5: 3.1; 6: 3.x; 7 (4.0 release candidates)
+ * and 8: 4.13; 9: 4.14; 10: 4.15 and later.
  */
-function yarnMajorFor(metadataVersion: number): number {
-  return metadataVersion <= 4 ? 2 : metadataVersion <= 6 ? 3 : 4;
+function yarnFor(metadataVersion: number): string {
+  if (metadataVersion <= 4) return '2';
+  if (metadataVersion === 5) return '3.1';
+  if (metadataVersion === 6) return '3';
+  if (metadataVersion <= 8) return '4.13';
+  if (metadataVersion === 9) return '4.14';
+  return '4';
 }
 
 const FIELD = /^(npm|pnpm|yarn|bun)@(\d+(?:\.\d+){0,2}(?:[-+][\w.+-]*)?)$/;
@@ -108,8 +115,8 @@ export async function chooseManager(dir: string, pkg: Record<string, unknown>, l
     const yarnPath = /^yarnPath:\s*['"]?([^'"\n]+?)['"]?\s*$/m.exec(await text('.yarnrc.yml'))?.[1];
     const pinned = yarnPath === undefined ? undefined : /yarn-(\d+\.\d+\.\d+(?:-[\w.]+)?)\.c?js$/.exec(yarnPath)?.[1];
     if (pinned !== undefined) return { name: 'yarn', version: pinned, reason: `yarn ${pinned} from .yarnrc.yml yarnPath ${yarnPath as string}`, berry: true };
-    const major = yarnMajorFor(Number(metadata[1]));
-    return { name: 'yarn', version: String(major), reason: `yarn ${major} from yarn.lock __metadata version ${metadata[1] as string}`, berry: true };
+    const version = yarnFor(Number(metadata[1]));
+    return { name: 'yarn', version, reason: `yarn ${version} from yarn.lock __metadata version ${metadata[1] as string}`, berry: true };
   }
   if (lockfile === 'bun.lock' || lockfile === 'bun.lockb') return { name: 'bun', version: '1', reason: `bun 1 from ${lockfile}`, berry: false };
   const npm = hostNpmVersion();

@@ -62,7 +62,7 @@ describe('detection table', () => {
     ['npm shrinkwrap', { 'package.json': '{}', 'npm-shrinkwrap.json': '{}' }, { pm: 'npm', install: ['npm', 'ci'] }],
     ['pnpm', { 'package.json': '{}', 'pnpm-lock.yaml': "lockfileVersion: '9.0'" }, { pm: 'pnpm', install: ['corepack', 'pnpm@9', 'install', '--frozen-lockfile'] }],
     ['yarn classic', { 'package.json': '{}', 'yarn.lock': '# yarn lockfile v1\n' }, { pm: 'yarn', install: ['corepack', 'yarn@1', 'install', '--frozen-lockfile'] }],
-    ['yarn berry (lockfile)', { 'package.json': '{}', 'yarn.lock': '__metadata:\n  version: 8\n' }, { pm: 'yarn', install: ['corepack', 'yarn@4', 'install', '--immutable'] }],
+    ['yarn berry (lockfile)', { 'package.json': '{}', 'yarn.lock': '__metadata:\n  version: 8\n' }, { pm: 'yarn', install: ['corepack', 'yarn@4.13', 'install', '--immutable'] }],
     ['yarn berry (packageManager)', { 'package.json': '{"packageManager":"yarn@4.5.0"}', 'yarn.lock': '' }, { pm: 'yarn', install: ['corepack', 'yarn@4.5.0', 'install', '--immutable'] }],
     ['package.json only', { 'package.json': '{}' }, { pm: 'npm', install: ['npm', 'install'] }],
     ['packageManager field, no lockfile', { 'package.json': '{"packageManager":"pnpm@9.15.0"}' }, { pm: 'pnpm', install: ['corepack', 'pnpm@9.15.0', 'install'] }],
