@@ -132,4 +132,23 @@ describe('dependency install scripts', () => {
     assert.ok(lines.includes('Skipped install script of utf-8-validate@6.0.6 (not in pnpm.onlyBuiltDependencies)'), log);
     assert.ok(!lines.some((l) => /^Skipped install script of bufferutil/.test(l)), log);
   });
+
+  it('pnpm 9 skips quietly what pnpm.onlyBuiltDependencies leaves out: the log still names it', async () => {
+    const dir = join(tmp.path, 'pnpm9-scripts');
+    await cp(join(fixturesDir, 'pm-pnpm10-scripts'), dir, { recursive: true });
+    const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ ...pkg, packageManager: 'pnpm@9.15.0' }));
+    const lines: string[] = [];
+    const result = await runBuild({ sourceDir: dir, settings: {}, env: {}, timeoutMs: 240_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, 'cache-pnpm9-scripts'), hiddenPaths: [] });
+    assert.equal(result.packageManagerVersion, '9.15.0');
+    assert.ok(lines.some((l) => /bufferutil install: Done/.test(l)), lines.join('\n'));
+    assert.ok(lines.includes('Skipped install script of utf-8-validate@6.0.6 (not in pnpm.onlyBuiltDependencies)'), lines.join('\n'));
+  });
+
+  it('npm runs what allowScripts allows and names what it denies', async () => {
+    const { result, lines, log } = await build('pm-npm-allow-scripts');
+    assert.equal(result.packageManager, 'npm');
+    assert.ok(lines.includes('Skipped install script of utf-8-validate@6.0.6 (denied in allowScripts)'), log);
+    assert.ok(!lines.some((l) => /^Skipped install script of bufferutil/.test(l)), log);
+  });
 });
