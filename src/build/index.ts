@@ -141,7 +141,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
       } else await step(label, detected.install);
     }
     if (restored === undefined && detected.manager !== undefined && managerVersion !== undefined) {
-      for (const line of await skippedInstallScripts(rootDir, detected.manager, managerVersion, detected.pkg ?? {})) log(line);
+      for (const line of await skippedInstallScripts(rootDir, detected.manager, managerVersion, detected.pkg ?? {}, exec)) log(line);
     }
     const installMs = Date.now() - installStart;
     if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);

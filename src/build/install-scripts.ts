@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { readFileBeneath, resolveBeneath } from '../beneath/index.js';
+import type { ExecFn } from './manager-setup.js';
 import type { ManagerChoice } from './package-manager.js';
 
 /**
@@ -9,8 +10,14 @@ import type { ManagerChoice } from './package-manager.js';
  * the install left, never following a link out of `rootDir`.
  * `await skippedInstallScripts(rootDir, choice, pkg)` -> ["Skipped install script of esbuild@0.25.0 (not in pnpm.onlyBuiltDependencies)"]
  */
-export async function skippedInstallScripts(rootDir: string, choice: ManagerChoice, exact: string, pkg: Record<string, unknown>): Promise<string[]> {
+export async function skippedInstallScripts(rootDir: string, choice: ManagerChoice, exact: string, pkg: Record<string, unknown>, exec: ExecFn): Promise<string[]> {
   try {
+    if (choice.name === 'bun') {
+      // bun keeps no record of what it blocked; its own report lists the packages
+      const lines: string[] = [];
+      const { code } = await exec('bun pm untrusted', ['bun', 'pm', 'untrusted'], { capture: lines });
+      return code === 0 ? bunUntrusted(lines) : [];
+    }
     if (choice.name === 'pnpm') return await pnpmSkipped(rootDir, Number(exact.split('.')[0]), pkg);
     if (choice.name === 'npm') return await npmSkipped(rootDir, pkg);
   } catch {
@@ -59,6 +66,16 @@ export function modulesYamlIgnored(text: string): string[] {
     const block = /^ignoredBuilds:\s*\n((?:\s+- .*\n?)*)/m.exec(text)?.[1] ?? '';
     return [...block.matchAll(/- ['"]?([^'"\n]+?)['"]?\s*$/gm)].map((m) => m[1] as string);
   }
+}
+
+/** `bun pm untrusted` lists each blocked package as "./node_modules/<name> @<version>". */
+export function bunUntrusted(lines: string[]): string[] {
+  const skipped: string[] = [];
+  for (const line of lines) {
+    const m = /^\.\/node_modules\/(\S+) @(\S+)$/.exec(line.trim());
+    if (m !== null) skipped.push(`Skipped install script of ${m[1] as string}@${m[2] as string} (not in trustedDependencies)`);
+  }
+  return skipped;
 }
 
 /**

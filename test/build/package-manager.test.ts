@@ -151,4 +151,11 @@ describe('dependency install scripts', () => {
     assert.ok(lines.includes('Skipped install script of utf-8-validate@6.0.6 (denied in allowScripts)'), log);
     assert.ok(!lines.some((l) => /^Skipped install script of bufferutil/.test(l)), log);
   });
+
+  it('bun runs what trustedDependencies names and names what it blocked', async () => {
+    const { result, lines, log } = await build('pm-bun-scripts');
+    assert.equal(result.packageManager, 'bun');
+    assert.ok(lines.includes('Skipped install script of utf-8-validate@6.0.6 (not in trustedDependencies)'), log);
+    assert.ok(!lines.some((l) => /^Skipped install script of bufferutil/.test(l)), log);
+  });
 });
