@@ -50,6 +50,11 @@ describe('which package manager version, and why', () => {
       { spec: 'pnpm@8.15.1', reason: /^pnpm 8\.15\.1 from the packageManager field "pnpm@8\.15\.1"$/ },
     ],
     [
+      'packageManager with corepack\'s hash: the whole spec goes to corepack, which checks it',
+      { 'package.json': '{"packageManager":"yarn@4.5.0+sha512.837b08a1"}', 'yarn.lock': '__metadata:\n  version: 8\n' },
+      { spec: 'yarn@4.5.0+sha512.837b08a1', reason: /^yarn 4\.5\.0 from the packageManager field "yarn@4\.5\.0\+sha512\.837b08a1"$/ },
+    ],
+    [
       'packageManager wins over another manager\'s lockfile',
       { 'package.json': '{"packageManager":"yarn@1.22.22"}', 'package-lock.json': '{}' },
       { spec: 'yarn@1.22.22', reason: /packageManager field.*; package-lock\.json is not used$/ },
