@@ -140,7 +140,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
         } else if (ci.code !== 0) throw await failed(label, ci.code, ci.tail);
       } else await step(label, detected.install);
     }
-    if (restored === undefined && detected.manager !== undefined && managerVersion !== undefined) {
+    // what the manager's install left unbuilt (none ran when the install was restored or switched off)
+    if (restored === undefined && installCommand?.trim() !== '' && detected.manager !== undefined && managerVersion !== undefined) {
       for (const line of await skippedInstallScripts(rootDir, detected.manager, managerVersion, detected.pkg ?? {}, exec)) log(line);
     }
     const installMs = Date.now() - installStart;
