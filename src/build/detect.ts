@@ -1,14 +1,17 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { readFileBeneath, resolveBeneath } from '../beneath/index.js';
+import { chooseManager, LOCKFILES, managerCommands, type ManagerChoice, type ManagerName } from './package-manager.js';
 
-export type PackageManagerName = 'npm' | 'pnpm' | 'yarn' | 'none';
+export type PackageManagerName = ManagerName | 'none';
 
 /** What the build learned about the project before running anything. */
 export interface Detected {
   packageManager: PackageManagerName;
-  /** why: the lockfile name, "package.json", "packageManager field" or "no package.json" */
+  /** why this manager and version: "pnpm 9 from pnpm-lock.yaml lockfileVersion 9.0", or "no package.json" */
   reason: string;
+  /** the manager and the version asked for; undefined without a package.json */
+  manager?: ManagerChoice | undefined;
   /** the lockfile's name in the root directory, when there is one */
   lockfile?: string | undefined;
   /** argv of the install step, or undefined when nothing is installed */
@@ -18,26 +21,9 @@ export interface Detected {
   hasBuildScript: boolean;
   /** the root package's own install lifecycle scripts, in the order npm runs them */
   installScripts: string[];
+  /** package.json as read (allow-lists of dependency scripts live there) */
+  pkg?: Record<string, unknown> | undefined;
 }
-
-/**
- * Lockfile -> package manager, first match wins. pnpm and yarn run through corepack, which
- * also honours the `packageManager` field of package.json.
- */
-const LOCKFILES: { file: string; pm: Exclude<PackageManagerName, 'none'> }[] = [
-  { file: 'package-lock.json', pm: 'npm' },
-  { file: 'npm-shrinkwrap.json', pm: 'npm' },
-  { file: 'pnpm-lock.yaml', pm: 'pnpm' },
-  { file: 'yarn.lock', pm: 'yarn' },
-];
-
-/** Commands per manager: with a lockfile the install must not change it; without one it may. */
-const COMMANDS = {
-  npm: { locked: ['npm', 'ci'], unlocked: ['npm', 'install'], run: ['npm', 'run'] },
-  pnpm: { locked: ['corepack', 'pnpm', 'install', '--frozen-lockfile'], unlocked: ['corepack', 'pnpm', 'install'], run: ['corepack', 'pnpm', 'run'] },
-  yarn: { locked: ['corepack', 'yarn', 'install', '--frozen-lockfile'], unlocked: ['corepack', 'yarn', 'install'], run: ['corepack', 'yarn', 'run'] },
-  yarnBerry: { locked: ['corepack', 'yarn', 'install', '--immutable'], unlocked: ['corepack', 'yarn', 'install'], run: ['corepack', 'yarn', 'run'] },
-} as const;
 
 /**
  * Look at `dir` (the project's root directory) and decide how to install and build it. The
@@ -48,31 +34,37 @@ export async function detectProject(dir: string): Promise<Detected> {
   const pkg = await readPackageJson(dir);
   if (pkg === undefined) return { packageManager: 'none', reason: 'no package.json', install: undefined, run: [], hasBuildScript: false, installScripts: [] };
 
-  const declared = /^(npm|pnpm|yarn)@(\d+)/.exec(typeof pkg.packageManager === 'string' ? pkg.packageManager : '');
-  let pm: Exclude<PackageManagerName, 'none'> = 'npm';
-  let lockfile: string | undefined;
+  let found: (typeof LOCKFILES)[number] | undefined;
   for (const row of LOCKFILES) {
     if ((await resolveBeneath(dir, row.file, { follow: true })).kind === 'file') {
-      pm = row.pm;
-      lockfile = row.file;
+      found = row;
       break;
     }
   }
-  if (lockfile === undefined && declared?.[1] !== undefined) pm = declared[1] as typeof pm;
-
-  // yarn 2+ ("berry") spells the frozen install --immutable; its lockfile carries __metadata
-  const berry = pm === 'yarn' && (Number(declared?.[1] === 'yarn' ? declared[2] : 1) >= 2 || (lockfile !== undefined && ((await readFileBeneath(dir, lockfile))?.toString('utf8') ?? '').includes('__metadata:')));
-  const commands = COMMANDS[berry ? 'yarnBerry' : pm];
+  const choice = await chooseManager(dir, pkg, found?.file);
+  // the packageManager field wins; another manager's lockfile is then not the install's
+  const lockfile = found?.pm === choice.name ? found.file : await ownLockfile(dir, choice.name);
+  const commands = managerCommands(choice, lockfile !== undefined);
   const scripts = typeof pkg.scripts === 'object' && pkg.scripts !== null ? (pkg.scripts as Record<string, unknown>) : {};
   return {
-    packageManager: pm,
+    packageManager: choice.name,
+    manager: choice,
     lockfile,
-    reason: lockfile ?? (declared !== null ? `packageManager field "${String(pkg.packageManager)}"` : 'package.json without a lockfile'),
-    install: [...(lockfile === undefined ? commands.unlocked : commands.locked)],
-    run: [...commands.run],
+    reason: found !== undefined && found.pm !== choice.name ? `${choice.reason}; ${found.file} is not used` : choice.reason,
+    install: commands.install,
+    run: commands.run,
     hasBuildScript: typeof scripts.build === 'string' && scripts.build.trim() !== '',
     installScripts: ['preinstall', 'install', 'postinstall', 'prepare'].filter((name) => typeof scripts[name] === 'string' && (scripts[name] as string).trim() !== ''),
+    pkg,
   };
+}
+
+/** The named manager's own lockfile in `dir`, if any. */
+async function ownLockfile(dir: string, pm: ManagerName): Promise<string | undefined> {
+  for (const row of LOCKFILES) {
+    if (row.pm === pm && (await resolveBeneath(dir, row.file, { follow: true })).kind === 'file') return row.file;
+  }
+  return undefined;
 }
 
 /** Where the site's files are after the build, when the project does not say: first that exists. */

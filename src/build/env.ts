@@ -29,6 +29,8 @@ export interface BuildDirs {
   cacheDir: string;
   /** folders before the host node's own on PATH: the project's Node.js and its npm shims */
   nodeBin?: string[] | undefined;
+  /** the chosen package manager's shims, after the project's own binaries */
+  binDir?: string | undefined;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface BuildDirs {
 export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs, packageManager: string): Record<string, string> {
   const base: Record<string, string> = {
     // project binaries first (so a custom buildCommand can say `vite build`), then node's own dir
-    PATH: [join(dirs.rootDir, 'node_modules', '.bin'), ...(dirs.nodeBin ?? []), dirname(process.execPath), ...SYSTEM_PATH].join(delimiter),
+    PATH: [...new Set([join(dirs.rootDir, 'node_modules', '.bin'), ...(dirs.nodeBin ?? []), ...(dirs.binDir === undefined ? [] : [dirs.binDir]), dirname(process.execPath), ...SYSTEM_PATH])].join(delimiter),
     HOME: dirs.home,
     TMPDIR: dirs.tmp,
     LANG: 'C.UTF-8',
@@ -55,6 +57,7 @@ export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs, pa
     YARN_CACHE_FOLDER: join(dirs.cacheDir, 'yarn'),
     YARN_GLOBAL_FOLDER: join(dirs.cacheDir, 'yarn-berry'),
     YARN_ENABLE_TELEMETRY: '0',
+    BUN_INSTALL_CACHE_DIR: join(dirs.cacheDir, 'bun'),
   };
   for (const name of MACHINE_SETTINGS) {
     const value = process.env[name];

@@ -17,6 +17,9 @@ import { openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
 import { chownTree, DEFAULT_BUILD_LIMITS } from './owner.js';
 import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
 import { prepareNode, writeToolShims, type NodeToolchain } from '../nodejs/index.js';
+import { setUpManager } from './manager-setup.js';
+import { managerCommands } from './package-manager.js';
+import { skippedInstallScripts } from './install-scripts.js';
 
 export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
 export { FRAMEWORK_CACHE_PATHS } from './cache.js';
@@ -24,29 +27,6 @@ export { detectProject, OUTPUT_CANDIDATES, type Detected } from './detect.js';
 export { DEFAULT_BUILD_LIMITS } from './owner.js';
 
 /** npm ci's complaint when package.json and the lockfile disagree */
-const COREPACK_UNSIGNED = /No compatible signature found|Signature does not match/;
-
-/**
- * Let corepack fetch pnpm or yarn before the install. A registry mirror that serves packages
- * without the npm registry's signatures makes corepack refuse them; then the download is
- * retried without signature checks (still over TLS from the configured registry) and the log
- * says so.
- */
-async function preparePackageManager(
-  pm: 'pnpm' | 'yarn',
-  exec: (label: string, argv: string[], watch?: RegExp) => Promise<{ code: number; tail: string[]; matched: boolean }>,
-  env: Record<string, string>,
-  log: (line: string) => void,
-): Promise<void> {
-  const first = await exec(`corepack ${pm} --version`, ['corepack', pm, '--version'], COREPACK_UNSIGNED);
-  if (first.code === 0) return;
-  if (!first.matched) throw commandFailed(`corepack ${pm} --version`, first.code, first.tail);
-  log(`Warning: the registry serves ${pm} without signatures corepack can verify; fetching it without the signature check.`);
-  env.COREPACK_INTEGRITY_KEYS = '0';
-  const second = await exec(`corepack ${pm} --version`, ['corepack', pm, '--version']);
-  if (second.code !== 0) throw commandFailed(`corepack ${pm} --version`, second.code, second.tail);
-}
-
 const NPM_CI_OUT_OF_SYNC = /can only install packages when your package\.json and package-lock\.json|are not in sync|in sync\. Please update your lock file/;
 
 /**
@@ -74,9 +54,9 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
 
   // a package of a monorepo installs at the workspace root, with its lockfile (workspace.ts)
   const workspace = await findWorkspace(sourceDir, rootDir, log);
-  const detected = workspace?.detected ?? (await detectProject(rootDir));
+  let detected = workspace?.detected ?? (await detectProject(rootDir));
   const installDir = workspace?.dir ?? rootDir;
-  log(detected.packageManager === 'none' ? 'No package.json found: nothing to install' : `Detected ${detected.packageManager} (${detected.reason})`);
+  log(detected.packageManager === 'none' ? 'No package.json found: nothing to install' : `Detected ${detected.reason}`);
   const framework = await detectFramework(rootDir);
   log(`Framework: ${framework.name}${framework.variant === undefined ? '' : ` (${framework.variant})`}, because ${framework.reason}`);
 
@@ -92,12 +72,14 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   try {
     const home = join(area, 'home');
     const tmp = join(area, 'tmp');
-    await Promise.all([mkdir(home), mkdir(tmp), mkdir(req.cacheDir, { recursive: true })]);
+    // the chosen package manager's shims (pnpm, yarn, bun), so scripts calling it by name get that version
+    const binDir = join(area, 'bin');
+    await Promise.all([mkdir(home), mkdir(tmp), mkdir(binDir), mkdir(req.cacheDir, { recursive: true })]);
     const cacheDir = await realpath(req.cacheDir);
     // the framework's switches (e.g. Next.js standalone output) under the project's own variables
-    const nodeBin = await nodePath(node, join(area, 'bin'), log);
-    const env = buildEnv({ ...framework.buildEnv, ...nodeBin.env, ...req.env }, { rootDir, home, tmp, cacheDir, nodeBin: nodeBin.path }, detected.packageManager);
-    if (workspace !== undefined) await workspaceEnv(workspace, env, join(area, 'bin'));
+    const nodeBin = await nodePath(node, binDir, log);
+    const env = buildEnv({ ...framework.buildEnv, ...nodeBin.env, ...req.env }, { rootDir, home, tmp, cacheDir, nodeBin: nodeBin.path, binDir }, detected.packageManager);
+    if (workspace !== undefined) await workspaceEnv(workspace, env, binDir);
     const cache = await prepareCache(req, detected, installDir, workspace === undefined ? rootRel : workspace.rel, log, workspace, node?.version);
     // the build never needs the project cache (restore and save happen out here): it is not in its root
     const limits = { ...DEFAULT_BUILD_LIMITS, ...req.limits };
@@ -123,14 +105,17 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // the project's values are masked in the output stream, before any line is cut or joined
     const masker = new SecretMasker(Object.values(req.env));
 
-    const exec = (label: string, argv: string[], watch?: RegExp, cwd = rootDir) => {
+    /** `capture` keeps the (masked) output back instead of logging it, for output shown only on failure */
+    const exec = (label: string, argv: string[], opts: { watch?: RegExp | undefined; capture?: string[]; cwd?: string } = {}) => {
+      const { capture, watch, cwd = rootDir } = opts;
       log(`Running "${label}"${cwd === rootDir ? '' : ` in ${relative(sourceDir, cwd) || 'the repository root'}`}`);
+      const out = capture === undefined ? log : (line: string) => capture.push(line);
       // the sandbox starts in rootDir; env -C (coreutils) moves a command to another folder of the checkout
       const inDir = cwd === rootDir || sandbox === undefined ? argv : ['env', '-C', cwd, '--', ...argv];
-      return runCommand({ label, argv: inDir, cwd, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log, sandbox, hardTimeout: iso.timeout, watch, masker });
+      return runCommand({ label, argv: inDir, cwd, env, deadline, timeoutMs: req.timeoutMs, signal: req.signal, log: out, sandbox, hardTimeout: iso.timeout, watch, masker });
     };
     const step = async (label: string, argv: string[], cwd = rootDir) => {
-      const { code, tail } = await exec(label, argv, undefined, cwd);
+      const { code, tail } = await exec(label, argv, { cwd });
       if (code !== 0) throw await failed(label, code, tail);
     };
     /** a command failed: say so, and name the sandbox limit it ran into, if any */
@@ -142,7 +127,14 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
 
     // install
     const installStart = Date.now();
-    if (detected.packageManager === 'pnpm' || detected.packageManager === 'yarn') await preparePackageManager(detected.packageManager, exec, env, log);
+    let managerVersion: string | undefined;
+    if (detected.manager !== undefined) {
+      const choice = detected.manager;
+      managerVersion = await setUpManager(choice, { exec, env, log, binDir, cacheDir });
+      // every later command runs the version just fetched, not whatever corepack would resolve next time
+      if (choice.name !== 'npm') detected = { ...detected, ...managerCommands({ ...choice, version: managerVersion }, detected.lockfile !== undefined) };
+      log(`Using ${choice.name} ${managerVersion}`);
+    }
     const installCommand = settings.installCommand;
     const restored = cache.project !== undefined && cache.key !== undefined ? await restoreDependencies(cache.project, cache.key, installDir, log, checkout) : undefined;
     if (cache.key !== undefined) Object.assign(cache.report, restored === undefined ? { dependencies: 'miss' } : { dependencies: 'hit', restoreMs: restored.ms });
@@ -155,12 +147,16 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     else if (detected.install !== undefined) {
       const label = detected.install.join(' ');
       if (label === 'npm ci') {
-        const ci = await exec(label, detected.install, NPM_CI_OUT_OF_SYNC, installDir);
+        const ci = await exec(label, detected.install, { watch: NPM_CI_OUT_OF_SYNC, cwd: installDir });
         if (ci.code !== 0 && ci.matched) {
           log('Warning: package-lock.json is out of sync with package.json; running "npm install" instead. Commit an updated lockfile to get reproducible installs.');
           await step('npm install', ['npm', 'install'], installDir);
         } else if (ci.code !== 0) throw await failed(label, ci.code, ci.tail);
       } else await step(label, detected.install, installDir);
+    }
+    // what the manager's install left unbuilt (none ran when the install was restored or switched off)
+    if (restored === undefined && installCommand?.trim() !== '' && detected.manager !== undefined && managerVersion !== undefined) {
+      for (const line of await skippedInstallScripts(installDir, detected.manager, managerVersion, detected.pkg ?? {}, exec)) log(line);
     }
     const installMs = Date.now() - installStart;
     if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);
@@ -196,7 +192,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout, workspace);
     const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant, immutable: framework.immutable };
     const nodeInfo = node === undefined ? undefined : { version: node.version, reason: node.reason, fetchMs: node.fetchMs };
-    return { outputDir, packageManager: detected.packageManager, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server, node: nodeInfo };
+    return { outputDir, packageManager: detected.packageManager, packageManagerVersion: managerVersion, packageManagerReason: detected.reason, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server, node: nodeInfo };
   } finally {
     await box?.release();
     await rm(area, { recursive: true, force: true });

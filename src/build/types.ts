@@ -96,7 +96,11 @@ export interface ServerBuild {
 export interface BuildResult {
   /** absolute path of the folder to package */
   outputDir: string;
-  packageManager: 'npm' | 'pnpm' | 'yarn' | 'none';
+  packageManager: 'npm' | 'pnpm' | 'yarn' | 'bun' | 'none';
+  /** the exact version that ran ("9.15.9"); undefined without a package.json */
+  packageManagerVersion?: string | undefined;
+  /** why that manager and version: "pnpm 9 from pnpm-lock.yaml lockfileVersion 9.0" */
+  packageManagerReason?: string | undefined;
   installMs: number;
   buildMs: number;
   /** the output is the project's root directory itself (a plain HTML site): packaging should skip node_modules */

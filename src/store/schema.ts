@@ -60,7 +60,7 @@ export interface DeploymentTable {
   bytes_uploaded: number | null;
   /** JSON: { fetchMs, installMs, buildMs, packageMs, totalMs } */
   timings: string | null;
-  /** JSON: { framework: { id, name, reason, variant? }, packageManager, cache: {...}, node: { version, reason, fetchMs } } */
+  /** JSON: { framework: { id, name, reason, variant? }, packageManager, packageManagerVersion, packageManagerReason, cache: {...}, node: { version, reason, fetchMs } } */
   build_info: string | null;
   error_code: string | null;
   error_phase: string | null;

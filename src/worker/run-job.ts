@@ -126,7 +126,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       // one cache of verified, read-only Node.js releases for every project (nothing in it is writable by a build)
       node: { cacheDir: config.nodeCacheDir, setting: project.node_version ?? undefined },
     });
-    const buildInfo = { framework: build.framework, packageManager: build.packageManager, cache: build.cache, node: build.node };
+    const buildInfo = { framework: build.framework, packageManager: build.packageManager, packageManagerVersion: build.packageManagerVersion, packageManagerReason: build.packageManagerReason, cache: build.cache, node: build.node };
     await store.db.updateTable('deployments').set({ build_info: JSON.stringify(buildInfo) }).where('id', '=', deployment.id).execute();
     timings.installMs = build.installMs;
     timings.buildMs = build.buildMs;

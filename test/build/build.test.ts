@@ -60,12 +60,12 @@ describe('detection table', () => {
   const cases: [string, Record<string, string>, { pm: string; install?: string[] }][] = [
     ['npm lockfile', { 'package.json': '{}', 'package-lock.json': '{}' }, { pm: 'npm', install: ['npm', 'ci'] }],
     ['npm shrinkwrap', { 'package.json': '{}', 'npm-shrinkwrap.json': '{}' }, { pm: 'npm', install: ['npm', 'ci'] }],
-    ['pnpm', { 'package.json': '{}', 'pnpm-lock.yaml': "lockfileVersion: '9.0'" }, { pm: 'pnpm', install: ['corepack', 'pnpm', 'install', '--frozen-lockfile'] }],
-    ['yarn classic', { 'package.json': '{}', 'yarn.lock': '# yarn lockfile v1\n' }, { pm: 'yarn', install: ['corepack', 'yarn', 'install', '--frozen-lockfile'] }],
-    ['yarn berry (lockfile)', { 'package.json': '{}', 'yarn.lock': '__metadata:\n  version: 8\n' }, { pm: 'yarn', install: ['corepack', 'yarn', 'install', '--immutable'] }],
-    ['yarn berry (packageManager)', { 'package.json': '{"packageManager":"yarn@4.5.0"}', 'yarn.lock': '' }, { pm: 'yarn', install: ['corepack', 'yarn', 'install', '--immutable'] }],
+    ['pnpm', { 'package.json': '{}', 'pnpm-lock.yaml': "lockfileVersion: '9.0'" }, { pm: 'pnpm', install: ['corepack', 'pnpm@9', 'install', '--frozen-lockfile'] }],
+    ['yarn classic', { 'package.json': '{}', 'yarn.lock': '# yarn lockfile v1\n' }, { pm: 'yarn', install: ['corepack', 'yarn@1', 'install', '--frozen-lockfile'] }],
+    ['yarn berry (lockfile)', { 'package.json': '{}', 'yarn.lock': '__metadata:\n  version: 8\n' }, { pm: 'yarn', install: ['corepack', 'yarn@4.13', 'install', '--immutable'] }],
+    ['yarn berry (packageManager)', { 'package.json': '{"packageManager":"yarn@4.5.0"}', 'yarn.lock': '' }, { pm: 'yarn', install: ['corepack', 'yarn@4.5.0', 'install', '--immutable'] }],
     ['package.json only', { 'package.json': '{}' }, { pm: 'npm', install: ['npm', 'install'] }],
-    ['packageManager field, no lockfile', { 'package.json': '{"packageManager":"pnpm@9.15.0"}' }, { pm: 'pnpm', install: ['corepack', 'pnpm', 'install'] }],
+    ['packageManager field, no lockfile', { 'package.json': '{"packageManager":"pnpm@9.15.0"}' }, { pm: 'pnpm', install: ['corepack', 'pnpm@9.15.0', 'install'] }],
     ['no package.json', { 'index.html': 'hi' }, { pm: 'none' }],
   ];
   for (const [name, files, expected] of cases) {
@@ -96,7 +96,7 @@ describe('runBuild', () => {
     assert.equal(result.outputIsRoot, false);
     assert.match(await readFile(join(dir, 'dist', 'about.html'), 'utf8'), /<h1>About<\/h1>/);
     const lines = result.lines;
-    assert.ok(lines.includes('Detected npm (package-lock.json)'), lines.join('\n'));
+    assert.ok(lines.some((l) => /^Detected npm \d+\.\d+\.\d+ from package-lock\.json$/.test(l)), lines.join('\n'));
     assert.ok(lines.includes('Running "npm ci"'));
     assert.ok(lines.includes('Running "npm run build"'));
     assert.ok(lines.includes('built pages: about.html, index.html'), 'stdout streamed');

@@ -15,8 +15,8 @@ after(async () => {
 });
 
 for (const [pm, fixture, frozen] of [
-  ['pnpm', 'build-pnpm', 'pnpm install --frozen-lockfile'],
-  ['yarn', 'build-yarn', 'yarn install --frozen-lockfile'],
+  ['pnpm', 'build-pnpm', 'pnpm@9.15.0 install --frozen-lockfile'],
+  ['yarn', 'build-yarn', 'yarn@1.22.22 install --frozen-lockfile'],
 ] as const) {
   test(`a ${pm} project installs with its lockfile frozen and builds`, async () => {
     const dir = join(tmp.path, pm);

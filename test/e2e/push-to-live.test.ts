@@ -59,6 +59,9 @@ test('a push to the production branch becomes the live site', async () => {
   for (const phase of ['fetchMs', 'installMs', 'buildMs', 'packageMs', 'totalMs']) assert.equal(typeof d.timings[phase], 'number', phase);
   assert.equal(d.build.framework.id, 'static');
   assert.equal(d.build.packageManager, 'npm');
+  // which version ran, and why, is part of the deployment
+  assert.match(String(d.build.packageManagerVersion), /^\d+\.\d+\.\d+$/);
+  assert.match(String(d.build.packageManagerReason), /^npm \d+\.\d+\.\d+ from package-lock\.json$/);
   assert.equal(d.build.cache.dependencies, 'miss');
 
   const page = await waitFor('the edge to serve v1', async () => {
