@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { chmod, lstat, mkdtemp, readlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readlink, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -98,19 +98,36 @@ export async function bwrapRootArgs(spec: RootSpec): Promise<string[]> {
 
 let written: Promise<string> | undefined;
 
-/** A folder with the sandbox's /etc/passwd, group and hosts (one user: the sandbox's). */
+/**
+ * A folder with the sandbox's /etc/passwd, group and hosts (one user: the sandbox's). As root it
+ * is /run/slipway-sandbox-etc (only root writes /run, so nobody can plant files there; shared by
+ * Slipway processes, written by rename); otherwise a fresh temp folder, removed at exit.
+ */
 function identityFiles(uid: number, gid: number): Promise<string> {
   written ??= (async () => {
-    // a fresh folder of our own (a fixed name in /tmp could be planted by another local user)
-    const dir = await mkdtemp(join(tmpdir(), 'slipway-etc-'));
-    await chmod(dir, 0o755);
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const files: Record<string, string> = {
       passwd: `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nslipway:x:${uid}:${gid}:Slipway sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
       group: `root:x:0:\nslipway:x:${gid}:\nnogroup:x:65534:\n`,
       hosts: '127.0.0.1\tlocalhost slipway\n::1\tlocalhost ip6-localhost ip6-loopback\n',
     };
-    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text, { mode: 0o644 });
+    let dir: string;
+    if (process.getuid?.() === 0) {
+      dir = '/run/slipway-sandbox-etc';
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      const info = await lstat(dir);
+      if (!info.isDirectory() || info.uid !== 0) throw new Error(`${dir} is not a folder of root's`);
+      await chmod(dir, 0o755);
+    } else {
+      // a fresh folder of our own (a fixed name in /tmp could be planted by another local user)
+      dir = await mkdtemp(join(tmpdir(), 'slipway-etc-'));
+      await chmod(dir, 0o755);
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
+    for (const [name, text] of Object.entries(files)) {
+      const temp = join(dir, `.${name}.${process.pid}`);
+      await writeFile(temp, text, { mode: 0o644 });
+      await rename(temp, join(dir, name));
+    }
     return dir;
   })();
   return written;
