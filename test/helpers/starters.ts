@@ -10,7 +10,8 @@ const run = promisify(execFile);
  * A real starter as a framework publishes it on the npm registry, described by
  * test/fixtures/starters/<name>/starter.json (SOURCE.md beside it says where it comes from):
  * - `create`: the framework's own `npm create` package, run non-interactively with its defaults
- *   spelled out, exactly as a new user gets the project;
+ *   spelled out, exactly as a new user gets the project (the project folder goes where `args`
+ *   says `{dir}`, else first);
  * - `copy`: a template folder inside a published package (for create tools that only ask
  *   questions), with the renames the tool itself makes;
  * - `pin`: package.json entries changed from what the starter publishes, only where this
@@ -41,7 +42,8 @@ export async function materializeStarter(name: string, dest: string, withLockfil
       // a fresh config home: create tools that remember a user's last answers (create-next-app) start from their defaults
       const env = { ...NPM_ENV, XDG_CONFIG_HOME: join(scratch.path, 'config'), CI: '1' };
       const bin = source.create.package.replace(/@[^@/]+$/, '');
-      await run('npm', ['exec', '--yes', `--package=${source.create.package}`, '--', bin, name, ...source.create.args], { cwd: scratch.path, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
+      const args = source.create.args.includes('{dir}') ? source.create.args.map((a) => (a === '{dir}' ? name : a)) : [name, ...source.create.args];
+      await run('npm', ['exec', '--yes', `--package=${source.create.package}`, '--', bin, ...args], { cwd: scratch.path, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
       await mkdir(dest, { recursive: true });
       await cp(join(scratch.path, name), dest, { recursive: true });
     } else if (source.copy !== undefined) {
