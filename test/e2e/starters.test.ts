@@ -15,8 +15,9 @@ import { edgeGet, pushPayload, sendWebhook, startSlipwayProcess, waitForStatus, 
  * immutable cache header, and an unknown path is a 404.
  *
  * One Slipway process for the whole file and one build at a time. Ten first builds (nothing is
- * in the dependency cache) took about 7.5 minutes on this 2-core machine: npm ci dominates
- * (Docusaurus ~80 s, Next.js ~40 s, each Vite starter ~20 s), then the builds (Next.js ~45 s).
+ * in Slipway's dependency cache) took 140 s on this 2-core machine with npm's own download
+ * cache warm, and about 7 minutes with it cold on a busy machine: npm ci dominates
+ * (Docusaurus 27-80 s, Next.js 17-40 s), then `next build` (7-45 s).
  * Run one starter with --test-name-pattern=<name>.
  *
  * Left out, and why (checked on main at 4e202b0):
