@@ -133,6 +133,8 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
       managerVersion = await setUpManager(choice, { exec, env, log, binDir, cacheDir });
       // every later command runs the version just fetched, not whatever corepack would resolve next time
       if (choice.name !== 'npm') detected = { ...detected, ...managerCommands({ ...choice, version: managerVersion }, detected.lockfile !== undefined) };
+      // the workspace's build plan runs the same pinned commands
+      if (workspace !== undefined) workspace.detected = detected;
       log(`Using ${choice.name} ${managerVersion}`);
     }
     const installCommand = settings.installCommand;

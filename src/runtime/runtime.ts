@@ -426,8 +426,9 @@ export class Runtime {
         // a cgroup limit kills without a word: say which one it was
         const limit = await box?.limitHit().catch(() => undefined);
         if (limit !== undefined) inst.killedFor ??= `it ran into ${limit}`;
-        await box?.release().catch((err: unknown) => this.log(`${inst.deploymentId}: could not release the server's sandbox`, toError(err)));
         this.exited(inst, proc, code);
+        // after the exit is known: freeing the groups and the network must not delay a restart or a drain
+        await box?.release().catch((err: unknown) => this.log(`${inst.deploymentId}: could not release the server's sandbox`, toError(err)));
       });
       this.log(`${inst.deploymentId}: server started (pid ${proc.pid}, port ${proc.port}) in ${Date.now() - proc.startedAt} ms`);
       return proc;
