@@ -66,7 +66,12 @@ export class RouteTable {
   /** Drop every route now. */
   invalidate(): void {
     this.epoch++;
+    const before = this.routedDeployments();
     this.routes.clear();
+    // the servers those routes used are retired like after a move (standby, then drained unless a
+    // route points at them again): dropped silently, a remote gateway's hold on them would never end
+    const servers = this.opts.servers;
+    if (servers !== undefined) for (const id of before) this.retire(servers, id);
   }
 
   /** Look a Host up (one lookup at a time per Host) and remember the answer; misses for missTtlMs. */

@@ -80,6 +80,20 @@ export function serveRuntime(gateway: LocalGateway, runtime: Runtime, idleMs: nu
     gateway.drain(deploymentId, graceMs).catch((err: unknown) => log(`draining ${deploymentId} failed`, toError(err)));
   };
 
+  /**
+   * Drain what every worker released while some worker still pinned it, once no worker pins it
+   * any more: e.g. a worker that started before an alias move pinned the old deployment when the
+   * others released it, and pins the new one a poll later.
+   */
+  const drainUnheld = (): void => {
+    const all = pinned();
+    for (const [deploymentId, held] of [...holders]) {
+      if (held.size > 0 || all.has(deploymentId)) continue;
+      holders.delete(deploymentId);
+      gateway.drain(deploymentId, DEFAULT_GRACE_MS).catch((err: unknown) => log(`draining ${deploymentId} failed`, toError(err)));
+    }
+  };
+
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isRuntimeMessage(message)) return;
     const m = message as Partial<Record<string, unknown>>;
@@ -102,6 +116,7 @@ export function serveRuntime(gateway: LocalGateway, runtime: Runtime, idleMs: nu
           if (!isStringList(m.deploymentIds)) return;
           pins.set(worker.id, new Set(m.deploymentIds));
           gateway.pin(pinned());
+          drainUnheld();
           return;
         case 'release':
           if (!isString(m.deploymentId)) return;
@@ -121,6 +136,7 @@ export function serveRuntime(gateway: LocalGateway, runtime: Runtime, idleMs: nu
   const onExit = (worker: Worker): void => {
     const hadPins = pins.delete(worker.id);
     if (hadPins) gateway.pin(pinned());
+    if (hadPins) drainUnheld();
     for (const [deploymentId, held] of [...holders]) if (held.has(worker.id)) releaseFrom(worker.id, deploymentId, DEFAULT_GRACE_MS);
   };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,12 @@ import { SSR_CONFIG_ENV, type SsrEdgeConfig } from './cluster-ssr-worker.js';
 
 // One runtime per edge node: the primary runs each SSR deployment's server once, and the
 // workers of a 2-process cluster proxy to it directly.
+/** write then rename: the workers read the file every poll, and must never see it half written */
+async function writeConfig(file: string, config: SsrEdgeConfig): Promise<void> {
+  await writeFile(`${file}.tmp`, JSON.stringify(config));
+  await rename(`${file}.tmp`, file);
+}
+
 const workerModule = fileURLToPath(new URL('./cluster-ssr-worker.js', import.meta.url));
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let blobs: LocalBlobStore;
@@ -35,7 +41,7 @@ async function startNode(opts: { standbyMs: number; idleMs: number; hosts: Recor
   const configFile = join(tmp.path, `edge-${n}.json`);
   const config: SsrEdgeConfig = { blobRoot: join(tmp.path, 'blobs'), standbyMs: opts.standbyMs, generation: 0, hosts: {} };
   for (const [host, id] of Object.entries(opts.hosts)) config.hosts[host] = { deploymentId: id, manifestHash };
-  await writeFile(configFile, JSON.stringify(config));
+  await writeConfig(configFile, config);
 
   const { gateway, runtime } = createRuntimeGateway(blobs, join(tmp.path, `data-${n}`), { memoryMb: 0, requestTimeoutMs: 10_000, idleMs: opts.idleMs });
   const drains: string[] = [];
@@ -88,7 +94,7 @@ async function startNode(opts: { standbyMs: number; idleMs: number; hosts: Recor
   const move = async (host: string, id: string) => {
     config.hosts[host] = { deploymentId: id, manifestHash };
     config.generation += 1;
-    await writeFile(configFile, JSON.stringify(config));
+    await writeConfig(configFile, config);
   };
   return {
     edge,
