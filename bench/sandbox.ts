@@ -64,7 +64,7 @@ export async function run(): Promise<{ title: string; rows: Row[]; notes: string
     notes.push(
       'sandboxed: uid 64100, own network namespace over a veth pair behind the firewall, cgroup memory/pids/cpu limits' + (iso.loop ? ', the build folder on its own size-capped ext4 (loop) file system, made in the timed span as the worker does' : ''),
       // cgroup v1: every task of the root group weighs 1024, the slipway group as a whole 1024 too
-      'CPU: every sandbox on the machine (other Slipway processes\' too) sits in the one cgroup slipway/, whose weight against the unsandboxed side is that of a single process: when the cores are busy, the sandboxed side gets less CPU',
+      'CPU: sandboxed builds sit in the cpu cgroup slipway/ (every build on the machine together weighs one ordinary process against the unsandboxed side), so when the cores are busy the sandboxed build gets less CPU; servers have no cpu group',
     );
   }
   else notes.push('not root here: the sandbox shares the host network and has no cgroups or uid switch, so these figures understate it');

@@ -73,7 +73,7 @@ export const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { ...CLIENT_OPTIONS, repo: { type: 'string' }, branch: { type: 'string' }, 'root-directory': { type: 'string' }, 'install-command': { type: 'string' }, 'build-command': { type: 'string' }, 'output-directory': { type: 'string' }, 'server-memory-mb': { type: 'string' }, 'server-request-timeout': { type: 'string' }, 'build-memory-mb': { type: 'string' }, 'build-disk-mb': { type: 'string' }, 'node-version': { type: 'string' } },
+      options: { ...CLIENT_OPTIONS, repo: { type: 'string' }, branch: { type: 'string' }, 'root-directory': { type: 'string' }, 'install-command': { type: 'string' }, 'build-command': { type: 'string' }, 'output-directory': { type: 'string' }, 'server-memory-mb': { type: 'string' }, 'server-request-timeout': { type: 'string' }, 'build-memory-mb': { type: 'string' }, 'build-disk-mb': { type: 'string' }, 'build-pids': { type: 'string' }, 'server-pids': { type: 'string' }, 'node-version': { type: 'string' } },
     });
     // a number when it looks like one; anything else goes as is, for the API to explain
     const int = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : v);
@@ -89,6 +89,8 @@ export const commands: Record<string, (argv: string[]) => Promise<void>> = {
       serverRequestTimeoutSeconds: int(values['server-request-timeout']),
       buildMemoryMb: int(values['build-memory-mb']),
       buildDiskMb: int(values['build-disk-mb']),
+      buildPids: int(values['build-pids']),
+      serverPids: int(values['server-pids']),
       nodeVersion: values['node-version'],
     });
     console.log(`Created ${p.name}. Production will be served at ${p.productionUrl}`);

@@ -14,6 +14,7 @@ Usage:
   slipway projects                                  list projects
   slipway create <name> --repo <url> [--branch main] [--build-command ..] [--output-directory ..]
                  [--server-memory-mb 512] [--server-request-timeout 60] [--build-memory-mb 2048] [--build-disk-mb 10240]
+                 [--build-pids 2048] [--server-pids 512]
                  [--node-version 22]
   slipway deploy [--project P] [--ref main] [--prod] deploy and follow the build log
   slipway deployments [--project P]                 list deployments, newest first

@@ -21,6 +21,9 @@ export interface ProjectInput {
   serverRequestTimeoutSeconds?: unknown;
   buildMemoryMb?: unknown;
   buildDiskMb?: unknown;
+  buildPids?: unknown;
+  buildCpuShares?: unknown;
+  serverPids?: unknown;
   nodeVersion?: unknown;
 }
 
@@ -36,6 +39,9 @@ export interface ProjectSettings {
   serverRequestTimeoutSeconds: number | null;
   buildMemoryMb: number | null;
   buildDiskMb: number | null;
+  buildPids: number | null;
+  buildCpuShares: number | null;
+  serverPids: number | null;
   nodeVersion: string | null;
 }
 
@@ -50,6 +56,9 @@ const SETTING_COLUMNS = {
   serverRequestTimeoutSeconds: 'server_request_timeout_seconds',
   buildMemoryMb: 'build_memory_mb',
   buildDiskMb: 'build_disk_mb',
+  buildPids: 'build_pids',
+  buildCpuShares: 'build_cpu_shares',
+  serverPids: 'server_pids',
   nodeVersion: 'node_version',
 } as const satisfies Record<keyof ProjectSettings, keyof Project>;
 
@@ -79,6 +88,9 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
   // the operator's maxima (--build-memory-mb, --build-disk-mb) apply when the build runs
   buildMemoryMb: (v) => optionalInt('buildMemoryMb', v, 64, 262_144, 'MiB', '2048'),
   buildDiskMb: (v) => optionalInt('buildDiskMb', v, 64, 16_777_216, 'MiB', '10240'),
+  buildPids: (v) => optionalInt('buildPids', v, 16, 1_000_000, 'processes and threads', '2048'),
+  buildCpuShares: (v) => optionalInt('buildCpuShares', v, 2, 262_144, 'shares', '256'),
+  serverPids: (v) => optionalInt('serverPids', v, 16, 1_000_000, 'processes and threads', '512'),
   nodeVersion: (v) => {
     const spec = optionalString('nodeVersion', v, '"22"');
     if (spec !== null && parseNodeSpec(spec) === undefined) throw new AppError('VALIDATION', `nodeVersion "${spec}" is not a Node.js version or range.`, { hint: `Use one like ${NODE_SPEC_EXAMPLES}, for example: "nodeVersion": "22"` });
@@ -194,6 +206,9 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput)
     server_request_timeout_seconds: v.serverRequestTimeoutSeconds,
     build_memory_mb: v.buildMemoryMb,
     build_disk_mb: v.buildDiskMb,
+    build_pids: v.buildPids,
+    build_cpu_shares: v.buildCpuShares,
+    server_pids: v.serverPids,
     node_version: v.nodeVersion,
   };
   await db.insertInto('projects').values(project).execute();
@@ -238,6 +253,9 @@ export function serializeProject(config: Config, project: Project, productionDep
     // what builds get: the project's own, capped by the operator's maximum
     buildMemoryMb: buildLimit(project.build_memory_mb, config.sandbox.buildMemoryMb),
     buildDiskMb: buildLimit(project.build_disk_mb, config.sandbox.buildDiskMb),
+    buildPids: buildLimit(project.build_pids, config.sandbox.buildPids),
+    buildCpuShares: buildLimit(project.build_cpu_shares, config.sandbox.buildCpuShares),
+    serverPids: buildLimit(project.server_pids, config.sandbox.serverPids),
     // null: what the repository declares (engines.node, .nvmrc, .node-version), else the current LTS
     nodeVersion: project.node_version,
     webhookUrl: webhookUrl(config, project),

@@ -25,6 +25,8 @@ export interface DeploymentServerSettings {
   env: Record<string, string>;
   memoryMb: number | undefined;
   requestTimeoutMs: number | undefined;
+  /** its processes and threads (capped by the platform's --server-pids) */
+  pids?: number | undefined;
 }
 
 /** The in-process gateway; its ensure also says how long a request may wait for the server's answer. */
@@ -92,7 +94,7 @@ export function createRuntimeGateway(
     return pending;
   };
   const ensure = (deploymentId: string, bundle: ServerBundle, s: DeploymentServerSettings) =>
-    runtime.ensure(deploymentId, bundle, s.env, { memoryLimitMb: s.memoryMb, requestTimeoutMs: s.requestTimeoutMs });
+    runtime.ensure(deploymentId, bundle, s.env, { memoryLimitMb: s.memoryMb, requestTimeoutMs: s.requestTimeoutMs, pids: s.pids });
   const gateway: LocalGateway = {
     ensure: (deploymentId, bundle) => {
       // the common case, a server already known, costs a Map lookup and no store read

@@ -59,6 +59,8 @@ export interface RuntimeOptions {
 export interface ServerLimitOverrides {
   memoryLimitMb?: number | undefined;
   requestTimeoutMs?: number | undefined;
+  /** processes and threads; at most the sandbox's own `pids` (the operator's maximum) */
+  pids?: number | undefined;
 }
 
 export interface RuntimeStatus {
@@ -344,7 +346,7 @@ export class Runtime {
       masked: sandbox.hidden,
       tmpMb: sandbox.tmpMb ?? 256,
       // a backstop a little above the memory watch's limit, for a server that allocates faster than the watch looks
-      limits: { memoryMb: heapMb === undefined ? undefined : rssLimitMb(heapMb) + 32, pids: sandbox.pids ?? 1024 },
+      limits: { memoryMb: heapMb === undefined ? undefined : rssLimitMb(heapMb) + 32, pids: Math.min(inst.limits.pids ?? Infinity, sandbox.pids ?? 1024) },
       network: { allow: [...(sandbox.allow ?? [])] },
     });
     if (box !== undefined && writableAt.length > 0) await chownTree(writableAt.map(([outside]) => outside), box.owner);

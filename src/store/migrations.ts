@@ -150,4 +150,14 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('projects').addColumn('node_version', 'text').execute();
     },
   },
+  '0007_project_process_limits': {
+    async up(db: Kysely<any>) {
+      // the project's own process and CPU limits, within the operator's maxima (null: the operator's)
+      await db.schema.alterTable('projects').addColumn('build_pids', 'integer').execute();
+      await db.schema.alterTable('projects').addColumn('build_cpu_shares', 'integer').execute();
+      await db.schema.alterTable('projects').addColumn('server_pids', 'integer').execute();
+      // copied into the deployment when it is made, like its memory limit
+      await db.schema.alterTable('deployments').addColumn('server_pids', 'integer').execute();
+    },
+  },
 };

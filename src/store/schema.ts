@@ -22,6 +22,12 @@ export interface ProjectTable {
   build_memory_mb: number | null;
   /** size cap of the project's build folder, MiB, at most the operator's --build-disk-mb (null: that) */
   build_disk_mb: number | null;
+  /** processes and threads of the project's builds, at most --build-pids (null: that) */
+  build_pids: number | null;
+  /** CPU weight of the project's builds among builds, at most --build-cpu-shares (null: that) */
+  build_cpu_shares: number | null;
+  /** processes and threads of each of the project's SSR servers, at most --server-pids (null: that) */
+  server_pids: number | null;
   /** the Node.js the project's builds and servers run on ("22", "lts/*", ">=20"); null: what the repository declares */
   node_version: string | null;
 }
@@ -73,6 +79,8 @@ export interface DeploymentTable {
   env: string | null;
   /** the project's server limits when the deployment was created (null: the platform's flags) */
   server_memory_mb: number | null;
+  /** the project's server_pids when the deployment was made (null: the platform's --server-pids) */
+  server_pids: number | null;
   server_request_timeout_seconds: number | null;
   /** why an edge or runtime refused one of its blobs (bytes changed after they were stored); null: never */
   integrity_error: string | null;

@@ -79,8 +79,16 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     // the whole build folder (checkout, dependencies, output, TMPDIR) has a size the kernel enforces
     const diskMb = buildLimit(project.build_disk_mb, config.sandbox.buildDiskMb);
     const memoryMb = buildLimit(project.build_memory_mb, config.sandbox.buildMemoryMb);
-    for (const [name, own, max] of [['buildMemoryMb', project.build_memory_mb, config.sandbox.buildMemoryMb], ['buildDiskMb', project.build_disk_mb, config.sandbox.buildDiskMb]] as const) {
-      if (own !== null && max > 0 && own > max) logs.line(`Warning: the project's ${name} (${own} MiB) is above this platform's maximum; using ${max} MiB.`);
+    const pids = buildLimit(project.build_pids, config.sandbox.buildPids);
+    const cpuShares = buildLimit(project.build_cpu_shares, config.sandbox.buildCpuShares);
+    const asked = [
+      ['buildMemoryMb', project.build_memory_mb, config.sandbox.buildMemoryMb, ' MiB'],
+      ['buildDiskMb', project.build_disk_mb, config.sandbox.buildDiskMb, ' MiB'],
+      ['buildPids', project.build_pids, config.sandbox.buildPids, ''],
+      ['buildCpuShares', project.build_cpu_shares, config.sandbox.buildCpuShares, ''],
+    ] as const;
+    for (const [name, own, max, unit] of asked) {
+      if (own !== null && max > 0 && own > max) logs.line(`Warning: the project's ${name} (${own}${unit}) is above this platform's maximum; using ${max}${unit}.`);
     }
     workspace = await createWorkspace(workDir, diskMb * 1024 * 1024, (await probeIsolation()).loop);
     await mkdir(sourceDir, { recursive: true });
@@ -121,7 +129,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       hiddenPaths: [config.dataDir],
       scratchDir: workDir,
       diskLimitMb: workspace.capped ? diskMb : undefined,
-      limits: { memoryMb, pids: config.sandbox.buildPids, cpuShares: config.sandbox.buildCpuShares, tmpMb: config.sandbox.tmpMb },
+      limits: { memoryMb, pids, cpuShares, tmpMb: config.sandbox.tmpMb },
       allow: config.sandbox.allow,
       // one cache of verified, read-only Node.js releases for every project (nothing in it is writable by a build)
       node: { cacheDir: config.nodeCacheDir, setting: project.node_version ?? undefined },
@@ -255,7 +263,7 @@ async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBu
   log('Starting the server once to check that it answers');
   try {
     signal.throwIfAborted();
-    await runtime.ensure(deploymentId, bundle, settings.env, { memoryLimitMb: settings.memoryMb ?? (deps.config.serverMemoryMb || undefined) });
+    await runtime.ensure(deploymentId, bundle, settings.env, { memoryLimitMb: settings.memoryMb ?? (deps.config.serverMemoryMb || undefined), pids: settings.pids });
     log(`The server answered in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } catch (err) {
     if (signal.aborted) throw err;
