@@ -88,6 +88,7 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
     env: await snapshotEnv(db, box, req.project.id, target),
     server_memory_mb: req.project.server_memory_mb,
     server_pids: req.project.server_pids,
+    server_cpu_shares: req.project.server_cpu_shares,
     server_request_timeout_seconds: req.project.server_request_timeout_seconds,
     integrity_error: null,
   };
@@ -109,16 +110,17 @@ export function deploymentEnv(box: SecretBox, d: Pick<Deployment, 'env'>): Recor
 
 
 export async function deploymentServerSettings(db: Db, box: SecretBox, deploymentId: string): Promise<DeploymentServerSettings> {
-  const d = await db.selectFrom('deployments').select(['env', 'server_memory_mb', 'server_request_timeout_seconds', 'server_pids']).where('id', '=', deploymentId).executeTakeFirst();
+  const d = await db.selectFrom('deployments').select(['env', 'server_memory_mb', 'server_request_timeout_seconds', 'server_pids', 'server_cpu_shares']).where('id', '=', deploymentId).executeTakeFirst();
   if (d === undefined) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${JSON.stringify(deploymentId)}.`);
   return serverSettingsOf(box, d);
 }
 
-export function serverSettingsOf(box: SecretBox, d: Pick<Deployment, 'env' | 'server_memory_mb' | 'server_request_timeout_seconds' | 'server_pids'>): DeploymentServerSettings {
+export function serverSettingsOf(box: SecretBox, d: Pick<Deployment, 'env' | 'server_memory_mb' | 'server_request_timeout_seconds' | 'server_pids' | 'server_cpu_shares'>): DeploymentServerSettings {
   return {
     env: deploymentEnv(box, d),
     memoryMb: d.server_memory_mb ?? undefined,
     pids: d.server_pids ?? undefined,
+    cpuShares: d.server_cpu_shares ?? undefined,
     requestTimeoutMs: d.server_request_timeout_seconds === null ? undefined : Number(d.server_request_timeout_seconds) * 1000,
   };
 }
@@ -211,7 +213,7 @@ export function serializeDeployment(config: Config, project: Project, d: Deploym
     timings,
     build: d.build_info === null ? null : (JSON.parse(d.build_info) as Record<string, unknown>),
     // what the deployment runs with; the variables' values are never shown
-    server: { memoryMb: d.server_memory_mb, requestTimeoutSeconds: d.server_request_timeout_seconds, pids: d.server_pids },
+    server: { memoryMb: d.server_memory_mb, requestTimeoutSeconds: d.server_request_timeout_seconds, pids: d.server_pids, cpuShares: d.server_cpu_shares },
     error: d.error_code === null ? null : { code: d.error_code, phase: d.error_phase, message: d.error_message },
     // an edge or runtime found changed bytes in one of its blobs: those files answer 500, the server does not start
     integrityError: d.integrity_error,

@@ -24,6 +24,7 @@ export interface ProjectInput {
   buildPids?: unknown;
   buildCpuShares?: unknown;
   serverPids?: unknown;
+  serverCpuShares?: unknown;
   nodeVersion?: unknown;
 }
 
@@ -42,6 +43,7 @@ export interface ProjectSettings {
   buildPids: number | null;
   buildCpuShares: number | null;
   serverPids: number | null;
+  serverCpuShares: number | null;
   nodeVersion: string | null;
 }
 
@@ -59,6 +61,7 @@ const SETTING_COLUMNS = {
   buildPids: 'build_pids',
   buildCpuShares: 'build_cpu_shares',
   serverPids: 'server_pids',
+  serverCpuShares: 'server_cpu_shares',
   nodeVersion: 'node_version',
 } as const satisfies Record<keyof ProjectSettings, keyof Project>;
 
@@ -91,6 +94,7 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
   buildPids: (v) => optionalInt('buildPids', v, 16, 1_000_000, 'processes and threads', '2048'),
   buildCpuShares: (v) => optionalInt('buildCpuShares', v, 2, 262_144, 'shares', '256'),
   serverPids: (v) => optionalInt('serverPids', v, 16, 1_000_000, 'processes and threads', '512'),
+  serverCpuShares: (v) => optionalInt('serverCpuShares', v, 2, 262_144, 'shares', '2048'),
   nodeVersion: (v) => {
     const spec = optionalString('nodeVersion', v, '"22"');
     if (spec !== null && parseNodeSpec(spec) === undefined) throw new AppError('VALIDATION', `nodeVersion "${spec}" is not a Node.js version or range.`, { hint: `Use one like ${NODE_SPEC_EXAMPLES}, for example: "nodeVersion": "22"` });
@@ -209,6 +213,7 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput)
     build_pids: v.buildPids,
     build_cpu_shares: v.buildCpuShares,
     server_pids: v.serverPids,
+    server_cpu_shares: v.serverCpuShares,
     node_version: v.nodeVersion,
   };
   await db.insertInto('projects').values(project).execute();
@@ -256,6 +261,8 @@ export function serializeProject(config: Config, project: Project, productionDep
     buildPids: buildLimit(project.build_pids, config.sandbox.buildPids),
     buildCpuShares: buildLimit(project.build_cpu_shares, config.sandbox.buildCpuShares),
     serverPids: buildLimit(project.server_pids, config.sandbox.serverPids),
+    // a weight among the servers (which together weigh one process per core): 1024 each by default
+    serverCpuShares: project.server_cpu_shares ?? 1024,
     // null: what the repository declares (engines.node, .nvmrc, .node-version), else the current LTS
     nodeVersion: project.node_version,
     webhookUrl: webhookUrl(config, project),

@@ -27,6 +27,8 @@ export interface DeploymentServerSettings {
   requestTimeoutMs: number | undefined;
   /** its processes and threads (capped by the platform's --server-pids) */
   pids?: number | undefined;
+  /** its CPU weight among servers (default 1024) */
+  cpuShares?: number | undefined;
 }
 
 /** The in-process gateway; its ensure also says how long a request may wait for the server's answer. */
@@ -94,7 +96,7 @@ export function createRuntimeGateway(
     return pending;
   };
   const ensure = (deploymentId: string, bundle: ServerBundle, s: DeploymentServerSettings) =>
-    runtime.ensure(deploymentId, bundle, s.env, { memoryLimitMb: s.memoryMb, requestTimeoutMs: s.requestTimeoutMs, pids: s.pids });
+    runtime.ensure(deploymentId, bundle, s.env, { memoryLimitMb: s.memoryMb, requestTimeoutMs: s.requestTimeoutMs, pids: s.pids, cpuShares: s.cpuShares });
   const gateway: LocalGateway = {
     ensure: (deploymentId, bundle) => {
       // the common case, a server already known, costs a Map lookup and no store read

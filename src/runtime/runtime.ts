@@ -61,6 +61,8 @@ export interface ServerLimitOverrides {
   requestTimeoutMs?: number | undefined;
   /** processes and threads; at most the sandbox's own `pids` (the operator's maximum) */
   pids?: number | undefined;
+  /** CPU weight among the servers (default 1024; all servers together weigh one process per core) */
+  cpuShares?: number | undefined;
 }
 
 export interface RuntimeStatus {
@@ -346,7 +348,7 @@ export class Runtime {
       masked: sandbox.hidden,
       tmpMb: sandbox.tmpMb ?? 256,
       // a backstop a little above the memory watch's limit, for a server that allocates faster than the watch looks
-      limits: { memoryMb: heapMb === undefined ? undefined : rssLimitMb(heapMb) + 32, pids: Math.min(inst.limits.pids ?? Infinity, sandbox.pids ?? 1024) },
+      limits: { memoryMb: heapMb === undefined ? undefined : rssLimitMb(heapMb) + 32, pids: Math.min(inst.limits.pids ?? Infinity, sandbox.pids ?? 1024), cpuShares: inst.limits.cpuShares ?? 1024, cpuParent: 'servers' },
       network: { allow: [...(sandbox.allow ?? [])] },
     });
     if (box !== undefined && writableAt.length > 0) await chownTree(writableAt.map(([outside]) => outside), box.owner);

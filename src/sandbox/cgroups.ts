@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { alive } from './alive.js';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 /*
@@ -7,9 +8,10 @@ import { join } from 'node:path';
  * one group per sandbox under /sys/fs/cgroup/<controller>/slipway/<pid>-<n>, so a sandbox's
  * every process is known (to stop them all, and to find survivors of a killed Slipway by the
  * pid in the name) and capped: memory (and memory+swap), tasks, CPU share.
- * The cpu group is made only for a sandbox given a share (builds): under one parent of the
- * default weight, all builds together weigh as much as one ordinary process, so the edge and
- * the SSR servers stay responsive while builds run; servers are weighed like any process.
+ * CPU: builds sit under cpu/slipway/, a parent of the default weight, so all builds together
+ * weigh as much as one ordinary process and the edge and SSR servers stay responsive while they
+ * run; servers sit under cpu/slipway-servers/, whose weight is that of one process per core, so
+ * together they can use the machine against the edge; a sandbox's own share splits its parent's.
  */
 
 const ROOT = '/sys/fs/cgroup';
@@ -20,8 +22,10 @@ export interface Limits {
   memoryMb?: number | undefined;
   /** processes and threads together */
   pids?: number | undefined;
-  /** relative CPU weight; 1024 is the default share of every other process */
+  /** relative CPU weight among its siblings (builds, or servers); 1024 is the default */
   cpuShares?: number | undefined;
+  /** which CPU parent the sandbox weighs in: all builds together weigh one process, all servers one per core */
+  cpuParent?: 'builds' | 'servers' | undefined;
 }
 
 export interface SandboxGroup {
@@ -34,14 +38,27 @@ export interface SandboxGroup {
 }
 
 let counter = 0;
+const SERVERS_CPU = join(ROOT, 'cpu', 'slipway-servers');
+let serversParent: Promise<string> | undefined;
+
+/** cpu/slipway-servers/, weighing one ordinary process per core against the rest of the machine */
+function serversCpuParent(): Promise<string> {
+  serversParent ??= (async () => {
+    await mkdir(SERVERS_CPU, { recursive: true });
+    await writeFile(join(SERVERS_CPU, 'cpu.shares'), String(1024 * availableParallelism()));
+    return SERVERS_CPU;
+  })();
+  return serversParent;
+}
 
 export async function createGroup(available: Record<Controller, boolean>, limits: Limits): Promise<SandboxGroup | undefined> {
   const name = `${process.pid}-${++counter}`;
   const dirs = new Map<Controller, string>();
   for (const controller of CONTROLLERS) {
     if (!available[controller]) continue;
-    if (controller === 'cpu' && limits.cpuShares === undefined) continue;
-    const dir = join(ROOT, controller, 'slipway', name);
+    if (controller === 'cpu' && limits.cpuShares === undefined && limits.cpuParent !== 'servers') continue;
+    const parent = controller === 'cpu' && limits.cpuParent === 'servers' ? await serversCpuParent() : join(ROOT, controller, 'slipway');
+    const dir = join(parent, name);
     await mkdir(dir, { recursive: true });
     dirs.set(controller, dir);
   }
@@ -80,9 +97,10 @@ export async function createGroup(available: Record<Controller, boolean>, limits
 export async function sweepGroups(): Promise<number> {
   let killed = 0;
   const stale: string[] = [];
-  for (const controller of CONTROLLERS) {
-    const parent = join(ROOT, controller, 'slipway');
+  for (const parent of [...CONTROLLERS.map((controller) => join(ROOT, controller, 'slipway')), SERVERS_CPU]) {
     for (const name of await readdir(parent).catch(() => [] as string[])) {
+      // a group folder is <pid>-<n>; the rest are the parent's control files
+      if (!/^\d+-\d+$/.test(name)) continue;
       const pid = Number(name.split('-')[0]);
       if (pid === process.pid || alive(pid)) continue;
       stale.push(join(parent, name));

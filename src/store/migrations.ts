@@ -156,8 +156,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('projects').addColumn('build_pids', 'integer').execute();
       await db.schema.alterTable('projects').addColumn('build_cpu_shares', 'integer').execute();
       await db.schema.alterTable('projects').addColumn('server_pids', 'integer').execute();
+      await db.schema.alterTable('projects').addColumn('server_cpu_shares', 'integer').execute();
       // copied into the deployment when it is made, like its memory limit
       await db.schema.alterTable('deployments').addColumn('server_pids', 'integer').execute();
+      await db.schema.alterTable('deployments').addColumn('server_cpu_shares', 'integer').execute();
     },
   },
 };

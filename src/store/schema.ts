@@ -28,6 +28,8 @@ export interface ProjectTable {
   build_cpu_shares: number | null;
   /** processes and threads of each of the project's SSR servers, at most --server-pids (null: that) */
   server_pids: number | null;
+  /** CPU weight of each of the project's SSR servers among servers (null: 1024, every server's default) */
+  server_cpu_shares: number | null;
   /** the Node.js the project's builds and servers run on ("22", "lts/*", ">=20"); null: what the repository declares */
   node_version: string | null;
 }
@@ -81,6 +83,8 @@ export interface DeploymentTable {
   server_memory_mb: number | null;
   /** the project's server_pids when the deployment was made (null: the platform's --server-pids) */
   server_pids: number | null;
+  /** the project's server_cpu_shares when the deployment was made (null: 1024) */
+  server_cpu_shares: number | null;
   server_request_timeout_seconds: number | null;
   /** why an edge or runtime refused one of its blobs (bytes changed after they were stored); null: never */
   integrity_error: string | null;

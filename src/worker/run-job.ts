@@ -263,7 +263,7 @@ async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBu
   log('Starting the server once to check that it answers');
   try {
     signal.throwIfAborted();
-    await runtime.ensure(deploymentId, bundle, settings.env, { memoryLimitMb: settings.memoryMb ?? (deps.config.serverMemoryMb || undefined), pids: settings.pids });
+    await runtime.ensure(deploymentId, bundle, settings.env, { memoryLimitMb: settings.memoryMb ?? (deps.config.serverMemoryMb || undefined), pids: settings.pids, cpuShares: settings.cpuShares });
     log(`The server answered in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } catch (err) {
     if (signal.aborted) throw err;

@@ -130,9 +130,9 @@ test('a deployment keeps the variables of its target and the server limits as th
   await slipway.api('PUT', env('/DATABASE_URL'), { value: 'changed-later', targets: ['production'] });
   const deployment = await slipway.api('GET', `/api/v1/deployments/${first}`);
   assert.equal(JSON.stringify(deployment.body).includes('s3cr3t'), false, 'the deployment shows no value either');
-  assert.deepEqual(deployment.body.server, { memoryMb: 128, requestTimeoutSeconds: 7, pids: 300 });
+  assert.deepEqual(deployment.body.server, { memoryMb: 128, requestTimeoutSeconds: 7, pids: 300, cpuShares: null });
   await slipway.api('PATCH', '/api/v1/projects/envy', { serverMemoryMb: null, serverRequestTimeoutSeconds: null, serverPids: null });
-  assert.deepEqual((await slipway.api('GET', `/api/v1/deployments/${first}`)).body.server, { memoryMb: 128, requestTimeoutSeconds: 7, pids: 300 }, 'its own copy');
+  assert.deepEqual((await slipway.api('GET', `/api/v1/deployments/${first}`)).body.server, { memoryMb: 128, requestTimeoutSeconds: 7, pids: 300, cpuShares: null }, 'its own copy');
 
   // read the snapshot the way the worker and the edge do
   const row = await sqlite(join(dataDir, 'slipway.db'), `select env from deployments where id = '${first}'`);
@@ -235,15 +235,15 @@ async function sqlite(file: string, query: string): Promise<string> {
 }
 
 test('build and server sandbox limits are settable per project, within the operator\'s maxima', async () => {
-  const created = await slipway.api('POST', '/api/v1/projects', { name: 'boxed', repoUrl: 'file:///nowhere', buildMemoryMb: 1024, buildPids: 256, buildCpuShares: 128, serverPids: 64 });
+  const created = await slipway.api('POST', '/api/v1/projects', { name: 'boxed', repoUrl: 'file:///nowhere', buildMemoryMb: 1024, buildPids: 256, buildCpuShares: 128, serverPids: 64, serverCpuShares: 2048 });
   assert.equal(created.status, 201);
-  assert.deepEqual([created.body.buildMemoryMb, created.body.buildPids, created.body.buildCpuShares, created.body.serverPids], [1024, 256, 128, 64]);
+  assert.deepEqual([created.body.buildMemoryMb, created.body.buildPids, created.body.buildCpuShares, created.body.serverPids, created.body.serverCpuShares], [1024, 256, 128, 64, 2048]);
   // above the platform's defaults (--build-memory-mb 4096, --build-pids 4096, --server-pids 1024): what builds get is the maximum
   const raised = await slipway.api('PATCH', '/api/v1/projects/boxed', { buildMemoryMb: 65_536, buildPids: 100_000, serverPids: 100_000, buildDiskMb: 1_000_000 });
   assert.equal(raised.status, 200);
   assert.deepEqual([raised.body.buildMemoryMb, raised.body.buildPids, raised.body.serverPids, raised.body.buildDiskMb], [4096, 4096, 1024, 20_480]);
-  const unset = await slipway.api('PATCH', '/api/v1/projects/boxed', { buildMemoryMb: null, buildPids: null, buildCpuShares: null, serverPids: null });
-  assert.deepEqual([unset.body.buildMemoryMb, unset.body.buildPids, unset.body.buildCpuShares, unset.body.serverPids], [4096, 4096, 512, 1024]);
+  const unset = await slipway.api('PATCH', '/api/v1/projects/boxed', { buildMemoryMb: null, buildPids: null, buildCpuShares: null, serverPids: null, serverCpuShares: null });
+  assert.deepEqual([unset.body.buildMemoryMb, unset.body.buildPids, unset.body.buildCpuShares, unset.body.serverPids, unset.body.serverCpuShares], [4096, 4096, 512, 1024, 1024]);
   for (const [field, value] of [['buildPids', 1], ['buildCpuShares', 0], ['serverPids', 'many'], ['buildMemoryMb', 1.5]] as const) {
     const bad = await slipway.api('PATCH', '/api/v1/projects/boxed', { [field]: value });
     assert.equal(bad.status, 400, field);

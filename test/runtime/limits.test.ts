@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalBlobStore } from '../../src/blobs/index.js';
@@ -64,6 +65,30 @@ describe('per-deployment server limits', () => {
     assert.equal(rssLimitMb(512), 640);
     assert.equal(rssLimitMb(64), 160);
     assert.equal(rssLimitMb(4096), 5120);
+  });
+
+  it('a sandboxed server gets a CPU share of its own among the servers, whose parent weighs one process per core', async (t) => {
+    if (process.getuid?.() !== 0 || !existsSync('/sys/fs/cgroup/cpu/cpu.shares')) {
+      t.skip('cgroup v1 cpu groups need root and the cpu controller');
+      return;
+    }
+    const ts = await setup({ sandbox: { hidden: [join(tmp.path, 'blobs')] } }, { env: {}, limits: { cpuShares: 2048 } });
+    try {
+      assert.equal((await get(ts.front.port, '/')).status, 200);
+      const pid = ts.runtime.status()[0]?.pid;
+      assert.ok(pid !== undefined);
+      const parent = '/sys/fs/cgroup/cpu/slipway-servers';
+      let shares: string | undefined;
+      for (const name of await readdir(parent)) {
+        if (!/^\d+-\d+$/.test(name)) continue;
+        const procs = await readFile(join(parent, name, 'cgroup.procs'), 'utf8').catch(() => '');
+        if (procs.split('\n').includes(String(pid))) shares = (await readFile(join(parent, name, 'cpu.shares'), 'utf8')).trim();
+      }
+      assert.equal(shares, '2048', 'the server is in a cpu group with its deployment\'s share');
+      assert.equal((await readFile(join(parent, 'cpu.shares'), 'utf8')).trim(), String(1024 * availableParallelism()));
+    } finally {
+      await ts.close();
+    }
   });
 
   it('kills a sandboxed server whose processes use more memory than its limit; the request gets a 502 and the next one a fresh server', async () => {
