@@ -16,7 +16,7 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chownTree } from '../src/build/owner.js';
+import { chownTree } from '../src/sandbox/index.js';
 import { runBuild, type BuildRequest, type BuildResult } from '../src/build/index.js';
 import { createWorkspace, probeIsolation } from '../src/sandbox/index.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../src/sandbox/root.js';

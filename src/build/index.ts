@@ -13,8 +13,8 @@ import { evict, openProjectCache, restoreDependencies, restoreFrameworkCache, sa
 import { dependencyKey } from './cache-key.js';
 import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
-import { openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
-import { chownTree, DEFAULT_BUILD_LIMITS } from './owner.js';
+import { chownTree, openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
+import { DEFAULT_BUILD_LIMITS } from './owner.js';
 import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
 import { prepareNode, writeToolShims, type NodeToolchain } from '../nodejs/index.js';
 import { setUpManager } from './manager-setup.js';

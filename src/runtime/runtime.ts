@@ -3,14 +3,12 @@ import type { Duplex } from 'node:stream';
 import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
-import { openSandbox, type Sandbox } from '../sandbox/index.js';
-import { chownTree } from '../build/owner.js';
-import { lstat, mkdir } from 'node:fs/promises';
+import type { Sandbox } from '../sandbox/index.js';
 import { dirname, join } from 'node:path';
-import { ensureNode, HOST_NODE_VERSION } from '../nodejs/index.js';
+import { openServerSandbox, serverNode, type ServerSandboxOptions } from './server-sandbox.js';
 import { BundleDir, type MaterializedBundle } from './bundles.js';
 import { sweepIdle } from './idle.js';
-import { rssLimitMb, watchMemory, type WatchedServer } from './memory.js';
+import { watchMemory, type WatchedServer } from './memory.js';
 import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
 import { ServerProcess, ServerStartError } from './server-process.js';
@@ -38,7 +36,7 @@ export interface RuntimeOptions {
    * Run servers in a bubblewrap sandbox (when it works here): these paths hidden (the platform's
    * data dir), the deployment's own folder writable, and the server dies with this process.
    */
-  sandbox?: { hidden: string[]; pids?: number | undefined; tmpMb?: number | undefined; allow?: readonly string[] | undefined } | undefined;
+  sandbox?: ServerSandboxOptions | undefined;
   /** every line a server prints */
   onOutput?: (deploymentId: string, line: string) => void;
   /**
@@ -323,46 +321,13 @@ export class Runtime {
     await Promise.all([...this.drains.values()]);
   }
 
-  /**
-   * The server's sandbox: its bundle read-only, a writable folder of the deployment's own where
-   * the framework keeps its cache (Next.js's .next/cache: ISR, images), its own network, and a
-   * cgroup memory cap a little above its heap limit (the same headroom as the memory watch).
-   */
-  private async sandboxFor(inst: Instance, bundle: MaterializedBundle, nodeDir: string | undefined): Promise<Sandbox | undefined> {
+  private sandboxFor(inst: Instance, bundle: MaterializedBundle, nodeDir: string | undefined): Promise<Sandbox | undefined> {
     const sandbox = this.opts.sandbox;
-    if (sandbox === undefined) return undefined;
-    const cwd = bundle.dir;
-    const writableAt: [string, string][] = [];
-    const nextDir = join(cwd, '.next');
-    if ((await lstat(nextDir).catch(() => undefined))?.isDirectory() === true) {
-      // the mount point must exist in the read-only bundle; our own folder, made by materialize
-      await mkdir(join(nextDir, 'cache'), { recursive: true });
-      writableAt.push([bundle.dataDir, join(nextDir, 'cache')]);
-    }
-    const heapMb = this.memoryLimitOf(inst);
-    const box = await openSandbox({
-      cwd,
-      readOnly: nodeDir === undefined ? [cwd] : [cwd, nodeDir],
-      writable: [],
-      writableAt,
-      masked: sandbox.hidden,
-      tmpMb: sandbox.tmpMb ?? 256,
-      // a backstop a little above the memory watch's limit, for a server that allocates faster than the watch looks
-      limits: { memoryMb: heapMb === undefined ? undefined : rssLimitMb(heapMb) + 32, pids: Math.min(inst.limits.pids ?? Infinity, sandbox.pids ?? 1024), cpuShares: inst.limits.cpuShares ?? 1024, cpuParent: 'servers' },
-      network: { allow: [...(sandbox.allow ?? [])] },
-    });
-    if (box !== undefined && writableAt.length > 0) await chownTree(writableAt.map(([outside]) => outside), box.owner);
-    return box;
+    return sandbox === undefined ? Promise.resolve(undefined) : openServerSandbox(sandbox, bundle, nodeDir, this.memoryLimitOf(inst), inst.limits);
   }
 
-  /** The bundle's own Node.js from the cache (fetched when missing); undefined: the node running Slipway. */
-  private async nodeFor(inst: Instance): Promise<{ bin: string; dir: string } | undefined> {
-    const version = inst.bundle.node?.version;
-    if (version === undefined || version === HOST_NODE_VERSION) return undefined;
-    const cacheDir = this.opts.nodeCacheDir ?? join(dirname(this.opts.dir), 'node');
-    const node = await ensureNode(cacheDir, version, (line) => this.log(`${inst.deploymentId}: ${line}`));
-    if (node.fetched) this.log(`${inst.deploymentId}: fetched Node.js ${version} for its server in ${node.ms} ms`);
-    return { bin: node.bin, dir: node.dir };
+  private nodeFor(inst: Instance): Promise<{ bin: string; dir: string } | undefined> {
+    return serverNode(inst.bundle.node?.version, this.opts.nodeCacheDir ?? join(dirname(this.opts.dir), 'node'), (line) => this.log(`${inst.deploymentId}: ${line}`));
   }
 
   status(): RuntimeStatus[] {

@@ -8,6 +8,7 @@ import { bwrapRootArgs, SANDBOX_GID, SANDBOX_UID } from './root.js';
 export { probeIsolation, type Isolation } from './probe.js';
 export { createWorkspace, sweepWorkspaces } from './workspace.js';
 export { alive } from './alive.js';
+export { chownTree } from './owner.js';
 export type { Limits } from './cgroups.js';
 export type { NetworkPolicy } from './network.js';
 
