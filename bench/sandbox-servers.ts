@@ -5,7 +5,6 @@
  * through the edge to a warm server, sandboxed (reached over the veth) vs not (loopback).
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { packageOutput, packageServer } from '../src/artifact/index.js';
@@ -17,6 +16,7 @@ import type { ServerBundle } from '../src/manifest/index.js';
 import { Runtime } from '../src/runtime/index.js';
 import { packageScript } from '../test/runtime/helpers.js';
 import { wrkHost, type WrkResult } from './static.js';
+import { status } from './ssr.js';
 import { median } from './stats.js';
 
 export type Side = 'none' | 'sandbox';
@@ -183,15 +183,5 @@ async function site(dir: string, blobs: LocalBlobStore, bundle: ServerBundle, na
   return { manifestHash: (await packageOutput({ outputDir: out, blobs, log: () => {}, server: bundle })).manifestHash, bundle };
 }
 
-function status(port: number, path: string, host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
 
 const wrk = (port: number, path: string, host: string) => wrkHost(port, path, host, SECONDS);

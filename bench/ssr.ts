@@ -26,7 +26,8 @@ const RUNS = Number(process.env.SLIPWAY_BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.SLIPWAY_BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.SLIPWAY_BENCH_ROUNDS ?? 3);
 
-function status(port: number, path: string, host = HOST): Promise<number> {
+/** the status of one GET through the edge on 127.0.0.1:<port> with this Host (0: no answer) */
+export function status(port: number, path: string, host = HOST): Promise<number> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
       res.resume();
