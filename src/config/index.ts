@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { AppError } from '../errors/index.js';
@@ -39,7 +40,30 @@ export interface Config {
   readonly sandbox: SandboxConfig;
   /** where the Node.js releases builds and servers run on are kept (verified, read-only; may be shared by data dirs) */
   readonly nodeCacheDir: string;
+  /** the addresses custom domains' A/AAAA records must point at (--public-ip, comma-separated) */
+  readonly publicIps: readonly string[];
+  /** the host a custom domain's CNAME may point at instead (--cname-target) */
+  readonly cnameTarget: string | undefined;
+  /** resolvers for the domain DNS check ("127.0.0.1:5353"); empty: the system's (SLIPWAY_DNS_SERVERS) */
+  readonly dnsServers: readonly string[];
+  /** the edge's HTTPS port; undefined: no HTTPS (default 443 when --public-ip or --tls-cert is given) */
+  readonly httpsPort: number | undefined;
+  /** a certificate the operator brings (PEM files, reloaded when they change) */
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
+  readonly acme: AcmeConfig;
 }
+
+export interface AcmeConfig {
+  /** the CA's directory URL; undefined: no ACME (--acme-directory off) */
+  readonly directory: string | undefined;
+  readonly email: string | undefined;
+  /** PEM file of CA roots to trust for the directory's own HTTPS (a private CA such as pebble) */
+  readonly caFile: string | undefined;
+}
+
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 
 export interface SandboxConfig {
   /** memory of a build's whole process tree, MiB */
@@ -118,7 +142,37 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
   }
 
   const dataDir = resolve(pick('data-dir', 'SLIPWAY_DATA_DIR') ?? DEFAULTS.dataDir);
+  const publicIps = parsePublicIps(pick('public-ip', 'SLIPWAY_PUBLIC_IP'));
+  const cnameTarget = pick('cname-target', 'SLIPWAY_CNAME_TARGET')?.toLowerCase().replace(/\.$/, '');
+  if (cnameTarget !== undefined && !DNS_NAME.test(cnameTarget)) {
+    throw new AppError('CONFIG', `--cname-target must be a DNS name, got ${JSON.stringify(cnameTarget)}.`, { hint: 'For example: --cname-target edge.example.net' });
+  }
+  const tlsCertFile = pick('tls-cert', 'SLIPWAY_TLS_CERT');
+  const tlsKeyFile = pick('tls-key', 'SLIPWAY_TLS_KEY');
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new AppError('CONFIG', '--tls-cert and --tls-key go together.', { hint: 'For example: --tls-cert /etc/slipway/site.crt --tls-key /etc/slipway/site.key' });
+  }
+  const httpsRaw = pick('https-port', 'SLIPWAY_HTTPS_PORT');
+  const httpsPort = httpsRaw === 'off' ? undefined
+    : httpsRaw !== undefined ? int('https-port', 'SLIPWAY_HTTPS_PORT', 443, 0, 65535, '--https-port 443 (or off)')
+    : publicIps.length > 0 || tlsCertFile !== undefined ? 443 : undefined;
+  const acmeRaw = pick('acme-directory', 'SLIPWAY_ACME_DIRECTORY');
+  const acmeDirectory = acmeRaw === 'off' ? undefined : acmeRaw === undefined || acmeRaw === 'production' ? LETS_ENCRYPT : acmeRaw === 'staging' ? LETS_ENCRYPT_STAGING : acmeRaw;
+  if (acmeDirectory !== undefined && !/^https?:\/\/[^/]/.test(acmeDirectory)) {
+    throw new AppError('CONFIG', `--acme-directory must be an https:// URL, "staging", "production" or "off", got ${JSON.stringify(acmeRaw)}.`, { hint: 'For example: --acme-directory staging' });
+  }
+  const acmeEmail = pick('acme-email', 'SLIPWAY_ACME_EMAIL');
+  if (acmeEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(acmeEmail)) {
+    throw new AppError('CONFIG', `--acme-email must be an email address, got ${JSON.stringify(acmeEmail)}.`, { hint: 'For example: --acme-email ops@example.com' });
+  }
   return Object.freeze({
+    publicIps: Object.freeze(publicIps),
+    cnameTarget,
+    dnsServers: Object.freeze(parseDnsServers(pick('dns-servers', 'SLIPWAY_DNS_SERVERS'))),
+    httpsPort,
+    tlsCertFile: tlsCertFile === undefined ? undefined : resolve(tlsCertFile),
+    tlsKeyFile: tlsKeyFile === undefined ? undefined : resolve(tlsKeyFile),
+    acme: Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: pick('acme-ca-file', 'SLIPWAY_ACME_CA_FILE') }),
     dataDir,
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
@@ -148,6 +202,29 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     }),
     defaultBuildTimeoutSeconds: int('build-timeout', 'SLIPWAY_BUILD_TIMEOUT', DEFAULTS.defaultBuildTimeoutSeconds, 1, 86_400, '--build-timeout 1800'),
   });
+}
+
+const DNS_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+
+function parsePublicIps(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const ips = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const ip of ips) {
+    if (isIP(ip) === 0) throw new AppError('CONFIG', `--public-ip takes IPv4 or IPv6 addresses, got ${JSON.stringify(ip)}.`, { hint: 'For example: --public-ip 203.0.113.7,2001:db8::7' });
+  }
+  return ips;
+}
+
+/** "host:port" entries ("[::1]:53" for IPv6); the port defaults to 53 */
+function parseDnsServers(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const servers = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const server of servers) {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::(\d{1,5}))?$/.exec(server);
+    const ok = m !== null && isIP(m[1] ?? m[2] ?? '') !== 0 && (m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535));
+    if (!ok) throw new AppError('CONFIG', `SLIPWAY_DNS_SERVERS takes ip:port entries, got ${JSON.stringify(server)}.`, { hint: 'For example: SLIPWAY_DNS_SERVERS=127.0.0.1:5353,[::1]:53' });
+  }
+  return servers;
 }
 
 function parseAllow(raw: string | undefined): string[] {

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { openSqlite } from './sqlite.js';
 import type { Database } from './schema.js';
 
-export type { Database, Deployment, DeploymentStatus, EnvTarget, EnvVar, Job, JobStatus, NewDeployment, Project } from './schema.js';
+export type { Certificate, Database, Deployment, Domain, DomainStatus, DeploymentStatus, EnvTarget, EnvVar, Job, JobStatus, NewDeployment, Project } from './schema.js';
 export type Db = Kysely<Database>;
 
 /**
@@ -45,8 +45,11 @@ export class Store {
   }
 }
 
+/** alias_generation: any route (alias or domain) changed; tls_generation: any certificate or TLS-ALPN challenge changed */
+export type Counter = 'alias_generation' | 'deployment_seq' | 'tls_generation';
+
 /** Increment a counter in `meta` and return the new value (call inside a transaction). */
-export async function bumpCounter(db: Db, key: 'alias_generation' | 'deployment_seq'): Promise<number> {
+export async function bumpCounter(db: Db, key: Counter): Promise<number> {
   const row = await db
     .updateTable('meta')
     .set((eb) => ({ value: eb('value', '+', 1) }))
@@ -56,7 +59,7 @@ export async function bumpCounter(db: Db, key: 'alias_generation' | 'deployment_
   return Number(row.value);
 }
 
-export async function readCounter(db: Db, key: 'alias_generation' | 'deployment_seq'): Promise<number> {
+export async function readCounter(db: Db, key: Counter): Promise<number> {
   const row = await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
   return Number(row?.value ?? 0);
 }
