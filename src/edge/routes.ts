@@ -3,7 +3,7 @@ import { parseManifest } from '../manifest/index.js';
 import type { BlobReader } from './blob-reader.js';
 import { normaliseHost } from './path.js';
 import { compileSite, type Site } from './site.js';
-import type { ResolvedSite, ServerGateway, SiteLookup } from './types.js';
+import type { HostSettings, ResolvedSite, ServerGateway, SiteLookup } from './types.js';
 
 /** Host routes kept at most; past this the table is dropped and refilled (cheap, and bounds memory against random Hosts). */
 const MAX_HOST_ROUTES = 10_000;
@@ -13,6 +13,8 @@ const MAX_SITES = 1_000;
 /** What a Host header maps to. `site` set: serve it. Else unknown until `expires`, or being resolved (`pending`). */
 export interface HostRoute {
   site: Site | undefined;
+  /** the host's own settings (redirect domain, HSTS, ...), from the lookup with the site */
+  settings: HostSettings | undefined;
   expires: number;
   pending: Promise<HostRoute> | undefined;
 }
@@ -88,10 +90,10 @@ export class RouteTable {
       } catch (error) {
         throw new LookupError(`lookup of ${host} failed`, { cause: error });
       }
-      if (resolved === undefined) return { site: undefined, expires: Date.now() + this.opts.missTtlMs, pending: undefined };
-      return { site: await this.loadSite(resolved), expires: Infinity, pending: undefined };
+      if (resolved === undefined) return { site: undefined, settings: undefined, expires: Date.now() + this.opts.missTtlMs, pending: undefined };
+      return { site: await this.loadSite(resolved), settings: resolved.settings, expires: Infinity, pending: undefined };
     })();
-    const placeholder: HostRoute = { site: undefined, expires: 0, pending };
+    const placeholder: HostRoute = { site: undefined, settings: undefined, expires: 0, pending };
     if (this.routes.size >= MAX_HOST_ROUTES) this.routes.clear();
     this.routes.set(hostHeader, placeholder);
     pending.then(
@@ -129,10 +131,14 @@ export class RouteTable {
             if (this.routes.get(hostHeader) === route) this.routes.delete(hostHeader);
             return;
           }
-          if (resolved.deploymentId === route.site!.deploymentId && resolved.manifestHash === route.site!.manifestHash) return;
+          if (resolved.deploymentId === route.site!.deploymentId && resolved.manifestHash === route.site!.manifestHash) {
+            // same deployment; the host's settings may still have changed (a domain became a redirect, HSTS on)
+            if (this.routes.get(hostHeader) === route) route.settings = resolved.settings;
+            return;
+          }
           const site = await this.loadSite(resolved);
           if (site.server !== undefined && servers !== undefined) await servers.ensure(site.deploymentId, site.server);
-          if (this.routes.get(hostHeader) === route) this.routes.set(hostHeader, { site, expires: Infinity, pending: undefined });
+          if (this.routes.get(hostHeader) === route) this.routes.set(hostHeader, { site, settings: resolved.settings, expires: Infinity, pending: undefined });
         } catch (error) {
           // keep serving the old target; the next move or a restart tries again
           report(`could not switch ${hostHeader} to its new deployment; still serving ${route.site!.deploymentId}`, error);

@@ -8,6 +8,18 @@ export interface ResolvedSite {
   deploymentId: string;
   /** blob hash of the deployment's manifest (see ../manifest) */
   manifestHash: string;
+  /** what the host itself asks of the edge, beyond its deployment (absent: nothing) */
+  settings?: HostSettings;
+}
+
+/** Per-host behaviour that comes from the project or the domain, not from the deployment's manifest. */
+export interface HostSettings {
+  /** a redirect domain ("www.example.com" -> "example.com"): every request is redirected, path and query kept */
+  redirect?: { to: string; status: 301 | 302 | 307 | 308 };
+  /** the Strict-Transport-Security value sent on HTTPS responses (the project's setting); absent: none */
+  hsts?: string;
+  /** the project lets site rules rewrite to outside https:// URLs (proxied); otherwise such a rule is refused */
+  externalRewrites?: boolean;
 }
 
 /** How the edge learns which deployment a Host maps to. Backed by the store in production. */
