@@ -239,6 +239,11 @@ export const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('acme_events_kind_at').on('acme_events').columns(['kind', 'at']).execute();
 
+      // per-project edge settings: the Strict-Transport-Security max-age in seconds (null: no HSTS),
+      // and whether site rules may rewrite to outside https:// URLs (null/0: refused)
+      await db.schema.alterTable('projects').addColumn('hsts_max_age', 'integer').execute();
+      await db.schema.alterTable('projects').addColumn('external_rewrites', 'integer').execute();
+
       await sql`insert into meta (key, value) values ('tls_generation', 0)`.execute(db);
     },
   },

@@ -32,6 +32,10 @@ export interface ProjectTable {
   server_cpu_shares: number | null;
   /** the Node.js the project's builds and servers run on ("22", "lts/*", ">=20"); null: what the repository declares */
   node_version: string | null;
+  /** Strict-Transport-Security max-age, seconds, sent on the project's HTTPS responses (null: no HSTS) */
+  hsts_max_age: number | null;
+  /** 1: site rules may rewrite to outside https:// URLs, which the edge then proxies (null/0: refused) */
+  external_rewrites: number | null;
 }
 
 export type EnvTarget = 'production' | 'preview';
