@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import { newId, newSecret } from '../ids.js';
 import type { SecretBox } from '../secrets.js';
-import type { Db, Project } from '../store/index.js';
+import { bumpCounter, type Db, type Project } from '../store/index.js';
 import { NODE_SPEC_EXAMPLES, parseNodeSpec } from '../nodejs/index.js';
 
 /** Project names become DNS labels (`<project>.<base>`, `<id>--<project>.<base>`): keep them short and plain. */
@@ -26,6 +26,8 @@ export interface ProjectInput {
   serverPids?: unknown;
   serverCpuShares?: unknown;
   nodeVersion?: unknown;
+  hstsMaxAge?: unknown;
+  externalRewrites?: unknown;
 }
 
 /** The settings a project can change after it is created (PATCH), and the columns they live in. */
@@ -45,6 +47,10 @@ export interface ProjectSettings {
   serverPids: number | null;
   serverCpuShares: number | null;
   nodeVersion: string | null;
+  /** Strict-Transport-Security max-age (s) on the project's HTTPS responses; null: no HSTS */
+  hstsMaxAge: number | null;
+  /** site rules may rewrite to outside https:// URLs (the edge proxies them) */
+  externalRewrites: boolean;
 }
 
 const SETTING_COLUMNS = {
@@ -63,6 +69,8 @@ const SETTING_COLUMNS = {
   serverPids: 'server_pids',
   serverCpuShares: 'server_cpu_shares',
   nodeVersion: 'node_version',
+  hstsMaxAge: 'hsts_max_age',
+  externalRewrites: 'external_rewrites',
 } as const satisfies Record<keyof ProjectSettings, keyof Project>;
 
 /** Bounds of the per-project server limits (a heap below 32 MiB cannot start most servers). */
@@ -99,6 +107,13 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
     const spec = optionalString('nodeVersion', v, '"22"');
     if (spec !== null && parseNodeSpec(spec) === undefined) throw new AppError('VALIDATION', `nodeVersion "${spec}" is not a Node.js version or range.`, { hint: `Use one like ${NODE_SPEC_EXAMPLES}, for example: "nodeVersion": "22"` });
     return spec === null ? null : spec.trim();
+  },
+  // two years is what the HSTS preload list asks for
+  hstsMaxAge: (v) => optionalInt('hstsMaxAge', v, 0, 63_072_000, 'seconds', '31536000'),
+  externalRewrites: (v) => {
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') return bad('externalRewrites', 'must be true or false', 'true');
+    return v;
   },
 };
 
@@ -167,8 +182,10 @@ export async function updateProject(db: Db, nameOrId: string, input: Record<stri
   const project = await getProject(db, nameOrId);
   const patch = validateProjectPatch(input);
   const set: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(patch)) set[SETTING_COLUMNS[field as keyof ProjectSettings]] = value;
+  for (const [field, value] of Object.entries(patch)) set[SETTING_COLUMNS[field as keyof ProjectSettings]] = typeof value === 'boolean' ? (value ? 1 : 0) : value;
   await db.updateTable('projects').set(set).where('id', '=', project.id).execute();
+  // the edge keeps these with each host's route: it looks its hosts up again on a generation change
+  if ('hstsMaxAge' in patch || 'externalRewrites' in patch) await bumpCounter(db, 'alias_generation');
   return getProject(db, project.id);
 }
 
@@ -215,6 +232,8 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput)
     server_pids: v.serverPids,
     server_cpu_shares: v.serverCpuShares,
     node_version: v.nodeVersion,
+    hsts_max_age: v.hstsMaxAge,
+    external_rewrites: v.externalRewrites ? 1 : 0,
   };
   await db.insertInto('projects').values(project).execute();
   return { project, webhookSecret };
@@ -265,6 +284,8 @@ export function serializeProject(config: Config, project: Project, productionDep
     serverCpuShares: project.server_cpu_shares ?? 1024,
     // null: what the repository declares (engines.node, .nvmrc, .node-version), else the current LTS
     nodeVersion: project.node_version,
+    hstsMaxAge: project.hsts_max_age,
+    externalRewrites: project.external_rewrites === 1,
     webhookUrl: webhookUrl(config, project),
     productionUrl: edge,
     productionDeploymentId,

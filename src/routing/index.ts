@@ -1,4 +1,4 @@
-import type { ResolvedSite, SiteLookup } from '../edge/types.js';
+import type { HostSettings, ResolvedSite, SiteLookup } from '../edge/types.js';
 import { branchAlias, flagIntegrityError, PRODUCTION } from '../deployments/index.js';
 import { readCounter, type Store } from '../store/index.js';
 
@@ -44,19 +44,32 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     async resolveHost(host) {
       const route = parseHost(host, baseDomain);
       if (route === undefined) return undefined;
-      const project = await db.selectFrom('projects').select('id').where('name', '=', route.project).executeTakeFirst();
+      const project = await db.selectFrom('projects').select(['id', 'hsts_max_age', 'external_rewrites']).where('name', '=', route.project).executeTakeFirst();
       if (project === undefined) return undefined;
-      if (route.kind === 'production') return viaAlias(project.id, PRODUCTION);
-      const d = await db
-        .selectFrom('deployments')
-        .select(['id', 'manifest_hash', 'status'])
-        .where('id', '=', route.prefix)
-        .where('project_id', '=', project.id)
-        .executeTakeFirst();
-      if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
-      return viaAlias(project.id, branchAlias(route.prefix));
+      const site = await siteOf(project.id, route);
+      return site === undefined ? undefined : { ...site, settings: hostSettings(project) };
     },
     aliasGeneration: () => readCounter(db, 'alias_generation'),
     flagIntegrityError: (deploymentId, reason) => flagIntegrityError(db, deploymentId, reason),
   };
+
+  async function siteOf(projectId: string, route: HostRoute): Promise<ResolvedSite | undefined> {
+    if (route.kind === 'production') return viaAlias(projectId, PRODUCTION);
+    const d = await db
+      .selectFrom('deployments')
+      .select(['id', 'manifest_hash', 'status'])
+      .where('id', '=', route.prefix)
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
+    if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
+    return viaAlias(projectId, branchAlias(route.prefix));
+  }
+}
+
+/** The edge settings a project gives each of its hosts. */
+export function hostSettings(project: { hsts_max_age: number | null; external_rewrites: number | null }): HostSettings {
+  const settings: HostSettings = {};
+  if (project.hsts_max_age !== null) settings.hsts = `max-age=${project.hsts_max_age}`;
+  if (project.external_rewrites === 1) settings.externalRewrites = true;
+  return settings;
 }
