@@ -13,6 +13,7 @@ import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
 import { deploymentServerSettings, flagIntegrityError } from './deployments/index.js';
+import { startDomainChecks } from './domains/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { Store } from './store/index.js';
@@ -126,6 +127,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     apiPort = (api.server.address() as AddressInfo).port;
     // the api stops first: no new work arrives while the rest winds down
     closers.unshift(() => api.close());
+    // custom domains' DNS, rechecked with backoff (see domains/status.ts)
+    const domainChecks = startDomainChecks(store, config);
+    closers.push(() => domainChecks.stop());
   }
 
   let closed: Promise<void> | undefined;

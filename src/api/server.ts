@@ -9,6 +9,7 @@ import type { SecretBox } from '../secrets.js';
 import { safeEqual } from '../secrets.js';
 import type { Store } from '../store/index.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
 import { hookRoutes } from './routes/hooks.js';
 import { projectRoutes } from './routes/projects.js';
@@ -86,6 +87,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(projectRoutes(deps));
       await api.register(deploymentRoutes(deps));
       await api.register(envRoutes(deps));
+      await api.register(domainRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

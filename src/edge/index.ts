@@ -5,4 +5,4 @@ export { runEdgeWorker } from './worker.js';
 export { createRemoteGateway, serveRuntime } from './runtime-ipc.js';
 export { createMemoryLookup, type MemoryLookup } from './memory-lookup.js';
 export { isFingerprinted } from './cache-control.js';
-export type { EdgeOptions, ResolvedSite, SiteLookup } from './types.js';
+export type { EdgeOptions, HostRedirect, ResolvedHost, ResolvedRedirect, ResolvedSite, SiteLookup } from './types.js';

@@ -3,14 +3,17 @@ import { parseManifest } from '../manifest/index.js';
 import type { BlobReader } from './blob-reader.js';
 import { normaliseHost } from './path.js';
 import { compileSite, type Site } from './site.js';
-import type { HostSettings, ResolvedSite, ServerGateway, SiteLookup } from './types.js';
+import type { HostSettings, ResolvedHost, ResolvedSite, ServerGateway, SiteLookup } from './types.js';
 
 /** Host routes kept at most; past this the table is dropped and refilled (cheap, and bounds memory against random Hosts). */
 const MAX_HOST_ROUTES = 10_000;
 /** compiled deployments kept at most; manifests are immutable, so this is only a memory bound */
 const MAX_SITES = 1_000;
 
-/** What a Host header maps to. `site` set: serve it. Else unknown until `expires`, or being resolved (`pending`). */
+/**
+ * What a Host header maps to. `site` set: serve it. No site but `settings.redirect`: a redirect
+ * domain. Else unknown until `expires`, or being resolved (`pending`).
+ */
 export interface HostRoute {
   site: Site | undefined;
   /** the host's own settings (redirect domain, HSTS, ...), from the lookup with the site */
@@ -84,13 +87,14 @@ export class RouteTable {
     const pending = (async (): Promise<HostRoute> => {
       const host = normaliseHost(hostHeader);
       if (host === undefined) throw new BadHostError(hostHeader);
-      let resolved: ResolvedSite | undefined;
+      let resolved: ResolvedHost | undefined;
       try {
         resolved = await this.opts.lookup.resolveHost(host);
       } catch (error) {
         throw new LookupError(`lookup of ${host} failed`, { cause: error });
       }
       if (resolved === undefined) return { site: undefined, settings: undefined, expires: Date.now() + this.opts.missTtlMs, pending: undefined };
+      if (resolved.deploymentId === undefined) return { site: undefined, settings: resolved.settings, expires: Infinity, pending: undefined };
       return { site: await this.loadSite(resolved), settings: resolved.settings, expires: Infinity, pending: undefined };
     })();
     const placeholder: HostRoute = { site: undefined, settings: undefined, expires: 0, pending };
@@ -118,7 +122,7 @@ export class RouteTable {
     this.epoch++; // lookups already in flight predate the move: they must not fill the table
     const served: [string, HostRoute][] = [];
     for (const [hostHeader, route] of this.routes) {
-      if (route.site === undefined) this.routes.delete(hostHeader);
+      if (route.site === undefined && route.settings?.redirect === undefined) this.routes.delete(hostHeader);
       else served.push([hostHeader, route]);
     }
     const before = this.routedDeployments();
@@ -131,7 +135,12 @@ export class RouteTable {
             if (this.routes.get(hostHeader) === route) this.routes.delete(hostHeader);
             return;
           }
-          if (resolved.deploymentId === route.site!.deploymentId && resolved.manifestHash === route.site!.manifestHash) {
+          if (resolved.deploymentId === undefined) {
+            // a redirect domain now (or still): nothing to load
+            if (this.routes.get(hostHeader) === route) this.routes.set(hostHeader, { site: undefined, settings: resolved.settings, expires: Infinity, pending: undefined });
+            return;
+          }
+          if (resolved.deploymentId === route.site?.deploymentId && resolved.manifestHash === route.site.manifestHash) {
             // same deployment; the host's settings may still have changed (a domain became a redirect, HSTS on)
             if (this.routes.get(hostHeader) === route) route.settings = resolved.settings;
             return;
@@ -141,7 +150,7 @@ export class RouteTable {
           if (this.routes.get(hostHeader) === route) this.routes.set(hostHeader, { site, settings: resolved.settings, expires: Infinity, pending: undefined });
         } catch (error) {
           // keep serving the old target; the next move or a restart tries again
-          report(`could not switch ${hostHeader} to its new deployment; still serving ${route.site!.deploymentId}`, error);
+          report(`could not switch ${hostHeader} to its new deployment; still serving ${route.site?.deploymentId ?? 'its redirect'}`, error);
         }
       }),
     );

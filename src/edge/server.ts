@@ -10,7 +10,7 @@ import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
 import type { Representation, Site, SiteFile } from './site.js';
-import type { EdgeOptions } from './types.js';
+import type { EdgeOptions, HostRedirect } from './types.js';
 
 export interface EdgeServer {
   server: Server;
@@ -157,11 +157,17 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
 
+    // a redirect domain keeps the scheme the request came in on (the HTTPS edge sets 'https')
+    const scheme: 'http' | 'https' = 'http';
     const route = routes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
         if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead);
         else serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
+        return;
+      }
+      if (route.settings?.redirect !== undefined) {
+        redirectHost(res, route.settings.redirect, scheme, target, isHead);
         return;
       }
       if (route.pending === undefined && route.expires > Date.now()) {
@@ -172,7 +178,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const hostHeader = host;
     routes.resolve(hostHeader).then(
       (resolved) => {
-        if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+        if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
+        else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
         else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead);
         else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
       },
@@ -182,6 +189,15 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
       },
     ).catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
+  }
+
+  /** A redirect domain: the same path and query on the host it redirects to, whatever the method. */
+  function redirectHost(res: ServerResponse, redirect: HostRedirect, scheme: 'http' | 'https', target: string, isHead: boolean): void {
+    const location = `${scheme}://${redirect.to}${target}`;
+    const body = Buffer.from(`Redirecting to ${location}\n`);
+    res.writeHead(redirect.status, ['Location', location, 'Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
+    if (isHead) res.end();
+    else res.end(body);
   }
 
   /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */

@@ -12,10 +12,26 @@ export interface ResolvedSite {
   settings?: HostSettings;
 }
 
+/** A redirect domain: answered with its redirect whether or not its project has a ready deployment. */
+export interface ResolvedRedirect {
+  deploymentId?: undefined;
+  manifestHash?: undefined;
+  settings: HostSettings & { redirect: HostRedirect };
+}
+
+/** What a Host resolves to: a deployment to serve, or only a redirect. */
+export type ResolvedHost = ResolvedSite | ResolvedRedirect;
+
+export interface HostRedirect {
+  /** the host redirected to ("example.com"); the request's path and query are kept */
+  to: string;
+  status: 301 | 302 | 307 | 308;
+}
+
 /** Per-host behaviour that comes from the project or the domain, not from the deployment's manifest. */
 export interface HostSettings {
   /** a redirect domain ("www.example.com" -> "example.com"): every request is redirected, path and query kept */
-  redirect?: { to: string; status: 301 | 302 | 307 | 308 };
+  redirect?: HostRedirect;
   /** the Strict-Transport-Security value sent on HTTPS responses (the project's setting); absent: none */
   hsts?: string;
   /** the project lets site rules rewrite to outside https:// URLs (proxied); otherwise such a rule is refused */
@@ -25,7 +41,7 @@ export interface HostSettings {
 /** How the edge learns which deployment a Host maps to. Backed by the store in production. */
 export interface SiteLookup {
   /** `host` is lower-cased and has no port. Undefined when no alias or deployment matches. */
-  resolveHost(host: string): Promise<ResolvedSite | undefined>;
+  resolveHost(host: string): Promise<ResolvedHost | undefined>;
   /** A number that changes whenever any alias moves; the edge polls it to drop cached routes. */
   aliasGeneration(): Promise<number>;
   /**

@@ -1,4 +1,4 @@
-import type { HostSettings, ResolvedSite, SiteLookup } from '../edge/types.js';
+import type { HostSettings, ResolvedHost, ResolvedSite, SiteLookup } from '../edge/types.js';
 import { branchAlias, flagIntegrityError, PRODUCTION } from '../deployments/index.js';
 import { readCounter, type Store } from '../store/index.js';
 
@@ -42,6 +42,7 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
 
   return {
     async resolveHost(host) {
+      if (host !== baseDomain && !host.endsWith(`.${baseDomain}`)) return viaDomain(host);
       const route = parseHost(host, baseDomain);
       if (route === undefined) return undefined;
       const project = await db.selectFrom('projects').select(['id', 'hsts_max_age', 'external_rewrites']).where('name', '=', route.project).executeTakeFirst();
@@ -52,6 +53,30 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     aliasGeneration: () => readCounter(db, 'alias_generation'),
     flagIntegrityError: (deploymentId, reason) => flagIntegrityError(db, deploymentId, reason),
   };
+
+  /**
+   * A custom domain: the exact name, else the wildcard one level up (`a.example.com` ->
+   * `*.example.com`). It serves in every status: the edge only sees a name that DNS or the
+   * client points here. A redirect domain answers its redirect even with nothing deployed.
+   */
+  async function viaDomain(host: string): Promise<ResolvedHost | undefined> {
+    const dot = host.indexOf('.');
+    const names = dot > 0 ? [host, `*${host.slice(dot)}`] : [host];
+    const rows = await db
+      .selectFrom('domains')
+      .innerJoin('projects', 'projects.id', 'domains.project_id')
+      .select(['domains.name', 'domains.environment', 'domains.redirect_to', 'domains.redirect_status', 'projects.id as project_id', 'projects.hsts_max_age', 'projects.external_rewrites'])
+      .where('domains.name', 'in', names)
+      .execute();
+    const row = rows.find((r) => r.name === host) ?? rows[0];
+    if (row === undefined) return undefined;
+    const settings = hostSettings(row);
+    if (row.redirect_to !== null) return { settings: { ...settings, redirect: { to: row.redirect_to, status: redirectStatus(row.redirect_status) } } };
+    // only production today; a later issue binds domains to other environments' aliases
+    if (row.environment !== 'production') return undefined;
+    const site = await viaAlias(row.project_id, PRODUCTION);
+    return site === undefined ? undefined : { ...site, settings };
+  }
 
   async function siteOf(projectId: string, route: HostRoute): Promise<ResolvedSite | undefined> {
     if (route.kind === 'production') return viaAlias(projectId, PRODUCTION);
@@ -64,6 +89,10 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
     return viaAlias(projectId, branchAlias(route.prefix));
   }
+}
+
+function redirectStatus(stored: number | null): 301 | 302 | 307 | 308 {
+  return stored === 301 || stored === 302 || stored === 307 ? stored : 308;
 }
 
 /** The edge settings a project gives each of its hosts. */

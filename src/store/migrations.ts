@@ -247,4 +247,11 @@ export const migrations: Record<string, Migration> = {
       await sql`insert into meta (key, value) values ('tls_generation', 0)`.execute(db);
     },
   },
+  '0009_domains_more': {
+    async up(db: Kysely<any>) {
+      // what the last DNS check of a domain saw (JSON { apex, cname, addresses, error? }), so the
+      // API can say which record to create and why the one there is not right
+      await db.schema.alterTable('domains').addColumn('dns_seen', 'text').execute();
+    },
+  },
 };

@@ -155,6 +155,8 @@ export interface DomainTable {
   /** when the background check looks again (backoff); null: not scheduled */
   next_check_at: number | null;
   check_failures: number;
+  /** JSON { apex, cname, addresses, error? }: what the last DNS check saw (null: not checked yet) */
+  dns_seen: string | null;
   created_at: number;
   updated_at: number;
 }
