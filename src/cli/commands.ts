@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors/index.js';
 import { Client } from './client.js';
+import { domainsCommand } from './domains.js';
 import { envCommand } from './env.js';
 import { Spinner } from './progress.js';
 
@@ -163,6 +164,8 @@ export const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const d = await client(values).request<Deployment>('POST', `/api/v1/deployments/${id}/promote`);
     console.log(`Production of ${d.project} now serves ${d.id}.`);
   },
+
+  domains: (argv) => domainsCommand(argv, CLIENT_OPTIONS, (values) => client(values as Parameters<typeof client>[0])),
 
   env: (argv) => envCommand(argv, CLIENT_OPTIONS, (values) => client(values as Parameters<typeof client>[0]), pickProject),
 

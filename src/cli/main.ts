@@ -11,6 +11,7 @@ Usage:
              [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]
              [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]
              [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]
+             [--public-ip 203.0.113.7,...] [--cname-target edge.example.net]
   slipway projects                                  list projects
   slipway create <name> --repo <url> [--branch main] [--build-command ..] [--output-directory ..]
                  [--server-memory-mb 512] [--server-request-timeout 60] [--build-memory-mb 2048] [--build-disk-mb 10240]
@@ -25,6 +26,11 @@ Usage:
   slipway env set <KEY> [VALUE] [--target production|preview]...
                                                     set one (no VALUE: read from stdin); applies to the next deployment
   slipway env rm <KEY> [--project P]                remove one
+  slipway domains add <project> <name> [--redirect-to <host>] [--redirect-status 308]
+                                                    add a custom domain; prints the DNS record to create
+  slipway domains ls <project>                      list a project's domains with their status
+  slipway domains rm <project> <name>               remove one (no longer served)
+  slipway domains verify <project> <name>           check its DNS now
 
 API commands take --url (SLIPWAY_URL, default http://localhost:3000) and --token
 (SLIPWAY_TOKEN, default: the admin-token file in --data-dir).`;
@@ -55,6 +61,9 @@ const UP_OPTIONS = {
   'server-pids': { type: 'string' },
   'sandbox-allow': { type: 'string' },
   'node-cache-dir': { type: 'string' },
+  // custom domains: the DNS records they need (config.publicIps, config.cnameTarget)
+  'public-ip': { type: 'string' },
+  'cname-target': { type: 'string' },
 } as const;
 
 async function main(argv: string[]): Promise<void> {

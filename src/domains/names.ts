@@ -20,15 +20,7 @@ export interface DomainName {
  * `normaliseDomainName('Bücher.Example.', 'localhost')` -> `{ name: 'xn--bcher-kva.example', wildcard: false }`
  */
 export function normaliseDomainName(input: unknown, baseDomain: string, field = 'name'): DomainName {
-  const { name, wildcard } = parseName(input, field, true);
-  const base = baseDomain.toLowerCase();
-  const bare = wildcard ? name.slice(2) : name;
-  if (bare === base || bare.endsWith(`.${base}`)) {
-    throw new AppError('VALIDATION', `${field} "${name}" is under the base domain ${base}, whose names Slipway gives to projects (<project>.${base}, previews and deployments).`, {
-      hint: `Use a domain of your own, for example: {"${field}": "www.example.com"}; a project's own host needs no domain: it is served at <project>.${base} already.`,
-    });
-  }
-  return { name, wildcard };
+  return parseName(input, field, true, baseDomain.toLowerCase());
 }
 
 /**
@@ -39,7 +31,7 @@ export function normaliseRedirectHost(input: unknown, field = 'redirectTo'): str
   return parseName(input, field, false).name;
 }
 
-function parseName(input: unknown, field: string, wildcardAllowed: boolean): DomainName {
+function parseName(input: unknown, field: string, wildcardAllowed: boolean, base?: string): DomainName {
   const example = wildcardAllowed ? '"shop.example.com" (or "*.example.com" for every name under it)' : '"example.com"';
   const bad = (why: string, hint = `For example: {"${field}": ${example}}`): never => {
     throw new AppError('VALIDATION', `${field} ${why}.`, { hint });
@@ -64,6 +56,12 @@ function parseName(input: unknown, field: string, wildcardAllowed: boolean): Dom
   if (ascii === '') return bad(`"${raw}" is not a valid host name`);
   // the URL standard reads "1.2.3" or "0x7f.1" as IPv4 addresses
   if (isIP(ascii) !== 0) return bad(`must be a host name, not an IP address (got "${raw}")`);
+  if (base !== undefined && (ascii === base || ascii.endsWith(`.${base}`))) {
+    const name = wildcard ? `*.${ascii}` : ascii;
+    throw new AppError('VALIDATION', `${field} "${name}" is under the base domain ${base}, whose names Slipway gives to projects (<project>.${base}, previews and deployments).`, {
+      hint: `Use a domain of your own, for example: {"${field}": "www.example.com"}; a project needs no domain for its own host: it is served at <project>.${base} already.`,
+    });
+  }
   const labels = ascii.split('.');
   if (labels.length < 2) return bad(`must have at least two labels, like "example.com" (got "${ascii}")`);
   for (const label of labels) {
