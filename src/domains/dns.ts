@@ -48,7 +48,8 @@ export async function checkDomainDns(config: Pick<Config, 'dnsServers' | 'public
     const [cname, addresses, apex] = await Promise.all([
       lookup(() => resolver.resolveCname(queried)).then((r) => (r[0] === undefined ? null : bare(r[0]))),
       Promise.all([lookup(() => resolver.resolve4(queried)), lookup(() => resolver.resolve6(queried))]).then(([v4, v6]) => [...v4, ...v6]),
-      wildcard ? false : lookup(() => resolver.resolveSoa(queried).then((soa) => [soa])).then((r) => r.length > 0),
+      // only for the "an apex cannot take a CNAME" note: a CNAME'd name answers the SOA query with its CNAME (EBADRESP to c-ares)
+      wildcard ? false : resolver.resolveSoa(queried).then(() => true, () => false),
     ]);
     const seen: DnsSeen = { apex, cname, addresses };
     const target = config.cnameTarget;
