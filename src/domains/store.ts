@@ -75,9 +75,9 @@ export async function listProjectDomains(db: Db, project: Project): Promise<Doma
  * Add a domain with the result of its first DNS check, in the caller's transaction; the edges
  * route it within their next poll. `taken` decides what a clash tells the caller.
  */
-export async function insertDomain(db: Db, config: Config, project: Project, request: DomainRequest, check: DnsCheck, taken: (owner: Domain) => Promise<never>): Promise<Domain> {
+export async function insertDomain(db: Db, config: Config, project: Project, request: DomainRequest, check: DnsCheck, taken: (db: Db, owner: Domain) => Promise<never>): Promise<Domain> {
   const existing = await findDomain(db, request.name);
-  if (existing !== undefined) return taken(existing);
+  if (existing !== undefined) return taken(db, existing);
   const now = Date.now();
   const status = statusAfterCheck('pending-dns', check, acmeOn(config));
   const failures = check.ok === true ? 0 : 1;

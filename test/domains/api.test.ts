@@ -99,6 +99,13 @@ test('one domain belongs to one project: adding it again is a 409 naming the own
   assert.equal(elsewhere.body.error.message, 'taken.example.test already belongs to project "shop".');
   assert.equal(elsewhere.body.error.hint, 'Remove it there first: slipway domains rm shop taken.example.test');
   assert.deepEqual((await slipway.api('GET', domains('blog'))).body, { domains: [] });
+
+  // two projects asking at once (both pass the first look, then meet in the insert's transaction)
+  const [a, b] = await Promise.all([slipway.api('POST', domains('shop'), { name: 'race.example.test' }), slipway.api('POST', domains('blog'), { name: 'race.example.test' })]);
+  assert.deepEqual([a.status, b.status].sort(), [201, 409]);
+  const loser = a.status === 409 ? a : b;
+  const winner = a.status === 201 ? 'shop' : 'blog';
+  assert.equal(loser.body.error.message, `race.example.test already belongs to project "${winner}".`);
 });
 
 test('bad input is a 400 that says what to send', { skip }, async () => {

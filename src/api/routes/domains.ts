@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { checkDomainDns, deleteDomain, domainKey, getProjectDomain, insertDomain, listProjectDomains, recordDnsCheck, serializeDomain, validateDomainRequest } from '../../domains/index.js';
+import { checkDomainDns, deleteDomain, domainKey, findDomain, getProjectDomain, insertDomain, listProjectDomains, recordDnsCheck, serializeDomain, validateDomainRequest } from '../../domains/index.js';
 import { AppError } from '../../errors/index.js';
 import { getProject } from '../../projects/index.js';
-import type { Domain } from '../../store/index.js';
+import type { Db, Domain } from '../../store/index.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -24,17 +24,18 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post<ProjectParams>('/projects/:project/domains', async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       const request = validateDomainRequest(objectBody(req.body), config.baseDomain);
-      const taken = async (owner: Domain): Promise<never> => {
+      // db: the caller's (inside the insert's transaction, the one connection SQLite has is taken)
+      const taken = async (db: Db, owner: Domain): Promise<never> => {
         if (owner.project_id === project.id) {
           throw new AppError('DOMAIN_TAKEN', `${owner.name} is already a domain of project "${project.name}".`, { hint: `See it with: slipway domains ls ${project.name}; to change it, remove it and add it again.` });
         }
         if (!callerMaySeeProject(req, owner.project_id)) throw new AppError('DOMAIN_TAKEN', `${owner.name} is already in use by another project.`, { hint: 'Ask whoever owns it to remove it, then add it again.' });
-        const ownerName = (await store.db.selectFrom('projects').select('name').where('id', '=', owner.project_id).executeTakeFirst())?.name ?? owner.project_id;
+        const ownerName = (await db.selectFrom('projects').select('name').where('id', '=', owner.project_id).executeTakeFirst())?.name ?? owner.project_id;
         throw new AppError('DOMAIN_TAKEN', `${owner.name} already belongs to project "${ownerName}".`, { hint: `Remove it there first: slipway domains rm ${ownerName} ${owner.name}` });
       };
       // refuse a clash before asking DNS; the insert looks again inside its transaction
-      const existing = await store.db.selectFrom('domains').selectAll().where('name', '=', request.name).executeTakeFirst();
-      if (existing !== undefined) await taken(existing);
+      const existing = await findDomain(store.db, request.name);
+      if (existing !== undefined) await taken(store.db, existing);
       const check = await checkDomainDns(config, request.name);
       const domain = await store.tx((db) => insertDomain(db, config, project, request, check, taken));
       return reply.code(201).send(serializeDomain(config, domain, project.name));
