@@ -26,10 +26,8 @@ before(async () => {
     console.log(`# skipping: ${skip}`);
     return;
   }
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--roles', 'api'], {
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--roles', 'api', '--public-ip', '127.0.0.1', '--cname-target', 'Edge.Example.Test.'], {
     SLIPWAY_DNS_SERVERS: dns.address,
-    SLIPWAY_PUBLIC_IP: '127.0.0.1',
-    SLIPWAY_CNAME_TARGET: 'edge.example.test',
     // no HTTPS here: a domain whose DNS is right is active at once
     SLIPWAY_HTTPS_PORT: 'off',
     SLIPWAY_ACME_DIRECTORY: 'off',
