@@ -1,19 +1,23 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
 import { BlobReader } from './blob-reader.js';
 import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
-import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, unknownHostPage } from './pages.js';
+import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, noCertificatePage, unknownHostPage } from './pages.js';
 import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-response.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
+import { createHttpsEdge, type HttpsEdge } from './https.js';
 import type { Representation, Site, SiteFile } from './site.js';
 import type { EdgeOptions } from './types.js';
 
 export interface EdgeServer {
   server: Server;
+  /** the HTTPS and HTTP/2 server, when opts.tls is given (listen on it after `https.ready`) */
+  https: HttpsEdge | undefined;
   /** Drop every cached Host -> deployment route now. */
   invalidate(): void;
   /**
@@ -92,13 +96,24 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     try {
-      handle(req, res);
+      handle(req, res, false);
     } catch (error) {
       fail(res, 500, `request for ${req.url ?? '?'} failed`, error, req.method === 'HEAD');
     }
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  /** HTTPS, HTTP/1.1 or HTTP/2: the compatibility API gives the same request and response shape */
+  function onSecureRequest(h2req: Http2ServerRequest, h2res: Http2ServerResponse): void {
+    const req = h2req as unknown as IncomingMessage;
+    const res = h2res as unknown as ServerResponse;
+    try {
+      handle(req, res, true);
+    } catch (error) {
+      fail(res, 500, `request for ${req.url ?? '?'} failed`, error, req.method === 'HEAD');
+    }
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
     const method = req.method;
     const isHead = method === 'HEAD';
     // other methods can only mean something to a deployment's server: see serveFile
@@ -114,6 +129,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     let ifNoneMatch: string | undefined;
     let range: string | undefined;
     let ifRange: string | undefined;
+    let authority: string | undefined;
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
@@ -123,6 +139,10 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           break;
         case 5:
           if (name === 'Range' || name.toLowerCase() === 'range') range = raw[i + 1];
+          break;
+        case 10:
+          // HTTP/2 names the host in the :authority pseudo-header (a Host header, if sent, comes first)
+          if (authority === undefined && name === ':authority') authority = raw[i + 1];
           break;
         case 8:
           if (name === 'If-Range' || name.toLowerCase() === 'if-range') ifRange = raw[i + 1];
@@ -135,6 +155,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           break;
       }
     }
+    host ??= authority;
     if (host === undefined || host === '') {
       sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
       return;
@@ -157,10 +178,13 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
 
+    if (https !== undefined && !httpsFirst(res, host, target, path, secure, isHead)) return;
+
     const route = routes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
-        if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead);
+        if (secure && route.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', route.settings.hsts);
+        if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
         else serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
         return;
       }
@@ -172,8 +196,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const hostHeader = host;
     routes.resolve(hostHeader).then(
       (resolved) => {
+        if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
         if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
-        else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead);
+        else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
         else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
       },
       (error: unknown) => {
@@ -184,8 +209,30 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     ).catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
   }
 
+  /**
+   * With HTTPS on: a plain HTTP request for a host a real certificate covers is redirected to
+   * https:// (308, path and query kept), except ACME HTTP-01 challenges; an HTTPS request for a
+   * host no certificate covers (the handshake used the default one) gets a page saying so.
+   * Returns whether the request goes on.
+   */
+  function httpsFirst(res: ServerResponse, host: string, target: string, path: string, secure: boolean, isHead: boolean): boolean {
+    const name = normaliseHost(host);
+    if (name === undefined || https === undefined) return true;
+    const covered = https.covers(name);
+    if (secure) {
+      if (covered) return true;
+      sendPage(res, 421, noCertificatePage(name), isHead);
+      return false;
+    }
+    if (!covered || path.startsWith('/.well-known/acme-challenge/')) return true;
+    const port = https.port();
+    res.writeHead(308, ['Location', `https://${name}${port === 443 ? '' : `:${port}`}${target}`, 'Content-Length', '0']);
+    res.end();
+    return false;
+  }
+
   /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */
-  function toServer(req: IncomingMessage, res: ServerResponse, site: Site, isHead: boolean): void {
+  function toServer(req: IncomingMessage, res: ServerResponse, site: Site, isHead: boolean, secure: boolean): void {
     if (site.server === undefined || servers === undefined) {
       sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD', 'x-slipway-deployment', site.deploymentId]);
       return;
@@ -195,7 +242,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     // which version answered, as on static responses (merged into the server's own headers)
     res.setHeader('x-slipway-deployment', site.deploymentId);
     gateway.ensure(site.deploymentId, site.server).then(
-      (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: 'http', clientIp }),
+      (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: secure ? 'https' : 'http', clientIp }),
       (error: unknown) => fail(res, 502, `the server of deployment ${site.deploymentId} did not start`, error, isHead),
     ).catch((error: unknown) => fail(res, 502, `proxying to deployment ${site.deploymentId} failed`, error, isHead));
   }
@@ -275,7 +322,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     } else cache.touch(slot);
     const bytes = slot?.bytes;
     if (bytes !== undefined) {
-      if (range === undefined && rawResponses && status === rep.status) {
+      // the pre-serialised head is HTTP/1.1 and holds none of the headers set on res (HSTS)
+      if (range === undefined && rawResponses && status === rep.status && res instanceof ServerResponse && !res.hasHeader('strict-transport-security')) {
         const second = Math.floor(Date.now() / 1000);
         let raw = rep.raw;
         if (raw === undefined || raw.second !== second) {
@@ -325,6 +373,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   const server = createServer(onRequest);
   server.on('upgrade', upgradeHandler(routes, servers, report));
+  const https = opts.tls === undefined ? undefined : createHttpsEdge(opts.tls, { request: onSecureRequest, upgrade: upgradeHandler(routes, servers, report, 'https') }, report);
   // idle keep-alive connections live as long as nginx's default (75 s), so clients reuse them
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
@@ -352,9 +401,13 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const timer = setInterval(() => void poll(), pollMs);
   timer.unref();
 
-  function close(): Promise<void> {
+  async function close(): Promise<void> {
     clearInterval(timer);
     routes.close();
+    await Promise.all([https?.close(), closeHttp()]);
+  }
+
+  function closeHttp(): Promise<void> {
     return new Promise((resolve) => {
       if (!server.listening) {
         resolve();
@@ -370,5 +423,5 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     });
   }
 
-  return { server, invalidate, refresh: () => routes.refresh(), close };
+  return { server, https, invalidate, refresh: () => routes.refresh(), close };
 }
