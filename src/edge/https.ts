@@ -79,8 +79,6 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
   // as on the HTTP port: idle keep-alive connections live as long as nginx's default
   // (node:http reads these from the server for the HTTP/1.1 connections http2 hands it; the types lack them)
   Object.assign(server, { keepAliveTimeout: 75_000, headersTimeout: 80_000 });
-  // an idle HTTP/2 session (no stream, no bytes) is closed after this
-  server.setTimeout(120_000);
   server.on('tlsClientError', () => undefined); // scanners and aborted handshakes: nothing to report
 
   const sockets = new Set<Socket>();
@@ -90,6 +88,9 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
     socket.once('close', () => sockets.delete(socket));
   });
   server.on('session', (session: Http2Session) => {
+    // an idle HTTP/2 session (no bytes either way) is closed, as HTTP/1.1 keep-alive connections
+    // are; on the session only: a server timeout would also time every HTTP/1.1 socket's I/O
+    session.setTimeout(120_000, () => session.close());
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
