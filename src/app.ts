@@ -12,6 +12,8 @@ import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { HTTPS_PORT_ENV } from './edge/worker.js';
 import { ensureDefaultCertificate } from './tls/default-certificate.js';
 import { createStoreTlsSource } from './tls/edge-source.js';
+import { readOperatorCertificate } from './tls/operator-certificate.js';
+import { AppError, toError } from './errors/index.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
@@ -70,6 +72,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     // made once here, before any edge process loads the certificates: all present the same one
     if (https) await ensureDefaultCertificate(store.db, box);
     const operator = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
+    if (https && operator !== undefined) await checkOperatorCertificate(operator.certFile, operator.keyFile);
     const flag = (deploymentId: string, reason: string) => flagIntegrityError(store.db, deploymentId, reason);
     if (config.edgeWorkers === 0) {
       const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag);
@@ -169,6 +172,18 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       return closed;
     },
   };
+}
+
+/** A certificate the operator gave that cannot be served stops the start with what is wrong (the edges would only log it). */
+async function checkOperatorCertificate(certFile: string, keyFile: string): Promise<void> {
+  try {
+    await readOperatorCertificate(certFile, keyFile);
+  } catch (error) {
+    throw new AppError('CONFIG', `--tls-cert/--tls-key cannot be served: ${toError(error).message}.`, {
+      cause: error,
+      hint: 'Give a PEM certificate chain (leaf first) and its PEM private key, e.g. --tls-cert /etc/slipway/site.crt --tls-key /etc/slipway/site.key',
+    });
+  }
 }
 
 function serverLimits(config: Config): ServerLimits {
