@@ -3,6 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { noCertificatePage } from './pages.js';
+import { normaliseHost } from './path.js';
 import { clientHelloComplete, MAX_CLIENT_HELLO_BYTES, parseClientHello } from '../tls/client-hello.js';
 import { selfSignedCertificate, DEFAULT_CERTIFICATE_NAME } from '../tls/default-certificate.js';
 import type { TlsSource } from '../tls/edge-source.js';
@@ -31,6 +33,13 @@ export interface HttpsEdge {
   covers(host: string): boolean;
   /** the port for https:// URLs: publicPort, else the bound port, else 443 */
   port(): number;
+  /**
+   * What a request must get before its site is looked at: plain HTTP for a host a real
+   * certificate covers, a 308 to https:// (path and query kept; not ACME HTTP-01 challenges);
+   * HTTPS for a host none covers (the handshake used the default certificate), a 421 page that
+   * says what to do. Undefined: serve the request as usual.
+   */
+  gate(hostHeader: string, target: string, path: string, secure: boolean): { status: 308 | 421; body: Buffer; location?: string } | undefined;
   /** Stop polling, stop accepting, let streams and requests in flight finish (at most 5 s). */
   close(): Promise<void>;
 }
@@ -247,7 +256,18 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
     });
   }
 
-  return { server, ready, covers: (host) => table.covers(host), port, close };
+  const EMPTY = Buffer.alloc(0);
+  function gate(hostHeader: string, target: string, path: string, secure: boolean): ReturnType<HttpsEdge['gate']> {
+    const name = normaliseHost(hostHeader);
+    if (name === undefined) return undefined; // the route lookup answers a bad Host
+    const covered = table.covers(name);
+    if (secure) return covered ? undefined : { status: 421, body: noCertificatePage(name) };
+    if (!covered || path.startsWith('/.well-known/acme-challenge/')) return undefined;
+    const p = port();
+    return { status: 308, body: EMPTY, location: `https://${name}${p === 443 ? '' : `:${p}`}${target}` };
+  }
+
+  return { server, ready, covers: (host) => table.covers(host), port, gate, close };
 }
 
 /** SNI names are case-insensitive and may carry the root's trailing dot */

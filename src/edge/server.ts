@@ -1,11 +1,10 @@
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
 import { BlobReader } from './blob-reader.js';
 import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
-import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, noCertificatePage, unknownHostPage } from './pages.js';
+import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, unknownHostPage } from './pages.js';
 import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-response.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
@@ -94,20 +93,10 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   // ---- the request ----
 
-  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+  /** `secure`: over HTTPS (HTTP/1.1 or HTTP/2: the compatibility API gives the same request and response shape) */
+  function onRequest(req: IncomingMessage, res: ServerResponse, secure = false): void {
     try {
-      handle(req, res, false);
-    } catch (error) {
-      fail(res, 500, `request for ${req.url ?? '?'} failed`, error, req.method === 'HEAD');
-    }
-  }
-
-  /** HTTPS, HTTP/1.1 or HTTP/2: the compatibility API gives the same request and response shape */
-  function onSecureRequest(h2req: Http2ServerRequest, h2res: Http2ServerResponse): void {
-    const req = h2req as unknown as IncomingMessage;
-    const res = h2res as unknown as ServerResponse;
-    try {
-      handle(req, res, true);
+      handle(req, res, secure);
     } catch (error) {
       fail(res, 500, `request for ${req.url ?? '?'} failed`, error, req.method === 'HEAD');
     }
@@ -140,12 +129,12 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         case 5:
           if (name === 'Range' || name.toLowerCase() === 'range') range = raw[i + 1];
           break;
+        case 8:
+          if (name === 'If-Range' || name.toLowerCase() === 'if-range') ifRange = raw[i + 1];
+          break;
         case 10:
           // HTTP/2 names the host in the :authority pseudo-header (a Host header, if sent, comes first)
           if (authority === undefined && name === ':authority') authority = raw[i + 1];
-          break;
-        case 8:
-          if (name === 'If-Range' || name.toLowerCase() === 'if-range') ifRange = raw[i + 1];
           break;
         case 13:
           if (name === 'If-None-Match' || name.toLowerCase() === 'if-none-match') ifNoneMatch = raw[i + 1];
@@ -178,7 +167,12 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
 
-    if (https !== undefined && !httpsFirst(res, host, target, path, secure, isHead)) return;
+    // with HTTPS on: HTTP -> HTTPS redirects, and the page for a host that has no certificate
+    const gate = https?.gate(host, target, path, secure);
+    if (gate !== undefined) {
+      sendPage(res, gate.status, gate.body, isHead, gate.location === undefined ? undefined : ['Location', gate.location]);
+      return;
+    }
 
     const route = routes.get(host);
     if (route !== undefined) {
@@ -207,28 +201,6 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
       },
     ).catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
-  }
-
-  /**
-   * With HTTPS on: a plain HTTP request for a host a real certificate covers is redirected to
-   * https:// (308, path and query kept), except ACME HTTP-01 challenges; an HTTPS request for a
-   * host no certificate covers (the handshake used the default one) gets a page saying so.
-   * Returns whether the request goes on.
-   */
-  function httpsFirst(res: ServerResponse, host: string, target: string, path: string, secure: boolean, isHead: boolean): boolean {
-    const name = normaliseHost(host);
-    if (name === undefined || https === undefined) return true;
-    const covered = https.covers(name);
-    if (secure) {
-      if (covered) return true;
-      sendPage(res, 421, noCertificatePage(name), isHead);
-      return false;
-    }
-    if (!covered || path.startsWith('/.well-known/acme-challenge/')) return true;
-    const port = https.port();
-    res.writeHead(308, ['Location', `https://${name}${port === 443 ? '' : `:${port}`}${target}`, 'Content-Length', '0']);
-    res.end();
-    return false;
   }
 
   /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */
@@ -373,7 +345,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   const server = createServer(onRequest);
   server.on('upgrade', upgradeHandler(routes, servers, report));
-  const https = opts.tls === undefined ? undefined : createHttpsEdge(opts.tls, { request: onSecureRequest, upgrade: upgradeHandler(routes, servers, report, 'https') }, report);
+  const https = opts.tls === undefined ? undefined : createHttpsEdge(opts.tls, { request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true), upgrade: upgradeHandler(routes, servers, report, 'https') }, report);
   // idle keep-alive connections live as long as nginx's default (75 s), so clients reuse them
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
