@@ -5,7 +5,9 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 import { packageOutput } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
@@ -100,6 +102,32 @@ test('curl fetches a static page over HTTP/2 and over HTTP/1.1, with SNI and the
   // keep-alive over TLS: several requests on one connection, each answered whole
   const many = await curl(port, 'www.a.test', caFile, '/', ['--http1.1', '-o', '/dev/null', `https://www.a.test:${port}/app.js`, `https://www.a.test:${port}/index.html`]);
   assert.equal(many.code, 200);
+});
+
+test('HTTP/1.1 over TLS: pipelined, keep-alive and closing requests on one connection each get their whole answer', async () => {
+  // the edge writes cached files straight to the socket (raw fast path): over TLS too, in order
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'www.a.test', ca: ca.certPem, ALPNProtocols: ['http/1.1'] });
+  await once(socket, 'secureConnect');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const ended = once(socket, 'end');
+  socket.write('GET / HTTP/1.1\r\nHost: www.a.test\r\n\r\nGET /app.js HTTP/1.1\r\nHost: www.a.test\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 200));
+  socket.write('HEAD /app.js HTTP/1.1\r\nHost: www.a.test\r\n\r\nGET / HTTP/1.1\r\nHost: www.a.test\r\nConnection: close\r\n\r\n');
+  await ended;
+  let rest = Buffer.concat(chunks).toString('latin1');
+  const bodies: string[] = [];
+  for (const isHead of [false, false, true, false]) {
+    const split = rest.indexOf('\r\n\r\n');
+    const head = rest.slice(0, split);
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
+    const bodyLength = isHead ? 0 : length;
+    bodies.push(rest.slice(split + 4, split + 4 + bodyLength));
+    rest = rest.slice(split + 4 + bodyLength);
+  }
+  assert.deepEqual(bodies, [page, asset, '', page]);
+  assert.equal(rest, '', 'nothing after the last answer: the connection closed as asked');
 });
 
 test('over HTTP/2 the edge keeps its ETag/304, ranges and compression', async () => {
