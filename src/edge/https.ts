@@ -75,6 +75,8 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
   const server = createSecureServer(
     {
       allowHTTP1: true,
+      // as node:http does for the HTTP port: a response is written whole, never held back for an ACK
+      noDelay: true,
       sessionIdContext: SESSION_ID_CONTEXT,
       SNICallback: (servername, done) => done(null, table.contextFor(normaliseName(servername))),
     },
@@ -134,6 +136,7 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
     };
     socket.on('error', onError);
     socket.on('data', onData);
+    socket.once('close', () => clearTimeout(timer));
   }
 
   function answerChallenge(socket: Socket, context: SecureContext): void {
