@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { connect as h2connect, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
@@ -92,6 +92,9 @@ export function handshake(port: number, servername: string, opts: { alpn?: strin
     });
   });
 }
+
+/** Why tests that use curl skip (printed by node:test), or undefined when curl is installed. */
+export const curlMissing: string | undefined = spawnSync('curl', ['--version']).error === undefined ? undefined : 'curl is not installed (apt-get install -y curl)';
 
 /** curl against 127.0.0.1 with SNI and Host = `host` (--resolve), the test CA trusted. */
 export function curl(port: number, host: string, ca: string, path: string, args: string[]): Promise<{ code: number; version: string; body: string; headers: string }> {

@@ -19,7 +19,7 @@ import type { TlsSource } from '../../src/tls/edge-source.js';
 import { tempDir } from '../helpers/paths.js';
 import { packageApp } from '../runtime/helpers.js';
 import { makeTestCa, type TestCa } from './certs.js';
-import { curl, h1get, h2get, handshake, httpGet } from './clients.js';
+import { curl, curlMissing, h1get, h2get, handshake, httpGet } from './clients.js';
 
 // The HTTPS edge in-process, in front of a real SSR server process and static deployments,
 // with certificates the test makes itself and a certificate source it controls.
@@ -90,7 +90,7 @@ after(async () => {
   await tmp.cleanup();
 });
 
-test('curl fetches a static page over HTTP/2 and over HTTP/1.1, with SNI and the certificate verified', async () => {
+test('curl fetches a static page over HTTP/2 and over HTTP/1.1, with SNI and the certificate verified', { skip: curlMissing }, async () => {
   const h2 = await curl(port, 'www.a.test', caFile, '/', ['--http2']);
   assert.equal(h2.code, 200);
   assert.equal(h2.version, '2');
@@ -180,7 +180,7 @@ test('a WebSocket-style upgrade over HTTPS (HTTP/1.1) reaches the SSR server', a
   socket.destroy();
 });
 
-test('a host with no certificate: the default certificate, then a clear page, never a hang', async () => {
+test('a host with no certificate: the default certificate, then a clear page, never a hang', { skip: curlMissing }, async () => {
   const shake = await handshake(port, 'nocert.test');
   assert.equal(shake.cert.subjectaltname, `DNS:${DEFAULT_CERTIFICATE_NAME}`);
   const noSni = await handshake(port, '');
