@@ -9,6 +9,11 @@ import { LocalBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
 import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
+import { HTTPS_PORT_ENV } from './edge/worker.js';
+import { ensureDefaultCertificate } from './tls/default-certificate.js';
+import { createStoreTlsSource } from './tls/edge-source.js';
+import { readOperatorCertificate } from './tls/operator-certificate.js';
+import { AppError, toError } from './errors/index.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
@@ -25,6 +30,8 @@ export interface Slipway {
   /** the bound ports (differ from config when it asked for port 0) */
   apiPort: number | undefined;
   edgePort: number | undefined;
+  /** the bound HTTPS port; undefined: HTTPS is off */
+  httpsPort: number | undefined;
   adminToken: string;
   adminTokenFile: string | undefined;
   /** stop taking work, let builds finish within the grace period, release the rest */
@@ -36,7 +43,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   let config = requested;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
-  const box = new SecretBox(await loadSecretKey(join(config.dataDir, 'secret.key')));
+  const platformKey = await loadSecretKey(join(config.dataDir, 'secret.key'));
+  const box = new SecretBox(platformKey);
   const store = await Store.openSqlite(join(config.dataDir, 'slipway.db'));
   // sandboxes run as another uid that may have to pass through the data dir (see sandbox/):
   // what must stay private is private by its own mode
@@ -59,14 +67,26 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   }
 
   let edgePort: number | undefined;
+  let httpsPort: number | undefined;
   if (config.roles.includes('edge')) {
+    const https = config.httpsPort !== undefined;
+    // made once here, before any edge process loads the certificates: all present the same one
+    if (https) await ensureDefaultCertificate(store.db, box);
+    const operator = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
+    if (https && operator !== undefined) await checkOperatorCertificate(operator.certFile, operator.keyFile);
     const flag = (deploymentId: string, reason: string) => flagIntegrityError(store.db, deploymentId, reason);
     if (config.edgeWorkers === 0) {
       const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag);
-      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway, standbyMs: config.serverStandbyMs });
+      const tls = https ? { source: createStoreTlsSource(store.db, box), platformKey, ...(operator === undefined ? {} : { operator }) } : undefined;
+      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway, standbyMs: config.serverStandbyMs, ...(tls === undefined ? {} : { tls }) });
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
+      if (edge.https !== undefined) {
+        await edge.https.ready;
+        await listen(edge.https.server, config.httpsPort ?? 443, config.host);
+        httpsPort = (edge.https.server.address() as AddressInfo).port;
+      }
       closers.push(async () => {
         await edge.close();
         await runtime.close();
@@ -80,12 +100,19 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         served.close();
         await runtime.close();
       };
+      // node:cluster shares one listening socket per (address, port): two port 0s would be one
+      if (https) httpsPort = config.httpsPort === 0 ? await freePort(config.host) : config.httpsPort;
+      const httpsConfig = https ? { tlsCertFile: config.tlsCertFile, tlsKeyFile: config.tlsKeyFile } : undefined;
       const cluster = await startEdgeCluster({
         workers: config.edgeWorkers,
         port: config.edgePort,
         host: config.host,
+        listensPerWorker: https ? 2 : 1,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
-        env: { [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs }) },
+        env: {
+          [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs, https: httpsConfig }),
+          ...(httpsPort === undefined ? {} : { [HTTPS_PORT_ENV]: String(httpsPort) }),
+        },
       }).catch(async (error: unknown) => {
         await stopRuntime();
         throw error;
@@ -120,7 +147,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       health: async () => ({
         api: 'ok',
         ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
-        ...(edgePort === undefined ? {} : { edge: { port: edgePort, processes: Math.max(1, config.edgeWorkers) } }),
+        ...(edgePort === undefined ? {} : { edge: { port: edgePort, ...(httpsPort === undefined ? {} : { httpsPort }), processes: Math.max(1, config.edgeWorkers) } }),
       }),
     });
     await api.listen({ port: config.port, host: config.host });
@@ -138,6 +165,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     store,
     apiPort,
     edgePort,
+    httpsPort,
     adminToken,
     adminTokenFile,
     close(graceMs = config.shutdownGraceMs) {
@@ -148,6 +176,18 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       return closed;
     },
   };
+}
+
+/** A certificate the operator gave that cannot be served stops the start with what is wrong (the edges would only log it). */
+async function checkOperatorCertificate(certFile: string, keyFile: string): Promise<void> {
+  try {
+    await readOperatorCertificate(certFile, keyFile);
+  } catch (error) {
+    throw new AppError('CONFIG', `--tls-cert/--tls-key cannot be served: ${toError(error).message}.`, {
+      cause: error,
+      hint: 'Give a PEM certificate chain (leaf first) and its PEM private key, e.g. --tls-cert /etc/slipway/site.crt --tls-key /etc/slipway/site.key',
+    });
+  }
 }
 
 function serverLimits(config: Config): ServerLimits {
@@ -177,7 +217,7 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
-function listen(server: import('node:http').Server, port: number, host: string): Promise<void> {
+function listen(server: import('node:net').Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -9,6 +9,7 @@ const HELP = `slipway: git push becomes a live website
 Usage:
   slipway up [--port 3000] [--edge-port 8080] [--data-dir .slipway] [--base-domain localhost]
              [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]
+             [--https-port 443|off] [--tls-cert FILE --tls-key FILE]
              [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]
              [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]
              [--public-ip 203.0.113.7,...] [--cname-target edge.example.net]
@@ -38,6 +39,10 @@ API commands take --url (SLIPWAY_URL, default http://localhost:3000) and --token
 const UP_OPTIONS = {
   port: { type: 'string' },
   'edge-port': { type: 'string' },
+  // HTTPS on the edge (config.httpsPort, tlsCertFile, tlsKeyFile)
+  'https-port': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   'data-dir': { type: 'string' },
   'base-domain': { type: 'string' },
   'public-url': { type: 'string' },

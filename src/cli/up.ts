@@ -8,6 +8,7 @@ export async function up(flags: ConfigInput): Promise<void> {
   const lines = [`Slipway is up (${config.roles.join(', ')}), data in ${config.dataDir}`];
   if (slipway.apiPort !== undefined) lines.push(`  API and dashboard: http://localhost:${slipway.apiPort}`);
   if (slipway.edgePort !== undefined) lines.push(`  Sites (edge):      http://<project>.${config.baseDomain}:${slipway.edgePort}`);
+  if (slipway.httpsPort !== undefined) lines.push(`  Sites (HTTPS):     https://<domain>:${slipway.httpsPort}`);
   if (slipway.apiPort !== undefined) {
     lines.push(
       slipway.adminTokenFile === undefined ? '  Admin token:       from SLIPWAY_ADMIN_TOKEN' : `  Admin token:       ${slipway.adminTokenFile} (send as Authorization: Bearer <token>)`,

@@ -9,6 +9,12 @@ export interface EdgeClusterOptions {
   host?: string;
   /** module each worker runs; it should call runEdgeWorker() (see ./worker.ts) */
   workerModule: string;
+  /**
+   * sockets each worker listens on (default 1; 2 with HTTPS): it has started once all of them
+   * listen, and `port` is the first one's. node:cluster shares each (address, port) between the
+   * workers, so every port but the first must be fixed (not 0).
+   */
+  listensPerWorker?: number;
   /** extra environment for the workers */
   env?: Record<string, string>;
   /**
@@ -89,11 +95,15 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
         reject(new Error(`edge worker exited before listening (${signal ?? `code ${code}`}); run the worker module alone to see its error`));
       };
       worker.once('exit', onExit);
-      worker.once('listening', (address) => {
+      let listening = 0;
+      const onListening = (address: { port: number }): void => {
+        if (listening++ === 0 && port === 0) port = address.port;
+        if (listening < (opts.listensPerWorker ?? 1)) return;
         worker.off('exit', onExit);
-        if (port === 0) port = address.port;
+        worker.off('listening', onListening);
         resolve();
-      });
+      };
+      worker.on('listening', onListening);
     });
 
   const close = async (): Promise<void> => {

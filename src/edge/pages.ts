@@ -40,3 +40,17 @@ export const BAD_GATEWAY_PAGE = page(
   '502 Bad Gateway',
   '<p>The edge could not find out which deployment serves this host. The error was logged; try again in a moment.</p>',
 );
+
+/** An HTTPS request for a host no certificate covers: the handshake used the default certificate. */
+export function noCertificatePage(host: string): Buffer {
+  const shown = escapeHtml(host);
+  return page(
+    'No certificate for this site yet',
+    `<p>This server has no TLS certificate for <code>${shown}</code>, so your browser was shown a ` +
+      'placeholder certificate and this page instead of the site.</p>\n' +
+      `<p>If this is your domain: add it to a project (<code>slipway domains add ${shown}</code>) and point its DNS ` +
+      'at this server; Slipway gets a certificate as soon as the DNS is right (<code>slipway domains ls</code> shows ' +
+      'what it waits for). Or start Slipway with <code>--tls-cert</code> and <code>--tls-key</code> for a certificate of ' +
+      `your own. Until then the site answers on <code>http://${shown}/</code>.</p>`,
+  );
+}

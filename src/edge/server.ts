@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { pipeline } from 'node:stream';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
@@ -9,11 +9,14 @@ import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-respons
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
+import { createHttpsEdge, type HttpsEdge } from './https.js';
 import type { Representation, Site, SiteFile } from './site.js';
 import type { EdgeOptions, HostRedirect } from './types.js';
 
 export interface EdgeServer {
   server: Server;
+  /** the HTTPS and HTTP/2 server, when opts.tls is given (listen on it after `https.ready`) */
+  https: HttpsEdge | undefined;
   /** Drop every cached Host -> deployment route now. */
   invalidate(): void;
   /**
@@ -90,15 +93,16 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   // ---- the request ----
 
-  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+  /** `secure`: over HTTPS (HTTP/1.1 or HTTP/2: the compatibility API gives the same request and response shape) */
+  function onRequest(req: IncomingMessage, res: ServerResponse, secure = false): void {
     try {
-      handle(req, res);
+      handle(req, res, secure);
     } catch (error) {
       fail(res, 500, `request for ${req.url ?? '?'} failed`, error, req.method === 'HEAD');
     }
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  function handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
     const method = req.method;
     const isHead = method === 'HEAD';
     // other methods can only mean something to a deployment's server: see serveFile
@@ -114,6 +118,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     let ifNoneMatch: string | undefined;
     let range: string | undefined;
     let ifRange: string | undefined;
+    let authority: string | undefined;
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
@@ -127,6 +132,10 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         case 8:
           if (name === 'If-Range' || name.toLowerCase() === 'if-range') ifRange = raw[i + 1];
           break;
+        case 10:
+          // HTTP/2 names the host in the :authority pseudo-header (a Host header, if sent, comes first)
+          if (authority === undefined && name === ':authority') authority = raw[i + 1];
+          break;
         case 13:
           if (name === 'If-None-Match' || name.toLowerCase() === 'if-none-match') ifNoneMatch = raw[i + 1];
           break;
@@ -135,6 +144,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           break;
       }
     }
+    host ??= authority;
     if (host === undefined || host === '') {
       sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
       return;
@@ -157,12 +167,20 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
 
-    // a redirect domain keeps the scheme the request came in on (the HTTPS edge sets 'https')
-    const scheme: 'http' | 'https' = 'http';
+    // with HTTPS on: HTTP -> HTTPS redirects, and the page for a host that has no certificate
+    const gate = https?.gate(host, target, path, secure);
+    if (gate !== undefined) {
+      sendPage(res, gate.status, gate.body, isHead, gate.location === undefined ? undefined : ['Location', gate.location]);
+      return;
+    }
+    // a redirect domain keeps the scheme the request came in on
+    const scheme: 'http' | 'https' = secure ? 'https' : 'http';
+
     const route = routes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
-        if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead);
+        if (secure && route.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', route.settings.hsts);
+        if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
         else serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
         return;
       }
@@ -178,9 +196,10 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const hostHeader = host;
     routes.resolve(hostHeader).then(
       (resolved) => {
+        if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
         if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
         else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
-        else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead);
+        else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
         else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
       },
       (error: unknown) => {
@@ -201,7 +220,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   }
 
   /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */
-  function toServer(req: IncomingMessage, res: ServerResponse, site: Site, isHead: boolean): void {
+  function toServer(req: IncomingMessage, res: ServerResponse, site: Site, isHead: boolean, secure: boolean): void {
     if (site.server === undefined || servers === undefined) {
       sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD', 'x-slipway-deployment', site.deploymentId]);
       return;
@@ -211,7 +230,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     // which version answered, as on static responses (merged into the server's own headers)
     res.setHeader('x-slipway-deployment', site.deploymentId);
     gateway.ensure(site.deploymentId, site.server).then(
-      (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: 'http', clientIp }),
+      (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: secure ? 'https' : 'http', clientIp }),
       (error: unknown) => fail(res, 502, `the server of deployment ${site.deploymentId} did not start`, error, isHead),
     ).catch((error: unknown) => fail(res, 502, `proxying to deployment ${site.deploymentId} failed`, error, isHead));
   }
@@ -291,7 +310,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     } else cache.touch(slot);
     const bytes = slot?.bytes;
     if (bytes !== undefined) {
-      if (range === undefined && rawResponses && status === rep.status) {
+      // the pre-serialised head is HTTP/1.1 and holds none of the headers set on res (HSTS)
+      if (range === undefined && rawResponses && status === rep.status && res instanceof ServerResponse && !res.hasHeader('strict-transport-security')) {
         const second = Math.floor(Date.now() / 1000);
         let raw = rep.raw;
         if (raw === undefined || raw.second !== second) {
@@ -341,6 +361,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   const server = createServer(onRequest);
   server.on('upgrade', upgradeHandler(routes, servers, report));
+  const https = opts.tls === undefined ? undefined : createHttpsEdge(opts.tls, { request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true), upgrade: upgradeHandler(routes, servers, report, 'https') }, report);
   // idle keep-alive connections live as long as nginx's default (75 s), so clients reuse them
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
@@ -368,9 +389,13 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const timer = setInterval(() => void poll(), pollMs);
   timer.unref();
 
-  function close(): Promise<void> {
+  async function close(): Promise<void> {
     clearInterval(timer);
     routes.close();
+    await Promise.all([https?.close(), closeHttp()]);
+  }
+
+  function closeHttp(): Promise<void> {
     return new Promise((resolve) => {
       if (!server.listening) {
         resolve();
@@ -386,5 +411,5 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     });
   }
 
-  return { server, invalidate, refresh: () => routes.refresh(), close };
+  return { server, https, invalidate, refresh: () => routes.refresh(), close };
 }

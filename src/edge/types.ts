@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BlobStore } from '../blobs/index.js';
 import type { ServerBundle } from '../manifest/index.js';
+import type { EdgeTlsOptions } from './https.js';
 
 /** What the edge serves for one Host. */
 export interface ResolvedSite {
@@ -78,6 +79,8 @@ export interface EdgeOptions {
    * to it switches at once (default 5 min; 0: drain right after the move)
    */
   standbyMs?: number;
+  /** also serve HTTPS and HTTP/2 (EdgeServer.https), and redirect HTTP to it for hosts with a certificate */
+  tls?: EdgeTlsOptions;
 }
 
 /**

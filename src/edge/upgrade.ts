@@ -8,7 +8,7 @@ import type { ServerGateway } from './types.js';
  * The http server's 'upgrade' listener: WebSocket and other upgrades go to an SSR deployment's
  * server; a static deployment, an unknown host or a bad target is refused.
  */
-export function upgradeHandler(routes: RouteTable, servers: ServerGateway | undefined, report: (message: string, error?: unknown) => void) {
+export function upgradeHandler(routes: RouteTable, servers: ServerGateway | undefined, report: (message: string, error?: unknown) => void, proto: 'http' | 'https' = 'http') {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const refuse = (status: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -22,7 +22,7 @@ export function upgradeHandler(routes: RouteTable, servers: ServerGateway | unde
       .then(async ({ site }) => {
         if (site?.server === undefined || servers === undefined) return refuse('404 Not Found');
         const target = await servers.ensure(site.deploymentId, site.server);
-        await servers.upgrade(req, socket, head, site.deploymentId, target, { proto: 'http', clientIp: req.socket.remoteAddress ?? '' });
+        await servers.upgrade(req, socket, head, site.deploymentId, target, { proto, clientIp: req.socket.remoteAddress ?? '' });
       })
       .catch((error: unknown) => {
         report(`upgrade for ${JSON.stringify(host)} failed`, error);

@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { LocalBlobStore } from '../blobs/index.js';
 import { createStoreLookup } from '../routing/index.js';
+import { loadSecretKey, SecretBox } from '../secrets.js';
 import { Store } from '../store/index.js';
+import { createStoreTlsSource } from '../tls/edge-source.js';
+import type { EdgeTlsOptions } from './https.js';
 import { createRemoteGateway } from './runtime-ipc.js';
 import { EDGE_CONFIG_ENV } from './worker-main-env.js';
 import { runEdgeWorker } from './worker.js';
@@ -12,11 +15,24 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, baseDomain, standbyMs } = JSON.parse(raw) as { dataDir: string; baseDomain: string; standbyMs?: number };
+const { dataDir, baseDomain, standbyMs, https } = JSON.parse(raw) as {
+  dataDir: string;
+  baseDomain: string;
+  standbyMs?: number;
+  /** set when HTTPS is on: the operator's certificate files, if any */
+  https?: { tlsCertFile?: string; tlsKeyFile?: string };
+};
 const store = await Store.openSqlite(join(dataDir, 'slipway.db'), { migrate: false });
+let tls: EdgeTlsOptions | undefined;
+if (https !== undefined) {
+  // each worker reads certificates from the store itself, decrypting with the platform key
+  const platformKey = await loadSecretKey(join(dataDir, 'secret.key'));
+  const operator = https.tlsCertFile !== undefined && https.tlsKeyFile !== undefined ? { certFile: https.tlsCertFile, keyFile: https.tlsKeyFile } : undefined;
+  tls = { source: createStoreTlsSource(store.db, new SecretBox(platformKey)), platformKey, ...(operator === undefined ? {} : { operator }) };
+}
 // a 10 ms poll is one indexed SQLite read per worker: cheap, and an alias move shows within ~10 ms
 const blobs = new LocalBlobStore(join(dataDir, 'blobs'));
 // the primary runs the node's one server per SSR deployment (see serveRuntime); this process
 // asks it for the port and proxies to it directly
 const servers = createRemoteGateway();
-await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs, pollMs: 10, servers, standbyMs, onClose: async () => servers.close() });
+await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs, pollMs: 10, servers, standbyMs, ...(tls === undefined ? {} : { tls }), onClose: async () => servers.close() });

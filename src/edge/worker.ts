@@ -5,6 +5,8 @@ import type { EdgeOptions } from './types.js';
 /** Environment variables through which startEdgeCluster tells a worker where to listen. */
 export const PORT_ENV = 'SLIPWAY_EDGE_PORT';
 export const HOST_ENV = 'SLIPWAY_EDGE_HOST';
+/** the HTTPS port, when the worker also serves HTTPS (opts.tls) */
+export const HTTPS_PORT_ENV = 'SLIPWAY_EDGE_HTTPS_PORT';
 
 /**
  * The body of an edge worker module: build an edge server from `opts`, listen on the port
@@ -39,10 +41,21 @@ export async function runEdgeWorker(opts: EdgeOptions & { onClose?: () => Promis
   // the primary died or disconnected us: do not linger as an orphan holding the port
   if (cluster.isWorker) process.once('disconnect', stop);
 
-  await new Promise<void>((resolve, reject) => {
-    edge.server.once('error', reject);
-    edge.server.listen(port, host, () => {
-      edge.server.off('error', reject);
+  await listen(edge.server, port, host);
+  if (edge.https !== undefined) {
+    // after the HTTP port: startEdgeCluster takes the first port a worker listens on as the edge's
+    const httpsPort = Number(process.env[HTTPS_PORT_ENV] ?? 'NaN');
+    if (!Number.isInteger(httpsPort) || httpsPort < 1 || httpsPort > 65535) throw new Error(`${HTTPS_PORT_ENV} must be a port number, e.g. ${HTTPS_PORT_ENV}=443`);
+    await edge.https.ready;
+    await listen(edge.https.server, httpsPort, host);
+  }
+}
+
+function listen(server: import('node:net').Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
       resolve();
     });
   });

@@ -56,7 +56,9 @@ export function proxyHttp(req: IncomingMessage, res: ServerResponse, upstream: U
           up.destroy();
           return;
         }
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up.headers));
+        // HTTP/2 has no reason phrase (node warns when given one)
+        if (req.httpVersionMajor === 2) res.writeHead(up.statusCode ?? 502, responseHeaders(up.headers));
+        else res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up.headers));
         // a response without a length may be a stream the server feeds slowly: show its head now
         if (up.headers['content-length'] === undefined && req.method !== 'HEAD') res.flushHeaders();
         up.on('error', () => res.destroy());
@@ -94,12 +96,15 @@ export function forwardHeaders(req: IncomingMessage, opts: ProxyOptions): Outgoi
   const out: OutgoingHttpHeaders = {};
   const named = connectionHeaders(req.headers.connection);
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not HTTP/1.1 headers
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name.charCodeAt(0) === 58 /* : */) continue;
     out[name] = value;
   }
+  // an HTTP/2 client names the host in :authority; the server behind sees it as Host
+  const host = req.headers.host ?? (req.headers as Record<string, string | string[] | undefined>)[':authority'];
+  if (typeof host === 'string') out.host = host;
   // the edge is where the client's connection ends: it states these, it does not relay them
-  const host = req.headers.host;
-  if (host !== undefined) out['x-forwarded-host'] = host;
+  if (typeof host === 'string') out['x-forwarded-host'] = host;
   else delete out['x-forwarded-host'];
   out['x-forwarded-proto'] = opts.proto;
   out['x-forwarded-port'] = String(req.socket.localPort ?? (opts.proto === 'https' ? 443 : 80));
