@@ -9,8 +9,9 @@ import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-respons
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
+import { hasRules, serveWithRules } from './site-rules.js';
 import type { Representation, Site, SiteFile } from './site.js';
-import type { EdgeOptions } from './types.js';
+import type { EdgeOptions, HostSettings } from './types.js';
 
 export interface EdgeServer {
   server: Server;
@@ -160,7 +161,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const route = routes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
-        if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead);
+        if (hasRules(route.site)) serveByRules(req, res, route.site, route.settings, path, target, host, isHead, staticOnly, acceptEncoding, ifNoneMatch, range, ifRange);
+        else if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead);
         else serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
         return;
       }
@@ -173,6 +175,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     routes.resolve(hostHeader).then(
       (resolved) => {
         if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+        else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, isHead, staticOnly, acceptEncoding, ifNoneMatch, range, ifRange);
         else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead);
         else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
       },
@@ -182,6 +185,12 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
       },
     ).catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
+  }
+
+  /** A site with its own redirects, rewrites and headers: see ./site-rules.ts. */
+  function serveByRules(req: IncomingMessage, res: ServerResponse, site: Site & { rules: NonNullable<Site['rules']> }, settings: HostSettings | undefined, path: string, target: string, host: string, isHead: boolean, staticOnly: boolean, acceptEncoding: string | undefined, ifNoneMatch: string | undefined, range: string | undefined, ifRange: string | undefined): void {
+    const answers = { file: (view: Site, at: string) => serveFile(res, view, at, isHead, acceptEncoding, ifNoneMatch, range, ifRange), server: (view: Site) => toServer(req, res, view, isHead) };
+    serveWithRules({ req, res, site, settings, path, target, host, isHead, staticOnly }, answers, { proxy: opts.externalProxy, report });
   }
 
   /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BlobStore } from '../blobs/index.js';
 import type { ServerBundle } from '../manifest/index.js';
+import type { ExternalProxyOptions } from './external-proxy.js';
 
 /** What the edge serves for one Host. */
 export interface ResolvedSite {
@@ -62,6 +63,8 @@ export interface EdgeOptions {
    * to it switches at once (default 5 min; 0: drain right after the move)
    */
   standbyMs?: number;
+  /** how site rules' rewrites to outside URLs are proxied (tests trust their own CA and loopback server) */
+  externalProxy?: ExternalProxyOptions;
 }
 
 /**
