@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   moves: async () => (await import('./moves.js')).run,
   sandbox: async () => (await import('./sandbox.js')).run,
   'node-fetch': async () => (await import('./node-fetch.js')).run,
+  rules: async () => (await import('./rules.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -54,13 +54,28 @@ export function hasRules(site: Site): site is Site & { rules: CompiledRules } {
 
 /** Answer `x` by its site's rules. */
 export function serveWithRules(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOptions): void {
-  const rq = ruleRequest(x);
-  if (x.site.rules.platform === 'vercel') vercelOrder(x, rq, answers, opts);
-  else netlifyOrder(x, rq, answers, opts);
+  if (x.site.rules.platform === 'vercel') vercelOrder(x, answers, opts);
+  else netlifyOrder(x, answers, opts);
 }
 
-function vercelOrder(x: RuleExchange, rq: RuleRequest, answers: RuleAnswers, opts: SiteRulesOptions): void {
-  const { site } = x;
+/** What the rules before the files decided for one path, remembered when only the path decides it. */
+interface EarlyOutcome {
+  view: Site;
+  extra: string[];
+  redirect: { route: RuleRoute; m: RuleMatch } | undefined;
+  /** Netlify: a request for an existing file at this path meets no forced rule */
+  noForcedRule?: boolean;
+}
+
+const MAX_MEMO_PATHS = 10_000;
+
+function remember(rules: CompiledRules, path: string, outcome: EarlyOutcome): EarlyOutcome {
+  if (rules.memo.size >= MAX_MEMO_PATHS) rules.memo.clear();
+  rules.memo.set(path, outcome);
+  return outcome;
+}
+
+function vercelEarly(site: Site & { rules: CompiledRules }, rq: RuleRequest): EarlyOutcome {
   const extra: string[] = [];
   for (const rule of site.rules.early) {
     const m = matchRule(rule, rq);
@@ -68,11 +83,26 @@ function vercelOrder(x: RuleExchange, rq: RuleRequest, answers: RuleAnswers, opt
     const route = rule.route;
     if (route.kind === 'headers') {
       for (const [name, value] of route.headers ?? []) setHeader(extra, name, substitute(value, m, encodeHeaderValue), false);
-    } else if (route.kind === 'redirect') return redirect(x, route, m);
+    } else if (route.kind === 'redirect') return { view: site, extra, redirect: { route, m } };
     else break; // a guard (trailingSlash's /.well-known): no later rule before the files
   }
-  const view = withHeaders(site, extra);
+  return { view: withHeaders(site, extra), extra, redirect: undefined };
+}
+
+function vercelOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOptions): void {
+  const { site } = x;
+  const rules = site.rules;
+  let rq: RuleRequest | undefined;
+  let early = rules.earlyByPath ? (rules.memo.get(x.path) as EarlyOutcome | undefined) : undefined;
+  if (early === undefined) {
+    rq = ruleRequest(x);
+    early = vercelEarly(site, rq);
+    if (rules.earlyByPath) remember(rules, x.path, early);
+  }
+  if (early.redirect !== undefined) return redirect(x, early.redirect.route, early.redirect.m);
+  const { view, extra } = early;
   if (site.files.has(x.path)) return fileOrServer(x, view, x.path, extra, answers);
+  rq ??= ruleRequest(x);
   let path = x.path;
   let query = rawQuery(x.target);
   let rewritten = false;
@@ -97,16 +127,27 @@ function vercelOrder(x: RuleExchange, rq: RuleRequest, answers: RuleAnswers, opt
   answers.file(view, path);
 }
 
-function netlifyOrder(x: RuleExchange, rq: RuleRequest, answers: RuleAnswers, opts: SiteRulesOptions): void {
+function netlifyOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOptions): void {
   const { site } = x;
-  const extra: string[] = [];
-  for (const rule of site.rules.early) {
-    const m = matchRule(rule, rq);
-    if (m !== undefined) for (const [name, value] of rule.route.headers ?? []) setHeader(extra, name, substitute(value, m, encodeHeaderValue), true);
-  }
-  const view = withHeaders(site, extra);
+  const rules = site.rules;
   const exists = site.files.has(x.path);
-  for (const rule of site.rules.late) {
+  let rq: RuleRequest | undefined;
+  let early = rules.earlyByPath ? (rules.memo.get(x.path) as EarlyOutcome | undefined) : undefined;
+  if (early === undefined) {
+    rq = ruleRequest(x);
+    const extra: string[] = [];
+    for (const rule of rules.early) {
+      const m = matchRule(rule, rq);
+      if (m !== undefined) for (const [name, value] of rule.route.headers ?? []) setHeader(extra, name, substitute(value, m, encodeHeaderValue), true);
+    }
+    early = { view: withHeaders(site, extra), extra, redirect: undefined };
+    if (rules.earlyByPath) remember(rules, x.path, early);
+  }
+  const { view, extra } = early;
+  // the common request, a file no forced rule touches, runs no rule once remembered
+  if (exists && early.noForcedRule === true) return fileOrServer(x, view, x.path, extra, answers);
+  rq ??= ruleRequest(x);
+  for (const rule of rules.late) {
     if (exists && rule.route.force !== true) continue; // no shadowing of a file without "!"
     const m = matchRule(rule, rq);
     if (m === undefined) continue;
@@ -124,6 +165,7 @@ function netlifyOrder(x: RuleExchange, rq: RuleRequest, answers: RuleAnswers, op
     x.req.url = `${encodeUrlValue(next.path)}${merged === '' ? '' : `?${merged}`}`;
     return toServer(x, view, extra, answers);
   }
+  if (exists && rules.earlyByPath && rules.forcedByPath) early.noForcedRule = true;
   if (x.staticOnly || (site.server !== undefined && !exists)) return toServer(x, view, extra, answers);
   answers.file(view, x.path);
 }

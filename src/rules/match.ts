@@ -13,6 +13,12 @@ export interface CompiledRules {
   early: readonly CompiledRule[];
   /** Vercel: rewrites, after the files; Netlify: the `_redirects` rules (the first that applies wins) */
   late: readonly CompiledRule[];
+  /** no early rule looks at anything but the path: its outcome for a path can be remembered */
+  earlyByPath: boolean;
+  /** no forced late rule looks at anything but the path (Netlify: what a request for a file runs) */
+  forcedByPath: boolean;
+  /** the edge's per-path memory of those outcomes (bounded by the edge), so a hot path runs no rule twice */
+  readonly memo: Map<string, unknown>;
 }
 
 export interface CompiledRule {
@@ -62,7 +68,8 @@ export function compileRules(rules: SiteRules): CompiledRules {
     const isLate = rules.platform === 'vercel' ? route.kind === 'rewrite' : route.kind !== 'headers';
     (isLate ? late : early).push(compile(route));
   }
-  return { platform: rules.platform, early, late };
+  const byPath = (r: CompiledRule) => r.has === undefined && r.missing === undefined;
+  return { platform: rules.platform, early, late, earlyByPath: early.every(byPath), forcedByPath: late.every((r) => r.route.force !== true || byPath(r)), memo: new Map() };
 }
 
 function compileCondition(c: RuleCondition): CompiledCondition {

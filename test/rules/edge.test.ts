@@ -84,6 +84,7 @@ describe('site rules at the edge', () => {
     await deploy('vercel.localhost', vercelRules(JSON.stringify(VERCEL))!);
     await deploy('www.example.com', vercelRules(JSON.stringify(VERCEL))!);
     await deploy('allowed.localhost', vercelRules(JSON.stringify(VERCEL))!, { externalRewrites: true });
+    await deploy('plain-rules.localhost', vercelRules(JSON.stringify({ redirects: VERCEL.redirects.slice(0, 3), headers: VERCEL.headers }))!);
     await deploy('netlify.localhost', { platform: 'netlify', routes: [...parseRedirects(REDIRECTS), ...parseHeaders(HEADERS)] });
     ({ edge, port } = await listenEdge({ lookup, blobs: fx.blobs, log: () => {} }));
   });
@@ -163,6 +164,18 @@ describe('site rules at the edge', () => {
       assert.equal(loopback.status, 502);
       assert.match(loopback.text, /127\.0\.0\.1, which is not a public internet address/);
     });
+    it('answers a path the same way the second time, when only the path decides (the edge remembers it)', async () => {
+      const p = (path: string) => get(port, 'plain-rules.localhost', path);
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await p('/old/abc')).headers.location, '/new/abc');
+        assert.equal((await p(`/old/abc?n=${i}`)).headers.location, `/new/abc?n=${i}`);
+        assert.equal((await p('/old/xyz')).headers.location, '/new/xyz');
+        const post = await p('/posts/hello');
+        assert.equal(post.headers['x-post'], 'hello');
+        assert.equal(post.text, '<h1>hello post</h1>');
+        assert.equal((await p('/about')).headers['x-post'], undefined);
+      }
+    });
     it('answers HEAD with the redirect and no body', async () => {
       const head = await get(port, 'vercel.localhost', '/temp', { method: 'HEAD' });
       assert.equal(head.status, 307);
@@ -188,13 +201,16 @@ describe('site rules at the edge', () => {
       assert.equal(store.headers.location, '/blog/7');
       assert.equal((await n('/store')).status, 404);
     });
-    it('does not shadow an existing file without "!", and does with it', async () => {
-      const about = await n('/about');
-      assert.equal(about.status, 200);
-      assert.equal(about.text, '<h1>about</h1>');
-      const css = await n('/style.css');
-      assert.equal(css.status, 200);
-      assert.equal(css.text, '<h1>about</h1>');
+    it('does not shadow an existing file without "!", and does with it (asked twice: the second answer is remembered)', async () => {
+      for (let i = 0; i < 2; i++) {
+        const about = await n('/about');
+        assert.equal(about.status, 200);
+        assert.equal(about.text, '<h1>about</h1>');
+        assert.equal(about.headers['x-frame-options'], 'DENY');
+        const css = await n('/style.css');
+        assert.equal(css.status, 200);
+        assert.equal(css.text, '<h1>about</h1>');
+      }
     });
     it('serves 200 rewrites (a single-page app fallback) and 404 rules with the target as the body', async () => {
       const app = await n('/app/deep/link');
