@@ -101,7 +101,8 @@ function vercelOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOptio
   }
   if (early.redirect !== undefined) return redirect(x, early.redirect.route, early.redirect.m);
   const { view, extra } = early;
-  if (site.files.has(x.path)) return fileOrServer(x, view, x.path, extra, answers);
+  const own = fileAt(site, x.path);
+  if (own !== undefined) return fileOrServer(x, view, own, extra, answers);
   rq ??= ruleRequest(x);
   let path = x.path;
   let query = rawQuery(x.target);
@@ -118,7 +119,8 @@ function vercelOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOptio
     rewritten = true;
     if (rule.route.status === 404) return notFound(x, view, path, extra, answers);
     // check: a target that is a file is served; else the next rewrite sees the rewritten path
-    if (site.files.has(path)) return fileOrServer(x, view, path, extra, answers);
+    const target = fileAt(site, path);
+    if (target !== undefined) return fileOrServer(x, view, target, extra, answers);
   }
   if (site.server !== undefined) {
     if (rewritten) x.req.url = `${encodeUrlValue(path)}${query === '' ? '' : `?${query}`}`;
@@ -168,6 +170,16 @@ function netlifyOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOpti
   if (exists && rules.earlyByPath && rules.forcedByPath) early.noForcedRule = true;
   if (x.staticOnly || (site.server !== undefined && !exists)) return toServer(x, view, extra, answers);
   answers.file(view, x.path);
+}
+
+/**
+ * The key of the file that answers `path` on Vercel: the path itself, or with trailingSlash on,
+ * "/about/" is the page "about.html" (which the site's table knows as "/about").
+ */
+function fileAt(site: Site, path: string): string | undefined {
+  if (site.files.has(path)) return path;
+  if (path.length > 1 && path.endsWith('/') && site.files.has(path.slice(0, -1))) return path.slice(0, -1);
+  return undefined;
 }
 
 function fileOrServer(x: RuleExchange, view: Site, path: string, extra: string[], answers: RuleAnswers): void {

@@ -85,6 +85,7 @@ describe('site rules at the edge', () => {
     await deploy('www.example.com', vercelRules(JSON.stringify(VERCEL))!);
     await deploy('allowed.localhost', vercelRules(JSON.stringify(VERCEL))!, { externalRewrites: true });
     await deploy('plain-rules.localhost', vercelRules(JSON.stringify({ redirects: VERCEL.redirects.slice(0, 3), headers: VERCEL.headers }))!);
+    await deploy('slash.localhost', vercelRules(JSON.stringify({ trailingSlash: true }))!);
     await deploy('netlify.localhost', { platform: 'netlify', routes: [...parseRedirects(REDIRECTS), ...parseHeaders(HEADERS)] });
     ({ edge, port } = await listenEdge({ lookup, blobs: fx.blobs, log: () => {} }));
   });
@@ -175,6 +176,17 @@ describe('site rules at the edge', () => {
         assert.equal(post.text, '<h1>hello post</h1>');
         assert.equal((await p('/about')).headers['x-post'], undefined);
       }
+    });
+    it('adds a trailing slash to pages with trailingSlash: true, and serves the page there, but not to files', async () => {
+      const s = (path: string) => get(port, 'slash.localhost', path);
+      const about = await s('/about');
+      assert.equal(about.status, 308);
+      assert.equal(about.headers.location, '/about/');
+      assert.equal((await s('/about/')).text, '<h1>about</h1>');
+      assert.equal((await s('/app.js')).text, 'console.log(1)');
+      const slashed = await s('/app.js/');
+      assert.equal(slashed.status, 308);
+      assert.equal(slashed.headers.location, '/app.js');
     });
     it('answers HEAD with the redirect and no body', async () => {
       const head = await get(port, 'vercel.localhost', '/temp', { method: 'HEAD' });
