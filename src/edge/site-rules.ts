@@ -201,7 +201,10 @@ function notFound(x: RuleExchange, view: Site, target: string, extra: string[], 
 }
 
 function redirect(x: RuleExchange, route: RuleRoute, m: RuleMatch): void {
-  let location = substitute(route.dest ?? '/', m, encodeUrlValue);
+  const template = route.dest ?? '/';
+  let location = substitute(template, m, encodeUrlValue);
+  // a path template must stay a path: "/$1" with "//evil.example" asked for is not another site
+  if (template.startsWith('/') && !template.startsWith('//') && location.startsWith('//')) location = `/${location.replace(/^\/+/, '')}`;
   const query = rawQuery(x.target);
   if (route.keepQuery !== false && query !== '') location = appendQuery(location, query);
   location = encodeHeaderValue(location);

@@ -21,6 +21,7 @@ const VERCEL = {
     { source: '/go', destination: '/posts/:id', permanent: false, has: [{ type: 'query', key: 'id', value: '(?<id>\\d+)' }] },
     { source: '/hdr', destination: '/about', permanent: false, missing: [{ type: 'header', key: 'X-Skip' }] },
     { source: '/host-only', destination: '/about', permanent: false, has: [{ type: 'host', value: 'www\\.example\\.com' }] },
+    { source: '/r/(.*)', destination: '/$1', permanent: false },
   ],
   rewrites: [
     { source: '/blog/:slug', destination: '/posts/:slug' },
@@ -110,6 +111,11 @@ describe('site rules at the edge', () => {
     });
     it('passes the query string on to the redirect target', async () => {
       assert.equal((await v('/old/abc?x=1&y=2')).headers.location, '/new/abc?x=1&y=2');
+    });
+    it('keeps a path destination a path, whatever the request put in its groups', async () => {
+      const res = await v('/r//evil.example/x');
+      assert.equal(res.status, 307);
+      assert.equal(res.headers.location, '/evil.example/x', 'not "//evil.example/x", which a browser reads as another host');
     });
     it('applies has and missing conditions on cookies, query, headers and host', async () => {
       assert.equal((await v('/beta', { cookie: 'a=b; beta=yes' })).status, 307);

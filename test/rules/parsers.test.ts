@@ -73,6 +73,12 @@ describe('_redirects', () => {
     assert.match('/old', splat);
     assert.match('/home/', new RegExp(routes[0]!.src), 'a trailing slash is ignored');
   });
+  it('reads a whole-domain rule as a host condition', () => {
+    const [route] = parseRedirects('https://old.example.com/*  https://example.com/:splat  301!');
+    assert.deepEqual(route!.has, [{ type: 'host', value: 'old\\.example\\.com' }]);
+    assert.equal(route!.dest, 'https://example.com/$splat');
+    assert.equal(route!.force, true);
+  });
   it('names the line and the problem', () => {
     throwsRule(() => parseRedirects('/a /b\n\n/c'), /_redirects line 3: the rule has no target/);
     throwsRule(() => parseRedirects('/a /b 418'), /line 1: status 418 is not supported/);
