@@ -21,6 +21,7 @@ const TARGETS = [
   { host: 'plain.localhost', label: 'no rules' },
   { host: 'vercel.localhost', label: '200 vercel.json rules' },
   { host: 'netlify.localhost', label: '200 _redirects/_headers rules' },
+  { host: 'conditions.localhost', label: '200 vercel.json rules, one with a cookie condition' },
 ] as const;
 
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
@@ -57,6 +58,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       rows,
       notes: [
         'vercel.json: 120 redirects, 40 header rules (one for every path) and 40 rewrites; the page is a file, so the redirects and header rules are all tried and the rewrites never are.',
+        'with a cookie condition: the same vercel.json with one redirect conditional on a cookie, so nothing is remembered per path and every request runs the 160 rules before the files.',
         '_redirects/_headers: 160 redirects and rewrites and 40 header blocks (one for every path); the page is a file, so only forced rules are tried.',
         'rules are skipped by their literal path prefix before their regular expression runs; a file with rule headers is compiled once per header set, so it keeps the prebuilt-response fast path.',
         'target: >= 0.9 x the site without rules.',
@@ -75,10 +77,12 @@ function median(values: number[]): number {
 }
 
 /** 200 rules of the shapes sites really carry: moved sections, legacy URLs, per-section headers. */
-function vercelJson(): string {
+function vercelJson(withCondition = false): string {
   const redirects = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? { source: `/old-section-${i}/:slug`, destination: `/section-${i}/:slug`, permanent: true } : { source: `/legacy-${i}/(.*)`, destination: `/archive/${i}/$1`, permanent: false }));
   const headers = Array.from({ length: 40 }, (_, i) => (i === 0 ? { source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] } : { source: `/docs-${i}/:path*`, headers: [{ key: 'Cache-Control', value: 'public, max-age=600' }] }));
   const rewrites = Array.from({ length: 40 }, (_, i) => ({ source: `/blog-${i}/:slug`, destination: `/posts/${i}/:slug.html` }));
+  // a condition on the request means no outcome can be remembered per path: every request runs the rules
+  if (withCondition) redirects[119] = { source: '/beta/:slug', destination: '/preview/:slug', permanent: false, has: [{ type: 'cookie', key: 'beta', value: 'yes' }] } as (typeof redirects)[number];
   return JSON.stringify({ redirects, headers, rewrites });
 }
 
@@ -96,7 +100,7 @@ async function storeSites(dir: string): Promise<string> {
   const body = Buffer.from(`${html}</body></html>\n`.padEnd(2048, ' '));
   await blobs.put(sha256(body), body);
   const netlify = netlifyFiles();
-  const rules: (SiteRules | undefined)[] = [undefined, vercelRules(vercelJson()), { platform: 'netlify', routes: [...parseRedirects(netlify.redirects), ...parseHeaders(netlify.headers)] }];
+  const rules: (SiteRules | undefined)[] = [undefined, vercelRules(vercelJson()), { platform: 'netlify', routes: [...parseRedirects(netlify.redirects), ...parseHeaders(netlify.headers)] }, vercelRules(vercelJson(true))];
   const hosts: Record<string, { deploymentId: string; manifestHash: string }> = {};
   for (const [i, target] of TARGETS.entries()) {
     const manifest: Manifest = { version: 1, files: { 'index.html': { hash: sha256(body), size: body.length, type: 'text/html; charset=utf-8' } } };
