@@ -188,8 +188,9 @@ function fileOrServer(x: RuleExchange, view: Site, path: string, extra: string[]
 }
 
 function toServer(x: RuleExchange, view: Site, extra: string[], answers: RuleAnswers): void {
-  // the server's own headers of the same name win (node merges these under the proxied head)
-  for (let i = 0; i < extra.length; i += 2) x.res.setHeader(extra[i]!, extra[i + 1]!);
+  // the server's own headers of the same name win (node merges these under the proxied head);
+  // a static site's answer here is the edge's own 405 page, which gets none
+  if (view.server !== undefined) for (let i = 0; i < extra.length; i += 2) x.res.setHeader(extra[i]!, extra[i + 1]!);
   answers.server(view);
 }
 
