@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
 import { tempDir } from '../helpers/paths.js';
-import { edgeGet, startSlipwayProcess, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
 
 /*
  * Site rules as a user ships them: a repository with vercel.json (in its rootDirectory) and one
@@ -17,6 +17,7 @@ const VERCEL_JSON = {
   rewrites: [
     { source: '/blog/:slug', destination: '/posts/:slug.html' },
     { source: '/ext', destination: 'https://example.com/' },
+    { source: '/internal/:path*', destination: 'https://localhost:1/:path*' },
   ],
   headers: [{ source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] }],
   trailingSlash: false,
@@ -72,10 +73,18 @@ describe('vercel.json through slipway up', () => {
     assert.equal((await get(host, '/old/a', {}, 'POST')).status, 308);
     assert.equal((await get(host, '/vercel.json')).status, 404);
   });
-  it('refuses a rewrite to an outside URL while the project does not allow it', async () => {
+  it('refuses a rewrite to an outside URL while the project does not allow it, and to the machine itself even when it does', async () => {
     const ext = await get(host, '/ext');
     assert.equal(ext.status, 502);
     assert.match(ext.text, /does not allow rewrites to outside URLs/);
+    const patched = await slipway.api('PATCH', '/api/v1/projects/vsite', { externalRewrites: true });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const internal = await waitFor('the edge to see externalRewrites', async () => {
+      const r = await get(host, '/internal/api/v1/projects');
+      return /does not allow/.test(r.text) ? undefined : r;
+    }, 5000);
+    assert.equal(internal.status, 502);
+    assert.match(internal.text, /localhost resolves to (127\.0\.0\.1|::1), which is not a public internet address/);
   });
   it('fails a deployment with a bad rule, naming the file, the rule and the problem; production stays', async () => {
     const bad = { ...VERCEL_JSON, redirects: [...VERCEL_JSON.redirects, { source: 'no-slash', destination: '/x' }] };
