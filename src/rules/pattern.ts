@@ -4,13 +4,19 @@
  * header names and values that a rule may set.
  */
 
+/** unbounded repetitions one pattern may hold: each can multiply the work on a failing match by the input's length */
+const MAX_UNBOUNDED = 2;
+
 /**
  * Why `source` (a user-written regular expression, or a fragment of one) could take exponential
- * time on a hostile path, or undefined when it looks safe: a quantified group that itself holds
- * a quantifier, like `(a+)+` or `(.*)*`. The edge is shared by every project and a JavaScript
- * regular expression cannot be interrupted, so such a pattern is refused at deploy time.
+ * or high polynomial time on a hostile path or header, or undefined when it looks safe: a
+ * quantified group that itself holds a quantifier, like `(a+)+` or `(.*)*`, or more than two
+ * unbounded repetitions (`.*x.*y.*`). The edge is shared by every project and a JavaScript
+ * regular expression cannot be interrupted, so such a pattern is refused at deploy time. This
+ * is a heuristic (an ambiguous alternation under a quantifier, `(a|aa)+`, passes).
  */
 export function unsafeRegex(source: string): string | undefined {
+  let unbounded = 0;
   // per open group: does it hold a quantifier so far?
   const stack: boolean[] = [];
   let inClass = false;
@@ -38,6 +44,9 @@ export function unsafeRegex(source: string): string | undefined {
       continue;
     } else if (c === '*' || c === '+' || c === '{' || (c === '?' && source[i - 1] !== '(' && !isQuantifier(source[i - 1]))) {
       if (lastGroupHadQuantifier && c !== '?') return `the quantified group before position ${i} holds a quantifier itself (like "(a+)+"), which can take exponential time`;
+      if ((c === '*' || c === '+' || (c === '{' && /^\{\d+,\}/.test(source.slice(i)))) && ++unbounded > MAX_UNBOUNDED) {
+        return `it repeats without bound (*, + or {n,}) more than ${MAX_UNBOUNDED} times, which can take a very long time on a long path or header`;
+      }
       if (stack.length > 0) stack[stack.length - 1] = true;
     } else lastGroupHadQuantifier = false;
   }
