@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuleRoute } from '../manifest/index.js';
-import { encodeHeaderValue, encodeUrlValue, matchRule, substitute, type CompiledRules, type RuleMatch, type RuleRequest } from '../rules/index.js';
+import { encodeHeaderValue, encodeUrlValue, matchConditions, matchPath, matchRule, substitute, type CompiledRule, type CompiledRules, type RuleMatch, type RuleRequest } from '../rules/index.js';
 import { proxyExternal, type ExternalProxyOptions } from './external-proxy.js';
 import { escapeHtml, page } from './pages.js';
 import { normaliseHost, requestPath } from './path.js';
@@ -69,16 +69,36 @@ interface EarlyOutcome {
 
 const MAX_MEMO_PATHS = 10_000;
 
-function remember(rules: CompiledRules, path: string, outcome: EarlyOutcome): EarlyOutcome {
+function remember<T>(rules: CompiledRules, path: string, value: T): T {
   if (rules.memo.size >= MAX_MEMO_PATHS) rules.memo.clear();
-  rules.memo.set(path, outcome);
-  return outcome;
+  rules.memo.set(path, value);
+  return value;
+}
+
+/** an early rule whose pattern matches the path; its conditions are still to be checked */
+type Candidate = { rule: CompiledRule; m: RuleMatch };
+
+/**
+ * The early rules whose patterns match `path`, in order. Where conditions keep the outcome from
+ * being remembered (`byPath` false), these are remembered instead, so a request runs only the
+ * conditions of the few rules that can apply.
+ */
+function earlyCandidates(rules: CompiledRules, path: string): readonly Candidate[] {
+  const remembered = rules.earlyByPath ? undefined : (rules.memo.get(path) as Candidate[] | undefined);
+  if (remembered !== undefined) return remembered;
+  const list: Candidate[] = [];
+  for (const rule of rules.early) {
+    const m = matchPath(rule, path);
+    if (m !== undefined) list.push({ rule, m });
+  }
+  return rules.earlyByPath ? list : remember(rules, path, list);
 }
 
 function vercelEarly(site: Site & { rules: CompiledRules }, rq: RuleRequest): EarlyOutcome {
   const extra: string[] = [];
-  for (const rule of site.rules.early) {
-    const m = matchRule(rule, rq);
+  for (const candidate of earlyCandidates(site.rules, rq.path)) {
+    const rule = candidate.rule;
+    const m = matchConditions(rule, rq, candidate.m);
     if (m === undefined) continue;
     const route = rule.route;
     if (route.kind === 'headers') {
@@ -138,8 +158,8 @@ function netlifyOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOpti
   if (early === undefined) {
     rq = ruleRequest(x);
     const extra: string[] = [];
-    for (const rule of rules.early) {
-      const m = matchRule(rule, rq);
+    for (const { rule, m: pathMatch } of earlyCandidates(rules, x.path)) {
+      const m = matchConditions(rule, rq, pathMatch);
       if (m !== undefined) for (const [name, value] of rule.route.headers ?? []) setHeader(extra, name, substitute(value, m, encodeHeaderValue), true);
     }
     early = { view: withHeaders(site, extra), extra, redirect: undefined };

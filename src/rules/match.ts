@@ -105,11 +105,27 @@ function operatorTest(m: RuleValueMatch): (value: string) => RegExpExecArray | b
 
 /** The rule's match on `req` (path, then has, then missing), or undefined. */
 export function matchRule(rule: CompiledRule, req: RuleRequest, path = req.path): RuleMatch | undefined {
+  const m = matchPath(rule, path);
+  return m === undefined ? undefined : matchConditions(rule, req, m);
+}
+
+/** The rule's match on the path alone (its conditions unchecked), or undefined. */
+export function matchPath(rule: CompiledRule, path: string): RuleMatch | undefined {
   if (rule.prefix !== '' && !path.startsWith(rule.prefix)) return undefined;
   const m = rule.re.exec(path);
   if (m === null) return undefined;
   const named: Record<string, string> = {};
   if (m.groups !== undefined) for (const [k, v] of Object.entries(m.groups)) if (v !== undefined) named[k] = v;
+  return { groups: m, named };
+}
+
+/**
+ * `m` (the rule's path match, which may be shared between requests and is not changed) with
+ * the values its has conditions capture, or undefined when a condition fails.
+ */
+export function matchConditions(rule: CompiledRule, req: RuleRequest, m: RuleMatch): RuleMatch | undefined {
+  if (rule.has === undefined && rule.missing === undefined) return m;
+  const named: Record<string, string> = { ...m.named };
   if (rule.has !== undefined) {
     for (const c of rule.has) {
       const value = conditionValue(c, req);
@@ -130,7 +146,7 @@ export function matchRule(rule: CompiledRule, req: RuleRequest, path = req.path)
       if (value !== undefined && (c.test === undefined || c.test(value) !== false)) return undefined;
     }
   }
-  return { groups: m, named };
+  return { groups: m.groups, named };
 }
 
 function conditionValue(c: CompiledCondition, req: RuleRequest): string | undefined {
