@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   sandbox: async () => (await import('./sandbox.js')).run,
   'node-fetch': async () => (await import('./node-fetch.js')).run,
   https: async () => (await import('./https.js')).run,
+  rules: async () => (await import('./rules.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

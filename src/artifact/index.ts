@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sha256, sha256File, type BlobStore } from '../blobs/index.js';
 import type { LogFn } from '../build/types.js';
 import { AppError } from '../errors/index.js';
-import type { ImmutableRule, Manifest, ManifestEntry, ServerBundle, Variant } from '../manifest/index.js';
+import type { ImmutableRule, Manifest, ManifestEntry, ServerBundle, SiteRules, Variant } from '../manifest/index.js';
 import { compressVariants, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from './compress.js';
 import { contentType } from './content-type.js';
 import { walkOutput } from './walk.js';
@@ -31,6 +31,8 @@ export interface PackageOptions {
   server?: ServerBundle | undefined;
   /** the framework's fingerprinted folders (its row's `immutable`), recorded for the edge's Cache-Control */
   immutable?: readonly ImmutableRule[] | undefined;
+  /** the site's redirects, rewrites and headers (see ../rules), recorded for the edge */
+  rules?: SiteRules | undefined;
 }
 
 export interface PackageResult {
@@ -130,6 +132,7 @@ export async function packageOutput(opts: PackageOptions): Promise<PackageResult
     files: Object.fromEntries(entries),
     ...(opts.immutable === undefined || opts.immutable.length === 0 ? {} : { immutable: opts.immutable.map((rule) => ({ ...rule })) }),
     ...(opts.server === undefined ? {} : { server: opts.server }),
+    ...(opts.rules === undefined ? {} : { rules: opts.rules }),
   };
   const json = Buffer.from(JSON.stringify(manifest));
   const manifestHash = sha256(json);

@@ -1,6 +1,6 @@
 /** The edge's own small HTML pages for answers that are not a deployment's file. */
 
-function page(title: string, body: string): Buffer {
+export function page(title: string, body: string): Buffer {
   return Buffer.from(
     '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">' +
       `<title>${title}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}` +

@@ -10,8 +10,9 @@ import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
 import { createHttpsEdge, type HttpsEdge } from './https.js';
+import { hasRules, serveWithRules } from './site-rules.js';
 import type { Representation, Site, SiteFile } from './site.js';
-import type { EdgeOptions, HostRedirect } from './types.js';
+import type { EdgeOptions, HostRedirect, HostSettings } from './types.js';
 
 export interface EdgeServer {
   server: Server;
@@ -180,7 +181,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     if (route !== undefined) {
       if (route.site !== undefined) {
         if (secure && route.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', route.settings.hsts);
-        if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
+        if (hasRules(route.site)) serveByRules(req, res, route.site, route.settings, path, target, host, isHead, staticOnly, secure, acceptEncoding, ifNoneMatch, range, ifRange);
+        else if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
         else serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
         return;
       }
@@ -199,6 +201,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
         if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
         else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+        else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, isHead, staticOnly, secure, acceptEncoding, ifNoneMatch, range, ifRange);
         else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
         else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
       },
@@ -217,6 +220,12 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     res.writeHead(redirect.status, ['Location', location, 'Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
     if (isHead) res.end();
     else res.end(body);
+  }
+
+  /** A site with its own redirects, rewrites and headers: see ./site-rules.ts. */
+  function serveByRules(req: IncomingMessage, res: ServerResponse, site: Site & { rules: NonNullable<Site['rules']> }, settings: HostSettings | undefined, path: string, target: string, host: string, isHead: boolean, staticOnly: boolean, secure: boolean, acceptEncoding: string | undefined, ifNoneMatch: string | undefined, range: string | undefined, ifRange: string | undefined): void {
+    const answers = { file: (view: Site, at: string) => serveFile(res, view, at, isHead, acceptEncoding, ifNoneMatch, range, ifRange), server: (view: Site) => toServer(req, res, view, isHead, secure) };
+    serveWithRules({ req, res, site, settings, path, target, host, isHead, staticOnly, secure }, answers, { proxy: opts.externalProxy, report });
   }
 
   /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */

@@ -1,4 +1,5 @@
 import { isBlobHash, type ImmutableRule, type Manifest, type ManifestEntry, type ServerBundle, type Variant } from '../manifest/index.js';
+import { compileRules, type CompiledRules } from '../rules/index.js';
 import type { CachedBlob } from './blob-cache.js';
 import { cacheControlFor } from './cache-control.js';
 import type { RawResponse } from './raw-response.js';
@@ -31,6 +32,8 @@ export interface SiteFile {
   readonly br: Representation | undefined;
   /** headers of a 206 of the identity bytes, without Content-Range and Content-Length */
   readonly partialHeaders: readonly string[];
+  /** the manifest entry it was compiled from (site rules compile it again with their headers) */
+  readonly entry: ManifestEntry;
 }
 
 /** A deployment ready to serve: request paths (decoded, leading "/") to files. */
@@ -42,6 +45,9 @@ export interface Site {
   readonly notFound: SiteFile | undefined;
   /** the server of an SSR deployment: requests its files do not answer go there */
   readonly server: ServerBundle | undefined;
+  /** the site's own redirects, rewrites and headers, compiled (see ./site-rules.ts); undefined costs nothing */
+  readonly rules: CompiledRules | undefined;
+  readonly immutable: readonly ImmutableRule[];
 }
 
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
@@ -81,7 +87,66 @@ export function compileSite(deploymentId: string, manifestHash: string, manifest
 
   const notFoundEntry = manifest.files['404.html'];
   const notFound = notFoundEntry === undefined || !isUsable(notFoundEntry) ? undefined : compileFile('404.html', notFoundEntry, deploymentId, true, immutable);
-  return { deploymentId, manifestHash, files, notFound, server: manifest.server };
+  const rules = manifest.rules === undefined || manifest.rules.routes.length === 0 ? undefined : compileRules(manifest.rules);
+  return { deploymentId, manifestHash, files, notFound, server: manifest.server, rules, immutable };
+}
+
+/** views of a site with a rule's extra headers, per header list; bounded, as header values may come from requests */
+const views = new WeakMap<Site, Map<string, Site>>();
+const MAX_VIEWS = 64;
+
+/**
+ * The site as it answers with `extra` response headers (name, value, ...) set by its rules: each
+ * file compiled again on first use with those headers (replacing its own of the same name), so
+ * the edge's prebuilt-header fast path still applies. `extra` empty: the site itself.
+ */
+export function withHeaders(site: Site, extra: readonly string[]): Site {
+  if (extra.length === 0) return site;
+  return view(site, `h\n${extra.join('\n')}`, () => {
+    const derive = (file: SiteFile, asNotFound: boolean) => compileFile(file.key, file.entry, site.deploymentId, asNotFound, site.immutable, extra);
+    return { ...site, files: new DerivedFiles(site.files, (file) => derive(file, false)), notFound: site.notFound === undefined ? undefined : derive(site.notFound, true) };
+  });
+}
+
+/** The site answering every path with `file` as its 404 body (Netlify's `/x /y.html 404` rules). */
+export function notFoundWith(site: Site, file: SiteFile, extra: readonly string[]): Site {
+  return view(site, `n\n${file.key}\n${extra.join('\n')}`, () => ({ ...site, files: new Map(), notFound: compileFile(file.key, file.entry, site.deploymentId, true, site.immutable, extra) }));
+}
+
+function view(site: Site, key: string, make: () => Site): Site {
+  let byKey = views.get(site);
+  if (byKey === undefined) {
+    byKey = new Map();
+    views.set(site, byKey);
+  }
+  let found = byKey.get(key);
+  if (found === undefined) {
+    if (byKey.size >= MAX_VIEWS) byKey.clear();
+    found = make();
+    byKey.set(key, found);
+  }
+  return found;
+}
+
+/** A site's path -> file table whose files are compiled again (once each) on first lookup. */
+class DerivedFiles extends Map<string, SiteFile> {
+  private readonly derived = new Map<SiteFile, SiteFile>();
+  constructor(private readonly base: ReadonlyMap<string, SiteFile>, private readonly derive: (file: SiteFile) => SiteFile) {
+    super();
+  }
+  override get(path: string): SiteFile | undefined {
+    const own = this.base.get(path);
+    if (own === undefined) return undefined;
+    let file = this.derived.get(own);
+    if (file === undefined) {
+      file = this.derive(own);
+      this.derived.set(own, file);
+    }
+    return file;
+  }
+  override has(path: string): boolean {
+    return this.base.has(path);
+  }
 }
 
 function isUsableVariant(variant: Variant): boolean {
@@ -92,7 +157,7 @@ function isUsable(entry: ManifestEntry): boolean {
   return isUsableVariant(entry) && (entry.gzip === undefined || isUsableVariant(entry.gzip)) && (entry.br === undefined || isUsableVariant(entry.br));
 }
 
-function compileFile(key: string, entry: ManifestEntry, deploymentId: string, asNotFound: boolean, immutable: readonly ImmutableRule[]): SiteFile {
+function compileFile(key: string, entry: ManifestEntry, deploymentId: string, asNotFound: boolean, immutable: readonly ImmutableRule[], extra: readonly string[] = []): SiteFile {
   const type = HEADER_VALUE.test(entry.type) && entry.type !== '' ? entry.type : 'application/octet-stream';
   const cacheControl = asNotFound ? 'no-store' : cacheControlFor(key, immutable);
   const varies = entry.gzip !== undefined || entry.br !== undefined;
@@ -102,10 +167,11 @@ function compileFile(key: string, entry: ManifestEntry, deploymentId: string, as
   const representation = (variant: Variant, encoding: string | undefined): Representation => {
     const etag = `"${variant.hash}"`;
     const encodingHeader = encoding === undefined ? [] : ['Content-Encoding', encoding];
-    const fullHeaders = asNotFound
+    let fullHeaders = asNotFound
       ? ['Content-Type', type, 'Content-Length', String(variant.size), 'Cache-Control', cacheControl, ...vary, ...encodingHeader, ...deployment]
       : ['Content-Type', type, 'Content-Length', String(variant.size), 'ETag', etag, 'Cache-Control', cacheControl, 'Accept-Ranges', 'bytes', ...vary, ...encodingHeader, ...deployment];
-    const notModifiedHeaders = ['ETag', etag, 'Cache-Control', cacheControl, ...vary, ...deployment];
+    fullHeaders = withExtra(fullHeaders, extra);
+    const notModifiedHeaders = withExtra(['ETag', etag, 'Cache-Control', cacheControl, ...vary, ...deployment], extra);
     return { hash: variant.hash, size: variant.size, etag, fullHeaders, notModifiedHeaders, status: asNotFound ? 404 : 200, slot: undefined, raw: undefined };
   };
 
@@ -115,6 +181,18 @@ function compileFile(key: string, entry: ManifestEntry, deploymentId: string, as
     identity,
     gzip: entry.gzip === undefined ? undefined : representation(entry.gzip, 'gzip'),
     br: entry.br === undefined ? undefined : representation(entry.br, 'br'),
-    partialHeaders: ['Content-Type', type, 'ETag', identity.etag, 'Cache-Control', cacheControl, 'Accept-Ranges', 'bytes', ...vary, ...deployment],
+    partialHeaders: withExtra(['Content-Type', type, 'ETag', identity.etag, 'Cache-Control', cacheControl, 'Accept-Ranges', 'bytes', ...vary, ...deployment], extra),
+    entry,
   };
+}
+
+/** `headers` with a rule's `extra` headers appended, replacing any of the same name (a rule's Cache-Control wins). */
+function withExtra(headers: string[], extra: readonly string[]): string[] {
+  if (extra.length === 0) return headers;
+  const names = new Set<string>();
+  for (let i = 0; i < extra.length; i += 2) names.add(extra[i]!.toLowerCase());
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  out.push(...extra);
+  return out;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BlobStore } from '../blobs/index.js';
 import type { ServerBundle } from '../manifest/index.js';
+import type { ExternalProxyOptions } from './external-proxy.js';
 import type { EdgeTlsOptions } from './https.js';
 
 /** What the edge serves for one Host. */
@@ -81,6 +82,8 @@ export interface EdgeOptions {
   standbyMs?: number;
   /** also serve HTTPS and HTTP/2 (EdgeServer.https), and redirect HTTP to it for hosts with a certificate */
   tls?: EdgeTlsOptions;
+  /** how site rules' rewrites to outside URLs are proxied (tests trust their own CA and loopback server) */
+  externalProxy?: ExternalProxyOptions;
 }
 
 /**

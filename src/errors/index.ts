@@ -31,6 +31,7 @@ export const ERRORS = {
   BUILD_TIMEOUT: { status: 422, who: 'user', hint: 'Make the build faster or raise the project build timeout (buildTimeoutSeconds).' },
   SERVER_UNHEALTHY: { status: 422, who: 'user', hint: 'Run the built server locally (e.g. node .next/standalone/server.js) and fix what its output shows; the alias stays where it was.' },
   OUTPUT_NOT_FOUND: { status: 422, who: 'user', hint: 'Set outputDirectory on the project to the folder your build writes.' },
+  SITE_RULES: { status: 422, who: 'user', hint: 'Fix the named rule in vercel.json, _redirects or _headers (see "Redirects, rewrites and headers" in the README) and push again; production stays where it was.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },
   INTERNAL: { status: 500, who: 'system', hint: undefined },

@@ -72,7 +72,70 @@ export interface Manifest {
   immutable?: ImmutableRule[];
   /** present when the deployment runs a server process; the edge proxies what `files` lacks */
   server?: ServerBundle;
+  /** the site's own redirects, rewrites and headers (from vercel.json or _redirects/_headers), compiled at deploy time */
+  rules?: SiteRules;
 }
+
+/**
+ * A site's redirects, rewrites and headers as the edge evaluates them: regular expressions on
+ * the decoded request path, with conditions, in the order of `platform`'s documentation
+ * (see ../rules). Templates (`dest`, header values) use `$1` for a numbered group and `$name`
+ * for a named one (from `src` or from a condition's value).
+ * `{ platform: 'netlify', routes: [{ kind: 'redirect', src: '^/old/?$', dest: '/new', status: 301 }] }`
+ */
+export interface SiteRules {
+  /** whose order applies: Vercel (headers + redirects, files, rewrites) or Netlify (files unless forced, first match wins) */
+  platform: 'vercel' | 'netlify';
+  routes: RuleRoute[];
+}
+
+export interface RuleRoute {
+  /** 'headers': add headers, keep going; 'redirect': answer status + Location; 'rewrite': serve `dest` instead; 'pass': stop the rules before the files (Vercel's /.well-known guard) */
+  kind: 'headers' | 'redirect' | 'rewrite' | 'pass';
+  /** JavaScript regular expression the decoded request path must match */
+  src: string;
+  /** every condition must hold (has) / none may (missing) */
+  has?: RuleCondition[];
+  missing?: RuleCondition[];
+  /** redirect and rewrite: the target path or URL template */
+  dest?: string;
+  /** redirect: 301/302/303/307/308; rewrite: the answer's status when not 200 (Netlify's 404) */
+  status?: number;
+  /** header name -> value template */
+  headers?: [string, string][];
+  /** Netlify's `!`: applies even when a file exists at the path */
+  force?: boolean;
+  /** redirect: the request's query string is added to the Location (default true) */
+  keepQuery?: boolean;
+  /** where the rule came from, for messages ("vercel.json redirects[2]", "_redirects line 7") */
+  origin: string;
+}
+
+/** A condition on the request: a header, cookie or query parameter (by key), or the host. */
+export interface RuleCondition {
+  type: 'header' | 'cookie' | 'query' | 'host';
+  /** lower-case for headers; absent for host */
+  key?: string;
+  /** absent: present with any value; a string: a regular expression the whole value matches; an object: Vercel's operators */
+  value?: string | RuleValueMatch;
+}
+
+export interface RuleValueMatch {
+  eq?: string | number;
+  neq?: string;
+  inc?: string[];
+  ninc?: string[];
+  pre?: string;
+  suf?: string;
+  re?: string;
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+}
+
+export const RULE_KINDS: readonly RuleRoute['kind'][] = ['headers', 'redirect', 'rewrite', 'pass'];
+const CONDITION_TYPES: readonly RuleCondition['type'][] = ['header', 'cookie', 'query', 'host'];
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -93,9 +156,45 @@ export function parseManifest(json: string | Buffer): Manifest {
     const ok = Array.isArray(m.immutable) && m.immutable.every((r) => typeof r === 'object' && r !== null && clean(r.prefix) && IMMUTABLE_NAMES.includes(r.names) && (r.except === undefined || (Array.isArray(r.except) && r.except.every(clean))));
     if (!ok) throw new Error('manifest has a malformed immutable rule list');
   }
+  if (m.rules !== undefined) checkRules(m.rules);
   return m as Manifest;
 }
 
 export function isBlobHash(value: string): boolean {
   return HASH.test(value);
+}
+
+/** Throw unless `rules` has the SiteRules shape and every regular expression in it compiles. */
+function checkRules(rules: unknown): void {
+  const bad = (why: string): never => {
+    throw new Error(`manifest has malformed site rules: ${why}`);
+  };
+  if (typeof rules !== 'object' || rules === null) bad('not an object');
+  const r = rules as Partial<SiteRules>;
+  if (r.platform !== 'vercel' && r.platform !== 'netlify') bad('unknown platform');
+  if (!Array.isArray(r.routes)) bad('no route list');
+  const isRegex = (source: unknown): boolean => {
+    if (typeof source !== 'string') return false;
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const isCondition = (c: unknown): boolean => {
+    if (typeof c !== 'object' || c === null) return false;
+    const { type, key, value } = c as RuleCondition;
+    if (!CONDITION_TYPES.includes(type) || (type !== 'host' && typeof key !== 'string')) return false;
+    return value === undefined || (typeof value === 'string' ? isRegex(value) : typeof value === 'object' && value !== null && (value.re === undefined || isRegex(value.re)));
+  };
+  for (const [i, route] of (r.routes as unknown[]).entries()) {
+    if (typeof route !== 'object' || route === null) bad(`route ${i} is not an object`);
+    const x = route as RuleRoute;
+    if (!RULE_KINDS.includes(x.kind) || !isRegex(x.src) || typeof x.origin !== 'string') bad(`route ${i} has no kind, src or origin`);
+    for (const list of [x.has, x.missing]) if (list !== undefined && !(Array.isArray(list) && list.every(isCondition))) bad(`route ${i} has a malformed condition`);
+    if ((x.kind === 'redirect' || x.kind === 'rewrite') && typeof x.dest !== 'string') bad(`route ${i} has no destination`);
+    if (x.status !== undefined && !(Number.isInteger(x.status) && x.status >= 200 && x.status <= 599)) bad(`route ${i} has a bad status`);
+    if (x.headers !== undefined && !(Array.isArray(x.headers) && x.headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string'))) bad(`route ${i} has malformed headers`);
+  }
 }

@@ -11,6 +11,7 @@ import type { Events } from '../events.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
 import { buildLimit, getProject } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
+import { NETLIFY_RULE_FILES, readSiteRules } from '../rules/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
@@ -142,6 +143,10 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     phase = 'package';
     await store.db.updateTable('deployments').set({ status: 'deploying' }).where('id', '=', deployment.id).execute();
     t = Date.now();
+    // the site's own redirects, rewrites and headers: a bad rule fails here, before anything moves
+    const rules = await readSiteRules({ checkout: sourceDir, rootDirectory: project.root_directory ?? '', outputDir: build.outputDir, log: logs.line });
+    // these files configure the edge; they are not pages (vercel.json is in the output only when the output is the root)
+    const exclude = (key: string) => (NETLIFY_RULE_FILES as readonly string[]).includes(key) || (build.outputIsRoot === true && key === 'vercel.json');
     const previous = await previousManifest(deps, project);
     const server =
       build.server === undefined
@@ -149,7 +154,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
         : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, args: build.server.args, blobs: deps.blobs, previous: previous?.server, log: logs.line });
     // the server runs on the Node.js it was built on, wherever the runtime starts it
     if (server !== undefined && build.node !== undefined) server.bundle.node = { version: build.node.version };
-    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle, immutable: build.framework.immutable });
+    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle, immutable: build.framework.immutable, rules, exclude });
     timings.packageMs = Date.now() - t;
     if (server !== undefined) {
       logs.line(`Server bundle: ${server.filesTotal} files, ${server.filesUploaded} new`);
