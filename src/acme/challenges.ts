@@ -57,9 +57,3 @@ export async function sweepChallenges(db: Db, now = Date.now()): Promise<void> {
   const gone = await db.deleteFrom('acme_challenges').where('expires_at', '<', now).returning('kind').execute();
   if (gone.some((r) => r.kind === 'tls-alpn-01')) await bumpCounter(db, 'tls_generation');
 }
-
-/** The key authorization the edge answers for an HTTP-01 token, if an order is waiting on it. */
-export async function httpChallengeAnswer(db: Db, token: string, now = Date.now()): Promise<string | undefined> {
-  const row = await db.selectFrom('acme_challenges').select('value').where('kind', '=', 'http-01').where('key', '=', token).where('expires_at', '>', now).executeTakeFirst();
-  return row?.value;
-}

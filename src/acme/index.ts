@@ -4,7 +4,6 @@
  * renewed before they expire, within the CA's rate limits.
  */
 export { startCertificateManager, type CertificateManager, type CertificateManagerOptions } from './manager.js';
-export { httpChallengeAnswer } from './challenges.js';
 export { createRfc2136Provider, findZone, txtValues, type DnsProvider, type Rfc2136Options } from './dns/rfc2136.js';
 export { signMessage, verifyResponse, type TsigKey } from './dns/tsig.js';
 export { renewAt, backoffMs } from './schedule.js';
