@@ -36,8 +36,9 @@ export async function orderCertificate(ctx: OrderContext, names: string[], viaDn
     { altNames: names, ...(names[0]!.length <= 64 ? { commonName: names[0]! } : {}) },
     await acme.crypto.createPrivateEcdsaKey('P-256'),
   );
-  const ready = await step('Waiting for the order to be ready', () => client.waitForValidStatus(order));
-  const finalized = await step('Finalizing the order', () => client.finalizeOrder(ready, csr));
+  // (the polled copy has no url: finalize with the order itself)
+  await step('Waiting for the order to be ready', () => client.waitForValidStatus(order));
+  const finalized = await step('Finalizing the order', () => client.finalizeOrder(order, csr));
   const certPem = await step('Downloading the certificate', () => client.getCertificate(finalized));
   return { certPem, keyPem: keyPem.toString() };
 }

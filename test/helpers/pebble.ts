@@ -18,6 +18,8 @@ export interface PebbleOptions {
   tlsPort?: number;
   /** "127.0.0.1:<port>" of the DNS server pebble resolves names and DNS-01 TXT records with */
   dnsServer: string;
+  /** the ACME port (default: a free one) */
+  listenPort?: number;
   /** lifetime of the certificates it issues, seconds (pebble's certificateValidityPeriod); default pebble's (5 years) */
   validitySeconds?: number;
 }
@@ -51,7 +53,7 @@ export async function startPebble(opts: PebbleOptions): Promise<RunningPebble> {
   await writeFile(caFile, tls.caPem);
   await writeFile(join(dir.path, 'cert.pem'), tls.certPem);
   await writeFile(join(dir.path, 'key.pem'), tls.keyPem, { mode: 0o600 });
-  const [listen, management, unusedTls] = [await freePort(), await freePort(), await freePort()];
+  const [listen, management, unusedTls] = [opts.listenPort ?? (await freePort()), await freePort(), await freePort()];
   const config = {
     pebble: {
       listenAddress: `127.0.0.1:${listen}`,
