@@ -162,7 +162,15 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
     }
   }
 
-  async function runOnce(): Promise<void> {
+  // one pass at a time: a pass called from outside (tests) waits for the loop's
+  let chain: Promise<void> = Promise.resolve();
+  function runOnce(): Promise<void> {
+    const pass = chain.then(onePass);
+    chain = pass.catch(() => undefined);
+    return pass;
+  }
+
+  async function onePass(): Promise<void> {
     await sweepChallenges(db);
     for (const domain of await domainsDue(db, Date.now())) {
       if (stopped) return;

@@ -2,6 +2,7 @@ import acme from 'acme-client';
 import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { AppError } from '../errors/index.js';
 
 /** An RFC 8555 §6.7 problem document as the CA sent it, with its Retry-After. */
 export interface AcmeProblem {
@@ -42,7 +43,13 @@ let installed = false;
  */
 export function configureAcmeHttp(caFile: string | undefined): void {
   if (caFile !== undefined) {
-    const pem = readFileSync(caFile, 'utf8');
+    let pem: string;
+    try {
+      pem = readFileSync(caFile, 'utf8');
+    } catch (error) {
+      throw new AppError('CONFIG', `--acme-ca-file ${caFile} cannot be read: ${(error as Error).message}`, { cause: error, hint: 'Point it at the PEM of the CA that signed the ACME directory\'s HTTPS certificate, e.g. --acme-ca-file /etc/slipway/pebble-ca.pem' });
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new AppError('CONFIG', `--acme-ca-file ${caFile} holds no PEM certificate.`, { hint: 'Point it at a PEM file (-----BEGIN CERTIFICATE-----).' });
     acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, pem], keepAlive: true });
   }
   if (installed) return;
