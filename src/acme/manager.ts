@@ -136,9 +136,14 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
       const isBase = baseNames !== undefined && JSON.stringify([...baseNames].sort()) === JSON.stringify([...names].sort());
       const domain = names.length === 1 && domains.has(names[0]!) ? names[0]! : undefined;
       if (!isBase && domain === undefined) {
-        // no domain asks for these names any more: let the certificate go rather than renew it forever
-        log(`certificate for ${names.join(', ')} is not renewed: no domain uses it any more`);
-        await deleteCertificate(db, cert.id);
+        // nothing asks for these names any more (domain removed, DNS-01 turned off): no renewal;
+        // the certificate is served until it expires, then dropped
+        if (now >= Number(cert.not_after)) {
+          await deleteCertificate(db, cert.id);
+        } else {
+          log(`certificate for ${names.join(', ')} is not renewed: no domain uses it any more`);
+          await db.updateTable('certificates').set({ renew_at: Number(cert.not_after), last_error: 'not renewed: no domain uses it any more', updated_at: now }).where('id', '=', cert.id).execute();
+        }
         continue;
       }
       const wait = await rateLimitWait(db, names);
