@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { connect } from 'node:tls';
 import { waitFor } from '../helpers/slipway.js';
 import { acmeTestSkip, addDomain, assertIssued, certificateRows, startAcmeWorld, waitForDomain, type AcmeWorld } from './harness.js';
 
@@ -34,6 +36,8 @@ describe('short-lived certificates renew by themselves (pebble issuing 30-second
   });
 
   it('a new certificate replaces the old one before it expires, and the domain stays active', async () => {
+    // with an HTTPS listener: handshakes all through the renewal, none failing, until the edge serves the new one
+    const probe = world.hasHttps ? probeHandshakes(world, 'renew.acme.test') : undefined;
     const renewed = await waitFor('the renewed certificate', async () => {
       const rows = await certificateRows(world, ['renew.acme.test']);
       return rows.length === 1 && rows[0]!.id !== first.id ? rows[0] : undefined;
@@ -44,6 +48,13 @@ describe('short-lived certificates renew by themselves (pebble issuing 30-second
     const domain = await waitForDomain(world, 'renew.acme.test', () => true);
     assert.equal(domain.status, 'active');
     assert.equal(domain.status_detail, null);
+    if (probe !== undefined) {
+      const serial = new X509Certificate(renewed.cert_pem).serialNumber;
+      await waitFor('the edge to serve the renewed certificate', async () => (probe.serials.has(serial) ? true : undefined), 10_000, 100);
+      probe.stop();
+      assert.deepEqual(probe.errors, [], 'no failed handshake across the switch');
+      assert.ok(probe.serials.has(new X509Certificate(first.cert_pem).serialNumber), 'the old certificate was served before');
+    }
     first = renewed;
   });
 
@@ -61,3 +72,32 @@ describe('short-lived certificates renew by themselves (pebble issuing 30-second
     assert.ok(Number(row!.renew_at) > Date.now() + 30_000, 'retried with backoff, not at once');
   });
 });
+
+/** TLS handshakes to the edge's HTTPS port with SNI, one after another, verified against pebble's root. */
+function probeHandshakes(world: AcmeWorld, servername: string): { serials: Set<string>; errors: string[]; stop(): void } {
+  const serials = new Set<string>();
+  const errors: string[] = [];
+  let stopped = false;
+  void (async () => {
+    const ca = await world.pebble.issuingRoot();
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        let done = false;
+        const socket = connect({ host: '127.0.0.1', port: world.httpsPort, servername, ca, ALPNProtocols: ['http/1.1'] }, () => {
+          done = true;
+          serials.add(new X509Certificate(socket.getPeerX509Certificate()!.raw).serialNumber);
+          socket.end();
+          resolve();
+        });
+        socket.on('error', (error) => {
+          // what happens after a completed handshake (a reset while closing) is not a failed handshake
+          if (!done) errors.push(error.message);
+          done = true;
+          resolve();
+        });
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return { serials, errors, stop: () => (stopped = true) };
+}
