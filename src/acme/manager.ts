@@ -88,13 +88,13 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
       const failure = asFailure(error);
       if (failure.rateLimited) {
         const until = failure.retryAt ?? Date.now() + retryBaseMs;
-        await postpone(db, domain.name, `Postponed by the CA's rate limit: ${failure.message}; next attempt at ${new Date(until).toISOString()}.`, until);
+        await postpone(db, domain.name, `Postponed by the CA's rate limit: ${failure.message.replace(/\.$/, '')}; next attempt at ${new Date(until).toISOString()}.`, until);
         return;
       }
       const failures = domain.check_failures + 1;
       const retryAt = Date.now() + backoffMs(failures, retryBaseMs, maxRetryMs);
       log(`certificate for ${domain.name} failed (attempt ${failures}): ${failure.message}`);
-      await markFailed(db, domain.name, `${failure.message} Next attempt at ${new Date(retryAt).toISOString()}.`, retryAt, failures);
+      await markFailed(db, domain.name, `${sentence(failure.message)} Next attempt at ${new Date(retryAt).toISOString()}.`, retryAt, failures);
     }
   }
 
@@ -159,7 +159,7 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
         const failure = asFailure(error);
         const failures = cert.renew_failures + 1;
         const retryAt = failure.rateLimited && failure.retryAt !== undefined ? failure.retryAt : Date.now() + backoffMs(failures, retryBaseMs, maxRetryMs);
-        const detail = `Renewing the certificate failed: ${failure.message} Still serving the current certificate, valid until ${new Date(Number(cert.not_after)).toISOString()}; next attempt at ${new Date(retryAt).toISOString()}.`;
+        const detail = `Renewing the certificate failed: ${sentence(failure.message)} Still serving the current certificate, valid until ${new Date(Number(cert.not_after)).toISOString()}; next attempt at ${new Date(retryAt).toISOString()}.`;
         log(`renewal of ${names.join(', ')} failed (attempt ${failures}): ${failure.message}`);
         await db.updateTable('certificates').set({ renew_at: retryAt, renew_failures: failures, last_error: failure.message, updated_at: Date.now() }).where('id', '=', cert.id).execute();
         if (domain !== undefined) await noteOnActive(db, domain, detail);
@@ -210,4 +210,9 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
 
 function asFailure(error: unknown): AcmeFailure {
   return error instanceof AcmeFailure ? error : new AcmeFailure(toError(error).message, { cause: error });
+}
+
+/** "…refused" -> "…refused." so that the next sentence reads as one */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`;
 }

@@ -55,6 +55,15 @@ export function configureAcmeHttp(caFile: string | undefined): void {
   if (installed) return;
   installed = true;
   (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number } }).acmeSettings!.retryMaxAttempts = 0;
+  // acme-client's own error handler assumes every failure has a response: a refused connection
+  // becomes "Cannot read properties of undefined". Say what happened instead, ahead of it (an
+  // error without `config` passes its handler untouched).
+  acme.axios.interceptors.response.use(null, (error: { config?: { url?: string }; response?: unknown; code?: string; message?: string }) => {
+    if (error.response !== undefined) return Promise.reject(error);
+    return Promise.reject(new Error(`cannot reach ${error.config?.url ?? 'the ACME directory'}: ${error.code ?? error.message ?? 'network error'}`));
+  });
+  const handlers = (acme.axios.interceptors.response as unknown as { handlers?: unknown[] }).handlers;
+  if (Array.isArray(handlers)) handlers.unshift(handlers.pop());
   acme.axios.interceptors.response.use((response) => {
     const data = response.data as { type?: unknown; detail?: unknown } | undefined;
     if (response.status >= 400 && data !== undefined && typeof data === 'object' && typeof data.type === 'string') {

@@ -77,4 +77,27 @@ describe("the CA's own rate limit (429 rateLimited with Retry-After)", () => {
       await manager.close();
     }
   });
+
+  it('an unreachable CA is an error on the domain that names the address, retried with backoff', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const now = Date.now();
+    await store.db.insertInto('domains').values({ name: 'down.example.com', project_id: 'p1', environment: 'production', redirect_to: null, redirect_status: null, status: 'pending-certificate', status_detail: null, dns_checked_at: now, next_check_at: null, check_failures: 0, created_at: now, updated_at: now }).execute();
+    await store.db.updateTable('domains').set({ status: 'active' }).where('name', '=', 'site.example.com').execute();
+    const config = loadConfig({ 'acme-directory': `http://127.0.0.1:${closed}/dir`, 'https-port': '0' }, {});
+    const manager = startCertificateManager({ db: store.db, box: new SecretBox(randomBytes(32)), config, pollMs: 60_000, log: () => undefined });
+    try {
+      await manager.runOnce();
+      const domain = await store.db.selectFrom('domains').selectAll().where('name', '=', 'down.example.com').executeTakeFirstOrThrow();
+      assert.equal(domain.status, 'error');
+      assert.match(domain.status_detail ?? '', new RegExp(`cannot reach http://127\\.0\\.0\\.1:${closed}/dir: ECONNREFUSED.* Next attempt at`));
+      assert.ok(Number(domain.next_check_at) > Date.now() + 30_000);
+    } finally {
+      await manager.close();
+    }
+  });
 });
