@@ -46,8 +46,9 @@ interface Job {
 export function startCertificateManager(opts: CertificateManagerOptions): CertificateManager {
   const { db, box } = opts;
   const { acme: acmeConfig, baseDomain } = opts.config;
-  const directory = acmeConfig.directory;
-  if (directory === undefined) throw new Error('the certificate manager needs an ACME directory');
+  const configured = acmeConfig.directory;
+  if (configured === undefined) throw new Error('the certificate manager needs an ACME directory');
+  const directory: string = configured;
   const pollMs = opts.pollMs ?? 1000;
   const retryBaseMs = opts.retryBaseMs ?? 60_000;
   const maxRetryMs = opts.maxRetryMs ?? 6 * 3_600_000;
@@ -63,7 +64,14 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
   const account = async (): Promise<acme.Client> => (client ??= await acmeClientFor(db, box, directory, acmeConfig.email));
 
   async function issue(job: Job): Promise<void> {
-    const ordered = await orderCertificate({ db, box, client: await account(), challenge: acmeConfig.challenge, dns, log }, job.names, job.viaDns);
+    const ordered = await orderCertificate({ db, box, client: await account(), challenge: acmeConfig.challenge, dns, log }, job.names, job.viaDns).catch(async (error: unknown) => {
+      // the CA forgot the account (deactivated, or a test CA restarted): register the same key again next time
+      if (error instanceof AcmeFailure && error.problem?.type.endsWith(':accountDoesNotExist') === true) {
+        client = undefined;
+        await db.updateTable('acme_accounts').set({ account_url: null }).where('directory', '=', directory).execute();
+      }
+      throw error;
+    });
     const validity = describeCertificate(ordered.certPem);
     const saved = await saveCertificate(db, box, { ...ordered, source: 'acme', renewAt: renewAt(validity.notBefore, validity.notAfter) });
     log(`certificate for ${job.names.join(', ')} issued, valid until ${new Date(saved.notAfter).toISOString()}`);
