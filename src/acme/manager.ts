@@ -64,7 +64,7 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
   const account = async (): Promise<acme.Client> => (client ??= await acmeClientFor(db, box, directory, acmeConfig.email));
 
   async function issue(job: Job): Promise<void> {
-    const ordered = await orderCertificate({ db, box, client: await account(), challenge: acmeConfig.challenge, dns, log }, job.names, job.viaDns).catch(async (error: unknown) => {
+    const ordered = await orderCertificate({ db, box, client: await account(), challenge: acmeConfig.challenge ?? 'http-01', dns, log }, job.names, job.viaDns).catch(async (error: unknown) => {
       // the CA forgot the account (deactivated, or a test CA restarted): register the same key again next time
       if (error instanceof AcmeFailure && error.problem?.type.endsWith(':accountDoesNotExist') === true) {
         client = undefined;
@@ -81,7 +81,7 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
     const wildcard = domain.name.startsWith('*.');
     if (wildcard && dns === undefined) {
       const retryAt = Date.now() + maxRetryMs;
-      await markFailed(db, domain.name, 'A wildcard domain needs a DNS-01 certificate: start Slipway with --dns01-server, --dns01-tsig-name and SLIPWAY_DNS01_TSIG_SECRET (RFC 2136 updates to your DNS server).', retryAt, domain.check_failures + 1);
+      await markFailed(db, domain.name, 'A wildcard domain needs a DNS-01 certificate: start Slipway with --dns01-server, --dns01-tsig-name and SLIPWAY_DNS01_TSIG_SECRET (RFC 2136 updates to your DNS server).', retryAt, domain.certificate_failures + 1);
       return;
     }
     const wait = await rateLimitWait(db, [domain.name]);
@@ -99,7 +99,7 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
         await postpone(db, domain.name, `Postponed by the CA's rate limit: ${failure.message.replace(/\.$/, '')}; next attempt at ${new Date(until).toISOString()}.`, until);
         return;
       }
-      const failures = domain.check_failures + 1;
+      const failures = domain.certificate_failures + 1;
       const retryAt = Date.now() + backoffMs(failures, retryBaseMs, maxRetryMs);
       log(`certificate for ${domain.name} failed (attempt ${failures}): ${failure.message}`);
       await markFailed(db, domain.name, `${sentence(failure.message)} Next attempt at ${new Date(retryAt).toISOString()}.`, retryAt, failures);

@@ -60,10 +60,10 @@ export interface AcmeConfig {
   readonly email: string | undefined;
   /** PEM file of CA roots to trust for the directory's own HTTPS (a private CA such as pebble) */
   readonly caFile: string | undefined;
-  /** how custom domains prove control (--acme-challenge); wildcards always use DNS-01 */
-  readonly challenge: 'http-01' | 'tls-alpn-01';
+  /** how custom domains prove control (--acme-challenge; absent: http-01); wildcards always use DNS-01 */
+  readonly challenge?: 'http-01' | 'tls-alpn-01';
   /** DNS-01 through RFC 2136 updates (--dns01-server ...); undefined: no DNS-01, so no wildcards */
-  readonly dns01: Dns01Config | undefined;
+  readonly dns01?: Dns01Config | undefined;
 }
 
 export interface Dns01Config {

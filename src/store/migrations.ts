@@ -247,4 +247,12 @@ export const migrations: Record<string, Migration> = {
       await sql`insert into meta (key, value) values ('tls_generation', 0)`.execute(db);
     },
   },
+  '0010_domain_certificate_schedule': {
+    async up(db: Kysely<any>) {
+      // the certificate manager's own retry schedule per domain (src/acme): the DNS check keeps
+      // next_check_at and check_failures, so the two loops never reschedule each other
+      await db.schema.alterTable('domains').addColumn('certificate_next_at', 'bigint').execute();
+      await db.schema.alterTable('domains').addColumn('certificate_failures', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };

@@ -155,6 +155,10 @@ export interface DomainTable {
   /** when the background check looks again (backoff); null: not scheduled */
   next_check_at: number | null;
   check_failures: number;
+  /** when the certificate manager tries (again) to get this domain a certificate; null: as soon as it is pending-certificate */
+  certificate_next_at: Generated<number | null>;
+  /** failed certificate orders in a row (its backoff) */
+  certificate_failures: Generated<number>;
   created_at: number;
   updated_at: number;
 }

@@ -75,18 +75,18 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     assert.equal(failed.status, 'error');
     assert.match(failed.status_detail ?? '', /broken\.acme\.test over http-01 failed: .*127\.0\.0\.2.*\(connection\)/i);
     assert.match(failed.status_detail ?? '', /Next attempt at \d{4}-/);
-    assert.ok(failed.next_check_at !== null && Number(failed.next_check_at) > Date.now() + 30_000, 'backoff: not retried at once');
-    assert.equal(failed.check_failures, 1);
+    assert.ok(failed.certificate_next_at !== null && Number(failed.certificate_next_at) > Date.now() + 30_000, 'backoff: not retried at once');
+    assert.equal(failed.certificate_failures, 1);
     const failures = await world.store.db.selectFrom('acme_events').selectAll().where('kind', '=', 'failed-validation').where('name', '=', 'broken.acme.test').execute();
     assert.equal(failures.length, 1);
     assert.deepEqual(await certificateRows(world, ['broken.acme.test']), []);
 
     // the user fixes DNS (now the zone's wildcard, 127.0.0.1, answers); when the retry is due it succeeds
     await world.dns.update(['update delete broken.acme.test A']);
-    await world.store.db.updateTable('domains').set({ next_check_at: Date.now() }).where('name', '=', 'broken.acme.test').execute();
+    await world.store.db.updateTable('domains').set({ certificate_next_at: Date.now() }).where('name', '=', 'broken.acme.test').execute();
     const fixed = await waitForDomain(world, 'broken.acme.test', (d) => d.status === 'active');
     assert.equal(fixed.status_detail, null);
-    assert.equal(fixed.check_failures, 0);
+    assert.equal(fixed.certificate_failures, 0);
     assert.equal((await certificateRows(world, ['broken.acme.test'])).length, 1);
   });
 
@@ -107,7 +107,7 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     assert.equal(domain.status, 'pending-certificate');
     assert.match(domain.status_detail!, /rate limit: 5 failed validations in the last hour for limited\.acme\.test .*next attempt at/);
     // the oldest failure leaves the one-hour window 10 minutes from now
-    assert.ok(Math.abs(Number(domain.next_check_at) - (times[0]! + 3_600_000)) < 1000);
+    assert.ok(Math.abs(Number(domain.certificate_next_at) - (times[0]! + 3_600_000)) < 1000);
     const orders = await world.store.db.selectFrom('acme_events').selectAll().where('kind', '=', 'order').where('name', '=', 'limited.acme.test').execute();
     assert.equal(orders.length, 0, 'nothing was asked of the CA');
   });
@@ -122,7 +122,7 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     assert.equal(domain.status, 'pending-certificate');
     assert.match(domain.status_detail!, /rate limit: 300 new orders in the last 3 hours \(Let's Encrypt allows 300 new orders per account per 3 hours\); next attempt at/);
     const oldest = Math.min(...before.map((r) => Number(r.at)), now - 60_000);
-    assert.ok(Math.abs(Number(domain.next_check_at) - (oldest + 3 * 3_600_000)) < 1000);
+    assert.ok(Math.abs(Number(domain.certificate_next_at) - (oldest + 3 * 3_600_000)) < 1000);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     assert.equal((await domainRow(world, 'many.acme.test'))!.status, 'pending-certificate', 'still waiting: no order was made');
     assert.equal((await world.store.db.selectFrom('acme_events').select('id').where('kind', '=', 'order').execute()).length, 300);
