@@ -7,7 +7,7 @@ import { deleteCertificate, describeCertificate, saveCertificate } from '../tls/
 import { acmeClientFor } from './account.js';
 import { sweepChallenges } from './challenges.js';
 import { createRfc2136Provider, type DnsProvider } from './dns/rfc2136.js';
-import { domainNames, domainsDue, markActive, markFailed, noteOnActive, postpone } from './domain-status.js';
+import { domainNames, domainsDue, markActive, markFailed, noteOnActive, postpone, type DueDomain } from './domain-status.js';
 import { orderCertificate } from './order.js';
 import { AcmeFailure, configureAcmeHttp } from './problem.js';
 import { rateLimitWait } from './rate-limits.js';
@@ -77,11 +77,11 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
     log(`certificate for ${job.names.join(', ')} issued, valid until ${new Date(saved.notAfter).toISOString()}`);
   }
 
-  async function issueForDomain(domain: Domain): Promise<void> {
+  async function issueForDomain(domain: DueDomain): Promise<void> {
     const wildcard = domain.name.startsWith('*.');
     if (wildcard && dns === undefined) {
       const retryAt = Date.now() + maxRetryMs;
-      await markFailed(db, domain.name, 'A wildcard domain needs a DNS-01 certificate: start Slipway with --dns01-server, --dns01-tsig-name and SLIPWAY_DNS01_TSIG_SECRET (RFC 2136 updates to your DNS server).', retryAt, domain.certificate_failures + 1);
+      await markFailed(db, domain.name, 'A wildcard domain needs a DNS-01 certificate: start Slipway with --dns01-server, --dns01-tsig-name and SLIPWAY_DNS01_TSIG_SECRET (RFC 2136 updates to your DNS server).', retryAt, domain.failures + 1);
       return;
     }
     const wait = await rateLimitWait(db, [domain.name]);
@@ -99,7 +99,7 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
         await postpone(db, domain.name, `Postponed by the CA's rate limit: ${failure.message.replace(/\.$/, '')}; next attempt at ${new Date(until).toISOString()}.`, until);
         return;
       }
-      const failures = domain.certificate_failures + 1;
+      const failures = domain.failures + 1;
       const retryAt = Date.now() + backoffMs(failures, retryBaseMs, maxRetryMs);
       log(`certificate for ${domain.name} failed (attempt ${failures}): ${failure.message}`);
       await markFailed(db, domain.name, `${sentence(failure.message)} Next attempt at ${new Date(retryAt).toISOString()}.`, retryAt, failures);

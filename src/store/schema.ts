@@ -155,10 +155,6 @@ export interface DomainTable {
   /** when the background check looks again (backoff); null: not scheduled */
   next_check_at: number | null;
   check_failures: number;
-  /** when the certificate manager tries (again) to get this domain a certificate; null: as soon as it is pending-certificate */
-  certificate_next_at: Generated<number | null>;
-  /** failed certificate orders in a row (its backoff) */
-  certificate_failures: Generated<number>;
   created_at: number;
   updated_at: number;
 }
@@ -200,6 +196,13 @@ export interface AcmeChallengeTable {
   expires_at: number;
 }
 
+/** The certificate manager's retry schedule for a domain (no row: try as soon as it is pending-certificate). */
+export interface CertificateAttemptTable {
+  domain: string;
+  next_at: number | null;
+  failures: number;
+}
+
 export interface AcmeEventTable {
   id: Generated<number>;
   kind: 'order' | 'failed-validation';
@@ -226,6 +229,7 @@ export interface Database {
   acme_accounts: AcmeAccountTable;
   acme_challenges: AcmeChallengeTable;
   acme_events: AcmeEventTable;
+  certificate_attempts: CertificateAttemptTable;
 }
 
 export type Project = Selectable<ProjectTable>;

@@ -68,7 +68,8 @@ describe("the CA's own rate limit (429 rateLimited with Retry-After)", () => {
       const domain = await store.db.selectFrom('domains').selectAll().where('name', '=', 'site.example.com').executeTakeFirstOrThrow();
       assert.equal(domain.status, 'pending-certificate');
       assert.match(domain.status_detail ?? '', /^Postponed by the CA's rate limit: Registering the ACME account: too many new registrations from this IP \(rateLimited\); next attempt at/);
-      assert.ok(Math.abs(Number(domain.certificate_next_at) - (started + 3_600_000)) < 10_000, 'next attempt when the CA said');
+      const scheduled = await store.db.selectFrom('certificate_attempts').selectAll().where('domain', '=', 'site.example.com').executeTakeFirstOrThrow();
+      assert.ok(Math.abs(Number(scheduled.next_at) - (started + 3_600_000)) < 10_000, 'next attempt when the CA said');
       const asked = ca.accountRequests();
       assert.ok(asked >= 1);
       await manager.runOnce();
@@ -95,7 +96,9 @@ describe("the CA's own rate limit (429 rateLimited with Retry-After)", () => {
       const domain = await store.db.selectFrom('domains').selectAll().where('name', '=', 'down.example.com').executeTakeFirstOrThrow();
       assert.equal(domain.status, 'error');
       assert.match(domain.status_detail ?? '', new RegExp(`cannot reach http://127\\.0\\.0\\.1:${closed}/dir: ECONNREFUSED.* Next attempt at`));
-      assert.ok(Number(domain.certificate_next_at) > Date.now() + 30_000);
+      const scheduled = await store.db.selectFrom('certificate_attempts').selectAll().where('domain', '=', 'down.example.com').executeTakeFirstOrThrow();
+      assert.ok(Number(scheduled.next_at) > Date.now() + 30_000);
+      assert.equal(scheduled.failures, 1);
     } finally {
       await manager.close();
     }

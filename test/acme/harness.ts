@@ -94,6 +94,11 @@ export function domainRow(world: AcmeWorld, name: string): Promise<Domain | unde
   return world.store.db.selectFrom('domains').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
+/** The certificate manager's retry schedule for a domain (undefined: none, try when pending). */
+export function attempt(world: AcmeWorld, name: string): Promise<{ next_at: number | null; failures: number } | undefined> {
+  return world.store.db.selectFrom('certificate_attempts').select(['next_at', 'failures']).where('domain', '=', name).executeTakeFirst();
+}
+
 export function waitForDomain(world: AcmeWorld, name: string, accept: (d: Domain) => boolean, timeoutMs = 60_000): Promise<Domain> {
   return waitFor(`domain ${name}`, async () => {
     const d = await domainRow(world, name);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { edgeGet } from '../helpers/slipway.js';
-import { acmeTestSkip, addDomain, assertIssued, certificateRows, dig, domainRow, startAcmeWorld, waitForDomain, type AcmeWorld } from './harness.js';
+import { acmeTestSkip, addDomain, attempt, assertIssued, certificateRows, dig, domainRow, startAcmeWorld, waitForDomain, type AcmeWorld } from './harness.js';
 
 const skip = acmeTestSkip();
 if (skip !== false) console.log(`# skipping ACME end-to-end tests: ${skip}`);
@@ -75,18 +75,19 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     assert.equal(failed.status, 'error');
     assert.match(failed.status_detail ?? '', /broken\.acme\.test over http-01 failed: .*127\.0\.0\.2.*\(connection\)/i);
     assert.match(failed.status_detail ?? '', /Next attempt at \d{4}-/);
-    assert.ok(failed.certificate_next_at !== null && Number(failed.certificate_next_at) > Date.now() + 30_000, 'backoff: not retried at once');
-    assert.equal(failed.certificate_failures, 1);
+    const scheduled = await attempt(world, 'broken.acme.test');
+    assert.ok(scheduled?.next_at != null && Number(scheduled.next_at) > Date.now() + 30_000, 'backoff: not retried at once');
+    assert.equal(scheduled.failures, 1);
     const failures = await world.store.db.selectFrom('acme_events').selectAll().where('kind', '=', 'failed-validation').where('name', '=', 'broken.acme.test').execute();
     assert.equal(failures.length, 1);
     assert.deepEqual(await certificateRows(world, ['broken.acme.test']), []);
 
     // the user fixes DNS (now the zone's wildcard, 127.0.0.1, answers); when the retry is due it succeeds
     await world.dns.update(['update delete broken.acme.test A']);
-    await world.store.db.updateTable('domains').set({ certificate_next_at: Date.now() }).where('name', '=', 'broken.acme.test').execute();
+    await world.store.db.updateTable('certificate_attempts').set({ next_at: Date.now() }).where('domain', '=', 'broken.acme.test').execute();
     const fixed = await waitForDomain(world, 'broken.acme.test', (d) => d.status === 'active');
     assert.equal(fixed.status_detail, null);
-    assert.equal(fixed.certificate_failures, 0);
+    assert.equal(await attempt(world, 'broken.acme.test'), undefined, 'the schedule is cleared once it worked');
     assert.equal((await certificateRows(world, ['broken.acme.test'])).length, 1);
   });
 
@@ -107,7 +108,7 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     assert.equal(domain.status, 'pending-certificate');
     assert.match(domain.status_detail!, /rate limit: 5 failed validations in the last hour for limited\.acme\.test .*next attempt at/);
     // the oldest failure leaves the one-hour window 10 minutes from now
-    assert.ok(Math.abs(Number(domain.certificate_next_at) - (times[0]! + 3_600_000)) < 1000);
+    assert.ok(Math.abs(Number((await attempt(world, 'limited.acme.test'))?.next_at) - (times[0]! + 3_600_000)) < 1000);
     const orders = await world.store.db.selectFrom('acme_events').selectAll().where('kind', '=', 'order').where('name', '=', 'limited.acme.test').execute();
     assert.equal(orders.length, 0, 'nothing was asked of the CA');
   });
@@ -122,7 +123,7 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     assert.equal(domain.status, 'pending-certificate');
     assert.match(domain.status_detail!, /rate limit: 300 new orders in the last 3 hours \(Let's Encrypt allows 300 new orders per account per 3 hours\); next attempt at/);
     const oldest = Math.min(...before.map((r) => Number(r.at)), now - 60_000);
-    assert.ok(Math.abs(Number(domain.certificate_next_at) - (oldest + 3 * 3_600_000)) < 1000);
+    assert.ok(Math.abs(Number((await attempt(world, 'many.acme.test'))?.next_at) - (oldest + 3 * 3_600_000)) < 1000);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     assert.equal((await domainRow(world, 'many.acme.test'))!.status, 'pending-certificate', 'still waiting: no order was made');
     assert.equal((await world.store.db.selectFrom('acme_events').select('id').where('kind', '=', 'order').execute()).length, 300);
