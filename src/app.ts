@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startCertificateManager } from './acme/index.js';
 import { buildApi } from './api/server.js';
 import { LocalBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
@@ -157,6 +158,11 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     // custom domains' DNS, rechecked with backoff (see domains/status.ts)
     const domainChecks = startDomainChecks(store, config);
     closers.push(() => domainChecks.stop());
+    // certificates from the ACME CA for domains whose DNS is right, renewed before they expire
+    if (config.httpsPort !== undefined && config.acme.directory !== undefined) {
+      const certificates = startCertificateManager({ db: store.db, box, config });
+      closers.push(() => certificates.close());
+    }
   }
 
   let closed: Promise<void> | undefined;

@@ -69,6 +69,16 @@ const UP_OPTIONS = {
   // custom domains: the DNS records they need (config.publicIps, config.cnameTarget)
   'public-ip': { type: 'string' },
   'cname-target': { type: 'string' },
+  // automatic certificates (config.acme; see the README's "Automatic certificates (ACME)")
+  'acme-directory': { type: 'string' },
+  'acme-email': { type: 'string' },
+  'acme-ca-file': { type: 'string' },
+  'acme-challenge': { type: 'string' },
+  'dns01-server': { type: 'string' },
+  'dns01-zone': { type: 'string' },
+  'dns01-tsig-name': { type: 'string' },
+  'dns01-tsig-algorithm': { type: 'string' },
+  'dns01-tsig-secret': { type: 'string' },
 } as const;
 
 async function main(argv: string[]): Promise<void> {

@@ -60,6 +60,18 @@ export interface AcmeConfig {
   readonly email: string | undefined;
   /** PEM file of CA roots to trust for the directory's own HTTPS (a private CA such as pebble) */
   readonly caFile: string | undefined;
+  /** how custom domains prove control (--acme-challenge; absent: http-01); wildcards always use DNS-01 */
+  readonly challenge?: 'http-01' | 'tls-alpn-01';
+  /** DNS-01 through RFC 2136 updates (--dns01-server ...); undefined: no DNS-01, so no wildcards */
+  readonly dns01?: Dns01Config | undefined;
+}
+
+export interface Dns01Config {
+  /** the primary DNS server that takes TSIG-signed updates, "host:port" */
+  readonly server: string;
+  /** the zone to update; undefined: found by SOA query */
+  readonly zone: string | undefined;
+  readonly tsig: { readonly name: string; readonly algorithm: string; readonly secret: string };
 }
 
 export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -172,7 +184,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     httpsPort,
     tlsCertFile: tlsCertFile === undefined ? undefined : resolve(tlsCertFile),
     tlsKeyFile: tlsKeyFile === undefined ? undefined : resolve(tlsKeyFile),
-    acme: Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: pick('acme-ca-file', 'SLIPWAY_ACME_CA_FILE') }),
+    acme: Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: pick('acme-ca-file', 'SLIPWAY_ACME_CA_FILE'), challenge: parseAcmeChallenge(pick('acme-challenge', 'SLIPWAY_ACME_CHALLENGE')), dns01: parseDns01(pick) }),
     dataDir,
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
@@ -225,6 +237,35 @@ function parseDnsServers(raw: string | undefined): string[] {
     if (!ok) throw new AppError('CONFIG', `SLIPWAY_DNS_SERVERS takes ip:port entries, got ${JSON.stringify(server)}.`, { hint: 'For example: SLIPWAY_DNS_SERVERS=127.0.0.1:5353,[::1]:53' });
   }
   return servers;
+}
+
+function parseAcmeChallenge(raw: string | undefined): 'http-01' | 'tls-alpn-01' {
+  if (raw === undefined || raw === 'http-01' || raw === 'tls-alpn-01') return raw ?? 'http-01';
+  throw new AppError('CONFIG', `--acme-challenge is http-01 or tls-alpn-01, got ${JSON.stringify(raw)}.`, { hint: 'For example: --acme-challenge tls-alpn-01 (when only port 443 reaches this machine)' });
+}
+
+const TSIG_ALGORITHMS = ['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'];
+
+/** --dns01-server and its TSIG key go together; the secret usually comes from SLIPWAY_DNS01_TSIG_SECRET. */
+function parseDns01(pick: (flag: string, envName: string) => string | undefined): Dns01Config | undefined {
+  const server = pick('dns01-server', 'SLIPWAY_DNS01_SERVER');
+  const zone = pick('dns01-zone', 'SLIPWAY_DNS01_ZONE')?.toLowerCase().replace(/\.$/, '');
+  const name = pick('dns01-tsig-name', 'SLIPWAY_DNS01_TSIG_NAME');
+  const algorithm = (pick('dns01-tsig-algorithm', 'SLIPWAY_DNS01_TSIG_ALGORITHM') ?? 'hmac-sha256').toLowerCase();
+  const secret = pick('dns01-tsig-secret', 'SLIPWAY_DNS01_TSIG_SECRET');
+  const example = 'For example: --dns01-server 192.0.2.53:53 --dns01-tsig-name acme-key with SLIPWAY_DNS01_TSIG_SECRET=<base64 secret>';
+  if (server === undefined) {
+    if (name !== undefined || secret !== undefined || zone !== undefined) throw new AppError('CONFIG', '--dns01-zone and --dns01-tsig-* need --dns01-server.', { hint: example });
+    return undefined;
+  }
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(server)) throw new AppError('CONFIG', `--dns01-server takes host:port, got ${JSON.stringify(server)}.`, { hint: example });
+  if (name === undefined || secret === undefined) throw new AppError('CONFIG', '--dns01-server needs a TSIG key: --dns01-tsig-name and --dns01-tsig-secret (SLIPWAY_DNS01_TSIG_SECRET).', { hint: example });
+  if (!TSIG_ALGORITHMS.includes(algorithm)) throw new AppError('CONFIG', `--dns01-tsig-algorithm is one of ${TSIG_ALGORITHMS.join(', ')}, got ${JSON.stringify(algorithm)}.`, { hint: 'For example: --dns01-tsig-algorithm hmac-sha256' });
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length < 16) {
+    throw new AppError('CONFIG', '--dns01-tsig-secret (SLIPWAY_DNS01_TSIG_SECRET) must be the base64 secret of the key, at least 16 bytes.', { hint: 'Use the secret "..." value that tsig-keygen -a hmac-sha256 acme-key prints.' });
+  }
+  if (zone !== undefined && !DNS_NAME.test(zone)) throw new AppError('CONFIG', `--dns01-zone must be a DNS name, got ${JSON.stringify(zone)}.`, { hint: 'For example: --dns01-zone example.com' });
+  return Object.freeze({ server, zone, tsig: Object.freeze({ name, algorithm, secret }) });
 }
 
 function parseAllow(raw: string | undefined): string[] {

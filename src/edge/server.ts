@@ -31,6 +31,7 @@ export interface EdgeServer {
 }
 
 const MiB = 1024 * 1024;
+const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
 /**
  * The static-file edge: Host -> deployment (lookup.resolveHost, cached) -> manifest (blob,
  * cached) -> file -> bytes (blob, cached in memory by LRU). Only manifest keys are ever
@@ -92,6 +93,24 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     sendPage(res, status, status === 502 ? BAD_GATEWAY_PAGE : INTERNAL_ERROR_PAGE, isHead);
   }
 
+  // ---- ACME HTTP-01 (the answers are in the store, written by the certificate manager) ----
+
+  const acmeHttpChallenge = lookup.acmeHttpChallenge?.bind(lookup);
+  function answerAcmeChallenge(res: ServerResponse, token: string, isHead: boolean): void {
+    const reply = (status: number, body: string) => {
+      res.writeHead(status, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store']);
+      res.end(isHead ? undefined : body);
+    };
+    if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) {
+      reply(404, 'No ACME challenge is waiting for this token.\n');
+      return;
+    }
+    acmeHttpChallenge!(token).then(
+      (answer) => reply(answer === undefined ? 404 : 200, answer ?? 'No ACME challenge is waiting for this token.\n'),
+      (error: unknown) => fail(res, 502, 'could not read the ACME challenge answer', error, isHead),
+    );
+  }
+
   // ---- the request ----
 
   /** `secure`: over HTTPS (HTTP/1.1 or HTTP/2: the compatibility API gives the same request and response shape) */
@@ -106,6 +125,11 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   function handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
     const method = req.method;
     const isHead = method === 'HEAD';
+    // ACME HTTP-01 answers come first, for any Host and before any site rule
+    if (acmeHttpChallenge !== undefined && (method === 'GET' || isHead) && req.url?.startsWith(ACME_CHALLENGE_PATH) === true) {
+      answerAcmeChallenge(res, req.url.slice(ACME_CHALLENGE_PATH.length), isHead);
+      return;
+    }
     // other methods can only mean something to a deployment's server: see serveFile
     const staticOnly = method !== 'GET' && !isHead;
     if (staticOnly && servers === undefined) {

@@ -51,6 +51,11 @@ export interface SiteLookup {
    * an operator (the store's deployments.integrity_error). Optional: lookups without a store only log.
    */
   flagIntegrityError?(deploymentId: string, reason: string): Promise<void>;
+  /**
+   * The key authorization for an ACME HTTP-01 token an order is waiting on (any Host), or
+   * undefined. Optional: without it the edge does not answer /.well-known/acme-challenge/.
+   */
+  acmeHttpChallenge?(token: string): Promise<string | undefined>;
 }
 
 export interface EdgeOptions {

@@ -40,6 +40,12 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     return { deploymentId: row.id, manifestHash: row.manifest_hash };
   };
 
+  // written by the certificate manager (../acme) while an order waits on an HTTP-01 validation
+  const challenges = shortCache(async (token: string) => {
+    const row = await db.selectFrom('acme_challenges').select('value').where('kind', '=', 'http-01').where('key', '=', token).where('expires_at', '>', Date.now()).executeTakeFirst();
+    return row?.value;
+  }, 1000);
+
   return {
     async resolveHost(host) {
       if (host !== baseDomain && !host.endsWith(`.${baseDomain}`)) return viaDomain(host);
@@ -52,6 +58,7 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     },
     aliasGeneration: () => readCounter(db, 'alias_generation'),
     flagIntegrityError: (deploymentId, reason) => flagIntegrityError(db, deploymentId, reason),
+    acmeHttpChallenge: (token) => challenges.get(token),
   };
 
   /**
@@ -101,4 +108,25 @@ export function hostSettings(project: { hsts_max_age: number | null; external_re
   if (project.hsts_max_age !== null) settings.hsts = `max-age=${project.hsts_max_age}`;
   if (project.external_rewrites === 1) settings.externalRewrites = true;
   return settings;
+}
+
+/**
+ * Remember answers (and misses) for `ttlMs`: a burst of challenge requests, or of probes for
+ * random tokens, costs one store read per token per TTL. An order writes its answer before it
+ * tells the CA, so a fresh token is never cached as a miss.
+ */
+function shortCache(load: (key: string) => Promise<string | undefined>, ttlMs: number): { get(key: string): Promise<string | undefined> } {
+  const entries = new Map<string, { value: Promise<string | undefined>; until: number }>();
+  return {
+    get(key) {
+      const now = Date.now();
+      const hit = entries.get(key);
+      if (hit !== undefined && hit.until > now) return hit.value;
+      if (entries.size >= 1000) entries.clear();
+      const value = load(key);
+      entries.set(key, { value, until: now + ttlMs });
+      value.catch(() => entries.delete(key));
+      return value;
+    },
+  };
 }

@@ -254,4 +254,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('domains').addColumn('dns_seen', 'text').execute();
     },
   },
+  '0010_certificate_attempts': {
+    async up(db: Kysely<any>) {
+      // the certificate manager's own retry schedule per domain (src/acme), apart from the DNS
+      // check's next_check_at / check_failures, so the two loops never reschedule each other
+      await db.schema
+        .createTable('certificate_attempts')
+        .addColumn('domain', 'text', (c) => c.primaryKey().references('domains.name').onDelete('cascade'))
+        // not before this (backoff, a rate limit, the CA's Retry-After); null: now
+        .addColumn('next_at', 'bigint')
+        // failed orders in a row
+        .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };

@@ -198,6 +198,13 @@ export interface AcmeChallengeTable {
   expires_at: number;
 }
 
+/** The certificate manager's retry schedule for a domain (no row: try as soon as it is pending-certificate). */
+export interface CertificateAttemptTable {
+  domain: string;
+  next_at: number | null;
+  failures: number;
+}
+
 export interface AcmeEventTable {
   id: Generated<number>;
   kind: 'order' | 'failed-validation';
@@ -224,6 +231,7 @@ export interface Database {
   acme_accounts: AcmeAccountTable;
   acme_challenges: AcmeChallengeTable;
   acme_events: AcmeEventTable;
+  certificate_attempts: CertificateAttemptTable;
 }
 
 export type Project = Selectable<ProjectTable>;
