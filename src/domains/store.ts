@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import { bumpCounter, type Db, type Domain, type Project } from '../store/index.js';
+import { nameCovers } from '../tls/certificates.js';
 import type { DnsCheck, DnsSeen } from './dns.js';
 import { normaliseDomainName, normaliseRedirectHost } from './names.js';
 import { acmeOn, expectedRecords, nextCheckDelay, statusAfterCheck, whatToDo } from './status.js';
@@ -118,15 +119,28 @@ export async function recordDnsCheck(db: Db, config: Config, name: string, check
   const current = await findDomain(db, name);
   if (current === undefined) return undefined;
   const now = Date.now();
-  const status = statusAfterCheck(current.status, check, acmeOn(config));
+  const acme = acmeOn(config);
+  let status = statusAfterCheck(current.status, check, acme);
+  // active without a certificate, because HTTPS was turned on after its DNS was right: get one
+  if (status === 'active' && acme && check.ok === true && !(await hasCertificate(db, name))) status = 'pending-certificate';
   const failures = check.ok === true ? 0 : onDemand ? 1 : current.check_failures + 1;
-  // an ACME error text stays the detail while DNS is right: it is what the owner must act on
-  const detail = status === 'error' && current.status === 'error' && check.ok === true ? current.status_detail : check.detail;
+  // while DNS stays right, what the ACME loop wrote (its error, a postponement, a failed
+  // renewal) stays the detail: it is what the owner must read
+  // (the row changed after the last DNS check wrote it: that was the ACME loop)
+  const acmeNote = check.ok === true && status === current.status && status !== 'pending-dns' && current.status_detail !== null && current.dns_checked_at !== null && current.updated_at > current.dns_checked_at;
+  const detail = acmeNote ? current.status_detail : check.detail;
   // a failed lookup keeps what the last good one saw
   const seen = check.ok === undefined && current.dns_seen !== null ? current.dns_seen : JSON.stringify(check.seen);
   const changes = { status, status_detail: detail, dns_checked_at: now, next_check_at: now + nextCheckDelay(status, failures), check_failures: failures, dns_seen: seen, updated_at: now };
   await db.updateTable('domains').set(changes).where('name', '=', name).execute();
   return { ...current, ...changes };
+}
+
+/** Is some stored certificate valid for this name (a wildcard one label up counts)? */
+async function hasCertificate(db: Db, name: string): Promise<boolean> {
+  const now = Date.now();
+  const rows = await db.selectFrom('certificates').select('names').where('not_after', '>', now).where('source', '!=', 'self-signed').execute();
+  return rows.some((row) => (JSON.parse(row.names) as string[]).some((covered) => nameCovers(covered, name)));
 }
 
 /** Domains whose background check is due, the longest waiting first. */
