@@ -15,7 +15,7 @@ import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
 import { chownTree, openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
 import { DEFAULT_BUILD_LIMITS } from './owner.js';
-import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
+import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceBundle, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
 import { prepareNode, writeToolShims, type NodeToolchain } from '../nodejs/index.js';
 import { setUpManager } from './manager-setup.js';
 import { managerCommands } from './package-manager.js';
@@ -187,7 +187,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // output
     const override = settings.outputDirectory === undefined || settings.outputDirectory.trim() === '' ? undefined : projectPath(settings.outputDirectory, 'outputDirectory', 'dist');
     // the paths it returns were resolved inside the checkout, without a link
-    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log, sourceDir, built);
+    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log, sourceDir, built, workspace === undefined ? undefined : workspaceBundle(workspace));
     const outputIsRoot = outputRel === '';
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
