@@ -7,7 +7,7 @@ import { isWithin, resolveBeneath, type Beneath } from '../beneath/index.js';
 import { copyTree } from './cache-tree.js';
 import { OUTPUT_CANDIDATES } from './detect.js';
 import { changesSince, type OutputSnapshot } from './output-snapshot.js';
-import { assembleWorkspaceBundle, nextStandaloneEntry, type WorkspaceBundle } from './server-bundle.js';
+import { assembleWorkspaceBundle, nextStandaloneEntry, refusePlugAndPlay, type WorkspaceBundle } from './server-bundle.js';
 import type { ServerBuild } from './types.js';
 
 /** Folder (inside the checkout) where the static mounts of a server build are assembled. */
@@ -167,6 +167,7 @@ async function serverOutput(
   let bundleDir = bundleRel === '' ? rootDir : await find.folder(bundleRel);
   if (bundleDir === undefined) throw new AppError('OUTPUT_NOT_FOUND', `The server bundle folder ${bundleRel} is not a folder inside the project.`);
   let prefix = '';
+  if (bundleRel === '') await refusePlugAndPlay(find.within, relative(find.within, workspace?.dir ?? rootDir).split(sep).join('/'), framework.name);
   if (bundleRel === '' && workspace !== undefined) ({ bundleDir, prefix } = await assembleWorkspaceBundle(workspace, log));
   const inBundle = (rel: string) => (prefix === '' ? rel : `${prefix}/${rel}`);
   let entry = bundleRel === '' ? inBundle(entryPath) : entryPath.slice(bundleRel.length + 1);

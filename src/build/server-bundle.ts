@@ -103,3 +103,20 @@ async function mkdirParents(root: string, rel: string): Promise<void> {
     else if (!info.isDirectory()) throw new Error(`${dir} is not a folder`);
   }
 }
+
+/**
+ * yarn 2+'s default Plug'n'Play install writes no node_modules: its packages stay zipped in
+ * yarn's cache and only `yarn node` (with .pnp.cjs) can load them. A build run through yarn
+ * works that way, but a server bundle that runs with its node_modules has none to carry, so
+ * say what to set instead of shipping a server that cannot start.
+ * `installRel`: the folder that was installed (the project's, or its workspace root), relative to `within`.
+ */
+export async function refusePlugAndPlay(within: string, installRel: string, framework: string): Promise<void> {
+  const pnp = await resolveBeneath(within, posix.join(installRel || '.', '.pnp.cjs'), { follow: false });
+  if (pnp.kind !== 'file') return;
+  throw new AppError(
+    'OUTPUT_NOT_FOUND',
+    `The ${framework} server needs its dependencies in node_modules, but yarn installed them with Plug'n'Play (.pnp.cjs${installRel === '' ? '' : ` in ${installRel}`}), which writes none. Set nodeLinker: node-modules in .yarnrc.yml and commit it.`,
+    { hint: 'Add the line "nodeLinker: node-modules" to .yarnrc.yml at the root of the yarn project, then push again.' },
+  );
+}

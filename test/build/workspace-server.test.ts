@@ -1,12 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, readdir, readFile, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { packageServer } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { runBuild, type BuildResult } from '../../src/build/index.js';
+import { locateOutput } from '../../src/build/output.js';
+import { AppError } from '../../src/errors/index.js';
+import { detectFramework } from '../../src/frameworks/index.js';
 import { materializeBundle } from '../../src/runtime/materialize.js';
 import { fixturesDir, tempDir } from '../helpers/paths.js';
 
@@ -143,5 +146,33 @@ describe('SvelteKit adapter-node in an npm workspace: its dependencies are hoist
     const files = await filesBelow(result.outputDir);
     assert.ok(files.includes('robots.txt'), files.join(', '));
     assert.ok(files.some((f) => f.startsWith('_app/immutable/')), files.join(', '));
+  });
+});
+
+describe("yarn Plug'n'Play and a server that runs with its node_modules", () => {
+  it('fails with the setting to use (nodeLinker: node-modules), naming what it found', async () => {
+    // what a SvelteKit adapter-node build leaves in a yarn 4 PnP workspace: .pnp.cjs at the root, no node_modules
+    const root = join(tmp.path, 'pnp');
+    const files: Record<string, string> = {
+      '.pnp.cjs': '// yarn PnP\n',
+      'package.json': '{"workspaces":["apps/*"],"packageManager":"yarn@4.13.0"}',
+      'apps/web/package.json': '{"devDependencies":{"@sveltejs/kit":"2.70.4","@sveltejs/adapter-node":"5.5.7"}}',
+      'apps/web/svelte.config.js': "import adapter from '@sveltejs/adapter-node';\nexport default { kit: { adapter: adapter() } };\n",
+      'apps/web/build/index.js': 'import "polka";\n',
+      'apps/web/build/client/robots.txt': 'x\n',
+    };
+    for (const [path, text] of Object.entries(files)) {
+      await mkdir(join(root, path, '..'), { recursive: true });
+      await writeFile(join(root, path), text);
+    }
+    const webDir = join(root, 'apps', 'web');
+    const framework = await detectFramework(webDir);
+    assert.equal(framework.variant, 'node');
+    const ws = { dir: root, packageRel: 'apps/web', dependencies: [] };
+    await assert.rejects(locateOutput(webDir, framework, undefined, () => undefined, root, undefined, ws), (err: unknown) => {
+      assert.ok(err instanceof AppError && err.code === 'OUTPUT_NOT_FOUND', String(err));
+      assert.match(err.message, /^The SvelteKit server needs its dependencies in node_modules, but yarn installed them with Plug'n'Play \(\.pnp\.cjs\), which writes none\. Set nodeLinker: node-modules in \.yarnrc\.yml/);
+      return true;
+    });
   });
 });

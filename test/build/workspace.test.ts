@@ -192,6 +192,30 @@ describe('turborepo (pnpm workspace with turbo from the registry)', () => {
   });
 });
 
+describe('yarn berry (4.x) workspace: web → ui (workspace:*)', () => {
+  it('nodeLinker: node-modules: installs at the root with yarn 4 --immutable, builds ui then web with yarn workspace', async () => {
+    const dir = await checkout('mono-yarn-berry');
+    const web = await build(dir, 'apps/web', projectCache());
+    assert.equal(web.packageManagerVersion, '4.13.0');
+    assert.ok(web.lines.includes('Running "corepack yarn@4.13.0 install --immutable" in the repository root'), web.log);
+    assert.ok(web.lines.includes('Running "corepack yarn@4.13.0 workspace @mono/ui run build" in the repository root'), web.log);
+    assert.ok(web.lines.includes('Running "corepack yarn@4.13.0 workspace web run build" in the repository root'), web.log);
+    assert.equal(await html(web), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
+    assert.ok(await exists(join(dir, 'node_modules', 'is-number', 'package.json')), 'node_modules at the root');
+    // yarn berry keeps its install state outside node_modules: nothing is cached that a restore would miss
+    assert.equal(web.cache.dependencies, 'disabled');
+  });
+
+  it("the default Plug'n'Play: no node_modules at all, and the build (run by yarn, which loads .pnp.cjs) still works", async () => {
+    const dir = await checkout('mono-yarn-berry');
+    await writeFile(join(dir, '.yarnrc.yml'), '');
+    const web = await build(dir, 'apps/web', projectCache());
+    assert.ok(await exists(join(dir, '.pnp.cjs')), web.log);
+    assert.equal(await exists(join(dir, 'node_modules')), false);
+    assert.equal(await html(web), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
+  });
+});
+
 describe('Nx (npm workspace with nx from the registry)', () => {
   it('builds the app with nx run web:build, which builds ui first (nx.json dependsOn ^build)', async () => {
     const dir = await checkout('mono-nx');
