@@ -138,9 +138,12 @@ export const SVELTEKIT: FrameworkDefinition = {
   immutable: [{ prefix: '_app/immutable/', names: 'all' }],
   async detect(ctx): Promise<FrameworkMatch | undefined> {
     if (!ctx.has('@sveltejs/kit')) return undefined;
-    const config = await ctx.config('svelte.config');
+    // the adapter is set in svelte.config, or (sv 0.17's starters) in vite.config's sveltekit({ adapter })
     const names = ['node', 'static', 'auto', 'vercel', 'netlify', 'cloudflare'];
-    const imported = names.find((name) => config !== undefined && importsModule(config.text, `@sveltejs/adapter-${name}`));
+    const configs = [await ctx.config('svelte.config'), await ctx.config('vite.config')];
+    const importing = (name: string) => configs.find((c) => c !== undefined && importsModule(c.text, `@sveltejs/adapter-${name}`));
+    const imported = names.find((name) => importing(name) !== undefined);
+    const config = (imported === undefined ? undefined : importing(imported)) ?? configs[0];
     const adapter = imported ?? names.find((name) => ctx.has(`@sveltejs/adapter-${name}`));
     const reason = imported !== undefined ? because('@sveltejs/kit', config, [`@sveltejs/adapter-${imported}`]) : because(adapter === undefined ? '@sveltejs/kit' : ['@sveltejs/kit', `@sveltejs/adapter-${adapter}`], config, []);
     const base = { id: 'sveltekit', name: 'SvelteKit', reason, buildCommand: 'vite build' } as const;
