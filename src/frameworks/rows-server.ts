@@ -236,3 +236,37 @@ export const QWIK: FrameworkDefinition = {
     return { ...base, reason: `${because(dep, undefined, [])}; no adapters/static/vite.config: Qwik City needs an adapter`, variant: 'server', unservable };
   },
 };
+
+// Analog (Angular's meta-framework) builds with Vite and Nitro: dist/analog/public for the
+// browser, dist/analog/server/index.mjs for the server, the same layout as SolidStart's .output
+export const ANALOG: FrameworkDefinition = {
+  id: 'analog',
+  name: 'Analog',
+  detectors: { dependencies: ['@analogjs/platform'], configFiles: ['vite.config.ts'] },
+  buildCommand: 'vite build',
+  outputDirectory: 'dist/analog',
+  immutable: [VITE_ASSETS],
+  async detect(ctx): Promise<FrameworkMatch | undefined> {
+    if (!ctx.has('@analogjs/platform')) return undefined;
+    const config = await ctx.config('vite.config');
+    const text = config?.text ?? '';
+    // analog({ ssr: false }) is a single-page app, analog({ static: true }) prerenders every route
+    const ssr = booleanOption(text, 'ssr');
+    const prerendered = booleanOption(text, 'static') === true;
+    const preset = option(config, 'preset');
+    const base = { id: 'analog', name: 'Analog', buildCommand: 'vite build' } as const;
+    if (ssr === false || prerendered || preset === 'static') {
+      const facts = ssr === false ? ['ssr: false'] : prerendered ? ['static: true'] : ['preset: "static"'];
+      return { ...base, reason: because('@analogjs/platform', config, facts), variant: 'static', outputDirectory: 'dist/analog/public' };
+    }
+    const entry = 'dist/analog/server/index.mjs';
+    return {
+      ...base,
+      reason: because('@analogjs/platform', config, preset === undefined ? [] : [`preset: "${preset}"`]),
+      variant: 'server',
+      outputDirectory: 'dist/analog',
+      server: server('nitro-node', entry, ['node', entry], [{ dir: 'dist/analog/public', urlPath: '/' }], { bundleDir: 'dist/analog' }),
+      ...(preset === undefined ? { buildEnv: { NITRO_PRESET: 'node-server' } } : {}),
+    };
+  },
+};

@@ -45,6 +45,11 @@ interface Starter {
   /** a fingerprinted asset URL the home page references */
   asset: RegExp;
   assetType: RegExp;
+  /**
+   * the starter's own router answers every path (Angular's `**` route): an unknown path is its
+   * app shell with 200, not a 404; what must hold is that nothing unbuilt is served as a file
+   */
+  everyPathRenders?: true;
 }
 
 const viteAsset = /\/assets\/index-[\w-]{8}\.js/;
@@ -64,6 +69,9 @@ const STARTERS: Starter[] = [
   { name: 'next-empty', home: /Hello world!/, asset: /\/_next\/static\/[^"?]+\.js/, assetType: /javascript/ },
   // SSR by adapter-node's server; /_app/immutable is served by the edge
   { name: 'sveltekit-minimal-node', home: /<h1>Welcome to SvelteKit<\/h1>/, asset: /\/_app\/immutable\/[^"]+\.js/, assetType: /javascript/ },
+  // Angular's SSR starter (`ng new --ssr`): the @angular/ssr Express server, every route
+  // prerendered by the starter's `**` rule; esbuild names its bundles main-<HASH>.js, linked relative to <base href="/">
+  { name: 'angular-ssr', home: /Hello, angular-ssr/, asset: /(?<=src=")main-[A-Z0-9]{8}\.js(?=")/, assetType: /javascript/, everyPathRenders: true },
   // every page prerendered; webpack/rspack names its bundles main.<contenthash>.js
   { name: 'docusaurus-classic', home: /Dinosaurs are cool/, asset: /\/assets\/js\/main\.[0-9a-f]{8,}\.js/, assetType: /javascript/ },
 ];
@@ -106,7 +114,8 @@ for (const starter of STARTERS) {
     assert.match(home.text, starter.home);
     assert.equal(home.headers['x-slipway-deployment'], d.id);
 
-    const assetPath = starter.asset.exec(home.text)?.[0];
+    const linked = starter.asset.exec(home.text)?.[0];
+    const assetPath = linked === undefined || linked.startsWith('/') ? linked : `/${linked}`;
     assert.ok(assetPath !== undefined, `the home page references an asset like ${starter.asset}:\n${home.text.slice(0, 2000)}`);
     const asset = await edgeGet(slipway.edgePort, host, assetPath);
     assert.equal(asset.status, 200, assetPath);
@@ -115,9 +124,16 @@ for (const starter of STARTERS) {
     assert.equal(asset.headers['cache-control'], IMMUTABLE, `${assetPath} is fingerprinted, so it is cached for a year`);
 
     const missing = await edgeGet(slipway.edgePort, host, '/no-such-page-4f7c2a');
-    assert.equal(missing.status, 404, missing.text.slice(0, 500));
     const missingAsset = await edgeGet(slipway.edgePort, host, assetPath.replace(/\.js$/, '-gone.js'));
-    assert.equal(missingAsset.status, 404, 'an asset that was not built is not served');
+    if (starter.everyPathRenders === true) {
+      // the app's own router renders it (the server's answer, not a file of the build)
+      assert.equal(missing.status, 200, missing.text.slice(0, 500));
+      assert.match(String(missing.headers['content-type']), /^text\/html/);
+      assert.doesNotMatch(String(missingAsset.headers['content-type']), starter.assetType, 'an asset that was not built is not served');
+    } else {
+      assert.equal(missing.status, 404, missing.text.slice(0, 500));
+      assert.equal(missingAsset.status, 404, 'an asset that was not built is not served');
+    }
   });
 }
 

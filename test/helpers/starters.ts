@@ -21,7 +21,8 @@ const run = promisify(execFile);
  */
 export interface StarterSource {
   /** `after`: more commands of the same package, run in the project folder (`["add", "sveltekit-adapter=adapter:node", "--no-install"]`) */
-  create?: { package: string; args: string[]; after?: string[][] };
+  /** `bin`: the package's command when it is not the package's name (`ng` for @angular/cli) */
+  create?: { package: string; bin?: string; args: string[]; after?: string[][] };
   copy?: { package: string; from: string; rename?: Record<string, string> };
   pin?: Record<string, Record<string, string>>;
 }
@@ -41,8 +42,8 @@ export async function materializeStarter(name: string, dest: string, withLockfil
   try {
     if (source.create !== undefined) {
       // a fresh config home: create tools that remember a user's last answers (create-next-app) start from their defaults
-      const env = { ...NPM_ENV, XDG_CONFIG_HOME: join(scratch.path, 'config'), CI: '1' };
-      const bin = source.create.package.replace(/@[^@/]+$/, '');
+      const env = { ...NPM_ENV, XDG_CONFIG_HOME: join(scratch.path, 'config'), CI: '1', NG_CLI_ANALYTICS: 'false' };
+      const bin = source.create.bin ?? source.create.package.replace(/@[^@/]+$/, '');
       const args = source.create.args.includes('{dir}') ? source.create.args.map((a) => (a === '{dir}' ? name : a)) : [name, ...source.create.args];
       await run('npm', ['exec', '--yes', `--package=${source.create.package}`, '--', bin, ...args], { cwd: scratch.path, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
       for (const more of source.create.after ?? []) {
