@@ -149,6 +149,30 @@ describe('SvelteKit adapter-node in an npm workspace: its dependencies are hoist
   });
 });
 
+describe('React Router in a pnpm workspace: node_modules/.pnpm at the root, links in the app', () => {
+  let result: Awaited<ReturnType<typeof build>>;
+
+  before(async () => {
+    result = await build('mono-pnpm-react-router', 'apps/web');
+  });
+
+  it("starts react-router-serve's script from the app's own .bin, with the server build's path inside the bundle", () => {
+    assert.equal(result.framework.id, 'react-router');
+    assert.match(result.server?.entry ?? '', /^node_modules\/\.pnpm\/@react-router\+serve@7\.18\.4[^/]*\/node_modules\/@react-router\/serve\/bin\.js$/);
+    assert.deepEqual(result.server?.args, ['apps/web/build/server/index.js']);
+  });
+
+  it('the packaged bundle starts on its own: react-router-serve renders with the workspace package', async () => {
+    const bundle = await shipBundle(result);
+    const { url, output } = await startServer(bundle);
+    const page = await fetch(`${url}/`);
+    const html = await page.text();
+    assert.equal(page.status, 200, `${output.join('')}\n${html.slice(0, 1000)}`);
+    assert.match(html, /<h1>Hello, react-router, from @mono\/greeting<\/h1>/);
+    assert.equal((await fetch(`${url}/no-such-page`)).status, 404);
+  });
+});
+
 describe("yarn Plug'n'Play and a server that runs with its node_modules", () => {
   it('fails with the setting to use (nodeLinker: node-modules), naming what it found', async () => {
     // what a SvelteKit adapter-node build leaves in a yarn 4 PnP workspace: .pnp.cjs at the root, no node_modules
