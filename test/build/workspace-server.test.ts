@@ -80,24 +80,26 @@ async function filesBelow(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
-describe('Next.js output: "standalone" in an npm workspace (rootDirectory apps/web)', () => {
+for (const [fixture, manager] of [['mono-next-standalone', 'npm'], ['mono-pnpm-next', 'pnpm']] as const) {
+describe(`Next.js output: "standalone" in ${manager === 'npm' ? 'an' : 'a'} ${manager} workspace (rootDirectory apps/web)`, () => {
   let result: Awaited<ReturnType<typeof build>>;
 
   before(async () => {
-    result = await build('mono-next-standalone', 'apps/web');
+    result = await build(fixture, 'apps/web');
+    assert.equal(result.packageManager, manager);
   });
 
   it('finds server.js where Next traced it from, below the workspace path in .next/standalone', () => {
     assert.equal(result.framework.id, 'nextjs');
     assert.match(result.log, /^Next\.js traced the standalone output from the workspace root: its server is \.next\/standalone\/apps\/web\/server\.js$/m);
-    assert.equal(result.server?.bundleDir, join(tmp.path, 'src-1', 'apps', 'web', '.next', 'standalone'));
+    assert.ok(result.server?.bundleDir.endsWith(join('apps', 'web', '.next', 'standalone')), result.server?.bundleDir);
     assert.equal(result.server?.entry, 'apps/web/server.js');
   });
 
   it('the packaged bundle starts on its own and renders the page with the workspace package', async () => {
     const bundle = await shipBundle(result);
-    // next and react live at the standalone root (traced from the workspace root's node_modules)
-    assert.ok(await stat(join(bundle.dir, 'node_modules', 'next', 'package.json')).then(() => true), 'next at the bundle root');
+    // next lives at the standalone root (traced from the workspace root's node_modules; pnpm's as a link into .pnpm)
+    assert.ok(await stat(join(bundle.dir, manager === 'npm' ? 'node_modules' : 'apps/web/node_modules', 'next', 'package.json')).then(() => true), 'next in the bundle');
     const { url, output } = await startServer(bundle);
     const page = await fetch(`${url}/`);
     const html = await page.text();
@@ -115,6 +117,7 @@ describe('Next.js output: "standalone" in an npm workspace (rootDirectory apps/w
     assert.ok(chunks.length > 0, files.join(', '));
   });
 });
+}
 
 describe('SvelteKit adapter-node in an npm workspace: its dependencies are hoisted to the root', () => {
   let result: Awaited<ReturnType<typeof build>>;
