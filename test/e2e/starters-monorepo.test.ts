@@ -28,6 +28,9 @@ const APPS: App[] = [
   { fixture: 'mono-next-standalone', home: /Hello, (<!-- -->)?monorepo(<!-- -->)?, from @mono\/greeting/, asset: /\/_next\/static\/chunks\/[^"?]+\.js/, file: ['/hello.txt', 'a file from apps/web/public\n'] },
   // adapter-node imports ms and @mono/greeting at run time from the workspace root's node_modules
   { fixture: 'mono-sveltekit-node', home: /<h1>Hello, kit, from @mono\/greeting<\/h1>[\s\S]*172800000/, asset: /\/_app\/immutable\/[^"]+\.js/, file: ['/robots.txt', 'User-agent: *\n'] },
+  // Nitro traces ms (and inlines @mono/greeting) from the workspace root into .output; engines.node 22.x picks the
+  // Node.js; its app.vue answers any path but / with a 404
+  { fixture: 'mono-nuxt', home: /<h1>Hello, nuxt, from @mono\/greeting<\/h1>[\s\S]*172800000/, asset: /\/_nuxt\/[^"]+\.js/, file: ['/hello.txt', 'a file from apps/web/public\n'] },
 ];
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
