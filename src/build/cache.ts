@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { formatSeconds } from './run.js';
 import { resolveBeneath } from '../beneath/index.js';
 import { copyTree, probeFileOp, type FileOp, type Owner } from './cache-tree.js';
 import type { LogFn } from './types.js';
+import { describeOp, formatBytes, makeParents, readJson, short, warnDropped } from './cache-util.js';
+export { formatBytes, short } from './cache-util.js';
 
 /*
  * A project's build cache, one folder per project (never shared between projects):
@@ -60,6 +62,15 @@ const DEPENDENCY_COPY = new Set(['.package-lock.json', '.modules.yaml', '.yarn-i
  * generated output that SvelteKit rewrites, nor `node_modules/.vite`, which `vite build` does not read.
  */
 export const FRAMEWORK_CACHE_PATHS = ['.next/cache', 'node_modules/.cache', 'node_modules/.astro'];
+
+/** A set of carried-over caches, kept under `<cache>/<name>/current`: the framework's (per root directory) or a tool's (turbo-cache.ts). */
+export interface CacheSlot {
+  name: string;
+  paths: readonly string[];
+}
+const FRAMEWORK_SLOT: CacheSlot = { name: 'framework', paths: FRAMEWORK_CACHE_PATHS };
+/** every slot's saved bytes count towards the project's cache limit */
+const SLOT_NAMES = ['framework', 'turbo'];
 
 interface EntryInfo {
   key: string;
@@ -217,14 +228,14 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
 }
 
 /** Copy the saved framework caches into `rootDir` (paths the checkout already has are left alone). */
-export async function restoreFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn, opts: CheckoutOptions = {}): Promise<boolean> {
-  const current = join(cache.dir, 'framework', 'current');
+export async function restoreFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn, opts: CheckoutOptions = {}, slot: CacheSlot = FRAMEWORK_SLOT): Promise<boolean> {
+  const current = join(cache.dir, slot.name, 'current');
   const info = await readJson<{ paths: string[] }>(join(current, 'entry.json'));
   if (info === undefined) return false;
   const started = Date.now();
   const restored: string[] = [];
   const within = opts.within ?? rootDir;
-  for (const path of info.paths.filter((p) => FRAMEWORK_CACHE_PATHS.includes(p))) {
+  for (const path of info.paths.filter((p) => slot.paths.includes(p))) {
     // never through a link: a checkout's `.next -> /etc` must not make the worker write there
     const place = await resolveBeneath(within, join(relative(within, rootDir), path), { follow: false });
     if (place.kind === 'link') log(`Warning: not restoring ${path} from cache: ${place.at} is a symlink`);
@@ -246,10 +257,10 @@ export async function restoreFrameworkCache(cache: ProjectCache, rootDir: string
 }
 
 /** Replace the saved framework caches with this build's. Returns whether the build had any. */
-export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn, opts: CheckoutOptions = {}): Promise<boolean> {
+export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn, opts: CheckoutOptions = {}, slot: CacheSlot = FRAMEWORK_SLOT): Promise<boolean> {
   const within = opts.within ?? rootDir;
   const present: { path: string; dir: string }[] = [];
-  for (const path of FRAMEWORK_CACHE_PATHS) {
+  for (const path of slot.paths) {
     // a build's `.next/cache -> /somewhere` would carry host files into the next build: not followed
     const found = await resolveBeneath(within, join(relative(within, rootDir), path), { follow: false });
     if (found.kind === 'dir') present.push({ path, dir: found.path });
@@ -257,8 +268,8 @@ export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, l
   }
   if (present.length === 0) return false;
   const started = Date.now();
-  const temp = join(cache.dir, 'tmp', `framework-${randomBytes(6).toString('hex')}`);
-  const current = join(cache.dir, 'framework', 'current');
+  const temp = join(cache.dir, 'tmp', `${slot.name}-${randomBytes(6).toString('hex')}`);
+  const current = join(cache.dir, slot.name, 'current');
   try {
     let bytes = 0;
     for (const { path, dir } of present) {
@@ -275,6 +286,7 @@ export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, l
     await writeFile(join(temp, 'entry.json'), JSON.stringify({ paths: present.map((p) => p.path), bytes, savedAt: Date.now() }));
     // swap: move the old one out, the new one in; a reader in between sees none (a miss), never a mix
     await removeDir(cache, current);
+    await mkdir(join(cache.dir, slot.name), { recursive: true });
     try {
       await rename(temp, current);
     } catch (err) {
@@ -283,7 +295,7 @@ export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, l
     }
     log(`Saved ${present.map((p) => p.path).join(', ')} to the cache (${formatBytes(bytes)}) in ${formatSeconds(Date.now() - started)}`);
   } catch (err) {
-    log(`Warning: could not save the framework cache (${(err as Error).message})`);
+    log(`Warning: could not save the ${slot.name} cache (${(err as Error).message})`);
     await rm(temp, { recursive: true, force: true });
   }
   return true;
@@ -306,8 +318,8 @@ export async function evict(cache: ProjectCache, keep: string | undefined, log: 
     entries.push({ key, bytes: info.bytes, used });
   }
   entries.sort((a, b) => (a.key === keep ? -1 : b.key === keep ? 1 : b.used - a.used));
-  const framework = await readJson<{ bytes: number }>(join(cache.dir, 'framework', 'current', 'entry.json'));
-  let total = framework?.bytes ?? 0;
+  let total = 0;
+  for (const name of SLOT_NAMES) total += (await readJson<{ bytes: number }>(join(cache.dir, name, 'current', 'entry.json')))?.bytes ?? 0;
   const evicted: string[] = [];
   for (const [index, entry] of entries.entries()) {
     total += entry.bytes;
@@ -345,57 +357,4 @@ async function clearStale(tmp: string): Promise<void> {
 async function readEntry(entryDir: string): Promise<EntryInfo | undefined> {
   const info = await readJson<EntryInfo>(join(entryDir, 'entry.json'));
   return info !== undefined && typeof info.sealedAt === 'number' && typeof info.bytes === 'number' ? info : undefined;
-}
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Make the missing folders above `path` (below `root`, every existing one a real folder, see
- * resolveBeneath) one at a time, each given to `owner`. Returns the folders made, outermost first.
- */
-async function makeParents(root: string, path: string, owner: Owner | undefined): Promise<string[]> {
-  const made: string[] = [];
-  const parts = relative(root, join(path, '..')).split(/[\\/]+/).filter((p) => p !== '');
-  let dir = root;
-  for (const part of parts) {
-    dir = join(dir, part);
-    try {
-      await mkdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw err;
-    }
-    made.push(dir);
-    if (owner !== undefined) await chown(dir, owner.uid, owner.gid);
-  }
-  return made;
-}
-
-/** one log line for the symlinks a copy left out */
-function warnDropped(log: LogFn, tree: string, dropped: string[]): void {
-  if (dropped.length === 0) return;
-  const more = dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : '';
-  log(`Warning: left out ${tree}/${dropped[0]}${more} from the cache: a symlink pointing outside the project`);
-}
-
-export function short(key: string): string {
-  return `${key.slice(0, 12)}…`;
-}
-
-function describeOp(op: FileOp, copied: number): string {
-  const how = op === 'link' ? ', hard links' : op === 'clone' ? ', clones' : ', copied';
-  return copied > 0 ? `${how}; ${copied} copied` : how;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }

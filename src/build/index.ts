@@ -15,9 +15,10 @@ import { buildEnv } from './env.js';
 import { formatSeconds, runCommand } from './run.js';
 import { chownTree, openSandbox, probeIsolation, type Sandbox } from '../sandbox/index.js';
 import { DEFAULT_BUILD_LIMITS } from './owner.js';
-import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
+import { findWorkspace, installScriptSteps, packageTrees, workspaceBuild, workspaceBundle, workspaceEnv, workspaceKey, type Workspace } from './workspace.js';
 import { prepareNode, writeToolShims, type NodeToolchain } from '../nodejs/index.js';
 import { setUpManager } from './manager-setup.js';
+import { restoreTurboCache, saveTurboCache } from './turbo-cache.js';
 import { managerCommands } from './package-manager.js';
 import { skippedInstallScripts } from './install-scripts.js';
 
@@ -163,6 +164,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     const installMs = Date.now() - installStart;
     if (installMs > 50 && restored === undefined) log(`Installed in ${formatSeconds(installMs)}`);
     const frameworkHit = cache.project !== undefined && (await restoreFrameworkCache(cache.project, rootDir, log, checkout));
+    if (cache.project !== undefined) await restoreTurboCache(cache.project, workspace, log, checkout);
 
     // build
     const buildStart = Date.now();
@@ -187,7 +189,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // output
     const override = settings.outputDirectory === undefined || settings.outputDirectory.trim() === '' ? undefined : projectPath(settings.outputDirectory, 'outputDirectory', 'dist');
     // the paths it returns were resolved inside the checkout, without a link
-    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log, sourceDir, built);
+    const { outputRel, outputDir, server } = await locateOutput(rootDir, framework, override, log, sourceDir, built, workspace === undefined ? undefined : workspaceBundle(workspace));
     const outputIsRoot = outputRel === '';
     const files = await countFiles(outputDir, outputIsRoot);
     log(`Output: ${outputIsRoot ? 'the root directory' : outputRel} (${files} file${files === 1 ? '' : 's'})`);
@@ -256,6 +258,7 @@ async function saveCache(project: ProjectCache, key: string | undefined, report:
     const deps = workspace === undefined ? { dir: rootDir, trees: [] } : { dir: workspace.dir, trees: packageTrees(workspace) };
     if (key !== undefined && report.dependencies === 'miss') report.saveMs = await saveDependencies(project, key, deps.dir, pm, log, checkout, deps.trees);
     const frameworkSaved = await saveFrameworkCache(project, rootDir, log, checkout);
+    await saveTurboCache(project, workspace, log, checkout);
     report.frameworkCache = frameworkHit ? 'hit' : frameworkSaved ? 'miss' : 'none';
     await evict(project, key, log);
   } catch (err) {

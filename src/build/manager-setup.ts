@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../errors/index.js';
-import type { ManagerChoice } from './package-manager.js';
+import { hostNpmVersion, type ManagerChoice } from './package-manager.js';
 
 /** How the build runs one command: `capture` collects the output instead of logging it. */
 export type ExecFn = (label: string, argv: string[], opts?: { watch?: RegExp; capture?: string[] }) => Promise<{ code: number; tail: string[]; matched: boolean }>;
@@ -23,16 +23,20 @@ export interface SetupContext {
 const COREPACK_UNSIGNED = /No compatible signature found|Signature does not match/;
 
 /**
- * Make the chosen manager runnable and return the exact version that runs. pnpm and yarn come
- * through corepack, asked for `name@version` so it never takes the newest; bun is installed from
+ * Make the chosen manager runnable and return the exact version that runs. pnpm, yarn and a
+ * packageManager field's npm (other than the host's own) come through corepack, asked for
+ * `name@version` so it never takes the newest; corepack checks the release against the
+ * registry's integrity (and the field's hash) and keeps it in COREPACK_HOME, the project's
+ * package-manager cache, so later builds fetch nothing. bun is installed from
  * its platform package. A `pnpm` / `yarn` / `bun` shim in `binDir` makes scripts that call the
  * manager by name (`"build": "pnpm run a && pnpm run b"`) get the same version.
  */
 export async function setUpManager(choice: ManagerChoice, ctx: SetupContext): Promise<string> {
-  if (choice.name === 'npm') return choice.version;
+  if (choice.name === 'npm' && choice.version === hostNpmVersion()) return choice.version;
   if (choice.name === 'bun') return setUpBun(choice, ctx);
-  if (choice.name === 'yarn' && ctx.env.COREPACK_NPM_REGISTRY === undefined) {
-    // corepack resolves yarn versions (and fetches yarn 2+) from yarn's own release host unless told to use the npm registry
+  if ((choice.name === 'yarn' || choice.name === 'npm') && ctx.env.COREPACK_NPM_REGISTRY === undefined) {
+    // corepack resolves yarn versions (and fetches yarn 2+) from yarn's own release host unless told to use the npm registry;
+    // npm releases from the registry the host's npm is set up for, a mirror included
     const registry = await hostRegistry();
     if (registry !== undefined) ctx.env.COREPACK_NPM_REGISTRY = registry.replace(/\/+$/, '');
   }
@@ -40,8 +44,10 @@ export async function setUpManager(choice: ManagerChoice, ctx: SetupContext): Pr
   const exact = await corepackFetch(spec, ctx);
   // the hash of a packageManager spec was checked by the fetch; later runs use the version alone
   const runSpec = `${choice.name}@${exact ?? choice.version.replace(/\+.*/, '')}`;
+  // npm's shim replaces the host's (nodejs writeToolShims): `npm ci`, `npm run` and the scripts' own npm calls all get this release
   await writeShim(ctx.binDir, choice.name, ['corepack', runSpec]);
   if (choice.name === 'pnpm') await writeShim(ctx.binDir, 'pnpx', ['corepack', runSpec, 'dlx']);
+  if (choice.name === 'npm') await writeShim(ctx.binDir, 'npx', ['corepack', `npx@${exact ?? choice.version.replace(/\+.*/, '')}`]);
   return exact ?? choice.version;
 }
 

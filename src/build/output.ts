@@ -7,6 +7,7 @@ import { isWithin, resolveBeneath, type Beneath } from '../beneath/index.js';
 import { copyTree } from './cache-tree.js';
 import { OUTPUT_CANDIDATES } from './detect.js';
 import { changesSince, type OutputSnapshot } from './output-snapshot.js';
+import { assembleWorkspaceBundle, nextStandaloneEntry, refusePlugAndPlay, type WorkspaceBundle } from './server-bundle.js';
 import type { ServerBuild } from './types.js';
 
 /** Folder (inside the checkout) where the static mounts of a server build are assembled. */
@@ -32,6 +33,7 @@ export async function locateOutput(
   log: (line: string) => void,
   within: string = rootDir,
   built?: OutputSnapshot,
+  workspace?: WorkspaceBundle,
 ): Promise<{ outputRel: string; outputDir: string; server?: ServerBuild }> {
   const find = new CheckoutPaths(within, rootDir, log);
   if (override !== undefined) {
@@ -54,7 +56,7 @@ export async function locateOutput(
   if (framework.unservable !== undefined) {
     throw outputMissing(`${framework.unservable.message}${changes === undefined ? '' : ` ${describeChanges(changes)}`}`, framework.unservable.hint);
   }
-  if (framework.server !== undefined) return serverOutput(find, framework, log, changes);
+  if (framework.server !== undefined) return serverOutput(find, framework, log, changes, workspace);
   const frameworkDir = framework.outputDirectory === '' ? undefined : await find.folder(framework.outputDirectory);
   if (frameworkDir !== undefined) return { outputRel: framework.outputDirectory, outputDir: frameworkDir };
   if (changes === undefined) {
@@ -128,10 +130,24 @@ class CheckoutPaths {
  * A server build: the bundle to run, and its static folders hard-linked together into one tree
  * laid out by URL (Next.js: `.next/static` under `_next/static`, `public/` at the root).
  */
-async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log: (line: string) => void, changes: { created: string[]; changed: string[] } | undefined): Promise<{ outputRel: string; outputDir: string; server: ServerBuild }> {
+async function serverOutput(
+  find: CheckoutPaths,
+  framework: FrameworkMatch,
+  log: (line: string) => void,
+  changes: { created: string[]; changed: string[] } | undefined,
+  workspace: WorkspaceBundle | undefined,
+): Promise<{ outputRel: string; outputDir: string; server: ServerBuild }> {
   const server = framework.server!;
   const rootDir = await find.root();
-  if (!(await find.hasFile(server.entry))) {
+  const bundleRel = server.bundleDir ?? '';
+  let entryPath = server.entry;
+  // Next.js traced from the workspace root: server.js is below the package's path in the bundle
+  const relocated = server.kind === 'nextjs-standalone' && bundleRel !== '' && !(await find.hasFile(entryPath)) ? await nextStandaloneEntry(find.within, relative(find.within, rootDir).split(sep).join('/'), bundleRel) : undefined;
+  if (relocated !== undefined) {
+    log(`Next.js traced the standalone output from the workspace root: its server is ${relocated}`);
+    entryPath = relocated;
+  }
+  if (!(await find.hasFile(entryPath))) {
     const top = server.entry.split('/')[0]!;
     const none = (await find.resolve(top, false)).kind === 'missing';
     const found = changes === undefined ? '' : ` ${describeChanges(changes)}`;
@@ -146,17 +162,25 @@ async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log:
           : `Check that the build writes ${server.entry} (the ${framework.name} Node adapter's server entry).`;
     throw outputMissing(`The build did not produce the server entry ${server.entry}${none ? ` (there is no ${top} at all)` : ''}.${found}`, hint);
   }
-  // Self-contained bundles run from their own folder; the rest need the project's node_modules.
-  const bundleRel = server.bundleDir ?? '';
-  const bundleDir = bundleRel === '' ? rootDir : await find.folder(bundleRel);
+  // Self-contained bundles run from their own folder; the rest need the project's node_modules
+  // (in a workspace: the root's too, so the bundle is the workspace's, laid out as it is).
+  let bundleDir = bundleRel === '' ? rootDir : await find.folder(bundleRel);
   if (bundleDir === undefined) throw new AppError('OUTPUT_NOT_FOUND', `The server bundle folder ${bundleRel} is not a folder inside the project.`);
-  let entry = bundleRel === '' ? server.entry : server.entry.slice(bundleRel.length + 1);
+  let prefix = '';
+  if (bundleRel === '') await refusePlugAndPlay(find.within, relative(find.within, workspace?.dir ?? rootDir).split(sep).join('/'), framework.name);
+  if (bundleRel === '' && workspace !== undefined) ({ bundleDir, prefix } = await assembleWorkspaceBundle(workspace, log));
+  const inBundle = (rel: string) => (prefix === '' ? rel : `${prefix}/${rel}`);
+  let entry = bundleRel === '' ? inBundle(entryPath) : entryPath.slice(bundleRel.length + 1);
   let args: string[] = [];
   const [command = 'node', ...rest] = server.start;
   if (command !== 'node') {
-    // a tool such as react-router-serve (only in root bundles, whose paths are the start's paths): the runtime runs node, so run the tool's script
-    entry = await resolveBin(bundleDir, command, server.startPackage);
-    args = rest;
+    // a tool such as react-router-serve (only in root bundles, whose paths are the start's paths): the runtime
+    // runs node, so run the tool's script; in a workspace the package's own .bin first, then the root's
+    const own = inBundle(command);
+    const hoisted = prefix !== '' && !(await lstat(join(bundleDir, own)).then(() => true, () => false));
+    entry = await resolveBin(bundleDir, hoisted ? command : own, server.startPackage);
+    // the server runs from the bundle's root: the tool's path arguments are the package's
+    args = rest.map(inBundle);
   }
 
   // made afresh by us: whatever the checkout or the build put under this name (a symlink to the data dir) goes
@@ -181,9 +205,9 @@ async function serverOutput(find: CheckoutPaths, framework: FrameworkMatch, log:
     }
     if (dropped.length > 0) log(`Warning: skipped ${mount.dir}/${dropped[0]}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''}: a symlink pointing outside ${mount.dir}`);
   }
-  const runs = [`${bundleRel === '' ? '' : `${bundleRel}/`}${entry}`, ...args].join(' ');
+  const runs = [`${bundleRel === '' || prefix !== '' ? '' : `${bundleRel}/`}${entry}`, ...args].join(' ');
   log(`Server output: ${framework.name} server node ${runs}${command === 'node' ? '' : ` (${command})`}; static files from ${mounts.map((m) => `${m.dir} → ${m.urlPath}`).join(', ') || 'none'}`);
-  return { outputRel: STAGING, outputDir: staging, server: { kind: server.kind, bundleDir, entry, args, start: server.start } };
+  return { outputRel: STAGING, outputDir: staging, server: { kind: server.kind, bundleDir, entry, args, start: relocated === undefined ? server.start : ['node', relocated] } };
 }
 
 /**

@@ -10,7 +10,7 @@ export interface ManagerChoice {
   name: ManagerName;
   /**
    * what is asked for: a major ("9"), an exact version ("9.15.0") or the field's spec with its
-   * hash ("4.5.0+sha512.ab..."); for npm the version of the host's npm, which is what runs
+   * hash ("4.5.0+sha512.ab..."); for npm without a packageManager field the host's npm's version
    */
   version: string;
   /** "pnpm 9 from pnpm-lock.yaml lockfileVersion 9.0" */
@@ -86,7 +86,8 @@ export async function chooseManager(dir: string, pkg: Record<string, unknown>, l
     const name = m[1] as ManagerName;
     const version = m[2] as string;
     const why = `packageManager field "${field as string}"`;
-    if (name === 'npm') return { name, version: hostNpmVersion(), reason: `the host's npm ${hostNpmVersion()} (${why}: npm is not switched)`, berry: false };
+    // npm too: corepack fetches that release (setUpManager), unless it is the host's own
+    if (name === 'npm' && version === hostNpmVersion()) return { name, version, reason: `npm ${version} from the ${why} (the host's own npm)`, berry: false };
     return { name, version, reason: `${name} ${version.replace(/\+.*/, '')} from the ${why}`, berry: name === 'yarn' && Number(version.split('.')[0]) >= 2 };
   }
   const text = async (rel: string) => (await readFileBeneath(dir, rel))?.toString('utf8') ?? '';

@@ -3,6 +3,7 @@ import { delimiter, join, relative, sep } from 'node:path';
 import { readFileBeneath, resolveBeneath } from '../beneath/index.js';
 import { DEPENDENCY_FIELDS } from './cache-key.js';
 import { detectProject, readPackageJson, type Detected } from './detect.js';
+import type { WorkspaceBundle } from './server-bundle.js';
 import type { LogFn } from './types.js';
 
 /*
@@ -148,6 +149,11 @@ export function workspaceBuild(ws: Workspace, log: LogFn): { steps: WorkspaceSte
   const one = (p: WorkspacePackage): WorkspaceStep =>
     ws.detected.packageManager === 'yarn' && p.name !== undefined ? step([...pm, 'workspace', p.name, 'run', 'build']) : ws.detected.packageManager === 'npm' ? step(['npm', 'run', 'build', `--workspace=${p.rel}`]) : step([...ws.detected.run, 'build'], join(dir, p.rel));
   return { steps: [...depsWithBuild, ...(self ? [pkg] : [])].map(one), builtPackage: self };
+}
+
+/** What the package's server bundle takes along of the workspace (server-bundle.ts): its folder and its workspace dependencies'. */
+export function workspaceBundle(ws: Workspace): WorkspaceBundle {
+  return { dir: ws.dir, packageRel: ws.pkg.rel, dependencies: dependencyOrder(ws, () => undefined).map((p) => p.rel) };
 }
 
 /** The package's workspace dependencies, each after its own, the package itself left out. */

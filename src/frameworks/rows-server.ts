@@ -138,9 +138,12 @@ export const SVELTEKIT: FrameworkDefinition = {
   immutable: [{ prefix: '_app/immutable/', names: 'all' }],
   async detect(ctx): Promise<FrameworkMatch | undefined> {
     if (!ctx.has('@sveltejs/kit')) return undefined;
-    const config = await ctx.config('svelte.config');
+    // the adapter is set in svelte.config, or (sv 0.17's starters) in vite.config's sveltekit({ adapter })
     const names = ['node', 'static', 'auto', 'vercel', 'netlify', 'cloudflare'];
-    const imported = names.find((name) => config !== undefined && importsModule(config.text, `@sveltejs/adapter-${name}`));
+    const configs = [await ctx.config('svelte.config'), await ctx.config('vite.config')];
+    const importing = (name: string) => configs.find((c) => c !== undefined && importsModule(c.text, `@sveltejs/adapter-${name}`));
+    const imported = names.find((name) => importing(name) !== undefined);
+    const config = (imported === undefined ? undefined : importing(imported)) ?? configs[0];
     const adapter = imported ?? names.find((name) => ctx.has(`@sveltejs/adapter-${name}`));
     const reason = imported !== undefined ? because('@sveltejs/kit', config, [`@sveltejs/adapter-${imported}`]) : because(adapter === undefined ? '@sveltejs/kit' : ['@sveltejs/kit', `@sveltejs/adapter-${adapter}`], config, []);
     const base = { id: 'sveltekit', name: 'SvelteKit', reason, buildCommand: 'vite build' } as const;
@@ -231,5 +234,39 @@ export const QWIK: FrameworkDefinition = {
     if (!city) return { ...base, reason: because(dep, await ctx.config('vite.config'), []), variant: 'static' };
     const unservable = { message: 'Qwik City without an adapter renders every page on a server, and builds no site Slipway can serve.', hint: 'Add the static adapter ("npm run qwik add static", which writes adapters/static/vite.config.ts).' };
     return { ...base, reason: `${because(dep, undefined, [])}; no adapters/static/vite.config: Qwik City needs an adapter`, variant: 'server', unservable };
+  },
+};
+
+// Analog (Angular's meta-framework) builds with Vite and Nitro: dist/analog/public for the
+// browser, dist/analog/server/index.mjs for the server, the same layout as SolidStart's .output
+export const ANALOG: FrameworkDefinition = {
+  id: 'analog',
+  name: 'Analog',
+  detectors: { dependencies: ['@analogjs/platform'], configFiles: ['vite.config.ts'] },
+  buildCommand: 'vite build',
+  outputDirectory: 'dist/analog',
+  immutable: [VITE_ASSETS],
+  async detect(ctx): Promise<FrameworkMatch | undefined> {
+    if (!ctx.has('@analogjs/platform')) return undefined;
+    const config = await ctx.config('vite.config');
+    const text = config?.text ?? '';
+    // analog({ ssr: false }) is a single-page app, analog({ static: true }) prerenders every route
+    const ssr = booleanOption(text, 'ssr');
+    const prerendered = booleanOption(text, 'static') === true;
+    const preset = option(config, 'preset');
+    const base = { id: 'analog', name: 'Analog', buildCommand: 'vite build' } as const;
+    if (ssr === false || prerendered || preset === 'static') {
+      const facts = ssr === false ? ['ssr: false'] : prerendered ? ['static: true'] : ['preset: "static"'];
+      return { ...base, reason: because('@analogjs/platform', config, facts), variant: 'static', outputDirectory: 'dist/analog/public' };
+    }
+    const entry = 'dist/analog/server/index.mjs';
+    return {
+      ...base,
+      reason: because('@analogjs/platform', config, preset === undefined ? [] : [`preset: "${preset}"`]),
+      variant: 'server',
+      outputDirectory: 'dist/analog',
+      server: server('nitro-node', entry, ['node', entry], [{ dir: 'dist/analog/public', urlPath: '/' }], { bundleDir: 'dist/analog' }),
+      ...(preset === undefined ? { buildEnv: { NITRO_PRESET: 'node-server' } } : {}),
+    };
   },
 };

@@ -1,5 +1,5 @@
 import { stringOption } from './config-text.js';
-import { because, option, relativePath, row, VITE_ASSETS } from './row-helpers.js';
+import { because, option, relativePath, row, server, VITE_ASSETS } from './row-helpers.js';
 import type { DetectContext, FrameworkDefinition, FrameworkMatch } from './types.js';
 
 /*
@@ -87,12 +87,21 @@ export const ANGULAR: FrameworkDefinition = row(
   (_ctx, match, config) => angularOutput(match, config?.text),
 );
 
+interface AngularBuild {
+  builder?: string;
+  options?: { outputPath?: unknown; ssr?: unknown; outputMode?: unknown; externalDependencies?: unknown };
+}
+
 /**
- * angular.json's first application: `outputPath` (a string or `{ base, browser }`), default
- * dist/<name>; the application builder puts the site in its `browser/` folder.
+ * angular.json's first application: `outputPath` (a string or `{ base, browser, server }`),
+ * default dist/<name>; the application builder puts the site in its `browser/` folder. With
+ * `ssr` set (`ng new --ssr`, `ng add @angular/ssr`) it also writes the Express server of
+ * @angular/ssr to `server/server.mjs`, unless `outputMode: "static"` prerenders every route
+ * instead (Angular 19+). That server is bundled by esbuild with its packages, so its folder runs
+ * on its own, unless `externalDependencies` leaves some out: then it needs the project's node_modules.
  */
 function angularOutput(match: FrameworkMatch, text: string | undefined): FrameworkMatch {
-  let workspace: { projects?: Record<string, { projectType?: string; architect?: { build?: { builder?: string; options?: { outputPath?: unknown } } } }> };
+  let workspace: { projects?: Record<string, { projectType?: string; architect?: { build?: AngularBuild } }> };
   try {
     workspace = JSON.parse(text ?? '{}') as typeof workspace;
   } catch {
@@ -102,13 +111,39 @@ function angularOutput(match: FrameworkMatch, text: string | undefined): Framewo
   if (name === undefined || project === undefined) return match;
   const build = project.architect?.build;
   const path = build?.options?.outputPath;
-  const base = relativePath(typeof path === 'string' ? path : typeof path === 'object' && path !== null ? String((path as { base?: unknown }).base ?? '') : undefined) ?? `dist/${name}`;
-  const browserOption = typeof path === 'object' && path !== null ? (path as { browser?: unknown }).browser : undefined;
-  const browser = typeof browserOption === 'string' ? browserOption : 'browser';
+  const folders = typeof path === 'object' && path !== null ? (path as { base?: unknown; browser?: unknown; server?: unknown }) : {};
+  const base = relativePath(typeof path === 'string' ? path : String(folders.base ?? '')) ?? `dist/${name}`;
+  const browser = typeof folders.browser === 'string' ? folders.browser : 'browser';
   const application = /:application$/.test(build?.builder ?? ':application');
   const out = application && browser !== '' ? `${base}/${relativePath(browser) ?? 'browser'}` : base;
-  return { ...match, variant: application ? 'application' : 'browser', outputDirectory: out, reason: `${match.reason} (project "${name}", ${build?.builder ?? 'the default builder'})` };
+  const reason = `${match.reason} (project "${name}", ${build?.builder ?? 'the default builder'}`;
+  const ssr = build?.options?.ssr;
+  const mode = build?.options?.outputMode;
+  if (application && ssr !== undefined && ssr !== false && mode !== 'static') {
+    const serverDir = `${base}/${relativePath(typeof folders.server === 'string' ? folders.server : undefined) ?? 'server'}`;
+    const entry = `${serverDir}/server.mjs`;
+    const externals = Array.isArray(build?.options?.externalDependencies) && (build.options.externalDependencies as unknown[]).length > 0;
+    return {
+      ...match,
+      variant: 'ssr',
+      outputDirectory: base,
+      reason: `${reason}, ssr${typeof mode === 'string' ? ` and outputMode "${mode}"` : ''})`,
+      server: server('angular-node', entry, ['node', entry], [{ dir: out, urlPath: '/' }], externals ? {} : { bundleDir: base }),
+    };
+  }
+  return { ...match, variant: application ? 'application' : 'browser', outputDirectory: out, reason: `${reason})` };
 }
+
+// preact-cli (Preact's webpack CLI, before its Vite preset): `preact build` writes build/. Its
+// bundles are named `bundle.<5 hex>.js`, a hash too short to tell from a version: they revalidate.
+export const PREACT_CLI: FrameworkDefinition = row({
+  id: 'preact-cli',
+  name: 'Preact CLI',
+  detectors: { dependencies: ['preact-cli'], configFiles: ['preact.config.js'] },
+  buildCommand: 'preact build',
+  outputDirectory: 'build',
+  immutable: [],
+});
 
 export const EMBER: FrameworkDefinition = row({
   id: 'ember',

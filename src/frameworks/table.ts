@@ -1,5 +1,5 @@
-import { ANGULAR, DOCUSAURUS, ELEVENTY, EMBER, EXPO, GATSBY, HEXO, REDWOOD, STATIC, STORYBOOK, VITE, VITEPRESS } from './rows-static.js';
-import { ASTRO, NEXTJS, NUXT, QWIK, REACT_ROUTER, REMIX, SOLIDSTART, SVELTEKIT } from './rows-server.js';
+import { ANGULAR, DOCUSAURUS, ELEVENTY, EMBER, EXPO, GATSBY, HEXO, PREACT_CLI, REDWOOD, STATIC, STORYBOOK, VITE, VITEPRESS } from './rows-static.js';
+import { ANALOG, ASTRO, NEXTJS, NUXT, QWIK, REACT_ROUTER, REMIX, SOLIDSTART, SVELTEKIT } from './rows-server.js';
 import type { FrameworkDefinition } from './types.js';
 
 /*
@@ -7,7 +7,7 @@ import type { FrameworkDefinition } from './types.js';
  * `static` is last and always matches. Order matters where projects overlap: a Remix or React
  * Router app also depends on vite, an Astro site may depend on react, a SvelteKit app on svelte
  * and vite, SolidStart, Qwik, VitePress and Redwood's web side build with Vite, an Eleventy site
- * may use Vite as a plugin; Storybook sits in many apps' devDependencies, so it comes after all
+ * may use Vite as a plugin, an Analog app is an Angular app built with Vite; Storybook sits in many apps' devDependencies, so it comes after all
  * of them.
  *
  * Why our own table and not @vercel/frameworks (which we learned from: its detectors, build
@@ -34,11 +34,14 @@ export const FRAMEWORKS: readonly FrameworkDefinition[] = Object.freeze([
   GATSBY,
   DOCUSAURUS,
   VITEPRESS,
+  // before Angular: an Analog app depends on @angular/core too (and may keep an angular.json)
+  ANALOG,
   ANGULAR,
   EXPO,
   EMBER,
   ELEVENTY,
   HEXO,
+  PREACT_CLI,
   VITE,
   STORYBOOK,
   STATIC,

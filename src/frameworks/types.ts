@@ -35,10 +35,10 @@ export interface FrameworkMatch {
 
 export type FrameworkId =
   | 'nextjs' | 'astro' | 'vite' | 'sveltekit' | 'nuxt' | 'remix' | 'react-router'
-  | 'vitepress' | 'docusaurus' | 'eleventy' | 'gatsby' | 'hexo' | 'angular' | 'solidstart' | 'qwik' | 'ember' | 'redwood' | 'expo' | 'storybook'
+  | 'vitepress' | 'docusaurus' | 'eleventy' | 'gatsby' | 'hexo' | 'angular' | 'analog' | 'solidstart' | 'qwik' | 'ember' | 'redwood' | 'expo' | 'storybook' | 'preact-cli'
   | 'static';
 
-export type ServerKind = 'nextjs-standalone' | 'astro-node' | 'sveltekit-node' | 'nuxt-nitro' | 'nitro-node' | 'remix-node' | 'react-router-node';
+export type ServerKind = 'nextjs-standalone' | 'astro-node' | 'sveltekit-node' | 'nuxt-nitro' | 'nitro-node' | 'remix-node' | 'react-router-node' | 'angular-node';
 
 export interface ServerOutput {
   kind: ServerKind;

@@ -120,6 +120,18 @@ describe('real installs with the version the repository asks for', () => {
     });
   }
 
+  it('packageManager "npm@10.9.2": that npm (through corepack) runs the install and the build, not the host\'s', async () => {
+    const { result, lines, log, html } = await build('pm-npm-field');
+    assert.equal(result.packageManager, 'npm');
+    assert.equal(result.packageManagerVersion, '10.9.2');
+    assert.equal(result.packageManagerReason, 'npm 10.9.2 from the packageManager field "npm@10.9.2"');
+    assert.ok(lines.includes('Running "corepack npm@10.9.2 --version"'), log);
+    assert.ok(lines.includes('Using npm 10.9.2'), log);
+    assert.ok(lines.includes('Running "npm ci"'), log);
+    // npm names itself to the scripts it runs: the build ran under 10.9.2, whatever the host has
+    assert.match(html, /built with npm\/10\.9\.2; isNumber\(5\)=true/);
+  });
+
   it('the packageManager field wins: pnpm@9.15.0 exactly, not the newest 9.x the lockfile would get', async () => {
     const { result, lines, log, html } = await build('build-pnpm');
     assert.equal(result.packageManagerVersion, '9.15.0');

@@ -154,14 +154,30 @@ describe('yarn classic workspace', () => {
 });
 
 describe('turborepo (pnpm workspace with turbo from the registry)', () => {
+  let turboCache: BuildCacheOptions;
+  before(() => {
+    turboCache = projectCache();
+  });
+
   it('builds the app with turbo run build --filter=web..., ui first, and not the other app (turbo runs pnpm through a corepack shim)', async () => {
     const dir = await checkout('mono-turbo');
-    const web = await build(dir, 'apps/web', projectCache());
+    const web = await build(dir, 'apps/web', turboCache);
     assert.match(web.log, /^Workspace: apps\/web is package web of the pnpm workspace at the repository root \(pnpm-workspace\.yaml, 3 packages, turbo\)/m);
     assert.ok(web.lines.includes('Running "turbo run build --filter=web... --env-mode=loose" in the repository root'), web.log);
     assert.ok(web.lines.some((l) => l.startsWith('@mono/ui:build: cache miss')), web.log);
     assert.equal(await html(web), '<h1>web with ui</h1><p>built by turbo: true</p>\n');
     assert.equal(await exists(join(dir, 'apps', 'docs', 'dist')), false);
+  });
+
+  it("a second build of the unchanged project is turbo's own cache hit: .turbo/cache came back, nothing is rebuilt", async () => {
+    const dir = await checkout('mono-turbo');
+    const again = await build(dir, 'apps/web', turboCache);
+    assert.match(again.log, /^Restored \.turbo\/cache from cache in /m);
+    assert.ok(again.lines.some((l) => l.startsWith('@mono/ui:build: cache hit')), again.log);
+    assert.ok(again.lines.some((l) => l.startsWith('web:build: cache hit')), again.log);
+    assert.ok(again.lines.some((l) => /FULL TURBO/.test(l)), again.log);
+    // turbo replayed the outputs (dist/**) from its cache
+    assert.equal(await html(again), '<h1>web with ui</h1><p>built by turbo: true</p>\n');
   });
 
   it('without a packageManager field (which turbo 2 requires) builds without turbo, and says so', async () => {
@@ -173,6 +189,30 @@ describe('turborepo (pnpm workspace with turbo from the registry)', () => {
     assert.match(docs.log, /turbo needs a "packageManager" field in the root package\.json .*; building without turbo/);
     assert.ok(docs.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? --filter docs\.\.\. run build" in the repository root$/.test(l)), docs.log);
     assert.equal(await html(docs), '<h1>docs with ui</h1><p>built by turbo: false</p>\n');
+  });
+});
+
+describe('yarn berry (4.x) workspace: web → ui (workspace:*)', () => {
+  it('nodeLinker: node-modules: installs at the root with yarn 4 --immutable, builds ui then web with yarn workspace', async () => {
+    const dir = await checkout('mono-yarn-berry');
+    const web = await build(dir, 'apps/web', projectCache());
+    assert.equal(web.packageManagerVersion, '4.13.0');
+    assert.ok(web.lines.includes('Running "corepack yarn@4.13.0 install --immutable" in the repository root'), web.log);
+    assert.ok(web.lines.includes('Running "corepack yarn@4.13.0 workspace @mono/ui run build" in the repository root'), web.log);
+    assert.ok(web.lines.includes('Running "corepack yarn@4.13.0 workspace web run build" in the repository root'), web.log);
+    assert.equal(await html(web), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
+    assert.ok(await exists(join(dir, 'node_modules', 'is-number', 'package.json')), 'node_modules at the root');
+    // yarn berry keeps its install state outside node_modules: nothing is cached that a restore would miss
+    assert.equal(web.cache.dependencies, 'disabled');
+  });
+
+  it("the default Plug'n'Play: no node_modules at all, and the build (run by yarn, which loads .pnp.cjs) still works", async () => {
+    const dir = await checkout('mono-yarn-berry');
+    await writeFile(join(dir, '.yarnrc.yml'), '');
+    const web = await build(dir, 'apps/web', projectCache());
+    assert.ok(await exists(join(dir, '.pnp.cjs')), web.log);
+    assert.equal(await exists(join(dir, 'node_modules')), false);
+    assert.equal(await html(web), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
   });
 });
 

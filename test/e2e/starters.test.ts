@@ -20,12 +20,11 @@ import { edgeGet, pushPayload, sendWebhook, startSlipwayProcess, waitForStatus, 
  * (Docusaurus 27-80 s, Next.js 17-40 s), then `next build` (7-45 s).
  * Run one starter with --test-name-pattern=<name>.
  *
+ * SvelteKit's minimal starter (`sv create`, whose package bundles its templates) comes twice:
+ * as created, with the default @sveltejs/adapter-auto, whose deployment must fail naming the
+ * adapters to use; and after `sv add sveltekit-adapter=adapter:node`, which deploys.
+ *
  * Left out, and why (checked on main at 4e202b0):
- * - sveltekit-minimal (`sv create --template minimal`, fixture kept): SvelteKit's default
- *   @sveltejs/adapter-auto. The deployment is marked ready ("sveltekit/auto") and `/` answers
- *   404 "There is no file at this address": nothing built is servable, and issue 8 asks for a
- *   failed deployment naming adapter-node or adapter-static instead. Add a test for that here
- *   once detection fails it.
  * - Next.js's default starter (`create-next-app --yes`): `next build` fails with "Failed to
  *   fetch Geist from Google Fonts" (next/font/google downloads at build time; this machine
  *   reaches only package registries). next-empty is the same starter without the font.
@@ -46,6 +45,11 @@ interface Starter {
   /** a fingerprinted asset URL the home page references */
   asset: RegExp;
   assetType: RegExp;
+  /**
+   * the starter's own router answers every path (Angular's `**` route): an unknown path is its
+   * app shell with 200, not a 404; what must hold is that nothing unbuilt is served as a file
+   */
+  everyPathRenders?: true;
 }
 
 const viteAsset = /\/assets\/index-[\w-]{8}\.js/;
@@ -63,6 +67,11 @@ const STARTERS: Starter[] = [
   { name: 'preact-base', home: /<title>Vite \+ Preact<\/title>/, asset: viteAsset, assetType: /javascript/ },
   // server-rendered by Next's standalone server; /_next/static is served by the edge
   { name: 'next-empty', home: /Hello world!/, asset: /\/_next\/static\/[^"?]+\.js/, assetType: /javascript/ },
+  // SSR by adapter-node's server; /_app/immutable is served by the edge
+  { name: 'sveltekit-minimal-node', home: /<h1>Welcome to SvelteKit<\/h1>/, asset: /\/_app\/immutable\/[^"]+\.js/, assetType: /javascript/ },
+  // Angular's SSR starter (`ng new --ssr`): the @angular/ssr Express server, every route
+  // prerendered by the starter's `**` rule; esbuild names its bundles main-<HASH>.js, linked relative to <base href="/">
+  { name: 'angular-ssr', home: /Hello, angular-ssr/, asset: /(?<=src=")main-[A-Z0-9]{8}\.js(?=")/, assetType: /javascript/, everyPathRenders: true },
   // every page prerendered; webpack/rspack names its bundles main.<contenthash>.js
   { name: 'docusaurus-classic', home: /Dinosaurs are cool/, asset: /\/assets\/js\/main\.[0-9a-f]{8,}\.js/, assetType: /javascript/ },
 ];
@@ -105,7 +114,8 @@ for (const starter of STARTERS) {
     assert.match(home.text, starter.home);
     assert.equal(home.headers['x-slipway-deployment'], d.id);
 
-    const assetPath = starter.asset.exec(home.text)?.[0];
+    const linked = starter.asset.exec(home.text)?.[0];
+    const assetPath = linked === undefined || linked.startsWith('/') ? linked : `/${linked}`;
     assert.ok(assetPath !== undefined, `the home page references an asset like ${starter.asset}:\n${home.text.slice(0, 2000)}`);
     const asset = await edgeGet(slipway.edgePort, host, assetPath);
     assert.equal(asset.status, 200, assetPath);
@@ -114,8 +124,34 @@ for (const starter of STARTERS) {
     assert.equal(asset.headers['cache-control'], IMMUTABLE, `${assetPath} is fingerprinted, so it is cached for a year`);
 
     const missing = await edgeGet(slipway.edgePort, host, '/no-such-page-4f7c2a');
-    assert.equal(missing.status, 404, missing.text.slice(0, 500));
     const missingAsset = await edgeGet(slipway.edgePort, host, assetPath.replace(/\.js$/, '-gone.js'));
-    assert.equal(missingAsset.status, 404, 'an asset that was not built is not served');
+    if (starter.everyPathRenders === true) {
+      // the app's own router renders it (the server's answer, not a file of the build)
+      assert.equal(missing.status, 200, missing.text.slice(0, 500));
+      assert.match(String(missing.headers['content-type']), /^text\/html/);
+      assert.doesNotMatch(String(missingAsset.headers['content-type']), starter.assetType, 'an asset that was not built is not served');
+    } else {
+      assert.equal(missing.status, 404, missing.text.slice(0, 500));
+      assert.equal(missingAsset.status, 404, 'an asset that was not built is not served');
+    }
   });
 }
+
+test('sveltekit-minimal: with the default adapter-auto the deployment fails, naming the adapters to use, and nothing is served', { timeout: 600_000 }, async () => {
+  const name = 'sveltekit-minimal';
+  const repo = await makeRepo(join(dir.path, name));
+  await materializeStarter(name, repo.work);
+  const sha = await repo.commit({}, `${name} as published`);
+  await repo.push();
+  const created = await slipway.api('POST', '/api/v1/projects', { name, repoUrl: repo.url });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const pushed = await sendWebhook(slipway.apiUrl, name, created.body.webhookSecret, pushPayload({ ref: 'refs/heads/main', after: sha, repoUrl: repo.url }));
+  assert.equal(pushed.status, 202, JSON.stringify(pushed.body));
+  const d = await waitForStatus(slipway, pushed.body.deploymentId, ['ready', 'failed'], 540_000);
+  assert.equal(d.status, 'failed', JSON.stringify(d));
+  // the build itself ran (vite build); what it made is not servable
+  assert.match(JSON.stringify(d.error), /SvelteKit with @sveltejs\/adapter-auto builds no output Slipway can serve/);
+  assert.match(JSON.stringify(d.error), /@sveltejs\/adapter-node.*@sveltejs\/adapter-static/);
+  const home = await edgeGet(slipway.edgePort, `${name}.localhost`, '/package.json');
+  assert.equal(home.status, 404, 'no alias points at a failed deployment: the repository is not served');
+});

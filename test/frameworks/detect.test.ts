@@ -50,6 +50,9 @@ const CASES: Record<string, Expected> = {
   'fw-gatsby': { id: 'gatsby', variant: '', outputDirectory: 'public', entry: undefined, evidence: ['"gatsby"', 'gatsby-config.js'], buildCommand: 'gatsby build' },
   'fw-hexo': { id: 'hexo', variant: '', outputDirectory: 'site', entry: undefined, evidence: ['"hexo"', 'public_dir: site', '_config.yml'], buildCommand: 'hexo generate' },
   'fw-angular': { id: 'angular', variant: 'application', outputDirectory: 'dist/shop/browser', entry: undefined, evidence: ['"@angular/cli"', 'angular.json', 'project "shop"'], buildCommand: 'ng build' },
+  'fw-angular-ssr': { id: 'angular', variant: 'ssr', outputDirectory: 'dist/store', entry: 'dist/store/server/server.mjs', staticDir: 'dist/store/browser', evidence: ['"@angular/cli"', 'angular.json', 'project "store"', 'ssr and outputMode "server"'], buildCommand: 'ng build' },
+  'fw-analog': { id: 'analog', variant: 'server', outputDirectory: 'dist/analog', entry: 'dist/analog/server/index.mjs', staticDir: 'dist/analog/public', evidence: ['"@analogjs/platform"', 'vite.config.ts'], buildEnv: { NITRO_PRESET: 'node-server' }, buildCommand: 'vite build' },
+  'fw-preact-cli': { id: 'preact-cli', variant: '', outputDirectory: 'build', entry: undefined, evidence: ['"preact-cli"'], buildCommand: 'preact build' },
   'fw-vite-solid': { id: 'vite', variant: 'solid', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', 'vite-plugin-solid', 'vite.config.ts'], buildCommand: 'vite build' },
   'fw-vite-preact': { id: 'vite', variant: 'preact', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', '@preact/preset-vite', 'vite.config.js'] },
   'fw-solidstart': { id: 'solidstart', variant: 'server', outputDirectory: '.output', entry: '.output/server/index.mjs', staticDir: '.output/public', evidence: ['"@solidjs/start"', 'app.config.ts'], buildEnv: { NITRO_PRESET: 'node-server' }, buildCommand: 'vinxi build' },
@@ -106,6 +109,13 @@ describe('detectFramework on fixture repositories', () => {
     assert.deepEqual(kit.server?.start, ['node', 'build/index.js']);
   });
 
+  it("runs Angular's and Analog's servers from their own output folder (bundled with their packages)", async () => {
+    const ng = await detectFramework(join(fixturesDir, 'fw-angular-ssr'));
+    assert.deepEqual([ng.server?.kind, ng.server?.bundleDir, ng.server?.start], ['angular-node', 'dist/store', ['node', 'dist/store/server/server.mjs']]);
+    const analog = await detectFramework(join(fixturesDir, 'fw-analog'));
+    assert.deepEqual([analog.server?.kind, analog.server?.bundleDir], ['nitro-node', 'dist/analog']);
+  });
+
   it('builds Storybook with storybook build, not the library build script beside it', async () => {
     const got = await detectFramework(join(fixturesDir, 'fw-storybook'));
     assert.equal(got.ignoreBuildScript, true);
@@ -122,10 +132,11 @@ describe('detectFramework on fixture repositories', () => {
     const ids = FRAMEWORKS.map((row) => row.id);
     assert.equal(ids.at(-1), 'static');
     // frameworks built on Vite come before Vite itself
-    for (const id of ['remix', 'react-router', 'sveltekit', 'astro', 'nuxt', 'solidstart', 'qwik', 'vitepress', 'redwood', 'eleventy'] as const) assert.ok(ids.indexOf(id) < ids.indexOf('vite'), `${id} before vite`);
+    for (const id of ['remix', 'react-router', 'sveltekit', 'astro', 'nuxt', 'solidstart', 'qwik', 'vitepress', 'redwood', 'eleventy', 'analog'] as const) assert.ok(ids.indexOf(id) < ids.indexOf('vite'), `${id} before vite`);
     // Storybook sits in many apps' devDependencies: any other framework wins over it
     assert.equal(ids.at(-2), 'storybook');
     assert.ok(ids.indexOf('react-router') < ids.indexOf('remix'));
+    assert.ok(ids.indexOf('analog') < ids.indexOf('angular'), 'an Analog app is an Angular app too');
     assert.ok(Object.isFrozen(FRAMEWORKS));
   });
 });

@@ -11,7 +11,7 @@ const run = promisify(execFile);
  * test/fixtures/starters/<name>/starter.json (SOURCE.md beside it says where it comes from):
  * - `create`: the framework's own `npm create` package, run non-interactively with its defaults
  *   spelled out, exactly as a new user gets the project (the project folder goes where `args`
- *   says `{dir}`, else first);
+ *   says `{dir}`, else first), then its `after` commands in that folder (`sv add` an adapter);
  * - `copy`: a template folder inside a published package (for create tools that only ask
  *   questions), with the renames the tool itself makes;
  * - `pin`: package.json entries changed from what the starter publishes, only where this
@@ -20,7 +20,9 @@ const run = promisify(execFile);
  * version each time, and the fixture keeps the lockfile generated for them.
  */
 export interface StarterSource {
-  create?: { package: string; args: string[] };
+  /** `after`: more commands of the same package, run in the project folder (`["add", "sveltekit-adapter=adapter:node", "--no-install"]`) */
+  /** `bin`: the package's command when it is not the package's name (`ng` for @angular/cli) */
+  create?: { package: string; bin?: string; args: string[]; after?: string[][] };
   copy?: { package: string; from: string; rename?: Record<string, string> };
   pin?: Record<string, Record<string, string>>;
 }
@@ -40,10 +42,13 @@ export async function materializeStarter(name: string, dest: string, withLockfil
   try {
     if (source.create !== undefined) {
       // a fresh config home: create tools that remember a user's last answers (create-next-app) start from their defaults
-      const env = { ...NPM_ENV, XDG_CONFIG_HOME: join(scratch.path, 'config'), CI: '1' };
-      const bin = source.create.package.replace(/@[^@/]+$/, '');
+      const env = { ...NPM_ENV, XDG_CONFIG_HOME: join(scratch.path, 'config'), CI: '1', NG_CLI_ANALYTICS: 'false' };
+      const bin = source.create.bin ?? source.create.package.replace(/@[^@/]+$/, '');
       const args = source.create.args.includes('{dir}') ? source.create.args.map((a) => (a === '{dir}' ? name : a)) : [name, ...source.create.args];
       await run('npm', ['exec', '--yes', `--package=${source.create.package}`, '--', bin, ...args], { cwd: scratch.path, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
+      for (const more of source.create.after ?? []) {
+        await run('npm', ['exec', '--yes', `--package=${source.create.package}`, '--', bin, ...more], { cwd: join(scratch.path, name), env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
+      }
       await mkdir(dest, { recursive: true });
       await cp(join(scratch.path, name), dest, { recursive: true });
     } else if (source.copy !== undefined) {
