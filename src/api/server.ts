@@ -10,6 +10,8 @@ import type { Store } from '../store/index.js';
 import { guardRequests, requireAccessDeclarations } from './guard.js';
 import { accountRoutes } from './routes/accounts.js';
 import { authRoutes } from './routes/auth.js';
+import { invitationRoutes } from './routes/invitations.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
@@ -86,6 +88,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       guardRequests(api, deps.store, deps.adminToken);
       await api.register(authRoutes(deps));
       await api.register(accountRoutes(deps));
+      await api.register(tokenRoutes(deps));
+      await api.register(invitationRoutes(deps));
       await api.register(projectRoutes(deps));
       await api.register(deploymentRoutes(deps));
       await api.register(envRoutes(deps));

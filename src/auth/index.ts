@@ -10,3 +10,4 @@ export { dummyHash, hashPassword, needsRehash, verifyPassword } from './password
 export { checkLoginLimit, clearAccountFailures, LOGIN_LIMITS, recordAttempt } from './rate-limit.js';
 export { createSession, endAllSessions, endSession, findLiveSession, readSessionCookie, SESSION_COOKIE, SESSION_IDLE_MS, SESSION_MAX_MS, sessionCookie } from './sessions.js';
 export { checkExpiry, checkTokenName, DEPLOY_PREFIX, insertToken, PERSONAL_PREFIX, randomSecret, serializeToken, sha256 } from './tokens.js';
+export { ensureFirstOwner } from './first-owner.js';
