@@ -84,6 +84,8 @@ export async function startApi(opts: { publicUrl?: string } = {}): Promise<ApiFi
     const session = await login(email, password);
     const token = await call('POST', '/api/v1/tokens', { auth: session, body: { name: 'tests' } });
     if (token.status !== 201) throw new Error(`token ${email}: ${token.status} ${JSON.stringify(token.body)}`);
+    // the session was only to make the token: end it, so the person holds just the token
+    await call('POST', '/api/v1/auth/logout', { auth: session });
     return { id: made.body.id, token: token.body.token, password };
   };
 
