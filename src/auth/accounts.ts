@@ -49,13 +49,23 @@ export function checkSlug(value: unknown): string {
   return value;
 }
 
-/** Make a user (in the caller's transaction); the email must be free. */
-export async function createUser(db: Db, input: { email?: unknown; password?: unknown; name?: unknown }): Promise<User> {
+/** A checked and hashed new account, made before the transaction: the KDF's ~0.2 s must not hold the store's write lock. */
+export interface PreparedUser {
+  email: string;
+  name: string | null;
+  passwordHash: string;
+}
+
+export async function prepareUser(input: { email?: unknown; password?: unknown; name?: unknown }): Promise<PreparedUser> {
   const email = normaliseEmail(input.email);
   const password = checkPassword(input.password);
-  const name = optionalName(input.name, 'name');
-  if ((await findUserByEmail(db, email)) !== undefined) throw new AppError('CONFLICT', `There is already an account for ${email}.`, { hint: 'Add that person to a team instead: POST /api/v1/teams/<team>/members {"email","role"}.' });
-  const user: User = { id: newId('u'), email, name, password_hash: await hashPassword(password), created_at: Date.now() };
+  return { email, name: optionalName(input.name, 'name'), passwordHash: await hashPassword(password) };
+}
+
+/** Store a prepared user (in the caller's transaction); the email must be free. */
+export async function insertUser(db: Db, prepared: PreparedUser): Promise<User> {
+  if ((await findUserByEmail(db, prepared.email)) !== undefined) throw new AppError('CONFLICT', `There is already an account for ${prepared.email}.`, { hint: 'Add that person to a team instead: POST /api/v1/teams/<team>/members {"email","role"}.' });
+  const user: User = { id: newId('u'), email: prepared.email, name: prepared.name, password_hash: prepared.passwordHash, created_at: Date.now() };
   await db.insertInto('users').values(user).execute();
   return user;
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Store } from '../store/index.js';
-import { createUser, findTeam, setMembership } from './accounts.js';
+import { findTeam, insertUser, prepareUser, setMembership } from './accounts.js';
 
 /**
  * At a start with no user yet: make the first owner of team "default" from SLIPWAY_ADMIN_EMAIL
@@ -14,8 +14,9 @@ export async function ensureFirstOwner(store: Store, config: Config): Promise<st
     return 'No accounts yet. Make the first owner: echo "$PASSWORD" | slipway users create --email you@example.com --password-stdin --team default --role owner\n  (or start with SLIPWAY_ADMIN_EMAIL and SLIPWAY_ADMIN_PASSWORD set)';
   }
   const owner = config.firstOwner;
+  const prepared = await prepareUser({ email: owner.email, password: owner.password });
   const user = await store.tx(async (db) => {
-    const made = await createUser(db, { email: owner.email, password: owner.password, name: null });
+    const made = await insertUser(db, prepared);
     const team = await findTeam(db, 'default');
     if (team !== undefined) await setMembership(db, team.id, made.id, 'owner');
     return made;

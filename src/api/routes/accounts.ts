@@ -3,12 +3,13 @@ import {
   allTeams,
   checkRole,
   createTeam,
-  createUser,
   findTeam,
   findUser,
   findUserByEmail,
+  insertUser,
   keepAnOwner,
   normaliseEmail,
+  prepareUser,
   readAudit,
   roleOf,
   serializeUser,
@@ -31,8 +32,9 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
     // {"email","password","name"?} and, to put them in a team at once, {"team","role"}
     app.post('/users', { config: { access: { caller: 'admin' } } }, async (req, reply) => {
       const body = objectBody(req.body);
+      const prepared = await prepareUser(body);
       const user = await store.tx(async (db) => {
-        const made = await createUser(db, body);
+        const made = await insertUser(db, prepared);
         if (body.team !== undefined) {
           const team = typeof body.team === 'string' ? await findTeam(db, body.team) : undefined;
           if (team === undefined) throw teamNotFound(String(body.team));

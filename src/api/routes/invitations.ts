@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { checkRole, createUser, normaliseEmail, randomSecret, recordAudit, roleOf, serializeUser, setMembership, sha256 } from '../../auth/index.js';
+import { checkRole, insertUser, normaliseEmail, prepareUser, randomSecret, recordAudit, roleOf, serializeUser, setMembership, sha256 } from '../../auth/index.js';
 import { AppError } from '../../errors/index.js';
 import { newId } from '../../ids.js';
 import type { Db, Invitation, User } from '../../store/index.js';
@@ -51,11 +51,13 @@ export function invitationRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post<{ Params: { token: string } }>('/invitations/:token/accept', { config: { access: { public: true, session: 'optional' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const caller = req.caller;
+      const asSelf = caller?.kind === 'user' && body.password === undefined ? caller.user : undefined;
+      // a wrong link is refused before the new password is hashed
+      await openInvitation(store.db, req.params.token);
+      const prepared = asSelf === undefined ? await prepareUser(body) : undefined;
       const result = await store.tx(async (db) => {
         const { invitation, team } = await openInvitation(db, req.params.token);
-        let user: User;
-        if (caller?.kind === 'user' && body.password === undefined) user = caller.user;
-        else user = await createUser(db, body);
+        const user: User = asSelf ?? (await insertUser(db, prepared!));
         if (invitation.email !== null && invitation.email !== user.email) throw new AppError('FORBIDDEN', `This invitation is for ${invitation.email}.`, { hint: 'Log in as that person, or ask for an invitation for your address.' });
         if ((await roleOf(db, team.id, user.id)) !== undefined) throw new AppError('CONFLICT', `${user.email} is already in team "${team.slug}".`);
         // one use: a second accept of the same link finds it taken
