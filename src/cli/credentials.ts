@@ -1,0 +1,92 @@
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { ApiError } from './client.js';
+
+/** What `slipway login` stores: the server and the token to send it. */
+export interface StoredLogin {
+  url: string;
+  token: string;
+}
+
+export const DEFAULT_URL = 'http://localhost:3000';
+
+/** `$XDG_CONFIG_HOME/slipway/auth.json`, else `~/.config/slipway/auth.json`. */
+export function loginFile(env: NodeJS.ProcessEnv = process.env): string {
+  const base = (env.XDG_CONFIG_HOME ?? '') !== '' ? env.XDG_CONFIG_HOME! : join(homedir(), '.config');
+  return join(base, 'slipway', 'auth.json');
+}
+
+export function readLogin(env: NodeJS.ProcessEnv = process.env): StoredLogin | undefined {
+  let text: string;
+  try {
+    text = readFileSync(loginFile(env), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const value = JSON.parse(text) as Partial<StoredLogin>;
+    if (typeof value.url === 'string' && typeof value.token === 'string') return { url: normaliseUrl(value.url), token: value.token };
+  } catch {
+    // a damaged file is as good as none; `slipway login` writes it again
+  }
+  return undefined;
+}
+
+/** Store a login (mode 0600, its folder 0700), written to a temp file and renamed so it is never half there. */
+export async function saveLogin(login: StoredLogin, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const file = loginFile(env);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify({ url: normaliseUrl(login.url), token: login.token }, null, 2)}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
+  return file;
+}
+
+/** Forget the stored login; true when there was one. */
+export async function clearLogin(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const file = loginFile(env);
+  const had = await readFile(file).then(() => true, () => false);
+  await rm(file, { force: true });
+  return had;
+}
+
+export function normaliseUrl(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+export interface AuthFlags {
+  url?: string | undefined;
+  token?: string | undefined;
+  dataDir?: string | undefined;
+}
+
+/**
+ * Which server and which token a command uses. URL: --url > SLIPWAY_URL > the stored login's >
+ * http://localhost:3000. Token: --token > SLIPWAY_TOKEN > the stored login (only when it was
+ * made for this same URL, so a token is never sent to another server) > the admin-token file of
+ * a local `slipway up` (--data-dir, SLIPWAY_DATA_DIR, default .slipway).
+ */
+export function resolveAuth(flags: AuthFlags, env: NodeJS.ProcessEnv = process.env): { url: string; token: string; source: string } {
+  const set = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
+  const stored = readLogin(env);
+  const url = normaliseUrl(set(flags.url) ?? set(env.SLIPWAY_URL) ?? stored?.url ?? DEFAULT_URL);
+  const flag = set(flags.token);
+  if (flag !== undefined) return { url, token: flag, source: '--token' };
+  const fromEnv = set(env.SLIPWAY_TOKEN);
+  if (fromEnv !== undefined) return { url, token: fromEnv, source: 'SLIPWAY_TOKEN' };
+  if (stored !== undefined && stored.url === url) return { url, token: stored.token, source: loginFile(env) };
+  const file = join(resolve(set(flags.dataDir) ?? set(env.SLIPWAY_DATA_DIR) ?? '.slipway'), 'admin-token');
+  try {
+    return { url, token: readFileSync(file, 'utf8').trim(), source: file };
+  } catch {
+    throw new ApiError(
+      0,
+      'NO_TOKEN',
+      `Not logged in to ${url}: no --token, no SLIPWAY_TOKEN, no stored login for it, and ${file} cannot be read.`,
+      'Log in with "slipway login", pass --token or set SLIPWAY_TOKEN, or run the command where "slipway up" keeps its data (--data-dir).',
+    );
+  }
+}
