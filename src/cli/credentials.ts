@@ -57,6 +57,13 @@ export function normaliseUrl(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+const set = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
+
+/** The server alone (what `slipway login` needs before it has a token): --url > SLIPWAY_URL > the stored login's > the default. */
+export function resolveUrl(flags: Pick<AuthFlags, 'url'>, env: NodeJS.ProcessEnv = process.env): string {
+  return normaliseUrl(set(flags.url) ?? set(env.SLIPWAY_URL) ?? readLogin(env)?.url ?? DEFAULT_URL);
+}
+
 export interface AuthFlags {
   url?: string | undefined;
   token?: string | undefined;
@@ -70,9 +77,8 @@ export interface AuthFlags {
  * a local `slipway up` (--data-dir, SLIPWAY_DATA_DIR, default .slipway).
  */
 export function resolveAuth(flags: AuthFlags, env: NodeJS.ProcessEnv = process.env): { url: string; token: string; source: string } {
-  const set = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
   const stored = readLogin(env);
-  const url = normaliseUrl(set(flags.url) ?? set(env.SLIPWAY_URL) ?? stored?.url ?? DEFAULT_URL);
+  const url = resolveUrl(flags, env);
   const flag = set(flags.token);
   if (flag !== undefined) return { url, token: flag, source: '--token' };
   const fromEnv = set(env.SLIPWAY_TOKEN);

@@ -6,6 +6,8 @@ import { UsageError } from './output.js';
 
 export interface Project {
   name: string;
+  /** the owning team's slug, once accounts exist */
+  team?: string;
   repoUrl: string;
   productionBranch: string;
   productionUrl: string;
@@ -15,6 +17,7 @@ export interface Project {
 
 const CREATE_OPTIONS = {
   repo: { type: 'string' },
+  team: { type: 'string' },
   branch: { type: 'string' },
   'root-directory': { type: 'string' },
   'install-command': { type: 'string' },
@@ -35,7 +38,12 @@ async function list(ctx: Context): Promise<void> {
   const { projects } = await ctx.api().request<{ projects: Project[] }>('GET', '/api/v1/projects');
   ctx.out.result({ projects }, () => {
     if (projects.length === 0) ctx.out.note('No projects yet. Create one: slipway projects create <name> --repo <git url>');
-    else ctx.out.table(['NAME', 'PRODUCTION URL', 'SERVES', 'REPOSITORY'], projects.map((p) => [ctx.out.bold(p.name), p.productionUrl, p.productionDeploymentId ?? '(not deployed)', p.repoUrl]));
+    else {
+      const rows = projects.map((p) => [ctx.out.bold(p.name), p.productionUrl, p.productionDeploymentId ?? '(not deployed)', p.repoUrl]);
+      // with accounts every project has a team: show it last, so the columns before stay where scripts expect them
+      if (projects.some((p) => p.team !== undefined)) ctx.out.table(['NAME', 'PRODUCTION URL', 'SERVES', 'REPOSITORY', 'TEAM'], rows.map((r, i) => [...r, projects[i]!.team ?? '']));
+      else ctx.out.table(['NAME', 'PRODUCTION URL', 'SERVES', 'REPOSITORY'], rows);
+    }
   });
 }
 
@@ -47,6 +55,8 @@ async function create(ctx: Context, name: string | undefined): Promise<void> {
   const p = await ctx.api().request<Project & { webhookSecret: string }>('POST', '/api/v1/projects', {
     name,
     repoUrl: v.repo,
+    // undefined is left out of the JSON: the server picks the caller's only team
+    team: v.team,
     productionBranch: v.branch,
     rootDirectory: v['root-directory'],
     installCommand: v['install-command'],
@@ -97,6 +107,7 @@ export const projectsCommand: Command = {
   flags: [
     '--repo URL                  the git repository to build (create)',
     '--branch NAME               the production branch (create; default main)',
+    '--team SLUG                 the team that owns it (create; default: your only team)',
     '--root-directory DIR        the app inside the repository (create)',
     '--install-command, --build-command, --output-directory   override detection (create)',
     '--server-memory-mb, --server-request-timeout, --build-memory-mb, --build-disk-mb, --build-pids, --server-pids, --node-version',
