@@ -177,6 +177,16 @@ test('rollback, promote and cancel move production (or stop a build) and say so'
   const twice = await cli(['cancel', queued.id]);
   assert.equal(twice.code, 1);
   assert.match(twice.stderr, /already canceled/);
+
+  assert.equal((await cli(['projects', 'create', 'broken', '--repo', repo.url, '--build-command', 'echo about to fail && exit 3'])).code, 0);
+  const failed = await cli(['deploy', '--project', 'broken']);
+  assert.equal(failed.code, 1, 'a failed deployment fails the deploy');
+  assert.match(failed.stdout, /about to fail/);
+  assert.match(failed.stderr, /✗ failed: /);
+  const failedJson = await cli(['deploy', '--project', 'broken', '--json']);
+  assert.equal(failedJson.code, 1);
+  assert.equal(json(failedJson).status, 'failed');
+  assert.equal(json(failedJson).error.code, 'BUILD_FAILED');
 });
 
 test('env set, ls, import (reporting what changed), pull (names only) and rm', async () => {
@@ -230,7 +240,7 @@ test('a stored login is used when no flag or variable says otherwise, and only f
   const run = (args: string[], extra: Record<string, string> = {}) => runCli(args, { cwd: dir.path, env: { ...bare, ...extra } });
   const viaLogin = await run(['projects', '--json']);
   assert.equal(viaLogin.code, 0, viaLogin.stderr);
-  assert.equal(json(viaLogin).projects.length, 2);
+  assert.equal(json(viaLogin).projects.length, 3);
   assert.equal((await run(['projects', '--token', 'wrong'])).code, 4, '--token beats the stored login');
   assert.equal((await run(['projects'], { SLIPWAY_TOKEN: 'wrong' })).code, 4, 'SLIPWAY_TOKEN beats the stored login');
 

@@ -109,6 +109,7 @@ test('projects rm asks for --yes off a terminal, then deletes the project, its c
   const project = (await slipway.api('GET', '/api/v1/projects/gone')).body;
   const caches = [join(dir.path, 'data', 'pm-cache', project.id), join(dir.path, 'data', 'project-cache', project.id)];
   for (const cache of caches) await mkdir(cache, { recursive: true });
+  assert.equal((await cli(['domains', 'add', 'gone', 'gone.example.test'])).code, 0);
 
   const unconfirmed = await cli(['projects', 'rm', 'gone']);
   assert.equal(unconfirmed.code, 2);
@@ -120,6 +121,8 @@ test('projects rm asks for --yes off a terminal, then deletes the project, its c
   assert.equal((await slipway.api('GET', `/api/v1/deployments/${deployed.deployment.id}`)).status, 404);
   await waitFor('the edge to stop serving gone.localhost', async () => ((await edgeGet(slipway.edgePort, 'gone.localhost', '/')).status === 404 ? true : undefined), 10_000);
   for (const cache of caches) await assert.rejects(access(cache), cache);
+  // its domain went with it: another project may take the name now
+  assert.equal((await cli(['domains', 'add', 'pre', 'gone.example.test'])).code, 0);
   // blobs stay: another project's deployment with the same files still serves
   assert.equal((await edgeGet(slipway.edgePort, 'pre.localhost', '/assets/app.js')).status, 200);
   assert.equal((await cli(['projects', 'rm', 'gone', '--yes'])).code, 3);
