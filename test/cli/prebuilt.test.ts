@@ -24,6 +24,8 @@ const files: Record<string, string> = {
   'assets/app.js': 'console.log("app");\n',
   // the same bytes as app.js: one blob for two files
   'assets/copy.js': 'console.log("app");\n',
+  // big enough to be precompressed
+  'assets/big.css': `${'.rule { color: rebeccapurple; margin: 0 auto; }\n'.repeat(200)}`,
 };
 
 before(async () => {
@@ -49,7 +51,7 @@ test('deploy --prebuilt uploads only the blobs the server lacks, and the edge se
   assert.equal(first.code, 0, first.stderr);
   const one = json(first);
   assert.deepEqual(one.missing.sort(), [...new Set(Object.values(files).map(sha256))].sort(), 'the first upload sends every distinct blob');
-  assert.equal(one.files, 4);
+  assert.equal(one.files, 5);
   assert.equal(one.deployment.status, 'ready');
   assert.equal(one.deployment.isProduction, true);
   const home = await edgeGet(slipway.edgePort, 'pre.localhost', '/');
@@ -59,6 +61,9 @@ test('deploy --prebuilt uploads only the blobs the server lacks, and the edge se
   assert.equal(js.text, files['assets/app.js']);
   assert.match(String(js.headers['content-type']), /javascript/);
   assert.equal((await edgeGet(slipway.edgePort, 'pre.localhost', '/about/')).text, files['about/index.html']);
+  const css = await edgeGet(slipway.edgePort, 'pre.localhost', '/assets/big.css', { 'accept-encoding': 'br, gzip' });
+  assert.equal(css.headers['content-encoding'], 'br', 'text is precompressed like a build\'s output');
+  assert.ok(css.body.length < Buffer.byteLength(files['assets/big.css']!) / 5);
 
   // one file changes: the server asks for that blob only
   const changed = '<h1>prebuilt home, second edition</h1>\n';
@@ -74,7 +79,7 @@ test('deploy --prebuilt uploads only the blobs the server lacks, and the edge se
   // for people: a summary on stderr; a preview (no --prod) leaves production where it is
   const third = await cli(['deploy', '--prebuilt', site, '--project', 'pre', '--branch', 'feature/x']);
   assert.equal(third.code, 0, third.stderr);
-  assert.match(third.stderr, /^Uploaded 0 of 4 files \(0 B\); 4 were already on the server\.$/m);
+  assert.match(third.stderr, /^Uploaded 0 of 5 files \(0 B\); 5 were already on the server\.$/m);
   assert.match(third.stderr, /Ready: http:\/\/d[a-z0-9]{11}--pre\.localhost:\d+$/m);
   assert.equal((await edgeGet(slipway.edgePort, 'feature-x--pre.localhost', '/')).text, changed);
   assert.equal(json(await cli(['inspect', second.deployment.id, '--json'])).isProduction, true);
@@ -132,7 +137,7 @@ test('on a terminal: a progress bar for the upload; projects rm asks for the nam
   await writeFile(join(site, 'assets', 'app.js'), 'console.log("app, third edition");\n');
   const upload = await runCliTty(['deploy', '--prebuilt', site, '--project', 'pre'], { cwd: dir.path, env });
   assert.equal(upload.code, 0, upload.stdout);
-  assert.match(upload.stdout, /Uploading 1 of 4 files \x1b\[36m█+\x1b\[39m.* 100%/);
+  assert.match(upload.stdout, /Uploading 1 of 5 files \x1b\[36m█+\x1b\[39m.* 100%/);
   assert.match(upload.stdout, /Ready: http:\/\/d[a-z0-9]{11}--pre\.localhost:\d+/);
 
   const refused = await runCliTty(['projects', 'rm', 'asked'], { cwd: dir.path, env, input: 'no\n' });

@@ -5,13 +5,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { contentType } from '../../artifact/index.js';
+import { compressVariants, contentType, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from '../../artifact/index.js';
+import type { BlobStore } from '../../blobs/index.js';
 import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION, serializeDeployment } from '../../deployments/index.js';
 import { AppError } from '../../errors/index.js';
 import { newId } from '../../ids.js';
-import { isBlobHash, type Manifest, type ManifestEntry } from '../../manifest/index.js';
+import { isBlobHash, parseManifest, type Manifest, type ManifestEntry, type Variant } from '../../manifest/index.js';
 import { getProject } from '../../projects/index.js';
-import { bumpCounter, type Deployment } from '../../store/index.js';
+import { bumpCounter, type Db, type Deployment } from '../../store/index.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -23,6 +24,8 @@ const MAX_BLOB_BYTES = 1024 * 1024 * 1024;
 const MAX_FILES = 100_000;
 /** JSON bodies here list every file of a site, far more than the API's usual 1 MiB */
 const LIST_BODY_LIMIT = 32 * 1024 * 1024;
+/** files compressed at once when a prebuilt deployment is created */
+const COMPRESS_CONCURRENCY = 4;
 
 /**
  * Deploy a folder built elsewhere (`slipway deploy --prebuilt <dir>`), content-addressed:
@@ -79,6 +82,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       const missing: string[] = [];
       for (const hash of hashes) if (!(await blobs.has(hash))) missing.push(hash);
       if (missing.length > 0) throw new AppError('BLOBS_MISSING', `${missing.length} of the files are not uploaded yet: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}.`);
+      await addVariants(manifest, blobs, await productionManifest(store.db, blobs, project.id));
 
       const json = Buffer.from(JSON.stringify(manifest));
       const manifestHash = createHash('sha256').update(json).digest('hex');
@@ -188,5 +192,64 @@ async function receiveBlob(body: Readable, hash: string, dir: string, store: (fi
     return size;
   } finally {
     await rm(file, { force: true });
+  }
+}
+
+/**
+ * Precompress text files the way a build's packaging does, so the edge serves gzip and brotli
+ * for prebuilt sites too; variants of unchanged files are taken from production's manifest
+ * (brotli at its best quality is slow), the rest are made here from the stored blobs.
+ */
+async function addVariants(manifest: Manifest, blobs: BlobStore, previous: Manifest | undefined): Promise<void> {
+  const reuse = new Map<string, { gzip?: Variant; br?: Variant }>();
+  for (const e of Object.values(previous?.files ?? {})) if (e.gzip !== undefined || e.br !== undefined) reuse.set(`${e.hash} ${e.type}`, { ...(e.gzip ? { gzip: e.gzip } : {}), ...(e.br ? { br: e.br } : {}) });
+  const made = new Map<string, Promise<{ gzip?: Variant; br?: Variant }>>();
+  const variantsOf = (entry: ManifestEntry): Promise<{ gzip?: Variant; br?: Variant }> => {
+    const key = `${entry.hash} ${entry.type}`;
+    let pending = made.get(key);
+    if (pending === undefined) {
+      pending = (async () => {
+        const old = reuse.get(key);
+        if (old !== undefined && (await Promise.all([old.gzip, old.br].map((v) => v === undefined || blobs.has(v.hash)))).every(Boolean)) return old;
+        const data = await blobs.get(entry.hash);
+        if (data === undefined) return {};
+        const compressed = await compressVariants(data, !entry.type.startsWith('image/') && !entry.type.startsWith('font/') && entry.type !== 'application/wasm');
+        const out: { gzip?: Variant; br?: Variant } = {};
+        for (const name of ['gzip', 'br'] as const) {
+          const bytes = compressed[name];
+          if (bytes === undefined) continue;
+          const hash = createHash('sha256').update(bytes).digest('hex');
+          await blobs.put(hash, bytes);
+          out[name] = { hash, size: bytes.length };
+        }
+        return out;
+      })();
+      made.set(key, pending);
+    }
+    return pending;
+  };
+  const todo = Object.entries(manifest.files).filter(([path, e]) => contentType(path).compressible && e.size >= MIN_COMPRESS_SIZE && e.size <= MAX_COMPRESS_SIZE);
+  // a few at a time: each holds a file (up to 64 MiB) and its variants in memory
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const entry = todo[next++]![1];
+      Object.assign(entry, await variantsOf(entry));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(COMPRESS_CONCURRENCY, todo.length) }, worker));
+}
+
+/** The manifest production serves now, if any and if it still reads right (only a head start for compression). */
+async function productionManifest(db: Db, blobs: BlobStore, projectId: string): Promise<Manifest | undefined> {
+  const id = await aliasTarget(db, projectId, PRODUCTION);
+  if (id === null) return undefined;
+  const d = await db.selectFrom('deployments').select('manifest_hash').where('id', '=', id).executeTakeFirst();
+  if (d?.manifest_hash == null) return undefined;
+  try {
+    const bytes = await blobs.get(d.manifest_hash);
+    return bytes === undefined ? undefined : parseManifest(bytes);
+  } catch {
+    return undefined;
   }
 }
