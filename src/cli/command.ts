@@ -26,6 +26,13 @@ export interface Command {
   run(ctx: Context): Promise<void>;
 }
 
+/**
+ * A command that parses its own argv (flags, --json, --help) and throws ApiError, AppError or
+ * UsageError; the exit code and the error's printing are still main's. A Command row is better
+ * (help and examples come from the table); this lets a file of handlers plug in as they are.
+ */
+export type Handler = (argv: string[]) => Promise<void>;
+
 export interface Context {
   positionals: string[];
   values: Values;

@@ -1,4 +1,4 @@
-import type { Command } from './command.js';
+import type { Command, Handler } from './command.js';
 import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsCommand, lsCommand, promoteCommand, rollbackCommand } from './deployments.js';
 import { domainsCommand } from './domains.js';
 import { envCommand } from './env.js';
@@ -8,9 +8,9 @@ import { upCommand } from './up.js';
 /**
  * Every `slipway <command>`, in the order `slipway --help` lists them. A command is one row:
  * its help, flags and handler live in the Command (./command.ts), so adding one is one line
- * here, e.g. `whoami: whoamiCommand,` from ./accounts.ts.
+ * here, e.g. `whoami: whoamiCommand,` from ./accounts.ts (or a plain Handler, `...accountCommands`).
  */
-export const commands: Record<string, Command> = {
+export const commands: Record<string, Command | Handler> = {
   up: upCommand,
   projects: projectsCommand,
   link: linkCommand,

@@ -1,21 +1,30 @@
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ApiError } from './client.js';
 
-/** What `slipway login` stores: the server and the token to send it. */
+/**
+ * What `slipway login` stores: the server and the token to send it (a personal token, with its
+ * id so `logout` can revoke it, and the email it belongs to, for `whoami` without a round trip).
+ */
 export interface StoredLogin {
   url: string;
   token: string;
+  tokenId?: string | null;
+  email?: string | null;
 }
 
 export const DEFAULT_URL = 'http://localhost:3000';
 
-/** `$XDG_CONFIG_HOME/slipway/auth.json`, else `~/.config/slipway/auth.json`. */
+/** $SLIPWAY_CONFIG_DIR, else `$XDG_CONFIG_HOME/slipway`, else `~/.config/slipway`. */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  if ((env.SLIPWAY_CONFIG_DIR ?? '') !== '') return env.SLIPWAY_CONFIG_DIR!;
+  return join((env.XDG_CONFIG_HOME ?? '') !== '' ? env.XDG_CONFIG_HOME! : join(homedir(), '.config'), 'slipway');
+}
+
+/** `<configDir>/auth.json`: one login at a time; logging in elsewhere replaces it. */
 export function loginFile(env: NodeJS.ProcessEnv = process.env): string {
-  const base = (env.XDG_CONFIG_HOME ?? '') !== '' ? env.XDG_CONFIG_HOME! : join(homedir(), '.config');
-  return join(base, 'slipway', 'auth.json');
+  return join(configDir(env), 'auth.json');
 }
 
 export function readLogin(env: NodeJS.ProcessEnv = process.env): StoredLogin | undefined {
@@ -27,30 +36,36 @@ export function readLogin(env: NodeJS.ProcessEnv = process.env): StoredLogin | u
   }
   try {
     const value = JSON.parse(text) as Partial<StoredLogin>;
-    if (typeof value.url === 'string' && typeof value.token === 'string') return { url: normaliseUrl(value.url), token: value.token };
+    if (typeof value.url === 'string' && typeof value.token === 'string') return { ...value, url: normaliseUrl(value.url), token: value.token };
   } catch {
     // a damaged file is as good as none; `slipway login` writes it again
   }
   return undefined;
 }
 
-/** Store a login (mode 0600, its folder 0700), written to a temp file and renamed so it is never half there. */
-export async function saveLogin(login: StoredLogin, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const file = loginFile(env);
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ url: normaliseUrl(login.url), token: login.token }, null, 2)}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
-  return file;
+/** The stored login when it was made for `url`. */
+export function storedLogin(url: string, env: NodeJS.ProcessEnv = process.env): StoredLogin | undefined {
+  const login = readLogin(env);
+  return login !== undefined && login.url === normaliseUrl(url) ? login : undefined;
 }
 
-/** Forget the stored login; true when there was one. */
-export async function clearLogin(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+/**
+ * Store the login for `url` (mode 0600, its folder 0700), written to a temp file and renamed so
+ * it is never half there; `undefined` forgets the login of `url` (a login of another server stays).
+ * Returns the file. `saveLogin('https://slipway.example.com', { token: 'slp_pat_…' })`
+ */
+export function saveLogin(url: string, login: Omit<StoredLogin, 'url'> | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const file = loginFile(env);
-  const had = await readFile(file).then(() => true, () => false);
-  await rm(file, { force: true });
-  return had;
+  if (login === undefined) {
+    if (storedLogin(url, env) !== undefined) rmSync(file, { force: true });
+    return file;
+  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ ...login, url: normaliseUrl(url) }, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return file;
 }
 
 export function normaliseUrl(url: string): string {
@@ -83,7 +98,7 @@ export function resolveAuth(flags: AuthFlags, env: NodeJS.ProcessEnv = process.e
   if (flag !== undefined) return { url, token: flag, source: '--token' };
   const fromEnv = set(env.SLIPWAY_TOKEN);
   if (fromEnv !== undefined) return { url, token: fromEnv, source: 'SLIPWAY_TOKEN' };
-  if (stored !== undefined && stored.url === url) return { url, token: stored.token, source: loginFile(env) };
+  if (stored?.url === url) return { url, token: stored.token, source: loginFile(env) };
   const file = join(resolve(set(flags.dataDir) ?? set(env.SLIPWAY_DATA_DIR) ?? '.slipway'), 'admin-token');
   try {
     return { url, token: readFileSync(file, 'utf8').trim(), source: file };

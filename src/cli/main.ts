@@ -5,8 +5,8 @@ import { exitCodeOf, Failed, Output, UsageError } from './output.js';
 function overview(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const rows = Object.entries(commands)
-    .filter(([, c]) => c.hidden !== true)
-    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+    .filter(([, c]) => typeof c === 'function' || c.hidden !== true)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${typeof c === 'function' ? `see slipway ${name} --help` : c.summary}`);
   return [
     'slipway: git push becomes a live website',
     '',
@@ -34,14 +34,16 @@ async function main(argv: string[], out: Output): Promise<void> {
     return;
   }
   if (name === 'help') {
-    const cmd = commands[rest[0]!];
+    const cmd = Object.hasOwn(commands, rest[0]!) ? commands[rest[0]!] : undefined;
     if (cmd === undefined) throw new UsageError(`Unknown command "${rest[0]}".`, 'Run "slipway --help" for the list of commands.');
+    if (typeof cmd === 'function') return cmd(['--help']);
     process.stdout.write(commandHelp(rest[0]!, cmd));
     return;
   }
   const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (cmd === undefined) throw new UsageError(`Unknown command "${name}".`, 'Run "slipway --help" for the list of commands.');
-  await runCommand(name, cmd, rest, out);
+  if (typeof cmd === 'function') await cmd(rest);
+  else await runCommand(name, cmd, rest, out);
 }
 
 const argv = process.argv.slice(2);

@@ -34,12 +34,14 @@ after(async () => {
 });
 
 test('every command of the table has --help with usage, examples and exit codes; slipway --help lists them', async () => {
-  const { commands } = (await import(join(repoRoot, 'dist', 'src', 'cli', 'commands.js'))) as { commands: Record<string, { hidden?: boolean }> };
+  const { commands } = (await import(join(repoRoot, 'dist', 'src', 'cli', 'commands.js'))) as { commands: Record<string, { hidden?: boolean } | ((argv: string[]) => Promise<void>)> };
   const overview = await cli(['--help']);
   assert.equal(overview.code, 0);
   assert.match(overview.stdout, /Exit codes: 0 ok .* 2 usage .* 3 not found .* 4 auth .* 5 server unreachable/);
   for (const [name, cmd] of Object.entries(commands)) {
-    if (cmd.hidden !== true) assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'), name);
+    if (typeof cmd === 'function' || cmd.hidden !== true) assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'), name);
+    // a plain handler prints its own help
+    if (typeof cmd === 'function') continue;
     for (const args of [[name, '--help'], ['help', name]]) {
       const help = await cli(args);
       assert.equal(help.code, 0, `${args.join(' ')}: ${help.stderr}`);
@@ -249,6 +251,17 @@ test('a stored login is used when no flag or variable says otherwise, and only f
   const notSent = await run(['projects', '--url', slipway.apiUrl]);
   assert.equal(notSent.code, 4);
   assert.match(notSent.stderr, /Not logged in to http:\/\/127\.0\.0\.1:\d+: .*no stored login for it/);
+  // what `slipway login` writes: only the owner may read it, and forgetting one server's login leaves another's
+  const { saveLogin, storedLogin } = await import(join(repoRoot, 'dist', 'src', 'cli', 'credentials.js'));
+  const saved = saveLogin(`${slipway.apiUrl}/`, { token: TOKEN, tokenId: null, email: 'ada@example.com' }, { XDG_CONFIG_HOME: join(dir.path, 'fresh') });
+  assert.equal((await stat(saved)).mode & 0o777, 0o600);
+  assert.equal((await stat(join(saved, '..'))).mode & 0o777, 0o700);
+  assert.equal(storedLogin(slipway.apiUrl, { XDG_CONFIG_HOME: join(dir.path, 'fresh') }).email, 'ada@example.com');
+  saveLogin('http://elsewhere.example', undefined, { XDG_CONFIG_HOME: join(dir.path, 'fresh') });
+  assert.equal(storedLogin(slipway.apiUrl, { XDG_CONFIG_HOME: join(dir.path, 'fresh') }).token, TOKEN);
+  saveLogin(slipway.apiUrl, undefined, { XDG_CONFIG_HOME: join(dir.path, 'fresh') });
+  assert.equal(storedLogin(slipway.apiUrl, { XDG_CONFIG_HOME: join(dir.path, 'fresh') }), undefined);
+
   const local = join(dir.path, 'local-data');
   await mkdir(local);
   await writeFile(join(local, 'admin-token'), `${TOKEN}\n`);
