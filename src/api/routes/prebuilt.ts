@@ -24,6 +24,8 @@ const MAX_BLOB_BYTES = 1024 * 1024 * 1024;
 const MAX_FILES = 100_000;
 /** JSON bodies here list every file of a site, far more than the API's usual 1 MiB */
 const LIST_BODY_LIMIT = 32 * 1024 * 1024;
+/** who may: a member of the project's team, or the project's deploy token (for CI); the accounts' access check reads it */
+const DEPLOY = { project: 'project', role: 'member', deploy: true } as const;
 /** files compressed at once when a prebuilt deployment is created */
 const COMPRESS_CONCURRENCY = 4;
 
@@ -42,7 +44,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
     // the body of a blob upload is handed to the route as the request stream, not buffered
     app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
-    app.post<ProjectParams>('/projects/:project/prebuilt/missing', { bodyLimit: LIST_BODY_LIMIT }, async (req) => {
+    app.post<ProjectParams>('/projects/:project/prebuilt/missing', { bodyLimit: LIST_BODY_LIMIT, config: { access: DEPLOY } }, async (req) => {
       await getProject(store.db, req.params.project);
       const hashes = objectBody(req.body).hashes;
       if (!Array.isArray(hashes) || hashes.length > MAX_FILES * 3 || !hashes.every((h) => typeof h === 'string' && isBlobHash(h))) {
@@ -53,7 +55,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { missing };
     });
 
-    app.put<BlobParams>('/projects/:project/blobs/:hash', async (req, reply) => {
+    app.put<BlobParams>('/projects/:project/blobs/:hash', { config: { access: DEPLOY } }, async (req, reply) => {
       await getProject(store.db, req.params.project);
       const { hash } = req.params;
       if (!isBlobHash(hash)) throw new AppError('VALIDATION', `${JSON.stringify(hash)} is not a sha256 hex name.`, { hint: 'PUT /api/v1/projects/<project>/blobs/<sha256 of the bytes, hex, lower case>' });
@@ -69,7 +71,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send({ hash, size, stored: true });
     });
 
-    app.post<ProjectParams>('/projects/:project/prebuilt', { bodyLimit: LIST_BODY_LIMIT }, async (req, reply) => {
+    app.post<ProjectParams>('/projects/:project/prebuilt', { bodyLimit: LIST_BODY_LIMIT, config: { access: DEPLOY } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       const body = objectBody(req.body);
       const manifest = manifestFrom(body.files);

@@ -41,7 +41,7 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
     // logs cascade), which bumps alias_generation, so every edge drops its hosts and retires its
     // servers the way it does after a move. Its build caches go too; blobs stay (deployments of
     // other projects may share them) for a later garbage collection.
-    app.delete<ProjectParams>('/projects/:project', async (req, reply) => {
+    app.delete<ProjectParams>('/projects/:project', { config: { access: { project: 'project', role: 'owner' } } }, async (req, reply) => {
       const project = await store.tx(async (db) => {
         const p = await getProject(db, req.params.project);
         // aliases point at deployments without a cascade of their own: drop them first
