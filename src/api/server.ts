@@ -16,6 +16,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
 import { hookRoutes } from './routes/hooks.js';
+import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
 
 export interface ApiDeps {
@@ -94,6 +95,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(deploymentRoutes(deps));
       await api.register(envRoutes(deps));
       await api.register(domainRoutes(deps));
+      await api.register(prebuiltRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

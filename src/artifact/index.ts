@@ -11,6 +11,7 @@ import { formatBytes, mapLimit } from './util.js';
 
 export { contentType } from './content-type.js';
 export { packageServer, type PackageServerOptions, type PackageServerResult } from './server.js';
+export { compressVariants, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from './compress.js';
 
 const CONCURRENCY = 8;
 

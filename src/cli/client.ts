@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { storedLogin } from './credentials.js';
+import { resolveAuth, type AuthFlags } from './credentials.js';
 
-/** Thrown for an API error answer; the CLI prints message and hint, no stack. */
+/** Thrown for an API error answer; the CLI prints message and hint, no stack, and picks the exit code from `status`. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -14,58 +12,56 @@ export class ApiError extends Error {
   }
 }
 
-export interface ClientOptions {
-  url?: string | undefined;
-  token?: string | undefined;
-  dataDir?: string | undefined;
-}
+export type ClientOptions = AuthFlags;
 
 /**
- * A small client for the Slipway API. The URL comes from --url or SLIPWAY_URL (default
- * http://localhost:3000); the token from --token, SLIPWAY_TOKEN, or the admin token file in the
- * data dir of a local `slipway up`.
+ * A small client for the Slipway API; where the URL and token come from is `resolveAuth`'s
+ * order (flag > environment > stored login > local admin-token file).
+ * `await new Client({ url }).request<{ projects: unknown[] }>('GET', '/api/v1/projects')`
  */
 export class Client {
   readonly url: string;
   private readonly token: string;
 
   constructor(opts: ClientOptions) {
-    this.url = (opts.url ?? process.env.SLIPWAY_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
-    // then the token `slipway login` stored for this URL, then a local install's admin token
-    this.token = opts.token ?? process.env.SLIPWAY_TOKEN ?? storedLogin(this.url)?.token ?? readTokenFile(opts.dataDir ?? process.env.SLIPWAY_DATA_DIR ?? '.slipway');
+    const auth = resolveAuth(opts);
+    this.url = auth.url;
+    this.token = auth.token;
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.send<T>(method, path, body === undefined ? undefined : { 'content-type': 'application/json' }, body === undefined ? null : JSON.stringify(body));
+  }
+
+  /** Stream bytes (a blob upload) without holding them in memory. */
+  async upload<T>(path: string, body: AsyncIterable<Uint8Array>, size: number): Promise<T> {
+    return this.send<T>('PUT', path, { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
+  }
+
+  private async send<T>(method: string, path: string, headers: Record<string, string> | undefined, body: string | AsyncIterable<Uint8Array> | null): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
+        headers: { authorization: `Bearer ${this.token}`, ...headers },
+        body: body as RequestInit['body'],
+        // a streamed body needs half-duplex (Node's fetch)
+        ...(body !== null && typeof body !== 'string' ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch {
-      throw new ApiError(0, 'UNREACHABLE', `Cannot reach Slipway at ${this.url}.`, 'Start it with "npm start" (or "slipway up"), or set SLIPWAY_URL.');
+      throw new ApiError(0, 'UNREACHABLE', `Cannot reach Slipway at ${this.url}.`, 'Start it with "slipway up", or point the CLI at it with --url or SLIPWAY_URL.');
     }
     const text = await res.text();
     let json: unknown;
     try {
       json = text === '' ? {} : JSON.parse(text);
     } catch {
-      throw new ApiError(res.status, 'BAD_RESPONSE', `Unexpected answer from ${this.url} (HTTP ${res.status}).`);
+      throw new ApiError(res.status, 'BAD_RESPONSE', `Unexpected answer from ${this.url} (HTTP ${res.status}).`, 'Check that --url points at the Slipway API, not the edge.');
     }
     if (!res.ok) {
       const e = (json as { error?: { code?: string; message?: string; hint?: string } }).error;
       throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`, e?.hint);
     }
     return json as T;
-  }
-}
-
-function readTokenFile(dataDir: string): string {
-  const file = join(resolve(dataDir), 'admin-token');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    throw new ApiError(0, 'NO_TOKEN', `No API token: SLIPWAY_TOKEN is not set and ${file} cannot be read.`, 'Set SLIPWAY_TOKEN, pass --token, or run the command where "slipway up" keeps its data (--data-dir).');
   }
 }

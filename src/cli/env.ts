@@ -1,6 +1,7 @@
-import { parseArgs } from 'node:util';
-import { AppError } from '../errors/index.js';
-import type { Client } from './client.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Command, Context } from './command.js';
+import { PROJECT_OPTION } from './command.js';
+import { UsageError } from './output.js';
 
 interface EnvVar {
   key: string;
@@ -8,64 +9,140 @@ interface EnvVar {
   updatedAt: string;
 }
 
-/**
- * `slipway env ls|set|rm`: a project's environment variables. `set KEY VALUE`, or `set KEY`
- * with the value on stdin (one trailing newline dropped), so it stays out of shell history:
- * `slipway env set DATABASE_URL --project blog < db-url.txt`
- */
-export async function envCommand(
-  argv: string[],
-  options: Record<string, { type: 'string' | 'boolean' }>,
-  connect: (values: Record<string, unknown>) => Client,
-  pickProject: (api: Client, given: string | undefined) => Promise<string>,
-): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...options, project: { type: 'string' }, target: { type: 'string', multiple: true } },
-  });
-  const [action, key, value, ...extra] = positionals;
-  const usage = 'slipway env ls | set <KEY> [VALUE] [--target production|preview] | rm <KEY>   (--project P)';
-  const api = connect(values);
-  const base = async () => `/api/v1/projects/${encodeURIComponent(await pickProject(api, values.project as string | undefined))}/env`;
-  const needKey = () => {
-    if (key === undefined) throw new AppError('VALIDATION', `Which variable? slipway env ${action} <KEY>`, { hint: usage });
-    return encodeURIComponent(key);
-  };
-  if (extra.length > 0) throw new AppError('VALIDATION', `Unexpected argument ${JSON.stringify(extra[0])}.`, { hint: `${usage}\n(quote a value that has spaces)` });
+const enc = encodeURIComponent;
 
-  switch (action) {
-    case 'ls':
-    case 'list': {
-      const { env } = await api.request<{ env: EnvVar[] }>('GET', await base());
-      if (env.length === 0) console.log('No variables yet. Add one: slipway env set <KEY> <VALUE>');
-      for (const v of env) console.log(`${v.key}\t${v.targets.join(',')}\tupdated ${v.updatedAt}`);
-      return;
+/**
+ * `slipway env ls|set|rm|pull|import`: a project's environment variables. Values go in and
+ * never come out (the API does not return them), so `pull` writes names only.
+ */
+export const envCommand: Command = {
+  summary: 'List, set, remove, pull and import environment variables',
+  usage: [
+    'slipway env ls [--project P]',
+    'slipway env set <KEY> [VALUE] [--target production|preview]...   (no VALUE: read from stdin)',
+    'slipway env rm <KEY>',
+    'slipway env pull [FILE=.env] [--yes]                            names only: values are write-only',
+    'slipway env import <FILE> [--target production|preview]...',
+  ],
+  options: { ...PROJECT_OPTION, target: { type: 'string', multiple: true }, yes: { type: 'boolean', short: 'y' } },
+  flags: [
+    '-p, --project P     the project (default: SLIPWAY_PROJECT, this folder\'s link, or the only one)',
+    '--target T          production or preview (repeat for both; default both)',
+    '-y, --yes           pull: overwrite FILE if it exists',
+  ],
+  examples: [
+    'slipway env set API_URL https://api.example.com --target production',
+    'slipway env set DATABASE_URL < db-url.txt          # stays out of shell history',
+    'slipway env import .env.production --target production',
+    'slipway env pull .env.example                       # KEY= lines to fill in locally',
+    'slipway env ls --json | jq -r ".env[].key"',
+  ],
+  async run(ctx) {
+    const [action, key, value, ...extra] = ctx.positionals;
+    if (extra.length > 0) throw ctx.usage(`Unexpected argument ${JSON.stringify(extra[0])} (quote a value that has spaces).`);
+    const base = async () => `/api/v1/projects/${enc(await ctx.project())}/env`;
+    const targets = ctx.values.target as string[] | undefined;
+    const api = () => ctx.api();
+    switch (action) {
+      case 'ls':
+      case 'list': {
+        const answer = await api().request<{ project: string; env: EnvVar[] }>('GET', await base());
+        ctx.out.result(answer, () => {
+          if (answer.env.length === 0) ctx.out.note('No variables yet. Add one: slipway env set <KEY> <VALUE>');
+          else ctx.out.table(['NAME', 'TARGETS', 'UPDATED'], answer.env.map((v) => [v.key, v.targets.join(','), `updated ${v.updatedAt}`]));
+        });
+        return;
+      }
+      case 'set': {
+        if (key === undefined) throw ctx.usage('Which variable? slipway env set <KEY> [VALUE]');
+        const given = value ?? (await readStdin());
+        const res = await api().request<EnvVar>('PUT', `${await base()}/${enc(key)}`, { value: given, ...(targets === undefined ? {} : { targets }) });
+        ctx.out.result(res, () => ctx.out.line(`Set ${res.key} for ${res.targets.join(' and ')}. It applies to the next deployment (redeploy to use it now).`));
+        return;
+      }
+      case 'rm':
+      case 'remove': {
+        if (key === undefined || value !== undefined) throw ctx.usage('slipway env rm <KEY> (one name)');
+        await api().request('DELETE', `${await base()}/${enc(key)}`);
+        ctx.out.result({ removed: key }, () => ctx.out.line(`Removed ${key}. It is gone from the next deployment; existing deployments keep theirs.`));
+        return;
+      }
+      case 'pull':
+        return pull(ctx, key ?? '.env', await base());
+      case 'import': {
+        if (key === undefined) throw ctx.usage('Which file? slipway env import <FILE>');
+        return importFile(ctx, key, await base(), targets);
+      }
+      default:
+        throw ctx.usage(action === undefined ? 'Which env command?' : `Unknown env command ${JSON.stringify(action)}.`);
     }
-    case 'set': {
-      const name = needKey();
-      const given = value ?? (await readStdin());
-      const targets = values.target as string[] | undefined;
-      const res = await api.request<EnvVar>('PUT', `${await base()}/${name}`, { value: given, ...(targets === undefined ? {} : { targets }) });
-      console.log(`Set ${res.key} for ${res.targets.join(' and ')}. It applies to the next deployment (redeploy to use it now).`);
-      return;
-    }
-    case 'rm':
-    case 'remove': {
-      const name = needKey();
-      await api.request('DELETE', `${await base()}/${name}`);
-      console.log(`Removed ${key}. It is gone from the next deployment; existing deployments keep theirs.`);
-      return;
-    }
-    default:
-      throw new AppError('VALIDATION', action === undefined ? 'Which env command?' : `Unknown env command ${JSON.stringify(action)}.`, { hint: usage });
+  },
+};
+
+async function pull(ctx: Context, file: string, base: string): Promise<void> {
+  const { project, env } = await ctx.api().request<{ project: string; env: EnvVar[] }>('GET', base);
+  const body = [`# Variables of ${project} on Slipway (names only: values are write-only and never leave the server)`, ...env.map((v) => `${v.key}=`), ''].join('\n');
+  try {
+    await writeFile(file, body, { flag: ctx.values.yes === true ? 'w' : 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${file} exists; nothing was written.`, `Overwrite it with --yes, or name another file: slipway env pull .env.slipway`);
+    throw err;
   }
+  ctx.out.result({ file, names: env.map((v) => v.key) }, () => ctx.out.line(`Wrote ${env.length} name${env.length === 1 ? '' : 's'} to ${file} (values are never sent back; fill them in locally).`));
+}
+
+async function importFile(ctx: Context, file: string, base: string, targets: string[] | undefined): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UsageError(`Cannot read ${file}.`, 'slipway env import <path of a .env file>');
+  }
+  const vars = parseDotenv(text, file);
+  const api = ctx.api();
+  const before = new Set((await api.request<{ env: EnvVar[] }>('GET', base)).env.map((v) => v.key));
+  const added: string[] = [];
+  const replaced: string[] = [];
+  for (const [key, value] of vars) {
+    await api.request('PUT', `${base}/${enc(key)}`, { value, ...(targets === undefined ? {} : { targets }) });
+    (before.has(key) ? replaced : added).push(key);
+  }
+  ctx.out.result({ file, added, replaced }, () => {
+    if (vars.size === 0) ctx.out.line(`${file} has no variables; nothing changed.`);
+    for (const key of added) ctx.out.line(`${ctx.out.green('+')} ${key}`);
+    // values are write-only, so an unchanged value cannot be told apart from a changed one
+    for (const key of replaced) ctx.out.line(`${ctx.out.yellow('~')} ${key} (replaced)`);
+    if (vars.size > 0) ctx.out.line(`${added.length} added, ${replaced.length} replaced. They apply to the next deployment.`);
+  });
+}
+
+/**
+ * The common `.env` shape: `KEY=value`, optional `export `, `#` comments, blank lines; values
+ * in single quotes are literal, in double quotes take \n, \t, \" and \\ escapes, unquoted ones
+ * end at ` #`. A line that is none of these is an error naming the line.
+ */
+export function parseDotenv(text: string, file = '.env'): Map<string, string> {
+  const out = new Map<string, string>();
+  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (m === null) throw new UsageError(`${file} line ${i + 1} is not KEY=VALUE: ${JSON.stringify(raw.slice(0, 60))}`, 'Fix or remove that line, then import again.');
+    const [, key, rest] = m as unknown as [string, string, string];
+    let value: string;
+    const quoted = rest.startsWith("'") ? /^'([^']*)'/.exec(rest) : rest.startsWith('"') ? /^"((?:[^"\\]|\\.)*)"/.exec(rest) : undefined;
+    if (quoted === null) throw new UsageError(`${file} line ${i + 1}: the quote of ${key} is not closed.`, 'Multi-line values are not supported: use \\n inside double quotes.');
+    if (quoted !== undefined) {
+      value = quoted[1]!;
+      if (rest.startsWith('"')) value = value.replace(/\\([nt"\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c));
+    } else value = rest.replace(/\s+#.*$/, '').trim();
+    out.set(key, value);
+  });
+  return out;
 }
 
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY === true) {
-    throw new AppError('VALIDATION', 'No value given.', { hint: 'Pass it after the name, or pipe it in: slipway env set KEY < file' });
-  }
+  if (process.stdin.isTTY === true) throw new UsageError('No value given.', 'Pass it after the name, or pipe it in: slipway env set KEY < file');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');

@@ -1,5 +1,7 @@
 import { startSlipway } from '../app.js';
 import { loadConfig, type ConfigInput } from '../config/index.js';
+import type { Command } from './command.js';
+
 
 /** `slipway up`: run the roles (default all) in this process until SIGTERM/SIGINT. */
 export async function up(flags: ConfigInput): Promise<void> {
@@ -35,3 +37,68 @@ export async function up(flags: ConfigInput): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
+
+export const UP_OPTIONS = {
+  port: { type: 'string' },
+  'edge-port': { type: 'string' },
+  // HTTPS on the edge (config.httpsPort, tlsCertFile, tlsKeyFile)
+  'https-port': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'base-domain': { type: 'string' },
+  'public-url': { type: 'string' },
+  host: { type: 'string' },
+  roles: { type: 'string' },
+  'build-concurrency': { type: 'string' },
+  'edge-workers': { type: 'string' },
+  'job-lease-ms': { type: 'string' },
+  'shutdown-grace-ms': { type: 'string' },
+  'build-timeout': { type: 'string' },
+  'server-memory-mb': { type: 'string' },
+  'server-request-timeout-ms': { type: 'string' },
+  'server-idle-ms': { type: 'string' },
+  'server-standby-ms': { type: 'string' },
+  // the sandbox's limits and allowed destinations (config.sandbox)
+  'build-memory-mb': { type: 'string' },
+  'build-pids': { type: 'string' },
+  'build-disk-mb': { type: 'string' },
+  'build-cpu-shares': { type: 'string' },
+  'sandbox-tmp-mb': { type: 'string' },
+  'server-pids': { type: 'string' },
+  'sandbox-allow': { type: 'string' },
+  'node-cache-dir': { type: 'string' },
+  // custom domains: the DNS records they need (config.publicIps, config.cnameTarget)
+  'public-ip': { type: 'string' },
+  'cname-target': { type: 'string' },
+  // automatic certificates (config.acme; see the README's "Automatic certificates (ACME)")
+  'acme-directory': { type: 'string' },
+  'acme-email': { type: 'string' },
+  'acme-ca-file': { type: 'string' },
+  'acme-challenge': { type: 'string' },
+  'dns01-server': { type: 'string' },
+  'dns01-zone': { type: 'string' },
+  'dns01-tsig-name': { type: 'string' },
+  'dns01-tsig-algorithm': { type: 'string' },
+  'dns01-tsig-secret': { type: 'string' },
+} as const;
+
+export const upCommand: Command = {
+  summary: 'Run Slipway (api, worker and edge) in this process',
+  usage: [
+    'slipway up [--port 3000] [--edge-port 8080] [--data-dir .slipway] [--base-domain localhost]',
+    '           [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]',
+    '           [--https-port 443|off] [--tls-cert FILE --tls-key FILE]',
+    '           [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]',
+    '           [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]',
+    '           [--public-ip 203.0.113.7,...] [--cname-target edge.example.net]',
+  ],
+  options: UP_OPTIONS,
+  flags: ['Every flag also reads from its SLIPWAY_* variable; see "Configuration" in the README.'],
+  examples: ['slipway up                                  # everything on one machine, data in ./.slipway', 'slipway up --roles edge --edge-workers 4     # an edge node'],
+  run: (ctx) => {
+    if (ctx.positionals.length > 0) throw ctx.usage(`Unexpected argument ${JSON.stringify(ctx.positionals[0])}.`);
+    const { json: _json, help: _help, url: _url, token: _token, ...flags } = ctx.values;
+    return up(flags as ConfigInput);
+  },
+};

@@ -40,6 +40,8 @@ export const ERRORS = {
   SERVER_UNHEALTHY: { status: 422, who: 'user', hint: 'Run the built server locally (e.g. node .next/standalone/server.js) and fix what its output shows; the alias stays where it was.' },
   OUTPUT_NOT_FOUND: { status: 422, who: 'user', hint: 'Set outputDirectory on the project to the folder your build writes.' },
   SITE_RULES: { status: 422, who: 'user', hint: 'Fix the named rule in vercel.json, _redirects or _headers (see "Redirects, rewrites and headers" in the README) and push again; production stays where it was.' },
+  BLOB_MISMATCH: { status: 422, who: 'user', hint: 'The uploaded bytes do not hash to the name they were sent under: hash the file again (sha256, hex) and upload it once more.' },
+  BLOBS_MISSING: { status: 422, who: 'user', hint: 'Upload the listed blobs first (PUT /api/v1/projects/<project>/blobs/<sha256>), then create the deployment again.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },
   INTERNAL: { status: 500, who: 'system', hint: undefined },

@@ -209,7 +209,7 @@ test('the CLI sets (argument or stdin), lists and removes variables', async () =
   assert.equal(rm.code, 0, rm.stderr);
   assert.doesNotMatch((await cli(['env', 'ls', '--project', 'envy'])).stdout, /FROM_ARG/);
   const unknown = await cli(['env', 'frob', '--project', 'envy']);
-  assert.equal(unknown.code, 1);
+  assert.equal(unknown.code, 2, 'a usage error');
   assert.match(unknown.stderr, /Unknown env command/);
 
   // the piped value arrived without its trailing newline

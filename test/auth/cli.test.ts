@@ -49,9 +49,10 @@ test('users create, login, whoami, teams, tokens, members, audit, logout', async
   const login = await cli(['login', '--email', 'ada@example.com', '--password-stdin'], { stdin: 'correct horse battery\n' });
   assert.equal(login.code, 0, login.stderr);
   assert.match(login.stdout, /Logged in to .* as ada@example\.com/);
-  const file = join(configDir, 'credentials.json');
+  const file = join(configDir, 'auth.json');
   assert.equal(statSync(file).mode & 0o777, 0o600);
-  const stored = JSON.parse(readFileSync(file, 'utf8'))[slipway.apiUrl];
+  const stored = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(stored.url, slipway.apiUrl);
   assert.match(stored.token, /^slp_pat_/);
   assert.equal(JSON.stringify(stored).includes('correct horse'), false, 'the password is not stored');
 

@@ -1,10 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { atLeast, findTeam, teamNotFound, teamRole, teamsOf, type Caller } from '../../auth/index.js';
 import { aliasTarget, createDeployment, PRODUCTION, rollback, serializeDeployment } from '../../deployments/index.js';
 import { AppError } from '../../errors/index.js';
 import { createProject, getProject, listProjects, serializeProject, updateProject } from '../../projects/index.js';
 import { resolveRef } from '../../source/index.js';
-import type { Db, Project, Team } from '../../store/index.js';
+import { bumpCounter, type Db, type Project, type Team } from '../../store/index.js';
 import { audit } from '../guard.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
@@ -45,6 +47,26 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
         return updated;
       });
       return show(p);
+    });
+
+    // Delete a project: its rows go in one transaction (deployments, aliases, variables, domains and
+    // logs cascade), which bumps alias_generation, so every edge drops its hosts and retires its
+    // servers the way it does after a move. Its build caches go too; blobs stay (deployments of
+    // other projects may share them) for a later garbage collection.
+    app.delete<ProjectParams>('/projects/:project', { config: { access: { project: 'project', role: 'owner' } } }, async (req, reply) => {
+      const project = await store.tx(async (db) => {
+        const p = await getProject(db, req.params.project);
+        // aliases point at deployments without a cascade of their own: drop them first
+        await db.deleteFrom('aliases').where('project_id', '=', p.id).execute();
+        await db.deleteFrom('projects').where('id', '=', p.id).execute();
+        await bumpCounter(db, 'alias_generation');
+        return p;
+      });
+      // this process's edge refreshes now; edges in other processes see the bumped generation
+      events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: '' });
+      await rm(join(config.dataDir, 'pm-cache', project.id), { recursive: true, force: true });
+      await rm(join(config.dataDir, 'project-cache', project.id), { recursive: true, force: true });
+      return reply.code(204).send();
     });
 
     // Deploy by hand: a branch (default: the production branch), a tag or a commit sha.
