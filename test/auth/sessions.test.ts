@@ -53,6 +53,25 @@ test('a wrong password and an unknown email get the same answer', async () => {
   assert.equal(wrong.headers['set-cookie'], undefined);
 });
 
+test('an unknown email takes about as long as a wrong password (a dummy hash is checked)', async () => {
+  const time = async (email: string, i: number) => {
+    const t = performance.now();
+    await api.call('POST', '/api/v1/auth/login', { body: { email, password: 'not the password' }, ip: `10.9.0.${i}` });
+    return performance.now() - t;
+  };
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const known: number[] = [];
+  const unknown: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    known.push(await time('ada@example.com', i));
+    unknown.push(await time(`nobody${i}@example.com`, i + 10));
+  }
+  // without the dummy hash an unknown email would answer in ~1 ms against ~200 ms
+  const ratio = median(unknown) / median(known);
+  assert.ok(ratio > 0.4 && ratio < 2.5, `unknown ${median(unknown).toFixed(0)} ms vs wrong password ${median(known).toFixed(0)} ms`);
+  await api.store.db.deleteFrom('login_attempts').execute();
+});
+
 test('a state change with the cookie but without the CSRF header is refused, and changes nothing', async () => {
   const session = await api.login('ada@example.com', ada.password);
   const before = await api.store.db.selectFrom('teams').selectAll().execute();
