@@ -43,7 +43,7 @@ test('users create, login, whoami, teams, tokens, members, audit, logout', async
   assert.equal(JSON.parse(made.stdout).email, 'ada@example.com');
 
   const bad = await cli(['login', '--email', 'ada@example.com', '--password-stdin'], { stdin: 'wrong horse\n' });
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 4, 'exit code 4: not authenticated');
   assert.match(bad.stderr, /Error: Wrong email or password\./);
 
   const login = await cli(['login', '--email', 'ada@example.com', '--password-stdin'], { stdin: 'correct horse battery\n' });
@@ -93,8 +93,8 @@ test('users create, login, whoami, teams, tokens, members, audit, logout', async
   // the token login made is revoked on the server, and the CLI has none any more
   assert.equal((await fetch(`${slipway.apiUrl}/api/v1/me`, { headers: { authorization: `Bearer ${stored.token}` } })).status, 401);
   const after = await cli(['whoami']);
-  assert.equal(after.code, 1);
-  assert.match(after.stderr, /No API token/);
+  assert.equal(after.code, 4, 'exit code 4: not authenticated');
+  assert.match(after.stderr, /Not logged in to /);
 
   // --token stores a token given (here the admin's)
   const withToken = await cli(['login', '--token', TOKEN]);

@@ -92,7 +92,7 @@ test('projects create and ls for people and scripts; link remembers the project 
 
   const piped = await cli(['projects']);
   assert.equal(piped.code, 0);
-  assert.match(piped.stdout, new RegExp(`^site\\thttp://site\\.localhost:\\d+\\t\\(not deployed\\)\\t${repo.url}$`, 'm'), 'piped: tab-separated, no header');
+  assert.match(piped.stdout, new RegExp(`^site\\thttp://site\\.localhost:\\d+\\t\\(not deployed\\)\\t${repo.url}\\tdefault$`, 'm'), 'piped: tab-separated, no header, the team last');
   assert.doesNotMatch(piped.stdout, /NAME/);
   assert.deepEqual(json(await cli(['projects', 'ls', '--json'])).projects.map((p: { name: string }) => p.name).sort(), ['site', 'slow']);
 
