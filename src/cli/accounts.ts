@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { Handler, HandlerCommand } from './command.js';
 import { AppError } from '../errors/index.js';
 import { ApiError, Client } from './client.js';
-import { saveLogin, storedLogin } from './credentials.js';
+import { resolveUrl, saveLogin, storedLogin } from './credentials.js';
 
 /**
  * People commands: users create, login, logout, whoami, teams, members, tokens, audit. Each
@@ -15,7 +16,8 @@ const OPTIONS = { url: { type: 'string' }, token: { type: 'string' }, 'data-dir'
 
 type Values = { url?: string | undefined; token?: string | undefined; 'data-dir'?: string | undefined; json?: boolean | undefined };
 const connect = (v: Values) => new Client({ url: v.url, token: v.token, dataDir: v['data-dir'] });
-const apiUrl = (v: Values) => (v.url ?? process.env.SLIPWAY_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
+// --url > SLIPWAY_URL > the stored login's server > http://localhost:3000, as for every command
+const apiUrl = (v: Values) => resolveUrl({ url: v.url });
 
 interface Me {
   user: { id: string; email: string | null; name: string | null };
@@ -99,7 +101,7 @@ async function sessionCall<T>(url: string, method: string, path: string, body: u
   return { body: json, cookie: res.headers.get('set-cookie')?.split(';')[0] };
 }
 
-export const accountCommands: Record<string, (argv: string[]) => Promise<void>> = {
+const handlers: Record<string, Handler> = {
   async users(argv) {
     const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...OPTIONS, email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' }, team: { type: 'string' }, role: { type: 'string' } } });
     const usage = 'slipway users create --email E --password-stdin [--name N] [--team default --role owner]   |   slipway users ls';
@@ -223,3 +225,56 @@ export const accountCommands: Record<string, (argv: string[]) => Promise<void>> 
     ]);
   },
 };
+
+/** What `slipway <cmd> --help` says about each account command. */
+const HELP: Record<string, Omit<HandlerCommand, 'handler'>> = {
+  users: {
+    summary: 'Create and list user accounts (installation admin)',
+    usage: ['slipway users create --email E --password-stdin [--name N] [--team T --role owner|member|viewer]', 'slipway users ls'],
+    flags: ['--email E           the new account\'s email', '--password-stdin    read the password from stdin (else asked for, without echo)', '--name N            a display name', '--team T --role R   also make the user a member of team T with role R'],
+    examples: ['echo "$PASSWORD" | slipway users create --email ada@example.com --password-stdin --team default --role owner   # the first owner', 'slipway users ls --json   # every account'],
+  },
+  login: {
+    summary: 'Log in with email and password (or a token); the token is stored with mode 0600',
+    usage: ['slipway login [--email E] [--password-stdin]', 'slipway login --token TOKEN'],
+    flags: ['--email E           the account (asked for when missing)', '--password-stdin    read the password from stdin (else asked for, without echo)', '--token TOKEN       store this token instead'],
+    examples: ['slipway login --url https://deploy.example.com   # asks for email and password', 'slipway login --token "$SLIPWAY_TOKEN"   # for a CI machine'],
+  },
+  logout: {
+    summary: 'Revoke the stored login\'s token and forget it',
+    usage: ['slipway logout'],
+    examples: ['slipway logout'],
+  },
+  whoami: {
+    summary: 'Show the account and teams the current token acts as',
+    usage: ['slipway whoami'],
+    examples: ['slipway whoami', 'slipway whoami --json | jq -r .user.email'],
+  },
+  teams: {
+    summary: 'List your teams, or create one',
+    usage: ['slipway teams [ls]', 'slipway teams create <slug> [--name N]'],
+    flags: ['--name N            the team\'s display name'],
+    examples: ['slipway teams', 'slipway teams create studio --name "Studio Clients"'],
+  },
+  members: {
+    summary: 'List, add, change and remove a team\'s members (owners)',
+    usage: ['slipway members [ls] [--team T]', 'slipway members add <email> --role owner|member|viewer [--team T]', 'slipway members set <email> --role R [--team T]', 'slipway members rm <email> [--team T]'],
+    flags: ['--team T            the team (default: your only team)', '--role R            owner, member or viewer'],
+    examples: ['slipway members --team studio', 'slipway members add bob@example.com --role viewer --team studio'],
+  },
+  tokens: {
+    summary: 'Create, list and revoke API tokens (personal, or deploy tokens for one project)',
+    usage: ['slipway tokens [ls]', 'slipway tokens create <name> [--team T | --project P] [--expires 2027-01-31T00:00:00Z]', 'slipway tokens rm <id>'],
+    flags: ['--team T            a personal token limited to one team', '--project P         a deploy token for one project (CI)', '--expires ISO-TIME  when it stops working'],
+    examples: ['slipway tokens create ci --project blog   # prints the token once: put it in your CI secrets', 'slipway tokens rm tok_3f9a1c2b   # revoked at once'],
+  },
+  audit: {
+    summary: 'Show who did what in a team, newest first',
+    usage: ['slipway audit [--team T] [--limit N] [--cursor C]'],
+    flags: ['--team T            the team (default: your only team)', '--limit N           events per page', '--cursor C          the next page (from the previous answer)'],
+    examples: ['slipway audit --team studio', 'slipway audit --json --limit 100 | jq ".events[].action"'],
+  },
+};
+
+/** The account commands as rows of the command table (./commands.ts): each parses its own flags. */
+export const accountCommands: Record<string, HandlerCommand> = Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, { ...HELP[name]!, handler }]));

@@ -33,6 +33,11 @@ export interface Command {
  */
 export type Handler = (argv: string[]) => Promise<void>;
 
+/** A Handler with the help a Command row has: `slipway <cmd> --help` prints it without running the handler. */
+export interface HandlerCommand extends Pick<Command, 'summary' | 'usage' | 'flags' | 'examples'> {
+  handler: Handler;
+}
+
 export interface Context {
   positionals: string[];
   values: Values;
@@ -95,7 +100,7 @@ async function pickProject(ctx: Context): Promise<string> {
   throw new UsageError(projects.length === 0 ? 'There are no projects yet.' : 'Which project? There is more than one, and this folder is not linked to one.', projects.length === 0 ? 'Create one: slipway projects create <name> --repo <git url>' : `Pass --project, or run "slipway link <project>" here. Projects: ${projects.map((p) => p.name).join(', ')}`);
 }
 
-export function commandHelp(name: string, cmd: Command): string {
+export function commandHelp(name: string, cmd: Pick<Command, 'summary' | 'usage' | 'flags' | 'examples'>): string {
   const lines = [`slipway ${name}: ${cmd.summary}`, '', 'Usage:', ...cmd.usage.map((u) => `  ${u}`)];
   if (cmd.flags !== undefined && cmd.flags.length > 0) lines.push('', 'Flags:', ...cmd.flags.map((f) => `  ${f}`));
   lines.push('', 'Common flags:', ...COMMON_FLAGS.map((f) => `  ${f}`));

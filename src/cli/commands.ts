@@ -1,5 +1,5 @@
 import { accountCommands } from './accounts.js';
-import type { Command, Handler } from './command.js';
+import type { Command, Handler, HandlerCommand } from './command.js';
 import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsCommand, lsCommand, promoteCommand, rollbackCommand } from './deployments.js';
 import { domainsCommand } from './domains.js';
 import { envCommand } from './env.js';
@@ -11,7 +11,7 @@ import { upCommand } from './up.js';
  * its help, flags and handler live in the Command (./command.ts), so adding one is one line
  * here, e.g. `whoami: whoamiCommand,` from ./accounts.ts (or a plain Handler, `...accountCommands`).
  */
-export const commands: Record<string, Command | Handler> = {
+export const commands: Record<string, Command | HandlerCommand | Handler> = {
   up: upCommand,
   projects: projectsCommand,
   link: linkCommand,

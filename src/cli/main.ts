@@ -5,7 +5,7 @@ import { exitCodeOf, Failed, Output, UsageError } from './output.js';
 function overview(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const rows = Object.entries(commands)
-    .filter(([, c]) => typeof c === 'function' || c.hidden !== true)
+    .filter(([, c]) => typeof c === 'function' || !('hidden' in c) || c.hidden !== true)
     .map(([name, c]) => `  ${name.padEnd(width)}  ${typeof c === 'function' ? `see slipway ${name} --help` : c.summary}`);
   return [
     'slipway: git push becomes a live website',
@@ -43,7 +43,11 @@ async function main(argv: string[], out: Output): Promise<void> {
   const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (cmd === undefined) throw new UsageError(`Unknown command "${name}".`, 'Run "slipway --help" for the list of commands.');
   if (typeof cmd === 'function') await cmd(rest);
-  else await runCommand(name, cmd, rest, out);
+  else if ('handler' in cmd) {
+    // a handler parses its own flags; its help comes from its row
+    if (rest.includes('--help') || rest.includes('-h')) process.stdout.write(commandHelp(name, cmd));
+    else await cmd.handler(rest);
+  } else await runCommand(name, cmd, rest, out);
 }
 
 const argv = process.argv.slice(2);
