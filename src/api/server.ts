@@ -8,9 +8,11 @@ import type { Queue } from '../queue/index.js';
 import type { SecretBox } from '../secrets.js';
 import { safeEqual } from '../secrets.js';
 import type { Store } from '../store/index.js';
+import { registerDashboard } from './dashboard.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
+import { eventRoutes } from './routes/events.js';
 import { hookRoutes } from './routes/hooks.js';
 import { projectRoutes } from './routes/projects.js';
 
@@ -88,10 +90,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(deploymentRoutes(deps));
       await api.register(envRoutes(deps));
       await api.register(domainRoutes(deps));
+      await api.register(eventRoutes(deps));
     },
     { prefix: '/api/v1' },
   );
   void app.register(hookRoutes(deps), { prefix: '/hooks' });
+  registerDashboard(app);
   return app;
 }
 
