@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { makeRepo } from '../helpers/git.js';
+import { tempDir } from '../helpers/paths.js';
+import { callApi, edgeGet, startSlipwayProcess, TOKEN, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
+import { browserMissing, launchChromium, screenshots, type Browser, type Page } from './browser.js';
+
+// The dashboard as a person uses it: a real `slipway up`, a real git repository, Debian's chromium
+// driven by playwright-core, clicking and typing on the served single-page app.
+const missing = browserMissing();
+if (missing !== undefined) console.log(`# skipping the dashboard browser tests: ${missing}`);
+const opts = { skip: missing, timeout: 180_000 };
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let repo: Awaited<ReturnType<typeof makeRepo>>;
+let slipway: RunningSlipway;
+let browser: Browser;
+let page: Page;
+let firstId: string;
+let secondId: string;
+const phoneOverflow: Record<string, number> = {};
+
+before(async () => {
+  if (missing !== undefined) return;
+  dir = await tempDir('slipway-dash-');
+  repo = await makeRepo(join(dir.path, 'repo'));
+  await repo.commit({ 'index.html': '<!doctype html><h1>Hello from version one</h1>' }, 'First version of the site');
+  await repo.push();
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '1']);
+  browser = await launchChromium();
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  await slipway?.stop();
+  await dir?.cleanup();
+});
+
+async function shoot(name: string): Promise<void> {
+  const { phoneOverflow: o } = await screenshots(page, name);
+  phoneOverflow[name] = o;
+}
+
+test('the api serves the app: hashed assets cached forever, index.html revalidated, client routes fall back to it, the API keeps its 404s', { skip: missing }, async () => {
+  const index = await fetch(`${slipway.apiUrl}/`, { headers: { 'accept-encoding': 'br, gzip' } });
+  assert.equal(index.status, 200);
+  assert.equal(index.headers.get('cache-control'), 'no-cache');
+  assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
+  const html = await index.text();
+  const js = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(js !== undefined, html);
+  const asset = await fetch(`${slipway.apiUrl}${js}`, { headers: { 'accept-encoding': 'br' } });
+  assert.equal(asset.status, 200);
+  assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  assert.equal(asset.headers.get('content-encoding'), 'br');
+  // a revalidation of index.html costs nothing
+  const again = await fetch(`${slipway.apiUrl}/`, { headers: { 'if-none-match': index.headers.get('etag') ?? '' } });
+  assert.equal(again.status, 304);
+  const route = await fetch(`${slipway.apiUrl}/p/site/d/d123?x=1`);
+  assert.equal(route.status, 200);
+  assert.equal(await route.text(), html);
+  for (const path of ['/api/v1/no-such-route', '/hooks/nowhere', '/api']) {
+    const r = await fetch(`${slipway.apiUrl}${path}`);
+    assert.equal(r.status, 404, path);
+    const body = (await r.json()) as { error: { code: string } };
+    assert.equal(body.error.code, 'NOT_FOUND', path);
+  }
+  assert.equal(((await (await fetch(`${slipway.apiUrl}/healthz`)).json()) as { status: string }).status, 'ok');
+  assert.equal((await fetch(`${slipway.apiUrl}/assets/index-old.js`)).status, 404);
+  assert.equal((await callApi(slipway.apiUrl, 'GET', '/api/v1/projects')).status, 200);
+});
+
+test('sign in with a token; a wrong one is refused with the API message', opts, async () => {
+  await page.goto(`${slipway.apiUrl}/`);
+  await page.waitForURL(/\/login/);
+  await page.getByRole('heading', { name: 'Sign in to Slipway' }).waitFor();
+  await shoot('login');
+  await page.getByRole('button', { name: 'Sign in with a token instead' }).click();
+  await page.getByLabel('API token').fill('not-the-token');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /not valid|Wrong/);
+  await page.getByLabel('API token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { name: 'Projects' }).waitFor();
+  await page.getByText('No projects yet.').waitFor();
+  await shoot('projects-empty');
+});
+
+test('create a project from a git repository: the webhook URL and secret are shown once, with copy buttons', opts, async () => {
+  await page.getByRole('link', { name: 'New project' }).click();
+  await page.getByLabel('Name').fill('site');
+  await page.getByLabel('Repository URL').fill(repo.url);
+  await shoot('new-project');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await page.getByRole('heading', { name: /site is ready/ }).waitFor();
+  const secret = await page.getByLabel('Webhook secret').inputValue();
+  assert.match(secret, /^[0-9a-f]{64}$/);
+  assert.match(await page.getByLabel('Webhook URL').inputValue(), /\/hooks\/github\/site$/);
+  assert.equal(await page.getByRole('button', { name: 'Copy' }).count(), 2);
+  await shoot('project-created');
+  // the same name again: the API's message is shown, not a blank page
+  await page.goto(`${slipway.apiUrl}/new`);
+  await page.getByLabel('Name').fill('site');
+  await page.getByLabel('Repository URL').fill(repo.url);
+  await page.getByRole('button', { name: 'Create project' }).click();
+  assert.match(await page.getByRole('alert').innerText(), /already exists/);
+});
+
+test('deploy from the project page: the build log streams live to ready and the site opens', opts, async () => {
+  await page.goto(`${slipway.apiUrl}/p/site`);
+  await page.getByText('No deployments yet', { exact: false }).waitFor();
+  await page.getByRole('button', { name: /^Deploy/ }).click();
+  await page.waitForURL(/\/p\/site\/d\/d[a-z0-9]+$/);
+  firstId = page.url().split('/').pop();
+  await page.locator('[data-log-state="ended"]').waitFor({ timeout: 120_000 });
+  const d = await waitForStatus(slipway, firstId, ['ready', 'failed']);
+  assert.equal(d.status, 'ready', JSON.stringify(d.error));
+  // the status on the page moved to ready without a reload (the project's event stream)
+  await page.locator('.badge.s-ready').first().waitFor();
+  const log = await page.getByLabel('Build log').innerText();
+  assert.ok(log.split('\n').length > 3, log);
+  assert.doesNotMatch(log, /\u001b\[/);
+  await page.getByText('Fetch', { exact: true }).waitFor();
+  await shoot('deployment');
+  const [site] = await Promise.all([page.context().waitForEvent('page'), page.getByRole('link', { name: /^site\.localhost/ }).first().click()]);
+  await site.waitForLoadState();
+  assert.match(await site.content(), /Hello from version one/);
+  await site.close();
+});
+
+test('the project list updates live over SSE when a push lands, and filters by branch and status', opts, async () => {
+  await page.goto(`${slipway.apiUrl}/p/site`);
+  await page.getByText('Live', { exact: true }).waitFor();
+  await repo.commit({ 'index.html': '<!doctype html><h1>Hello from version two</h1>' }, 'Second version of the site');
+  await repo.push();
+  const made = await callApi(slipway.apiUrl, 'POST', '/api/v1/projects/site/deployments', { ref: 'main' });
+  assert.equal(made.status, 202);
+  secondId = made.body.id;
+  // no reload: the row appears, then turns ready
+  await page.locator(`[data-id="${secondId}"][data-status="ready"]`).waitFor({ timeout: 120_000 });
+  await page.locator(`[data-id="${secondId}"] .tag.prod`).waitFor();
+  assert.equal(await page.locator(`[data-id="${firstId}"] .tag.prod`).count(), 0);
+  await shoot('project');
+  await page.getByLabel('Status').selectOption('failed');
+  await page.getByText('No deployment matches these filters.').waitFor();
+  assert.match(page.url(), /status=failed/);
+  await page.getByLabel('Status').selectOption('');
+  await page.getByLabel('Branch').selectOption('main');
+  assert.equal(await page.locator('.dep-row').count(), 2);
+});
+
+test('set a variable in settings: it is listed by name, its value masked', opts, async () => {
+  await page.goto(`${slipway.apiUrl}/p/site/settings`);
+  await page.getByLabel('Name').fill('API_URL');
+  await page.getByLabel('Value').fill('https://secret.example.com/v1');
+  await page.getByRole('button', { name: 'Save variable' }).click();
+  const row = page.locator('.env-row', { hasText: 'API_URL' });
+  await row.waitFor();
+  assert.doesNotMatch(await page.content(), /secret\.example\.com/);
+  assert.match(await row.innerText(), /\*{8}/);
+  const env = await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site/env');
+  assert.deepEqual(env.body.env.map((v: { key: string }) => v.key), ['API_URL']);
+  // a bad setting shows the API's message and hint
+  await page.getByLabel('Build timeout (seconds)').fill('1');
+  await page.getByRole('button', { name: 'Save build' }).click();
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /buildTimeoutSeconds/);
+  await page.getByLabel('Server memory (MiB)').fill('512');
+  await page.getByRole('button', { name: 'Save limits' }).click();
+  await page.getByText('Saved. New deployments use it.').waitFor();
+  assert.equal((await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site')).body.serverMemoryMb, 512);
+  await page.reload();
+  await page.getByLabel('Name').waitFor();
+  await shoot('settings');
+});
+
+test('roll back to the first deployment after confirming: the edge serves it again', opts, async () => {
+  await page.goto(`${slipway.apiUrl}/p/site/d/${firstId}`);
+  await page.getByRole('button', { name: 'Roll back to this' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  await shoot('rollback-confirm');
+  // Escape backs out: nothing moved
+  await page.keyboard.press('Escape');
+  assert.equal((await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site')).body.productionDeploymentId, secondId);
+  await page.getByRole('button', { name: 'Roll back to this' }).click();
+  await dialog.getByRole('button', { name: 'Roll back to this' }).click();
+  await page.locator('.tag.prod').waitFor();
+  assert.equal((await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site')).body.productionDeploymentId, firstId);
+  const served = await waitFor('the edge to serve version one again', async () => {
+    const r = await edgeGet(slipway.edgePort, 'site.localhost', '/');
+    return /version one/.test(r.text) ? r : undefined;
+  }, 10_000);
+  assert.equal(served.status, 200);
+});
+
+test('keyboard: every action is reachable with Tab, focus is visible, Enter acts', opts, async () => {
+  await page.goto(`${slipway.apiUrl}/p/site`);
+  await page.locator('.dep-row').first().waitFor();
+  const reached: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    // (a string: it runs in the page, where the DOM is)
+    const f: { text: string; outline: string } | null = await page.evaluate(`(() => {
+      const el = document.activeElement;
+      if (el === null || el === document.body) return null;
+      const style = getComputedStyle(el);
+      return { text: (el.innerText || el.getAttribute('aria-label') || el.tagName).trim().split('\\n')[0], outline: style.outlineStyle };
+    })()`);
+    if (f === null) continue;
+    reached.push(f.text ?? '');
+    assert.notEqual(f.outline, 'none', `focus on "${f.text}" is not visible`);
+  }
+  for (const want of ['Skip to content', 'Projects', 'Settings', 'Deploy main']) assert.ok(reached.some((r) => r.startsWith(want)), `Tab never reached "${want}": ${reached.join(' | ')}`);
+  // open a deployment with the keyboard alone
+  await page.locator(`[data-id="${secondId}"] a.title`).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`/d/${secondId}$`));
+  await page.getByRole('button', { name: 'Roll back to this' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('dialog').waitFor();
+  // the dialog takes focus, and Escape closes it
+  assert.equal(await page.evaluate("document.activeElement?.closest('dialog') !== null"), true);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.getByRole('dialog').count(), 0);
+});
+
+test('the other pages render, and nothing is wider than a phone', opts, async () => {
+  await page.goto(`${slipway.apiUrl}/`);
+  await page.locator('.project-row').first().waitFor();
+  await shoot('projects');
+  for (const [path, name] of [['/teams', 'teams'], ['/members', 'members'], ['/tokens', 'tokens'], ['/audit', 'audit'], ['/nowhere', 'not-found']] as const) {
+    await page.goto(`${slipway.apiUrl}${path}`);
+    await page.locator('main h1').waitFor();
+    await page.waitForTimeout(200);
+    await shoot(name);
+  }
+  for (const [name, overflow] of Object.entries(phoneOverflow)) assert.ok(overflow <= 0, `${name} scrolls sideways at phone width by ${overflow}px`);
+});
