@@ -4,6 +4,7 @@ import { whenUnauthorized } from './api';
 import { ErrorBox } from './components';
 import { AuditPage } from './pages/Audit';
 import { DeploymentPage } from './pages/Deployment';
+import { InvitePage } from './pages/Invite';
 import { LoginPage } from './pages/Login';
 import { MembersPage } from './pages/Members';
 import { NewProjectPage } from './pages/NewProject';
@@ -128,13 +129,15 @@ function App() {
     loadMe().catch(() => {});
   }, []);
   useEffect(() => {
-    if (!loading && me === null && path !== '/login') navigate(`/login?next=${encodeURIComponent(path)}`, true);
+    if (!loading && me === null && path !== '/login' && !path.startsWith('/invite/')) navigate(`/login?next=${encodeURIComponent(path)}`, true);
     const s = session();
     // several teams and none chosen yet: ask which
     if (!loading && me !== null && !me.admin && me.teams.length > 1 && s.team === null && path !== '/teams') navigate('/teams', true);
   }, [loading, me, path]);
 
   if (loading) return <main class="wrap" id="main" aria-busy="true" />;
+  const invite = match('/invite/:token', path);
+  if (invite !== null) return <InvitePage token={invite.token!} />;
   if (path === '/login' || me === null) return <LoginPage />;
   return (
     <>

@@ -230,6 +230,44 @@ test('keyboard: every action is reachable with Tab, focus is visible, Enter acts
   assert.equal(await page.getByRole('dialog').count(), 0);
 });
 
+/** Buttons a viewer may see: none of them changes anything. */
+const HARMLESS = /^(Log out|Copy|Copied|Load more|Older events|Try again|Cancel)$/;
+
+test('a viewer invited by link sees everything and no control that changes something', opts, async (t) => {
+  const me = await callApi(slipway.apiUrl, 'GET', '/api/v1/me');
+  if (me.status === 404) return t.skip('this server has no accounts yet (GET /api/v1/me is 404)');
+  const team: string = (await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site')).body.team ?? 'default';
+  const invite = await callApi(slipway.apiUrl, 'POST', `/api/v1/teams/${team}/invitations`, { role: 'viewer' });
+  assert.equal(invite.status, 201, JSON.stringify(invite.body));
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const viewer: Page = await context.newPage();
+  try {
+    await viewer.goto(new URL(new URL(invite.body.url).pathname, slipway.apiUrl).href);
+    await viewer.getByLabel('Email').fill('viewer@example.com');
+    await viewer.getByLabel('Password').fill('a long viewer password');
+    await viewer.getByRole('button', { name: 'Create account and join' }).click();
+    await viewer.getByRole('heading', { name: 'Projects' }).waitFor();
+    await viewer.locator('.project-row').first().waitFor();
+    const pages = ['/', '/p/site', `/p/site/d/${firstId}`, `/p/site/d/${secondId}`, '/p/site/settings', '/members'];
+    for (const path of pages) {
+      await viewer.goto(`${slipway.apiUrl}${path}`);
+      await viewer.locator('main h1').waitFor();
+      await viewer.waitForLoadState('networkidle').catch(() => {});
+      const buttons: string[] = await viewer.evaluate(`[...document.querySelectorAll('main button:enabled, header button:enabled')].filter((b) => b.offsetParent !== null).map((b) => b.innerText.trim())`);
+      for (const b of buttons) assert.match(b, HARMLESS, `a viewer sees "${b}" on ${path}`);
+      assert.equal(await viewer.getByRole('link', { name: 'New project' }).count(), 0, path);
+      // settings are shown, but the fields cannot be edited
+      const editable: number = await viewer.evaluate(`document.querySelectorAll('main input:enabled:not([readonly])').length`);
+      if (path.endsWith('/settings')) assert.equal(editable, 0, 'a viewer can type into a setting');
+    }
+    await viewer.goto(`${slipway.apiUrl}/p/site/settings`);
+    await viewer.locator('.env-row').first().waitFor();
+    await screenshots(viewer, 'settings-viewer');
+  } finally {
+    await context.close();
+  }
+});
+
 test('the other pages render, and nothing is wider than a phone', opts, async () => {
   await page.goto(`${slipway.apiUrl}/`);
   await page.locator('.project-row').first().waitFor();
