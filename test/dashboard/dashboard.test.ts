@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
@@ -55,6 +56,11 @@ test('the api serves the app: hashed assets cached forever, index.html revalidat
   assert.equal(asset.status, 200);
   assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   assert.equal(asset.headers.get('content-encoding'), 'br');
+  // the budget: the first load's JavaScript, as sent, under 150 KB
+  const scripts = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+\.js)"/g)].map((m) => m[1]!);
+  let jsBytes = 0;
+  for (const path of scripts) jsBytes += Number((await fetch(`${slipway.apiUrl}${path}`, { headers: { 'accept-encoding': 'br' } })).headers.get('content-length'));
+  assert.ok(jsBytes > 1000 && jsBytes < 150 * 1024, `first-load JavaScript is ${jsBytes} bytes compressed`);
   // a revalidation of index.html costs nothing
   const again = await fetch(`${slipway.apiUrl}/`, { headers: { 'if-none-match': index.headers.get('etag') ?? '' } });
   assert.equal(again.status, 304);
@@ -135,7 +141,22 @@ test('deploy from the project page: the build log streams live to ready and the 
 test('the project list updates live over SSE when a push lands, and filters by branch and status', opts, async () => {
   await page.goto(`${slipway.apiUrl}/p/site`);
   await page.getByText('Live', { exact: true }).waitFor();
-  await repo.commit({ 'index.html': '<!doctype html><h1>Hello from version two</h1>' }, 'Second version of the site');
+  await rm(join(repo.work, 'index.html'));
+  // version two is built by a script that prints in colour, as npm and most tools do on a terminal
+  await repo.commit(
+    {
+      'package.json': JSON.stringify({ name: 'dash-site', version: '1.0.0', private: true, scripts: { build: 'node build.mjs' } }),
+      'package-lock.json': JSON.stringify({ name: 'dash-site', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'dash-site', version: '1.0.0' } } }),
+      'build.mjs': [
+        "import { mkdir, writeFile } from 'node:fs/promises';",
+        "console.log('\\u001b[31mred warning\\u001b[0m then \\u001b[1;32mbold green\\u001b[0m');",
+        "await mkdir('dist', { recursive: true });",
+        "await writeFile('dist/index.html', '<!doctype html><h1>Hello from version two</h1>');",
+      ].join('\n'),
+    },
+    'Second version of the site',
+  );
+
   await repo.push();
   const made = await callApi(slipway.apiUrl, 'POST', '/api/v1/projects/site/deployments', { ref: 'main' });
   assert.equal(made.status, 202);
@@ -151,6 +172,15 @@ test('the project list updates live over SSE when a push lands, and filters by b
   await page.getByLabel('Status').selectOption('');
   await page.getByLabel('Branch').selectOption('main');
   assert.equal(await page.locator('.dep-row').count(), 2);
+  // its log shows the colours, not the escape codes
+  await page.locator(`[data-id="${secondId}"] a.title`).click();
+  await page.locator('[data-log-state="ended"]').waitFor();
+  assert.equal(await page.locator('.log span.fg-red').innerText(), 'red warning');
+  assert.equal(await page.locator('.log span.b.fg-green').innerText(), 'bold green');
+  assert.doesNotMatch(await page.getByLabel('Build log').innerText(), /\[31m|\u001b/);
+  const site = await edgeGet(slipway.edgePort, 'site.localhost', '/');
+  assert.match(site.text, /version two/);
+  await shoot('deployment-colours');
 });
 
 test('set a variable in settings: it is listed by name, its value masked', opts, async () => {
