@@ -7,7 +7,16 @@ import { canWrite } from '../session';
 import type { Deployment, Project } from '../types';
 
 const STATUSES = ['queued', 'building', 'deploying', 'ready', 'failed', 'canceled'];
-const PAGE = 200;
+/** the first screenful comes fast; "Load more" asks for the rest (the API answers up to 200 a request) */
+const FIRST_PAGE = 50;
+const MAX_PAGE = 200;
+
+/** Add a page of older deployments to what is shown (live events may have put some there already). */
+function merge(cur: Deployment[] | null, page: Deployment[]): Deployment[] {
+  if (cur === null) return page;
+  const seen = new Set(cur.map((d) => d.id));
+  return [...cur, ...page.filter((d) => !seen.has(d.id))];
+}
 
 /** Keep the list newest first, one row per id. */
 function upsert(list: Deployment[], d: Deployment): Deployment[] {
@@ -26,6 +35,8 @@ export function ProjectPage({ project: name }: { project: string }) {
   const [project, projectError] = useAsync(() => api<Project>('GET', `/projects/${enc}`), [name]);
   const [list, setList] = useState<Deployment[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
+  /** no cursor from the API, but the first page was full: more can be had by asking for a bigger page */
+  const [more, setMore] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [live, setLive] = useState<'connecting' | 'live' | 'retrying'>('connecting');
   const [deployError, setDeployError] = useState<unknown>(null);
@@ -33,11 +44,12 @@ export function ProjectPage({ project: name }: { project: string }) {
   useEffect(() => {
     let active = true;
     setList(null);
-    api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?limit=${PAGE}`).then(
+    api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?limit=${FIRST_PAGE}`).then(
       (r) => {
         if (!active) return;
-        setList((cur) => (cur === null ? r.deployments : r.deployments.reduce((acc, d) => (acc.some((x) => x.id === d.id) ? acc : [...acc, d]), cur)));
+        setList((cur) => merge(cur, r.deployments));
         setCursor(r.nextCursor ?? null);
+        setMore(r.nextCursor === undefined && r.deployments.length === FIRST_PAGE);
       },
       (e: unknown) => active && setError(e),
     );
@@ -64,11 +76,12 @@ export function ProjectPage({ project: name }: { project: string }) {
   }, [name]);
 
   const loadMore = async () => {
-    if (cursor === null) return;
     try {
-      const r = await api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`);
-      setList((cur) => [...(cur ?? []), ...r.deployments.filter((d) => !(cur ?? []).some((x) => x.id === d.id))]);
+      const page = cursor === null ? `limit=${MAX_PAGE}` : `limit=${MAX_PAGE}&cursor=${encodeURIComponent(cursor)}`;
+      const r = await api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?${page}`);
+      setList((cur) => merge(cur, r.deployments));
       setCursor(r.nextCursor ?? null);
+      setMore(false);
     } catch (e) {
       setError(e);
     }
@@ -155,8 +168,8 @@ export function ProjectPage({ project: name }: { project: string }) {
           ))}
         </ul>
       )}
-      {cursor !== null && (
-        <button type="button" class="secondary" onClick={loadMore}>
+      {(cursor !== null || more) && (
+        <button type="button" class="secondary more" onClick={loadMore}>
           Load more
         </button>
       )}
