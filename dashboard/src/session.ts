@@ -41,6 +41,15 @@ export async function loadMe(): Promise<Me | null> {
   try {
     const me = await api<Me>('GET', '/me', undefined, { quiet401: true });
     setCsrfToken(me.csrfToken);
+    // the installation admin is in no team but acts on all of them: offer them in the picker
+    if (me.admin && me.teams.length === 0) {
+      try {
+        const { teams } = await api<{ teams: { slug: string; name?: string }[] }>('GET', '/teams', undefined, { quiet401: true });
+        me.teams = teams.map((t) => ({ slug: t.slug, name: t.name ?? t.slug, role: 'owner' }));
+      } catch {
+        // no team list for this caller: the admin still sees every project
+      }
+    }
     const team = state.team !== null && me.teams.some((t) => t.slug === state.team) ? state.team : (me.teams[0]?.slug ?? null);
     set({ me, loading: false, team });
     return me;
@@ -90,8 +99,10 @@ export async function logout(everywhere = false): Promise<void> {
   if (bearerToken() === null) {
     try {
       await api('POST', everywhere ? '/auth/logout-everywhere' : '/auth/logout', undefined, { quiet401: true });
-    } catch {
-      // the session may already be gone: signing out locally is what matters
+    } catch (err) {
+      // the session may already be gone: signing out here is what matters, except when the
+      // point was to end the other sessions too
+      if (everywhere && !(err instanceof ApiError && err.status === 401)) throw err;
     }
   }
   setBearerToken(null);

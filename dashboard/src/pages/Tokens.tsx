@@ -1,6 +1,8 @@
 import { useState } from 'preact/hooks';
-import { api } from '../api';
 import { ConfirmButton, ErrorBox, Secret, Skeleton, useAsync } from '../components';
+import { api, bearerToken } from '../api';
+import { navigate } from '../router';
+import { logout } from '../session';
 import { ago } from '../format';
 import { useSession } from '../session';
 import type { ApiToken } from '../types';
@@ -90,6 +92,15 @@ export function TokensPage() {
           </>
         )}
       </form>
+      {bearerToken() === null && (
+        <div class="card">
+          <h2>Browser sessions</h2>
+          <p class="muted small">Signed in on another computer, or lost a device? End every session of yours at once; your API tokens keep working (revoke them above).</p>
+          <ConfirmButton label="Log out everywhere" title="Log out everywhere?" danger onConfirm={async () => (await logout(true), navigate('/login'))}>
+            <p>Every browser signed in as you, this one included, is signed out.</p>
+          </ConfirmButton>
+        </div>
+      )}
     </section>
   );
 }
