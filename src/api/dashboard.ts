@@ -100,6 +100,8 @@ export function registerDashboard(app: FastifyInstance, assets = loadDashboard()
     if (asset.gzip !== undefined && /\bgzip\b/.test(accept)) return reply.header('content-encoding', 'gzip').send(asset.gzip);
     return reply.send(asset.raw);
   };
-  app.get('/', handler);
-  app.get('/*', handler);
+  // public: the app itself holds no data; everything it shows comes from /api/v1 with the caller's rights
+  const options = { config: { access: { public: true } } };
+  app.get('/', options, handler);
+  app.get('/*', options, handler);
 }

@@ -109,6 +109,12 @@ test('a rollback is a production event, and a stream does not see other projects
   assert.equal(events.filter((e) => e.type === 'deployment' && e.data.project !== 'ev').length, 0);
 });
 
+test('without Accept: text/event-stream the answer is JSON: production and what is under way', async () => {
+  const r = await slipway.api('GET', '/api/v1/projects/ev/events');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body, { project: 'ev', productionDeploymentId: first, active: [] });
+});
+
 test('the stream needs a token and a project that exists', async () => {
   assert.equal((await fetch(`${slipway.apiUrl}/api/v1/projects/ev/events`)).status, 401);
   const missing = await slipway.api('GET', '/api/v1/projects/nope/events');

@@ -13,19 +13,27 @@ const POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
 
 /**
- * `GET /projects/<p>/events`: a server-sent event stream of the project's deployment changes, for
+ * `GET /projects/<p>/events` with `Accept: text/event-stream`: a server-sent event stream of the project's deployment changes, for
  * the dashboard (no polling loop in the browser). Events:
  * - `deployment`: a deployment as GET /deployments/<id> shows it, when it is new or its status changed;
  * - `production`: `{"deploymentId"}` when the production alias moved (promote, rollback, a ready build).
  * The builds run in worker processes that may not share this process's event bus, so the store is
  * the source of truth: each stream re-reads only the deployments that can still change (not yet
  * finished) and those newer than the last one it saw; an in-process event just makes it look sooner.
+ * Without that Accept header the answer is one JSON object, what a stream starts from: the
+ * production deployment and the deployments still under way.
  */
 export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store, events } = deps;
   return async (app) => {
-    app.get<ProjectParams>('/projects/:project/events', async (req, reply) => {
+    app.get<ProjectParams>('/projects/:project/events', { config: { access: { project: 'project', role: 'viewer' } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
+      if (req.headers.accept?.includes('text/event-stream') !== true) {
+        // not an event stream reader: what a stream would start from, as one JSON answer
+        const prod = await aliasTarget(store.db, project.id, PRODUCTION);
+        const active = await store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).where('status', 'not in', [...FINISHED] as Deployment['status'][]).orderBy('seq', 'desc').execute();
+        return { project: project.name, productionDeploymentId: prod, active: active.map((d) => serializeDeployment(config, project, d, prod)) };
+      }
       const latest = await store.db.selectFrom('deployments').select('seq').where('project_id', '=', project.id).orderBy('seq', 'desc').limit(1).executeTakeFirst();
       const open = await store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).where('status', 'not in', [...FINISHED] as Deployment['status'][]).execute();
       reply.hijack();
