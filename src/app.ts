@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCertificateManager } from './acme/index.js';
 import { buildApi } from './api/server.js';
+import { ensureFirstOwner } from './auth/index.js';
 import { LocalBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
@@ -151,6 +152,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         ...(edgePort === undefined ? {} : { edge: { port: edgePort, ...(httpsPort === undefined ? {} : { httpsPort }), processes: Math.max(1, config.edgeWorkers) } }),
       }),
     });
+    // accounts: the first owner from SLIPWAY_ADMIN_EMAIL/PASSWORD, or how to make one
+    const firstOwner = await ensureFirstOwner(store, config);
+    if (firstOwner !== undefined) console.log(firstOwner);
     await api.listen({ port: config.port, host: config.host });
     apiPort = (api.server.address() as AddressInfo).port;
     // the api stops first: no new work arrives while the rest winds down

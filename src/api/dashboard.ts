@@ -101,7 +101,7 @@ export function registerDashboard(app: FastifyInstance, assets = loadDashboard()
     return reply.send(asset.raw);
   };
   // public: the app itself holds no data; everything it shows comes from /api/v1 with the caller's rights
-  const options = { config: { access: { public: true } } };
+  const options = { config: { access: { public: true as const } } };
   app.get('/', options, handler);
   app.get('/*', options, handler);
 }

@@ -6,9 +6,13 @@ import { AppError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import type { Queue } from '../queue/index.js';
 import type { SecretBox } from '../secrets.js';
-import { safeEqual } from '../secrets.js';
 import type { Store } from '../store/index.js';
 import { registerDashboard } from './dashboard.js';
+import { guardRequests, requireAccessDeclarations } from './guard.js';
+import { accountRoutes } from './routes/accounts.js';
+import { authRoutes } from './routes/auth.js';
+import { invitationRoutes } from './routes/invitations.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
@@ -31,7 +35,7 @@ export interface ApiDeps {
 const API_BODY_LIMIT = 1024 * 1024;
 
 /**
- * The HTTP API: REST under /api/v1 (bearer token), git host webhooks under /hooks, /healthz.
+ * The HTTP API: REST under /api/v1 (bearer token or session cookie), git host webhooks under /hooks, /healthz.
  * This is the only layer that turns errors into HTTP: every error body is
  * `{"error":{"code","message","hint"?}}`; unknown errors become a 500 that leaks nothing.
  */
@@ -76,16 +80,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     void reply.code(404).send({ error: err.toJSON() });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', roles: await deps.health() }));
+  // every route declares what it needs (src/auth/access.ts); one without a declaration stops the start
+  requireAccessDeclarations(app);
+  app.get('/healthz', { config: { access: { public: true } } }, async () => ({ status: 'ok', roles: await deps.health() }));
 
   void app.register(
     async (api) => {
-      api.addHook('onRequest', async (req) => {
-        // the scheme is case-insensitive (RFC 9110 section 11.1): "bearer" works as well as "Bearer"
-        const token = /^bearer[ \t]+(.*)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
-        if (token === undefined || token === '') throw new AppError('UNAUTHORIZED', 'This endpoint needs an API token.');
-        if (!safeEqual(token, deps.adminToken)) throw new AppError('UNAUTHORIZED', 'The API token is not valid.');
-      });
+      // the one authentication and authorization check of every /api/v1 request (see guard.ts)
+      guardRequests(api, deps.store, deps.adminToken);
+      await api.register(authRoutes(deps));
+      await api.register(accountRoutes(deps));
+      await api.register(tokenRoutes(deps));
+      await api.register(invitationRoutes(deps));
       await api.register(projectRoutes(deps));
       await api.register(deploymentRoutes(deps));
       await api.register(envRoutes(deps));

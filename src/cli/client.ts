@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { storedLogin } from './credentials.js';
 
 /** Thrown for an API error answer; the CLI prints message and hint, no stack. */
 export class ApiError extends Error {
@@ -30,7 +31,8 @@ export class Client {
 
   constructor(opts: ClientOptions) {
     this.url = (opts.url ?? process.env.SLIPWAY_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
-    this.token = opts.token ?? process.env.SLIPWAY_TOKEN ?? readTokenFile(opts.dataDir ?? process.env.SLIPWAY_DATA_DIR ?? '.slipway');
+    // then the token `slipway login` stored for this URL, then a local install's admin token
+    this.token = opts.token ?? process.env.SLIPWAY_TOKEN ?? storedLogin(this.url)?.token ?? readTokenFile(opts.dataDir ?? process.env.SLIPWAY_DATA_DIR ?? '.slipway');
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors/index.js';
+import { accountCommands } from './accounts.js';
 import { Client } from './client.js';
 import { domainsCommand } from './domains.js';
 import { envCommand } from './env.js';
@@ -63,6 +64,8 @@ async function follow(api: Client, id: string, spinner: Spinner): Promise<Deploy
 }
 
 export const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  // people: users, login, logout, whoami, teams, members, tokens, audit (src/cli/accounts.ts)
+  ...accountCommands,
   async projects(argv) {
     const { values } = parseArgs({ args: argv, options: CLIENT_OPTIONS });
     const { projects } = await client(values).request<{ projects: Project[] }>('GET', '/api/v1/projects');

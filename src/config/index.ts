@@ -21,6 +21,8 @@ export interface Config {
   readonly publicUrlSet: boolean;
   /** undefined: read or create <dataDir>/admin-token */
   readonly adminToken: string | undefined;
+  /** SLIPWAY_ADMIN_EMAIL + SLIPWAY_ADMIN_PASSWORD: the first owner, made at the first start when no user exists */
+  readonly firstOwner: { readonly email: string; readonly password: string } | undefined;
   readonly buildConcurrency: number;
   readonly edgeWorkers: number;
   /** a claimed job is lost when its worker does not heartbeat within this */
@@ -195,6 +197,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     publicUrl: publicUrl.replace(/\/+$/, ''),
     publicUrlSet: givenPublicUrl !== undefined,
     adminToken,
+    firstOwner: env.SLIPWAY_ADMIN_EMAIL && env.SLIPWAY_ADMIN_PASSWORD ? Object.freeze({ email: env.SLIPWAY_ADMIN_EMAIL, password: env.SLIPWAY_ADMIN_PASSWORD }) : undefined,
     buildConcurrency: int('build-concurrency', 'SLIPWAY_BUILD_CONCURRENCY', DEFAULTS.buildConcurrency, 0, 64, '--build-concurrency 2'),
     edgeWorkers: int('edge-workers', 'SLIPWAY_EDGE_WORKERS', availableParallelism(), 0, 64, '--edge-workers 2 (0 serves the edge inside the main process)'),
     jobLeaseMs: int('job-lease-ms', 'SLIPWAY_JOB_LEASE_MS', DEFAULTS.jobLeaseMs, 500, 3_600_000, '--job-lease-ms 30000'),

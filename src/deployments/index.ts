@@ -155,24 +155,27 @@ export async function setProduction(db: Db, deployment: Deployment, opts: { only
 }
 
 /** Promote: production now serves this ready deployment; nothing is rebuilt. */
-export async function promote(store: Store, deploymentId: string): Promise<Deployment> {
+export async function promote(store: Store, deploymentId: string, within?: (db: Db, d: Deployment) => Promise<void>): Promise<Deployment> {
   return store.tx(async (db) => {
     const d = await getDeployment(db, deploymentId);
     await setProduction(db, d);
+    await within?.(db, d);
     return d;
   });
 }
 
 /**
  * Roll production back: to `deploymentId` when given, else to the newest ready production
- * deployment older than the one production serves now.
+ * deployment older than the one production serves now. `within` runs in the same transaction
+ * once the alias moved (the audit trail's record of it).
  */
-export async function rollback(store: Store, project: Project, deploymentId?: string): Promise<Deployment> {
+export async function rollback(store: Store, project: Project, deploymentId?: string, within?: (db: Db, d: Deployment) => Promise<void>): Promise<Deployment> {
   return store.tx(async (db) => {
     if (deploymentId !== undefined) {
       const d = await getDeployment(db, deploymentId);
       if (d.project_id !== project.id) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${deploymentId} in project ${project.name}.`);
       await setProduction(db, d);
+      await within?.(db, d);
       return d;
     }
     const currentId = await aliasTarget(db, project.id, PRODUCTION);
@@ -189,6 +192,7 @@ export async function rollback(store: Store, project: Project, deploymentId?: st
     const previous = await q.executeTakeFirst();
     if (previous === undefined) throw new AppError('NO_PREVIOUS_DEPLOYMENT', `Project ${project.name} has no earlier ready production deployment to roll back to.`);
     await setProduction(db, previous);
+    await within?.(db, previous);
     return previous;
   });
 }

@@ -205,8 +205,11 @@ export function isBranchName(name: string): boolean {
   );
 }
 
-/** Create a project; returns the row and the webhook secret in clear (shown to the user once). */
-export async function createProject(db: Db, box: SecretBox, input: ProjectInput): Promise<{ project: Project; webhookSecret: string }> {
+/**
+ * Create a project owned by team `teamId` (null: no team, which only the installation admin
+ * sees); returns the row and the webhook secret in clear (shown to the user once).
+ */
+export async function createProject(db: Db, box: SecretBox, input: ProjectInput, teamId: string | null = null): Promise<{ project: Project; webhookSecret: string }> {
   const v = validateProjectInput(input);
   const existing = await db.selectFrom('projects').select('id').where('name', '=', v.name).executeTakeFirst();
   if (existing !== undefined) throw new AppError('CONFLICT', `A project named "${v.name}" already exists.`);
@@ -234,6 +237,7 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput)
     node_version: v.nodeVersion,
     hsts_max_age: v.hstsMaxAge,
     external_rewrites: v.externalRewrites ? 1 : 0,
+    team_id: teamId,
   };
   await db.insertInto('projects').values(project).execute();
   return { project, webhookSecret };
@@ -250,20 +254,25 @@ export async function findProject(db: Db, nameOrId: string): Promise<Project | u
   return db.selectFrom('projects').selectAll().where((eb) => eb.or([eb('name', '=', nameOrId), eb('id', '=', nameOrId)])).executeTakeFirst();
 }
 
-export async function listProjects(db: Db): Promise<Project[]> {
-  return db.selectFrom('projects').selectAll().orderBy('name').execute();
+/** All projects, or those of these teams. */
+export async function listProjects(db: Db, teamIds?: readonly string[]): Promise<Project[]> {
+  if (teamIds !== undefined && teamIds.length === 0) return [];
+  let q = db.selectFrom('projects').selectAll().orderBy('name');
+  if (teamIds !== undefined) q = q.where('team_id', 'in', teamIds);
+  return q.execute();
 }
 
 export function webhookUrl(config: Config, project: Project): string {
   return `${config.publicUrl}/hooks/github/${project.name}`;
 }
 
-/** The project as the API shows it: never the webhook secret. */
-export function serializeProject(config: Config, project: Project, productionDeploymentId: string | null) {
+/** The project as the API shows it (`team`: the owning team's slug): never the webhook secret. */
+export function serializeProject(config: Config, project: Project, productionDeploymentId: string | null, team: string | null = null) {
   const edge = edgeOrigin(config, project.name);
   return {
     id: project.id,
     name: project.name,
+    team,
     repoUrl: project.repo_url,
     productionBranch: project.production_branch,
     rootDirectory: project.root_directory,

@@ -74,6 +74,10 @@ export class ServerProcess {
     const env: Record<string, string> = {
       PATH: DEFAULT_PATH,
       NODE_ENV: 'production',
+      // Angular's server renders only for Hosts on its allow-list (else it falls back to the
+      // client-side shell); the edge forwards only Hosts routed to this deployment, so none is
+      // left to refuse. A project variable of the same name wins.
+      NG_ALLOWED_HOSTS: '*',
       ...opts.env,
       // the runtime must know where the server listens, and it must not listen beyond loopback
       // or its sandbox's own network (HOSTNAME: Next.js; HOST: SvelteKit, Astro, Nuxt, React Router)

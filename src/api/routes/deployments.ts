@@ -1,7 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { aliasTarget, getDeployment, PRODUCTION, promote, readLogs, serializeDeployment } from '../../deployments/index.js';
 import { AppError } from '../../errors/index.js';
 import { getProject } from '../../projects/index.js';
+import { audit } from '../guard.js';
 import type { ApiDeps } from '../server.js';
 
 type IdParams = { Params: { id: string } };
@@ -10,7 +11,7 @@ const FINISHED = new Set(['ready', 'failed', 'canceled']);
 export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store, events } = deps;
   return async (app) => {
-    app.get<IdParams>('/deployments/:id', async (req) => {
+    app.get<IdParams>('/deployments/:id', { config: { access: { deployment: 'id', role: 'viewer' } } }, async (req) => {
       const d = await getDeployment(store.db, req.params.id);
       const project = await getProject(store.db, d.project_id);
       return serializeDeployment(config, project, d, await aliasTarget(store.db, project.id, PRODUCTION));
@@ -18,10 +19,15 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     // Build log lines after line `after` (0: from the start). `finished` says no more will come.
     // With `Accept: text/event-stream` the log streams as server-sent events until the build ends.
-    app.get<IdParams & { Querystring: { after?: string; limit?: string } }>('/deployments/:id/logs', async (req, reply) => {
+    type LogsRequest = IdParams & { Querystring: { after?: string; limit?: string } };
+    const logCursor = (req: FastifyRequest<LogsRequest>): number => {
       const lastEventId = req.headers['last-event-id'];
       const after = Number(typeof lastEventId === 'string' ? lastEventId : (req.query.after ?? 0));
       if (!Number.isInteger(after) || after < 0) throw new AppError('VALIDATION', 'after must be a line number (0 or more).', { hint: 'For example: ?after=120' });
+      return after;
+    };
+    app.get<LogsRequest>('/deployments/:id/logs', { config: { access: { deployment: 'id', role: 'viewer' } }, preValidation: async (req) => void logCursor(req) }, async (req, reply) => {
+      const after = logCursor(req);
       const limit = Math.min(5000, Math.max(1, Number(req.query.limit ?? 1000) || 1000));
       // read the status first: lines written before a build finished are all visible once it reads finished
       const d = await getDeployment(store.db, req.params.id);
@@ -57,20 +63,21 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
     }
 
-    app.post<IdParams>('/deployments/:id/promote', async (req) => {
-      const d = await promote(store, req.params.id);
+    app.post<IdParams>('/deployments/:id/promote', { config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
+      const d = await promote(store, req.params.id, (db, moved) => audit(db, req, req.grant.project!.team_id, { action: 'deployment.promote', target: moved.id, details: { project: req.grant.project!.name } }));
       const project = await getProject(store.db, d.project_id);
       events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: d.id });
       return serializeDeployment(config, project, d, d.id);
     });
 
     // Cancel a queued or running build; a finished deployment cannot be canceled.
-    app.post<IdParams>('/deployments/:id/cancel', async (req) => {
+    app.post<IdParams>('/deployments/:id/cancel', { config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
       const updated = await store.tx(async (db) => {
         const d = await getDeployment(db, req.params.id);
         if (FINISHED.has(d.status)) throw new AppError('CONFLICT', `Deployment ${d.id} is already ${d.status}.`, { hint: 'Only a queued or building deployment can be canceled.' });
         await db.updateTable('deployments').set({ status: 'canceled', error_code: 'CANCELED', error_message: 'Canceled by a person.', finished_at: Date.now() }).where('id', '=', d.id).execute();
         await db.updateTable('jobs').set({ status: 'canceled', updated_at: Date.now() }).where('deployment_id', '=', d.id).where('status', '=', 'queued').execute();
+        await audit(db, req, req.grant.project!.team_id, { action: 'deployment.cancel', target: d.id, details: { project: req.grant.project!.name } });
         return getDeployment(db, d.id);
       });
       const project = await getProject(store.db, updated.project_id);

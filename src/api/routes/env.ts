@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { deleteEnv, getProject, listEnv, setEnv } from '../../projects/index.js';
+import { audit } from '../guard.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -12,24 +13,28 @@ type KeyParams = { Params: { project: string; key: string } };
 export function envRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { store, box } = deps;
   return async (app) => {
-    app.get<ProjectParams>('/projects/:project/env', async (req) => {
+    app.get<ProjectParams>('/projects/:project/env', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       return { project: project.name, env: await listEnv(store.db, project.id) };
     });
 
-    app.put<KeyParams>('/projects/:project/env/:key', async (req, reply) => {
+    app.put<KeyParams>('/projects/:project/env/:key', { config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const { created, variable } = await store.tx(async (db) => {
         const project = await getProject(db, req.params.project);
-        return setEnv(db, box, project.id, req.params.key, body);
+        const result = await setEnv(db, box, project.id, req.params.key, body);
+        // the name only: the value never reaches the trail
+        await audit(db, req, project.team_id, { action: 'env.set', target: req.params.key, details: { project: project.name, created: result.created } });
+        return result;
       });
       return reply.code(created ? 201 : 200).send(variable);
     });
 
-    app.delete<KeyParams>('/projects/:project/env/:key', async (req, reply) => {
+    app.delete<KeyParams>('/projects/:project/env/:key', { config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       await store.tx(async (db) => {
         const project = await getProject(db, req.params.project);
         await deleteEnv(db, project.id, req.params.key);
+        await audit(db, req, project.team_id, { action: 'env.remove', target: req.params.key, details: { project: project.name } });
       });
       return reply.code(204).send();
     });

@@ -30,7 +30,8 @@ export function hookRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: HOOK_BODY_LIMIT }, (_req, body: Buffer, done) => done(null, body));
 
-    app.post<{ Params: { project: string } }>('/github/:project', { bodyLimit: HOOK_BODY_LIMIT }, async (req, reply) => {
+    // public: the signature over the body is this route's own check
+    app.post<{ Params: { project: string } }>('/github/:project', { bodyLimit: HOOK_BODY_LIMIT, config: { access: { public: true } } }, async (req, reply) => {
       const project = await findProject(store.db, req.params.project);
       if (project === undefined) throw new AppError('PROJECT_NOT_FOUND', `No project named "${req.params.project}".`, { hint: 'Check the webhook URL; it ends with the project name.' });
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -1,41 +1,54 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { atLeast, findTeam, teamNotFound, teamRole, teamsOf, type Caller } from '../../auth/index.js';
 import { aliasTarget, createDeployment, PRODUCTION, rollback, serializeDeployment } from '../../deployments/index.js';
 import { AppError } from '../../errors/index.js';
 import { createProject, getProject, listProjects, serializeProject, updateProject } from '../../projects/index.js';
 import { resolveRef } from '../../source/index.js';
+import type { Db, Project, Team } from '../../store/index.js';
+import { audit } from '../guard.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
 
 export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store, queue, box, events } = deps;
+  const show = async (p: Project, db: Db = store.db) => serializeProject(config, p, await aliasTarget(db, p.id, PRODUCTION), await teamSlug(db, p.team_id));
   return async (app) => {
-    app.post('/projects', async (req, reply) => {
-      const { project, webhookSecret } = await store.tx((db) => createProject(db, box, objectBody(req.body)));
-      return reply.code(201).send({ ...serializeProject(config, project, null), webhookSecret });
+    // the team: "team" in the body, else the caller's only team (the admin's: "default")
+    app.post('/projects', { config: { access: { caller: 'person' } } }, async (req, reply) => {
+      const body = objectBody(req.body);
+      const { project, webhookSecret, team } = await store.tx(async (db) => {
+        const team = await teamForNewProject(db, req.caller!, body.team);
+        const made = await createProject(db, box, body, team.id);
+        await audit(db, req, team.id, { action: 'project.create', target: made.project.name });
+        return { ...made, team };
+      });
+      return reply.code(201).send({ ...serializeProject(config, project, null, team.slug), webhookSecret });
     });
 
-    app.get('/projects', async () => {
-      const projects = await listProjects(store.db);
+    // the caller's projects (?team=<slug>: of that team only); the admin sees all
+    app.get<{ Querystring: { team?: string } }>('/projects', { config: { access: { caller: 'any' } } }, async (req) => {
+      const projects = await visibleProjects(store.db, req.caller!, req.query.team);
       const out = [];
-      for (const p of projects) out.push(serializeProject(config, p, await aliasTarget(store.db, p.id, PRODUCTION)));
+      for (const p of projects) out.push(await show(p));
       return { projects: out };
     });
 
-    app.get<ProjectParams>('/projects/:project', async (req) => {
-      const p = await getProject(store.db, req.params.project);
-      return serializeProject(config, p, await aliasTarget(store.db, p.id, PRODUCTION));
-    });
+    app.get<ProjectParams>('/projects/:project', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => show(await getProject(store.db, req.params.project)));
 
     // Change settings; deployments made from now on use them (existing ones keep theirs).
-    app.patch<ProjectParams>('/projects/:project', async (req) => {
+    app.patch<ProjectParams>('/projects/:project', { config: { access: { project: 'project', role: 'member' } } }, async (req) => {
       const body = objectBody(req.body);
-      const p = await store.tx((db) => updateProject(db, req.params.project, body));
-      return serializeProject(config, p, await aliasTarget(store.db, p.id, PRODUCTION));
+      const p = await store.tx(async (db) => {
+        const updated = await updateProject(db, req.params.project, body);
+        await audit(db, req, updated.team_id, { action: 'project.update', target: updated.name, details: { settings: Object.keys(body) } });
+        return updated;
+      });
+      return show(p);
     });
 
     // Deploy by hand: a branch (default: the production branch), a tag or a commit sha.
-    app.post<ProjectParams>('/projects/:project/deployments', async (req, reply) => {
+    app.post<ProjectParams>('/projects/:project/deployments', { config: { access: { project: 'project', role: 'member', deploy: true } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       const body = objectBody(req.body);
       const ref = body.ref ?? project.production_branch;
@@ -47,12 +60,16 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
       const resolved = await resolveRef(project.repo_url, ref);
       const target = body.target as 'production' | 'preview' | undefined;
-      const deployment = await store.tx((db) => createDeployment(db, queue, box, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target }));
+      const deployment = await store.tx(async (db) => {
+        const d = await createDeployment(db, queue, box, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target });
+        await audit(db, req, project.team_id, { action: 'deployment.create', target: d.id, details: { project: project.name, ref, sha: d.commit_sha, target: d.target } });
+        return d;
+      });
       events.emit('job-enqueued');
       return reply.code(202).send(serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION)));
     });
 
-    app.get<ProjectParams & { Querystring: { limit?: string } }>('/projects/:project/deployments', async (req) => {
+    app.get<ProjectParams & { Querystring: { limit?: string } }>('/projects/:project/deployments', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50) || 50));
       const rows = await store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).orderBy('seq', 'desc').limit(limit).execute();
@@ -60,15 +77,62 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { deployments: rows.map((d) => serializeDeployment(config, project, d, prod)) };
     });
 
-    app.post<ProjectParams>('/projects/:project/rollback', async (req) => {
+    app.post<ProjectParams>('/projects/:project/rollback', { config: { access: { project: 'project', role: 'member', deploy: true } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const body = objectBody(req.body);
       if (body.deploymentId !== undefined && typeof body.deploymentId !== 'string') {
         throw new AppError('VALIDATION', 'deploymentId must be a string.', { hint: 'For example: {"deploymentId": "dk3v9x0q2m7a"}' });
       }
-      const target = await rollback(store, project, body.deploymentId);
+      const target = await rollback(store, project, body.deploymentId, (db, d) => audit(db, req, project.team_id, { action: 'deployment.rollback', target: d.id, details: { project: project.name } }));
       events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: target.id });
       return serializeDeployment(config, project, target, target.id);
     });
   };
+}
+
+export async function teamSlug(db: Db, teamId: string | null): Promise<string | null> {
+  if (teamId === null) return null;
+  return (await db.selectFrom('teams').select('slug').where('id', '=', teamId).executeTakeFirst())?.slug ?? null;
+}
+
+/** The team a new project goes to; the caller must be a member (or owner) of it. */
+async function teamForNewProject(db: Db, caller: Caller, given: unknown): Promise<Team> {
+  if (given !== undefined && given !== null) {
+    if (typeof given !== 'string') throw new AppError('VALIDATION', 'team must be the slug of one of your teams.', { hint: 'For example: {"team": "acme"}' });
+    const team = await findTeam(db, given);
+    const role = team === undefined ? undefined : await teamRole(db, caller, team.id);
+    if (team === undefined || role === undefined) throw teamNotFound(given);
+    if (!atLeast(role, 'member')) throw new AppError('FORBIDDEN', `Creating a project in team "${team.slug}" needs the member role; you are a ${role} there.`, { hint: 'Ask an owner of the team to change your role.' });
+    return team;
+  }
+  let candidates: string[];
+  if (caller.kind === 'admin') {
+    const all = await db.selectFrom('teams').select('slug').orderBy('slug').execute();
+    candidates = all.some((t) => t.slug === 'default') ? ['default'] : all.map((t) => t.slug);
+  } else if (caller.kind === 'user') {
+    const mine = (await teamsOf(db, caller.user.id)).filter((t) => atLeast(t.role, 'member') && (caller.token?.team_id == null || caller.token.team_id === t.id));
+    candidates = mine.map((t) => t.slug);
+  } else {
+    candidates = [];
+  }
+  if (candidates.length !== 1) {
+    throw new AppError('VALIDATION', candidates.length === 0 ? 'You are in no team that may create projects.' : 'Which team? You are in more than one.', {
+      hint: candidates.length === 0 ? 'Create a team first: POST /api/v1/teams {"slug"} (slipway teams create <slug>).' : `Pass "team", one of: ${candidates.join(', ')}`,
+    });
+  }
+  return (await findTeam(db, candidates[0]!))!;
+}
+
+/** The projects a caller may see, optionally of one team (a team they are not in: TEAM_NOT_FOUND). */
+async function visibleProjects(db: Db, caller: Caller, team: string | undefined): Promise<Project[]> {
+  let projects: Project[];
+  if (caller.kind === 'admin') projects = await listProjects(db);
+  else if (caller.kind === 'deploy') projects = (await listProjects(db)).filter((p) => p.id === caller.token.project_id);
+  else projects = await listProjects(db, (await teamsOf(db, caller.user.id)).filter((t) => caller.token?.team_id == null || caller.token.team_id === t.id).map((t) => t.id));
+  if (team === undefined || team === '') return projects;
+  const t = await findTeam(db, team);
+  // a deploy token sees its project's team, nothing else
+  const seen = t !== undefined && (projects.some((p) => p.team_id === t.id) || (await teamRole(db, caller, t.id)) !== undefined);
+  if (!seen) throw teamNotFound(team);
+  return projects.filter((p) => p.team_id === t.id);
 }
