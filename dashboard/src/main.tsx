@@ -100,8 +100,9 @@ function Header() {
           type="button"
           class="secondary small-btn"
           onClick={async () => {
-            await logout();
+            // to /login first: signed out on this page, the app would offer to come back to it
             navigate('/login');
+            await logout();
           }}
         >
           Log out

@@ -93,6 +93,13 @@ test('sign in with a token; a wrong one is refused with the API message', opts, 
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'Projects' }).waitFor();
   await page.getByText('No projects yet.').waitFor();
+  // where the server has sessions, the token became one: an httpOnly cookie, the token kept nowhere
+  const accounts = (await callApi(slipway.apiUrl, 'GET', '/api/v1/me')).status === 200;
+  if (accounts) {
+    const cookie = (await page.context().cookies()).find((c: { name: string }) => c.name === 'slipway_session');
+    assert.equal(cookie?.httpOnly, true);
+    assert.equal(await page.evaluate(`sessionStorage.getItem('slipway.token')`), null);
+  }
   await shoot('projects-empty');
 });
 
@@ -293,6 +300,17 @@ test('a viewer invited by link sees everything and no control that changes somet
     await viewer.goto(`${slipway.apiUrl}/p/site/settings`);
     await viewer.locator('.env-row').first().waitFor();
     await screenshots(viewer, 'settings-viewer');
+    // log out, and back in with email and password (a wrong password says nothing of which part was wrong)
+    await viewer.getByRole('button', { name: 'Log out' }).click();
+    await viewer.getByRole('heading', { name: 'Sign in to Slipway' }).waitFor();
+    await viewer.getByLabel('Email').fill('viewer@example.com');
+    await viewer.getByLabel('Password').fill('not the password');
+    await viewer.getByRole('button', { name: 'Sign in', exact: true }).click();
+    assert.match(await viewer.getByRole('alert').innerText(), /Wrong email or password/);
+    await viewer.getByLabel('Password').fill('a long viewer password');
+    await viewer.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await viewer.getByText('viewer@example.com').waitFor();
+    await viewer.locator('.project-row').first().waitFor();
   } finally {
     await context.close();
   }
@@ -302,6 +320,9 @@ test('the other pages render, and nothing is wider than a phone', opts, async ()
   await page.goto(`${slipway.apiUrl}/`);
   await page.locator('.project-row').first().waitFor();
   await shoot('projects');
+  await page.goto(`${slipway.apiUrl}/members`);
+  await page.locator('.member-row').first().waitFor();
+  assert.equal(await page.locator('#i-role').inputValue(), 'member', 'an invitation is for a member unless the owner picks otherwise');
   for (const [path, name] of [['/teams', 'teams'], ['/members', 'members'], ['/tokens', 'tokens'], ['/audit', 'audit'], ['/nowhere', 'not-found']] as const) {
     await page.goto(`${slipway.apiUrl}${path}`);
     await page.locator('main h1').waitFor();

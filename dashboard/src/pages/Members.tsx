@@ -113,9 +113,12 @@ function RoleSelect({ id }: { id: string }) {
   return (
     <div class="field">
       <label for={id}>Role</label>
-      <select id={id} name="role" defaultValue="member">
+      {/* `selected` on the option: a select's defaultValue does not reach the DOM in Preact */}
+      <select id={id} name="role">
         <option value="owner">owner: everything, members, deletion</option>
-        <option value="member">member: deploy, promote, variables, domains</option>
+        <option value="member" selected>
+          member: deploy, promote, variables, domains
+        </option>
         <option value="viewer">viewer: read only</option>
       </select>
     </div>
