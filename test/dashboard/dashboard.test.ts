@@ -280,6 +280,9 @@ test('a viewer invited by link sees everything and no control that changes somet
   const viewer: Page = await context.newPage();
   try {
     await viewer.goto(new URL(new URL(invite.body.url).pathname, slipway.apiUrl).href);
+    await viewer.getByRole('heading', { name: 'Join Default on Slipway' }).waitFor();
+    await viewer.getByText('As a viewer.').waitFor();
+    await screenshots(viewer, 'invite');
     await viewer.getByLabel('Email').fill('viewer@example.com');
     await viewer.getByLabel('Password').fill('a long viewer password');
     await viewer.getByRole('button', { name: 'Create account and join' }).click();

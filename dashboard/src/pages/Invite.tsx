@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { ErrorBox } from '../components';
+import { ErrorBox, useAsync } from '../components';
 import { navigate } from '../router';
 import { loadMe, loginWithPassword, useSession } from '../session';
 
@@ -10,6 +10,8 @@ export function InvitePage({ token }: { token: string }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const path = `/invitations/${encodeURIComponent(token)}/accept`;
+  // what the link is for, before anyone types a password (a used or expired link says so here)
+  const [info, infoError] = useAsync(() => api<{ team: { slug: string; name: string }; role: string; email: string | null }>('GET', `/invitations/${encodeURIComponent(token)}`, undefined, { quiet401: true }), [token]);
   const run = async (fn: () => Promise<unknown>) => {
     setBusy(true);
     setError(null);
@@ -35,7 +37,9 @@ export function InvitePage({ token }: { token: string }) {
   return (
     <main class="login" id="main">
       <div class="card">
-        <h1>Join a team on Slipway</h1>
+        <h1>{info === undefined ? 'Join a team on Slipway' : `Join ${info.team.name || info.team.slug} on Slipway`}</h1>
+        <p class="muted small head-line">{info === undefined ? '\u00a0' : `As a ${info.role}${info.email === null ? '' : `, for ${info.email}`}.`}</p>
+        <ErrorBox error={infoError} title="This invitation cannot be used" />
         {me !== null && !me.admin ? (
           <>
             <p>You are signed in as {me.user.email}.</p>
@@ -51,7 +55,7 @@ export function InvitePage({ token }: { token: string }) {
             </div>
             <div class="field">
               <label for="inv-email">Email</label>
-              <input id="inv-email" name="email" type="email" autocomplete="username" required />
+              <input id="inv-email" name="email" type="email" autocomplete="username" required value={info?.email ?? undefined} />
             </div>
             <div class="field">
               <label for="inv-password">Password</label>
