@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   'node-fetch': async () => (await import('./node-fetch.js')).run,
   https: async () => (await import('./https.js')).run,
   rules: async () => (await import('./rules.js')).run,
+  dashboard: async () => (await import('./dashboard.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -7,6 +7,7 @@ import type { Events } from '../events.js';
 import type { Queue } from '../queue/index.js';
 import type { SecretBox } from '../secrets.js';
 import type { Store } from '../store/index.js';
+import { registerDashboard } from './dashboard.js';
 import { guardRequests, requireAccessDeclarations } from './guard.js';
 import { accountRoutes } from './routes/accounts.js';
 import { authRoutes } from './routes/auth.js';
@@ -15,6 +16,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
+import { eventRoutes } from './routes/events.js';
 import { hookRoutes } from './routes/hooks.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
@@ -96,10 +98,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(envRoutes(deps));
       await api.register(domainRoutes(deps));
       await api.register(prebuiltRoutes(deps));
+      await api.register(eventRoutes(deps));
     },
     { prefix: '/api/v1' },
   );
   void app.register(hookRoutes(deps), { prefix: '/hooks' });
+  registerDashboard(app);
   return app;
 }
 

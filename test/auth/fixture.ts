@@ -68,7 +68,9 @@ export async function startApi(opts: { publicUrl?: string } = {}): Promise<ApiFi
       ...(o.body === undefined ? {} : { payload: JSON.stringify(o.body) }),
       remoteAddress: o.ip ?? '127.0.0.1',
     });
-    return { status: res.statusCode, body: res.body === '' ? undefined : JSON.parse(res.body), headers: res.headers as Answer['headers'] };
+    // JSON, except the dashboard's files (text as sent)
+    const json = String(res.headers['content-type'] ?? '').includes('json');
+    return { status: res.statusCode, body: res.body === '' ? undefined : json ? JSON.parse(res.body) : res.body, headers: res.headers as Answer['headers'] };
   };
 
   const login: ApiFixture['login'] = async (email, password) => {
