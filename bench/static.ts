@@ -245,7 +245,7 @@ async function measure(target: Target, path: string, seconds: number): Promise<M
 }
 
 /** user + system CPU time of a process and all its descendants, from /proc (Linux), in µs. */
-async function treeCpuMicros(root: number): Promise<number> {
+export async function treeCpuMicros(root: number): Promise<number> {
   const ticksPerSecond = 100; // USER_HZ, 100 on every Linux build this runs on
   const stats: { pid: number; ppid: number; ticks: number }[] = [];
   for (const name of await readdir('/proc')) {
