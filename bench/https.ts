@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalBlobStore, sha256 } from '../src/blobs/index.js';
 import type { Manifest } from '../src/manifest/index.js';
 import { DEFAULT_CERTIFICATE_NAME, selfSignedCertificate } from '../src/tls/default-certificate.js';
-import { parseWrk, type WrkResult } from './static.js';
+import { parseWrk, treeCpuMicros, type WrkResult } from './static.js';
 import { median } from './stats.js';
 
 const NGINX = '/usr/sbin/nginx';
@@ -34,12 +34,14 @@ interface BenchFile {
 interface Target {
   name: string;
   port: number;
+  /** root of the process tree whose CPU time counts */
+  pid: number;
 }
 
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
   if (!existsSync(NGINX)) throw new Error(`nginx is not installed (${NGINX} is missing): ${INSTALL_HINT}`);
   if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error(`wrk is not installed: ${INSTALL_HINT}`);
-  const h2load = spawnSync('h2load', ['--version']).error === undefined;
+  const hasH2load = spawnSync('h2load', ['--version']).error === undefined;
   const seconds = Number(process.env['SLIPWAY_BENCH_SECONDS'] ?? '10');
   const rounds = Math.max(1, Number(process.env['SLIPWAY_BENCH_ROUNDS'] ?? '1'));
   const workers = availableParallelism();
@@ -52,46 +54,65 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
     await writeFile(join(dir, 'key.pem'), cert.keyPem);
     const configFile = await storeDeployment(dir, files, cert);
     const nginxPort = await freePort();
-    children.push(await startNginx(dir, files, nginxPort, workers));
-    const edge = await startEdge(configFile, workers);
+    const nginx = await startNginx(dir, files, nginxPort, workers);
+    children.push(nginx);
+    const edge = await startEdge(configFile, workers, fileURLToPath(new URL('.', import.meta.url)));
     children.push(edge.child);
-    const targets: Target[] = [{ name: 'nginx', port: nginxPort }, { name: 'edge', port: edge.port }];
+    const targets: Target[] = [{ name: 'nginx', port: nginxPort, pid: nginx.pid ?? 0 }, { name: 'edge', port: edge.port, pid: edge.child.pid ?? 0 }];
+    // SLIPWAY_BENCH_BASELINE=<another build's dist/bench>: that build's edge too, in the same rounds
+    const baselineDir = process.env['SLIPWAY_BENCH_BASELINE'];
+    if (baselineDir !== undefined && baselineDir !== '') {
+      const baseline = await startEdge(configFile, workers, baselineDir);
+      children.push(baseline.child);
+      targets.push({ name: 'baseline', port: baseline.port, pid: baseline.child.pid ?? 0 });
+    }
 
-    // back to back within each round, so a neighbour's load hits both alike; medians over rounds
-    const results = new Map<string, number[]>();
-    const add = (key: string, value: number) => results.set(key, [...(results.get(key) ?? []), value]);
+    const measures: { label: string; run: (target: Target, seconds: number) => Promise<{ requests: number; requestsPerSec: number }> }[] = [];
+    for (const file of files) measures.push({ label: `keep-alive ${file.label}`, run: (t, secs) => wrk(t.port, file.path, secs, false) });
+    measures.push({ label: 'new TLS connection per request (page)', run: (t, secs) => wrk(t.port, files[0]!.path, secs, true) });
+    if (hasH2load) for (const file of files) measures.push({ label: `HTTP/2 h2load -c50 -m10 ${file.label}`, run: (t, secs) => h2load(t.port, file.path, secs) });
+
+    // each measure runs on every target back to back (the order turning each round), so a
+    // neighbour's load hits them alike; medians over rounds
+    const results = new Map<string, { rps: number; cpu: number }[]>();
     for (let round = 0; round < rounds; round++) {
-      for (const target of targets) {
-        for (const file of files) {
-          await wrk(target.port, file.path, Math.min(2, seconds), false);
-          add(`${target.name}\nkeep-alive ${file.label}`, (await wrk(target.port, file.path, seconds, false)).requestsPerSec);
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      for (const measure of measures) {
+        for (const target of order) {
+          await measure.run(target, Math.min(2, seconds)); // warm-up: JIT, cache, connections
+          const before = await treeCpuMicros(target.pid);
+          const result = await measure.run(target, seconds);
+          const cpu = ((await treeCpuMicros(target.pid)) - before) / result.requests;
+          const key = `${target.name}\n${measure.label}`;
+          results.set(key, [...(results.get(key) ?? []), { rps: result.requestsPerSec, cpu }]);
         }
-        add(`${target.name}\nnew TLS connection per request (page)`, (await wrk(target.port, files[0]!.path, seconds, true)).requestsPerSec);
-        if (h2load) for (const file of files) add(`${target.name}\nHTTP/2 h2load -c50 -m10 ${file.label}`, await h2loadRps(target.port, file.path, seconds));
       }
     }
 
     const rows: Record<string, string | number>[] = [];
-    const measures = [...new Set([...results.keys()].map((k) => k.split('\n')[1]!))];
     for (const measure of measures) {
-      const nginx = results.get(`nginx\n${measure}`) ?? [];
-      const ours = results.get(`edge\n${measure}`) ?? [];
-      rows.push({
-        measure,
-        'nginx req/s': Math.round(median(nginx)),
-        'edge req/s': Math.round(median(ours)),
-        'edge/nginx': `${Math.round(median(ours.map((v, i) => v / (nginx[i] ?? Number.NaN))) * 100)} %`,
-      });
+      const nginx = results.get(`nginx\n${measure.label}`) ?? [];
+      for (const target of targets) {
+        const runs = results.get(`${target.name}\n${measure.label}`) ?? [];
+        rows.push({
+          measure: measure.label,
+          target: target.name,
+          'req/s': Math.round(median(runs.map((r) => r.rps))),
+          'CPU us/req': Math.round(median(runs.map((r) => r.cpu))),
+          'x nginx': target.name === 'nginx' ? '' : `${Math.round(median(runs.map((r, i) => r.rps / (nginx[i]?.rps ?? Number.NaN))) * 100)} %`,
+        });
+      }
     }
     return {
       title: `HTTPS: Slipway edge vs nginx with TLS (${workers} worker processes each, ${seconds}s runs, ${rounds} round(s))`,
       rows,
       notes: [
-        `${workers} CPU(s) shared by the load generator, nginx and the edge: the ratio is what matters. SLIPWAY_BENCH_ROUNDS=3 takes the median of back-to-back runs.`,
+        `${workers} CPU(s) shared by the load generator, nginx and the edge: the ratio is what matters. SLIPWAY_BENCH_ROUNDS=3 takes the median of back-to-back runs; SLIPWAY_BENCH_BASELINE=<other build>/dist/bench adds that build\'s edge to the same rounds.`,
+        'CPU us/req: CPU time of the server\'s processes (all workers and the primary) per request; it moves less with neighbours\' load than req/s.',
         'keep-alive: wrk -t2 -c50 over HTTPS/1.1; new TLS connection: the same with "Connection: close", so every request is a full handshake (wrk does not resume sessions); HTTP/2: h2load -t2 -c50 -m10.',
         'target: edge >= 70 % of nginx on keep-alive HTTPS.',
         'Same ECDSA P-256 certificate on both. nginx: worker_processes = edge workers, ssl_session_cache shared:SSL:10m, session tickets, http2, sendfile, keepalive_requests 100000, access_log off.',
-        h2load ? 'h2load connects to 127.0.0.1 with SNI and :authority bench.localhost (--connect-to).' : `h2load is not installed: no HTTP/2 figures (${INSTALL_HINT}).`,
+        hasH2load ? 'h2load connects to 127.0.0.1 with SNI and :authority bench.localhost (--connect-to).' : `h2load is not installed: no HTTP/2 figures (${INSTALL_HINT}).`,
       ],
     };
   } finally {
@@ -194,9 +215,10 @@ http {
   return child;
 }
 
-async function startEdge(configFile: string, workers: number): Promise<{ child: ChildProcess; port: number }> {
+/** The edge cluster of the build whose dist/bench is `benchDir` (this one, or SLIPWAY_BENCH_BASELINE). */
+async function startEdge(configFile: string, workers: number, benchDir: string): Promise<{ child: ChildProcess; port: number }> {
   const httpsPort = await freePort();
-  const primary = fileURLToPath(new URL('./https-primary.js', import.meta.url));
+  const primary = join(benchDir, 'https-primary.js');
   const child = spawn(process.execPath, [primary, '0', String(httpsPort), String(workers)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, SLIPWAY_BENCH_HTTPS_CONFIG: configFile } });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -235,8 +257,8 @@ function wrk(port: number, path: string, seconds: number, closeEach: boolean): P
   });
 }
 
-/** requests per second of h2load over HTTP/2 (2 threads, 50 connections, 10 streams each) */
-function h2loadRps(port: number, path: string, seconds: number): Promise<number> {
+/** requests and requests per second of h2load over HTTP/2 (2 threads, 50 connections, 10 streams each) */
+function h2load(port: number, path: string, seconds: number): Promise<{ requests: number; requestsPerSec: number }> {
   const args = ['-t2', '-c50', '-m10', '-D', String(seconds), '--warm-up-time=1', `--connect-to=127.0.0.1:${port}`, `https://${HOST}${path}`];
   return new Promise((resolve, reject) => {
     const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -247,10 +269,11 @@ function h2loadRps(port: number, path: string, seconds: number): Promise<number>
     child.once('exit', () => {
       const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1];
       const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+      const done = /requests: \d+ total, \d+ started, (\d+) done/.exec(out)?.[1];
       const protocol = /Application protocol: (\S+)/.exec(out)?.[1];
-      if (rps === undefined || codes === null || Number(codes[3]) + Number(codes[4]) > 0 || protocol !== 'h2') {
+      if (rps === undefined || done === undefined || codes === null || Number(codes[3]) + Number(codes[4]) > 0 || protocol !== 'h2') {
         reject(new Error(`h2load against port ${port}${path} failed (or not HTTP/2, or non-2xx answers):\n${out}`));
-      } else resolve(Number(rps));
+      } else resolve({ requests: Number(done), requestsPerSec: Number(rps) });
     });
   });
 }

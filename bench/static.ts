@@ -51,13 +51,20 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       children.push(edge.child);
       targets.push({ name: `edge (${policy === 'rr' ? 'SCHED_RR' : 'SCHED_NONE'})`, port: edge.port, pid: edge.child.pid ?? 0 });
     }
+    // SLIPWAY_BENCH_BASELINE=<another build's dist/bench>: that build's edge too, in the same rounds
+    const baselineDir = process.env['SLIPWAY_BENCH_BASELINE'];
+    if (baselineDir !== undefined && baselineDir !== '') {
+      const baseline = await startEdge(configFile, workers, 'none', baselineDir);
+      children.push(baseline.child);
+      targets.push({ name: 'baseline (SCHED_NONE)', port: baseline.port, pid: baseline.child.pid ?? 0 });
+    }
 
     // targets are measured back to back within each round, so a neighbour's load on a shared
     // machine hits them alike; each figure is the median over rounds
     const results = new Map<string, Measurement[]>();
     for (let round = 0; round < rounds; round++) {
       for (const file of files) {
-        for (const target of targets) {
+        for (const target of targets.map((_, i) => targets[(i + round) % targets.length]!)) {
           const key = `${target.name}\n${file.label}`;
           results.set(key, [...(results.get(key) ?? []), await measure(target, file.path, seconds)]);
         }
@@ -210,8 +217,8 @@ http {
   return child;
 }
 
-async function startEdge(configFile: string, workers: number, policy: 'none' | 'rr'): Promise<{ child: ChildProcess; port: number }> {
-  const primary = fileURLToPath(new URL('./static-primary.js', import.meta.url));
+async function startEdge(configFile: string, workers: number, policy: 'none' | 'rr', benchDir = fileURLToPath(new URL('.', import.meta.url))): Promise<{ child: ChildProcess; port: number }> {
+  const primary = join(benchDir, 'static-primary.js');
   const child = spawn(process.execPath, [primary, '0', String(workers), policy], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, SLIPWAY_BENCH_EDGE_CONFIG: configFile },
@@ -245,7 +252,7 @@ async function measure(target: Target, path: string, seconds: number): Promise<M
 }
 
 /** user + system CPU time of a process and all its descendants, from /proc (Linux), in µs. */
-async function treeCpuMicros(root: number): Promise<number> {
+export async function treeCpuMicros(root: number): Promise<number> {
   const ticksPerSecond = 100; // USER_HZ, 100 on every Linux build this runs on
   const stats: { pid: number; ppid: number; ticks: number }[] = [];
   for (const name of await readdir('/proc')) {

@@ -1,4 +1,4 @@
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -47,6 +47,8 @@ export interface HttpsEdge {
 export interface HttpsHandlers {
   request(req: Http2ServerRequest, res: Http2ServerResponse): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** an HTTP/2 stream, before the compatibility API sees it: true when answered (see ./h2-static.ts) */
+  stream?(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): boolean;
 }
 
 const ACME_TLS_ALPN = 'acme-tls/1';
@@ -85,6 +87,25 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
   // node:tls wraps each connection in its own 'connection' listener: ours goes in front of it
   const wrap = server.listeners('connection') as Array<(socket: Socket) => void>;
   server.removeAllListeners('connection');
+  // likewise the compatibility API's 'stream' listener (added with the request handler): streams
+  // the fast path does not answer go on to it
+  const fast = handlers.stream;
+  if (fast !== undefined) {
+    const compat = server.listeners('stream') as Array<(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void>;
+    server.removeAllListeners('stream');
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      let answered: boolean;
+      try {
+        answered = fast(stream, headers, flags);
+      } catch (error) {
+        report('the HTTP/2 fast path failed', error);
+        answered = stream.headersSent;
+        if (answered) stream.destroy();
+      }
+      if (answered) return;
+      for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+    });
+  }
   server.setTicketKeys(ticketPeriodKeys);
   server.on('upgrade', handlers.upgrade);
   // as on the HTTP port: idle keep-alive connections live as long as nginx's default

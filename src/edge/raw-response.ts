@@ -4,8 +4,8 @@ import { Socket } from 'node:net';
 /**
  * The fast path for the edge's most common answer: a whole file from memory to a keep-alive
  * request. The status line and headers are serialised once per representation (again only
- * when the Date second changes) and written to the socket together with the body; then
- * `res.end()` lets node:http finish the exchange as usual (keep-alive timer, next request).
+ * when the Date second changes) and written to the socket together with the body, right after
+ * `res.end()` has let node:http finish the exchange as usual (keep-alive timer, next request).
  *
  * This skips ServerResponse's per-request header work (building the block from an array,
  * validating every name and value, keep-alive bookkeeping), which measured about a third of
@@ -86,13 +86,18 @@ export function writeRaw(res: ServerResponse, status: number, raw: RawResponse, 
   const internals = res as unknown as ResponseInternals;
   internals._header = raw.head; // any non-empty value: "headers are built"
   internals._headerSent = true; // "... and already on the wire": end() adds nothing
+  // end() first: called after the write, while the socket still holds those bytes (always over
+  // TLS, whose writes complete later), it writes an empty chunk of its own, which TLS pays a
+  // record and a syscall for. The exchange finishes on the next tick, so our bytes still go out
+  // before any later response on this connection.
+  res.end();
   if (raw.whole !== undefined) {
     socket.write(raw.whole);
   } else {
     socket.cork();
     socket.write(raw.head);
     socket.write(body);
+    socket.uncork();
   }
-  res.end(); // uncorks if corked; node:http then finishes the exchange as for any response
   return true;
 }

@@ -1,17 +1,18 @@
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import { pipeline } from 'node:stream';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
 import { BlobReader } from './blob-reader.js';
-import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
-import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, NOT_FOUND_PAGE, unknownHostPage } from './pages.js';
-import { buildRawResponse, rawResponsesSupported, writeRaw } from './raw-response.js';
+import { createFileResponder, type FileRequest } from './file-response.js';
+import { createStreamFastPath } from './h2-static.js';
+import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, unknownHostPage } from './pages.js';
+import { rawResponsesSupported } from './raw-response.js';
+import { readRequestHeaders } from './request-headers.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
 import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
-import type { Representation, Site, SiteFile } from './site.js';
+import type { Site } from './site.js';
 import type { EdgeOptions, HostRedirect, HostSettings } from './types.js';
 
 export interface EdgeServer {
@@ -58,6 +59,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const flag = lookup.flagIntegrityError === undefined ? undefined : lookup.flagIntegrityError.bind(lookup);
   const reader = new BlobReader({ blobs, cache, report: (m, e) => report(m, e), flag });
   const routes = new RouteTable({ lookup, blobs, reader, missTtlMs, servers, drainGraceMs, standbyMs, report: (m, e) => report(m, e) });
+  const keepAliveSeconds = (): number => Math.floor(server.keepAliveTimeout / 1000);
+  const files = createFileResponder({ cache, reader, rawResponses, streamThreshold, keepAliveSeconds, sendPage: (...a) => sendPage(...a), fail: (...a) => fail(...a), report: (m, e) => report(m, e) });
 
   const lastLogged = new Map<string, number>();
   /** log, but the same message at most every 10 s: a missing blob under load must not flood the log */
@@ -130,46 +133,15 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       answerAcmeChallenge(res, req.url.slice(ACME_CHALLENGE_PATH.length), isHead);
       return;
     }
-    // other methods can only mean something to a deployment's server: see serveFile
+    // other methods can only mean something to a deployment's server: see toServer
     const staticOnly = method !== 'GET' && !isHead;
     if (staticOnly && servers === undefined) {
       sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD']);
       return;
     }
 
-    // read the few headers we need straight from rawHeaders: building req.headers costs more
-    let host: string | undefined;
-    let acceptEncoding: string | undefined;
-    let ifNoneMatch: string | undefined;
-    let range: string | undefined;
-    let ifRange: string | undefined;
-    let authority: string | undefined;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] as string;
-      switch (name.length) {
-        case 4:
-          if (host === undefined && (name === 'Host' || name.toLowerCase() === 'host')) host = raw[i + 1];
-          break;
-        case 5:
-          if (name === 'Range' || name.toLowerCase() === 'range') range = raw[i + 1];
-          break;
-        case 8:
-          if (name === 'If-Range' || name.toLowerCase() === 'if-range') ifRange = raw[i + 1];
-          break;
-        case 10:
-          // HTTP/2 names the host in the :authority pseudo-header (a Host header, if sent, comes first)
-          if (authority === undefined && name === ':authority') authority = raw[i + 1];
-          break;
-        case 13:
-          if (name === 'If-None-Match' || name.toLowerCase() === 'if-none-match') ifNoneMatch = raw[i + 1];
-          break;
-        case 15:
-          if (name === 'Accept-Encoding' || name.toLowerCase() === 'accept-encoding') acceptEncoding = raw[i + 1];
-          break;
-      }
-    }
-    host ??= authority;
+    const request = readRequestHeaders(req.rawHeaders, isHead);
+    const host = request.host;
     if (host === undefined || host === '') {
       sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
       return;
@@ -205,9 +177,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     if (route !== undefined) {
       if (route.site !== undefined) {
         if (secure && route.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', route.settings.hsts);
-        if (hasRules(route.site)) serveByRules(req, res, route.site, route.settings, path, target, host, isHead, staticOnly, secure, acceptEncoding, ifNoneMatch, range, ifRange);
+        if (hasRules(route.site)) serveByRules(req, res, route.site, route.settings, path, target, host, staticOnly, secure, request);
         else if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
-        else serveFile(res, route.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
+        else files.serveFile(res, route.site, path, request);
         return;
       }
       if (route.settings?.redirect !== undefined) {
@@ -225,9 +197,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
         if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
         else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
-        else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, isHead, staticOnly, secure, acceptEncoding, ifNoneMatch, range, ifRange);
+        else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, staticOnly, secure, request);
         else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
-        else serveFile(res, resolved.site, path, isHead, acceptEncoding, ifNoneMatch, range, ifRange);
+        else files.serveFile(res, resolved.site, path, request);
       },
       (error: unknown) => {
         if (error instanceof BadHostError) sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
@@ -247,8 +219,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   }
 
   /** A site with its own redirects, rewrites and headers: see ./site-rules.ts. */
-  function serveByRules(req: IncomingMessage, res: ServerResponse, site: Site & { rules: NonNullable<Site['rules']> }, settings: HostSettings | undefined, path: string, target: string, host: string, isHead: boolean, staticOnly: boolean, secure: boolean, acceptEncoding: string | undefined, ifNoneMatch: string | undefined, range: string | undefined, ifRange: string | undefined): void {
-    const answers = { file: (view: Site, at: string) => serveFile(res, view, at, isHead, acceptEncoding, ifNoneMatch, range, ifRange), server: (view: Site) => toServer(req, res, view, isHead, secure) };
+  function serveByRules(req: IncomingMessage, res: ServerResponse, site: Site & { rules: NonNullable<Site['rules']> }, settings: HostSettings | undefined, path: string, target: string, host: string, staticOnly: boolean, secure: boolean, request: FileRequest): void {
+    const isHead = request.isHead;
+    const answers = { file: (view: Site, at: string) => files.serveFile(res, view, at, request), server: (view: Site) => toServer(req, res, view, isHead, secure) };
     serveWithRules({ req, res, site, settings, path, target, host, isHead, staticOnly, secure }, answers, { proxy: opts.externalProxy, report });
   }
 
@@ -268,133 +241,15 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     ).catch((error: unknown) => fail(res, 502, `proxying to deployment ${site.deploymentId} failed`, error, isHead));
   }
 
-  function serveFile(
-    res: ServerResponse,
-    site: Site,
-    path: string,
-    isHead: boolean,
-    acceptEncoding: string | undefined,
-    ifNoneMatch: string | undefined,
-    range: string | undefined,
-    ifRange: string | undefined,
-  ): void {
-    const file = site.files.get(path);
-    if (file === undefined) {
-      serveNotFound(res, site, isHead, acceptEncoding);
-      return;
-    }
-    // a Range is always served from the identity bytes; otherwise br > gzip > identity
-    const rep = range === undefined ? negotiate(file, acceptEncoding) : file.identity;
-    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rep.etag)) {
-      res.writeHead(304, rep.notModifiedHeaders as string[]);
-      res.end();
-      return;
-    }
-    if (range !== undefined && (ifRange === undefined || ifRange === rep.etag)) {
-      const wanted = parseRange(range, rep.size);
-      if (wanted === UNSATISFIABLE) {
-        res.writeHead(416, ['Content-Range', `bytes */${rep.size}`, 'Content-Length', '0', 'Cache-Control', 'no-store', 'x-slipway-deployment', site.deploymentId]);
-        res.end();
-        return;
-      }
-      if (wanted !== IGNORE_RANGE) {
-        const headers = [...file.partialHeaders, 'Content-Range', `bytes ${wanted.start}-${wanted.end}/${rep.size}`, 'Content-Length', String(wanted.end - wanted.start + 1)];
-        send(res, 206, headers, rep, wanted, isHead, site, file.key);
-        return;
-      }
-    }
-    send(res, 200, rep.fullHeaders, rep, undefined, isHead, site, file.key);
-  }
-
-  function serveNotFound(res: ServerResponse, site: Site, isHead: boolean, acceptEncoding: string | undefined): void {
-    if (site.notFound === undefined) {
-      sendPage(res, 404, NOT_FOUND_PAGE, isHead, ['x-slipway-deployment', site.deploymentId]);
-      return;
-    }
-    const rep = negotiate(site.notFound, acceptEncoding);
-    send(res, 404, rep.fullHeaders, rep, undefined, isHead, site, site.notFound.key);
-  }
-
-  function negotiate(file: SiteFile, acceptEncoding: string | undefined): Representation {
-    if (file.br === undefined && file.gzip === undefined) return file.identity;
-    const accepted = acceptedEncodings(acceptEncoding);
-    if (file.br !== undefined && (accepted & ACCEPT_BR) !== 0) return file.br;
-    if (file.gzip !== undefined && (accepted & ACCEPT_GZIP) !== 0) return file.gzip;
-    return file.identity;
-  }
-
-  // ---- bytes ----
-
-  /**
-   * Send a representation (or a range of it) of the site's file `key`: from memory when cached,
-   * else load or stream it. Bytes in memory were verified against the hash when they were loaded
-   * (see BlobReader); those that do not match are never sent: the answer is a 500 page.
-   */
-  function send(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined, isHead: boolean, site: Site, key: string): void {
-    if (isHead) {
-      res.writeHead(status, headers as string[]);
-      res.end();
-      return;
-    }
-    let slot = rep.slot;
-    if (slot === undefined || slot.bytes === undefined) {
-      slot = cache.get(rep.hash); // another deployment or representation may share the blob
-      rep.slot = slot;
-    } else cache.touch(slot);
-    const bytes = slot?.bytes;
-    if (bytes !== undefined) {
-      // the pre-serialised head is HTTP/1.1 and holds none of the headers set on res (HSTS)
-      if (range === undefined && rawResponses && status === rep.status && res instanceof ServerResponse && !res.hasHeader('strict-transport-security')) {
-        const second = Math.floor(Date.now() / 1000);
-        let raw = rep.raw;
-        if (raw === undefined || raw.second !== second) {
-          raw = buildRawResponse(rep.status, headers, bytes, second, Math.floor(server.keepAliveTimeout / 1000));
-          rep.raw = raw;
-        }
-        if (writeRaw(res, status, raw, bytes)) return;
-      }
-      res.writeHead(status, headers as string[]);
-      res.end(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1));
-      return;
-    }
-    if (rep.size > streamThreshold) {
-      streamBlob(res, status, headers, rep, range, site, key);
-      return;
-    }
-    reader.load(rep, site.deploymentId, key).then(
-      (loaded) => {
-        res.writeHead(status, headers as string[]);
-        res.end(range === undefined ? loaded : loaded.subarray(range.start, range.end + 1));
-      },
-      (error: unknown) => fail(res, 500, `could not read ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false),
-    ).catch((error: unknown) => fail(res, 500, `sending blob ${rep.hash} failed`, error, false));
-  }
-
-  function streamBlob(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined, site: Site, key: string): void {
-    const wanted = range ?? { start: 0, end: rep.size - 1 };
-    if (wanted.end < wanted.start) {
-      res.writeHead(status, headers as string[]);
-      res.end();
-      return;
-    }
-    reader.open(rep, site.deploymentId, key, wanted).then(
-      (stream) => {
-        res.writeHead(status, headers as string[]);
-        pipeline(stream, res, (error) => {
-          // a client that goes away mid-download is normal; anything else is worth a line
-          if (error !== undefined && error !== null && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-            report(`streaming blob ${rep.hash} failed`, error);
-          }
-        });
-      },
-    ).catch((error: unknown) => fail(res, 500, `could not stream ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false));
-  }
-
   // ---- server and alias polling ----
 
   const server = createServer(onRequest);
   server.on('upgrade', upgradeHandler(routes, servers, report));
-  const https = opts.tls === undefined ? undefined : createHttpsEdge(opts.tls, { request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true), upgrade: upgradeHandler(routes, servers, report, 'https') }, report);
+  const https: HttpsEdge | undefined = opts.tls === undefined ? undefined : createHttpsEdge(opts.tls, {
+    request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
+    upgrade: upgradeHandler(routes, servers, report, 'https'),
+    stream: createStreamFastPath({ routes, files, covers: (name: string): boolean => https?.covers(name) === true }),
+  }, report);
   // idle keep-alive connections live as long as nginx's default (75 s), so clients reuse them
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
+import { connect as h2connect, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { packageOutput } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup, type EdgeServer } from '../../src/edge/index.js';
@@ -19,7 +20,7 @@ import type { TlsSource } from '../../src/tls/edge-source.js';
 import { tempDir } from '../helpers/paths.js';
 import { packageApp } from '../runtime/helpers.js';
 import { makeTestCa, type TestCa } from './certs.js';
-import { curl, curlMissing, h1get, h2get, handshake, httpGet } from './clients.js';
+import { curl, curlMissing, h1get, h2get, handshake, httpGet, type Reply } from './clients.js';
 
 // The HTTPS edge in-process, in front of a real SSR server process and static deployments,
 // with certificates the test makes itself and a certificate source it controls.
@@ -245,3 +246,63 @@ async function waitUntil(check: () => Promise<boolean>, what: string, ms = 5000)
     await new Promise((r) => setTimeout(r, 30));
   }
 }
+
+/** Requests one after another on one HTTP/2 session (SNI = `servername`); the replies in order. */
+async function h2sequence(servername: string, requests: OutgoingHttpHeaders[]): Promise<Reply[]> {
+  const session = h2connect(`https://127.0.0.1:${port}`, { ca: ca.certPem, servername, rejectUnauthorized: servername !== 'nocert.test' });
+  const replies: Reply[] = [];
+  try {
+    for (const headers of requests) {
+      const req = session.request(headers);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      const ended = once(req, 'end'); // a HEAD or 304 may end in the same tick as its response
+      const [head] = (await once(req, 'response')) as [IncomingHttpHeaders];
+      await ended;
+      const body = Buffer.concat(chunks);
+      replies.push({ status: Number(head[':status']), headers: head as Reply['headers'], body, text: body.toString() });
+    }
+  } finally {
+    session.close();
+  }
+  return replies;
+}
+
+const withoutDate = (reply: Reply) => ({ status: reply.status, body: reply.body.toString('base64'), headers: Object.fromEntries(Object.entries(reply.headers).filter(([name]) => name !== 'date')) });
+
+test('HTTP/2: once the route and bytes are cached, every answer is the same as the first (GET, HEAD, 304, gzip, HSTS, no certificate)', async () => {
+  // the first request of each kind is looked up (route, blob); the repeats are answered from memory
+  const kinds: { servername: string; headers: OutgoingHttpHeaders }[] = [
+    { servername: 'www.a.test', headers: { ':path': '/', ':authority': 'www.a.test' } },
+    { servername: 'www.a.test', headers: { ':path': '/app.js?v=2', ':authority': 'www.a.test', 'accept-encoding': 'gzip, br' } },
+    { servername: 'www.a.test', headers: { ':method': 'HEAD', ':path': '/app.js', ':authority': 'www.a.test' } },
+    { servername: 'hsts.a.test', headers: { ':path': '/app.js', ':authority': 'hsts.a.test' } },
+    { servername: 'nocert.test', headers: { ':path': '/', ':authority': 'nocert.test' } },
+  ];
+  // nocert.test's route is cached by a plain HTTP request first: over HTTPS it must still get the 421
+  assert.equal((await httpGet(httpPort, 'nocert.test', '/')).status, 200);
+  for (const { servername, headers } of kinds) {
+    const replies = await h2sequence(servername, [headers, headers, headers]);
+    for (const reply of replies.slice(1)) assert.deepEqual(withoutDate(reply), withoutDate(replies[0]!), `${servername} ${String(headers[':path'])}`);
+    assert.ok(replies.every((r) => typeof r.headers.date === 'string'), 'every answer has a Date');
+  }
+  const [get, , head] = await h2sequence('www.a.test', [kinds[0]!.headers, kinds[0]!.headers, { ...kinds[0]!.headers, ':method': 'HEAD' }]);
+  assert.equal(get!.text, page);
+  assert.equal(head!.headers['content-length'], String(Buffer.byteLength(page)));
+  assert.equal(head!.body.length, 0);
+  const [br] = await h2sequence('www.a.test', [kinds[1]!.headers]);
+  assert.equal(br!.headers['content-encoding'], 'br');
+  assert.equal(brotliDecompressSync(br!.body).toString(), asset);
+  const [hsts] = await h2sequence('hsts.a.test', [kinds[3]!.headers]);
+  assert.equal(hsts!.headers['strict-transport-security'], 'max-age=31536000');
+  assert.equal(hsts!.text, asset);
+  const [noCert] = await h2sequence('nocert.test', [kinds[4]!.headers]);
+  assert.equal(noCert!.status, 421);
+  const etag = String(get!.headers.etag);
+  const notModified = await h2sequence('www.a.test', [1, 2, 3].map(() => ({ ...kinds[0]!.headers, 'if-none-match': etag })));
+  for (const reply of notModified) {
+    assert.equal(reply.status, 304);
+    assert.equal(reply.headers.etag, etag);
+    assert.equal(reply.body.length, 0);
+  }
+});
