@@ -1,4 +1,4 @@
-// @peculiar/x509 2.x wants a Reflect.metadata polyfill loaded first (its README); acme-client brings reflect-metadata
+// @peculiar/x509 2.x wants a Reflect.metadata polyfill loaded first (its README): reflect-metadata, a devDependency like it
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { spawn, spawnSync } from 'node:child_process';
