@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import type { Manifest } from '../src/manifest/index.js';
 import { DEFAULT_CERTIFICATE_NAME, selfSignedCertificate } from '../src/tls/default-certificate.js';
 import { parseWrk, treeCpuMicros, type WrkResult } from './static.js';
 import { median } from './stats.js';
+import { freePort, stopChild } from './processes.js';
 
 const NGINX = '/usr/sbin/nginx';
 const HOST = 'bench.localhost';
@@ -278,17 +278,6 @@ function h2load(port: number, path: string, seconds: number): Promise<{ requests
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolve once GET / answers 200 over TLS with our SNI and Host; reject if `child` exits first or after 10 s. */
 async function waitForHttps(port: number, child: ChildProcess): Promise<void> {
@@ -309,18 +298,6 @@ async function waitForHttps(port: number, child: ChildProcess): Promise<void> {
   throw new Error(`nothing answered over HTTPS on port ${port} within 10 s`);
 }
 
-/** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 // run directly: print the table
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -16,6 +16,7 @@ import { LocalBlobStore, sha256 } from '../src/blobs/index.js';
 import type { Manifest, SiteRules } from '../src/manifest/index.js';
 import { parseHeaders, parseRedirects, vercelRules } from '../src/rules/index.js';
 import { wrkHost, type WrkResult } from './static.js';
+import { stopChild } from './processes.js';
 
 const TARGETS = [
   { host: 'plain.localhost', label: 'no rules' },
@@ -145,17 +146,6 @@ async function startEdge(configFile: string): Promise<{ child: ChildProcess; por
   return { child, port };
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 // run directly: print the table
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

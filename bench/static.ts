@@ -7,12 +7,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalBlobStore, sha256 } from '../src/blobs/index.js';
 import type { Manifest } from '../src/manifest/index.js';
+import { freePort, stopChild } from './processes.js';
 
 const NGINX = '/usr/sbin/nginx';
 const HOST = 'bench.localhost';
@@ -311,17 +311,6 @@ export function parseWrk(out: string): WrkResult {
   return { requests: Number(requests), requestsPerSec: Number(rps), p99Ms: Math.round(Number(p99[1]) * (scale[p99[2] ?? 'ms'] ?? 1) * 100) / 100 };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolve once GET / answers 200 with our Host; reject if `child` exits first or after 10 s. */
 async function waitForHttp(port: number, child: ChildProcess): Promise<void> {
@@ -342,18 +331,6 @@ async function waitForHttp(port: number, child: ChildProcess): Promise<void> {
   throw new Error(`nothing answered on port ${port} within 10 s`);
 }
 
-/** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 // run directly: print the table
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
