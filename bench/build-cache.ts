@@ -22,7 +22,13 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
   try {
     const fixtures = ['vite-site'];
     if (process.env.SLIPWAY_BENCH_CACHE_NEXT === '1') {
-      if (!(await access(join(fixturesDir, 'next-app')).then(() => true, () => false))) throw new Error('SLIPWAY_BENCH_CACHE_NEXT=1 needs test/fixtures/next-app');
+      if (
+        !(await access(join(fixturesDir, 'next-app')).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw new Error('SLIPWAY_BENCH_CACHE_NEXT=1 needs test/fixtures/next-app');
       fixtures.push('next-app');
     }
     for (const fixture of fixtures) {
@@ -81,8 +87,22 @@ async function measure(dir: string, fixture: string): Promise<{ rows: Record<str
   return {
     rows: [
       { fixture, measure: 'no cache (before this change)', ms: ms(median(none)) },
-      { fixture, measure: 'cold: empty project cache (install + build + save)', ms: ms(coldMs), install: pick(cold, (r) => r.installMs), build: pick(cold, (r) => r.buildMs), save: pick(cold, (r) => r.cache.saveMs) },
-      { fixture, measure: 'warm: cache hit (restore + build)', ms: ms(warmMs), install: pick(warm, (r) => r.installMs), build: pick(warm, (r) => r.buildMs), restore: pick(warm, (r) => r.cache.restoreMs) },
+      {
+        fixture,
+        measure: 'cold: empty project cache (install + build + save)',
+        ms: ms(coldMs),
+        install: pick(cold, (r) => r.installMs),
+        build: pick(cold, (r) => r.buildMs),
+        save: pick(cold, (r) => r.cache.saveMs),
+      },
+      {
+        fixture,
+        measure: 'warm: cache hit (restore + build)',
+        ms: ms(warmMs),
+        install: pick(warm, (r) => r.installMs),
+        build: pick(warm, (r) => r.buildMs),
+        restore: pick(warm, (r) => r.cache.restoreMs),
+      },
       { fixture, measure: 'ratio warm / cold', ms: Math.round((warmMs / coldMs) * 100) / 100 },
     ],
     note: `${fixture}: warm/cold ${(warmMs / coldMs).toFixed(2)} (target <= 0.40); restore ${pick(warm, (r) => r.cache.restoreMs)} ms replaces an install of ${pick(cold, (r) => r.installMs)} ms; framework cache on warm runs: ${warm.map((w) => w.result.cache.frameworkCache).join(', ')}${spanNote('cold', cold)}${spanNote('warm', warm)}`,
@@ -95,7 +115,12 @@ async function measure(dir: string, fixture: string): Promise<{ rows: Record<str
  */
 async function nextSpans(sourceDir: string): Promise<Record<string, number>> {
   const text = await readFile(join(sourceDir, '.next', 'trace'), 'utf8').catch(() => '');
-  const wanted: Record<string, string> = { 'next-build': 'next build', 'run-webpack-compiler': 'webpack compiles (summed)', 'node-file-trace-build': 'output file trace', 'static-generation': 'static generation' };
+  const wanted: Record<string, string> = {
+    'next-build': 'next build',
+    'run-webpack-compiler': 'webpack compiles (summed)',
+    'node-file-trace-build': 'output file trace',
+    'static-generation': 'static generation',
+  };
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;

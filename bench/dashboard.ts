@@ -90,13 +90,24 @@ function copyDeployments(file: string, fromId: string, count: number): void {
   try {
     const row = db.prepare('SELECT * FROM deployments WHERE id = ?').get(fromId) as Record<string, unknown>;
     const cols = Object.keys(row);
-    const insert = db.prepare(`INSERT INTO deployments (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`);
+    const insert = db.prepare(`INSERT INTO deployments (${cols.join(',')}) VALUES (${cols.map((c) => `@${c}`).join(',')})`);
     const statuses = ['ready', 'ready', 'ready', 'failed', 'canceled'];
     db.transaction(() => {
       for (let i = 0; i < count; i++) {
-        const id = 'd' + (1e10 + i).toString(36).padStart(11, '0').slice(-11);
+        const id = `d${(1e10 + i).toString(36).padStart(11, '0').slice(-11)}`;
         const status = statuses[i % statuses.length];
-        insert.run({ ...row, id, seq: Number(row.seq) - (count - i), status, branch: i % 3 === 0 ? `feature-${i % 17}` : 'main', target: i % 3 === 0 ? 'preview' : 'production', commit_message: `Change number ${i}`, created_at: Number(row.created_at) - (count - i) * 60_000, error_code: status === 'failed' ? 'BUILD_FAILED' : null, error_message: status === 'failed' ? 'npm run build exited with code 1' : null });
+        insert.run({
+          ...row,
+          id,
+          seq: Number(row.seq) - (count - i),
+          status,
+          branch: i % 3 === 0 ? `feature-${i % 17}` : 'main',
+          target: i % 3 === 0 ? 'preview' : 'production',
+          commit_message: `Change number ${i}`,
+          created_at: Number(row.created_at) - (count - i) * 60_000,
+          error_code: status === 'failed' ? 'BUILD_FAILED' : null,
+          error_message: status === 'failed' ? 'npm run build exited with code 1' : null,
+        });
       }
     })();
   } finally {

@@ -15,7 +15,7 @@ interface Config {
   certificates: { names: string[]; source: LoadedCertificate['source']; certPem: string; keyPem: string }[];
 }
 
-const configFile = process.env['SLIPWAY_BENCH_HTTPS_CONFIG'];
+const configFile = process.env.SLIPWAY_BENCH_HTTPS_CONFIG;
 if (configFile === undefined) throw new Error('set SLIPWAY_BENCH_HTTPS_CONFIG to the bench config JSON (bench/https.ts does this)');
 const config = JSON.parse(readFileSync(configFile, 'utf8')) as Config;
 const certificates: LoadedCertificate[] = config.certificates.map((c, i) => {

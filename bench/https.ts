@@ -42,8 +42,8 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
   if (!existsSync(NGINX)) throw new Error(`nginx is not installed (${NGINX} is missing): ${INSTALL_HINT}`);
   if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error(`wrk is not installed: ${INSTALL_HINT}`);
   const hasH2load = spawnSync('h2load', ['--version']).error === undefined;
-  const seconds = Number(process.env['SLIPWAY_BENCH_SECONDS'] ?? '10');
-  const rounds = Math.max(1, Number(process.env['SLIPWAY_BENCH_ROUNDS'] ?? '1'));
+  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '10');
+  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '1'));
   const workers = availableParallelism();
   const files = benchFiles();
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-https-'));
@@ -58,9 +58,12 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
     children.push(nginx);
     const edge = await startEdge(configFile, workers, fileURLToPath(new URL('.', import.meta.url)));
     children.push(edge.child);
-    const targets: Target[] = [{ name: 'nginx', port: nginxPort, pid: nginx.pid ?? 0 }, { name: 'edge', port: edge.port, pid: edge.child.pid ?? 0 }];
+    const targets: Target[] = [
+      { name: 'nginx', port: nginxPort, pid: nginx.pid ?? 0 },
+      { name: 'edge', port: edge.port, pid: edge.child.pid ?? 0 },
+    ];
     // SLIPWAY_BENCH_BASELINE=<another build's dist/bench>: that build's edge too, in the same rounds
-    const baselineDir = process.env['SLIPWAY_BENCH_BASELINE'];
+    const baselineDir = process.env.SLIPWAY_BENCH_BASELINE;
     if (baselineDir !== undefined && baselineDir !== '') {
       const baseline = await startEdge(configFile, workers, baselineDir);
       children.push(baseline.child);
@@ -107,8 +110,8 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       title: `HTTPS: Slipway edge vs nginx with TLS (${workers} worker processes each, ${seconds}s runs, ${rounds} round(s))`,
       rows,
       notes: [
-        `${workers} CPU(s) shared by the load generator, nginx and the edge: the ratio is what matters. SLIPWAY_BENCH_ROUNDS=3 takes the median of back-to-back runs; SLIPWAY_BENCH_BASELINE=<other build>/dist/bench adds that build\'s edge to the same rounds.`,
-        'CPU us/req: CPU time of the server\'s processes (all workers and the primary) per request; it moves less with neighbours\' load than req/s.',
+        `${workers} CPU(s) shared by the load generator, nginx and the edge: the ratio is what matters. SLIPWAY_BENCH_ROUNDS=3 takes the median of back-to-back runs; SLIPWAY_BENCH_BASELINE=<other build>/dist/bench adds that build's edge to the same rounds.`,
+        "CPU us/req: CPU time of the server's processes (all workers and the primary) per request; it moves less with neighbours' load than req/s.",
         'keep-alive: wrk -t2 -c50 over HTTPS/1.1; new TLS connection: the same with "Connection: close", so every request is a full handshake (wrk does not resume sessions); HTTP/2: h2load -t2 -c50 -m10.',
         'target: edge >= 70 % of nginx on keep-alive HTTPS.',
         'Same ECDSA P-256 certificate on both. nginx: worker_processes = edge workers, ssl_session_cache shared:SSL:10m, session tickets, http2, sendfile, keepalive_requests 100000, access_log off.',
@@ -151,7 +154,10 @@ async function storeDeployment(dir: string, files: BenchFile[], cert: { certPem:
     { names: [HOST], source: 'acme', ...cert },
     { names: [DEFAULT_CERTIFICATE_NAME], source: 'self-signed', ...selfSignedCertificate([DEFAULT_CERTIFICATE_NAME], 30) },
   ];
-  await writeFile(configFile, JSON.stringify({ blobRoot, hosts: { [HOST]: { deploymentId: 'dpl_bench', manifestHash: sha256(json) } }, platformKey: randomBytes(32).toString('base64'), certificates }));
+  await writeFile(
+    configFile,
+    JSON.stringify({ blobRoot, hosts: { [HOST]: { deploymentId: 'dpl_bench', manifestHash: sha256(json) } }, platformKey: randomBytes(32).toString('base64'), certificates }),
+  );
   return configFile;
 }
 
@@ -219,7 +225,10 @@ http {
 async function startEdge(configFile: string, workers: number, benchDir: string): Promise<{ child: ChildProcess; port: number }> {
   const httpsPort = await freePort();
   const primary = join(benchDir, 'https-primary.js');
-  const child = spawn(process.execPath, [primary, '0', String(httpsPort), String(workers)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, SLIPWAY_BENCH_HTTPS_CONFIG: configFile } });
+  const child = spawn(process.execPath, [primary, '0', String(httpsPort), String(workers)], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: { ...process.env, SLIPWAY_BENCH_HTTPS_CONFIG: configFile },
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       let out = '';
@@ -278,7 +287,6 @@ function h2load(port: number, path: string, seconds: number): Promise<{ requests
   });
 }
 
-
 /** Resolve once GET / answers 200 over TLS with our SNI and Host; reject if `child` exits first or after 10 s. */
 async function waitForHttps(port: number, child: ChildProcess): Promise<void> {
   const until = Date.now() + 10_000;
@@ -297,7 +305,6 @@ async function waitForHttps(port: number, child: ChildProcess): Promise<void> {
   }
   throw new Error(`nothing answered over HTTPS on port ${port} within 10 s`);
 }
-
 
 // run directly: print the table
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

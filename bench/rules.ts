@@ -27,8 +27,8 @@ const TARGETS = [
 
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
   if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error('wrk is not installed: apt-get install -y wrk');
-  const seconds = Number(process.env['SLIPWAY_BENCH_SECONDS'] ?? '5');
-  const rounds = Math.max(1, Number(process.env['SLIPWAY_BENCH_ROUNDS'] ?? '3'));
+  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '5');
+  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '3'));
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-rules-'));
   let edge: ChildProcess | undefined;
   try {
@@ -59,7 +59,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       rows,
       notes: [
         'vercel.json: 120 redirects, 40 header rules (one for every path) and 40 rewrites; the page is a file, so the redirects and header rules are all tried and the rewrites never are.',
-        'with a cookie condition: the same vercel.json with one redirect conditional on a cookie, so the outcome cannot be remembered per path: the edge remembers which rules\' patterns match the path and checks only their conditions on each request.',
+        "with a cookie condition: the same vercel.json with one redirect conditional on a cookie, so the outcome cannot be remembered per path: the edge remembers which rules' patterns match the path and checks only their conditions on each request.",
         '_redirects/_headers: 160 redirects and rewrites and 40 header blocks (one for every path); the page is a file, so only forced rules are tried.',
         'per path the edge remembers what only the path decides (the outcome, or which rules match); rules are skipped by their literal path prefix before their regular expression runs; a file with rule headers is compiled once per header set, so it keeps the prebuilt-response fast path.',
         'target: >= 0.9 x the site without rules.',
@@ -79,8 +79,12 @@ function median(values: number[]): number {
 
 /** 200 rules of the shapes sites really carry: moved sections, legacy URLs, per-section headers. */
 function vercelJson(withCondition = false): string {
-  const redirects = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? { source: `/old-section-${i}/:slug`, destination: `/section-${i}/:slug`, permanent: true } : { source: `/legacy-${i}/(.*)`, destination: `/archive/${i}/$1`, permanent: false }));
-  const headers = Array.from({ length: 40 }, (_, i) => (i === 0 ? { source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] } : { source: `/docs-${i}/:path*`, headers: [{ key: 'Cache-Control', value: 'public, max-age=600' }] }));
+  const redirects = Array.from({ length: 120 }, (_, i) =>
+    i % 2 === 0 ? { source: `/old-section-${i}/:slug`, destination: `/section-${i}/:slug`, permanent: true } : { source: `/legacy-${i}/(.*)`, destination: `/archive/${i}/$1`, permanent: false },
+  );
+  const headers = Array.from({ length: 40 }, (_, i) =>
+    i === 0 ? { source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] } : { source: `/docs-${i}/:path*`, headers: [{ key: 'Cache-Control', value: 'public, max-age=600' }] },
+  );
   const rewrites = Array.from({ length: 40 }, (_, i) => ({ source: `/blog-${i}/:slug`, destination: `/posts/${i}/:slug.html` }));
   // a condition on the request means no outcome can be remembered per path: every request runs the rules
   if (withCondition) redirects[119] = { source: '/beta/:slug', destination: '/preview/:slug', permanent: false, has: [{ type: 'cookie', key: 'beta', value: 'yes' }] } as (typeof redirects)[number];
@@ -88,7 +92,9 @@ function vercelJson(withCondition = false): string {
 }
 
 function netlifyFiles(): { redirects: string; headers: string } {
-  const redirects = Array.from({ length: 160 }, (_, i) => (i % 4 === 0 ? `/forced-${i}/*  /new-${i}/:splat  301!` : i % 4 === 1 ? `/app-${i}/*  /index.html  200` : `/old-${i}/:slug  /section-${i}/:slug  301`)).join('\n');
+  const redirects = Array.from({ length: 160 }, (_, i) =>
+    i % 4 === 0 ? `/forced-${i}/*  /new-${i}/:splat  301!` : i % 4 === 1 ? `/app-${i}/*  /index.html  200` : `/old-${i}/:slug  /section-${i}/:slug  301`,
+  ).join('\n');
   const headers = Array.from({ length: 40 }, (_, i) => (i === 0 ? '/*\n  X-Frame-Options: DENY' : `/docs-${i}/*\n  Cache-Control: public, max-age=600`)).join('\n');
   return { redirects, headers };
 }
@@ -101,7 +107,12 @@ async function storeSites(dir: string): Promise<string> {
   const body = Buffer.from(`${html}</body></html>\n`.padEnd(2048, ' '));
   await blobs.put(sha256(body), body);
   const netlify = netlifyFiles();
-  const rules: (SiteRules | undefined)[] = [undefined, vercelRules(vercelJson()), { platform: 'netlify', routes: [...parseRedirects(netlify.redirects), ...parseHeaders(netlify.headers)] }, vercelRules(vercelJson(true))];
+  const rules: (SiteRules | undefined)[] = [
+    undefined,
+    vercelRules(vercelJson()),
+    { platform: 'netlify', routes: [...parseRedirects(netlify.redirects), ...parseHeaders(netlify.headers)] },
+    vercelRules(vercelJson(true)),
+  ];
   const hosts: Record<string, { deploymentId: string; manifestHash: string }> = {};
   for (const [i, target] of TARGETS.entries()) {
     const manifest: Manifest = { version: 1, files: { 'index.html': { hash: sha256(body), size: body.length, type: 'text/html; charset=utf-8' } } };
@@ -145,7 +156,6 @@ async function startEdge(configFile: string): Promise<{ child: ChildProcess; por
   }
   return { child, port };
 }
-
 
 // run directly: print the table
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -102,8 +102,8 @@ export async function measureServers(dir: string, next: NextApp): Promise<{ rows
     return {
       rows,
       notes: [
-        'servers: the Next.js fixture\'s standalone server as the unsandboxed build made it; the edge, both runtimes and wrk share this machine\'s cores',
-        'proxy: the same edge in this process; the sandboxed server is reached at its network namespace\'s address over the veth pair, the other on 127.0.0.1',
+        "servers: the Next.js fixture's standalone server as the unsandboxed build made it; the edge, both runtimes and wrk share this machine's cores",
+        "proxy: the same edge in this process; the sandboxed server is reached at its network namespace's address over the veth pair, the other on 127.0.0.1",
       ],
     };
   } finally {
@@ -182,6 +182,5 @@ async function site(dir: string, blobs: LocalBlobStore, bundle: ServerBundle, na
   await writeFile(join(out, 'robots.txt'), 'User-agent: *\n');
   return { manifestHash: (await packageOutput({ outputDir: out, blobs, log: () => {}, server: bundle })).manifestHash, bundle };
 }
-
 
 const wrk = (port: number, path: string, host: string) => wrkHost(port, path, host, SECONDS);

@@ -25,7 +25,6 @@ import { measureFixedCosts } from './sandbox-costs.js';
 import { measureServers, sidesOfRound, type NextApp, type Row, type Side } from './sandbox-servers.js';
 import { median } from './stats.js';
 
-
 const STATIC_RUNS = Number(process.env.SLIPWAY_BENCH_RUNS ?? 3);
 const NEXT_RUNS = Number(process.env.SLIPWAY_BENCH_NEXT_RUNS ?? 1);
 /** the worker's default build folder cap (--build-disk-mb) */
@@ -62,12 +61,12 @@ export async function run(): Promise<{ title: string; rows: Row[]; notes: string
   }
   if (iso.root) {
     notes.push(
-      'sandboxed: uid 64100, own network namespace over a veth pair behind the firewall, cgroup memory/pids/cpu limits' + (iso.loop ? ', the build folder on its own size-capped ext4 (loop) file system, made in the timed span as the worker does' : ''),
+      'sandboxed: uid 64100, own network namespace over a veth pair behind the firewall, cgroup memory/pids/cpu limits' +
+        (iso.loop ? ', the build folder on its own size-capped ext4 (loop) file system, made in the timed span as the worker does' : ''),
       // cgroup v1: every task of the root group weighs 1024, the slipway group as a whole 1024 too
       'CPU: sandboxed builds sit in the cpu cgroup slipway/ (every build on the machine together weighs one ordinary process against the unsandboxed side), so when the cores are busy the sandboxed build gets less CPU; servers have no cpu group',
     );
-  }
-  else notes.push('not root here: the sandbox shares the host network and has no cgroups or uid switch, so these figures understate it');
+  } else notes.push('not root here: the sandbox shares the host network and has no cgroups or uid switch, so these figures understate it');
   notes.push(
     'reference: no sandbox at all (runBuild sandbox: false, a Runtime without sandbox, servers on 127.0.0.1), stricter than the old bwrap sandbox the issue compares with, which had its own (smaller) cost',
     'builds: a fresh copy of the fixture each, no project cache (both really install); npm download caches warm and identical on both sides (one install fills one, copied to the other), so the network does not weigh in',

@@ -126,7 +126,7 @@ export async function run() {
           { measure: 'cold start through edge + runtime (scaled to zero)', ms: ms(c), ratio: c / b },
           ...overhead,
         ],
-        notes: ['targets: cold start ratio <= 1.2; through the edge >= 0.85 of direct', 'the edge runs in this process (one core\'s worth); wrk and the Next.js server share the other'],
+        notes: ['targets: cold start ratio <= 1.2; through the edge >= 0.85 of direct', "the edge runs in this process (one core's worth); wrk and the Next.js server share the other"],
       };
     } finally {
       await edge.close();

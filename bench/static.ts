@@ -33,10 +33,10 @@ export interface WrkResult {
 
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
   requireTools();
-  const seconds = Number(process.env['SLIPWAY_BENCH_SECONDS'] ?? '10');
-  const rounds = Math.max(1, Number(process.env['SLIPWAY_BENCH_ROUNDS'] ?? '1'));
+  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '10');
+  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '1'));
   const workers = availableParallelism();
-  const policies = (process.env['SLIPWAY_BENCH_EDGE_POLICIES'] ?? 'none,rr').split(',').filter((p): p is 'none' | 'rr' => p === 'none' || p === 'rr');
+  const policies = (process.env.SLIPWAY_BENCH_EDGE_POLICIES ?? 'none,rr').split(',').filter((p): p is 'none' | 'rr' => p === 'none' || p === 'rr');
   const files = benchFiles();
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-static-'));
   const children: ChildProcess[] = [];
@@ -52,7 +52,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       targets.push({ name: `edge (${policy === 'rr' ? 'SCHED_RR' : 'SCHED_NONE'})`, port: edge.port, pid: edge.child.pid ?? 0 });
     }
     // SLIPWAY_BENCH_BASELINE=<another build's dist/bench>: that build's edge too, in the same rounds
-    const baselineDir = process.env['SLIPWAY_BENCH_BASELINE'];
+    const baselineDir = process.env.SLIPWAY_BENCH_BASELINE;
     if (baselineDir !== undefined && baselineDir !== '') {
       const baseline = await startEdge(configFile, workers, 'none', baselineDir);
       children.push(baseline.child);
@@ -93,7 +93,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       rows,
       notes: [
         `${workers} CPU(s) shared by wrk, nginx and the edge: absolute numbers are low, the ratio is what matters. On a busy machine use SLIPWAY_BENCH_ROUNDS=3 (median of back-to-back runs).`,
-        'CPU us/req: CPU time of the server processes (all workers, and the primary) per request served; it moves less with neighbours\' load than req/s.',
+        "CPU us/req: CPU time of the server processes (all workers, and the primary) per request served; it moves less with neighbours' load than req/s.",
         'targets: edge >= 60 % of nginx for the page, >= 80 % for the asset.',
         'nginx: worker_processes auto, sendfile, tcp_nopush, open_file_cache, access_log off; keepalive_requests raised to 100000 (the edge never closes a busy keep-alive connection either).',
         'edge: whole responses from its in-memory blob cache through the raw fast path; nginx sends the 50 KB asset with sendfile (no copy), the edge must copy it into the socket, which is most of the gap on the asset.',
@@ -311,7 +311,6 @@ export function parseWrk(out: string): WrkResult {
   return { requests: Number(requests), requestsPerSec: Number(rps), p99Ms: Math.round(Number(p99[1]) * (scale[p99[2] ?? 'ms'] ?? 1) * 100) / 100 };
 }
 
-
 /** Resolve once GET / answers 200 with our Host; reject if `child` exits first or after 10 s. */
 async function waitForHttp(port: number, child: ChildProcess): Promise<void> {
   const until = Date.now() + 10_000;
@@ -330,7 +329,6 @@ async function waitForHttp(port: number, child: ChildProcess): Promise<void> {
   }
   throw new Error(`nothing answered on port ${port} within 10 s`);
 }
-
 
 // run directly: print the table
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -201,7 +201,15 @@ async function checkOperatorCertificate(certFile: string, keyFile: string): Prom
 }
 
 function serverLimits(config: Config): ServerLimits {
-  return { memoryMb: config.serverMemoryMb, requestTimeoutMs: config.serverRequestTimeoutMs, idleMs: config.serverIdleMs, pids: config.sandbox.serverPids, tmpMb: config.sandbox.tmpMb, allow: config.sandbox.allow, nodeCacheDir: config.nodeCacheDir };
+  return {
+    memoryMb: config.serverMemoryMb,
+    requestTimeoutMs: config.serverRequestTimeoutMs,
+    idleMs: config.serverIdleMs,
+    pids: config.sandbox.serverPids,
+    tmpMb: config.sandbox.tmpMb,
+    allow: config.sandbox.allow,
+    nodeCacheDir: config.nodeCacheDir,
+  };
 }
 
 /** SLIPWAY_ADMIN_TOKEN, else the token in <data-dir>/admin-token, made once with mode 0600. */

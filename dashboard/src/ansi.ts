@@ -21,7 +21,7 @@ interface Pen {
 const NAMES = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white'];
 
 function xterm256(n: number): string {
-  if (n < 16) return `var(--ansi-${n < 8 ? NAMES[n] : 'bright-' + NAMES[n - 8]})`;
+  if (n < 16) return `var(--ansi-${n < 8 ? NAMES[n] : `bright-${NAMES[n - 8]}`})`;
   if (n >= 232) {
     const v = 8 + (n - 232) * 10;
     return `rgb(${v},${v},${v})`;
@@ -44,10 +44,10 @@ function apply(pen: Pen, codes: number[]): Pen {
     else if (c === 23) p.italic = false;
     else if (c === 24) p.underline = false;
     else if (c >= 30 && c <= 37) (p.fg = NAMES[c - 30]), delete p.fgRgb;
-    else if (c >= 90 && c <= 97) (p.fg = 'bright-' + NAMES[c - 90]), delete p.fgRgb;
+    else if (c >= 90 && c <= 97) (p.fg = `bright-${NAMES[c - 90]}`), delete p.fgRgb;
     else if (c === 39) delete p.fg, delete p.fgRgb;
     else if (c >= 40 && c <= 47) (p.bg = NAMES[c - 40]), delete p.bgRgb;
-    else if (c >= 100 && c <= 107) (p.bg = 'bright-' + NAMES[c - 100]), delete p.bgRgb;
+    else if (c >= 100 && c <= 107) (p.bg = `bright-${NAMES[c - 100]}`), delete p.bgRgb;
     else if (c === 49) delete p.bg, delete p.bgRgb;
     else if ((c === 38 || c === 48) && codes[i + 1] === 5) {
       const colour = xterm256(codes[i + 2] ?? 0);
@@ -66,8 +66,8 @@ function apply(pen: Pen, codes: number[]): Pen {
 
 function classes(p: Pen): string {
   const out: string[] = [];
-  if (p.fg !== undefined) out.push('fg-' + p.fg);
-  if (p.bg !== undefined) out.push('bg-' + p.bg);
+  if (p.fg !== undefined) out.push(`fg-${p.fg}`);
+  if (p.bg !== undefined) out.push(`bg-${p.bg}`);
   if (p.bold === true) out.push('b');
   if (p.dim === true) out.push('dim');
   if (p.italic === true) out.push('i');
@@ -92,7 +92,11 @@ export function parseAnsi(line: string, start: Pen = {}): { runs: Run[]; pen: Pe
   for (const m of line.matchAll(ESCAPES)) {
     push(line.slice(last, m.index));
     last = m.index + m[0].length;
-    if (m[2] === 'm') pen = apply(pen, (m[1] === '' || m[1] === undefined ? '0' : m[1]).split(';').map((x) => Number(x) || 0));
+    if (m[2] === 'm')
+      pen = apply(
+        pen,
+        (m[1] === '' || m[1] === undefined ? '0' : m[1]).split(';').map((x) => Number(x) || 0),
+      );
   }
   push(line.slice(last).replace(/\r/g, ''));
   return { runs, pen };

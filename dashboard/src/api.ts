@@ -50,7 +50,7 @@ async function errorFrom(res: Response): Promise<ApiError> {
   }
   const e = body?.error;
   if (e?.message !== undefined) return new ApiError(res.status, e.code ?? 'ERROR', e.message, e.hint);
-  return new ApiError(res.status, 'HTTP_' + res.status, `The server answered ${res.status} ${res.statusText}.`, res.status >= 500 ? 'The server log has the details.' : undefined);
+  return new ApiError(res.status, `HTTP_${res.status}`, `The server answered ${res.status} ${res.statusText}.`, res.status >= 500 ? 'The server log has the details.' : undefined);
 }
 
 function networkError(): ApiError {
@@ -61,7 +61,7 @@ function networkError(): ApiError {
 export async function api<T = unknown>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
   let res: Response;
   try {
-    res = await fetch('/api/v1' + path, { method, headers: headers(method, body !== undefined), body: body === undefined ? null : JSON.stringify(body), credentials: 'same-origin' });
+    res = await fetch(`/api/v1${path}`, { method, headers: headers(method, body !== undefined), body: body === undefined ? null : JSON.stringify(body), credentials: 'same-origin' });
   } catch {
     throw networkError();
   }
@@ -97,7 +97,7 @@ export function stream(path: string, handlers: StreamHandlers): () => void {
       try {
         const extra: Record<string, string> = { accept: 'text/event-stream' };
         if (lastId !== undefined) extra['last-event-id'] = lastId;
-        const res = await fetch('/api/v1' + path, { headers: headers('GET', false, extra), credentials: 'same-origin', signal: abort.signal });
+        const res = await fetch(`/api/v1${path}`, { headers: headers('GET', false, extra), credentials: 'same-origin', signal: abort.signal });
         if (!res.ok || res.body === null) {
           const err = await errorFrom(res);
           const final = res.status >= 400 && res.status < 500;

@@ -71,7 +71,7 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
 
 /** A value shown once, in a read-only field with its copy button. */
 export function Secret({ label, value }: { label: string; value: string }) {
-  const id = 'secret-' + label.replace(/\W+/g, '-').toLowerCase();
+  const id = `secret-${label.replace(/\W+/g, '-').toLowerCase()}`;
   return (
     <div class="field">
       <label for={id}>{label}</label>

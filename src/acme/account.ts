@@ -14,7 +14,11 @@ export async function acmeClientFor(db: Db, box: SecretBox, directory: string, e
   if (row === undefined) {
     const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
     // two api processes starting at once: the first insert wins, both use its key
-    await db.insertInto('acme_accounts').values({ directory, account_url: null, email: email ?? null, key_enc: box.encrypt(key), created_at: Date.now() }).onConflict((oc) => oc.column('directory').doNothing()).execute();
+    await db
+      .insertInto('acme_accounts')
+      .values({ directory, account_url: null, email: email ?? null, key_enc: box.encrypt(key), created_at: Date.now() })
+      .onConflict((oc) => oc.column('directory').doNothing())
+      .execute();
     row = await db.selectFrom('acme_accounts').selectAll().where('directory', '=', directory).executeTakeFirstOrThrow();
   }
   const accountKey = box.decrypt(row.key_enc);
@@ -24,13 +28,21 @@ export async function acmeClientFor(db: Db, box: SecretBox, directory: string, e
   if (row.account_url === null) {
     const client = new acme.Client(options);
     await step('Registering the ACME account', () => client.createAccount({ termsOfServiceAgreed: true, contact }));
-    await db.updateTable('acme_accounts').set({ account_url: client.getAccountUrl(), email: email ?? null }).where('directory', '=', directory).execute();
+    await db
+      .updateTable('acme_accounts')
+      .set({ account_url: client.getAccountUrl(), email: email ?? null })
+      .where('directory', '=', directory)
+      .execute();
     return client;
   }
   const client = new acme.Client({ ...options, accountUrl: row.account_url });
   if ((row.email ?? undefined) !== email) {
     await step('Updating the ACME account contact', () => client.updateAccount({ contact }));
-    await db.updateTable('acme_accounts').set({ email: email ?? null }).where('directory', '=', directory).execute();
+    await db
+      .updateTable('acme_accounts')
+      .set({ email: email ?? null })
+      .where('directory', '=', directory)
+      .execute();
   }
   return client;
 }

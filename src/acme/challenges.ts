@@ -27,8 +27,11 @@ export async function presentChallenge(
   const host = authz.identifier.value;
   const expires = Date.now() + CHALLENGE_TTL_MS;
   if (kind === 'http-01') {
-    await db.insertInto('acme_challenges').values({ kind, key: token, value: keyAuthorization, expires_at: expires })
-      .onConflict((oc) => oc.columns(['kind', 'key']).doUpdateSet({ value: keyAuthorization, expires_at: expires })).execute();
+    await db
+      .insertInto('acme_challenges')
+      .values({ kind, key: token, value: keyAuthorization, expires_at: expires })
+      .onConflict((oc) => oc.columns(['kind', 'key']).doUpdateSet({ value: keyAuthorization, expires_at: expires }))
+      .execute();
     return async () => {
       await db.deleteFrom('acme_challenges').where('kind', '=', kind).where('key', '=', token).execute();
     };
@@ -36,8 +39,11 @@ export async function presentChallenge(
   if (kind === 'tls-alpn-01') {
     const [keyPem, certPem] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, await acme.crypto.createPrivateEcdsaKey('P-256'));
     const value = box.encrypt(JSON.stringify({ certPem: certPem.toString(), keyPem: keyPem.toString() }));
-    await db.insertInto('acme_challenges').values({ kind, key: host, value, expires_at: expires })
-      .onConflict((oc) => oc.columns(['kind', 'key']).doUpdateSet({ value, expires_at: expires })).execute();
+    await db
+      .insertInto('acme_challenges')
+      .values({ kind, key: host, value, expires_at: expires })
+      .onConflict((oc) => oc.columns(['kind', 'key']).doUpdateSet({ value, expires_at: expires }))
+      .execute();
     await bumpCounter(db, 'tls_generation');
     await new Promise((resolve) => setTimeout(resolve, TLS_RELOAD_MS));
     return async () => {

@@ -56,8 +56,11 @@ export async function noteOnActive(db: Db, name: string, detail: string | null):
 async function schedule(db: Db, name: string, nextAt: number, failures: number | undefined): Promise<void> {
   const exists = await db.selectFrom('domains').select('name').where('name', '=', name).executeTakeFirst();
   if (exists === undefined) return; // removed meanwhile
-  await db.insertInto('certificate_attempts').values({ domain: name, next_at: nextAt, failures: failures ?? 0 })
-    .onConflict((oc) => oc.column('domain').doUpdateSet(failures === undefined ? { next_at: nextAt } : { next_at: nextAt, failures })).execute();
+  await db
+    .insertInto('certificate_attempts')
+    .values({ domain: name, next_at: nextAt, failures: failures ?? 0 })
+    .onConflict((oc) => oc.column('domain').doUpdateSet(failures === undefined ? { next_at: nextAt } : { next_at: nextAt, failures }))
+    .execute();
 }
 
 async function setStatus(db: Db, name: string, status: DomainStatus, detail: string | null): Promise<void> {

@@ -2,7 +2,7 @@ import type acme from 'acme-client';
 import type { Config } from '../config/index.js';
 import { toError } from '../errors/index.js';
 import type { SecretBox } from '../secrets.js';
-import type { Db, Domain } from '../store/index.js';
+import type { Db } from '../store/index.js';
 import { deleteCertificate, describeCertificate, saveCertificate } from '../tls/certificates.js';
 import { acmeClientFor } from './account.js';
 import { sweepChallenges } from './challenges.js';
@@ -54,8 +54,7 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
   const maxRetryMs = opts.maxRetryMs ?? 6 * 3_600_000;
   const log = opts.log ?? ((message: string) => console.error(`[acme] ${message}`));
   configureAcmeHttp(acmeConfig.caFile);
-  const dns: DnsProvider | undefined = acmeConfig.dns01 === undefined ? undefined
-    : createRfc2136Provider({ server: acmeConfig.dns01.server, zone: acmeConfig.dns01.zone, key: acmeConfig.dns01.tsig });
+  const dns: DnsProvider | undefined = acmeConfig.dns01 === undefined ? undefined : createRfc2136Provider({ server: acmeConfig.dns01.server, zone: acmeConfig.dns01.zone, key: acmeConfig.dns01.tsig });
   // previews and deployment URLs need *.<base>, which only DNS-01 can prove
   const baseNames = dns !== undefined && baseDomain !== 'localhost' ? [baseDomain, `*.${baseDomain}`] : undefined;
   const base = { failures: 0, nextAttempt: 0 };
@@ -81,7 +80,13 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
     const wildcard = domain.name.startsWith('*.');
     if (wildcard && dns === undefined) {
       const retryAt = Date.now() + maxRetryMs;
-      await markFailed(db, domain.name, 'A wildcard domain needs a DNS-01 certificate: start Slipway with --dns01-server, --dns01-tsig-name and SLIPWAY_DNS01_TSIG_SECRET (RFC 2136 updates to your DNS server).', retryAt, domain.failures + 1);
+      await markFailed(
+        db,
+        domain.name,
+        'A wildcard domain needs a DNS-01 certificate: start Slipway with --dns01-server, --dns01-tsig-name and SLIPWAY_DNS01_TSIG_SECRET (RFC 2136 updates to your DNS server).',
+        retryAt,
+        domain.failures + 1,
+      );
       return;
     }
     const wait = await rateLimitWait(db, [domain.name]);
@@ -150,7 +155,11 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
           await deleteCertificate(db, cert.id);
         } else {
           log(`certificate for ${names.join(', ')} is not renewed: no domain uses it any more`);
-          await db.updateTable('certificates').set({ renew_at: Number(cert.not_after), last_error: 'not renewed: no domain uses it any more', updated_at: now }).where('id', '=', cert.id).execute();
+          await db
+            .updateTable('certificates')
+            .set({ renew_at: Number(cert.not_after), last_error: 'not renewed: no domain uses it any more', updated_at: now })
+            .where('id', '=', cert.id)
+            .execute();
         }
         continue;
       }

@@ -32,10 +32,7 @@ export async function orderCertificate(ctx: OrderContext, names: string[], viaDn
     if (authz.status === 'valid') continue;
     await authorize(ctx, authz, viaDns || authz.wildcard === true ? 'dns-01' : ctx.challenge);
   }
-  const [keyPem, csr] = await acme.crypto.createCsr(
-    { altNames: names, ...(names[0]!.length <= 64 ? { commonName: names[0]! } : {}) },
-    await acme.crypto.createPrivateEcdsaKey('P-256'),
-  );
+  const [keyPem, csr] = await acme.crypto.createCsr({ altNames: names, ...(names[0]!.length <= 64 ? { commonName: names[0]! } : {}) }, await acme.crypto.createPrivateEcdsaKey('P-256'));
   // (the polled copy has no url: finalize with the order itself)
   await step('Waiting for the order to be ready', () => client.waitForValidStatus(order));
   const finalized = await step('Finalizing the order', () => client.finalizeOrder(order, csr));

@@ -47,9 +47,13 @@ export function configureAcmeHttp(caFile: string | undefined): void {
     try {
       pem = readFileSync(caFile, 'utf8');
     } catch (error) {
-      throw new AppError('CONFIG', `--acme-ca-file ${caFile} cannot be read: ${(error as Error).message}`, { cause: error, hint: 'Point it at the PEM of the CA that signed the ACME directory\'s HTTPS certificate, e.g. --acme-ca-file /etc/slipway/pebble-ca.pem' });
+      throw new AppError('CONFIG', `--acme-ca-file ${caFile} cannot be read: ${(error as Error).message}`, {
+        cause: error,
+        hint: "Point it at the PEM of the CA that signed the ACME directory's HTTPS certificate, e.g. --acme-ca-file /etc/slipway/pebble-ca.pem",
+      });
     }
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new AppError('CONFIG', `--acme-ca-file ${caFile} holds no PEM certificate.`, { hint: 'Point it at a PEM file (-----BEGIN CERTIFICATE-----).' });
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new AppError('CONFIG', `--acme-ca-file ${caFile} holds no PEM certificate.`, { hint: 'Point it at a PEM file (-----BEGIN CERTIFICATE-----).' });
     acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, pem], keepAlive: true });
   }
   if (installed) return;

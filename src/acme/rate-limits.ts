@@ -27,7 +27,10 @@ export async function recordEvent(db: Db, kind: 'order' | 'failed-validation', n
  * why, in words for the domain's status. Events older than the longest window are dropped.
  */
 export async function rateLimitWait(db: Db, names: string[], now = Date.now()): Promise<Postponement | undefined> {
-  await db.deleteFrom('acme_events').where('at', '<', now - LIMITS.order.windowMs).execute();
+  await db
+    .deleteFrom('acme_events')
+    .where('at', '<', now - LIMITS.order.windowMs)
+    .execute();
   const orders = await eventTimes(db, 'order', undefined, now - LIMITS.order.windowMs);
   const overOrders = over('order', orders);
   if (overOrders !== undefined) return overOrders;

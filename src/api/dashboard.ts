@@ -50,10 +50,15 @@ export function loadDashboard(dir = DASHBOARD_DIR): Map<string, Asset> {
         walk(path);
         continue;
       }
-      const url = '/' + relative(dir, path).split(sep).join('/');
+      const url = `/${relative(dir, path).split(sep).join('/')}`;
       const ext = extname(name);
       const raw = readFileSync(path);
-      const asset: Asset = { type: TYPES[ext] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(raw).digest('base64url').slice(0, 22)}"`, raw, immutable: url.startsWith('/assets/') };
+      const asset: Asset = {
+        type: TYPES[ext] ?? 'application/octet-stream',
+        etag: `"${createHash('sha256').update(raw).digest('base64url').slice(0, 22)}"`,
+        raw,
+        immutable: url.startsWith('/assets/'),
+      };
       if (COMPRESSIBLE.has(ext) && raw.length > 512) {
         asset.gzip = gzipSync(raw, { level: 9 });
         asset.br = brotliCompressSync(raw, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: raw.length } });
@@ -83,7 +88,9 @@ export function registerDashboard(app: FastifyInstance, assets = loadDashboard()
         .code(503)
         .header('cache-control', 'no-store')
         .type('text/html; charset=utf-8')
-        .send('<!doctype html><title>Slipway</title><p>The dashboard is not built. Run <code>npm run build:dashboard</code> (npm install does it) and restart Slipway. The API is at <a href="/api/v1/projects">/api/v1</a>.</p>');
+        .send(
+          '<!doctype html><title>Slipway</title><p>The dashboard is not built. Run <code>npm run build:dashboard</code> (npm install does it) and restart Slipway. The API is at <a href="/api/v1/projects">/api/v1</a>.</p>',
+        );
     }
     let asset = assets.get(path);
     if (asset === undefined || path === '/index.html') {

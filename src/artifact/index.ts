@@ -140,7 +140,7 @@ export async function packageOutput(opts: PackageOptions): Promise<PackageResult
   await upload(manifestHash, json.length, () => blobs.put(manifestHash, json));
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  log(`Packaged ${files.length} file${files.length === 1 ? "" : "s"} in ${seconds}s: ${filesUploaded} new, ${formatBytes(bytesUploaded)} uploaded, ${filesCompressed} compressed`);
+  log(`Packaged ${files.length} file${files.length === 1 ? '' : 's'} in ${seconds}s: ${filesUploaded} new, ${formatBytes(bytesUploaded)} uploaded, ${filesCompressed} compressed`);
   return { manifest, manifestHash, filesTotal: files.length, filesUploaded, bytesUploaded, filesCompressed };
 }
 
@@ -152,5 +152,8 @@ async function allStored(blobs: BlobStore, variants: Variants): Promise<boolean>
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -73,7 +73,11 @@ export async function authorize(db: Db, caller: Caller | undefined, access: Acce
     return { project, deployment, role };
   }
   const nameOrId = params[access.project] ?? '';
-  const project = await db.selectFrom('projects').selectAll().where((eb) => eb.or([eb('name', '=', nameOrId), eb('id', '=', nameOrId)])).executeTakeFirst();
+  const project = await db
+    .selectFrom('projects')
+    .selectAll()
+    .where((eb) => eb.or([eb('name', '=', nameOrId), eb('id', '=', nameOrId)]))
+    .executeTakeFirst();
   if (project === undefined) throw projectNotFound(nameOrId);
   return { project, role: await projectRole(db, caller, project, access, projectNotFound(nameOrId)) };
 }

@@ -64,7 +64,8 @@ export async function prepareUser(input: { email?: unknown; password?: unknown; 
 
 /** Store a prepared user (in the caller's transaction); the email must be free. */
 export async function insertUser(db: Db, prepared: PreparedUser): Promise<User> {
-  if ((await findUserByEmail(db, prepared.email)) !== undefined) throw new AppError('CONFLICT', `There is already an account for ${prepared.email}.`, { hint: 'Add that person to a team instead: POST /api/v1/teams/<team>/members {"email","role"}.' });
+  if ((await findUserByEmail(db, prepared.email)) !== undefined)
+    throw new AppError('CONFLICT', `There is already an account for ${prepared.email}.`, { hint: 'Add that person to a team instead: POST /api/v1/teams/<team>/members {"email","role"}.' });
   const user: User = { id: newId('u'), email: prepared.email, name: prepared.name, password_hash: prepared.passwordHash, created_at: Date.now() };
   await db.insertInto('users').values(user).execute();
   return user;
@@ -92,7 +93,11 @@ export async function createTeam(db: Db, input: { slug?: unknown; name?: unknown
 }
 
 export async function findTeam(db: Db, slugOrId: string): Promise<Team | undefined> {
-  return db.selectFrom('teams').selectAll().where((eb) => eb.or([eb('slug', '=', slugOrId), eb('id', '=', slugOrId)])).executeTakeFirst();
+  return db
+    .selectFrom('teams')
+    .selectAll()
+    .where((eb) => eb.or([eb('slug', '=', slugOrId), eb('id', '=', slugOrId)]))
+    .executeTakeFirst();
 }
 
 export async function roleOf(db: Db, teamId: string, userId: string): Promise<Role | undefined> {

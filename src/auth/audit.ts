@@ -35,10 +35,16 @@ const PAGE = 50;
 
 /** A page of a team's events, newest first; the cursor is the id to continue below. */
 export async function readAudit(db: Db, teamId: string, cursor: string | undefined, limit = PAGE): Promise<{ events: ReturnType<typeof serializeEvent>[]; nextCursor: string | null }> {
-  let q = db.selectFrom('audit_events').selectAll().where('team_id', '=', teamId).orderBy('id', 'desc').limit(limit + 1);
+  let q = db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('team_id', '=', teamId)
+    .orderBy('id', 'desc')
+    .limit(limit + 1);
   if (cursor !== undefined && cursor !== '') {
     const below = Number(cursor);
-    if (!Number.isInteger(below) || below < 1) throw new AppError('VALIDATION', 'cursor must be the nextCursor of a previous page.', { hint: 'Start without ?cursor=, then pass the nextCursor it answers.' });
+    if (!Number.isInteger(below) || below < 1)
+      throw new AppError('VALIDATION', 'cursor must be the nextCursor of a previous page.', { hint: 'Start without ?cursor=, then pass the nextCursor it answers.' });
     q = q.where('id', '<', below);
   }
   const rows = await q.execute();

@@ -47,7 +47,8 @@ export async function resolveCaller(db: Db, adminToken: string, creds: Credentia
 export async function fromToken(db: Db, adminToken: string, token: string): Promise<Caller> {
   if (safeEqual(token, adminToken)) return { kind: 'admin', via: 'token' };
   const row = await findLiveToken(db, token);
-  if (row === undefined) throw new AppError('UNAUTHORIZED', 'The API token is not valid.', { hint: 'It may have been revoked or have expired: make a new one with POST /api/v1/tokens (slipway tokens create).' });
+  if (row === undefined)
+    throw new AppError('UNAUTHORIZED', 'The API token is not valid.', { hint: 'It may have been revoked or have expired: make a new one with POST /api/v1/tokens (slipway tokens create).' });
   await markTokenUsed(db, row);
   if (row.kind === 'deploy') return { kind: 'deploy', via: 'token', token: row };
   const user = row.user_id === null ? undefined : await findUser(db, row.user_id);

@@ -3,7 +3,27 @@
  * lets them do (access.ts). The api checks both in one hook per request (src/api/guard.ts).
  */
 export { authorize, projectNotFound, projectTeamRole, teamNotFound, teamRole, type Access, type Grant } from './access.js';
-export { allTeams, atLeast, checkPassword, checkRole, checkSlug, createTeam, findTeam, insertUser, prepareUser, type PreparedUser, findUser, findUserByEmail, keepAnOwner, normaliseEmail, roleOf, ROLES, serializeUser, setMembership, teamsOf } from './accounts.js';
+export {
+  allTeams,
+  atLeast,
+  checkPassword,
+  checkRole,
+  checkSlug,
+  createTeam,
+  findTeam,
+  insertUser,
+  prepareUser,
+  type PreparedUser,
+  findUser,
+  findUserByEmail,
+  keepAnOwner,
+  normaliseEmail,
+  roleOf,
+  ROLES,
+  serializeUser,
+  setMembership,
+  teamsOf,
+} from './accounts.js';
 export { actorOf, readAudit, recordAudit, type AuditEntry } from './audit.js';
 export { callerUserId, fromToken, resolveCaller, type Caller } from './caller.js';
 export { dummyHash, hashPassword, needsRehash, verifyPassword } from './password.js';

@@ -29,7 +29,14 @@ export async function checkLoginLimit(db: Db, email: string, ip: string, now = D
 async function window(db: Db, key: string, limit: { max: number; windowMs: number }, now: number): Promise<LimitVerdict> {
   // the newest `max` attempts in the window: when there are `max` of them, the oldest of those
   // leaving the window is when the next attempt is allowed
-  const rows = await db.selectFrom('login_attempts').select('at').where('key', '=', key).where('at', '>', now - limit.windowMs).orderBy('at', 'desc').limit(limit.max).execute();
+  const rows = await db
+    .selectFrom('login_attempts')
+    .select('at')
+    .where('key', '=', key)
+    .where('at', '>', now - limit.windowMs)
+    .orderBy('at', 'desc')
+    .limit(limit.max)
+    .execute();
   if (rows.length < limit.max) return { limited: false, retryAfterSeconds: 0 };
   const oldest = Number(rows.at(-1)!.at);
   return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((oldest + limit.windowMs - now) / 1000)) };
@@ -41,7 +48,10 @@ export async function recordAttempt(db: Db, email: string, ip: string, failed: b
   if (failed) rows.push({ key: `account:${email}`, at: now });
   await db.insertInto('login_attempts').values(rows).execute();
   const longest = Math.max(LOGIN_LIMITS.account.windowMs, LOGIN_LIMITS.address.windowMs);
-  await db.deleteFrom('login_attempts').where('at', '<=', now - longest).execute();
+  await db
+    .deleteFrom('login_attempts')
+    .where('at', '<=', now - longest)
+    .execute();
 }
 
 /** A successful login forgets the account's failures (the address keeps counting). */

@@ -74,7 +74,8 @@ export function checkTokenName(value: unknown): string {
 export function checkExpiry(value: unknown, now = Date.now()): number | null {
   if (value === undefined || value === null) return null;
   const at = typeof value === 'string' ? Date.parse(value) : NaN;
-  if (!Number.isFinite(at) || at <= now) throw new AppError('VALIDATION', 'expiresAt must be an ISO-8601 time in the future.', { hint: `For example: {"expiresAt": "${new Date(now + 90 * 86_400_000).toISOString()}"}` });
+  if (!Number.isFinite(at) || at <= now)
+    throw new AppError('VALIDATION', 'expiresAt must be an ISO-8601 time in the future.', { hint: `For example: {"expiresAt": "${new Date(now + 90 * 86_400_000).toISOString()}"}` });
   return at;
 }
 

@@ -78,7 +78,14 @@ export async function dependencyKey(input: KeyInput): Promise<string> {
   const patches = await resolveBeneath(input.rootDir, 'patches', { follow: false });
   if (patches.kind === 'dir') for (const [path, bytes] of await readFolder(patches.path, 'patches')) part(`file:${path}`, bytes);
   part('installCommand', input.installCommand ?? '');
-  part('env', JSON.stringify(Object.entries(input.env).filter(([name]) => INSTALL_ENV.test(name)).sort(([a], [b]) => (a < b ? -1 : 1))));
+  part(
+    'env',
+    JSON.stringify(
+      Object.entries(input.env)
+        .filter(([name]) => INSTALL_ENV.test(name))
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    ),
+  );
   part('salt', input.salt ?? '');
   if (input.workspace !== undefined) part('workspace', input.workspace);
   return hash.digest('hex');

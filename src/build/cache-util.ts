@@ -19,7 +19,9 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
  */
 export async function makeParents(root: string, path: string, owner: Owner | undefined): Promise<string[]> {
   const made: string[] = [];
-  const parts = relative(root, join(path, '..')).split(/[\\/]+/).filter((p) => p !== '');
+  const parts = relative(root, join(path, '..'))
+    .split(/[\\/]+/)
+    .filter((p) => p !== '');
   let dir = root;
   for (const part of parts) {
     dir = join(dir, part);

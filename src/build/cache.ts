@@ -172,7 +172,15 @@ function entryTree(entryDir: string, tree: string): string {
  * first), with the node_modules of those `trees` (workspace package folders below rootDir)
  * that have one. Never throws: a cache that cannot be written only costs speed.
  */
-export async function saveDependencies(cache: ProjectCache, key: string, rootDir: string, packageManager: string, log: LogFn, opts: CheckoutOptions = {}, trees: string[] = []): Promise<number | undefined> {
+export async function saveDependencies(
+  cache: ProjectCache,
+  key: string,
+  rootDir: string,
+  packageManager: string,
+  log: LogFn,
+  opts: CheckoutOptions = {},
+  trees: string[] = [],
+): Promise<number | undefined> {
   const started = Date.now();
   const entryDir = join(cache.dir, 'deps', key);
   if ((await readEntry(entryDir)) !== undefined) return undefined;
@@ -196,7 +204,10 @@ export async function saveDependencies(cache: ProjectCache, key: string, rootDir
       const to = entryTree(temp, tree);
       await mkdir(join(to, '..'), { recursive: true });
       // a project without dependencies gets an empty entry: the next build skips the install too
-      const one = path === undefined ? await mkdir(to).then(() => ({ files: 0, bytes: 0, dropped: [] })) : await copyTree(path, to, { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: path, within }, seal: true });
+      const one =
+        path === undefined
+          ? await mkdir(to).then(() => ({ files: 0, bytes: 0, dropped: [] }))
+          : await copyTree(path, to, { op: cache.op, skip: DEPENDENCY_SKIP, copyAlways: DEPENDENCY_COPY, measure: true, links: { at: path, within }, seal: true });
       warnDropped(log, tree === '' ? 'node_modules' : `${tree}/node_modules`, one.dropped);
       stats.files += one.files;
       stats.bytes += one.bytes;
@@ -314,7 +325,10 @@ export async function evict(cache: ProjectCache, keep: string | undefined, log: 
   for (const key of await readdir(depsDir).catch(() => [])) {
     const info = await readEntry(join(depsDir, key));
     if (info === undefined) continue;
-    const used = await stat(join(depsDir, key, 'used')).then((s) => s.mtimeMs, () => 0);
+    const used = await stat(join(depsDir, key, 'used')).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
     entries.push({ key, bytes: info.bytes, used });
   }
   entries.sort((a, b) => (a.key === keep ? -1 : b.key === keep ? 1 : b.used - a.used));
@@ -328,7 +342,8 @@ export async function evict(cache: ProjectCache, keep: string | undefined, log: 
     await removeDir(cache, join(depsDir, entry.key));
     evicted.push(entry.key);
   }
-  if (evicted.length > 0) log(`Dependency cache: evicted ${evicted.length} older entr${evicted.length === 1 ? 'y' : 'ies'} (keeping ${cache.maxEntries} at most, ${formatBytes(cache.maxBytes)} in all)`);
+  if (evicted.length > 0)
+    log(`Dependency cache: evicted ${evicted.length} older entr${evicted.length === 1 ? 'y' : 'ies'} (keeping ${cache.maxEntries} at most, ${formatBytes(cache.maxBytes)} in all)`);
   await clearStale(join(cache.dir, 'tmp'));
   return evicted;
 }

@@ -6,18 +6,7 @@ const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin
  * Machine settings a build needs to reach the registry (CA bundles, proxies). Copied from the
  * platform's environment by name; everything else there (SLIPWAY_*, tokens, DATABASE_URL) stays out.
  */
-const MACHINE_SETTINGS = [
-  'NODE_EXTRA_CA_CERTS',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'COREPACK_NPM_REGISTRY',
-];
+const MACHINE_SETTINGS = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'COREPACK_NPM_REGISTRY'];
 
 export interface BuildDirs {
   /** the project's root directory inside the checkout */
@@ -40,7 +29,9 @@ export interface BuildDirs {
 export function buildEnv(projectEnv: Record<string, string>, dirs: BuildDirs, packageManager: string): Record<string, string> {
   const base: Record<string, string> = {
     // project binaries first (so a custom buildCommand can say `vite build`), then node's own dir
-    PATH: [...new Set([join(dirs.rootDir, 'node_modules', '.bin'), ...(dirs.nodeBin ?? []), ...(dirs.binDir === undefined ? [] : [dirs.binDir]), dirname(process.execPath), ...SYSTEM_PATH])].join(delimiter),
+    PATH: [...new Set([join(dirs.rootDir, 'node_modules', '.bin'), ...(dirs.nodeBin ?? []), ...(dirs.binDir === undefined ? [] : [dirs.binDir]), dirname(process.execPath), ...SYSTEM_PATH])].join(
+      delimiter,
+    ),
     HOME: dirs.home,
     TMPDIR: dirs.tmp,
     LANG: 'C.UTF-8',

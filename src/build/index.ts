@@ -196,7 +196,19 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     if (cache.project !== undefined) await saveCache(cache.project, cache.key, cache.report, frameworkHit, rootDir, detected.packageManager, log, checkout, workspace);
     const frameworkInfo = { id: framework.id, name: framework.name, reason: framework.reason, variant: framework.variant, immutable: framework.immutable };
     const nodeInfo = node === undefined ? undefined : { version: node.version, reason: node.reason, fetchMs: node.fetchMs };
-    return { outputDir, packageManager: detected.packageManager, packageManagerVersion: managerVersion, packageManagerReason: detected.reason, installMs, buildMs, outputIsRoot, cache: cache.report, framework: frameworkInfo, server, node: nodeInfo };
+    return {
+      outputDir,
+      packageManager: detected.packageManager,
+      packageManagerVersion: managerVersion,
+      packageManagerReason: detected.reason,
+      installMs,
+      buildMs,
+      outputIsRoot,
+      cache: cache.report,
+      framework: frameworkInfo,
+      server,
+      node: nodeInfo,
+    };
   } finally {
     await box?.release();
     await rm(area, { recursive: true, force: true });
@@ -226,7 +238,15 @@ interface CacheState {
  * without a lockfile may resolve newer versions on every run, and yarn 2+ keeps install state
  * outside node_modules. A cache that cannot be opened only costs speed, never the build.
  */
-async function prepareCache(req: BuildRequest, detected: Detected, rootDir: string, rootRel: string, log: LogFn, workspace: Workspace | undefined, nodeVersion: string | undefined): Promise<CacheState> {
+async function prepareCache(
+  req: BuildRequest,
+  detected: Detected,
+  rootDir: string,
+  rootRel: string,
+  log: LogFn,
+  workspace: Workspace | undefined,
+  nodeVersion: string | undefined,
+): Promise<CacheState> {
   const state: CacheState = { project: undefined, key: undefined, report: { dependencies: 'disabled' } };
   if (req.cache === undefined) return state;
   try {
@@ -243,7 +263,17 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
   else {
     try {
       const ws = workspace === undefined ? undefined : workspaceKey(workspace);
-      state.key = await dependencyKey({ packageManager: detected.packageManager, rootDir, rootRel, lockfile: detected.lockfile, installCommand, env: req.env, salt: req.cache.key, workspace: ws, nodeVersion });
+      state.key = await dependencyKey({
+        packageManager: detected.packageManager,
+        rootDir,
+        rootRel,
+        lockfile: detected.lockfile,
+        installCommand,
+        env: req.env,
+        salt: req.cache.key,
+        workspace: ws,
+        nodeVersion,
+      });
       state.report.key = state.key;
     } catch (err) {
       log(`Warning: dependency cache off: could not read ${detected.lockfile} (${(err as Error).message})`);
@@ -253,7 +283,17 @@ async function prepareCache(req: BuildRequest, detected: Detected, rootDir: stri
 }
 
 /** After a successful build: save a missed dependency tree (a workspace's: its root's and its packages') and the framework caches, then evict. */
-async function saveCache(project: ProjectCache, key: string | undefined, report: BuildCacheReport, frameworkHit: boolean, rootDir: string, pm: string, log: LogFn, checkout: CheckoutOptions, workspace: Workspace | undefined): Promise<void> {
+async function saveCache(
+  project: ProjectCache,
+  key: string | undefined,
+  report: BuildCacheReport,
+  frameworkHit: boolean,
+  rootDir: string,
+  pm: string,
+  log: LogFn,
+  checkout: CheckoutOptions,
+  workspace: Workspace | undefined,
+): Promise<void> {
   try {
     const deps = workspace === undefined ? { dir: rootDir, trees: [] } : { dir: workspace.dir, trees: packageTrees(workspace) };
     if (key !== undefined && report.dependencies === 'miss') report.saveMs = await saveDependencies(project, key, deps.dir, pm, log, checkout, deps.trees);

@@ -109,7 +109,9 @@ async function setUpBun(choice: ManagerChoice, ctx: SetupContext): Promise<strin
   const spec = `${pkg}@${choice.version}`;
   const label = `npm install ${spec}`;
   const output: string[] = [];
-  const installed = await ctx.exec(label, ['npm', 'install', '--prefix', folder, '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', spec], { capture: output });
+  const installed = await ctx.exec(label, ['npm', 'install', '--prefix', folder, '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', spec], {
+    capture: output,
+  });
   if (installed.code !== 0) {
     for (const line of output) ctx.log(line);
     throw setupFailed(label, installed.code, output, `bun could not be installed from the registry's ${pkg}; set an installCommand, or commit a package-lock.json instead`);

@@ -79,8 +79,14 @@ export async function locateOutput(
     if (dir !== undefined) unchanged.push(`${name}/`);
   }
   const expected = framework.outputDirectory === '' ? '' : `${framework.name} writes its site to ${framework.outputDirectory}, which the build did not create. `;
-  const stale = unchanged.length === 0 ? '' : ` ${unchanged.join(', ')} ${unchanged.length === 1 ? 'was' : 'were'} there before the build and unchanged, so ${unchanged.length === 1 ? 'it is' : 'they are'} not build output.`;
-  throw outputMissing(`The build wrote no folder to serve. ${expected}${describeChanges(changes)}${stale}`, 'Set outputDirectory to the folder your build writes (relative to the root directory), or to "." to serve the repository as it is.');
+  const stale =
+    unchanged.length === 0
+      ? ''
+      : ` ${unchanged.join(', ')} ${unchanged.length === 1 ? 'was' : 'were'} there before the build and unchanged, so ${unchanged.length === 1 ? 'it is' : 'they are'} not build output.`;
+  throw outputMissing(
+    `The build wrote no folder to serve. ${expected}${describeChanges(changes)}${stale}`,
+    'Set outputDirectory to the folder your build writes (relative to the root directory), or to "." to serve the repository as it is.',
+  );
 }
 
 /** OUTPUT_NOT_FOUND whose message says what to do too: the deployment's error and the build log show the message only */
@@ -142,7 +148,10 @@ async function serverOutput(
   const bundleRel = server.bundleDir ?? '';
   let entryPath = server.entry;
   // Next.js traced from the workspace root: server.js is below the package's path in the bundle
-  const relocated = server.kind === 'nextjs-standalone' && bundleRel !== '' && !(await find.hasFile(entryPath)) ? await nextStandaloneEntry(find.within, relative(find.within, rootDir).split(sep).join('/'), bundleRel) : undefined;
+  const relocated =
+    server.kind === 'nextjs-standalone' && bundleRel !== '' && !(await find.hasFile(entryPath))
+      ? await nextStandaloneEntry(find.within, relative(find.within, rootDir).split(sep).join('/'), bundleRel)
+      : undefined;
   if (relocated !== undefined) {
     log(`Next.js traced the standalone output from the workspace root: its server is ${relocated}`);
     entryPath = relocated;
@@ -152,7 +161,10 @@ async function serverOutput(
     const none = (await find.resolve(top, false)).kind === 'missing';
     const found = changes === undefined ? '' : ` ${describeChanges(changes)}`;
     if (server.kind === 'nextjs-standalone' && none) {
-      throw outputMissing(`The build wrote no ${top} folder, so it did not run "next build".${found}`, 'Make the build script run "next build" (or set buildCommand to it); for a static site set output: "export" in next.config.');
+      throw outputMissing(
+        `The build wrote no ${top} folder, so it did not run "next build".${found}`,
+        'Make the build script run "next build" (or set buildCommand to it); for a static site set output: "export" in next.config.',
+      );
     }
     const hint =
       server.kind === 'nextjs-standalone'
@@ -167,7 +179,14 @@ async function serverOutput(
   let bundleDir = bundleRel === '' ? rootDir : await find.folder(bundleRel);
   if (bundleDir === undefined) throw new AppError('OUTPUT_NOT_FOUND', `The server bundle folder ${bundleRel} is not a folder inside the project.`);
   let prefix = '';
-  if (bundleRel === '') await refusePlugAndPlay(find.within, relative(find.within, workspace?.dir ?? rootDir).split(sep).join('/'), framework.name);
+  if (bundleRel === '')
+    await refusePlugAndPlay(
+      find.within,
+      relative(find.within, workspace?.dir ?? rootDir)
+        .split(sep)
+        .join('/'),
+      framework.name,
+    );
   if (bundleRel === '' && workspace !== undefined) ({ bundleDir, prefix } = await assembleWorkspaceBundle(workspace, log));
   const inBundle = (rel: string) => (prefix === '' ? rel : `${prefix}/${rel}`);
   let entry = bundleRel === '' ? inBundle(entryPath) : entryPath.slice(bundleRel.length + 1);
@@ -177,7 +196,12 @@ async function serverOutput(
     // a tool such as react-router-serve (only in root bundles, whose paths are the start's paths): the runtime
     // runs node, so run the tool's script; in a workspace the package's own .bin first, then the root's
     const own = inBundle(command);
-    const hoisted = prefix !== '' && !(await lstat(join(bundleDir, own)).then(() => true, () => false));
+    const hoisted =
+      prefix !== '' &&
+      !(await lstat(join(bundleDir, own)).then(
+        () => true,
+        () => false,
+      ));
     entry = await resolveBin(bundleDir, hoisted ? command : own, server.startPackage);
     // the server runs from the bundle's root: the tool's path arguments are the package's
     args = rest.map(inBundle);
@@ -197,7 +221,8 @@ async function serverOutput(
       // two folders under one URL path (SvelteKit's client files and prerendered pages): merged file by file
       const clashes: string[] = [];
       await mergeTree(from, to, '', { clashes, dropped, mountDir: from });
-      if (clashes.length > 0) log(`Warning: ${mount.dir} and another static folder both have ${clashes[0]}${clashes.length > 1 ? ` (and ${clashes.length - 1} more)` : ''} under ${mount.urlPath}; keeping the first.`);
+      if (clashes.length > 0)
+        log(`Warning: ${mount.dir} and another static folder both have ${clashes[0]}${clashes.length > 1 ? ` (and ${clashes.length - 1} more)` : ''} under ${mount.urlPath}; keeping the first.`);
     } else {
       await mkdir(dirname(to), { recursive: true });
       // the static files are the build's data: its links are kept only when they stay in the folder
@@ -282,4 +307,3 @@ async function readHead(path: string): Promise<string> {
     await file.close();
   }
 }
-

@@ -87,7 +87,9 @@ export async function assembleWorkspaceBundle(ws: WorkspaceBundle, log: (line: s
     dropped.push(...stats.dropped.map((d) => `${rel}/${d}`));
   }
   if (dropped.length > 0) log(`Warning: left ${dropped[0]}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''} out of the server bundle: a symlink pointing outside the workspace`);
-  log(`Server bundle: the workspace root's node_modules, ${ws.packageRel}${ws.dependencies.length === 0 ? '' : ` and ${ws.dependencies.join(', ')}`} (${files} files), so the server starts from the bundle alone`);
+  log(
+    `Server bundle: the workspace root's node_modules, ${ws.packageRel}${ws.dependencies.length === 0 ? '' : ` and ${ws.dependencies.join(', ')}`} (${files} files), so the server starts from the bundle alone`,
+  );
   return { bundleDir: staging, prefix: ws.packageRel };
 }
 

@@ -109,7 +109,9 @@ async function openWorkspace(dir: string, rel: string, globs: { patterns: string
     orchestrator = undefined;
   }
   const where = rel === '' ? 'the repository root' : rel;
-  log(`Workspace: ${packageRel} is package ${pkg.name ?? '(unnamed)'} of the ${root.packageManager} workspace at ${where} (${globs.declaredIn}, ${packages.length} packages${orchestrator === undefined ? '' : `, ${orchestrator}`}); installing there${root.lockfile === undefined ? '' : ` with ${root.lockfile}`}`);
+  log(
+    `Workspace: ${packageRel} is package ${pkg.name ?? '(unnamed)'} of the ${root.packageManager} workspace at ${where} (${globs.declaredIn}, ${packages.length} packages${orchestrator === undefined ? '' : `, ${orchestrator}`}); installing there${root.lockfile === undefined ? '' : ` with ${root.lockfile}`}`,
+  );
   const detected: Detected = { ...root, reason: `${root.reason} at the workspace root`, hasBuildScript: pkg.hasBuildScript };
   return { dir, rel, declaredIn: globs.declaredIn, detected, pkg, packages, orchestrator };
 }
@@ -147,7 +149,11 @@ export function workspaceBuild(ws: Workspace, log: LogFn): { steps: WorkspaceSte
   }
   log(depsWithBuild.length === 0 ? `Building ${order} (no workspace dependency of it has a build script)` : `Building the workspace dependencies first, in dependency order: ${order}`);
   const one = (p: WorkspacePackage): WorkspaceStep =>
-    ws.detected.packageManager === 'yarn' && p.name !== undefined ? step([...pm, 'workspace', p.name, 'run', 'build']) : ws.detected.packageManager === 'npm' ? step(['npm', 'run', 'build', `--workspace=${p.rel}`]) : step([...ws.detected.run, 'build'], join(dir, p.rel));
+    ws.detected.packageManager === 'yarn' && p.name !== undefined
+      ? step([...pm, 'workspace', p.name, 'run', 'build'])
+      : ws.detected.packageManager === 'npm'
+        ? step(['npm', 'run', 'build', `--workspace=${p.rel}`])
+        : step([...ws.detected.run, 'build'], join(dir, p.rel));
   return { steps: [...depsWithBuild, ...(self ? [pkg] : [])].map(one), builtPackage: self };
 }
 
@@ -200,7 +206,11 @@ export async function workspaceEnv(ws: Workspace, env: Record<string, string>, s
   env.PATH = [first ?? '', ...extra, ...rest].join(delimiter);
   // no telemetry, update checks, daemons or cloud calls from a build; the project's own values win
   const quiet: Record<string, string> =
-    ws.orchestrator === 'turbo' ? { TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1', DO_NOT_TRACK: '1' } : ws.orchestrator === 'nx' ? { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' } : {};
+    ws.orchestrator === 'turbo'
+      ? { TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1', DO_NOT_TRACK: '1' }
+      : ws.orchestrator === 'nx'
+        ? { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' }
+        : {};
   for (const [name, value] of Object.entries(quiet)) env[name] ??= value;
 }
 
@@ -240,9 +250,20 @@ export function parsePnpmPackages(text: string): string[] {
   const lines = text.split(/\r?\n/);
   const start = lines.findIndex((l) => /^packages\s*:/.test(l));
   if (start === -1) return [];
-  const unquote = (s: string) => s.replace(/\s+#.*$/, '').trim().replace(/^(['"])(.*)\1$/, '$2');
-  const inline = lines[start]!.replace(/^packages\s*:/, '').replace(/\s+#.*$/, '').trim();
-  if (inline.startsWith('[')) return inline.replace(/^\[|\]$/g, '').split(',').map(unquote).filter((s) => s !== '');
+  const unquote = (s: string) =>
+    s
+      .replace(/\s+#.*$/, '')
+      .trim()
+      .replace(/^(['"])(.*)\1$/, '$2');
+  const inline = lines[start]!.replace(/^packages\s*:/, '')
+    .replace(/\s+#.*$/, '')
+    .trim();
+  if (inline.startsWith('['))
+    return inline
+      .replace(/^\[|\]$/g, '')
+      .split(',')
+      .map(unquote)
+      .filter((s) => s !== '');
   const out: string[] = [];
   for (const line of lines.slice(start + 1)) {
     if (/^\s*(#.*)?$/.test(line)) continue;
@@ -260,7 +281,10 @@ export function matchesGlobs(rel: string, patterns: string[]): boolean {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const segs = glob.trim().split('/').filter((s) => s !== '' && s !== '.');
+  const segs = glob
+    .trim()
+    .split('/')
+    .filter((s) => s !== '' && s !== '.');
   let re = '^';
   segs.forEach((seg, i) => {
     const last = i === segs.length - 1;
@@ -268,7 +292,10 @@ function globToRegExp(glob: string): RegExp {
       re += last ? '.+' : '(?:[^/]+/)*';
       return;
     }
-    re += seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+    re += seg
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]');
     if (!last) re += '/';
   });
   return new RegExp(`${re}$`);

@@ -40,7 +40,9 @@ async function pickTeam(api: Client, given: string | undefined): Promise<string>
   if (given !== undefined) return given;
   const me = await api.request<Me>('GET', '/api/v1/me');
   if (me.teams.length === 1) return me.teams[0]!.slug;
-  throw new AppError('VALIDATION', me.teams.length === 0 ? 'You are in no team yet.' : 'Which team? You are in more than one.', { hint: `Pass --team${me.teams.length > 0 ? `, one of: ${me.teams.map((t) => t.slug).join(', ')}` : ''}` });
+  throw new AppError('VALIDATION', me.teams.length === 0 ? 'You are in no team yet.' : 'Which team? You are in more than one.', {
+    hint: `Pass --team${me.teams.length > 0 ? `, one of: ${me.teams.map((t) => t.slug).join(', ')}` : ''}`,
+  });
 }
 
 /** A password from stdin (first line) or, on a terminal, typed without echo. */
@@ -103,7 +105,11 @@ async function sessionCall<T>(url: string, method: string, path: string, body: u
 
 const handlers: Record<string, Handler> = {
   async users(argv) {
-    const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...OPTIONS, email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' }, team: { type: 'string' }, role: { type: 'string' } } });
+    const { values: v, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...OPTIONS, email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' }, team: { type: 'string' }, role: { type: 'string' } },
+    });
     const usage = 'slipway users create --email E --password-stdin [--name N] [--team default --role owner]   |   slipway users ls';
     const api = connect(v);
     if (positionals[0] === 'ls' || positionals[0] === 'list') {
@@ -113,7 +119,12 @@ const handlers: Record<string, Handler> = {
     if (positionals[0] !== 'create') throw new AppError('VALIDATION', 'slipway users create or users ls?', { hint: usage });
     const email = need(v.email, 'email (--email)', usage);
     const password = await readPassword('Password for the new account: ', v['password-stdin'] === true);
-    const user = await api.request<{ id: string; email: string }>('POST', '/api/v1/users', { email, password, name: v.name, ...(v.team === undefined ? {} : { team: v.team, role: v.role ?? 'member' }) });
+    const user = await api.request<{ id: string; email: string }>('POST', '/api/v1/users', {
+      email,
+      password,
+      name: v.name,
+      ...(v.team === undefined ? {} : { team: v.team, role: v.role ?? 'member' }),
+    });
     out(v, user, () => [`Made ${user.email} (${user.id})${v.team === undefined ? '' : ` in team ${v.team} as ${v.role ?? 'member'}`}.`]);
   },
 
@@ -199,7 +210,11 @@ const handlers: Record<string, Handler> = {
     if (action === 'ls' || action === 'list') {
       type Row = { id: string; name: string; prefix: string; team: string | null; project: string | null; lastUsedAt: string | null; expiresAt: string | null };
       const { tokens } = await api.request<{ tokens: Row[] }>('GET', '/api/v1/tokens');
-      return out(v, { tokens }, () => tokens.map((t) => `${t.id}\t${t.name}\t${t.prefix}…\t${t.project !== null ? `project ${t.project}` : (t.team ?? 'all teams')}\tlast used ${t.lastUsedAt ?? 'never'}\texpires ${t.expiresAt ?? 'never'}`));
+      return out(v, { tokens }, () =>
+        tokens.map(
+          (t) => `${t.id}\t${t.name}\t${t.prefix}…\t${t.project !== null ? `project ${t.project}` : (t.team ?? 'all teams')}\tlast used ${t.lastUsedAt ?? 'never'}\texpires ${t.expiresAt ?? 'never'}`,
+        ),
+      );
     }
     if (action === 'create') {
       const made = await api.request<{ token: string; id: string }>('POST', '/api/v1/tokens', { name: need(arg, 'name', usage), team: v.team, project: v.project, expiresAt: v.expires });
@@ -231,17 +246,26 @@ const HELP: Record<string, Omit<HandlerCommand, 'handler'>> = {
   users: {
     summary: 'Create and list user accounts (installation admin)',
     usage: ['slipway users create --email E --password-stdin [--name N] [--team T --role owner|member|viewer]', 'slipway users ls'],
-    flags: ['--email E           the new account\'s email', '--password-stdin    read the password from stdin (else asked for, without echo)', '--name N            a display name', '--team T --role R   also make the user a member of team T with role R'],
+    flags: [
+      "--email E           the new account's email",
+      '--password-stdin    read the password from stdin (else asked for, without echo)',
+      '--name N            a display name',
+      '--team T --role R   also make the user a member of team T with role R',
+    ],
     examples: ['echo "$PASSWORD" | slipway users create --email ada@example.com --password-stdin --team default --role owner   # the first owner', 'slipway users ls --json   # every account'],
   },
   login: {
     summary: 'Log in with email and password (or a token); the token is stored with mode 0600',
     usage: ['slipway login [--email E] [--password-stdin]', 'slipway login --token TOKEN'],
-    flags: ['--email E           the account (asked for when missing)', '--password-stdin    read the password from stdin (else asked for, without echo)', '--token TOKEN       store this token instead'],
+    flags: [
+      '--email E           the account (asked for when missing)',
+      '--password-stdin    read the password from stdin (else asked for, without echo)',
+      '--token TOKEN       store this token instead',
+    ],
     examples: ['slipway login --url https://deploy.example.com   # asks for email and password', 'slipway login --token "$SLIPWAY_TOKEN"   # for a CI machine'],
   },
   logout: {
-    summary: 'Revoke the stored login\'s token and forget it',
+    summary: "Revoke the stored login's token and forget it",
     usage: ['slipway logout'],
     examples: ['slipway logout'],
   },
@@ -253,12 +277,17 @@ const HELP: Record<string, Omit<HandlerCommand, 'handler'>> = {
   teams: {
     summary: 'List your teams, or create one',
     usage: ['slipway teams [ls]', 'slipway teams create <slug> [--name N]'],
-    flags: ['--name N            the team\'s display name'],
+    flags: ["--name N            the team's display name"],
     examples: ['slipway teams', 'slipway teams create studio --name "Studio Clients"'],
   },
   members: {
-    summary: 'List, add, change and remove a team\'s members (owners)',
-    usage: ['slipway members [ls] [--team T]', 'slipway members add <email> --role owner|member|viewer [--team T]', 'slipway members set <email> --role R [--team T]', 'slipway members rm <email> [--team T]'],
+    summary: "List, add, change and remove a team's members (owners)",
+    usage: [
+      'slipway members [ls] [--team T]',
+      'slipway members add <email> --role owner|member|viewer [--team T]',
+      'slipway members set <email> --role R [--team T]',
+      'slipway members rm <email> [--team T]',
+    ],
     flags: ['--team T            the team (default: your only team)', '--role R            owner, member or viewer'],
     examples: ['slipway members --team studio', 'slipway members add bob@example.com --role viewer --team studio'],
   },

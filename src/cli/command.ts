@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Client } from './client.js';
 import { findLink } from './link.js';
-import { Output, UsageError } from './output.js';
+import { type Output, UsageError } from './output.js';
 
 export type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -62,7 +62,7 @@ export const PROJECT_OPTION: Record<string, OptionSpec> = { project: { type: 'st
 
 export const COMMON_FLAGS = [
   '--json              one JSON document on stdout (errors as {"error":...} on stderr)',
-  '--url URL           the Slipway API (SLIPWAY_URL; default: the stored login\'s, else http://localhost:3000)',
+  "--url URL           the Slipway API (SLIPWAY_URL; default: the stored login's, else http://localhost:3000)",
   '--token TOKEN       API token (SLIPWAY_TOKEN; default: the stored login, else <data-dir>/admin-token)',
   '--data-dir DIR      where a local "slipway up" keeps its admin-token (SLIPWAY_DATA_DIR, default .slipway)',
   '-h, --help          this help',
@@ -97,7 +97,10 @@ async function pickProject(ctx: Context): Promise<string> {
   if (link !== undefined && link.url === api.url) return link.project;
   const { projects } = await api.request<{ projects: { name: string }[] }>('GET', '/api/v1/projects');
   if (projects.length === 1) return projects[0]!.name;
-  throw new UsageError(projects.length === 0 ? 'There are no projects yet.' : 'Which project? There is more than one, and this folder is not linked to one.', projects.length === 0 ? 'Create one: slipway projects create <name> --repo <git url>' : `Pass --project, or run "slipway link <project>" here. Projects: ${projects.map((p) => p.name).join(', ')}`);
+  throw new UsageError(
+    projects.length === 0 ? 'There are no projects yet.' : 'Which project? There is more than one, and this folder is not linked to one.',
+    projects.length === 0 ? 'Create one: slipway projects create <name> --repo <git url>' : `Pass --project, or run "slipway link <project>" here. Projects: ${projects.map((p) => p.name).join(', ')}`,
+  );
 }
 
 export function commandHelp(name: string, cmd: Pick<Command, 'summary' | 'usage' | 'flags' | 'examples'>): string {

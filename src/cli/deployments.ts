@@ -67,9 +67,17 @@ function finish(ctx: Context, spinner: Spinner, d: Deployment): void {
 export const deployCommand: Command = {
   summary: 'Deploy the project (a branch, tag or commit; or a folder built elsewhere)',
   usage: ['slipway deploy [--project P] [--ref main] [--prod] [--no-follow]', 'slipway deploy --prebuilt <dir> [--project P] [--prod] [--branch NAME] [--message TEXT]'],
-  options: { ...PROJECT_OPTION, ref: { type: 'string' }, prod: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, prebuilt: { type: 'string' }, branch: { type: 'string' }, message: { type: 'string' } },
+  options: {
+    ...PROJECT_OPTION,
+    ref: { type: 'string' },
+    prod: { type: 'boolean' },
+    'no-follow': { type: 'boolean' },
+    prebuilt: { type: 'string' },
+    branch: { type: 'string' },
+    message: { type: 'string' },
+  },
   flags: [
-    '-p, --project P     the project (default: SLIPWAY_PROJECT, this folder\'s link, or the only one)',
+    "-p, --project P     the project (default: SLIPWAY_PROJECT, this folder's link, or the only one)",
     '--ref REF           branch, tag or commit to build (default: the production branch)',
     '--prod              move production to it once ready (default: production for the production branch, prebuilt: preview)',
     '--no-follow         print the deployment id and return without waiting',
@@ -78,7 +86,7 @@ export const deployCommand: Command = {
     '--message TEXT      prebuilt: what the deployment list shows for it',
   ],
   examples: [
-    'slipway deploy                                   # the linked project\'s production branch, following the log',
+    "slipway deploy                                   # the linked project's production branch, following the log",
     'slipway deploy --ref feature/login               # a preview of a branch',
     'npm run build && slipway deploy --prebuilt dist --prod',
     'id=$(slipway deploy --no-follow --json | jq -r .id)',
@@ -94,10 +102,12 @@ export const deployCommand: Command = {
     }
     const spinner = new Spinner(ctx.out);
     spinner.start(`Resolving ${(v.ref as string | undefined) ?? 'the production branch'} of ${project}…`);
-    const created = await api.request<Deployment>('POST', `/api/v1/projects/${enc(project)}/deployments`, {
-      ...(v.ref === undefined ? {} : { ref: v.ref }),
-      ...(v.prod === true ? { target: 'production' } : {}),
-    }).finally(() => spinner.stop());
+    const created = await api
+      .request<Deployment>('POST', `/api/v1/projects/${enc(project)}/deployments`, {
+        ...(v.ref === undefined ? {} : { ref: v.ref }),
+        ...(v.prod === true ? { target: 'production' } : {}),
+      })
+      .finally(() => spinner.stop());
     spinner.start(`Deployment ${created.id} queued (${created.commit.sha.slice(0, 12)})`);
     if (v['no-follow'] === true) {
       spinner.stop();
@@ -109,7 +119,7 @@ export const deployCommand: Command = {
 };
 
 export const lsCommand: Command = {
-  summary: 'List the project\'s deployments, newest first',
+  summary: "List the project's deployments, newest first",
   usage: ['slipway ls [--project P] [--limit 20]'],
   options: { ...PROJECT_OPTION, limit: { type: 'string' } },
   flags: ['-p, --project P     the project', '--limit N           how many (default 20, at most 200)'],
@@ -162,7 +172,7 @@ export const inspectCommand: Command = {
 };
 
 export const logsCommand: Command = {
-  summary: 'Print a deployment\'s build log',
+  summary: "Print a deployment's build log",
   usage: ['slipway logs <deployment-id> [--follow]'],
   options: { follow: { type: 'boolean', short: 'f' } },
   flags: ['-f, --follow        keep printing until the build ends; exit code 1 if it did not become ready'],
@@ -208,7 +218,7 @@ export const rollbackCommand: Command = {
   summary: 'Move production back to the previous ready deployment (or --to one)',
   usage: ['slipway rollback [--project P] [--to <deployment-id>]'],
   options: { ...PROJECT_OPTION, to: { type: 'string' } },
-  flags: ['-p, --project P     the project', '--to ID             the deployment to serve (default: the one before production\'s)'],
+  flags: ['-p, --project P     the project', "--to ID             the deployment to serve (default: the one before production's)"],
   examples: ['slipway rollback', 'slipway rollback --to d3k9x0q2m7ab'],
   async run(ctx) {
     const project = await ctx.project();

@@ -26,7 +26,7 @@ export const envCommand: Command = {
   ],
   options: { ...PROJECT_OPTION, target: { type: 'string', multiple: true }, yes: { type: 'boolean', short: 'y' } },
   flags: [
-    '-p, --project P     the project (default: SLIPWAY_PROJECT, this folder\'s link, or the only one)',
+    "-p, --project P     the project (default: SLIPWAY_PROJECT, this folder's link, or the only one)",
     '--target T          production or preview (repeat for both; default both)',
     '-y, --yes           pull: overwrite FILE if it exists',
   ],
@@ -49,7 +49,11 @@ export const envCommand: Command = {
         const answer = await api().request<{ project: string; env: EnvVar[] }>('GET', await base());
         ctx.out.result(answer, () => {
           if (answer.env.length === 0) ctx.out.note('No variables yet. Add one: slipway env set <KEY> <VALUE>');
-          else ctx.out.table(['NAME', 'TARGETS', 'UPDATED'], answer.env.map((v) => [v.key, v.targets.join(','), `updated ${v.updatedAt}`]));
+          else
+            ctx.out.table(
+              ['NAME', 'TARGETS', 'UPDATED'],
+              answer.env.map((v) => [v.key, v.targets.join(','), `updated ${v.updatedAt}`]),
+            );
         });
         return;
       }
@@ -123,21 +127,24 @@ async function importFile(ctx: Context, file: string, base: string, targets: str
  */
 export function parseDotenv(text: string, file = '.env'): Map<string, string> {
   const out = new Map<string, string>();
-  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (m === null) throw new UsageError(`${file} line ${i + 1} is not KEY=VALUE: ${JSON.stringify(raw.slice(0, 60))}`, 'Fix or remove that line, then import again.');
-    const [, key, rest] = m as unknown as [string, string, string];
-    let value: string;
-    const quoted = rest.startsWith("'") ? /^'([^']*)'/.exec(rest) : rest.startsWith('"') ? /^"((?:[^"\\]|\\.)*)"/.exec(rest) : undefined;
-    if (quoted === null) throw new UsageError(`${file} line ${i + 1}: the quote of ${key} is not closed.`, 'Multi-line values are not supported: use \\n inside double quotes.');
-    if (quoted !== undefined) {
-      value = quoted[1]!;
-      if (rest.startsWith('"')) value = value.replace(/\\([nt"\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c));
-    } else value = rest.replace(/\s+#.*$/, '').trim();
-    out.set(key, value);
-  });
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+      if (m === null) throw new UsageError(`${file} line ${i + 1} is not KEY=VALUE: ${JSON.stringify(raw.slice(0, 60))}`, 'Fix or remove that line, then import again.');
+      const [, key, rest] = m as unknown as [string, string, string];
+      let value: string;
+      const quoted = rest.startsWith("'") ? /^'([^']*)'/.exec(rest) : rest.startsWith('"') ? /^"((?:[^"\\]|\\.)*)"/.exec(rest) : undefined;
+      if (quoted === null) throw new UsageError(`${file} line ${i + 1}: the quote of ${key} is not closed.`, 'Multi-line values are not supported: use \\n inside double quotes.');
+      if (quoted !== undefined) {
+        value = quoted[1]!;
+        if (rest.startsWith('"')) value = value.replace(/\\([nt"\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c));
+      } else value = rest.replace(/\s+#.*$/, '').trim();
+      out.set(key, value);
+    });
   return out;
 }
 
@@ -145,5 +152,7 @@ async function readStdin(): Promise<string> {
   if (process.stdin.isTTY === true) throw new UsageError('No value given.', 'Pass it after the name, or pipe it in: slipway env set KEY < file');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }

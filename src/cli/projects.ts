@@ -41,7 +41,11 @@ async function list(ctx: Context): Promise<void> {
     else {
       const rows = projects.map((p) => [ctx.out.bold(p.name), p.productionUrl, p.productionDeploymentId ?? '(not deployed)', p.repoUrl]);
       // with accounts every project has a team: show it last, so the columns before stay where scripts expect them
-      if (projects.some((p) => p.team !== undefined)) ctx.out.table(['NAME', 'PRODUCTION URL', 'SERVES', 'REPOSITORY', 'TEAM'], rows.map((r, i) => [...r, projects[i]!.team ?? '']));
+      if (projects.some((p) => p.team !== undefined))
+        ctx.out.table(
+          ['NAME', 'PRODUCTION URL', 'SERVES', 'REPOSITORY', 'TEAM'],
+          rows.map((r, i) => [...r, projects[i]!.team ?? '']),
+        );
       else ctx.out.table(['NAME', 'PRODUCTION URL', 'SERVES', 'REPOSITORY'], rows);
     }
   });
@@ -98,11 +102,7 @@ async function remove(ctx: Context, name: string | undefined): Promise<void> {
 
 export const projectsCommand: Command = {
   summary: 'List, create and delete projects',
-  usage: [
-    'slipway projects [ls]',
-    'slipway projects create <name> --repo <git url> [--branch main] [--build-command ..] [--output-directory ..] [...]',
-    'slipway projects rm <name> [--yes]',
-  ],
+  usage: ['slipway projects [ls]', 'slipway projects create <name> --repo <git url> [--branch main] [--build-command ..] [--output-directory ..] [...]', 'slipway projects rm <name> [--yes]'],
   options: { ...CREATE_OPTIONS, yes: { type: 'boolean', short: 'y' } },
   flags: [
     '--repo URL                  the git repository to build (create)',

@@ -2,7 +2,6 @@ import { startSlipway } from '../app.js';
 import { loadConfig, type ConfigInput } from '../config/index.js';
 import type { Command } from './command.js';
 
-
 /** `slipway up`: run the roles (default all) in this process until SIGTERM/SIGINT. */
 export async function up(flags: ConfigInput): Promise<void> {
   const config = loadConfig(flags, process.env);
@@ -12,9 +11,7 @@ export async function up(flags: ConfigInput): Promise<void> {
   if (slipway.edgePort !== undefined) lines.push(`  Sites (edge):      http://<project>.${config.baseDomain}:${slipway.edgePort}`);
   if (slipway.httpsPort !== undefined) lines.push(`  Sites (HTTPS):     https://<domain>:${slipway.httpsPort}`);
   if (slipway.apiPort !== undefined) {
-    lines.push(
-      slipway.adminTokenFile === undefined ? '  Admin token:       from SLIPWAY_ADMIN_TOKEN' : `  Admin token:       ${slipway.adminTokenFile} (send as Authorization: Bearer <token>)`,
-    );
+    lines.push(slipway.adminTokenFile === undefined ? '  Admin token:       from SLIPWAY_ADMIN_TOKEN' : `  Admin token:       ${slipway.adminTokenFile} (send as Authorization: Bearer <token>)`);
   }
   console.log(lines.join('\n'));
 

@@ -167,9 +167,14 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     throw new AppError('CONFIG', '--tls-cert and --tls-key go together.', { hint: 'For example: --tls-cert /etc/slipway/site.crt --tls-key /etc/slipway/site.key' });
   }
   const httpsRaw = pick('https-port', 'SLIPWAY_HTTPS_PORT');
-  const httpsPort = httpsRaw === 'off' ? undefined
-    : httpsRaw !== undefined ? int('https-port', 'SLIPWAY_HTTPS_PORT', 443, 0, 65535, '--https-port 443 (or off)')
-    : publicIps.length > 0 || tlsCertFile !== undefined ? 443 : undefined;
+  const httpsPort =
+    httpsRaw === 'off'
+      ? undefined
+      : httpsRaw !== undefined
+        ? int('https-port', 'SLIPWAY_HTTPS_PORT', 443, 0, 65535, '--https-port 443 (or off)')
+        : publicIps.length > 0 || tlsCertFile !== undefined
+          ? 443
+          : undefined;
   const acmeRaw = pick('acme-directory', 'SLIPWAY_ACME_DIRECTORY');
   const acmeDirectory = acmeRaw === 'off' ? undefined : acmeRaw === undefined || acmeRaw === 'production' ? LETS_ENCRYPT : acmeRaw === 'staging' ? LETS_ENCRYPT_STAGING : acmeRaw;
   if (acmeDirectory !== undefined && !/^https?:\/\/[^/]/.test(acmeDirectory)) {
@@ -186,7 +191,13 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     httpsPort,
     tlsCertFile: tlsCertFile === undefined ? undefined : resolve(tlsCertFile),
     tlsKeyFile: tlsKeyFile === undefined ? undefined : resolve(tlsKeyFile),
-    acme: Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: pick('acme-ca-file', 'SLIPWAY_ACME_CA_FILE'), challenge: parseAcmeChallenge(pick('acme-challenge', 'SLIPWAY_ACME_CHALLENGE')), dns01: parseDns01(pick) }),
+    acme: Object.freeze({
+      directory: acmeDirectory,
+      email: acmeEmail,
+      caFile: pick('acme-ca-file', 'SLIPWAY_ACME_CA_FILE'),
+      challenge: parseAcmeChallenge(pick('acme-challenge', 'SLIPWAY_ACME_CHALLENGE')),
+      dns01: parseDns01(pick),
+    }),
     dataDir,
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
@@ -223,7 +234,10 @@ const DNS_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?
 
 function parsePublicIps(raw: string | undefined): string[] {
   if (raw === undefined) return [];
-  const ips = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  const ips = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   for (const ip of ips) {
     if (isIP(ip) === 0) throw new AppError('CONFIG', `--public-ip takes IPv4 or IPv6 addresses, got ${JSON.stringify(ip)}.`, { hint: 'For example: --public-ip 203.0.113.7,2001:db8::7' });
   }
@@ -233,7 +247,10 @@ function parsePublicIps(raw: string | undefined): string[] {
 /** "host:port" entries ("[::1]:53" for IPv6); the port defaults to 53 */
 function parseDnsServers(raw: string | undefined): string[] {
   if (raw === undefined) return [];
-  const servers = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  const servers = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   for (const server of servers) {
     const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::(\d{1,5}))?$/.exec(server);
     const ok = m !== null && isIP(m[1] ?? m[2] ?? '') !== 0 && (m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535));
@@ -244,7 +261,9 @@ function parseDnsServers(raw: string | undefined): string[] {
 
 function parseAcmeChallenge(raw: string | undefined): 'http-01' | 'tls-alpn-01' {
   if (raw === undefined || raw === 'http-01' || raw === 'tls-alpn-01') return raw ?? 'http-01';
-  throw new AppError('CONFIG', `--acme-challenge is http-01 or tls-alpn-01, got ${JSON.stringify(raw)}.`, { hint: 'For example: --acme-challenge tls-alpn-01 (when only port 443 reaches this machine)' });
+  throw new AppError('CONFIG', `--acme-challenge is http-01 or tls-alpn-01, got ${JSON.stringify(raw)}.`, {
+    hint: 'For example: --acme-challenge tls-alpn-01 (when only port 443 reaches this machine)',
+  });
 }
 
 const TSIG_ALGORITHMS = ['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'];
@@ -262,10 +281,14 @@ function parseDns01(pick: (flag: string, envName: string) => string | undefined)
     return undefined;
   }
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(server)) throw new AppError('CONFIG', `--dns01-server takes host:port, got ${JSON.stringify(server)}.`, { hint: example });
-  if (name === undefined || secret === undefined) throw new AppError('CONFIG', '--dns01-server needs a TSIG key: --dns01-tsig-name and --dns01-tsig-secret (SLIPWAY_DNS01_TSIG_SECRET).', { hint: example });
-  if (!TSIG_ALGORITHMS.includes(algorithm)) throw new AppError('CONFIG', `--dns01-tsig-algorithm is one of ${TSIG_ALGORITHMS.join(', ')}, got ${JSON.stringify(algorithm)}.`, { hint: 'For example: --dns01-tsig-algorithm hmac-sha256' });
+  if (name === undefined || secret === undefined)
+    throw new AppError('CONFIG', '--dns01-server needs a TSIG key: --dns01-tsig-name and --dns01-tsig-secret (SLIPWAY_DNS01_TSIG_SECRET).', { hint: example });
+  if (!TSIG_ALGORITHMS.includes(algorithm))
+    throw new AppError('CONFIG', `--dns01-tsig-algorithm is one of ${TSIG_ALGORITHMS.join(', ')}, got ${JSON.stringify(algorithm)}.`, { hint: 'For example: --dns01-tsig-algorithm hmac-sha256' });
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length < 16) {
-    throw new AppError('CONFIG', '--dns01-tsig-secret (SLIPWAY_DNS01_TSIG_SECRET) must be the base64 secret of the key, at least 16 bytes.', { hint: 'Use the secret "..." value that tsig-keygen -a hmac-sha256 acme-key prints.' });
+    throw new AppError('CONFIG', '--dns01-tsig-secret (SLIPWAY_DNS01_TSIG_SECRET) must be the base64 secret of the key, at least 16 bytes.', {
+      hint: 'Use the secret "..." value that tsig-keygen -a hmac-sha256 acme-key prints.',
+    });
   }
   if (zone !== undefined && !DNS_NAME.test(zone)) throw new AppError('CONFIG', `--dns01-zone must be a DNS name, got ${JSON.stringify(zone)}.`, { hint: 'For example: --dns01-zone example.com' });
   return Object.freeze({ server, zone, tsig: Object.freeze({ name, algorithm, secret }) });
@@ -273,7 +296,10 @@ function parseDns01(pick: (flag: string, envName: string) => string | undefined)
 
 function parseAllow(raw: string | undefined): string[] {
   if (raw === undefined) return [];
-  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   for (const entry of entries) {
     const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?(?::(\d{1,5}))?$/.exec(entry);
     const ok = m !== null && m[1]!.split('.').every((o) => Number(o) <= 255) && (m[2] === undefined || Number(m[2]) <= 32) && (m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535));
@@ -288,7 +314,10 @@ function parseAllow(raw: string | undefined): string[] {
 
 function parseRoles(raw: string | undefined): Role[] {
   if (raw === undefined || raw === 'all') return [...ALL_ROLES];
-  const roles = raw.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = raw
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   for (const r of roles) {
     if (!ALL_ROLES.includes(r as Role)) {
       throw new AppError('CONFIG', `Unknown role ${JSON.stringify(r)}; roles are api, worker and edge.`, { hint: 'For example: --roles api,worker' });

@@ -108,9 +108,12 @@ export function deploymentEnv(box: SecretBox, d: Pick<Deployment, 'env'>): Recor
   return JSON.parse(box.decrypt(d.env)) as Record<string, string>;
 }
 
-
 export async function deploymentServerSettings(db: Db, box: SecretBox, deploymentId: string): Promise<DeploymentServerSettings> {
-  const d = await db.selectFrom('deployments').select(['env', 'server_memory_mb', 'server_request_timeout_seconds', 'server_pids', 'server_cpu_shares']).where('id', '=', deploymentId).executeTakeFirst();
+  const d = await db
+    .selectFrom('deployments')
+    .select(['env', 'server_memory_mb', 'server_request_timeout_seconds', 'server_pids', 'server_cpu_shares'])
+    .where('id', '=', deploymentId)
+    .executeTakeFirst();
   if (d === undefined) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${JSON.stringify(deploymentId)}.`);
   return serverSettingsOf(box, d);
 }
@@ -130,7 +133,12 @@ export function serverSettingsOf(box: SecretBox, d: Pick<Deployment, 'env' | 'se
  * match the manifest's hash), for an operator to see in the API. The first reason found stays.
  */
 export async function flagIntegrityError(db: Db, deploymentId: string, reason: string): Promise<void> {
-  await db.updateTable('deployments').set({ integrity_error: reason.slice(0, 2000) }).where('id', '=', deploymentId).where('integrity_error', 'is', null).execute();
+  await db
+    .updateTable('deployments')
+    .set({ integrity_error: reason.slice(0, 2000) })
+    .where('id', '=', deploymentId)
+    .where('integrity_error', 'is', null)
+    .execute();
 }
 
 export async function getDeployment(db: Db, id: string): Promise<Deployment> {
@@ -180,14 +188,7 @@ export async function rollback(store: Store, project: Project, deploymentId?: st
     }
     const currentId = await aliasTarget(db, project.id, PRODUCTION);
     const current = currentId === null ? undefined : await getDeployment(db, currentId);
-    let q = db
-      .selectFrom('deployments')
-      .selectAll()
-      .where('project_id', '=', project.id)
-      .where('target', '=', 'production')
-      .where('status', '=', 'ready')
-      .orderBy('seq', 'desc')
-      .limit(1);
+    let q = db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).where('target', '=', 'production').where('status', '=', 'ready').orderBy('seq', 'desc').limit(1);
     if (current !== undefined) q = q.where('seq', '<', current.seq);
     const previous = await q.executeTakeFirst();
     if (previous === undefined) throw new AppError('NO_PREVIOUS_DEPLOYMENT', `Project ${project.name} has no earlier ready production deployment to roll back to.`);

@@ -49,7 +49,12 @@ export async function checkDomainDns(config: Pick<Config, 'dnsServers' | 'public
       lookup(() => resolver.resolveCname(queried)).then((r) => (r[0] === undefined ? null : bare(r[0]))),
       Promise.all([lookup(() => resolver.resolve4(queried)), lookup(() => resolver.resolve6(queried))]).then(([v4, v6]) => [...v4, ...v6]),
       // only for the "an apex cannot take a CNAME" note: a CNAME'd name answers the SOA query with its CNAME (EBADRESP to c-ares)
-      wildcard ? false : resolver.resolveSoa(queried).then(() => true, () => false),
+      wildcard
+        ? false
+        : resolver.resolveSoa(queried).then(
+            () => true,
+            () => false,
+          ),
     ]);
     const seen: DnsSeen = { apex, cname, addresses };
     const target = config.cnameTarget;
@@ -57,7 +62,14 @@ export async function checkDomainDns(config: Pick<Config, 'dnsServers' | 'public
     const { expected, what } = await ourAddresses(config, resolver);
     const found = describe(seen);
     if (addresses.length === 0) {
-      return { ok: false, seen, detail: cname === null ? `${name} has no A, AAAA or CNAME record yet.` : `${name} is a CNAME to ${cname}, which resolves to no address${target === undefined ? '' : `; it should be a CNAME to ${target}`}.` };
+      return {
+        ok: false,
+        seen,
+        detail:
+          cname === null
+            ? `${name} has no A, AAAA or CNAME record yet.`
+            : `${name} is a CNAME to ${cname}, which resolves to no address${target === undefined ? '' : `; it should be a CNAME to ${target}`}.`,
+      };
     }
     const foreign = addresses.filter((a) => !expected.has(normaliseIp(a)));
     if (foreign.length === 0) return { ok: true, seen, detail: `${name} resolves to ${found}, ${what}.` };

@@ -41,7 +41,8 @@ function parseName(input: unknown, field: string, wildcardAllowed: boolean, base
   if (raw.length > 1000) return bad('is too long for a host name (at most 253 characters)');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) || raw.includes('/')) return bad(`must be a host name alone, without a scheme or path (got "${raw}")`);
   if (raw.endsWith('.')) raw = raw.slice(0, -1);
-  if (isIP(raw) !== 0 || isIP(raw.replace(/^\[|\]$/g, '')) !== 0) return bad(`must be a host name, not an IP address (got "${raw}")`, `Point a DNS name at the address and add that name, for example: {"${field}": ${example}}`);
+  if (isIP(raw) !== 0 || isIP(raw.replace(/^\[|\]$/g, '')) !== 0)
+    return bad(`must be a host name, not an IP address (got "${raw}")`, `Point a DNS name at the address and add that name, for example: {"${field}": ${example}}`);
   if (/:\d*$/.test(raw)) return bad(`must be a host name without a port (got "${raw}")`);
 
   let wildcard = false;

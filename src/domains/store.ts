@@ -23,24 +23,34 @@ export interface DomainRequest {
 export function validateDomainRequest(body: Record<string, unknown>, baseDomain: string): DomainRequest {
   for (const field of Object.keys(body)) {
     if (!['name', 'redirectTo', 'redirectStatus', 'environment'].includes(field)) {
-      throw new AppError('VALIDATION', `Unknown field ${JSON.stringify(field)}.`, { hint: 'Fields are name, redirectTo, redirectStatus and environment, for example: {"name": "www.example.com", "redirectTo": "example.com"}' });
+      throw new AppError('VALIDATION', `Unknown field ${JSON.stringify(field)}.`, {
+        hint: 'Fields are name, redirectTo, redirectStatus and environment, for example: {"name": "www.example.com", "redirectTo": "example.com"}',
+      });
     }
   }
   const { name, wildcard } = normaliseDomainName(body.name, baseDomain);
   if (body.environment !== undefined && body.environment !== 'production') {
-    throw new AppError('VALIDATION', 'environment must be "production": a domain serves the project\'s production deployment.', { hint: 'Leave environment out, or send {"environment": "production"}.' });
+    throw new AppError('VALIDATION', 'environment must be "production": a domain serves the project\'s production deployment.', {
+      hint: 'Leave environment out, or send {"environment": "production"}.',
+    });
   }
   let redirectTo: string | null = null;
   if (body.redirectTo !== undefined && body.redirectTo !== null) {
     redirectTo = normaliseRedirectHost(body.redirectTo);
-    if (redirectTo === name) throw new AppError('VALIDATION', `redirectTo is ${name} itself: its visitors would be redirected forever.`, { hint: 'Redirect to another host, for example: {"name": "www.example.com", "redirectTo": "example.com"}' });
+    if (redirectTo === name)
+      throw new AppError('VALIDATION', `redirectTo is ${name} itself: its visitors would be redirected forever.`, {
+        hint: 'Redirect to another host, for example: {"name": "www.example.com", "redirectTo": "example.com"}',
+      });
   }
   let redirectStatus: RedirectStatus | null = null;
   if (body.redirectStatus !== undefined && body.redirectStatus !== null) {
     if (!REDIRECT_STATUSES.includes(body.redirectStatus as RedirectStatus)) {
-      throw new AppError('VALIDATION', `redirectStatus must be 301, 302, 307 or 308, got ${JSON.stringify(body.redirectStatus)}.`, { hint: 'For example: {"redirectTo": "example.com", "redirectStatus": 308} (308 keeps the method; 301/302 let browsers turn POST into GET)' });
+      throw new AppError('VALIDATION', `redirectStatus must be 301, 302, 307 or 308, got ${JSON.stringify(body.redirectStatus)}.`, {
+        hint: 'For example: {"redirectTo": "example.com", "redirectStatus": 308} (308 keeps the method; 301/302 let browsers turn POST into GET)',
+      });
     }
-    if (redirectTo === null) throw new AppError('VALIDATION', 'redirectStatus goes with redirectTo.', { hint: 'For example: {"name": "www.example.com", "redirectTo": "example.com", "redirectStatus": 301}' });
+    if (redirectTo === null)
+      throw new AppError('VALIDATION', 'redirectStatus goes with redirectTo.', { hint: 'For example: {"name": "www.example.com", "redirectTo": "example.com", "redirectStatus": 301}' });
     redirectStatus = body.redirectStatus as RedirectStatus;
   }
   return { name, wildcard, redirectTo, redirectStatus: redirectTo === null ? null : (redirectStatus ?? 308) };
@@ -63,7 +73,9 @@ export async function findDomain(db: Db, name: string): Promise<Domain | undefin
 export async function getProjectDomain(db: Db, project: Project, name: string): Promise<Domain> {
   const domain = await findDomain(db, name);
   if (domain === undefined || domain.project_id !== project.id) {
-    throw new AppError('DOMAIN_NOT_FOUND', `Project "${project.name}" has no domain "${name}".`, { hint: `List its domains: slipway domains ls ${project.name} (GET /api/v1/projects/${project.name}/domains)` });
+    throw new AppError('DOMAIN_NOT_FOUND', `Project "${project.name}" has no domain "${name}".`, {
+      hint: `List its domains: slipway domains ls ${project.name} (GET /api/v1/projects/${project.name}/domains)`,
+    });
   }
   return domain;
 }
@@ -127,7 +139,8 @@ export async function recordDnsCheck(db: Db, config: Config, name: string, check
   // while DNS stays right, what the ACME loop wrote (its error, a postponement, a failed
   // renewal) stays the detail: it is what the owner must read
   // (the row changed after the last DNS check wrote it: that was the ACME loop)
-  const acmeNote = check.ok === true && status === current.status && status !== 'pending-dns' && current.status_detail !== null && current.dns_checked_at !== null && current.updated_at > current.dns_checked_at;
+  const acmeNote =
+    check.ok === true && status === current.status && status !== 'pending-dns' && current.status_detail !== null && current.dns_checked_at !== null && current.updated_at > current.dns_checked_at;
   const detail = acmeNote ? current.status_detail : check.detail;
   // a failed lookup keeps what the last good one saw
   const seen = check.ok === undefined && current.dns_seen !== null ? current.dns_seen : JSON.stringify(check.seen);

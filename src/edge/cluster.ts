@@ -123,7 +123,13 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
     throw error;
   }
 
-  return { get port() { return port; }, pids: () => [...workers].flatMap((w) => (w.process.pid === undefined ? [] : [w.process.pid])), close };
+  return {
+    get port() {
+      return port;
+    },
+    pids: () => [...workers].flatMap((w) => (w.process.pid === undefined ? [] : [w.process.pid])),
+    close,
+  };
 }
 
 /** Ask a worker to finish (disconnect + SIGTERM), SIGKILL it if it has not exited in time. */

@@ -15,12 +15,38 @@ import { pipeline } from 'node:stream';
 /** Ranges that are never the public internet: loopback, private, link-local, CGNAT, multicast, reserved. */
 const BLOCKED = new BlockList();
 for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24],
-  ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  BLOCKED.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['2002::', 16],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const)
+  BLOCKED.addSubnet(net, prefix, 'ipv6');
 
 /** true when `address` is a public unicast address the proxy may connect to. */
 export function isPublicAddress(address: string): boolean {
@@ -59,7 +85,14 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
  * (name, value, ...) replacing the upstream's of the same name. Resolves when done; never
  * rejects. Before any byte is sent a failure calls `refuse` with the status and reason to show.
  */
-export async function proxyExternal(req: IncomingMessage, res: ServerResponse, url: URL, extra: readonly string[], refuse: (refusal: ProxyRefusal) => void, opts: ExternalProxyOptions = {}): Promise<void> {
+export async function proxyExternal(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  extra: readonly string[],
+  refuse: (refusal: ProxyRefusal) => void,
+  opts: ExternalProxyOptions = {},
+): Promise<void> {
   if (url.protocol !== 'https:') return refuse({ status: 502, reason: `only https:// targets are proxied, not ${url.protocol}//` });
   if (url.username !== '' || url.password !== '') return refuse({ status: 502, reason: 'targets with credentials in the URL are not proxied' });
   const allow = opts.allowAddress ?? isPublicAddress;

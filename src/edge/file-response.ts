@@ -130,13 +130,16 @@ export function createFileResponder(opts: FileResponderOptions): FileResponder {
       streamBlob(res, status, headers, rep, range, site, key);
       return;
     }
-    reader.load(rep, site.deploymentId, key).then(
-      (loaded) => {
-        res.writeHead(status, headers as string[]);
-        res.end(range === undefined ? loaded : loaded.subarray(range.start, range.end + 1));
-      },
-      (error: unknown) => fail(res, 500, `could not read ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false),
-    ).catch((error: unknown) => fail(res, 500, `sending blob ${rep.hash} failed`, error, false));
+    reader
+      .load(rep, site.deploymentId, key)
+      .then(
+        (loaded) => {
+          res.writeHead(status, headers as string[]);
+          res.end(range === undefined ? loaded : loaded.subarray(range.start, range.end + 1));
+        },
+        (error: unknown) => fail(res, 500, `could not read ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false),
+      )
+      .catch((error: unknown) => fail(res, 500, `sending blob ${rep.hash} failed`, error, false));
   }
 
   function streamBlob(res: ServerResponse, status: number, headers: readonly string[], rep: Representation, range: ByteRange | undefined, site: Site, key: string): void {
@@ -146,8 +149,9 @@ export function createFileResponder(opts: FileResponderOptions): FileResponder {
       res.end();
       return;
     }
-    reader.open(rep, site.deploymentId, key, wanted).then(
-      (stream) => {
+    reader
+      .open(rep, site.deploymentId, key, wanted)
+      .then((stream) => {
         res.writeHead(status, headers as string[]);
         pipeline(stream, res, (error) => {
           // a client that goes away mid-download is normal; anything else is worth a line
@@ -155,8 +159,8 @@ export function createFileResponder(opts: FileResponderOptions): FileResponder {
             report(`streaming blob ${rep.hash} failed`, error);
           }
         });
-      },
-    ).catch((error: unknown) => fail(res, 500, `could not stream ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false));
+      })
+      .catch((error: unknown) => fail(res, 500, `could not stream ${key} (blob ${rep.hash}) of deployment ${site.deploymentId}`, error, false));
   }
 
   return { serveFile, negotiate, bytesInMemory };

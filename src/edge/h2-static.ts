@@ -51,11 +51,11 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
     const isHead = method === 'HEAD';
     // a request with a body (or more headers to come) is the compatibility API's to read
     if ((method !== 'GET' && !isHead) || (flags & constants.NGHTTP2_FLAG_END_STREAM) === 0) return false;
-    if (headers['range'] !== undefined) return false;
+    if (headers.range !== undefined) return false;
     const target = headers[':path'];
     if (target === undefined || target.startsWith(ACME_CHALLENGE_PATH)) return false;
     // as the compatibility path: a Host header, if sent, names the host before :authority
-    const host = headers['host'] ?? headers[':authority'];
+    const host = headers.host ?? headers[':authority'];
     if (host === undefined) return false;
     const route = routes.get(host);
     const site = route?.site;

@@ -177,7 +177,7 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
 
   async function useDefault(cert: TableCertificate | undefined): Promise<void> {
     // a store without one (tests with their own source): one of our own, for this process only
-    const chosen = cert ?? (defaultPem === undefined ? { names: [DEFAULT_CERTIFICATE_NAME], notAfter: Infinity, ...(selfSignedCertificate([DEFAULT_CERTIFICATE_NAME], 3650)) } : undefined);
+    const chosen = cert ?? (defaultPem === undefined ? { names: [DEFAULT_CERTIFICATE_NAME], notAfter: Infinity, ...selfSignedCertificate([DEFAULT_CERTIFICATE_NAME], 3650) } : undefined);
     if (chosen === undefined || chosen.certPem === defaultPem) return;
     // a new default context starts without ticket keys and session id context: give it ours
     server.setSecureContext({ cert: chosen.certPem, key: chosen.keyPem, sessionIdContext: SESSION_ID_CONTEXT, ticketKeys: ticketPeriodKeys });

@@ -28,18 +28,11 @@ export function unknownHostPage(host: string): Buffer {
 export const NOT_FOUND_PAGE = page('404 Not Found', '<p>There is no file at this address in this deployment. Check the URL.</p>');
 export const BAD_REQUEST_PAGE = page(
   '400 Bad Request',
-  '<p>The request path or Host header is malformed (for example <code>..</code> segments, backslashes, ' +
-    'control characters, bad percent-encoding or an overlong path). Request a plain URL.</p>',
+  '<p>The request path or Host header is malformed (for example <code>..</code> segments, backslashes, ' + 'control characters, bad percent-encoding or an overlong path). Request a plain URL.</p>',
 );
 export const METHOD_NOT_ALLOWED_PAGE = page('405 Method Not Allowed', '<p>This address serves static files: use GET or HEAD.</p>');
-export const INTERNAL_ERROR_PAGE = page(
-  '500 Internal Server Error',
-  '<p>The edge could not read this deployment’s files. The error was logged; try again in a moment.</p>',
-);
-export const BAD_GATEWAY_PAGE = page(
-  '502 Bad Gateway',
-  '<p>The edge could not find out which deployment serves this host. The error was logged; try again in a moment.</p>',
-);
+export const INTERNAL_ERROR_PAGE = page('500 Internal Server Error', '<p>The edge could not read this deployment’s files. The error was logged; try again in a moment.</p>');
+export const BAD_GATEWAY_PAGE = page('502 Bad Gateway', '<p>The edge could not find out which deployment serves this host. The error was logged; try again in a moment.</p>');
 
 /** An HTTPS request for a host no certificate covers: the handshake used the default certificate. */
 export function noCertificatePage(host: string): Buffer {

@@ -52,7 +52,12 @@ const DEFAULT_GRACE_MS = 30_000;
  * // on close: await edge.close(); served.close(); await runtime.close();
  * ```
  */
-export function serveRuntime(gateway: LocalGateway, runtime: Runtime, idleMs: number, log: (message: string, error?: Error) => void = (m, e) => console.error(`[edge runtime] ${m}`, e ?? '')): { close(): void } {
+export function serveRuntime(
+  gateway: LocalGateway,
+  runtime: Runtime,
+  idleMs: number,
+  log: (message: string, error?: Error) => void = (m, e) => console.error(`[edge runtime] ${m}`, e ?? ''),
+): { close(): void } {
   /** deployment -> ids of the workers that ensured it and have not released it */
   const holders = new Map<string, Set<number>>();
   const pins = new Map<number, Set<string>>();
@@ -251,7 +256,10 @@ export function createRemoteGateway(): ServerGateway & { close(): void } {
       // a drain that began meanwhile releases the server: do not keep its port for later requests
       if (draining.has(deploymentId)) return new RemoteTarget(deploymentId, reply.host, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: false }));
       const previous = cached.get(deploymentId)?.target;
-      const target = previous?.port === reply.port && previous.host === reply.host ? previous : new RemoteTarget(deploymentId, reply.host, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: true, scheduling: 'lifo' }));
+      const target =
+        previous?.port === reply.port && previous.host === reply.host
+          ? previous
+          : new RemoteTarget(deploymentId, reply.host, reply.port, reply.requestTimeoutMs, new Agent({ keepAlive: true, scheduling: 'lifo' }));
       cached.set(deploymentId, { target, confirmedAt: askedAt, freshMs: reply.idleMs / 2 });
       return target;
     });

@@ -192,21 +192,24 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       }
     }
     const hostHeader = host;
-    routes.resolve(hostHeader).then(
-      (resolved) => {
-        if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
-        if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
-        else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
-        else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, staticOnly, secure, request);
-        else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
-        else files.serveFile(res, resolved.site, path, request);
-      },
-      (error: unknown) => {
-        if (error instanceof BadHostError) sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
-        else if (error instanceof LookupError) fail(res, 502, `could not resolve host ${JSON.stringify(hostHeader)}`, error.cause, isHead);
-        else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
-      },
-    ).catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
+    routes
+      .resolve(hostHeader)
+      .then(
+        (resolved) => {
+          if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
+          if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
+          else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+          else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, staticOnly, secure, request);
+          else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
+          else files.serveFile(res, resolved.site, path, request);
+        },
+        (error: unknown) => {
+          if (error instanceof BadHostError) sendPage(res, 400, BAD_REQUEST_PAGE, isHead);
+          else if (error instanceof LookupError) fail(res, 502, `could not resolve host ${JSON.stringify(hostHeader)}`, error.cause, isHead);
+          else fail(res, 500, `could not load the deployment for host ${JSON.stringify(hostHeader)}`, error, isHead);
+        },
+      )
+      .catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
   }
 
   /** A redirect domain: the same path and query on the host it redirects to, whatever the method. */
@@ -219,7 +222,18 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   }
 
   /** A site with its own redirects, rewrites and headers: see ./site-rules.ts. */
-  function serveByRules(req: IncomingMessage, res: ServerResponse, site: Site & { rules: NonNullable<Site['rules']> }, settings: HostSettings | undefined, path: string, target: string, host: string, staticOnly: boolean, secure: boolean, request: FileRequest): void {
+  function serveByRules(
+    req: IncomingMessage,
+    res: ServerResponse,
+    site: Site & { rules: NonNullable<Site['rules']> },
+    settings: HostSettings | undefined,
+    path: string,
+    target: string,
+    host: string,
+    staticOnly: boolean,
+    secure: boolean,
+    request: FileRequest,
+  ): void {
     const isHead = request.isHead;
     const answers = { file: (view: Site, at: string) => files.serveFile(res, view, at, request), server: (view: Site) => toServer(req, res, view, isHead, secure) };
     serveWithRules({ req, res, site, settings, path, target, host, isHead, staticOnly, secure }, answers, { proxy: opts.externalProxy, report });
@@ -235,21 +249,31 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const clientIp = req.socket.remoteAddress ?? '';
     // which version answered, as on static responses (merged into the server's own headers)
     res.setHeader('x-slipway-deployment', site.deploymentId);
-    gateway.ensure(site.deploymentId, site.server).then(
-      (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: secure ? 'https' : 'http', clientIp }),
-      (error: unknown) => fail(res, 502, `the server of deployment ${site.deploymentId} did not start`, error, isHead),
-    ).catch((error: unknown) => fail(res, 502, `proxying to deployment ${site.deploymentId} failed`, error, isHead));
+    gateway
+      .ensure(site.deploymentId, site.server)
+      .then(
+        (target) => gateway.proxy(req, res, site.deploymentId, target, { proto: secure ? 'https' : 'http', clientIp }),
+        (error: unknown) => fail(res, 502, `the server of deployment ${site.deploymentId} did not start`, error, isHead),
+      )
+      .catch((error: unknown) => fail(res, 502, `proxying to deployment ${site.deploymentId} failed`, error, isHead));
   }
 
   // ---- server and alias polling ----
 
   const server = createServer(onRequest);
   server.on('upgrade', upgradeHandler(routes, servers, report));
-  const https: HttpsEdge | undefined = opts.tls === undefined ? undefined : createHttpsEdge(opts.tls, {
-    request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
-    upgrade: upgradeHandler(routes, servers, report, 'https'),
-    stream: createStreamFastPath({ routes, files, covers: (name: string): boolean => https?.covers(name) === true }),
-  }, report);
+  const https: HttpsEdge | undefined =
+    opts.tls === undefined
+      ? undefined
+      : createHttpsEdge(
+          opts.tls,
+          {
+            request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
+            upgrade: upgradeHandler(routes, servers, report, 'https'),
+            stream: createStreamFastPath({ routes, files, covers: (name: string): boolean => https?.covers(name) === true }),
+          },
+          report,
+        );
   // idle keep-alive connections live as long as nginx's default (75 s), so clients reuse them
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;

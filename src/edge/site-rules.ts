@@ -250,10 +250,21 @@ function external(x: RuleExchange, dest: string, query: string, extra: string[],
     return refuse(502, '502 Bad Gateway', `This site's rewrite points at ${dest}, which is not a valid URL.`);
   }
   if (x.settings?.externalRewrites !== true) {
-    return refuse(502, 'Outside rewrite not allowed', `This site rewrites ${x.path} to ${url.origin}, but its project does not allow rewrites to outside URLs. The project's owner can turn on "externalRewrites" in the project settings.`);
+    return refuse(
+      502,
+      'Outside rewrite not allowed',
+      `This site rewrites ${x.path} to ${url.origin}, but its project does not allow rewrites to outside URLs. The project's owner can turn on "externalRewrites" in the project settings.`,
+    );
   }
   if (query !== '') url.search = mergeQuery(url.search.slice(1), query);
-  void proxyExternal(x.req, x.res, url, extra, (r) => refuse(r.status, r.status === 504 ? '504 Gateway Timeout' : '502 Bad Gateway', `This site's rewrite to ${url.origin} was not proxied: ${r.reason}.`), { ...opts.proxy, report: opts.report, proto: x.secure ? 'https' : 'http', host: x.host });
+  void proxyExternal(
+    x.req,
+    x.res,
+    url,
+    extra,
+    (r) => refuse(r.status, r.status === 504 ? '504 Gateway Timeout' : '502 Bad Gateway', `This site's rewrite to ${url.origin} was not proxied: ${r.reason}.`),
+    { ...opts.proxy, report: opts.report, proto: x.secure ? 'https' : 'http', host: x.host },
+  );
 }
 
 function isExternal(dest: string): boolean {

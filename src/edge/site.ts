@@ -131,7 +131,10 @@ function view(site: Site, key: string, make: () => Site): Site {
 /** A site's path -> file table whose files are compiled again (once each) on first lookup. */
 class DerivedFiles extends Map<string, SiteFile> {
   private readonly derived = new Map<SiteFile, SiteFile>();
-  constructor(private readonly base: ReadonlyMap<string, SiteFile>, private readonly derive: (file: SiteFile) => SiteFile) {
+  constructor(
+    private readonly base: ReadonlyMap<string, SiteFile>,
+    private readonly derive: (file: SiteFile) => SiteFile,
+  ) {
     super();
   }
   override get(path: string): SiteFile | undefined {

@@ -32,9 +32,9 @@ export async function runEdgeWorker(opts: EdgeOptions & { onClose?: () => Promis
       .close()
       .then(() => opts.onClose?.())
       .then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -8,10 +8,12 @@
 
 /** Remove block and line comments so that `// output: 'export'` is not taken for a setting. */
 export function stripComments(text: string): string {
-  return text
-    .replace(/\/\*[\s\S]*?\*\//g, ' ')
-    // a line comment starts at the line's start or after whitespace or punctuation, not inside "https://"
-    .replace(/(^|[\s;,{}()[\]])\/\/.*$/gm, '$1');
+  return (
+    text
+      .replace(/\/\*[\s\S]*?\*\//g, ' ')
+      // a line comment starts at the line's start or after whitespace or punctuation, not inside "https://"
+      .replace(/(^|[\s;,{}()[\]])\/\/.*$/gm, '$1')
+  );
 }
 
 /**

@@ -15,7 +15,10 @@ export async function createContext(rootDir: string): Promise<DetectContext> {
     let text = files.get(file);
     if (text === undefined) {
       // the checkout is hostile: a config file that links out of it reads as absent
-      text = readFileBeneath(rootDir, file).then((b) => b?.toString('utf8'), () => undefined);
+      text = readFileBeneath(rootDir, file).then(
+        (b) => b?.toString('utf8'),
+        () => undefined,
+      );
       files.set(file, text);
     }
     return text;
@@ -24,7 +27,10 @@ export async function createContext(rootDir: string): Promise<DetectContext> {
   const exists = (file: string): Promise<boolean> => {
     let answer = isFile.get(file);
     if (answer === undefined) {
-      answer = resolveBeneath(rootDir, file, { follow: true }).then((r) => r.kind === 'file', () => false);
+      answer = resolveBeneath(rootDir, file, { follow: true }).then(
+        (r) => r.kind === 'file',
+        () => false,
+      );
       isFile.set(file, answer);
     }
     return answer;

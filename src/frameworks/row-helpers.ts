@@ -65,7 +65,10 @@ export function server(kind: ServerKind, entry: string, start: string[], mounts:
 /** A folder named in a config file, normalised, or undefined when it is absent, absolute or climbs out with "..". */
 export function relativePath(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const clean = value.trim().replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  const clean = value
+    .trim()
+    .replace(/^(\.\/)+/, '')
+    .replace(/\/+$/, '');
   if (clean === '' || clean === '.' || clean.startsWith('/') || /^[a-zA-Z]:/.test(clean) || clean.split(/[/\\]/).includes('..')) return undefined;
   return clean;
 }

@@ -33,7 +33,16 @@ export const NEXTJS: FrameworkDefinition = {
       reason: because('next', config, output === undefined ? [] : [`output: "${output}"`]),
       variant: 'server',
       outputDirectory: distDir,
-      server: server('nextjs-standalone', entry, ['node', entry], [{ dir: `${distDir}/static`, urlPath: '/_next/static' }, { dir: 'public', urlPath: '/' }], { bundleDir: `${distDir}/standalone` }),
+      server: server(
+        'nextjs-standalone',
+        entry,
+        ['node', entry],
+        [
+          { dir: `${distDir}/static`, urlPath: '/_next/static' },
+          { dir: 'public', urlPath: '/' },
+        ],
+        { bundleDir: `${distDir}/standalone` },
+      ),
       // Standalone output without editing the user's config: NEXT_PRIVATE_STANDALONE=1 makes
       // `output: 'standalone'` Next's *default* (`output: !!process.env.NEXT_PRIVATE_STANDALONE ?
       // 'standalone' : undefined` in server/config-shared.ts, since 12.2 and still in 14, 15, 16),
@@ -82,7 +91,7 @@ export const NUXT: FrameworkDefinition = {
   },
 };
 
-  // before Remix: an app migrated from Remix may keep @remix-run/* dependencies
+// before Remix: an app migrated from Remix may keep @remix-run/* dependencies
 export const REACT_ROUTER: FrameworkDefinition = {
   id: 'react-router',
   name: 'React Router',
@@ -99,7 +108,12 @@ export const REACT_ROUTER: FrameworkDefinition = {
     const base = { id: 'react-router', name: 'React Router', reason, buildCommand: 'react-router build' } as const;
     if (ssr === false) return { ...base, variant: 'static', outputDirectory: `${dir}/client` };
     const entry = `${dir}/server/index.js`;
-    return { ...base, variant: 'server', outputDirectory: dir, server: server('react-router-node', entry, ['node_modules/.bin/react-router-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }], { startPackage: '@react-router/serve' }) };
+    return {
+      ...base,
+      variant: 'server',
+      outputDirectory: dir,
+      server: server('react-router-node', entry, ['node_modules/.bin/react-router-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }], { startPackage: '@react-router/serve' }),
+    };
   },
 };
 
@@ -120,12 +134,29 @@ export const REMIX: FrameworkDefinition = {
       const dir = relativePath(option(vite, 'buildDirectory')) ?? 'build';
       const entry = `${dir}/server/index.js`;
       const reason = because(dep, vite, ['the @remix-run/dev Vite plugin']);
-      return { id: 'remix', name: 'Remix', reason, variant: 'vite', buildCommand: 'remix vite:build', outputDirectory: dir, server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }], { startPackage: '@remix-run/serve' }) };
+      return {
+        id: 'remix',
+        name: 'Remix',
+        reason,
+        variant: 'vite',
+        buildCommand: 'remix vite:build',
+        outputDirectory: dir,
+        server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: `${dir}/client`, urlPath: '/' }], { startPackage: '@remix-run/serve' }),
+      };
     }
     // the classic Remix compiler: build/index.js, browser assets in public/build served under /build
     const config = await ctx.config('remix.config');
     const entry = relativePath(option(config, 'serverBuildPath')) ?? 'build/index.js';
-    return { id: 'remix', name: 'Remix', reason: because(dep, config, []), variant: 'classic', buildCommand: 'remix build', outputDirectory: 'build', immutable: [{ prefix: 'build/', names: 'all' }], server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: 'public', urlPath: '/' }], { startPackage: '@remix-run/serve' }) };
+    return {
+      id: 'remix',
+      name: 'Remix',
+      reason: because(dep, config, []),
+      variant: 'classic',
+      buildCommand: 'remix build',
+      outputDirectory: 'build',
+      immutable: [{ prefix: 'build/', names: 'all' }],
+      server: server('remix-node', entry, ['node_modules/.bin/remix-serve', entry], [{ dir: 'public', urlPath: '/' }], { startPackage: '@remix-run/serve' }),
+    };
   },
 };
 
@@ -145,12 +176,18 @@ export const SVELTEKIT: FrameworkDefinition = {
     const imported = names.find((name) => importing(name) !== undefined);
     const config = (imported === undefined ? undefined : importing(imported)) ?? configs[0];
     const adapter = imported ?? names.find((name) => ctx.has(`@sveltejs/adapter-${name}`));
-    const reason = imported !== undefined ? because('@sveltejs/kit', config, [`@sveltejs/adapter-${imported}`]) : because(adapter === undefined ? '@sveltejs/kit' : ['@sveltejs/kit', `@sveltejs/adapter-${adapter}`], config, []);
+    const reason =
+      imported !== undefined
+        ? because('@sveltejs/kit', config, [`@sveltejs/adapter-${imported}`])
+        : because(adapter === undefined ? '@sveltejs/kit' : ['@sveltejs/kit', `@sveltejs/adapter-${adapter}`], config, []);
     const base = { id: 'sveltekit', name: 'SvelteKit', reason, buildCommand: 'vite build' } as const;
     if (adapter === 'node') {
       const out = relativePath(option(config, 'out')) ?? 'build';
       // prerendered pages are written apart from the client files (about.html, about/__data.json), both served at /
-      const mounts = [{ dir: `${out}/client`, urlPath: '/' }, { dir: `${out}/prerendered`, urlPath: '/' }];
+      const mounts = [
+        { dir: `${out}/client`, urlPath: '/' },
+        { dir: `${out}/prerendered`, urlPath: '/' },
+      ];
       return { ...base, variant: 'node', outputDirectory: out, server: server('sveltekit-node', `${out}/index.js`, ['node', `${out}/index.js`], mounts) };
     }
     if (adapter === 'static') return { ...base, variant: 'static', outputDirectory: relativePath(option(config, 'pages')) ?? 'build' };
@@ -176,12 +213,16 @@ export const ASTRO: FrameworkDefinition = {
     const output = option(config, 'output');
     const outDir = relativePath(option(config, 'outDir')) ?? 'dist';
     const base = { id: 'astro', name: 'Astro', buildCommand: 'astro build', buildEnv: { ASTRO_TELEMETRY_DISABLED: '1' } } as const;
-    if (output !== 'server' && output !== 'hybrid') return { ...base, reason: because('astro', config, output === undefined ? [] : [`output: "${output}"`]), variant: 'static', outputDirectory: outDir };
+    if (output !== 'server' && output !== 'hybrid')
+      return { ...base, reason: because('astro', config, output === undefined ? [] : [`output: "${output}"`]), variant: 'static', outputDirectory: outDir };
     const imported = config !== undefined && importsModule(config.text, '@astrojs/node');
     const nodeAdapter = imported || ctx.has('@astrojs/node');
     const reason = because(nodeAdapter && !imported ? ['astro', '@astrojs/node'] : 'astro', config, [`output: "${output}"`, ...(imported ? ['@astrojs/node'] : [])]);
     if (!nodeAdapter) {
-      const unservable = { message: `Astro with output: "${output}" needs a server adapter, and the project has none Slipway can run.`, hint: 'Add @astrojs/node (adapter: node({ mode: "standalone" })) to astro.config, or set output: "static".' };
+      const unservable = {
+        message: `Astro with output: "${output}" needs a server adapter, and the project has none Slipway can run.`,
+        hint: 'Add @astrojs/node (adapter: node({ mode: "standalone" })) to astro.config, or set output: "static".',
+      };
       return { ...base, reason: `${reason}; no @astrojs/node adapter, so there is no server Slipway can run`, variant: 'server', outputDirectory: outDir, unservable };
     }
     const entry = `${outDir}/server/entry.mjs`;
@@ -232,7 +273,10 @@ export const QWIK: FrameworkDefinition = {
     const base = { id: 'qwik', name: 'Qwik', buildCommand: 'qwik build', outputDirectory: 'dist' } as const;
     if (adapter !== undefined) return { ...base, reason: because(dep, adapter, ['the static adapter']), variant: 'static' };
     if (!city) return { ...base, reason: because(dep, await ctx.config('vite.config'), []), variant: 'static' };
-    const unservable = { message: 'Qwik City without an adapter renders every page on a server, and builds no site Slipway can serve.', hint: 'Add the static adapter ("npm run qwik add static", which writes adapters/static/vite.config.ts).' };
+    const unservable = {
+      message: 'Qwik City without an adapter renders every page on a server, and builds no site Slipway can serve.',
+      hint: 'Add the static adapter ("npm run qwik add static", which writes adapters/static/vite.config.ts).',
+    };
     return { ...base, reason: `${because(dep, undefined, [])}; no adapters/static/vite.config: Qwik City needs an adapter`, variant: 'server', unservable };
   },
 };

@@ -42,7 +42,14 @@ export const DOCUSAURUS: FrameworkDefinition = row({
 });
 
 export const ELEVENTY: FrameworkDefinition = row(
-  { id: 'eleventy', name: 'Eleventy', detectors: { dependencies: ['@11ty/eleventy'], configFiles: ['eleventy.config.js', '.eleventy.js'] }, buildCommand: 'eleventy', outputDirectory: '_site', immutable: [] },
+  {
+    id: 'eleventy',
+    name: 'Eleventy',
+    detectors: { dependencies: ['@11ty/eleventy'], configFiles: ['eleventy.config.js', '.eleventy.js'] },
+    buildCommand: 'eleventy',
+    outputDirectory: '_site',
+    immutable: [],
+  },
   (ctx, match, config) => {
     const flag = /\beleventy\b[^&|;]*--output[= ]([^\s&|;'"]+)/.exec(ctx.script('build') ?? '')?.[1];
     const fromScript = relativePath(flag);
@@ -156,7 +163,14 @@ export const EMBER: FrameworkDefinition = row({
 
 /** Redwood is full stack; Slipway serves its web side (web/dist), not its API functions */
 export const REDWOOD: FrameworkDefinition = row(
-  { id: 'redwood', name: 'RedwoodJS', detectors: { dependencies: ['@redwoodjs/core'], configFiles: ['redwood.toml'] }, buildCommand: 'rw build web', outputDirectory: 'web/dist', immutable: [VITE_ASSETS] },
+  {
+    id: 'redwood',
+    name: 'RedwoodJS',
+    detectors: { dependencies: ['@redwoodjs/core'], configFiles: ['redwood.toml'] },
+    buildCommand: 'rw build web',
+    outputDirectory: 'web/dist',
+    immutable: [VITE_ASSETS],
+  },
   (_ctx, match) => ({ ...match, variant: 'web', reason: `${match.reason}; the web side only (the api side is not served)` }),
 );
 
@@ -170,9 +184,23 @@ export const EXPO: FrameworkDefinition = row(
     immutable: [{ prefix: '_expo/static/', names: 'all' }, VITE_ASSETS],
   },
   async (ctx, match, config) => {
-    if (!ctx.has('react-native-web')) return { ...match, variant: 'native', unservable: { message: 'This Expo app has no web target (no react-native-web).', hint: 'Add react-native-web and react-dom ("npx expo install react-native-web react-dom") to export a web build.' } };
+    if (!ctx.has('react-native-web'))
+      return {
+        ...match,
+        variant: 'native',
+        unservable: {
+          message: 'This Expo app has no web target (no react-native-web).',
+          hint: 'Add react-native-web and react-dom ("npx expo install react-native-web react-dom") to export a web build.',
+        },
+      };
     const output = config === undefined ? undefined : stringOption(config.text, 'output');
-    if (output === 'server') return { ...match, variant: 'server', reason: because('expo', config, ['output: "server"']), unservable: { message: 'Expo web with output: "server" builds a server Slipway cannot run.', hint: 'Set "web": { "output": "static" } (or "single") in app.json.' } };
+    if (output === 'server')
+      return {
+        ...match,
+        variant: 'server',
+        reason: because('expo', config, ['output: "server"']),
+        unservable: { message: 'Expo web with output: "server" builds a server Slipway cannot run.', hint: 'Set "web": { "output": "static" } (or "single") in app.json.' },
+      };
     return { ...match, variant: output ?? 'single' };
   },
 );
@@ -185,7 +213,22 @@ export const EXPO: FrameworkDefinition = row(
 export const STORYBOOK: FrameworkDefinition = row({
   id: 'storybook',
   name: 'Storybook',
-  detectors: { dependencies: ['storybook', '@storybook/cli', '@storybook/react', '@storybook/react-vite', '@storybook/react-webpack5', '@storybook/vue3', '@storybook/vue3-vite', '@storybook/svelte', '@storybook/angular', '@storybook/html', '@storybook/web-components'], configFiles: ['.storybook/main.js'] },
+  detectors: {
+    dependencies: [
+      'storybook',
+      '@storybook/cli',
+      '@storybook/react',
+      '@storybook/react-vite',
+      '@storybook/react-webpack5',
+      '@storybook/vue3',
+      '@storybook/vue3-vite',
+      '@storybook/svelte',
+      '@storybook/angular',
+      '@storybook/html',
+      '@storybook/web-components',
+    ],
+    configFiles: ['.storybook/main.js'],
+  },
   needsConfig: true,
   buildCommand: 'storybook build',
   ignoreBuildScript: true,
@@ -234,6 +277,12 @@ export const STATIC: FrameworkDefinition = {
       return { id: 'static', name: 'Static', variant: 'unknown', reason: 'no known framework; package.json has a build script', outputDirectory: '' };
     }
     const where = ctx.pkg !== undefined ? 'no build script in package.json' : (await ctx.exists('package.json')) ? 'a package.json that is not valid JSON' : 'no package.json';
-    return { id: 'static', name: 'Static', variant: 'html', reason: html ? `index.html at the root and ${where}` : `no index.html and ${where}: the files are served as they are`, outputDirectory: '' };
+    return {
+      id: 'static',
+      name: 'Static',
+      variant: 'html',
+      reason: html ? `index.html at the root and ${where}` : `no index.html and ${where}: the files are served as they are`,
+      outputDirectory: '',
+    };
   },
 };

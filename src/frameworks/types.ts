@@ -34,8 +34,27 @@ export interface FrameworkMatch {
 }
 
 export type FrameworkId =
-  | 'nextjs' | 'astro' | 'vite' | 'sveltekit' | 'nuxt' | 'remix' | 'react-router'
-  | 'vitepress' | 'docusaurus' | 'eleventy' | 'gatsby' | 'hexo' | 'angular' | 'analog' | 'solidstart' | 'qwik' | 'ember' | 'redwood' | 'expo' | 'storybook' | 'preact-cli'
+  | 'nextjs'
+  | 'astro'
+  | 'vite'
+  | 'sveltekit'
+  | 'nuxt'
+  | 'remix'
+  | 'react-router'
+  | 'vitepress'
+  | 'docusaurus'
+  | 'eleventy'
+  | 'gatsby'
+  | 'hexo'
+  | 'angular'
+  | 'analog'
+  | 'solidstart'
+  | 'qwik'
+  | 'ember'
+  | 'redwood'
+  | 'expo'
+  | 'storybook'
+  | 'preact-cli'
   | 'static';
 
 export type ServerKind = 'nextjs-standalone' | 'astro-node' | 'sveltekit-node' | 'nuxt-nitro' | 'nitro-node' | 'remix-node' | 'react-router-node' | 'angular-node';

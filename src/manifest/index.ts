@@ -153,7 +153,11 @@ export function parseManifest(json: string | Buffer): Manifest {
   }
   if (m.immutable !== undefined) {
     const clean = (p: unknown): boolean => typeof p === 'string' && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0');
-    const ok = Array.isArray(m.immutable) && m.immutable.every((r) => typeof r === 'object' && r !== null && clean(r.prefix) && IMMUTABLE_NAMES.includes(r.names) && (r.except === undefined || (Array.isArray(r.except) && r.except.every(clean))));
+    const ok =
+      Array.isArray(m.immutable) &&
+      m.immutable.every(
+        (r) => typeof r === 'object' && r !== null && clean(r.prefix) && IMMUTABLE_NAMES.includes(r.names) && (r.except === undefined || (Array.isArray(r.except) && r.except.every(clean))),
+      );
     if (!ok) throw new Error('manifest has a malformed immutable rule list');
   }
   if (m.rules !== undefined) checkRules(m.rules);
@@ -195,6 +199,7 @@ function checkRules(rules: unknown): void {
     for (const list of [x.has, x.missing]) if (list !== undefined && !(Array.isArray(list) && list.every(isCondition))) bad(`route ${i} has a malformed condition`);
     if ((x.kind === 'redirect' || x.kind === 'rewrite') && typeof x.dest !== 'string') bad(`route ${i} has no destination`);
     if (x.status !== undefined && !(Number.isInteger(x.status) && x.status >= 200 && x.status <= 599)) bad(`route ${i} has a bad status`);
-    if (x.headers !== undefined && !(Array.isArray(x.headers) && x.headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string'))) bad(`route ${i} has malformed headers`);
+    if (x.headers !== undefined && !(Array.isArray(x.headers) && x.headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string')))
+      bad(`route ${i} has malformed headers`);
   }
 }

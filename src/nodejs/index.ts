@@ -65,9 +65,13 @@ export async function writeToolShims(binDir: string, nodeBin: string, version: s
 }
 
 async function warnUnsupported(npmCli: string, version: string, log: (line: string) => void): Promise<void> {
-  const pkg = await readFile(join(dirname(npmCli), '..', 'package.json'), 'utf8').then((t) => JSON.parse(t) as { version?: string; engines?: { node?: string } }, () => undefined);
+  const pkg = await readFile(join(dirname(npmCli), '..', 'package.json'), 'utf8').then(
+    (t) => JSON.parse(t) as { version?: string; engines?: { node?: string } },
+    () => undefined,
+  );
   const range = pkg?.engines?.node;
-  if (range !== undefined && !satisfies(version, range)) log(`Warning: npm ${pkg?.version ?? ''} here supports Node.js ${range}, not ${version}; set the project's Node.js to a supported version if the install fails`);
+  if (range !== undefined && !satisfies(version, range))
+    log(`Warning: npm ${pkg?.version ?? ''} here supports Node.js ${range}, not ${version}; set the project's Node.js to a supported version if the install fails`);
 }
 
 function quote(path: string): string {

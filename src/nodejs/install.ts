@@ -73,7 +73,9 @@ async function install(cacheDir: string, version: string, log: (line: string) =>
   await mkdir(staging);
   try {
     const integrity = await releaseIntegrity(version, staging);
-    const packed = JSON.parse(await npm(['pack', `${NODE_PACKAGE}@${version}`, '--json', '--pack-destination', staging, '--cache', join(staging, 'npm-cache')], staging, 15 * 60_000)) as { filename?: string }[];
+    const packed = JSON.parse(await npm(['pack', `${NODE_PACKAGE}@${version}`, '--json', '--pack-destination', staging, '--cache', join(staging, 'npm-cache')], staging, 15 * 60_000)) as {
+      filename?: string;
+    }[];
     const tarball = join(staging, packed[0]?.filename ?? `${NODE_PACKAGE}-${version}.tgz`);
     const bytes = (await stat(tarball)).size;
     const got = `sha512-${await hashFile(tarball, 'sha512', 'base64')}`;

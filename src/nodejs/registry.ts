@@ -14,7 +14,10 @@ const run = promisify(execFile);
 /** the npm installed with the node running Slipway (found even when PATH lacks it), else npm on PATH */
 let npmArgv: Promise<string[]> | undefined;
 function hostNpm(): Promise<string[]> {
-  npmArgv ??= realpath(join(dirname(process.execPath), 'npm')).then((cli) => [process.execPath, cli], () => ['npm']);
+  npmArgv ??= realpath(join(dirname(process.execPath), 'npm')).then(
+    (cli) => [process.execPath, cli],
+    () => ['npm'],
+  );
   return npmArgv;
 }
 
@@ -30,7 +33,11 @@ export async function npm(args: string[], cwd: string, timeoutMs = 120_000): Pro
     const { stdout } = await run(file, [...pre, ...args], { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-5).join('\n');
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join('\n');
     throw new Error(`npm ${args.join(' ')} failed${stderr === '' ? '' : `: ${stderr}`}`, { cause: err });
   }
 }

@@ -49,7 +49,13 @@ export function parseNodeSpec(text: string): NodeSpec | undefined {
  */
 export async function readNodeRequest(rootDir: string, repoRoot: string, setting: string | undefined): Promise<NodeRequest | undefined> {
   if (setting !== undefined && setting.trim() !== '') return { spec: setting.trim(), source: 'the project setting nodeVersion' };
-  const dirs = rootDir === repoRoot ? [{ dir: rootDir, where: '' }] : [{ dir: rootDir, where: '' }, { dir: repoRoot, where: ' at the repository root' }];
+  const dirs =
+    rootDir === repoRoot
+      ? [{ dir: rootDir, where: '' }]
+      : [
+          { dir: rootDir, where: '' },
+          { dir: repoRoot, where: ' at the repository root' },
+        ];
   for (const { dir, where } of dirs) {
     const engines = await enginesNode(dir);
     if (engines !== undefined) return { spec: engines, source: `engines.node in package.json${where}` };

@@ -64,7 +64,10 @@ export function ltsMajors(stable: string[], time: Record<string, string>, now: n
     const at = Date.parse(time[v] ?? '');
     if (m >= 4 && m % 2 === 0 && Number.isFinite(at)) first.set(m, Math.min(first.get(m) ?? Infinity, at));
   }
-  const lines = [...first].filter(([, at]) => now - at >= LTS_AFTER_MS).map(([m]) => m).sort((a, b) => b - a);
+  const lines = [...first]
+    .filter(([, at]) => now - at >= LTS_AFTER_MS)
+    .map(([m]) => m)
+    .sort((a, b) => b - a);
   if (lines.length > 0) return lines;
   // no publication times: every even major but the newest line, which may still be "Current"
   const even = [...new Set(stable.map(major))].filter((m) => m >= 4 && m % 2 === 0).sort((a, b) => b - a);

@@ -51,7 +51,10 @@ export function checkEnvKey(key: string): void {
 
 function checkValue(value: unknown): string {
   if (typeof value !== 'string') throw new AppError('VALIDATION', 'value must be a string.', { hint: 'For example: {"value": "https://api.example.com", "targets": ["production"]}' });
-  if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new AppError('VALIDATION', `value is longer than ${MAX_VALUE_BYTES / 1024} KiB.`, { hint: 'Keep large files in the repository or a storage service and put their location in the variable.' });
+  if (Buffer.byteLength(value) > MAX_VALUE_BYTES)
+    throw new AppError('VALIDATION', `value is longer than ${MAX_VALUE_BYTES / 1024} KiB.`, {
+      hint: 'Keep large files in the repository or a storage service and put their location in the variable.',
+    });
   // a process environment cannot carry a NUL byte
   if (value.includes('\0')) throw new AppError('VALIDATION', 'value contains a NUL character, which no process environment can hold.', { hint: 'Encode binary values, e.g. as base64.' });
   return value;
@@ -92,7 +95,9 @@ export async function setEnv(db: Db, box: SecretBox, projectId: string, key: str
   const others = await db.selectFrom('env_vars').select(['key', 'value']).where('project_id', '=', projectId).where('key', '!=', key).execute();
   const existing = await db.selectFrom('env_vars').select('created_at').where('project_id', '=', projectId).where('key', '=', key).executeTakeFirst();
   if (existing === undefined && others.length >= MAX_VARS_PER_PROJECT) {
-    throw new AppError('VALIDATION', `This project already has ${others.length} variables, the most a project can have.`, { hint: 'Remove variables it no longer needs, or combine related ones (e.g. one JSON value).' });
+    throw new AppError('VALIDATION', `This project already has ${others.length} variables, the most a project can have.`, {
+      hint: 'Remove variables it no longer needs, or combine related ones (e.g. one JSON value).',
+    });
   }
   const total = others.reduce((sum, o) => sum + Buffer.byteLength(box.decrypt(o.value)) + o.key.length, 0) + Buffer.byteLength(value) + key.length;
   if (total > MAX_TOTAL_BYTES) {

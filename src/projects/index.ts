@@ -105,7 +105,8 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
   serverCpuShares: (v) => optionalInt('serverCpuShares', v, 2, 262_144, 'shares', '2048'),
   nodeVersion: (v) => {
     const spec = optionalString('nodeVersion', v, '"22"');
-    if (spec !== null && parseNodeSpec(spec) === undefined) throw new AppError('VALIDATION', `nodeVersion "${spec}" is not a Node.js version or range.`, { hint: `Use one like ${NODE_SPEC_EXAMPLES}, for example: "nodeVersion": "22"` });
+    if (spec !== null && parseNodeSpec(spec) === undefined)
+      throw new AppError('VALIDATION', `nodeVersion "${spec}" is not a Node.js version or range.`, { hint: `Use one like ${NODE_SPEC_EXAMPLES}, for example: "nodeVersion": "22"` });
     return spec === null ? null : spec.trim();
   },
   // two years is what the HSTS preload list asks for
@@ -251,7 +252,11 @@ export async function getProject(db: Db, nameOrId: string): Promise<Project> {
 }
 
 export async function findProject(db: Db, nameOrId: string): Promise<Project | undefined> {
-  return db.selectFrom('projects').selectAll().where((eb) => eb.or([eb('name', '=', nameOrId), eb('id', '=', nameOrId)])).executeTakeFirst();
+  return db
+    .selectFrom('projects')
+    .selectAll()
+    .where((eb) => eb.or([eb('name', '=', nameOrId), eb('id', '=', nameOrId)]))
+    .executeTakeFirst();
 }
 
 /** All projects, or those of these teams. */

@@ -147,12 +147,7 @@ export class Queue {
   /** Cancel the still-queued jobs of these deployments (superseded by a newer push). */
   async cancelQueued(db: Db, deploymentIds: string[]): Promise<void> {
     if (deploymentIds.length === 0) return;
-    await db
-      .updateTable('jobs')
-      .set({ status: 'canceled', updated_at: Date.now() })
-      .where('deployment_id', 'in', deploymentIds)
-      .where('status', '=', 'queued')
-      .execute();
+    await db.updateTable('jobs').set({ status: 'canceled', updated_at: Date.now() }).where('deployment_id', 'in', deploymentIds).where('status', '=', 'queued').execute();
   }
 
   /**
@@ -170,11 +165,7 @@ export class Queue {
           await db.updateTable('jobs').set({ status: 'dead', locked_by: null, lease_until: null, last_error: lost, updated_at: now }).where('id', '=', job.id).execute();
           await onDead(db, { ...job, last_error: lost });
         } else {
-          await db
-            .updateTable('jobs')
-            .set({ status: 'queued', locked_by: null, lease_until: null, last_error: lost, run_at: now, updated_at: now })
-            .where('id', '=', job.id)
-            .execute();
+          await db.updateTable('jobs').set({ status: 'queued', locked_by: null, lease_until: null, last_error: lost, run_at: now, updated_at: now }).where('id', '=', job.id).execute();
         }
       }
       return expired.length;

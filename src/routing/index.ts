@@ -87,12 +87,7 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
 
   async function siteOf(projectId: string, route: HostRoute): Promise<ResolvedSite | undefined> {
     if (route.kind === 'production') return viaAlias(projectId, PRODUCTION);
-    const d = await db
-      .selectFrom('deployments')
-      .select(['id', 'manifest_hash', 'status'])
-      .where('id', '=', route.prefix)
-      .where('project_id', '=', projectId)
-      .executeTakeFirst();
+    const d = await db.selectFrom('deployments').select(['id', 'manifest_hash', 'status']).where('id', '=', route.prefix).where('project_id', '=', projectId).executeTakeFirst();
     if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
     return viaAlias(projectId, branchAlias(route.prefix));
   }

@@ -6,5 +6,17 @@
 export { readSiteRules, NETLIFY_RULE_FILES, type ReadRulesOptions } from './read.js';
 export { vercelRules } from './vercel.js';
 export { parseHeaders, parseRedirects } from './netlify.js';
-export { compileRules, encodeHeaderValue, encodeUrlValue, matchConditions, matchPath, matchRule, substitute, type CompiledRule, type CompiledRules, type RuleMatch, type RuleRequest } from './match.js';
+export {
+  compileRules,
+  encodeHeaderValue,
+  encodeUrlValue,
+  matchConditions,
+  matchPath,
+  matchRule,
+  substitute,
+  type CompiledRule,
+  type CompiledRules,
+  type RuleMatch,
+  type RuleRequest,
+} from './match.js';
 export { RuleError } from './types.js';

@@ -91,7 +91,7 @@ function operatorTest(m: RuleValueMatch): (value: string) => RegExpExecArray | b
     if (m.eq !== undefined && v !== String(m.eq)) return false;
     if (m.neq !== undefined && v === m.neq) return false;
     if (m.inc !== undefined && !m.inc.includes(v)) return false;
-    if (m.ninc !== undefined && m.ninc.includes(v)) return false;
+    if (m.ninc?.includes(v)) return false;
     if (m.pre !== undefined && !v.startsWith(m.pre)) return false;
     if (m.suf !== undefined && !v.endsWith(m.suf)) return false;
     if (m.gt !== undefined && !(n > m.gt)) return false;

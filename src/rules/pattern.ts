@@ -41,7 +41,6 @@ export function unsafeRegex(source: string): string | undefined {
     } else if (c === ')') {
       lastGroupHadQuantifier = stack.pop() ?? false;
       if (lastGroupHadQuantifier && stack.length > 0) stack[stack.length - 1] = true;
-      continue;
     } else if (c === '*' || c === '+' || c === '{' || (c === '?' && source[i - 1] !== '(' && !isQuantifier(source[i - 1]))) {
       if (lastGroupHadQuantifier && c !== '?') return `the quantified group before position ${i} holds a quantifier itself (like "(a+)+"), which can take exponential time`;
       if ((c === '*' || c === '+' || (c === '{' && /^\{\d+,\}/.test(source.slice(i)))) && ++unbounded > MAX_UNBOUNDED) {

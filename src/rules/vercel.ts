@@ -18,7 +18,17 @@ const CONDITION_TYPES = ['header', 'cookie', 'query', 'host'];
 const MATCH_OPERATORS = new Set(['eq', 'neq', 'inc', 'ninc', 'pre', 'suf', 're', 'gt', 'gte', 'lt', 'lte']);
 
 type Json = Record<string, unknown>;
-type CompiledRoute = { src?: string; dest?: string; status?: number; headers?: Record<string, string>; continue?: boolean; check?: boolean; has?: RuleCondition[]; missing?: RuleCondition[]; handle?: string };
+type CompiledRoute = {
+  src?: string;
+  dest?: string;
+  status?: number;
+  headers?: Record<string, string>;
+  continue?: boolean;
+  check?: boolean;
+  has?: RuleCondition[];
+  missing?: RuleCondition[];
+  handle?: string;
+};
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -114,7 +124,8 @@ function checkConditions(list: unknown, where: string): void {
   list.forEach((c: unknown, i) => {
     const at = `${where}[${i}]`;
     if (!isObject(c) || typeof c.type !== 'string' || !CONDITION_TYPES.includes(c.type)) throw new RuleError(`${at}: "type" must be one of ${CONDITION_TYPES.join(', ')}`);
-    if (c.type === 'host' ? c.value === undefined : typeof c.key !== 'string' || c.key === '') throw new RuleError(c.type === 'host' ? `${at}: a host condition needs "value"` : `${at}: "key" must be a non-empty string`);
+    if (c.type === 'host' ? c.value === undefined : typeof c.key !== 'string' || c.key === '')
+      throw new RuleError(c.type === 'host' ? `${at}: a host condition needs "value"` : `${at}: "key" must be a non-empty string`);
     const value = c.value;
     if (value === undefined) return;
     if (typeof value === 'string') return checkRegex(value, `${at} value`);
@@ -125,7 +136,9 @@ function checkConditions(list: unknown, where: string): void {
       if (typeof value.re !== 'string') throw new RuleError(`${at}: "value.re" must be a string`);
       checkRegex(value.re, `${at} value.re`);
     }
-    for (const op of ['inc', 'ninc'] as const) if (value[op] !== undefined && !(Array.isArray(value[op]) && (value[op] as unknown[]).every((v) => typeof v === 'string'))) throw new RuleError(`${at}: "value.${op}" must be an array of strings`);
+    for (const op of ['inc', 'ninc'] as const)
+      if (value[op] !== undefined && !(Array.isArray(value[op]) && (value[op] as unknown[]).every((v) => typeof v === 'string')))
+        throw new RuleError(`${at}: "value.${op}" must be an array of strings`);
     for (const op of ['gt', 'gte', 'lt', 'lte'] as const) if (value[op] !== undefined && typeof value[op] !== 'number') throw new RuleError(`${at}: "value.${op}" must be a number`);
     for (const op of ['neq', 'pre', 'suf'] as const) if (value[op] !== undefined && typeof value[op] !== 'string') throw new RuleError(`${at}: "value.${op}" must be a string`);
     if (value.eq !== undefined && typeof value.eq !== 'string' && typeof value.eq !== 'number') throw new RuleError(`${at}: "value.eq" must be a string or a number`);

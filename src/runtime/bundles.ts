@@ -103,7 +103,9 @@ export class BundleDir {
         this.opts.onIntegrityError?.(deploymentId, err.message);
         // its copies may hold the changed bytes: the next start writes it again from the store (repaired, perhaps)
         const trash = join(this.opts.dir, `.trash-${deploymentId}-${randomBytes(4).toString('hex')}`);
-        await rename(dir, trash).then(() => rm(trash, { recursive: true, force: true })).catch(() => undefined);
+        await rename(dir, trash)
+          .then(() => rm(trash, { recursive: true, force: true }))
+          .catch(() => undefined);
       }
       throw err;
     }

@@ -63,8 +63,7 @@ export function createRuntimeGateway(
     blobs,
     dir: join(dataDir, 'runtime'),
     dataDir: join(dataDir, 'runtime-data'),
-    onIntegrityError: (deploymentId, reason) =>
-      void onIntegrityError?.(deploymentId, reason).catch((err: unknown) => console.error(`[runtime] could not flag deployment ${deploymentId}`, err)),
+    onIntegrityError: (deploymentId, reason) => void onIntegrityError?.(deploymentId, reason).catch((err: unknown) => console.error(`[runtime] could not flag deployment ${deploymentId}`, err)),
     ...(limits.memoryMb > 0 ? { memoryLimitMb: limits.memoryMb } : {}),
     requestTimeoutMs: limits.requestTimeoutMs,
     idleMs: limits.idleMs,

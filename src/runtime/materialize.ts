@@ -76,8 +76,7 @@ export async function materializeBundle(blobs: LocalBlobStore, dir: string, depl
 
 /** Refuse a bundle whose paths or links could write or point outside its folder. */
 export function checkBundle(bundle: ServerBundle): void {
-  const clean = (path: string) =>
-    path !== '' && !path.startsWith('/') && !path.includes('\\') && !path.includes('\0') && path.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+  const clean = (path: string) => path !== '' && !path.startsWith('/') && !path.includes('\\') && !path.includes('\0') && path.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
   if (typeof bundle.entry !== 'string' || !clean(bundle.entry)) throw new Error(`server bundle entry is not a clean path: ${JSON.stringify(bundle.entry)}`);
   for (const [path, file] of Object.entries(bundle.files)) {
     if (!clean(path)) throw new Error(`server bundle path is not clean: ${JSON.stringify(path)}`);
@@ -112,5 +111,8 @@ async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promi
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

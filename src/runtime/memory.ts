@@ -43,7 +43,10 @@ export async function treeRss(roots: readonly number[]): Promise<Map<number, num
       }
       for (const p of procs) if (p.pgrp === root) members.add(p.pid);
       const sizes = await Promise.all([...members].map(vmRss));
-      out.set(root, sizes.reduce((a, b) => a + b, 0));
+      out.set(
+        root,
+        sizes.reduce((a, b) => a + b, 0),
+      );
     }),
   );
   return out;

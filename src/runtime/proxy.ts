@@ -83,11 +83,14 @@ export function proxyHttp(req: IncomingMessage, res: ServerResponse, upstream: U
       }
     };
 
-    timer = setTimeout(() => {
-      if (res.headersSent) return;
-      upstreamReq?.destroy();
-      sendErrorPage(res, 504);
-    }, Math.max(0, upstream.requestTimeoutMs - (Date.now() - started)));
+    timer = setTimeout(
+      () => {
+        if (res.headersSent) return;
+        upstreamReq?.destroy();
+        sendErrorPage(res, 504);
+      },
+      Math.max(0, upstream.requestTimeoutMs - (Date.now() - started)),
+    );
     send();
   });
 }
@@ -127,5 +130,10 @@ function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 /** headers a Connection header names are hop-by-hop too */
 function connectionHeaders(value: string | undefined): Set<string> {
   if (value === undefined) return new Set();
-  return new Set(value.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''));
+  return new Set(
+    value
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ''),
+  );
 }

@@ -189,7 +189,22 @@ export class Runtime {
     if (this.closed) throw new Error('the runtime is closed');
     let inst = this.active.get(deploymentId);
     if (inst === undefined) {
-      inst = { deploymentId, bundle, env, limits, killedFor: undefined, proc: undefined, agent: undefined, starting: undefined, retiring: false, inFlight: 0, lastRequestAt: Date.now(), lastEnsureAt: 0, crashes: 0, restartTimer: undefined };
+      inst = {
+        deploymentId,
+        bundle,
+        env,
+        limits,
+        killedFor: undefined,
+        proc: undefined,
+        agent: undefined,
+        starting: undefined,
+        retiring: false,
+        inFlight: 0,
+        lastRequestAt: Date.now(),
+        lastEnsureAt: 0,
+        crashes: 0,
+        restartTimer: undefined,
+      };
       this.active.set(deploymentId, inst);
     } else {
       inst.bundle = bundle;
@@ -313,11 +328,13 @@ export class Runtime {
     for (const inst of this.active.values()) clearTimeout(inst.restartTimer);
     this.active.clear();
     const all = [...this.live];
-    await Promise.all(all.map(async (inst) => {
-      inst.retiring = true;
-      await inst.starting?.catch(() => undefined);
-      await inst.proc?.stop();
-    }));
+    await Promise.all(
+      all.map(async (inst) => {
+        inst.retiring = true;
+        await inst.starting?.catch(() => undefined);
+        await inst.proc?.stop();
+      }),
+    );
     await Promise.all([...this.drains.values()]);
   }
 
@@ -338,7 +355,16 @@ export class Runtime {
       seen.add(inst);
       const proc = inst.proc?.alive === true ? inst.proc : undefined;
       const state = inst.retiring ? 'draining' : inst.starting !== undefined ? 'starting' : proc !== undefined ? 'running' : 'restarting';
-      out.push({ deploymentId: inst.deploymentId, pid: proc?.pid, port: proc?.port, state, inFlight: inst.inFlight, startedAt: proc?.startedAt, lastRequestAt: inst.lastRequestAt, pinned: this.pinned.has(inst.deploymentId) });
+      out.push({
+        deploymentId: inst.deploymentId,
+        pid: proc?.pid,
+        port: proc?.port,
+        state,
+        inFlight: inst.inFlight,
+        startedAt: proc?.startedAt,
+        lastRequestAt: inst.lastRequestAt,
+        pinned: this.pinned.has(inst.deploymentId),
+      });
     }
     return out;
   }

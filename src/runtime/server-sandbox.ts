@@ -49,7 +49,11 @@ export async function openServerSandbox(
     },
     network: { allow: [...(sandbox.allow ?? [])] },
   });
-  if (box !== undefined && writableAt.length > 0) await chownTree(writableAt.map(([outside]) => outside), box.owner);
+  if (box !== undefined && writableAt.length > 0)
+    await chownTree(
+      writableAt.map(([outside]) => outside),
+      box.owner,
+    );
   return box;
 }
 

@@ -50,7 +50,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       res.on('error', () => socket.destroy());
     });
     outgoing.on('error', () => {
-      if (!socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 33\r\nconnection: close\r\n\r\nThe site\'s server is not running\n');
+      if (!socket.destroyed) socket.end("HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 33\r\nconnection: close\r\n\r\nThe site's server is not running\n");
       done();
     });
     outgoing.end();

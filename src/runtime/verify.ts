@@ -45,7 +45,7 @@ export async function verifyBundle(dir: string, deploymentId: string, bundle: Se
       const seen = known?.get(path);
       if (seen !== undefined) {
         const now = await lstat(full, { bigint: true }).catch(() => undefined);
-        if (now !== undefined && now.isFile() && lookOf(now) === seen) {
+        if (now?.isFile() && lookOf(now) === seen) {
           looks.set(path, seen);
           continue;
         }

@@ -113,7 +113,9 @@ function isolationGaps(iso: Isolation): string[] {
   const gaps: string[] = [];
   if (!iso.network.ok) gaps.push(`the network is shared with the host (${iso.network.why}): it can reach the host's services`);
   if (!iso.root) gaps.push('it runs as the same user as Slipway (not root, so there is no other uid to switch to)');
-  const missing = Object.entries(iso.cgroups).filter(([, ok]) => !ok).map(([name]) => name);
+  const missing = Object.entries(iso.cgroups)
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name);
   if (missing.length > 0) gaps.push(`no ${missing.join(', ')} limit (cgroup v1 controllers need root)`);
   return gaps;
 }

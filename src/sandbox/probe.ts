@@ -35,10 +35,18 @@ export function probeIsolation(): Promise<Isolation> {
       exists('/sys/fs/cgroup/pids/cgroup.procs'),
       exists('/sys/fs/cgroup/cpu/cpu.shares'),
       attempt('mkfs.ext4', ['-V']),
-      readdir('/dev').then((names) => names.includes('loop-control'), () => false),
+      readdir('/dev').then(
+        (names) => names.includes('loop-control'),
+        () => false,
+      ),
     ]);
-    const network: Isolation['network'] =
-      !root ? { ok: false, why: 'Slipway is not running as root' } : ip !== undefined ? { ok: false, why: `ip: ${ip}` } : iptables !== undefined ? { ok: false, why: `iptables: ${iptables}` } : { ok: true };
+    const network: Isolation['network'] = !root
+      ? { ok: false, why: 'Slipway is not running as root' }
+      : ip !== undefined
+        ? { ok: false, why: `ip: ${ip}` }
+        : iptables !== undefined
+          ? { ok: false, why: `iptables: ${iptables}` }
+          : { ok: true };
     return {
       bwrap: bwrap === undefined ? { ok: true } : { ok: false, why: bwrap },
       timeout: timeout === undefined,
@@ -63,5 +71,8 @@ export function attempt(file: string, args: string[], input?: string): Promise<s
 }
 
 function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -2,7 +2,28 @@ import { sql, type Kysely } from 'kysely';
 import { openSqlite } from './sqlite.js';
 import type { Database } from './schema.js';
 
-export type { AuditEvent, Certificate, Database, Deployment, Domain, DomainStatus, DeploymentStatus, EnvTarget, EnvVar, Invitation, Job, JobStatus, Membership, NewDeployment, Project, Role, Session, Team, Token, User } from './schema.js';
+export type {
+  AuditEvent,
+  Certificate,
+  Database,
+  Deployment,
+  Domain,
+  DomainStatus,
+  DeploymentStatus,
+  EnvTarget,
+  EnvVar,
+  Invitation,
+  Job,
+  JobStatus,
+  Membership,
+  NewDeployment,
+  Project,
+  Role,
+  Session,
+  Team,
+  Token,
+  User,
+} from './schema.js';
 export type Db = Kysely<Database>;
 
 /**

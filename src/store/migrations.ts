@@ -370,7 +370,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('login_attempts_key_at').on('login_attempts').columns(['key', 'at']).execute();
 
       // every project belongs to a team; the ones made before teams go to team "default"
-      await db.schema.alterTable('projects').addColumn('team_id', 'text', (c) => c.references('teams.id')).execute();
+      await db.schema
+        .alterTable('projects')
+        .addColumn('team_id', 'text', (c) => c.references('teams.id'))
+        .execute();
       await db.schema.createIndex('projects_team').on('projects').column('team_id').execute();
       const defaultTeam = `t${randomBytes(8).toString('hex').slice(0, 11)}`;
       await sql`insert into teams (id, slug, name, created_at) values (${defaultTeam}, 'default', 'Default', ${Date.now()})`.execute(db);

@@ -33,11 +33,7 @@ export function describeCertificate(certPem: string): { names: string[]; notBefo
  * replacing an older one of the same source that covers exactly the same names; bumps
  * tls_generation so the edges load it. Throws if the key does not belong to the certificate.
  */
-export async function saveCertificate(
-  db: Db,
-  box: SecretBox,
-  input: { certPem: string; keyPem: string; source: Certificate['source']; renewAt: number | null },
-): Promise<LoadedCertificate> {
+export async function saveCertificate(db: Db, box: SecretBox, input: { certPem: string; keyPem: string; source: Certificate['source']; renewAt: number | null }): Promise<LoadedCertificate> {
   const { names, notBefore, notAfter } = describeCertificate(input.certPem);
   const leaf = new X509Certificate(input.certPem);
   if (!leaf.checkPrivateKey(createPrivateKey(input.keyPem))) throw new Error('the private key does not belong to the certificate');
@@ -49,7 +45,20 @@ export async function saveCertificate(
   if (replaced.length > 0) await db.deleteFrom('certificates').where('id', 'in', replaced).execute();
   await db
     .insertInto('certificates')
-    .values({ id, names: JSON.stringify(sorted), source: input.source, cert_pem: input.certPem, key_enc: box.encrypt(input.keyPem), not_before: notBefore, not_after: notAfter, renew_at: input.renewAt, renew_failures: 0, last_error: null, created_at: now, updated_at: now })
+    .values({
+      id,
+      names: JSON.stringify(sorted),
+      source: input.source,
+      cert_pem: input.certPem,
+      key_enc: box.encrypt(input.keyPem),
+      not_before: notBefore,
+      not_after: notAfter,
+      renew_at: input.renewAt,
+      renew_failures: 0,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    })
     .execute();
   await bumpCounter(db, 'tls_generation');
   return { id, names: sorted, source: input.source, certPem: input.certPem, keyPem: input.keyPem, notBefore, notAfter, renewAt: input.renewAt, renewFailures: 0, lastError: null };

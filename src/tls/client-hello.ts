@@ -65,7 +65,11 @@ function readServerName(body: Buffer): string | undefined {
   while (at + 3 <= body.length) {
     const type = body.readUInt8(at);
     const length = body.readUInt16BE(at + 1);
-    if (type === 0) return body.subarray(at + 3, at + 3 + length).toString('latin1').toLowerCase();
+    if (type === 0)
+      return body
+        .subarray(at + 3, at + 3 + length)
+        .toString('latin1')
+        .toLowerCase();
     at += 3 + length;
   }
   return undefined;

@@ -81,7 +81,7 @@ export class SniTable {
   /** The context for an SNI name (lower-case, no trailing dot); undefined: the default certificate. */
   contextFor(servername: string): SecureContext | undefined {
     const operator = this.operator;
-    if (operator !== undefined && operator.names.some((name) => nameCovers(name, servername))) return operator.entry.context;
+    if (operator?.names.some((name) => nameCovers(name, servername))) return operator.entry.context;
     const exact = this.exact.get(servername);
     if (exact !== undefined) return exact.context;
     const dot = servername.indexOf('.');
@@ -102,4 +102,3 @@ export class SniTable {
     return this.challenges.get(name);
   }
 }
-

@@ -37,7 +37,7 @@ function oid(dotted: string): Buffer {
 
 /** UTCTime until 2049, GeneralizedTime after (RFC 5280 4.1.2.5) */
 function time(at: Date): Buffer {
-  const iso = at.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
+  const iso = `${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
   return at.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(iso.slice(2), 'latin1')) : tlv(0x18, Buffer.from(iso, 'latin1'));
 }
 

@@ -32,9 +32,11 @@ export class LogSink {
     this.timer = undefined;
     const lines = this.buffer;
     this.buffer = [];
-    this.writing = this.writing.then(() => appendLogs(this.store.db, this.deploymentId, lines)).catch((err: unknown) => {
-      console.error(`[worker] could not store ${lines.length} log lines of ${this.deploymentId}:`, err);
-    });
+    this.writing = this.writing
+      .then(() => appendLogs(this.store.db, this.deploymentId, lines))
+      .catch((err: unknown) => {
+        console.error(`[worker] could not store ${lines.length} log lines of ${this.deploymentId}:`, err);
+      });
     await this.writing;
   }
 

@@ -103,11 +103,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     }
     const commit = await fetchSource({ repoUrl: project.repo_url, sha: deployment.commit_sha, dir: sourceDir, log: logs.line, signal });
     timings.fetchMs = Date.now() - t;
-    await store.db
-      .updateTable('deployments')
-      .set({ commit_message: commit.message, commit_author: commit.authorName })
-      .where('id', '=', deployment.id)
-      .execute();
+    await store.db.updateTable('deployments').set({ commit_message: commit.message, commit_author: commit.authorName }).where('id', '=', deployment.id).execute();
 
     phase = 'build';
     const build = await runBuild({
@@ -135,8 +131,19 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       // one cache of verified, read-only Node.js releases for every project (nothing in it is writable by a build)
       node: { cacheDir: config.nodeCacheDir, setting: project.node_version ?? undefined },
     });
-    const buildInfo = { framework: build.framework, packageManager: build.packageManager, packageManagerVersion: build.packageManagerVersion, packageManagerReason: build.packageManagerReason, cache: build.cache, node: build.node };
-    await store.db.updateTable('deployments').set({ build_info: JSON.stringify(buildInfo) }).where('id', '=', deployment.id).execute();
+    const buildInfo = {
+      framework: build.framework,
+      packageManager: build.packageManager,
+      packageManagerVersion: build.packageManagerVersion,
+      packageManagerReason: build.packageManagerReason,
+      cache: build.cache,
+      node: build.node,
+    };
+    await store.db
+      .updateTable('deployments')
+      .set({ build_info: JSON.stringify(buildInfo) })
+      .where('id', '=', deployment.id)
+      .execute();
     timings.installMs = build.installMs;
     timings.buildMs = build.buildMs;
 
@@ -154,7 +161,17 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
         : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, args: build.server.args, blobs: deps.blobs, previous: previous?.server, log: logs.line });
     // the server runs on the Node.js it was built on, wherever the runtime starts it
     if (server !== undefined && build.node !== undefined) server.bundle.node = { version: build.node.version };
-    const pkg = await packageOutput({ outputDir: build.outputDir, outputIsRoot: build.outputIsRoot, blobs: deps.blobs, previous, log: logs.line, server: server?.bundle, immutable: build.framework.immutable, rules, exclude });
+    const pkg = await packageOutput({
+      outputDir: build.outputDir,
+      outputIsRoot: build.outputIsRoot,
+      blobs: deps.blobs,
+      previous,
+      log: logs.line,
+      server: server?.bundle,
+      immutable: build.framework.immutable,
+      rules,
+      exclude,
+    });
     timings.packageMs = Date.now() - t;
     if (server !== undefined) {
       logs.line(`Server bundle: ${server.filesTotal} files, ${server.filesUploaded} new`);
@@ -263,7 +280,14 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
  */
 async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
   if (!(deps.blobs instanceof LocalBlobStore)) throw new Error('server deployments need the local blob store');
-  const runtime = new Runtime({ blobs: deps.blobs, dir: join(deps.config.dataDir, 'runtime'), nodeCacheDir: deps.config.nodeCacheDir, startTimeoutMs: 60_000, log: () => {}, sandbox: { hidden: [deps.config.dataDir], pids: deps.config.sandbox.serverPids, tmpMb: deps.config.sandbox.tmpMb, allow: deps.config.sandbox.allow } });
+  const runtime = new Runtime({
+    blobs: deps.blobs,
+    dir: join(deps.config.dataDir, 'runtime'),
+    nodeCacheDir: deps.config.nodeCacheDir,
+    startTimeoutMs: 60_000,
+    log: () => {},
+    sandbox: { hidden: [deps.config.dataDir], pids: deps.config.sandbox.serverPids, tmpMb: deps.config.sandbox.tmpMb, allow: deps.config.sandbox.allow },
+  });
   const started = Date.now();
   log('Starting the server once to check that it answers');
   try {

@@ -28,10 +28,6 @@ export async function recordStalePush(store: Store, queue: Queue, job: ClaimedJo
   const code: ErrorCode = 'STALE_PUSH';
   await store.tx(async (db) => {
     if (!(await queue.complete(db, job))) return;
-    await db
-      .updateTable('deployments')
-      .set({ status: 'canceled', error_code: code, error_phase: 'fetch', error_message: reason, finished_at: Date.now() })
-      .where('id', '=', deployment.id)
-      .execute();
+    await db.updateTable('deployments').set({ status: 'canceled', error_code: code, error_phase: 'fetch', error_message: reason, finished_at: Date.now() }).where('id', '=', deployment.id).execute();
   });
 }

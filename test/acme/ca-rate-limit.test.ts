@@ -36,7 +36,9 @@ function startRateLimitedCa(retryAfterSeconds: number): Promise<{ server: Server
       res.end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new registrations from this IP', status: 429 }));
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, directory: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dir`, accountRequests: () => accountRequests })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, directory: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dir`, accountRequests: () => accountRequests })),
+  );
 }
 
 describe("the CA's own rate limit (429 rateLimited with Retry-After)", () => {
@@ -56,8 +58,27 @@ describe("the CA's own rate limit (429 rateLimited with Retry-After)", () => {
 
   it('postpones the domain until Retry-After, says so, and does not sleep on it or ask again', async () => {
     const now = Date.now();
-    await store.db.insertInto('projects').values({ id: 'p1', name: 'site', repo_url: 'https://git.example/site.git', production_branch: 'main', webhook_secret: 'x', created_at: now } as never).execute();
-    await store.db.insertInto('domains').values({ name: 'site.example.com', project_id: 'p1', environment: 'production', redirect_to: null, redirect_status: null, status: 'pending-certificate', status_detail: null, dns_checked_at: now, next_check_at: null, check_failures: 0, created_at: now, updated_at: now }).execute();
+    await store.db
+      .insertInto('projects')
+      .values({ id: 'p1', name: 'site', repo_url: 'https://git.example/site.git', production_branch: 'main', webhook_secret: 'x', created_at: now } as never)
+      .execute();
+    await store.db
+      .insertInto('domains')
+      .values({
+        name: 'site.example.com',
+        project_id: 'p1',
+        environment: 'production',
+        redirect_to: null,
+        redirect_status: null,
+        status: 'pending-certificate',
+        status_detail: null,
+        dns_checked_at: now,
+        next_check_at: null,
+        check_failures: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
     const config = loadConfig({ 'acme-directory': ca.directory, 'https-port': '0' }, {});
     const logs: string[] = [];
     const manager = startCertificateManager({ db: store.db, box: new SecretBox(randomBytes(32)), config, pollMs: 60_000, log: (m) => logs.push(m) });
@@ -87,7 +108,23 @@ describe("the CA's own rate limit (429 rateLimited with Retry-After)", () => {
       });
     });
     const now = Date.now();
-    await store.db.insertInto('domains').values({ name: 'down.example.com', project_id: 'p1', environment: 'production', redirect_to: null, redirect_status: null, status: 'pending-certificate', status_detail: null, dns_checked_at: now, next_check_at: null, check_failures: 0, created_at: now, updated_at: now }).execute();
+    await store.db
+      .insertInto('domains')
+      .values({
+        name: 'down.example.com',
+        project_id: 'p1',
+        environment: 'production',
+        redirect_to: null,
+        redirect_status: null,
+        status: 'pending-certificate',
+        status_detail: null,
+        dns_checked_at: now,
+        next_check_at: null,
+        check_failures: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
     await store.db.updateTable('domains').set({ status: 'active' }).where('name', '=', 'site.example.com').execute();
     const config = loadConfig({ 'acme-directory': `http://127.0.0.1:${closed}/dir`, 'https-port': '0' }, {});
     const manager = startCertificateManager({ db: store.db, box: new SecretBox(randomBytes(32)), config, pollMs: 60_000, log: () => undefined });

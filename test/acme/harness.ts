@@ -22,8 +22,21 @@ export function acmeTestSkip(): string | false {
  * (the edge), except broken.acme.test (127.0.0.2: nothing listens there, so validation fails).
  */
 export const ZONES: BindZone[] = [
-  { name: 'acme.test', records: [{ name: '@', type: 'A', value: '127.0.0.1' }, { name: '*', type: 'A', value: '127.0.0.1' }, { name: 'broken', type: 'A', value: '127.0.0.2' }] },
-  { name: 'sites.test', records: [{ name: '@', type: 'A', value: '127.0.0.1' }, { name: '*', type: 'A', value: '127.0.0.1' }] },
+  {
+    name: 'acme.test',
+    records: [
+      { name: '@', type: 'A', value: '127.0.0.1' },
+      { name: '*', type: 'A', value: '127.0.0.1' },
+      { name: 'broken', type: 'A', value: '127.0.0.2' },
+    ],
+  },
+  {
+    name: 'sites.test',
+    records: [
+      { name: '@', type: 'A', value: '127.0.0.1' },
+      { name: '*', type: 'A', value: '127.0.0.1' },
+    ],
+  },
 ];
 
 export interface AcmeWorld {
@@ -53,13 +66,33 @@ export async function startAcmeWorld(opts: { flags?: (dns: RunningBind) => strin
   };
   try {
     const [edgePort, httpsPort, pebblePort] = [await freePort(), await freePort(), await freePort()];
-    const pebble = await startPebble({ httpPort: edgePort, tlsPort: httpsPort, listenPort: pebblePort, dnsServer: dns.address, ...(opts.validitySeconds === undefined ? {} : { validitySeconds: opts.validitySeconds }) });
+    const pebble = await startPebble({
+      httpPort: edgePort,
+      tlsPort: httpsPort,
+      listenPort: pebblePort,
+      dnsServer: dns.address,
+      ...(opts.validitySeconds === undefined ? {} : { validitySeconds: opts.validitySeconds }),
+    });
     cleanups.push(() => pebble.close());
-    const slipway = await startSlipwayProcess(join(dir.path, 'data'), [
-      '--edge-port', String(edgePort), '--edge-workers', '2', '--build-concurrency', '0',
-      '--acme-directory', `https://127.0.0.1:${pebblePort}/dir`, '--acme-email', 'ops@acme.test', '--acme-ca-file', pebble.caFile,
-      ...(opts.flags?.(dns) ?? []),
-    ], { SLIPWAY_HTTPS_PORT: String(httpsPort), SLIPWAY_DNS_SERVERS: dns.address, ...(opts.env?.(dns) ?? {}) });
+    const slipway = await startSlipwayProcess(
+      join(dir.path, 'data'),
+      [
+        '--edge-port',
+        String(edgePort),
+        '--edge-workers',
+        '2',
+        '--build-concurrency',
+        '0',
+        '--acme-directory',
+        `https://127.0.0.1:${pebblePort}/dir`,
+        '--acme-email',
+        'ops@acme.test',
+        '--acme-ca-file',
+        pebble.caFile,
+        ...(opts.flags?.(dns) ?? []),
+      ],
+      { SLIPWAY_HTTPS_PORT: String(httpsPort), SLIPWAY_DNS_SERVERS: dns.address, ...(opts.env?.(dns) ?? {}) },
+    );
     cleanups.push(() => slipway.stop());
     const dataDir = join(dir.path, 'data');
     const store = await Store.openSqlite(join(dataDir, 'slipway.db'), { migrate: false });
@@ -67,7 +100,13 @@ export async function startAcmeWorld(opts: { flags?: (dns: RunningBind) => strin
     const box = new SecretBox(await loadSecretKey(join(dataDir, 'secret.key')));
     const health = await fetch(`${slipway.apiUrl}/healthz`).then((r) => r.text());
     return {
-      dns, pebble, slipway, store, box, dataDir, httpsPort,
+      dns,
+      pebble,
+      slipway,
+      store,
+      box,
+      dataDir,
+      httpsPort,
       // the HTTPS listener is another part of issue 9: until it is there, TLS-ALPN-01 cannot be answered
       hasHttps: health.includes('"httpsPort"'),
       close,
@@ -87,7 +126,23 @@ export async function addDomain(world: AcmeWorld, project: string, name: string,
     p = await world.store.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirstOrThrow();
   }
   const now = Date.now();
-  await world.store.db.insertInto('domains').values({ name, project_id: p.id, environment: 'production', redirect_to: null, redirect_status: null, status, status_detail: null, dns_checked_at: now, next_check_at: null, check_failures: 0, created_at: now, updated_at: now }).execute();
+  await world.store.db
+    .insertInto('domains')
+    .values({
+      name,
+      project_id: p.id,
+      environment: 'production',
+      redirect_to: null,
+      redirect_status: null,
+      status,
+      status_detail: null,
+      dns_checked_at: now,
+      next_check_at: null,
+      check_failures: 0,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
 }
 
 export function domainRow(world: AcmeWorld, name: string): Promise<Domain | undefined> {
@@ -100,10 +155,15 @@ export function attempt(world: AcmeWorld, name: string): Promise<{ next_at: numb
 }
 
 export function waitForDomain(world: AcmeWorld, name: string, accept: (d: Domain) => boolean, timeoutMs = 60_000): Promise<Domain> {
-  return waitFor(`domain ${name}`, async () => {
-    const d = await domainRow(world, name);
-    return d !== undefined && accept(d) ? d : undefined;
-  }, timeoutMs, 200);
+  return waitFor(
+    `domain ${name}`,
+    async () => {
+      const d = await domainRow(world, name);
+      return d !== undefined && accept(d) ? d : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 export async function certificateRows(world: AcmeWorld, names: string[]) {
@@ -117,7 +177,10 @@ export async function certificateRows(world: AcmeWorld, names: string[]) {
  * the stored (encrypted) key is the leaf's key.
  */
 export async function assertIssued(world: AcmeWorld, row: { cert_pem: string; key_enc: string }, names: string[]): Promise<X509Certificate> {
-  const chain = row.cert_pem.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((s) => s.includes('BEGIN CERTIFICATE')).map((pem) => new X509Certificate(pem));
+  const chain = row.cert_pem
+    .split(/(?<=-----END CERTIFICATE-----)\s*/)
+    .filter((s) => s.includes('BEGIN CERTIFICATE'))
+    .map((pem) => new X509Certificate(pem));
   const root = new X509Certificate(await world.pebble.issuingRoot());
   const leaf = chain[0]!;
   const links = [...chain, root];
@@ -125,7 +188,13 @@ export async function assertIssued(world: AcmeWorld, row: { cert_pem: string; ke
     assert.ok(links[i]!.checkIssued(links[i + 1]!) && links[i]!.verify(links[i + 1]!.publicKey), `certificate ${i} of the chain is signed by the next one`);
   }
   assert.ok(root.verify(root.publicKey), "pebble's root is self-signed");
-  assert.deepEqual((leaf.subjectAltName ?? '').split(', ').map((s) => s.replace(/^DNS:/, '')).sort(), [...names].sort());
+  assert.deepEqual(
+    (leaf.subjectAltName ?? '')
+      .split(', ')
+      .map((s) => s.replace(/^DNS:/, ''))
+      .sort(),
+    [...names].sort(),
+  );
   assert.doesNotMatch(row.key_enc, /PRIVATE KEY/, 'the key is stored encrypted');
   assert.ok(leaf.checkPrivateKey(createPrivateKey(world.box.decrypt(row.key_enc))), 'the stored key belongs to the certificate');
   return leaf;

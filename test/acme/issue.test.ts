@@ -18,7 +18,10 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
   after(async () => world?.close());
 
   it('the edge answers HTTP-01 tokens from the store for any Host, before any site, and nothing else there', async () => {
-    await world.store.db.insertInto('acme_challenges').values({ kind: 'http-01', key: 'tok_Manual-1', value: 'tok_Manual-1.thumbprint', expires_at: Date.now() + 60_000 }).execute();
+    await world.store.db
+      .insertInto('acme_challenges')
+      .values({ kind: 'http-01', key: 'tok_Manual-1', value: 'tok_Manual-1.thumbprint', expires_at: Date.now() + 60_000 })
+      .execute();
     // both edge processes answer (each opens the store itself): ask enough times to reach both
     for (let i = 0; i < 6; i++) {
       const res = await edgeGet(world.slipway.edgePort, i % 2 === 0 ? 'anything.example' : 'shop.localhost', '/.well-known/acme-challenge/tok_Manual-1');
@@ -29,7 +32,10 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     assert.equal((await edgeGet(world.slipway.edgePort, 'anything.example', '/.well-known/acme-challenge/unknown-token')).status, 404);
     assert.equal((await edgeGet(world.slipway.edgePort, 'anything.example', '/.well-known/acme-challenge/../../etc/passwd')).status, 404);
     const expired = 'tok_expired';
-    await world.store.db.insertInto('acme_challenges').values({ kind: 'http-01', key: expired, value: 'old', expires_at: Date.now() - 1 }).execute();
+    await world.store.db
+      .insertInto('acme_challenges')
+      .values({ kind: 'http-01', key: expired, value: 'old', expires_at: Date.now() - 1 })
+      .execute();
     assert.equal((await edgeGet(world.slipway.edgePort, 'anything.example', `/.well-known/acme-challenge/${expired}`)).status, 404);
     await world.store.db.deleteFrom('acme_challenges').execute();
   });
@@ -102,7 +108,10 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
   it('over the failed-validations-per-hostname limit, the order is postponed and the status says so', async () => {
     const now = Date.now();
     const times = [50, 40, 30, 20, 10].map((minutes) => now - minutes * 60_000);
-    await world.store.db.insertInto('acme_events').values(times.map((at) => ({ kind: 'failed-validation' as const, name: 'limited.acme.test', at }))).execute();
+    await world.store.db
+      .insertInto('acme_events')
+      .values(times.map((at) => ({ kind: 'failed-validation' as const, name: 'limited.acme.test', at })))
+      .execute();
     await addDomain(world, 'limited', 'limited.acme.test');
     const domain = await waitForDomain(world, 'limited.acme.test', (d) => d.status_detail !== null);
     assert.equal(domain.status, 'pending-certificate');
@@ -117,7 +126,10 @@ describe('certificates from a real ACME CA (pebble), through a real slipway up w
     const now = Date.now();
     const before = await world.store.db.selectFrom('acme_events').select('at').where('kind', '=', 'order').execute();
     const padding = 300 - before.length;
-    await world.store.db.insertInto('acme_events').values(Array.from({ length: padding }, (_, i) => ({ kind: 'order' as const, name: `padding-${i}.example`, at: now - 60_000 }))).execute();
+    await world.store.db
+      .insertInto('acme_events')
+      .values(Array.from({ length: padding }, (_, i) => ({ kind: 'order' as const, name: `padding-${i}.example`, at: now - 60_000 })))
+      .execute();
     await addDomain(world, 'many', 'many.acme.test');
     const domain = await waitForDomain(world, 'many.acme.test', (d) => d.status_detail !== null);
     assert.equal(domain.status, 'pending-certificate');

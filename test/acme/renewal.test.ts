@@ -38,10 +38,15 @@ describe('short-lived certificates renew by themselves (pebble issuing 30-second
   it('a new certificate replaces the old one before it expires, and the domain stays active', async () => {
     // with an HTTPS listener: handshakes all through the renewal, none failing, until the edge serves the new one
     const probe = world.hasHttps ? probeHandshakes(world, 'renew.acme.test') : undefined;
-    const renewed = await waitFor('the renewed certificate', async () => {
-      const rows = await certificateRows(world, ['renew.acme.test']);
-      return rows.length === 1 && rows[0]!.id !== first.id ? rows[0] : undefined;
-    }, (VALIDITY_S + 15) * 1000, 250);
+    const renewed = await waitFor(
+      'the renewed certificate',
+      async () => {
+        const rows = await certificateRows(world, ['renew.acme.test']);
+        return rows.length === 1 && rows[0]!.id !== first.id ? rows[0] : undefined;
+      },
+      (VALIDITY_S + 15) * 1000,
+      250,
+    );
     assert.ok(Date.now() < Number(first.not_after), 'renewed before the old one expired');
     assert.ok(Number(renewed.not_after) > Number(first.not_after));
     await assertIssued(world, renewed, ['renew.acme.test']);
@@ -63,7 +68,10 @@ describe('short-lived certificates renew by themselves (pebble issuing 30-second
     await world.dns.update(['update add renew.acme.test 5 A 127.0.0.2']);
     const domain = await waitForDomain(world, 'renew.acme.test', (d) => d.status_detail !== null, (VALIDITY_S + 15) * 1000);
     assert.equal(domain.status, 'active');
-    assert.match(domain.status_detail!, /^Renewing the certificate failed: Validation of renew\.acme\.test over http-01 failed: .*Still serving the current certificate, valid until \d{4}-.*; next attempt at \d{4}-/);
+    assert.match(
+      domain.status_detail!,
+      /^Renewing the certificate failed: Validation of renew\.acme\.test over http-01 failed: .*Still serving the current certificate, valid until \d{4}-.*; next attempt at \d{4}-/,
+    );
     const [row, ...others] = await certificateRows(world, ['renew.acme.test']);
     assert.equal(others.length, 0);
     assert.equal(row!.id, first.id, 'the old certificate is still the one stored');

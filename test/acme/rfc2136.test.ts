@@ -13,7 +13,10 @@ if (skip !== false) console.log(`# skipping RFC 2136 tests: ${skip}`);
 /** What a resolver sees, asked with dig (not our own parser), so the tests check the real effect. */
 function dig(dns: RunningBind, name: string, type = 'TXT'): string[] {
   const out = execFileSync('dig', ['+short', '+norecurse', '-p', String(dns.port), '@127.0.0.1', name, type], { encoding: 'utf8', timeout: 10_000 });
-  return out.split('\n').filter(Boolean).map((l) => l.replace(/^"|"$/g, ''));
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^"|"$/g, ''));
 }
 
 describe('DNS-01 through RFC 2136 updates signed with TSIG, against a real BIND 9', { skip }, () => {

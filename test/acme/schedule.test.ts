@@ -48,23 +48,47 @@ describe("Let's Encrypt's limits, counted in acme_events", () => {
     try {
       const now = Date.now();
       const db = store.db;
-      await db.insertInto('acme_events').values({ kind: 'order', name: 'old.example', at: now - 4 * 3_600_000 }).execute();
-      await db.insertInto('acme_events').values({ kind: 'failed-validation', name: 'a.example', at: now - 2 * 3_600_000 }).execute();
-      await db.insertInto('acme_events').values(Array.from({ length: 4 }, (_, i) => ({ kind: 'failed-validation' as const, name: 'a.example', at: now - (40 - i) * 60_000 }))).execute();
+      await db
+        .insertInto('acme_events')
+        .values({ kind: 'order', name: 'old.example', at: now - 4 * 3_600_000 })
+        .execute();
+      await db
+        .insertInto('acme_events')
+        .values({ kind: 'failed-validation', name: 'a.example', at: now - 2 * 3_600_000 })
+        .execute();
+      await db
+        .insertInto('acme_events')
+        .values(Array.from({ length: 4 }, (_, i) => ({ kind: 'failed-validation' as const, name: 'a.example', at: now - (40 - i) * 60_000 })))
+        .execute();
       assert.equal(await rateLimitWait(db, ['a.example'], now), undefined, '4 in the last hour: fine');
-      await db.insertInto('acme_events').values({ kind: 'failed-validation', name: 'a.example', at: now - 5 * 60_000 }).execute();
+      await db
+        .insertInto('acme_events')
+        .values({ kind: 'failed-validation', name: 'a.example', at: now - 5 * 60_000 })
+        .execute();
       const wait = await rateLimitWait(db, ['a.example', 'b.example'], now);
       assert.equal(wait?.until, now - 40 * 60_000 + LIMITS['failed-validation'].windowMs);
       assert.equal(await rateLimitWait(db, ['b.example'], now), undefined, 'per hostname');
       // a wildcard is validated as its base name
       assert.notEqual(await rateLimitWait(db, ['*.a.example'], now), undefined);
 
-      await db.insertInto('acme_events').values(Array.from({ length: 300 }, (_, i) => ({ kind: 'order' as const, name: `n${i}`, at: now - 3 * 3_600_000 + 60_000 + i }))).execute();
+      await db
+        .insertInto('acme_events')
+        .values(Array.from({ length: 300 }, (_, i) => ({ kind: 'order' as const, name: `n${i}`, at: now - 3 * 3_600_000 + 60_000 + i })))
+        .execute();
       const orders = await rateLimitWait(db, ['c.example'], now);
       assert.equal(orders?.until, now + 60_000);
       assert.match(orders!.reason, /300 new orders in the last 3 hours/);
       // events past the longest window are dropped
-      assert.equal((await db.selectFrom('acme_events').select('id').where('at', '<', now - 3 * 3_600_000).execute()).length, 0);
+      assert.equal(
+        (
+          await db
+            .selectFrom('acme_events')
+            .select('id')
+            .where('at', '<', now - 3 * 3_600_000)
+            .execute()
+        ).length,
+        0,
+      );
     } finally {
       await store.close();
       await dir.cleanup();
@@ -74,7 +98,7 @@ describe("Let's Encrypt's limits, counted in acme_events", () => {
 
 describe('ACME flags', () => {
   const secret = randomBytes(32).toString('base64');
-  it('defaults: Let\'s Encrypt production, HTTP-01, no DNS-01', () => {
+  it("defaults: Let's Encrypt production, HTTP-01, no DNS-01", () => {
     const c = loadConfig({}, {});
     assert.equal(c.acme.directory, 'https://acme-v02.api.letsencrypt.org/directory');
     assert.equal(c.acme.challenge, 'http-01');
@@ -95,6 +119,10 @@ describe('ACME flags', () => {
       [{ 'dns01-server': '192.0.2.53', 'dns01-tsig-name': 'k', 'dns01-tsig-secret': secret, 'dns01-tsig-algorithm': 'hmac-md5' }, /hmac-sha256/],
       [{ 'dns01-server': 'a b', 'dns01-tsig-name': 'k', 'dns01-tsig-secret': secret }, /host:port/],
     ];
-    for (const [flags, message] of bad) assert.throws(() => loadConfig(flags, {}), (e: Error & { code?: string; hint?: string }) => e.code === 'CONFIG' && message.test(e.message) && (e.hint ?? '') !== '');
+    for (const [flags, message] of bad)
+      assert.throws(
+        () => loadConfig(flags, {}),
+        (e: Error & { code?: string; hint?: string }) => e.code === 'CONFIG' && message.test(e.message) && (e.hint ?? '') !== '',
+      );
   });
 });

@@ -32,7 +32,7 @@ describe('TLS-ALPN-01 (--acme-challenge tls-alpn-01): the answer goes through th
     assert.equal(cert.subjectAltName, 'DNS:alpn.acme.test');
     assert.ok(cert.checkPrivateKey(createPrivateKey(keyPem)));
     const ext = new x509.X509Certificate(certPem).getExtension(ACME_IDENTIFIER_OID);
-    assert.ok(ext !== null && ext.critical, 'carries the critical acmeIdentifier extension');
+    assert.ok(ext?.critical, 'carries the critical acmeIdentifier extension');
     assert.ok((await readCounter(world.store.db, 'tls_generation')) > generation, 'tls_generation bumped so every edge loads it');
     const done = await waitForDomain(world, 'alpn.acme.test', (d) => d.status !== 'pending-certificate');
     assert.deepEqual(await world.store.db.selectFrom('acme_challenges').selectAll().execute(), [], 'taken down after validation');

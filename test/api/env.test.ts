@@ -93,7 +93,11 @@ test('bad names, values and targets get a 400 with a hint; an unknown project a 
   assert.equal(exactly64k.status, 201);
   await slipway.api('DELETE', env('/BIG'));
 
-  for (const [method, path] of [['GET', '/api/v1/projects/nope/env'], ['PUT', '/api/v1/projects/nope/env/A'], ['DELETE', '/api/v1/projects/nope/env/A']] as const) {
+  for (const [method, path] of [
+    ['GET', '/api/v1/projects/nope/env'],
+    ['PUT', '/api/v1/projects/nope/env/A'],
+    ['DELETE', '/api/v1/projects/nope/env/A'],
+  ] as const) {
     const res = await slipway.api(method, path, method === 'PUT' ? { value: 'x' } : undefined);
     assert.equal(res.status, 404, `${method} ${path}`);
     assert.equal(res.body.error.code, 'PROJECT_NOT_FOUND');
@@ -234,8 +238,16 @@ async function sqlite(file: string, query: string): Promise<string> {
   return stdout;
 }
 
-test('build and server sandbox limits are settable per project, within the operator\'s maxima', async () => {
-  const created = await slipway.api('POST', '/api/v1/projects', { name: 'boxed', repoUrl: 'file:///nowhere', buildMemoryMb: 1024, buildPids: 256, buildCpuShares: 128, serverPids: 64, serverCpuShares: 2048 });
+test("build and server sandbox limits are settable per project, within the operator's maxima", async () => {
+  const created = await slipway.api('POST', '/api/v1/projects', {
+    name: 'boxed',
+    repoUrl: 'file:///nowhere',
+    buildMemoryMb: 1024,
+    buildPids: 256,
+    buildCpuShares: 128,
+    serverPids: 64,
+    serverCpuShares: 2048,
+  });
   assert.equal(created.status, 201);
   assert.deepEqual([created.body.buildMemoryMb, created.body.buildPids, created.body.buildCpuShares, created.body.serverPids, created.body.serverCpuShares], [1024, 256, 128, 64, 2048]);
   // above the platform's defaults (--build-memory-mb 4096, --build-pids 4096, --server-pids 1024): what builds get is the maximum
@@ -244,7 +256,12 @@ test('build and server sandbox limits are settable per project, within the opera
   assert.deepEqual([raised.body.buildMemoryMb, raised.body.buildPids, raised.body.serverPids, raised.body.buildDiskMb], [4096, 4096, 1024, 20_480]);
   const unset = await slipway.api('PATCH', '/api/v1/projects/boxed', { buildMemoryMb: null, buildPids: null, buildCpuShares: null, serverPids: null, serverCpuShares: null });
   assert.deepEqual([unset.body.buildMemoryMb, unset.body.buildPids, unset.body.buildCpuShares, unset.body.serverPids, unset.body.serverCpuShares], [4096, 4096, 512, 1024, 1024]);
-  for (const [field, value] of [['buildPids', 1], ['buildCpuShares', 0], ['serverPids', 'many'], ['buildMemoryMb', 1.5]] as const) {
+  for (const [field, value] of [
+    ['buildPids', 1],
+    ['buildCpuShares', 0],
+    ['serverPids', 'many'],
+    ['buildMemoryMb', 1.5],
+  ] as const) {
     const bad = await slipway.api('PATCH', '/api/v1/projects/boxed', { [field]: value });
     assert.equal(bad.status, 400, field);
     assert.equal(bad.body.error.code, 'VALIDATION');

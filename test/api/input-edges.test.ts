@@ -55,7 +55,7 @@ test('an env variable named "__proto__" is refused with 400 instead of vanishing
   assert.deepEqual(list.body.env, []);
 });
 
-test('a URL that does not decode gets our error shape, not the framework\'s', async () => {
+test("a URL that does not decode gets our error shape, not the framework's", async () => {
   for (const path of ['/%E0%A4%A', '/api/v1/projects/%E0%A4%A']) {
     const res = await callApi(slipway.apiUrl, 'GET', path);
     assertShape(res, 400, 'BAD_REQUEST');

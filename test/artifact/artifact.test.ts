@@ -145,7 +145,10 @@ describe('packageOutput', () => {
     assert.equal(manifest.files['guide.html']?.hash, sha256('guide'));
     const warnings = lines.filter((l) => l.startsWith('Warning'));
     for (const name of ['leak.txt', 'leak-dir', 'dangling.html', 'loop-a', 'loop-b', 'docs/up']) {
-      assert.ok(warnings.some((w) => w.includes(` ${name}:`)), `a warning for ${name} in ${warnings.join('\n')}`);
+      assert.ok(
+        warnings.some((w) => w.includes(` ${name}:`)),
+        `a warning for ${name} in ${warnings.join('\n')}`,
+      );
     }
     assert.ok(!JSON.stringify(manifest).includes(sha256('do not serve')));
   });

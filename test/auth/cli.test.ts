@@ -23,7 +23,14 @@ after(async () => {
 
 /** Run the CLI; env without SLIPWAY_TOKEN unless given, so the stored login is what it uses. */
 function cli(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: dir.path, SLIPWAY_URL: slipway.apiUrl, SLIPWAY_CONFIG_DIR: configDir, SLIPWAY_DATA_DIR: join(dir.path, 'nowhere'), ...opts.env };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: dir.path,
+    SLIPWAY_URL: slipway.apiUrl,
+    SLIPWAY_CONFIG_DIR: configDir,
+    SLIPWAY_DATA_DIR: join(dir.path, 'nowhere'),
+    ...opts.env,
+  };
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'slipway.js'), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -38,7 +45,10 @@ test('a first start with no accounts says how to make the first owner', () => {
 });
 
 test('users create, login, whoami, teams, tokens, members, audit, logout', async () => {
-  const made = await cli(['users', 'create', '--email', 'ada@example.com', '--password-stdin', '--team', 'default', '--role', 'owner', '--json'], { stdin: 'correct horse battery\n', env: { SLIPWAY_TOKEN: TOKEN } });
+  const made = await cli(['users', 'create', '--email', 'ada@example.com', '--password-stdin', '--team', 'default', '--role', 'owner', '--json'], {
+    stdin: 'correct horse battery\n',
+    env: { SLIPWAY_TOKEN: TOKEN },
+  });
   assert.equal(made.code, 0, made.stderr);
   assert.equal(JSON.parse(made.stdout).email, 'ada@example.com');
 
@@ -62,7 +72,10 @@ test('users create, login, whoami, teams, tokens, members, audit, logout', async
   assert.match((await cli(['whoami'])).stdout, /^ada@example\.com\n {2}default\towner/);
 
   assert.equal((await cli(['teams', 'create', 'studio'])).code, 0);
-  assert.deepEqual(JSON.parse((await cli(['teams', '--json'])).stdout).teams.map((t: any) => t.slug), ['default', 'studio']);
+  assert.deepEqual(
+    JSON.parse((await cli(['teams', '--json'])).stdout).teams.map((t: any) => t.slug),
+    ['default', 'studio'],
+  );
 
   const project = await slipway.api('POST', '/api/v1/projects', { name: 'blog', repoUrl: 'file:///nowhere', team: 'studio' });
   assert.equal(project.status, 201);
@@ -85,7 +98,10 @@ test('users create, login, whoami, teams, tokens, members, audit, logout', async
   assert.equal((await cli(['members', 'set', 'bob@example.com', '--role', 'member', '--team', 'studio'])).code, 0);
   assert.equal((await cli(['members', 'rm', 'bob@example.com', '--team', 'studio'])).code, 0);
   const audit = JSON.parse((await cli(['audit', '--team', 'studio', '--json'])).stdout);
-  assert.deepEqual(audit.events.slice(0, 3).map((e: any) => e.action), ['member.remove', 'member.update', 'member.add']);
+  assert.deepEqual(
+    audit.events.slice(0, 3).map((e: any) => e.action),
+    ['member.remove', 'member.update', 'member.add'],
+  );
   assert.match((await cli(['audit', '--team', 'studio'])).stdout, /ada@example\.com\tmember\.remove\tbob@example\.com/);
 
   const out = await cli(['logout']);

@@ -114,10 +114,16 @@ export function sessionCookieOf(res: Answer): string {
 
 /** Every table's rows, sorted, as one string: the state the tenant walk compares before and after a call. */
 export async function dumpDatabase(store: Store, ignore: { tables?: string[]; columns?: string[] } = {}): Promise<string> {
-  const tables = (await store.db.introspection.getTables()).map((t) => t.name).filter((n) => !n.startsWith('kysely_') && !(ignore.tables ?? []).includes(n)).sort();
+  const tables = (await store.db.introspection.getTables())
+    .map((t) => t.name)
+    .filter((n) => !n.startsWith('kysely_') && !(ignore.tables ?? []).includes(n))
+    .sort();
   const out: Record<string, string[]> = {};
   for (const table of tables) {
-    const rows = await store.db.selectFrom(table as 'meta').selectAll().execute();
+    const rows = await store.db
+      .selectFrom(table as 'meta')
+      .selectAll()
+      .execute();
     out[table] = rows
       .map((row) => {
         const copy: Record<string, unknown> = { ...row };

@@ -96,19 +96,39 @@ test('a session ends after 7 idle days and 30 days after login', async () => {
   assert.equal(sessions.length, 2);
   const day = 86_400_000;
   // which row is which does not matter for the check below: make one idle, the other expired
-  await api.store.db.updateTable('sessions').set({ last_seen_at: Date.now() - 7 * day - 1000 }).where('id_hash', '=', sessions[0]!.id_hash).execute();
-  await api.store.db.updateTable('sessions').set({ expires_at: Date.now() - 1000 }).where('id_hash', '=', sessions[1]!.id_hash).execute();
+  await api.store.db
+    .updateTable('sessions')
+    .set({ last_seen_at: Date.now() - 7 * day - 1000 })
+    .where('id_hash', '=', sessions[0]!.id_hash)
+    .execute();
+  await api.store.db
+    .updateTable('sessions')
+    .set({ expires_at: Date.now() - 1000 })
+    .where('id_hash', '=', sessions[1]!.id_hash)
+    .execute();
   for (const s of [idle, old]) {
     const res = await api.call('GET', '/api/v1/me', { auth: { cookie: s.cookie } });
     assert.equal(res.status, 401);
     assert.equal(res.body.error.code, 'UNAUTHORIZED');
   }
-  const left = await api.store.db.selectFrom('sessions').select('id_hash').where('id_hash', 'in', sessions.map((s) => s.id_hash)).execute();
+  const left = await api.store.db
+    .selectFrom('sessions')
+    .select('id_hash')
+    .where(
+      'id_hash',
+      'in',
+      sessions.map((s) => s.id_hash),
+    )
+    .execute();
   assert.equal(left.length, 0, 'ended sessions are deleted');
   // 6 idle days is still fine, and the request counts as activity
   const fresh = await api.login('ada@example.com', ada.password);
   const row = (await api.store.db.selectFrom('sessions').select('id_hash').orderBy('created_at', 'desc').limit(1).executeTakeFirstOrThrow()).id_hash;
-  await api.store.db.updateTable('sessions').set({ last_seen_at: Date.now() - 6 * day }).where('id_hash', '=', row).execute();
+  await api.store.db
+    .updateTable('sessions')
+    .set({ last_seen_at: Date.now() - 6 * day })
+    .where('id_hash', '=', row)
+    .execute();
   assert.equal((await api.call('GET', '/api/v1/me', { auth: { cookie: fresh.cookie } })).status, 200);
   const touched = await api.store.db.selectFrom('sessions').select('last_seen_at').where('id_hash', '=', row).executeTakeFirstOrThrow();
   assert.ok(Date.now() - Number(touched.last_seen_at) < 60_000);
@@ -147,7 +167,11 @@ test('a revoked token stops working at once', async () => {
   assert.equal(after.body.error.code, 'UNAUTHORIZED');
   // an expired one is refused too
   const soon = await api.call('POST', '/api/v1/tokens', { auth: ada.token, body: { name: 'short', expiresAt: new Date(Date.now() + 60_000).toISOString() } });
-  await api.store.db.updateTable('tokens').set({ expires_at: Date.now() - 1 }).where('id', '=', soon.body.id).execute();
+  await api.store.db
+    .updateTable('tokens')
+    .set({ expires_at: Date.now() - 1 })
+    .where('id', '=', soon.body.id)
+    .execute();
   assert.equal((await api.call('GET', '/api/v1/projects', { auth: soon.body.token })).status, 401);
 });
 
@@ -180,7 +204,11 @@ test('logins are rate-limited per account and per address, with Retry-After', as
   for (let i = 0; i < max; i++) await api.call('POST', '/api/v1/auth/login', { body: { email: 'ghost@example.com', password: 'x' }, ip: `10.2.0.${i}` });
   assert.equal((await api.call('POST', '/api/v1/auth/login', { body: { email: 'ghost@example.com', password: 'x' }, ip: '10.2.1.1' })).status, 429);
   // the window slides: once the failures are older than it, the right password works
-  await api.store.db.updateTable('login_attempts').set({ at: Date.now() - LOGIN_LIMITS.account.windowMs - 1 }).where('key', '=', 'account:ada@example.com').execute();
+  await api.store.db
+    .updateTable('login_attempts')
+    .set({ at: Date.now() - LOGIN_LIMITS.account.windowMs - 1 })
+    .where('key', '=', 'account:ada@example.com')
+    .execute();
   assert.equal((await api.call('POST', '/api/v1/auth/login', { body: { email: 'ada@example.com', password: ada.password }, ip: '10.1.1.1' })).status, 200);
 
   // one address trying many accounts

@@ -21,9 +21,18 @@ test('the admin creates in team "default" by default, a person in their only tea
   const own = await api.call('POST', '/api/v1/projects', { auth: owner.token, body: { name: 'shop', repoUrl: 'file:///nowhere' } });
   assert.equal(own.status, 201);
   assert.equal(own.body.team, 'studio');
-  assert.deepEqual((await api.call('GET', '/api/v1/projects', { auth: owner.token })).body.projects.map((p: any) => p.name), ['shop']);
+  assert.deepEqual(
+    (await api.call('GET', '/api/v1/projects', { auth: owner.token })).body.projects.map((p: any) => p.name),
+    ['shop'],
+  );
   const all = await api.call('GET', '/api/v1/projects', { auth: ADMIN });
-  assert.deepEqual(all.body.projects.map((p: any) => [p.name, p.team]), [['legacy', 'default'], ['shop', 'studio']]);
+  assert.deepEqual(
+    all.body.projects.map((p: any) => [p.name, p.team]),
+    [
+      ['legacy', 'default'],
+      ['shop', 'studio'],
+    ],
+  );
 });
 
 test('a person in several teams must say which one', async () => {
@@ -58,7 +67,10 @@ test('members: add, change role, remove; the last owner stays; a removed member 
   assert.equal((await api.call('DELETE', `/api/v1/teams/studio/members/${bob.id}`, { auth: owner.token })).status, 204);
   assert.equal((await api.call('GET', '/api/v1/projects/shop', { auth: bob.token })).status, 404);
   const members = await api.call('GET', '/api/v1/teams/studio/members', { auth: owner.token });
-  assert.deepEqual(members.body.members.map((m: any) => [m.email, m.role]), [['owner@example.com', 'owner']]);
+  assert.deepEqual(
+    members.body.members.map((m: any) => [m.email, m.role]),
+    [['owner@example.com', 'owner']],
+  );
 });
 
 test('an invitation link makes a new account a member once, and expires', async () => {
@@ -87,7 +99,11 @@ test('an invitation link makes a new account a member once, and expires', async 
   assert.equal((await api.call('GET', '/api/v1/projects/shop', { auth: bob.token })).status, 200);
   // an expired link is refused
   const late = await api.call('POST', '/api/v1/teams/studio/invitations', { auth: owner.token, body: { role: 'viewer' } });
-  await api.store.db.updateTable('invitations').set({ expires_at: Date.now() - 1 }).where('accepted_at', 'is', null).execute();
+  await api.store.db
+    .updateTable('invitations')
+    .set({ expires_at: Date.now() - 1 })
+    .where('accepted_at', 'is', null)
+    .execute();
   assert.equal((await api.call('GET', `/api/v1/invitations/${late.body.token}`)).status, 404);
 });
 
@@ -98,11 +114,14 @@ test('the audit trail records who changed what, values never, newest first, by c
   assert.equal((await api.call('DELETE', '/api/v1/projects/shop/env/API_KEY', { auth: owner.token })).status, 204);
   const res = await api.call('GET', '/api/v1/teams/studio/audit?limit=3', { auth: owner.token });
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body.events.map((e: any) => [e.action, e.target]), [
-    ['env.remove', 'API_KEY'],
-    ['env.set', 'API_KEY'],
-    ['token.revoke', 'ci'],
-  ]);
+  assert.deepEqual(
+    res.body.events.map((e: any) => [e.action, e.target]),
+    [
+      ['env.remove', 'API_KEY'],
+      ['env.set', 'API_KEY'],
+      ['token.revoke', 'ci'],
+    ],
+  );
   assert.deepEqual(res.body.events[0].actor, { type: 'user', id: owner.id, email: 'owner@example.com' });
   assert.ok(res.body.nextCursor !== null);
   const all = [];
@@ -113,7 +132,8 @@ test('the audit trail records who changed what, values never, newest first, by c
     cursor = page.body.nextCursor;
   } while (cursor !== null);
   const actions = all.map((e: any) => e.action);
-  for (const a of ['member.add', 'member.update', 'member.remove', 'token.create', 'token.revoke', 'project.create', 'project.update', 'invitation.create', 'auth.login']) assert.ok(actions.includes(a), `${a} in ${actions.join(',')}`);
+  for (const a of ['member.add', 'member.update', 'member.remove', 'token.create', 'token.revoke', 'project.create', 'project.update', 'invitation.create', 'auth.login'])
+    assert.ok(actions.includes(a), `${a} in ${actions.join(',')}`);
   assert.equal(JSON.stringify(all).includes('sekrit-value'), false);
   // another team's trail is not this team's business
   const other = await api.person('mallory@example.com');

@@ -35,8 +35,25 @@ before(async () => {
   assert.equal((await api.call('PUT', `/api/v1/projects/${PROJECT}/env/${ENV_KEY}`, { auth: victim.token, body: { value: 'hunter2' } })).status, 201);
   deploymentId = 'dwalk0000001';
   const now = Date.now();
-  await api.store.db.insertInto('deployments').values({ id: deploymentId, project_id: site.body.id, seq: 1, status: 'ready', target: 'production', trigger: 'api', branch: 'main', commit_sha: 'a'.repeat(40), attempts: 0, created_at: now } as never).execute();
-  await api.store.db.insertInto('domains').values({ name: DOMAIN, project_id: site.body.id, environment: 'production', status: 'pending-dns', check_failures: 0, created_at: now, updated_at: now } as never).execute();
+  await api.store.db
+    .insertInto('deployments')
+    .values({
+      id: deploymentId,
+      project_id: site.body.id,
+      seq: 1,
+      status: 'ready',
+      target: 'production',
+      trigger: 'api',
+      branch: 'main',
+      commit_sha: 'a'.repeat(40),
+      attempts: 0,
+      created_at: now,
+    } as never)
+    .execute();
+  await api.store.db
+    .insertInto('domains')
+    .values({ name: DOMAIN, project_id: site.body.id, environment: 'production', status: 'pending-dns', check_failures: 0, created_at: now, updated_at: now } as never)
+    .execute();
   const tok = await api.call('POST', '/api/v1/tokens', { auth: victim.token, body: { name: 'vic ci', project: PROJECT } });
   assert.equal(tok.status, 201);
   victimTokenId = tok.body.id;
@@ -51,7 +68,18 @@ function fill(route: RouteEntry): string {
 }
 
 /** A body naming the victim's things, for every route that takes one. */
-const BODY = { name: 'stolen', repoUrl: 'file:///nowhere', ref: 'main', value: 'v', email: 'vic@example.com', role: 'owner', slug: 'acme', team: 'acme', project: PROJECT, password: 'a long enough password' };
+const BODY = {
+  name: 'stolen',
+  repoUrl: 'file:///nowhere',
+  ref: 'main',
+  value: 'v',
+  email: 'vic@example.com',
+  role: 'owner',
+  slug: 'acme',
+  team: 'acme',
+  project: PROJECT,
+  password: 'a long enough password',
+};
 
 interface Expect {
   url?: string;
@@ -76,7 +104,10 @@ const SELF: Record<string, { other: Expect; viewer: Expect }> = {
   'GET /': { other: { status: 200 }, viewer: { status: 200 } },
   'GET /*': { other: { url: '/p/site', status: 200, check: notAbout }, viewer: { url: '/p/site', status: 200 } },
   'POST /hooks/github/:project': { other: { status: 401, code: 'BAD_SIGNATURE' }, viewer: { status: 401, code: 'BAD_SIGNATURE' } },
-  'POST /api/v1/auth/login': { other: { body: { email: 'vic@example.com', password: 'not the password' }, status: 401 }, viewer: { body: { email: 'vic@example.com', password: 'not the password' }, status: 401 } },
+  'POST /api/v1/auth/login': {
+    other: { body: { email: 'vic@example.com', password: 'not the password' }, status: 401 },
+    viewer: { body: { email: 'vic@example.com', password: 'not the password' }, status: 401 },
+  },
   'POST /api/v1/auth/logout': { other: { status: 400 }, viewer: { status: 400 } },
   'POST /api/v1/auth/logout-everywhere': { other: { status: 200 }, viewer: { status: 200 } },
   'GET /api/v1/me': { other: { status: 200, check: notAbout }, viewer: { status: 200 } },
@@ -141,7 +172,10 @@ test("another team's member gets 404 from every route that names a resource, and
   assert.ok(count >= 35);
   // and sees its own things
   const mine = await api.call('GET', '/api/v1/projects', { auth: eve.token });
-  assert.deepEqual(mine.body.projects.map((p: any) => p.name), ['eves']);
+  assert.deepEqual(
+    mine.body.projects.map((p: any) => p.name),
+    ['eves'],
+  );
 });
 
 test('a viewer reads everything of the team and can change nothing', async () => {
@@ -158,14 +192,31 @@ test('a deploy token reads and deploys its own project only', async () => {
   assert.equal((await api.call('GET', `/api/v1/deployments/${deploymentId}`, { auth: ci })).status, 200);
   const queued = 'dwalkqueued1';
   const project = await api.store.db.selectFrom('projects').select('id').where('name', '=', PROJECT).executeTakeFirstOrThrow();
-  await api.store.db.insertInto('deployments').values({ id: queued, project_id: project.id, seq: 2, status: 'queued', target: 'production', trigger: 'api', branch: 'main', commit_sha: 'b'.repeat(40), attempts: 0, created_at: Date.now() } as never).execute();
+  await api.store.db
+    .insertInto('deployments')
+    .values({
+      id: queued,
+      project_id: project.id,
+      seq: 2,
+      status: 'queued',
+      target: 'production',
+      trigger: 'api',
+      branch: 'main',
+      commit_sha: 'b'.repeat(40),
+      attempts: 0,
+      created_at: Date.now(),
+    } as never)
+    .execute();
   const canceled = await api.call('POST', `/api/v1/deployments/${queued}/cancel`, { auth: ci });
   assert.equal(canceled.status, 200);
   assert.equal(canceled.body.status, 'canceled');
   assert.equal((await api.call('PUT', `/api/v1/projects/${PROJECT}/env/X`, { auth: ci, body: { value: '1' } })).status, 403);
   assert.equal((await api.call('GET', '/api/v1/projects/eves', { auth: ci })).status, 404);
   assert.equal((await api.call('GET', '/api/v1/teams/acme/members', { auth: ci })).status, 404);
-  assert.deepEqual((await api.call('GET', '/api/v1/projects', { auth: ci })).body.projects.map((p: any) => p.name), [PROJECT]);
+  assert.deepEqual(
+    (await api.call('GET', '/api/v1/projects', { auth: ci })).body.projects.map((p: any) => p.name),
+    [PROJECT],
+  );
   // the cancel is in the trail, by the token
   const trail = await api.call('GET', '/api/v1/teams/acme/audit', { auth: viewer.token });
   const cancel = trail.body.events.find((e: any) => e.action === 'deployment.cancel');
@@ -179,6 +230,9 @@ test('a route registered without an access declaration stops the api from starti
   app.get('/declared', { config: { access: { public: true } } }, async () => 'ok');
   assert.throws(() => app.get('/forgotten', async () => 'oops'), /GET \/forgotten declares no access/);
   await app.ready();
-  assert.deepEqual(registeredRoutes(app).map((r) => `${r.method} ${r.url}`), ['GET /declared', 'HEAD /declared']);
+  assert.deepEqual(
+    registeredRoutes(app).map((r) => `${r.method} ${r.url}`),
+    ['GET /declared', 'HEAD /declared'],
+  );
   await app.close();
 });

@@ -96,7 +96,10 @@ describe('runBuild', () => {
     assert.equal(result.outputIsRoot, false);
     assert.match(await readFile(join(dir, 'dist', 'about.html'), 'utf8'), /<h1>About<\/h1>/);
     const lines = result.lines;
-    assert.ok(lines.some((l) => /^Detected npm \d+\.\d+\.\d+ from package-lock\.json$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^Detected npm \d+\.\d+\.\d+ from package-lock\.json$/.test(l)),
+      lines.join('\n'),
+    );
     assert.ok(lines.includes('Running "npm ci"'));
     assert.ok(lines.includes('Running "npm run build"'));
     assert.ok(lines.includes('built pages: about.html, index.html'), 'stdout streamed');
@@ -129,7 +132,10 @@ describe('runBuild', () => {
   it('falls back to npm install when the lockfile is out of sync, with a warning', async () => {
     const dir = await source('build-out-of-sync');
     const { lines, outputDir } = await build(dir);
-    assert.ok(lines.some((l) => l.startsWith('Warning: package-lock.json is out of sync')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('Warning: package-lock.json is out of sync')),
+      lines.join('\n'),
+    );
     assert.ok(lines.includes('Running "npm install"'));
     assert.equal(await readFile(join(outputDir, 'index.html'), 'utf8'), '<h1>from local-lib</h1>');
   });

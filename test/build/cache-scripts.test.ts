@@ -30,7 +30,10 @@ async function checkout(n: number): Promise<string> {
       },
     }),
   );
-  await writeFile(join(dir, 'package-lock.json'), JSON.stringify({ name: 'scripts-fixture', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'scripts-fixture', version: '1.0.0', hasInstallScript: true } } }));
+  await writeFile(
+    join(dir, 'package-lock.json'),
+    JSON.stringify({ name: 'scripts-fixture', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'scripts-fixture', version: '1.0.0', hasInstallScript: true } } }),
+  );
   return dir;
 }
 
@@ -39,7 +42,16 @@ test('a dependency-free project hits the cache on its second build, and postinst
   for (const n of [1, 2]) {
     const lines: string[] = [];
     const dir = await checkout(n);
-    const result = await runBuild({ sourceDir: dir, settings: {}, env: {}, timeoutMs: 120_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, 'cache'), cache: { dir: join(tmp.path, 'project') }, hiddenPaths: [] });
+    const result = await runBuild({
+      sourceDir: dir,
+      settings: {},
+      env: {},
+      timeoutMs: 120_000,
+      log: (l) => lines.push(l),
+      cacheDir: join(tmp.path, 'cache'),
+      cache: { dir: join(tmp.path, 'project') },
+      hiddenPaths: [],
+    });
     assert.equal(await readFile(join(result.outputDir, 'index.html'), 'utf8'), 'made by postinstall');
     results.push({ result, lines });
   }

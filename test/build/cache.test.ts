@@ -55,7 +55,10 @@ describe('dependency cache (npm)', () => {
     assert.match(first.cache.key ?? '', /^[0-9a-f]{64}$/);
     assert.equal(typeof first.cache.saveMs, 'number');
     assert.ok(first.lines.includes('Running "npm ci"'), first.lines.join('\n'));
-    assert.ok(first.lines.some((l) => /^Saved node_modules to the cache \(key [0-9a-f]{12}…, \d+ files, /.test(l)), first.lines.join('\n'));
+    assert.ok(
+      first.lines.some((l) => /^Saved node_modules to the cache \(key [0-9a-f]{12}…, \d+ files, /.test(l)),
+      first.lines.join('\n'),
+    );
     assert.deepEqual(await entries(cache), [first.cache.key]);
     assert.equal(await html(first), '<h1>isNumber(5)=true; semver=1.2.3,2.0.0; builds=1</h1>');
   });
@@ -66,7 +69,10 @@ describe('dependency cache (npm)', () => {
     assert.equal(typeof second.cache.restoreMs, 'number');
     assert.equal(second.cache.saveMs, undefined);
     assert.ok(!second.lines.some((l) => l.includes('npm ci')), second.lines.join('\n'));
-    assert.ok(second.lines.some((l) => /^Restored node_modules from cache \(key [0-9a-f]{12}…, \d+ files, (hard links|clones)\) in \d+\.\ds$/.test(l)), second.lines.join('\n'));
+    assert.ok(
+      second.lines.some((l) => /^Restored node_modules from cache \(key [0-9a-f]{12}…, \d+ files, (hard links|clones)\) in \d+\.\ds$/.test(l)),
+      second.lines.join('\n'),
+    );
     assert.match(await html(second), /isNumber\(5\)=true; semver=1\.2\.3,2\.0\.0/);
     assert.ok((await lstat(join(secondDir, 'node_modules', '.bin', 'semver'))).isSymbolicLink(), 'bins stay symlinks');
     assert.equal(await readlink(join(secondDir, 'node_modules', '.bin', 'semver')), '../semver/bin/semver.js');
@@ -92,8 +98,11 @@ describe('dependency cache (npm)', () => {
   it('restores the framework cache (.next/cache) by copy, and saves the new one', async () => {
     assert.equal(first.cache.frameworkCache, 'miss');
     assert.equal(second.cache.frameworkCache, 'hit');
-    assert.match(await html(second), /builds=2<\/h1>$/, 'the second build read the first build\'s .next/cache');
-    assert.ok(second.lines.some((l) => /^Restored \.next\/cache, node_modules\/\.cache from cache in \d+\.\ds$/.test(l)), second.lines.join('\n'));
+    assert.match(await html(second), /builds=2<\/h1>$/, "the second build read the first build's .next/cache");
+    assert.ok(
+      second.lines.some((l) => /^Restored \.next\/cache, node_modules\/\.cache from cache in \d+\.\ds$/.test(l)),
+      second.lines.join('\n'),
+    );
     assert.equal((await stat(join(secondDir, '.next', 'cache', 'builds.txt'))).nlink, 1, 'copied, not linked');
     assert.equal(await readFile(join(cache.dir, 'framework', 'current', '.next', 'cache', 'builds.txt'), 'utf8'), '2');
   });
@@ -109,7 +118,10 @@ describe('dependency cache (npm)', () => {
     await appendFile(join(secondDir, 'node_modules', 'is-number', 'index.js'), '\n// patched in place\n');
     const third = await build(await source('cache-npm'), cache);
     assert.equal(third.cache.dependencies, 'miss');
-    assert.ok(third.lines.some((l) => l.startsWith('Warning: the cached node_modules (key ') && l.includes('was modified after it was saved')), third.lines.join('\n'));
+    assert.ok(
+      third.lines.some((l) => l.startsWith('Warning: the cached node_modules (key ') && l.includes('was modified after it was saved')),
+      third.lines.join('\n'),
+    );
     assert.ok(third.lines.includes('Running "npm ci"'));
     assert.ok(!(await readFile(join(third.outputDir, '..', 'node_modules', 'is-number', 'index.js'), 'utf8')).includes('patched'));
     assert.deepEqual(await entries(cache), [third.cache.key], 'a fresh entry replaced the tainted one');
@@ -126,7 +138,10 @@ describe('dependency cache (npm)', () => {
     const b = await build(changed, small);
     assert.equal(b.cache.dependencies, 'miss');
     assert.notEqual(b.cache.key, a.cache.key);
-    assert.ok(b.lines.some((l) => l.startsWith('Dependency cache: evicted 1 older entry')), b.lines.join('\n'));
+    assert.ok(
+      b.lines.some((l) => l.startsWith('Dependency cache: evicted 1 older entry')),
+      b.lines.join('\n'),
+    );
     assert.deepEqual(await entries(small), [b.cache.key]);
   });
 
@@ -163,7 +178,10 @@ describe('dependency cache (npm)', () => {
     await writeFile(join(unlocked, 'package.json'), '{"scripts":{"build":"mkdir -p dist && echo ok > dist/index.html"}}');
     const result = await build(unlocked, projectCache());
     assert.equal(result.cache.dependencies, 'disabled');
-    assert.ok(result.lines.some((l) => l.startsWith('Dependency cache off: no lockfile')), result.lines.join('\n'));
+    assert.ok(
+      result.lines.some((l) => l.startsWith('Dependency cache off: no lockfile')),
+      result.lines.join('\n'),
+    );
   });
 
   it('the sandboxed build cannot see the project cache, even inside the shared cache dir', async (t) => {
@@ -182,7 +200,7 @@ describe('dependency cache (npm)', () => {
 });
 
 describe('dependency cache (pnpm)', () => {
-  it('a hit keeps pnpm\'s symlinks into .pnpm working', async () => {
+  it("a hit keeps pnpm's symlinks into .pnpm working", async () => {
     const cache = projectCache();
     const first = await build(await source('build-pnpm'), cache);
     assert.equal(first.cache.dependencies, 'miss');

@@ -25,10 +25,13 @@ before(async () => {
   await mkdir(join(pkg, 'bin'), { recursive: true });
   await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'pnpm', version: '9.0.0', bin: { pnpm: 'bin/pnpm.cjs' } }));
   // a stand-in pnpm: prints its version, and "builds" for any other command
-  await writeFile(join(pkg, 'bin', 'pnpm.cjs'), `const fs = require('node:fs');
+  await writeFile(
+    join(pkg, 'bin', 'pnpm.cjs'),
+    `const fs = require('node:fs');
 if (process.argv[2] === '--version') console.log('9.0.0');
 else { fs.mkdirSync('dist', { recursive: true }); fs.writeFileSync('dist/index.html', 'built by the stand-in'); }
-`);
+`,
+  );
   await promisify(execFile)('tar', ['-czf', join(tmp.path, 'pnpm.tgz'), '-C', join(tmp.path, 'pkg'), 'package']);
   tarball = await readFile(join(tmp.path, 'pnpm.tgz'));
   const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
@@ -61,7 +64,16 @@ async function attempt() {
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'retry', private: true, packageManager: 'pnpm@9.0.0', scripts: { build: 'pnpm build' } }));
   const lines: string[] = [];
   // the loopback registry is out of a sandbox's reach (own network namespace): run unsandboxed
-  const run = runBuild({ sourceDir: dir, settings: {}, env: { COREPACK_NPM_REGISTRY: registry }, timeoutMs: 60_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, `cache${n}`), hiddenPaths: [], sandbox: false });
+  const run = runBuild({
+    sourceDir: dir,
+    settings: {},
+    env: { COREPACK_NPM_REGISTRY: registry },
+    timeoutMs: 60_000,
+    log: (l) => lines.push(l),
+    cacheDir: join(tmp.path, `cache${n}`),
+    hiddenPaths: [],
+    sandbox: false,
+  });
   return { run, lines };
 }
 

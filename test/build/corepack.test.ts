@@ -24,7 +24,10 @@ for (const [pm, fixture, frozen] of [
     const lines: string[] = [];
     const result = await runBuild({ sourceDir: dir, settings: {}, env: {}, timeoutMs: 180_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, 'cache'), hiddenPaths: [] });
     assert.equal(result.packageManager, pm);
-    assert.ok(lines.some((l) => l.includes(`Running "corepack ${frozen}"`)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes(`Running "corepack ${frozen}"`)),
+      lines.join('\n'),
+    );
     const html = await readFile(join(result.outputDir, 'index.html'), 'utf8');
     assert.match(html, new RegExp(`built with ${pm}; isNumber\\(5\\)=true`));
   });

@@ -74,7 +74,10 @@ describe('the output is what the build made', () => {
     });
     // the real install: npm links the local package and its bin
     const result = await build(dir, { settings: {} });
-    assert.ok(result.lines.some((l) => l.startsWith('Framework: VitePress')), result.lines.join('\n'));
+    assert.ok(
+      result.lines.some((l) => l.startsWith('Framework: VitePress')),
+      result.lines.join('\n'),
+    );
     assert.ok(result.lines.includes('Running "vitepress build"'), result.lines.join('\n'));
     assert.equal(result.outputDir, join(dir, '.vitepress', 'dist'));
     assert.deepEqual((await readdir(result.outputDir)).sort(), ['assets', 'index.html', 'logo.svg']);
@@ -87,7 +90,8 @@ describe('the output is what the build made', () => {
       'svelte.config.js': "import adapter from '@sveltejs/adapter-auto';\nexport default { kit: { adapter: adapter() } };",
       'src/routes/+page.server.ts': 'export const load = () => ({ secret: process.env.DB_URL });',
       // what `vite build` with adapter-auto leaves: .svelte-kit/output and a warning, nothing to serve
-      'build.mjs': "import { mkdirSync, writeFileSync } from 'node:fs';\nmkdirSync('.svelte-kit/output/client', { recursive: true });\nwriteFileSync('.svelte-kit/output/client/app.js', '');\nconsole.log('Could not detect a supported production environment');",
+      'build.mjs':
+        "import { mkdirSync, writeFileSync } from 'node:fs';\nmkdirSync('.svelte-kit/output/client', { recursive: true });\nwriteFileSync('.svelte-kit/output/client/app.js', '');\nconsole.log('Could not detect a supported production environment');",
     });
     await assert.rejects(build(dir), notFound([/adapter-auto/, /created \.svelte-kit/, /Use @sveltejs\/adapter-node/], /@sveltejs\/adapter-node.*@sveltejs\/adapter-static/));
   });
@@ -110,7 +114,10 @@ describe('the output is what the build made', () => {
   });
 
   it("a framework's folder missing, another the build made is served with a warning", async () => {
-    const dir = await source({ 'package.json': { scripts: { build: "node -e \"require('fs').mkdirSync('build');require('fs').writeFileSync('build/index.html', 'x')\"" }, devDependencies: { '@11ty/eleventy': '^3.0.0' } }, 'public/robots.txt': '' });
+    const dir = await source({
+      'package.json': { scripts: { build: "node -e \"require('fs').mkdirSync('build');require('fs').writeFileSync('build/index.html', 'x')\"" }, devDependencies: { '@11ty/eleventy': '^3.0.0' } },
+      'public/robots.txt': '',
+    });
     const result = await build(dir);
     assert.equal(result.outputDir, join(dir, 'build'));
     assert.ok(result.lines.includes('Warning: _site is missing; serving build, which the build created'), result.lines.join('\n'));

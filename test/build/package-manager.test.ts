@@ -50,12 +50,12 @@ describe('which package manager version, and why', () => {
       { spec: 'pnpm@8.15.1', reason: /^pnpm 8\.15\.1 from the packageManager field "pnpm@8\.15\.1"$/ },
     ],
     [
-      'packageManager with corepack\'s hash: the whole spec goes to corepack, which checks it',
+      "packageManager with corepack's hash: the whole spec goes to corepack, which checks it",
       { 'package.json': '{"packageManager":"yarn@4.5.0+sha512.837b08a1"}', 'yarn.lock': '__metadata:\n  version: 8\n' },
       { spec: 'yarn@4.5.0+sha512.837b08a1', reason: /^yarn 4\.5\.0 from the packageManager field "yarn@4\.5\.0\+sha512\.837b08a1"$/ },
     ],
     [
-      'packageManager wins over another manager\'s lockfile',
+      "packageManager wins over another manager's lockfile",
       { 'package.json': '{"packageManager":"yarn@1.22.22"}', 'package-lock.json': '{}' },
       { spec: 'yarn@1.22.22', reason: /packageManager field.*; package-lock\.json is not used$/ },
     ],
@@ -76,7 +76,7 @@ describe('which package manager version, and why', () => {
     }
   });
 
-  it('a packageManager field that is no name@version is the user\'s error, with an example', async () => {
+  it("a packageManager field that is no name@version is the user's error, with an example", async () => {
     const dir = await project({ 'package.json': '{"packageManager":"pnpm"}' });
     await assert.rejects(detectProject(dir), (err: unknown) => err instanceof AppError && err.code === 'VALIDATION' && /pnpm@9\.15\.0/.test(err.hint ?? ''));
   });
@@ -145,7 +145,10 @@ describe('dependency install scripts', () => {
   it('pnpm 10 runs the allowed one and names the one it skipped', async () => {
     const { result, lines, log } = await build('pm-pnpm10-scripts');
     assert.equal(result.packageManagerVersion, '10.34.9');
-    assert.ok(lines.some((l) => /bufferutil install: Done/.test(l)), log);
+    assert.ok(
+      lines.some((l) => /bufferutil install: Done/.test(l)),
+      log,
+    );
     assert.ok(lines.includes('Skipped install script of utf-8-validate@6.0.6 (not in pnpm.onlyBuiltDependencies)'), log);
     assert.ok(!lines.some((l) => /^Skipped install script of bufferutil/.test(l)), log);
   });
@@ -158,7 +161,10 @@ describe('dependency install scripts', () => {
     const lines: string[] = [];
     const result = await runBuild({ sourceDir: dir, settings: {}, env: {}, timeoutMs: 240_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, 'cache-pnpm9-scripts'), hiddenPaths: [] });
     assert.equal(result.packageManagerVersion, '9.15.0');
-    assert.ok(lines.some((l) => /bufferutil install: Done/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /bufferutil install: Done/.test(l)),
+      lines.join('\n'),
+    );
     assert.ok(lines.includes('Skipped install script of utf-8-validate@6.0.6 (not in pnpm.onlyBuiltDependencies)'), lines.join('\n'));
   });
 

@@ -116,7 +116,7 @@ describe('resolveBin', () => {
     await refused(resolveBin(linkedPackage, BIN), /points outside the project/);
   });
 
-  it("refuses a pnpm shim whose script lies outside the bundle", async () => {
+  it('refuses a pnpm shim whose script lies outside the bundle', async () => {
     const outside = await tree({ 'bin.js': SCRIPT });
     const root = await tree({ [BIN]: pnpmShim(`../../../${outside.split('/').pop()}/bin.js`) });
     await refused(resolveBin(root, BIN), /points outside the project/);
@@ -137,7 +137,7 @@ describe('a React Router server build', () => {
       links,
     );
 
-  it('runs react-router-serve\'s script with the server build as its argument, and the bundle records both', async () => {
+  it("runs react-router-serve's script with the server build as its argument, and the bundle records both", async () => {
     const root = await project({ [BIN]: '../@react-router/serve/bin.js' });
     const framework = await detectFramework(root);
     const lines: string[] = [];
@@ -145,7 +145,10 @@ describe('a React Router server build', () => {
     assert.equal(out.server?.bundleDir, root);
     assert.equal(out.server?.entry, 'node_modules/@react-router/serve/bin.js');
     assert.deepEqual(out.server?.args, ['build/server/index.js']);
-    assert.ok(lines.some((l) => l.includes('node node_modules/@react-router/serve/bin.js build/server/index.js (node_modules/.bin/react-router-serve)')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('node node_modules/@react-router/serve/bin.js build/server/index.js (node_modules/.bin/react-router-serve)')),
+      lines.join('\n'),
+    );
 
     const blobs = new LocalBlobStore(join(tmp.path, `blobs${counter++}`));
     const { bundle } = await packageServer({ bundleDir: out.server!.bundleDir, entry: out.server!.entry, args: out.server!.args, blobs, log: () => {} });
@@ -158,7 +161,10 @@ describe('a React Router server build', () => {
   it('fails with the package to add when @react-router/serve is not installed', async () => {
     const root = await tree({ 'package.json': JSON.stringify({ devDependencies: { '@react-router/dev': '7' } }), 'build/server/index.js': 'export {};\n' });
     const framework = await detectFramework(root);
-    const err = await refused(locateOutput(root, framework, undefined, () => {}), /react-router-serve/);
+    const err = await refused(
+      locateOutput(root, framework, undefined, () => {}),
+      /react-router-serve/,
+    );
     assert.match(err.hint ?? '', /@react-router\/serve/);
   });
 
@@ -190,6 +196,9 @@ describe('a SvelteKit server build', () => {
     assert.equal(await read('about.html'), '<h1>About</h1>');
     assert.equal(await read('about/__data.json'), '{}');
     assert.equal(await read('robots.txt'), 'client\n');
-    assert.ok(lines.some((l) => /build\/prerendered and another static folder both have robots\.txt/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /build\/prerendered and another static folder both have robots\.txt/.test(l)),
+      lines.join('\n'),
+    );
   });
 });

@@ -32,14 +32,15 @@ it('a Vite site goes from a git push to a packaged manifest (real npm ci from th
   const commit = await timed('fetch', () => fetchSource({ repoUrl: repo.url, sha, dir: sourceDir, log }));
   assert.equal(commit.sha, sha);
 
-  const build = await timed('build', () =>
-    runBuild({ sourceDir, settings: {}, env: {}, timeoutMs: 4 * 60_000, log, cacheDir: join(tmp.path, 'cache'), hiddenPaths: [join(tmp.path, 'data')] }),
-  );
+  const build = await timed('build', () => runBuild({ sourceDir, settings: {}, env: {}, timeoutMs: 4 * 60_000, log, cacheDir: join(tmp.path, 'cache'), hiddenPaths: [join(tmp.path, 'data')] }));
   assert.equal(build.packageManager, 'npm');
   assert.equal(build.outputDir, join(sourceDir, 'dist'));
   assert.ok(lines.includes('Running "npm ci"'), lines.join('\n'));
   assert.ok(!lines.some((l) => l.includes('out of sync')), 'the committed lockfile installs as it is');
-  assert.ok(lines.some((l) => l.includes('vite v7')), 'vite output streamed');
+  assert.ok(
+    lines.some((l) => l.includes('vite v7')),
+    'vite output streamed',
+  );
 
   const blobs = new LocalBlobStore(join(tmp.path, 'blobs'));
   const pkg = await timed('package', () => packageOutput({ outputDir: build.outputDir, blobs, log }));
@@ -47,8 +48,14 @@ it('a Vite site goes from a git push to a packaged manifest (real npm ci from th
   assert.ok(paths.includes('index.html'), paths.join(', '));
   const js = paths.find((p) => /^assets\/index-[\w-]{8}\.js$/.test(p));
   assert.ok(js !== undefined, `a fingerprinted script in ${paths.join(', ')}`);
-  assert.ok(paths.some((p) => /^assets\/index-[\w-]{8}\.css$/.test(p)), 'a fingerprinted stylesheet');
-  assert.ok(paths.some((p) => /^assets\/logo-[\w-]{8}\.svg$/.test(p)), 'a fingerprinted asset');
+  assert.ok(
+    paths.some((p) => /^assets\/index-[\w-]{8}\.css$/.test(p)),
+    'a fingerprinted stylesheet',
+  );
+  assert.ok(
+    paths.some((p) => /^assets\/logo-[\w-]{8}\.svg$/.test(p)),
+    'a fingerprinted asset',
+  );
   assert.equal(pkg.manifest.files[js]?.type, 'text/javascript; charset=utf-8');
   const html = (await blobs.get(pkg.manifest.files['index.html']?.hash ?? ''))?.toString() ?? '';
   assert.ok(html.includes(`/${js}`), 'index.html references the fingerprinted script');

@@ -67,7 +67,10 @@ async function startServer(bundle: { dir: string; entry: string; args: string[] 
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) assert.fail(`the server exited with ${child.exitCode}:\n${output.join('')}`);
-    const up = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
+    const up = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      () => true,
+      () => false,
+    );
     if (up) return { url, output };
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -80,43 +83,46 @@ async function filesBelow(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
-for (const [fixture, manager] of [['mono-next-standalone', 'npm'], ['mono-pnpm-next', 'pnpm']] as const) {
-describe(`Next.js output: "standalone" in ${manager === 'npm' ? 'an' : 'a'} ${manager} workspace (rootDirectory apps/web)`, () => {
-  let result: Awaited<ReturnType<typeof build>>;
+for (const [fixture, manager] of [
+  ['mono-next-standalone', 'npm'],
+  ['mono-pnpm-next', 'pnpm'],
+] as const) {
+  describe(`Next.js output: "standalone" in ${manager === 'npm' ? 'an' : 'a'} ${manager} workspace (rootDirectory apps/web)`, () => {
+    let result: Awaited<ReturnType<typeof build>>;
 
-  before(async () => {
-    result = await build(fixture, 'apps/web');
-    assert.equal(result.packageManager, manager);
-  });
+    before(async () => {
+      result = await build(fixture, 'apps/web');
+      assert.equal(result.packageManager, manager);
+    });
 
-  it('finds server.js where Next traced it from, below the workspace path in .next/standalone', () => {
-    assert.equal(result.framework.id, 'nextjs');
-    assert.match(result.log, /^Next\.js traced the standalone output from the workspace root: its server is \.next\/standalone\/apps\/web\/server\.js$/m);
-    assert.ok(result.server?.bundleDir.endsWith(join('apps', 'web', '.next', 'standalone')), result.server?.bundleDir);
-    assert.equal(result.server?.entry, 'apps/web/server.js');
-  });
+    it('finds server.js where Next traced it from, below the workspace path in .next/standalone', () => {
+      assert.equal(result.framework.id, 'nextjs');
+      assert.match(result.log, /^Next\.js traced the standalone output from the workspace root: its server is \.next\/standalone\/apps\/web\/server\.js$/m);
+      assert.ok(result.server?.bundleDir.endsWith(join('apps', 'web', '.next', 'standalone')), result.server?.bundleDir);
+      assert.equal(result.server?.entry, 'apps/web/server.js');
+    });
 
-  it('the packaged bundle starts on its own and renders the page with the workspace package', async () => {
-    const bundle = await shipBundle(result);
-    // next lives at the standalone root (traced from the workspace root's node_modules; pnpm's as a link into .pnpm)
-    assert.ok(await stat(join(bundle.dir, manager === 'npm' ? 'node_modules' : 'apps/web/node_modules', 'next', 'package.json')).then(() => true), 'next in the bundle');
-    const { url, output } = await startServer(bundle);
-    const page = await fetch(`${url}/`);
-    const html = await page.text();
-    assert.equal(page.status, 200, output.join(''));
-    assert.match(html, /<h1>Hello, <!-- -->monorepo<!-- -->, from @mono\/greeting<\/h1>|<h1>Hello, monorepo, from @mono\/greeting<\/h1>/);
-    const missing = await fetch(`${url}/no-such-page`);
-    assert.equal(missing.status, 404);
-  });
+    it('the packaged bundle starts on its own and renders the page with the workspace package', async () => {
+      const bundle = await shipBundle(result);
+      // next lives at the standalone root (traced from the workspace root's node_modules; pnpm's as a link into .pnpm)
+      assert.ok(await stat(join(bundle.dir, manager === 'npm' ? 'node_modules' : 'apps/web/node_modules', 'next', 'package.json')).then(() => true), 'next in the bundle');
+      const { url, output } = await startServer(bundle);
+      const page = await fetch(`${url}/`);
+      const html = await page.text();
+      assert.equal(page.status, 200, output.join(''));
+      assert.match(html, /<h1>Hello, <!-- -->monorepo<!-- -->, from @mono\/greeting<\/h1>|<h1>Hello, monorepo, from @mono\/greeting<\/h1>/);
+      const missing = await fetch(`${url}/no-such-page`);
+      assert.equal(missing.status, 404);
+    });
 
-  it('the static files come from apps/web/.next/static and apps/web/public, laid out by URL', async () => {
-    const files = await filesBelow(result.outputDir);
-    assert.ok(files.includes('hello.txt'), files.join(', '));
-    assert.equal(await readFile(join(result.outputDir, 'hello.txt'), 'utf8'), 'a file from apps/web/public\n');
-    const chunks = files.filter((f) => f.startsWith('_next/static/chunks/') && f.endsWith('.js'));
-    assert.ok(chunks.length > 0, files.join(', '));
+    it('the static files come from apps/web/.next/static and apps/web/public, laid out by URL', async () => {
+      const files = await filesBelow(result.outputDir);
+      assert.ok(files.includes('hello.txt'), files.join(', '));
+      assert.equal(await readFile(join(result.outputDir, 'hello.txt'), 'utf8'), 'a file from apps/web/public\n');
+      const chunks = files.filter((f) => f.startsWith('_next/static/chunks/') && f.endsWith('.js'));
+      assert.ok(chunks.length > 0, files.join(', '));
+    });
   });
-});
 }
 
 describe('SvelteKit adapter-node in an npm workspace: its dependencies are hoisted to the root', () => {
@@ -135,7 +141,13 @@ describe('SvelteKit adapter-node in an npm workspace: its dependencies are hoist
   it('the packaged bundle starts on its own and renders with ms and @mono/greeting from the root node_modules', async () => {
     const bundle = await shipBundle(result);
     // npm hoisted ms; the app folder has no node_modules of its own
-    assert.equal(await stat(join(bundle.dir, 'apps', 'web', 'node_modules')).then(() => true, () => false), false);
+    assert.equal(
+      await stat(join(bundle.dir, 'apps', 'web', 'node_modules')).then(
+        () => true,
+        () => false,
+      ),
+      false,
+    );
     const { url, output } = await startServer(bundle);
     const page = await fetch(`${url}/`);
     const html = await page.text();
@@ -148,7 +160,10 @@ describe('SvelteKit adapter-node in an npm workspace: its dependencies are hoist
   it('serves build/client from the package: static/ and the immutable app files', async () => {
     const files = await filesBelow(result.outputDir);
     assert.ok(files.includes('robots.txt'), files.join(', '));
-    assert.ok(files.some((f) => f.startsWith('_app/immutable/')), files.join(', '));
+    assert.ok(
+      files.some((f) => f.startsWith('_app/immutable/')),
+      files.join(', '),
+    );
   });
 });
 
@@ -196,10 +211,16 @@ describe("yarn Plug'n'Play and a server that runs with its node_modules", () => 
     const framework = await detectFramework(webDir);
     assert.equal(framework.variant, 'node');
     const ws = { dir: root, packageRel: 'apps/web', dependencies: [] };
-    await assert.rejects(locateOutput(webDir, framework, undefined, () => undefined, root, undefined, ws), (err: unknown) => {
-      assert.ok(err instanceof AppError && err.code === 'OUTPUT_NOT_FOUND', String(err));
-      assert.match(err.message, /^The SvelteKit server needs its dependencies in node_modules, but yarn installed them with Plug'n'Play \(\.pnp\.cjs\), which writes none\. Set nodeLinker: node-modules in \.yarnrc\.yml/);
-      return true;
-    });
+    await assert.rejects(
+      locateOutput(webDir, framework, undefined, () => undefined, root, undefined, ws),
+      (err: unknown) => {
+        assert.ok(err instanceof AppError && err.code === 'OUTPUT_NOT_FOUND', String(err));
+        assert.match(
+          err.message,
+          /^The SvelteKit server needs its dependencies in node_modules, but yarn installed them with Plug'n'Play \(\.pnp\.cjs\), which writes none\. Set nodeLinker: node-modules in \.yarnrc\.yml/,
+        );
+        return true;
+      },
+    );
   });
 });

@@ -33,7 +33,11 @@ async function build(sourceDir: string, rootDirectory: string, cache?: BuildCach
 }
 
 const html = (result: BuildResult) => readFile(join(result.outputDir, 'index.html'), 'utf8');
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 describe('pnpm workspace: two apps share packages/ui (workspace:*)', () => {
   let cache: BuildCacheOptions;
@@ -48,13 +52,19 @@ describe('pnpm workspace: two apps share packages/ui (workspace:*)', () => {
 
   it('installs once at the workspace root with the root lockfile, frozen', () => {
     assert.match(web.log, /^Workspace: apps\/web is package web of the pnpm workspace at the repository root \(pnpm-workspace\.yaml, 3 packages\); installing there with pnpm-lock\.yaml$/m);
-    assert.ok(web.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? install --frozen-lockfile" in the repository root$/.test(l)), web.log);
+    assert.ok(
+      web.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? install --frozen-lockfile" in the repository root$/.test(l)),
+      web.log,
+    );
     assert.equal(web.packageManager, 'pnpm');
     assert.equal(web.cache.dependencies, 'miss');
   });
 
-  it('builds ui first (pnpm --filter web...), then web, whose output reads ui\'s built file', async () => {
-    assert.ok(web.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? --filter web\.\.\. run build" in the repository root$/.test(l)), web.log);
+  it("builds ui first (pnpm --filter web...), then web, whose output reads ui's built file", async () => {
+    assert.ok(
+      web.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? --filter web\.\.\. run build" in the repository root$/.test(l)),
+      web.log,
+    );
     assert.equal(await html(web), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
     assert.equal(web.outputDir, join(webDir, 'apps', 'web', 'dist'));
     assert.ok(await exists(join(webDir, 'packages', 'ui', 'dist', 'index.js')));
@@ -63,7 +73,10 @@ describe('pnpm workspace: two apps share packages/ui (workspace:*)', () => {
 
   it('builds the other app by its rootDirectory, with its own output', async () => {
     const docs = await build(await checkout('mono-pnpm'), 'apps/docs', projectCache());
-    assert.ok(docs.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? --filter docs\.\.\. run build" in the repository root$/.test(l)), docs.log);
+    assert.ok(
+      docs.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? --filter docs\.\.\. run build" in the repository root$/.test(l)),
+      docs.log,
+    );
     assert.equal(await html(docs), '<h1>docs with ui</h1><p>isNumber(5)=true</p>\n');
   });
 
@@ -116,7 +129,7 @@ describe('npm workspace: web → ui → tokens, without turbo', () => {
     assert.equal(await html(docs), '<h1 style="color:teal">docs with ui</h1><p>is-number 6.0.0</p>\n');
   });
 
-  it('a cache hit restores the package\'s own node_modules too', async () => {
+  it("a cache hit restores the package's own node_modules too", async () => {
     const dir = await checkout('mono-npm');
     const second = await build(dir, 'apps/web', cache);
     assert.equal(second.cache.dependencies, 'hit', second.log);
@@ -143,7 +156,10 @@ describe('yarn classic workspace', () => {
   it('installs at the root with yarn.lock frozen, builds ui then the app with yarn workspace, and caches per lockfile', async () => {
     const cache = projectCache();
     const web = await build(await checkout('mono-yarn'), 'apps/web', cache);
-    assert.ok(web.lines.some((l) => /^Running "corepack yarn(@[\d.]+)? install --frozen-lockfile" in the repository root$/.test(l)), web.log);
+    assert.ok(
+      web.lines.some((l) => /^Running "corepack yarn(@[\d.]+)? install --frozen-lockfile" in the repository root$/.test(l)),
+      web.log,
+    );
     const ran = web.lines.filter((l) => /^Running "corepack yarn(@[\d.]+)? workspace/.test(l)).map((l) => l.replace(/corepack yarn@[\d.]+/, 'corepack yarn'));
     assert.deepEqual(ran, ['Running "corepack yarn workspace @mono/ui run build" in the repository root', 'Running "corepack yarn workspace web run build" in the repository root']);
     assert.equal(await html(web), '<h1>web with ui</h1><p>isNumber(5)=true</p>\n');
@@ -164,7 +180,10 @@ describe('turborepo (pnpm workspace with turbo from the registry)', () => {
     const web = await build(dir, 'apps/web', turboCache);
     assert.match(web.log, /^Workspace: apps\/web is package web of the pnpm workspace at the repository root \(pnpm-workspace\.yaml, 3 packages, turbo\)/m);
     assert.ok(web.lines.includes('Running "turbo run build --filter=web... --env-mode=loose" in the repository root'), web.log);
-    assert.ok(web.lines.some((l) => l.startsWith('@mono/ui:build: cache miss')), web.log);
+    assert.ok(
+      web.lines.some((l) => l.startsWith('@mono/ui:build: cache miss')),
+      web.log,
+    );
     assert.equal(await html(web), '<h1>web with ui</h1><p>built by turbo: true</p>\n');
     assert.equal(await exists(join(dir, 'apps', 'docs', 'dist')), false);
   });
@@ -173,9 +192,18 @@ describe('turborepo (pnpm workspace with turbo from the registry)', () => {
     const dir = await checkout('mono-turbo');
     const again = await build(dir, 'apps/web', turboCache);
     assert.match(again.log, /^Restored \.turbo\/cache from cache in /m);
-    assert.ok(again.lines.some((l) => l.startsWith('@mono/ui:build: cache hit')), again.log);
-    assert.ok(again.lines.some((l) => l.startsWith('web:build: cache hit')), again.log);
-    assert.ok(again.lines.some((l) => /FULL TURBO/.test(l)), again.log);
+    assert.ok(
+      again.lines.some((l) => l.startsWith('@mono/ui:build: cache hit')),
+      again.log,
+    );
+    assert.ok(
+      again.lines.some((l) => l.startsWith('web:build: cache hit')),
+      again.log,
+    );
+    assert.ok(
+      again.lines.some((l) => /FULL TURBO/.test(l)),
+      again.log,
+    );
     // turbo replayed the outputs (dist/**) from its cache
     assert.equal(await html(again), '<h1>web with ui</h1><p>built by turbo: true</p>\n');
   });
@@ -187,7 +215,10 @@ describe('turborepo (pnpm workspace with turbo from the registry)', () => {
     await writeFile(join(dir, 'package.json'), JSON.stringify(manifest));
     const docs = await build(dir, 'apps/docs');
     assert.match(docs.log, /turbo needs a "packageManager" field in the root package\.json .*; building without turbo/);
-    assert.ok(docs.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? --filter docs\.\.\. run build" in the repository root$/.test(l)), docs.log);
+    assert.ok(
+      docs.lines.some((l) => /^Running "corepack pnpm(@[\d.]+)? --filter docs\.\.\. run build" in the repository root$/.test(l)),
+      docs.log,
+    );
     assert.equal(await html(docs), '<h1>docs with ui</h1><p>built by turbo: false</p>\n');
   });
 });
@@ -236,7 +267,10 @@ describe('a hostile workspace', () => {
     const dir = await checkout('mono-npm');
     await symlink(outside, join(dir, 'packages', 'evil'));
     // the first build step (tokens) swaps web's own node_modules for a link to the host folder
-    await appendFile(join(dir, 'packages', 'tokens', 'build.js'), `fs.rmSync('../../apps/web/node_modules', { recursive: true });\nfs.symlinkSync(${JSON.stringify(outside)}, '../../apps/web/node_modules');\n`);
+    await appendFile(
+      join(dir, 'packages', 'tokens', 'build.js'),
+      `fs.rmSync('../../apps/web/node_modules', { recursive: true });\nfs.symlinkSync(${JSON.stringify(outside)}, '../../apps/web/node_modules');\n`,
+    );
     await writeFile(join(dir, 'packages', 'tokens', 'build.js'), `const fs = require('node:fs');\n${await readFile(join(dir, 'packages', 'tokens', 'build.js'), 'utf8')}`);
     const cache = projectCache();
     const web = await build(dir, 'apps/web', cache);
@@ -270,7 +304,7 @@ describe('workspace membership', () => {
 
   it('reads pnpm-workspace.yaml package lists, block and flow', () => {
     assert.deepEqual(parsePnpmPackages("packages:\n  - 'apps/*'\n  # shared\n  - \"packages/**\"  # all\n  - '!**/test/**'\ncatalog:\n  react: ^19\n"), ['apps/*', 'packages/**', '!**/test/**']);
-    assert.deepEqual(parsePnpmPackages("packages: ['apps/*', \"libs/*\"]\n"), ['apps/*', 'libs/*']);
+    assert.deepEqual(parsePnpmPackages('packages: [\'apps/*\', "libs/*"]\n'), ['apps/*', 'libs/*']);
     assert.deepEqual(parsePnpmPackages('onlyBuiltDependencies:\n  - esbuild\n'), []);
   });
 

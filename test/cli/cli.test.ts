@@ -42,12 +42,15 @@ test('every command of the table has --help with usage, examples and exit codes;
     if (typeof cmd === 'function' || cmd.hidden !== true) assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'), name);
     // a plain handler prints its own help
     if (typeof cmd === 'function') continue;
-    for (const args of [[name, '--help'], ['help', name]]) {
+    for (const args of [
+      [name, '--help'],
+      ['help', name],
+    ]) {
       const help = await cli(args);
       assert.equal(help.code, 0, `${args.join(' ')}: ${help.stderr}`);
       assert.match(help.stdout, new RegExp(`^slipway ${name}: `), name);
-      assert.match(help.stdout, /\nUsage:\n  slipway /, name);
-      assert.match(help.stdout, /\nExamples:\n  \S/, name);
+      assert.match(help.stdout, /\nUsage:\n {2}slipway /, name);
+      assert.match(help.stdout, /\nExamples:\n {2}\S/, name);
       assert.match(help.stdout, /--json/, name);
       assert.match(help.stdout, /Exit codes: 0 ok/, name);
     }
@@ -94,7 +97,12 @@ test('projects create and ls for people and scripts; link remembers the project 
   assert.equal(piped.code, 0);
   assert.match(piped.stdout, new RegExp(`^site\\thttp://site\\.localhost:\\d+\\t\\(not deployed\\)\\t${repo.url}\\tdefault$`, 'm'), 'piped: tab-separated, no header, the team last');
   assert.doesNotMatch(piped.stdout, /NAME/);
-  assert.deepEqual(json(await cli(['projects', 'ls', '--json'])).projects.map((p: { name: string }) => p.name).sort(), ['site', 'slow']);
+  assert.deepEqual(
+    json(await cli(['projects', 'ls', '--json']))
+      .projects.map((p: { name: string }) => p.name)
+      .sort(),
+    ['site', 'slow'],
+  );
 
   const ambiguous = await cli(['ls']);
   assert.equal(ambiguous.code, 2);
@@ -139,7 +147,10 @@ test('deploy from the linked folder streams the log; ls, inspect and logs in bot
   assert.equal(lines.length, 2);
   assert.match(lines[0]!, new RegExp(`^${v2}\\tready \\(production\\)\\t[0-9a-f]{7}\\t\\S+\\tsecond version$`));
   assert.match(lines[1]!, new RegExp(`^${v1}\\tready\\t`));
-  assert.deepEqual(json(await cli(['ls', '--json'])).deployments.map((x: { id: string }) => x.id), [v2, v1]);
+  assert.deepEqual(
+    json(await cli(['ls', '--json'])).deployments.map((x: { id: string }) => x.id),
+    [v2, v1],
+  );
 
   const inspect = await cli(['inspect', v2]);
   assert.match(inspect.stdout, /^status {5}ready \(production\)$/m);
@@ -207,7 +218,10 @@ test('env set, ls, import (reporting what changed), pull (names only) and rm', a
   const ls = await cli(['env', 'ls']);
   assert.match(ls.stdout, /^ALPHA\tpreview,production\tupdated /m);
   assert.match(ls.stdout, /^DELTA\tproduction\t/m);
-  assert.deepEqual(json(await cli(['env', 'ls', '--json'])).env.map((v: { key: string }) => v.key), ['ALPHA', 'BETA', 'DELTA', 'GAMMA']);
+  assert.deepEqual(
+    json(await cli(['env', 'ls', '--json'])).env.map((v: { key: string }) => v.key),
+    ['ALPHA', 'BETA', 'DELTA', 'GAMMA'],
+  );
 
   const pulled = await cli(['env', 'pull', 'pulled.env']);
   assert.equal(pulled.code, 0, pulled.stderr);
@@ -227,7 +241,10 @@ test('domains add, ls and rm for people and scripts', async () => {
   const added = json(await cli(['domains', 'add', 'site', 'cli.example.test', '--json']));
   assert.equal(added.name, 'cli.example.test');
   assert.match((await cli(['domains', 'ls', 'site'])).stdout, /^cli\.example\.test {2}\S+/m);
-  assert.deepEqual(json(await cli(['domains', 'ls', 'site', '--json'])).domains.map((x: { name: string }) => x.name), ['cli.example.test']);
+  assert.deepEqual(
+    json(await cli(['domains', 'ls', 'site', '--json'])).domains.map((x: { name: string }) => x.name),
+    ['cli.example.test'],
+  );
   assert.match((await cli(['domains', 'rm', 'site', 'cli.example.test'])).stdout, /^Removed cli\.example\.test from site/m);
   assert.equal((await cli(['domains', 'rm', 'site', 'cli.example.test'])).code, 3);
   assert.equal((await cli(['domains', 'add', 'site'])).code, 2);

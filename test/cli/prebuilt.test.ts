@@ -62,7 +62,7 @@ test('deploy --prebuilt uploads only the blobs the server lacks, and the edge se
   assert.match(String(js.headers['content-type']), /javascript/);
   assert.equal((await edgeGet(slipway.edgePort, 'pre.localhost', '/about/')).text, files['about/index.html']);
   const css = await edgeGet(slipway.edgePort, 'pre.localhost', '/assets/big.css', { 'accept-encoding': 'br, gzip' });
-  assert.equal(css.headers['content-encoding'], 'br', 'text is precompressed like a build\'s output');
+  assert.equal(css.headers['content-encoding'], 'br', "text is precompressed like a build's output");
   assert.ok(css.body.length < Buffer.byteLength(files['assets/big.css']!) / 5);
 
   // one file changes: the server asks for that blob only

@@ -88,7 +88,7 @@ test('sign in with a token; a wrong one is refused with the API message', opts, 
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   const alert = page.getByRole('alert');
   await alert.waitFor();
-  assert.match(await alert.innerText(), /not valid|Wrong/);
+  assert.match(await alert.textContent(), /not valid|Wrong/);
   await page.getByLabel('API token').fill(TOKEN);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'Projects' }).waitFor();
@@ -120,7 +120,7 @@ test('create a project from a git repository: the webhook URL and secret are sho
   await page.getByLabel('Name').fill('site');
   await page.getByLabel('Repository URL').fill(repo.url);
   await page.getByRole('button', { name: 'Create project' }).click();
-  assert.match(await page.getByRole('alert').innerText(), /already exists/);
+  assert.match(await page.getByRole('alert').textContent(), /already exists/);
 });
 
 test('deploy from the project page: the build log streams live to ready and the site opens', opts, async () => {
@@ -134,7 +134,7 @@ test('deploy from the project page: the build log streams live to ready and the 
   assert.equal(d.status, 'ready', JSON.stringify(d.error));
   // the status on the page moved to ready without a reload (the project's event stream)
   await page.locator('.badge.s-ready').first().waitFor();
-  const log = await page.getByLabel('Build log').innerText();
+  const log = await page.getByLabel('Build log').textContent();
   assert.ok(log.split('\n').length > 3, log);
   assert.doesNotMatch(log, /\u001b\[/);
   await page.getByText('Fetch', { exact: true }).waitFor();
@@ -182,9 +182,9 @@ test('the project list updates live over SSE when a push lands, and filters by b
   // its log shows the colours, not the escape codes
   await page.locator(`[data-id="${secondId}"] a.title`).click();
   await page.locator('[data-log-state="ended"]').waitFor();
-  assert.equal(await page.locator('.log span.fg-red').innerText(), 'red warning');
-  assert.equal(await page.locator('.log span.b.fg-green').innerText(), 'bold green');
-  assert.doesNotMatch(await page.getByLabel('Build log').innerText(), /\[31m|\u001b/);
+  assert.equal(await page.locator('.log span.fg-red').textContent(), 'red warning');
+  assert.equal(await page.locator('.log span.b.fg-green').textContent(), 'bold green');
+  assert.doesNotMatch(await page.getByLabel('Build log').textContent(), /\[31m|\u001b/);
   const site = await edgeGet(slipway.edgePort, 'site.localhost', '/');
   assert.match(site.text, /version two/);
   await shoot('deployment-colours');
@@ -198,15 +198,18 @@ test('set a variable in settings: it is listed by name, its value masked', opts,
   const row = page.locator('.env-row', { hasText: 'API_URL' });
   await row.waitFor();
   assert.doesNotMatch(await page.content(), /secret\.example\.com/);
-  assert.match(await row.innerText(), /\*{8}/);
+  assert.match(await row.textContent(), /\*{8}/);
   const env = await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site/env');
-  assert.deepEqual(env.body.env.map((v: { key: string }) => v.key), ['API_URL']);
+  assert.deepEqual(
+    env.body.env.map((v: { key: string }) => v.key),
+    ['API_URL'],
+  );
   // a bad setting shows the API's message and hint
   await page.getByLabel('Build timeout (seconds)').fill('0');
   await page.getByRole('button', { name: 'Save build' }).click();
   const alert = page.getByRole('alert');
   await alert.waitFor();
-  assert.match(await alert.innerText(), /buildTimeoutSeconds/);
+  assert.match(await alert.textContent(), /buildTimeoutSeconds/);
   await page.getByLabel('Server memory (MiB)').fill('512');
   await page.getByRole('button', { name: 'Save limits' }).click();
   await page.getByText('Saved. New deployments use it.').waitFor();
@@ -229,10 +232,14 @@ test('roll back to the first deployment after confirming: the edge serves it aga
   await dialog.getByRole('button', { name: 'Roll back to this' }).click();
   await page.locator('.tag.prod').waitFor();
   assert.equal((await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site')).body.productionDeploymentId, firstId);
-  const served = await waitFor('the edge to serve version one again', async () => {
-    const r = await edgeGet(slipway.edgePort, 'site.localhost', '/');
-    return /version one/.test(r.text) ? r : undefined;
-  }, 10_000);
+  const served = await waitFor(
+    'the edge to serve version one again',
+    async () => {
+      const r = await edgeGet(slipway.edgePort, 'site.localhost', '/');
+      return /version one/.test(r.text) ? r : undefined;
+    },
+    10_000,
+  );
   assert.equal(served.status, 200);
 });
 
@@ -253,7 +260,11 @@ test('keyboard: every action is reachable with Tab, focus is visible, Enter acts
     reached.push(f.text ?? '');
     assert.notEqual(f.outline, 'none', `focus on "${f.text}" is not visible`);
   }
-  for (const want of ['Skip to content', 'Projects', 'Settings', 'Deploy main']) assert.ok(reached.some((r) => r.startsWith(want)), `Tab never reached "${want}": ${reached.join(' | ')}`);
+  for (const want of ['Skip to content', 'Projects', 'Settings', 'Deploy main'])
+    assert.ok(
+      reached.some((r) => r.startsWith(want)),
+      `Tab never reached "${want}": ${reached.join(' | ')}`,
+    );
   // open a deployment with the keyboard alone
   await page.locator(`[data-id="${secondId}"] a.title`).focus();
   await page.keyboard.press('Enter');
@@ -293,7 +304,9 @@ test('a viewer invited by link sees everything and no control that changes somet
       await viewer.goto(`${slipway.apiUrl}${path}`);
       await viewer.locator('main h1').waitFor();
       await viewer.waitForLoadState('networkidle').catch(() => {});
-      const buttons: string[] = await viewer.evaluate(`[...document.querySelectorAll('main button:enabled, header button:enabled')].filter((b) => b.offsetParent !== null).map((b) => b.innerText.trim())`);
+      const buttons: string[] = await viewer.evaluate(
+        `[...document.querySelectorAll('main button:enabled, header button:enabled')].filter((b) => b.offsetParent !== null).map((b) => b.innerText.trim())`,
+      );
       for (const b of buttons) assert.match(b, HARMLESS, `a viewer sees "${b}" on ${path}`);
       assert.equal(await viewer.getByRole('link', { name: 'New project' }).count(), 0, path);
       // settings are shown, but the fields cannot be edited
@@ -309,7 +322,7 @@ test('a viewer invited by link sees everything and no control that changes somet
     await viewer.getByLabel('Email').fill('viewer@example.com');
     await viewer.getByLabel('Password').fill('not the password');
     await viewer.getByRole('button', { name: 'Sign in', exact: true }).click();
-    assert.match(await viewer.getByRole('alert').innerText(), /Wrong email or password/);
+    assert.match(await viewer.getByRole('alert').textContent(), /Wrong email or password/);
     await viewer.getByLabel('Password').fill('a long viewer password');
     await viewer.getByRole('button', { name: 'Sign in', exact: true }).click();
     await viewer.getByText('viewer@example.com').waitFor();
@@ -326,7 +339,13 @@ test('the other pages render, and nothing is wider than a phone', opts, async ()
   await page.goto(`${slipway.apiUrl}/members`);
   await page.locator('.member-row').first().waitFor();
   assert.equal(await page.locator('#i-role').inputValue(), 'member', 'an invitation is for a member unless the owner picks otherwise');
-  for (const [path, name] of [['/teams', 'teams'], ['/members', 'members'], ['/tokens', 'tokens'], ['/audit', 'audit'], ['/nowhere', 'not-found']] as const) {
+  for (const [path, name] of [
+    ['/teams', 'teams'],
+    ['/members', 'members'],
+    ['/tokens', 'tokens'],
+    ['/audit', 'audit'],
+    ['/nowhere', 'not-found'],
+  ] as const) {
     await page.goto(`${slipway.apiUrl}${path}`);
     await page.locator('main h1').waitFor();
     await page.waitForTimeout(200);

@@ -32,7 +32,11 @@ after(async () => {
 
 async function readyDeployment(): Promise<string> {
   const d = await store.tx((db) => createDeployment(db, queue, box, { project, sha: randomBytes(20).toString('hex'), branch: null, trigger: 'api', target: 'production' }));
-  await store.db.updateTable('deployments').set({ status: 'ready', manifest_hash: 'f'.repeat(64) }).where('id', '=', d.id).execute();
+  await store.db
+    .updateTable('deployments')
+    .set({ status: 'ready', manifest_hash: 'f'.repeat(64) })
+    .where('id', '=', d.id)
+    .execute();
   return d.id;
 }
 

@@ -67,7 +67,10 @@ test('add, show, list and remove a domain; names are normalised', { skip }, asyn
   assert.equal(shown.status, 200);
   assert.equal(shown.body.name, 'xn--bcher-kva.example.test');
   const list = await slipway.api('GET', domains('shop'));
-  assert.deepEqual(list.body.domains.map((d: { name: string }) => d.name), ['shop.example.test', 'xn--bcher-kva.example.test']);
+  assert.deepEqual(
+    list.body.domains.map((d: { name: string }) => d.name),
+    ['shop.example.test', 'xn--bcher-kva.example.test'],
+  );
   assert.deepEqual((await slipway.api('GET', domains('blog'))).body, { domains: [] });
 
   // another project's domain is not found through this one
@@ -194,10 +197,15 @@ test('pending domains are rechecked in the background', { skip }, async () => {
   const wait = Date.parse(added.body.dns.nextCheckAt) - Date.now();
   assert.ok(wait > 10_000 && wait <= 15_000, String(wait));
   await dns!.update(['update add later.example.test 5 A 127.0.0.1']);
-  const active = await waitFor('the background check to see the record', async () => {
-    const { body } = await slipway.api('GET', domains('blog', '/later.example.test'));
-    return body.status === 'active' ? body : undefined;
-  }, 30_000, 500);
+  const active = await waitFor(
+    'the background check to see the record',
+    async () => {
+      const { body } = await slipway.api('GET', domains('blog', '/later.example.test'));
+      return body.status === 'active' ? body : undefined;
+    },
+    30_000,
+    500,
+  );
   assert.equal(active.dns.failedChecks, 0);
 });
 

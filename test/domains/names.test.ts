@@ -49,7 +49,7 @@ test('IP addresses are refused, however they are spelt', () => {
   for (const ip of ['127.0.0.1', '203.0.113.7', '::1', '[2001:db8::1]', '1.2.3', '0x7f.1']) refused(ip, /not an IP address/);
 });
 
-test('names at or under the base domain are refused: they would take projects\' hosts', () => {
+test("names at or under the base domain are refused: they would take projects' hosts", () => {
   refused('blog.localhost', /under the base domain localhost/);
   refused('localhost.', /under the base domain localhost/, 'localhost');
   refused('*.localhost', /under the base domain localhost/);
@@ -98,7 +98,10 @@ test('status: right DNS is active, or pending-certificate with ACME on; a failed
 });
 
 test('backoff: 15 s doubling to an hour while DNS is wrong; right domains rarely', () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 8, 20].map((n) => nextCheckDelay('pending-dns', n) / 1000), [15, 30, 60, 120, 240, 1920, 3600]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 8, 20].map((n) => nextCheckDelay('pending-dns', n) / 1000),
+    [15, 30, 60, 120, 240, 1920, 3600],
+  );
   assert.equal(nextCheckDelay('active', 0), 6 * 3600_000);
   assert.equal(nextCheckDelay('pending-certificate', 0), 3600_000);
 });

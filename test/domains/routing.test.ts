@@ -18,10 +18,15 @@ let skip: string | false = false;
 before(async () => {
   dir = await tempDir();
   try {
-    dns = await startBind([{ name: 'example.test', records: [
-      { name: 'shop', type: 'A', value: '127.0.0.1' },
-      { name: 'elsewhere', type: 'A', value: '192.0.2.1' },
-    ] }]);
+    dns = await startBind([
+      {
+        name: 'example.test',
+        records: [
+          { name: 'shop', type: 'A', value: '127.0.0.1' },
+          { name: 'elsewhere', type: 'A', value: '192.0.2.1' },
+        ],
+      },
+    ]);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     skip = 'named (BIND 9) is not installed';

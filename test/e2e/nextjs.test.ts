@@ -100,7 +100,10 @@ test(`${NEW_VERSIONS} pushes and ${NEW_VERSIONS} rollbacks under load: no failed
   });
   t.diagnostic(`${result.requests} requests in ${result.seconds.toFixed(0)} s, ${result.failures.length} failed`);
   assert.equal(result.deploys.length, NEW_VERSIONS);
-  assert.ok(result.deploys.every((d) => d.cache === 'hit'), 'a push that changes only source files restores the dependencies');
+  assert.ok(
+    result.deploys.every((d) => d.cache === 'hit'),
+    'a push that changes only source files restores the dependencies',
+  );
   assert.ok(result.requests > 100, `the load ran (${result.requests} requests)`);
   assert.deepEqual(result.failures.slice(0, 10), [], `${result.failures.length} of ${result.requests} requests failed`);
   // back where the pushes started

@@ -64,10 +64,14 @@ test('a push to the production branch becomes the live site', async () => {
   assert.match(String(d.build.packageManagerReason), /^npm \d+\.\d+\.\d+ from package-lock\.json$/);
   assert.equal(d.build.cache.dependencies, 'miss');
 
-  const page = await waitFor('the edge to serve v1', async () => {
-    const r = await edgeGet(slipway.edgePort, host, '/');
-    return r.status === 200 ? r : undefined;
-  }, 5000);
+  const page = await waitFor(
+    'the edge to serve v1',
+    async () => {
+      const r = await edgeGet(slipway.edgePort, host, '/');
+      return r.status === 200 ? r : undefined;
+    },
+    5000,
+  );
   assert.match(page.text, /Hello from version v1/);
   assert.equal(page.headers['x-slipway-deployment'], first.deploymentId);
   const about = await edgeGet(slipway.edgePort, host, '/about');
@@ -78,7 +82,10 @@ test('a push to the production branch becomes the live site', async () => {
 
   const logs = await slipway.api('GET', `/api/v1/deployments/${first.deploymentId}/logs?after=0`);
   assert.equal(logs.body.finished, true);
-  assert.ok(logs.body.lines.some((l: { text: string }) => l.text.includes('built version v1')), 'the build output is in the log');
+  assert.ok(
+    logs.body.lines.some((l: { text: string }) => l.text.includes('built version v1')),
+    'the build output is in the log',
+  );
   const later = await slipway.api('GET', `/api/v1/deployments/${first.deploymentId}/logs?after=${logs.body.next}`);
   assert.deepEqual(later.body.lines, []);
   const sse = await fetch(`${slipway.apiUrl}/api/v1/deployments/${first.deploymentId}/logs`, { headers: { authorization: 'Bearer test-admin-token-0123456789', accept: 'text/event-stream' } });
@@ -95,16 +102,24 @@ test('a second push uploads only the changed file; the old deployment URL keeps 
   // version.txt is not in the output; the stamped index.html is the only output file that changed
   assert.equal(d.stats.filesUploaded, 1);
   assert.equal(d.build.cache.dependencies, 'hit', 'an unchanged lockfile restores the installed tree');
-  const live = await waitFor('production to serve v2', async () => {
-    const r = await edgeGet(slipway.edgePort, host, '/');
-    return r.text.includes('version v2') ? r : undefined;
-  }, 5000);
+  const live = await waitFor(
+    'production to serve v2',
+    async () => {
+      const r = await edgeGet(slipway.edgePort, host, '/');
+      return r.text.includes('version v2') ? r : undefined;
+    },
+    5000,
+  );
   assert.equal(live.headers['x-slipway-deployment'], second.deploymentId);
   const old = await edgeGet(slipway.edgePort, `${first.deploymentId}--site.localhost`, '/');
   assert.match(old.text, /Hello from version v1/);
 
   const list = await slipway.api('GET', '/api/v1/projects/site/deployments');
-  assert.deepEqual(list.body.deployments.map((x: { id: string }) => x.id), [second.deploymentId, first.deploymentId], 'newest first');
+  assert.deepEqual(
+    list.body.deployments.map((x: { id: string }) => x.id),
+    [second.deploymentId, first.deploymentId],
+    'newest first',
+  );
 });
 
 test('rollback moves production back without a rebuild, and promote moves it forward', async () => {
@@ -150,8 +165,7 @@ test('a manual deploy through the API builds the branch head', async () => {
 test('the CLI deploys, lists and rolls back like the API', async () => {
   await repo.commit({ 'version.txt': 'v4\n' }, 'fourth version');
   await repo.push();
-  const cli = (...args: string[]) =>
-    run(process.execPath, [join(repoRoot, 'bin', 'slipway.js'), ...args, '--url', slipway.apiUrl, '--token', TOKEN], { env: { ...process.env, SLIPWAY_TOKEN: '' } });
+  const cli = (...args: string[]) => run(process.execPath, [join(repoRoot, 'bin', 'slipway.js'), ...args, '--url', slipway.apiUrl, '--token', TOKEN], { env: { ...process.env, SLIPWAY_TOKEN: '' } });
   const deployed = await cli('deploy', '--project', 'site');
   assert.match(deployed.stdout, /built version v4/, 'the build log streams to the terminal');
   assert.match(deployed.stderr, /Ready: http:\/\/d[a-z0-9]{11}--site\.localhost:\d+ \(production\)/);

@@ -29,10 +29,14 @@ after(async () => {
 });
 
 async function served(version: string): Promise<string> {
-  const page = await waitFor(`the edge to serve ${version}`, async () => {
-    const r = await edgeGet(slipway.edgePort, host, '/');
-    return r.status === 200 && r.text.includes(version) ? r : undefined;
-  }, 10_000);
+  const page = await waitFor(
+    `the edge to serve ${version}`,
+    async () => {
+      const r = await edgeGet(slipway.edgePort, host, '/');
+      return r.status === 200 && r.text.includes(version) ? r : undefined;
+    },
+    10_000,
+  );
   return String(page.headers['x-slipway-deployment']);
 }
 
@@ -61,8 +65,15 @@ test('an old signed push sent again with a new delivery id is skipped with the r
   assert.match(skipped.error.message, new RegExp(`${v1.slice(0, 12)} is no longer the tip of main \\(main is at ${v2.slice(0, 12)} now\\)`));
   assert.equal(skipped.isProduction, false);
   const logs = await slipway.api('GET', `/api/v1/deployments/${replay.body.deploymentId}/logs`);
-  assert.ok(logs.body.lines.some((l: { text: string }) => l.text.includes('stale or replayed push is not built')), 'the log says why');
-  assert.equal(logs.body.lines.some((l: { text: string }) => l.text.startsWith('Fetching')), false, 'nothing was fetched or built');
+  assert.ok(
+    logs.body.lines.some((l: { text: string }) => l.text.includes('stale or replayed push is not built')),
+    'the log says why',
+  );
+  assert.equal(
+    logs.body.lines.some((l: { text: string }) => l.text.startsWith('Fetching')),
+    false,
+    'nothing was fetched or built',
+  );
 
   const project = await slipway.api('GET', '/api/v1/projects/replay');
   assert.equal(project.body.productionDeploymentId, second.body.deploymentId);

@@ -25,7 +25,12 @@ interface App {
 
 const APPS: App[] = [
   // Next.js traces from the workspace root: server.js is .next/standalone/apps/web/server.js
-  { fixture: 'mono-next-standalone', home: /Hello, (<!-- -->)?monorepo(<!-- -->)?, from @mono\/greeting/, asset: /\/_next\/static\/chunks\/[^"?]+\.js/, file: ['/hello.txt', 'a file from apps/web/public\n'] },
+  {
+    fixture: 'mono-next-standalone',
+    home: /Hello, (<!-- -->)?monorepo(<!-- -->)?, from @mono\/greeting/,
+    asset: /\/_next\/static\/chunks\/[^"?]+\.js/,
+    file: ['/hello.txt', 'a file from apps/web/public\n'],
+  },
   // adapter-node imports ms and @mono/greeting at run time from the workspace root's node_modules
   { fixture: 'mono-sveltekit-node', home: /<h1>Hello, kit, from @mono\/greeting<\/h1>[\s\S]*172800000/, asset: /\/_app\/immutable\/[^"]+\.js/, file: ['/robots.txt', 'User-agent: *\n'] },
   // Nitro traces ms (and inlines @mono/greeting) from the workspace root into .output; engines.node 22.x picks the
@@ -59,7 +64,12 @@ for (const app of APPS) {
     const d = await waitForStatus(slipway, pushed.body.deploymentId, ['ready', 'failed'], 540_000);
     if (d.status !== 'ready') {
       const logs = await slipway.api('GET', `/api/v1/deployments/${d.id}/logs?limit=5000`);
-      assert.fail(`${name} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines.slice(-40).map((l: { text: string }) => l.text).join('\n')}`);
+      assert.fail(
+        `${name} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines
+          .slice(-40)
+          .map((l: { text: string }) => l.text)
+          .join('\n')}`,
+      );
     }
     t.diagnostic(`${name}: ${d.build.framework.id}/${d.build.framework.variant}, ${JSON.stringify(d.timings)}`);
 

@@ -103,7 +103,12 @@ for (const starter of STARTERS) {
     const d = await waitForStatus(slipway, pushed.body.deploymentId, ['ready', 'failed'], 540_000);
     if (d.status !== 'ready') {
       const logs = await slipway.api('GET', `/api/v1/deployments/${d.id}/logs?limit=5000`);
-      assert.fail(`${starter.name} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines.slice(-40).map((l: { text: string }) => l.text).join('\n')}`);
+      assert.fail(
+        `${starter.name} ${d.status}: ${JSON.stringify(d.error)}\n${logs.body.lines
+          .slice(-40)
+          .map((l: { text: string }) => l.text)
+          .join('\n')}`,
+      );
     }
     t.diagnostic(`${starter.name}: ${d.build.framework.id}/${d.build.framework.variant}, ${JSON.stringify(d.timings)}`);
 

@@ -34,10 +34,14 @@ test('a worker killed with SIGKILL mid-build: another claim finishes it, ready e
   const a = await start(dataDir, ['--job-lease-ms', '1500']);
   await a.api('POST', '/api/v1/projects', { name: 'crash', repoUrl: repo.url });
   const { body: queued } = await a.api('POST', '/api/v1/projects/crash/deployments', {});
-  await waitFor('the slow build to start', async () => {
-    const logs = await a.api('GET', `/api/v1/deployments/${queued.id}/logs`);
-    return logs.body.lines.some((l: { text: string }) => l.text.includes('slow build started')) ? true : undefined;
-  }, 60_000);
+  await waitFor(
+    'the slow build to start',
+    async () => {
+      const logs = await a.api('GET', `/api/v1/deployments/${queued.id}/logs`);
+      return logs.body.lines.some((l: { text: string }) => l.text.includes('slow build started')) ? true : undefined;
+    },
+    60_000,
+  );
   await a.kill();
 
   const b = await start(dataDir, ['--job-lease-ms', '1500']);
@@ -67,10 +71,14 @@ test('after three lost workers the job is dead-lettered and the deployment fails
   await s.api('POST', '/api/v1/projects', { name: 'doomed', repoUrl: repo.url });
   const { body: queued } = await s.api('POST', '/api/v1/projects/doomed/deployments', {});
   for (let attempt = 1; attempt <= 3; attempt++) {
-    await waitFor(`attempt ${attempt} to start building`, async () => {
-      const r = await s.api('GET', `/api/v1/deployments/${queued.id}`);
-      return r.body.attempts === attempt && r.body.status === 'building' ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      `attempt ${attempt} to start building`,
+      async () => {
+        const r = await s.api('GET', `/api/v1/deployments/${queued.id}`);
+        return r.body.attempts === attempt && r.body.status === 'building' ? true : undefined;
+      },
+      60_000,
+    );
     await s.kill();
     s = await start(dataDir, ['--job-lease-ms', '1000']);
   }
@@ -85,10 +93,14 @@ test('SIGTERM gives running builds back to the queue when the grace period ends;
   const a = await start(dataDir, ['--shutdown-grace-ms', '300']);
   await a.api('POST', '/api/v1/projects', { name: 'graceful', repoUrl: repo.url });
   const { body: queued } = await a.api('POST', '/api/v1/projects/graceful/deployments', {});
-  await waitFor('the slow build to start', async () => {
-    const logs = await a.api('GET', `/api/v1/deployments/${queued.id}/logs`);
-    return logs.body.lines.some((l: { text: string }) => l.text.includes('slow build started')) ? true : undefined;
-  }, 60_000);
+  await waitFor(
+    'the slow build to start',
+    async () => {
+      const logs = await a.api('GET', `/api/v1/deployments/${queued.id}/logs`);
+      return logs.body.lines.some((l: { text: string }) => l.text.includes('slow build started')) ? true : undefined;
+    },
+    60_000,
+  );
   const code = await a.stop();
   assert.equal(code, 0, a.output());
   const db = new Sqlite(join(dataDir, 'slipway.db'), { readonly: true });

@@ -137,7 +137,11 @@ test('both workers proxy to one server process per deployment; a move drains the
     assert.notEqual([...next][0], first, 'the move reached both workers');
     assert.ok(isAlive(firstPid), 'the replaced server waits on standby');
     await until(() => !isAlive(firstPid), 5000, 'the replaced server to stop after its standby');
-    assert.deepEqual(node.drains.filter((id) => id === 'done'), ['done'], 'drained once, when both workers had released it');
+    assert.deepEqual(
+      node.drains.filter((id) => id === 'done'),
+      ['done'],
+      'drained once, when both workers had released it',
+    );
     assert.deepEqual(await node.serversAnswering('site.localhost', 6), next, 'the routed one keeps running');
   } finally {
     await node.close();
@@ -225,7 +229,19 @@ test('the primary ignores messages that are not its own or are malformed', async
   const served = serveRuntime(gateway, runtime, 60_000, () => {});
   try {
     const fakeWorker = { id: 9999, isConnected: () => false, process: { pid: 1 } };
-    for (const message of [null, 'text', 42, { cmd: 'NODE_CLUSTER' }, { rt: 'ensure' }, { rt: 'ensure', seq: 1, deploymentId: 5, bundle: {} }, { rt: 'pin', deploymentIds: 'x' }, { rt: 'pin', deploymentIds: [1] }, { rt: 'release' }, { rt: 'active', deploymentIds: null }, { rt: 'nope' }]) {
+    for (const message of [
+      null,
+      'text',
+      42,
+      { cmd: 'NODE_CLUSTER' },
+      { rt: 'ensure' },
+      { rt: 'ensure', seq: 1, deploymentId: 5, bundle: {} },
+      { rt: 'pin', deploymentIds: 'x' },
+      { rt: 'pin', deploymentIds: [1] },
+      { rt: 'release' },
+      { rt: 'active', deploymentIds: null },
+      { rt: 'nope' },
+    ]) {
       cluster.emit('message', fakeWorker, message);
     }
     cluster.emit('exit', fakeWorker, 0, null);

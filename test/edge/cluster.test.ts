@@ -64,8 +64,5 @@ it('runs N workers on one port that serve the same site, replaces a dead one, an
 
 it('rejects, leaving no process, when a worker exits before listening', async () => {
   const missing = fileURLToPath(new URL('./no-such-worker-module.js', import.meta.url));
-  await assert.rejects(
-    startEdgeCluster({ workers: 2, port: 0, host: '127.0.0.1', workerModule: missing, log: () => {}, stopTimeoutMs: 2000 }),
-    /exited before listening/,
-  );
+  await assert.rejects(startEdgeCluster({ workers: 2, port: 0, host: '127.0.0.1', workerModule: missing, log: () => {}, stopTimeoutMs: 2000 }), /exited before listening/);
 });

@@ -120,8 +120,14 @@ describe('edge failures: logged, answered, and the edge keeps serving', () => {
     assert.equal((await get(port, 'nomanifest.localhost', '/')).status, 500);
     assert.equal((await get(port, 'broken.localhost', '/')).status, 502);
     assert.equal((await get(port, 'good.localhost', '/')).text, 'fine');
-    assert.ok(logged.some((line) => line.includes(lostBlob.hash)), logged.join('\n'));
-    assert.ok(logged.some((line) => line.includes('broken.localhost')), logged.join('\n'));
+    assert.ok(
+      logged.some((line) => line.includes(lostBlob.hash)),
+      logged.join('\n'),
+    );
+    assert.ok(
+      logged.some((line) => line.includes('broken.localhost')),
+      logged.join('\n'),
+    );
   });
 
   it('survives a lookup that throws synchronously, in resolveHost and in aliasGeneration', async (t) => {
@@ -141,7 +147,10 @@ describe('edge failures: logged, answered, and the edge keeps serving', () => {
     await new Promise((resolve) => setTimeout(resolve, 60)); // a few polls
     assert.equal((await get(port, 'x.localhost', '/')).status, 502);
     assert.equal((await get(port, 'x.localhost', '/')).status, 502);
-    assert.ok(logged.some((line) => line.includes('alias generation')), logged.join('\n'));
+    assert.ok(
+      logged.some((line) => line.includes('alias generation')),
+      logged.join('\n'),
+    );
   });
 
   it('streams files above the stream threshold, ranges included, and keeps a tiny memory cache correct', async (t) => {

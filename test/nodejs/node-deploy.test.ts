@@ -18,7 +18,10 @@ describe('the Node.js a deployment is built on', () => {
     const node = d.build.node as { version: string; reason: string };
     assert.match(node.version, /^22\.\d+\.\d+$/);
     assert.equal(node.reason, 'engines.node in package.json: "22.x"');
-    assert.ok(d.lines.some((l: string) => l.startsWith(`Node.js ${node.version} (engines.node in package.json: "22.x"): `)), d.lines.join('\n'));
+    assert.ok(
+      d.lines.some((l: string) => l.startsWith(`Node.js ${node.version} (engines.node in package.json: "22.x"): `)),
+      d.lines.join('\n'),
+    );
     assert.ok(d.lines.includes(`build on node v${node.version}`), d.lines.join('\n'));
     const page = await app.get('/');
     assert.equal(page.status, 200);

@@ -13,9 +13,27 @@ const DAY = 24 * 60 * 60_000;
 /** A registry as it looks on NOW: 26.0.0 is seven months old (LTS), 27 is one month old (Current). */
 const releases: NodeReleases = (() => {
   const versions: [string, number][] = [
-    ['0.12.18', 4000], ['16.20.2', 900], ['18.0.0', 1700], ['18.20.8', 600], ['20.0.0', 1300], ['20.18.3', 400], ['20.19.0', 300], ['20.19.5', 200],
-    ['21.7.3', 700], ['22.0.0', 950], ['22.9.0', 500], ['22.12.0', 350], ['22.23.5', 20], ['23.11.1', 400], ['24.0.0', 580], ['24.11.1', 30],
-    ['25.9.0', 100], ['26.0.0', 210], ['26.12.1', 10], ['27.0.0', 30], ['27.1.0', 5],
+    ['0.12.18', 4000],
+    ['16.20.2', 900],
+    ['18.0.0', 1700],
+    ['18.20.8', 600],
+    ['20.0.0', 1300],
+    ['20.18.3', 400],
+    ['20.19.0', 300],
+    ['20.19.5', 200],
+    ['21.7.3', 700],
+    ['22.0.0', 950],
+    ['22.9.0', 500],
+    ['22.12.0', 350],
+    ['22.23.5', 20],
+    ['23.11.1', 400],
+    ['24.0.0', 580],
+    ['24.11.1', 30],
+    ['25.9.0', 100],
+    ['26.0.0', 210],
+    ['26.12.1', 10],
+    ['27.0.0', 30],
+    ['27.1.0', 5],
   ];
   // the registry lists versions in publication order, not semver order
   versions.reverse();
@@ -67,14 +85,17 @@ describe('resolving a Node.js request to a release', () => {
 
   it('fails an unmatched range with the majors that exist', () => {
     const check = (spec: string) =>
-      assert.throws(() => resolve(spec), (err: unknown) => {
-        assert.ok(err instanceof AppError);
-        assert.equal(err.code, 'BUILD_FAILED');
-        assert.match(err.message, new RegExp(`engines\\.node in package\\.json says "${spec.replace(/[.*^$]/g, '\\$&')}"`));
-        assert.match(err.message, /Node\.js 0\.x, 16, 18, 20, 21, 22, 23, 24, 25, 26, 27 \(newest 27\.1\.0\)/);
-        assert.match(err.hint ?? '', /22\.x/);
-        return true;
-      });
+      assert.throws(
+        () => resolve(spec),
+        (err: unknown) => {
+          assert.ok(err instanceof AppError);
+          assert.equal(err.code, 'BUILD_FAILED');
+          assert.match(err.message, new RegExp(`engines\\.node in package\\.json says "${spec.replace(/[.*^$]/g, '\\$&')}"`));
+          assert.match(err.message, /Node\.js 0\.x, 16, 18, 20, 21, 22, 23, 24, 25, 26, 27 \(newest 27\.1\.0\)/);
+          assert.match(err.hint ?? '', /22\.x/);
+          return true;
+        },
+      );
     check('>=30');
     check('^19');
     check('lts/erbium');
@@ -82,7 +103,10 @@ describe('resolving a Node.js request to a release', () => {
 
   it('fails what is no version at all, saying which forms work', () => {
     for (const spec of ['banana', 'iojs', 'lts/-9']) {
-      assert.throws(() => resolveNodeVersion(asked(spec, '.nvmrc'), releases, NOW), (err: unknown) => err instanceof AppError && err.code === 'BUILD_FAILED' && err.message.includes(`.nvmrc says "${spec}"`));
+      assert.throws(
+        () => resolveNodeVersion(asked(spec, '.nvmrc'), releases, NOW),
+        (err: unknown) => err instanceof AppError && err.code === 'BUILD_FAILED' && err.message.includes(`.nvmrc says "${spec}"`),
+      );
     }
     assert.equal(parseNodeSpec('banana'), undefined);
     assert.deepEqual(parseNodeSpec(' lts/* '), { kind: 'lts', back: 0 });
@@ -91,7 +115,10 @@ describe('resolving a Node.js request to a release', () => {
   it('checks the project setting when it is set', () => {
     assert.deepEqual(validateProjectPatch({ nodeVersion: ' 22 ' }), { nodeVersion: '22' });
     assert.deepEqual(validateProjectPatch({ nodeVersion: null }), { nodeVersion: null });
-    assert.throws(() => validateProjectPatch({ nodeVersion: 'twenty-two' }), (err: unknown) => err instanceof AppError && err.code === 'VALIDATION' && /nodeVersion "twenty-two"/.test(err.message) && /"nodeVersion": "22"/.test(err.hint ?? ''));
+    assert.throws(
+      () => validateProjectPatch({ nodeVersion: 'twenty-two' }),
+      (err: unknown) => err instanceof AppError && err.code === 'VALIDATION' && /nodeVersion "twenty-two"/.test(err.message) && /"nodeVersion": "22"/.test(err.hint ?? ''),
+    );
   });
 });
 

@@ -14,7 +14,22 @@ before(async () => {
   dir = await tempDir();
   store = await Store.openSqlite(join(dir.path, 'q.db'));
   queue = new Queue(store, { leaseMs: 200, backoffBaseMs: 0 });
-  await store.db.insertInto('projects').values({ id: 'p1', name: 'p', repo_url: 'x', production_branch: 'main', root_directory: null, install_command: null, build_command: null, output_directory: null, build_timeout_seconds: null, webhook_secret: 'x', created_at: 0 }).execute();
+  await store.db
+    .insertInto('projects')
+    .values({
+      id: 'p1',
+      name: 'p',
+      repo_url: 'x',
+      production_branch: 'main',
+      root_directory: null,
+      install_command: null,
+      build_command: null,
+      output_directory: null,
+      build_timeout_seconds: null,
+      webhook_secret: 'x',
+      created_at: 0,
+    })
+    .execute();
 });
 after(async () => {
   await store.close();
@@ -25,7 +40,34 @@ let n = 0;
 async function enqueue(): Promise<string> {
   const id = `d${++n}`;
   await store.tx(async (db) => {
-    await db.insertInto('deployments').values({ id, project_id: 'p1', seq: n, status: 'queued', target: 'production', trigger: 'api', branch: 'main', commit_sha: 'a'.repeat(40), commit_message: null, commit_author: null, manifest_hash: null, files_total: null, files_uploaded: null, bytes_uploaded: null, timings: null, build_info: null, error_code: null, error_phase: null, error_message: null, attempts: 0, created_at: Date.now(), started_at: null, finished_at: null }).execute();
+    await db
+      .insertInto('deployments')
+      .values({
+        id,
+        project_id: 'p1',
+        seq: n,
+        status: 'queued',
+        target: 'production',
+        trigger: 'api',
+        branch: 'main',
+        commit_sha: 'a'.repeat(40),
+        commit_message: null,
+        commit_author: null,
+        manifest_hash: null,
+        files_total: null,
+        files_uploaded: null,
+        bytes_uploaded: null,
+        timings: null,
+        build_info: null,
+        error_code: null,
+        error_phase: null,
+        error_message: null,
+        attempts: 0,
+        created_at: Date.now(),
+        started_at: null,
+        finished_at: null,
+      })
+      .execute();
     await queue.enqueue(db, { kind: 'build', deploymentId: id });
   });
   return id;

@@ -79,10 +79,14 @@ describe('vercel.json through slipway up', () => {
     assert.match(ext.text, /does not allow rewrites to outside URLs/);
     const patched = await slipway.api('PATCH', '/api/v1/projects/vsite', { externalRewrites: true });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
-    const internal = await waitFor('the edge to see externalRewrites', async () => {
-      const r = await get(host, '/internal/api/v1/projects');
-      return /does not allow/.test(r.text) ? undefined : r;
-    }, 5000);
+    const internal = await waitFor(
+      'the edge to see externalRewrites',
+      async () => {
+        const r = await get(host, '/internal/api/v1/projects');
+        return /does not allow/.test(r.text) ? undefined : r;
+      },
+      5000,
+    );
     assert.equal(internal.status, 502);
     assert.match(internal.text, /localhost resolves to (127\.0\.0\.1|::1), which is not a public internet address/);
   });
@@ -95,7 +99,10 @@ describe('vercel.json through slipway up', () => {
     assert.equal(failed.error.code, 'SITE_RULES');
     assert.match(failed.error.message, /vercel\.json redirects\[1\]: "source" must be a path pattern starting with "\/"/);
     const logs = await slipway.api('GET', `/api/v1/deployments/${failed.id}/logs?limit=500`);
-    assert.ok(logs.body.lines.some((l: { text: string }) => /Error: Bad site rule: vercel\.json redirects\[1\]/.test(l.text)), 'the log says it too');
+    assert.ok(
+      logs.body.lines.some((l: { text: string }) => /Error: Bad site rule: vercel\.json redirects\[1\]/.test(l.text)),
+      'the log says it too',
+    );
     const still = await get(host, '/blog/hello');
     assert.equal(still.status, 200);
     assert.equal(still.headers['x-slipway-deployment'], first.id);

@@ -33,7 +33,13 @@ const VERCEL = {
   ],
   headers: [
     { source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] },
-    { source: '/posts/:slug', headers: [{ key: 'X-Post', value: ':slug' }, { key: 'Cache-Control', value: 'public, max-age=60' }] },
+    {
+      source: '/posts/:slug',
+      headers: [
+        { key: 'X-Post', value: ':slug' },
+        { key: 'Cache-Control', value: 'public, max-age=60' },
+      ],
+    },
   ],
 };
 
@@ -137,7 +143,7 @@ describe('site rules at the edge', () => {
       assert.equal(clean.status, 200);
       assert.equal(clean.text, '<h1>about</h1>');
     });
-    it('adds headers from every matching rule, replacing the file\'s own of the same name, on 200 and 304', async () => {
+    it("adds headers from every matching rule, replacing the file's own of the same name, on 200 and 304", async () => {
       const post = await v('/posts/hello');
       assert.equal(post.status, 200);
       assert.equal(post.headers['x-frame-options'], 'DENY');
@@ -157,7 +163,7 @@ describe('site rules at the edge', () => {
       assert.equal(blog.headers['x-frame-options'], 'DENY');
       assert.equal((await v('/chain/hello')).text, '<h1>hello post</h1>');
     });
-    it('answers a rewrite to nothing with the site\'s 404 page and its headers', async () => {
+    it("answers a rewrite to nothing with the site's 404 page and its headers", async () => {
       const missing = await v('/docs/a/b');
       assert.equal(missing.status, 404);
       assert.equal(missing.text, '<h1>site 404</h1>');
@@ -203,7 +209,7 @@ describe('site rules at the edge', () => {
   });
 
   describe('_redirects and _headers', () => {
-    it('redirects with the rule\'s status, filling splats and placeholders', async () => {
+    it("redirects with the rule's status, filling splats and placeholders", async () => {
       const home = await n('/home');
       assert.equal(home.status, 301);
       assert.equal(home.headers.location, '/');

@@ -28,7 +28,29 @@ describe('outside rewrites (proxied over https)', { skip: hasOpenssl() ? false :
     certs = await tempDir('slipway-proxy-cert-');
     const key = join(certs.path, 'key.pem');
     const cert = join(certs.path, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
     upstream = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
       seen.push({ url: req.url, host: req.headers.host, connection: req.headers['x-custom-hop'] as string | undefined, forwardedHost: req.headers['x-forwarded-host'] as string | undefined });
       if (req.url?.startsWith('/v1/slow') === true) return; // never answers
@@ -40,10 +62,15 @@ describe('outside rewrites (proxied over https)', { skip: hasOpenssl() ? false :
     const upstreamPort = (upstream.address() as AddressInfo).port;
 
     fx = await blobFixture();
-    const rules = vercelRules(JSON.stringify({
-      rewrites: [{ source: '/api/:path*', destination: `https://localhost:${upstreamPort}/v1/:path*` }, { source: '/bad-cert', destination: `https://127.0.0.1:${upstreamPort}/` }],
-      headers: [{ source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] }],
-    }))!;
+    const rules = vercelRules(
+      JSON.stringify({
+        rewrites: [
+          { source: '/api/:path*', destination: `https://localhost:${upstreamPort}/v1/:path*` },
+          { source: '/bad-cert', destination: `https://127.0.0.1:${upstreamPort}/` },
+        ],
+        headers: [{ source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] }],
+      }),
+    )!;
     const { manifest } = await makeDeployment(fx.blobs, { 'index.html': 'home' });
     const json = Buffer.from(JSON.stringify({ ...manifest, rules }));
     await fx.blobs.put(sha256(json), json);
@@ -58,7 +85,7 @@ describe('outside rewrites (proxied over https)', { skip: hasOpenssl() ? false :
     await certs?.cleanup();
   });
 
-  it('streams the upstream answer with its status, keeps the query, sets Host to the target and the rules\' headers over its own', async () => {
+  it("streams the upstream answer with its status, keeps the query, sets Host to the target and the rules' headers over its own", async () => {
     const res = await get(port, 'site.localhost', '/api/users/7?sort=asc', { headers: { connection: 'keep-alive, x-custom-hop', 'x-custom-hop': 'secret' } });
     assert.equal(res.status, 201);
     assert.equal(res.text, 'streamed answer');

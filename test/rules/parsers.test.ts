@@ -19,15 +19,31 @@ describe('vercel.json', () => {
       ],
     })!;
     assert.equal(rules.platform, 'vercel');
-    assert.deepEqual(rules.routes.map((r) => [r.kind, r.status]), [['redirect', 308], ['redirect', 307], ['redirect', 301], ['redirect', 308]]);
+    assert.deepEqual(
+      rules.routes.map((r) => [r.kind, r.status]),
+      [
+        ['redirect', 308],
+        ['redirect', 307],
+        ['redirect', 301],
+        ['redirect', 308],
+      ],
+    );
     assert.equal(rules.routes[3]!.dest, '/h/$1');
     assert.match('/g/x', new RegExp(rules.routes[3]!.src));
     assert.doesNotMatch('/g/x/y', new RegExp(rules.routes[3]!.src));
     assert.equal(rules.routes[2]!.origin, 'vercel.json redirects[2]');
   });
   it('puts rewrites after redirects and headers, and compiles cleanUrls and trailingSlash into redirects', () => {
-    const rules = vercel({ cleanUrls: true, trailingSlash: false, rewrites: [{ source: '/(.*)', destination: '/index.html' }], headers: [{ source: '/(.*)', headers: [{ key: 'X-A', value: '1' }] }] })!;
-    assert.deepEqual(rules.routes.map((r) => r.kind), ['redirect', 'redirect', 'redirect', 'headers', 'rewrite']);
+    const rules = vercel({
+      cleanUrls: true,
+      trailingSlash: false,
+      rewrites: [{ source: '/(.*)', destination: '/index.html' }],
+      headers: [{ source: '/(.*)', headers: [{ key: 'X-A', value: '1' }] }],
+    })!;
+    assert.deepEqual(
+      rules.routes.map((r) => r.kind),
+      ['redirect', 'redirect', 'redirect', 'headers', 'rewrite'],
+    );
     assert.deepEqual(rules.routes[3]!.headers, [['X-A', '1']]);
   });
   it('has nothing to say about a vercel.json without routing fields', () => {
@@ -35,7 +51,16 @@ describe('vercel.json', () => {
   });
   it('names the field, the rule index and the problem', () => {
     throwsRule(() => vercelRules('{"redirects": ['), /vercel\.json is not valid JSON/);
-    throwsRule(() => vercel({ redirects: [{ source: '/a', destination: '/b' }, { source: 'a', destination: '/b' }] }), /redirects\[1\]: "source" must be a path pattern/);
+    throwsRule(
+      () =>
+        vercel({
+          redirects: [
+            { source: '/a', destination: '/b' },
+            { source: 'a', destination: '/b' },
+          ],
+        }),
+      /redirects\[1\]: "source" must be a path pattern/,
+    );
     throwsRule(() => vercel({ redirects: [{ source: '/a', destination: '/b', statusCode: 200 }] }), /redirects\[0\]: "statusCode" must be one of/);
     throwsRule(() => vercel({ redirects: [{ source: '/a', destination: '/b', permanent: true, statusCode: 301 }] }), /cannot define both/);
     throwsRule(() => vercel({ rewrites: [{ source: '/a', destination: 'http://example.com/' }] }), /rewrites\[0\].*plain http/);
@@ -52,7 +77,19 @@ describe('vercel.json', () => {
 
 describe('_redirects', () => {
   it('reads status codes, force, splats, placeholders and query conditions, skipping comments and blank lines', () => {
-    const routes = parseRedirects(['# a comment', '', '/home  /  ', '/old/*  /new/:splat  302', '/news/:year/:slug  /a/:slug?y=:year  301!', '/store id=:id  /blog/:id  301', '/spa/*  /index.html  200', '/gone  /404.html  404', '/api/*  https://api.example.com/:splat  200!  # trailing comment'].join('\n'));
+    const routes = parseRedirects(
+      [
+        '# a comment',
+        '',
+        '/home  /  ',
+        '/old/*  /new/:splat  302',
+        '/news/:year/:slug  /a/:slug?y=:year  301!',
+        '/store id=:id  /blog/:id  301',
+        '/spa/*  /index.html  200',
+        '/gone  /404.html  404',
+        '/api/*  https://api.example.com/:splat  200!  # trailing comment',
+      ].join('\n'),
+    );
     assert.deepEqual(
       routes.map((r) => [r.kind, r.status, r.dest, r.force ?? false]),
       [
@@ -93,7 +130,16 @@ describe('_redirects', () => {
 describe('_headers', () => {
   it('reads blocks of indented headers and joins a header named twice', () => {
     const routes = parseHeaders('# site headers\n/*\n  X-Frame-Options: DENY\n\n/shop/:item\n  X-Shop: a\n  x-shop: b\n  Link: </style.css>; rel=preload\n');
-    assert.deepEqual(routes.map((r) => r.headers), [[['X-Frame-Options', 'DENY']], [['X-Shop', 'a, b'], ['Link', '</style.css>; rel=preload']]]);
+    assert.deepEqual(
+      routes.map((r) => r.headers),
+      [
+        [['X-Frame-Options', 'DENY']],
+        [
+          ['X-Shop', 'a, b'],
+          ['Link', '</style.css>; rel=preload'],
+        ],
+      ],
+    );
     assert.match('/shop/hat', new RegExp(routes[1]!.src));
     assert.equal(routes[1]!.origin, '_headers line 5');
   });
@@ -109,7 +155,8 @@ describe('matching helpers', () => {
   it('refuses nested quantifiers and keeps ordinary patterns', () => {
     // (an ambiguous alternation under a quantifier, "(a|aa)+", is not caught: see the README's note)
     for (const bad of ['(a+)+', '(.*)*', '((ab)*)+', '(x+){2,}', '.*a.*b.*', '/:a*/:b*/(.*)', 'x{1,}y+z*']) assert.notEqual(unsafeRegex(bad), undefined, bad);
-    for (const good of ['/(.*)', '/:path*', '/:path((?!uk/).*)', '(?:/(.*))?', '[a+]+', '\\(a+\\)+', '/blog/(\\d+)', '.*Chrome.*', '(?<y>\\d{4})-(?<m>\\d{2,4})', 'a+?b*?']) assert.equal(unsafeRegex(good), undefined, good);
+    for (const good of ['/(.*)', '/:path*', '/:path((?!uk/).*)', '(?:/(.*))?', '[a+]+', '\\(a+\\)+', '/blog/(\\d+)', '.*Chrome.*', '(?<y>\\d{4})-(?<m>\\d{2,4})', 'a+?b*?'])
+      assert.equal(unsafeRegex(good), undefined, good);
   });
   it('finds the literal prefix rules are skipped by', () => {
     assert.equal(literalPrefix('^/old(?:/([^/]+?))$'), '/old');
@@ -120,7 +167,27 @@ describe('matching helpers', () => {
     assert.equal(literalPrefix('/a'), '');
   });
   it('tells public addresses from loopback, private, link-local, CGNAT and multicast ones', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '224.0.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '64:ff9b::7f00:1', 'not-an-ip']) assert.equal(isPublicAddress(a), false, a);
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '224.0.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      'ff02::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+      '64:ff9b::7f00:1',
+      'not-an-ip',
+    ])
+      assert.equal(isPublicAddress(a), false, a);
     for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) assert.equal(isPublicAddress(a), true, a);
   });
 });

@@ -36,7 +36,10 @@ describe('readSiteRules', () => {
     assert.ok(lines.includes('Site rules: 1 from vercel.json'));
     const nl = await readSiteRules({ ...(await checkout({ 'out/_redirects': '/a /b\n', 'out/_headers': '/*\n  X-A: 1\n' })), rootDirectory: '' });
     assert.equal(nl?.platform, 'netlify');
-    assert.deepEqual(nl?.routes.map((r) => r.kind), ['redirect', 'headers']);
+    assert.deepEqual(
+      nl?.routes.map((r) => r.kind),
+      ['redirect', 'headers'],
+    );
     assert.equal(await readSiteRules({ ...(await checkout({ 'vercel.json': '{"framework":"vite"}' })), rootDirectory: '' }), undefined);
   });
   it('does not follow a symlink out of the checkout or the output', async () => {

@@ -26,11 +26,16 @@ before(async () => {
   const out = join(tmp.path, 'static');
   await mkdir(out);
   await writeFile(join(out, 'robots.txt'), 'User-agent: *\n');
-  const vercel = vercelRules(JSON.stringify({
-    redirects: [{ source: '/go', destination: '/', permanent: false }],
-    rewrites: [{ source: '/api/:path*', destination: '/headers' }, { source: '/r/robots', destination: '/robots.txt' }],
-    headers: [{ source: '/(.*)', headers: [{ key: 'X-Rule', value: 'yes' }] }],
-  }));
+  const vercel = vercelRules(
+    JSON.stringify({
+      redirects: [{ source: '/go', destination: '/', permanent: false }],
+      rewrites: [
+        { source: '/api/:path*', destination: '/headers' },
+        { source: '/r/robots', destination: '/robots.txt' },
+      ],
+      headers: [{ source: '/(.*)', headers: [{ key: 'X-Rule', value: 'yes' }] }],
+    }),
+  );
   const netlify = { platform: 'netlify' as const, routes: parseRedirects('/legacy/*  /headers  200\n/robots.txt  /version  200\n') };
   const pack = async (rules: typeof vercel) => (await packageOutput({ outputDir: out, blobs, log: () => {}, server: bundle, rules })).manifestHash;
   const lookup = createMemoryLookup({
@@ -52,7 +57,7 @@ test('vercel.json on an SSR deployment: redirects first, then files, then rewrit
   const page = await get(port, 'vssr.localhost', '/');
   assert.equal(page.status, 200);
   assert.equal(JSON.parse(page.text).version, 'v0', 'what no rule touches still reaches the server');
-  assert.equal(page.headers['x-rule'], 'yes', 'rule headers are added to the server\'s answer');
+  assert.equal(page.headers['x-rule'], 'yes', "rule headers are added to the server's answer");
   const api = await get(port, 'vssr.localhost', '/api/users?x=1');
   assert.equal(api.status, 200);
   const seen = JSON.parse(api.text) as Record<string, string>;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { packageOutput, packageServer } from '../../src/artifact/index.js';
-import { LocalBlobStore } from '../../src/blobs/index.js';
+import type { LocalBlobStore } from '../../src/blobs/index.js';
 import type { ServerBundle } from '../../src/manifest/index.js';
 import type { Runtime, ServerLimitOverrides } from '../../src/runtime/index.js';
 import { fixturesDir } from '../helpers/paths.js';

@@ -84,7 +84,7 @@ describe('per-deployment server limits', () => {
         const procs = await readFile(join(parent, name, 'cgroup.procs'), 'utf8').catch(() => '');
         if (procs.split('\n').includes(String(pid))) shares = (await readFile(join(parent, name, 'cpu.shares'), 'utf8')).trim();
       }
-      assert.equal(shares, '2048', 'the server is in a cpu group with its deployment\'s share');
+      assert.equal(shares, '2048', "the server is in a cpu group with its deployment's share");
       assert.equal((await readFile(join(parent, 'cpu.shares'), 'utf8')).trim(), String(1024 * availableParallelism()));
     } finally {
       await ts.close();
@@ -106,7 +106,11 @@ describe('per-deployment server limits', () => {
       await until(() => t.logs.some((l) => /was killed because (it used|it ran into its memory limit)/.test(l)), 5000, 'the exit to be logged');
       const killed = t.logs.find((l) => l.includes('killing the server'));
       if (killed !== undefined) assert.match(killed, new RegExp(`over its limit of ${rssLimitMb(48)} MiB \\(48 MiB heap`));
-      else assert.ok(t.logs.some((l) => l.includes(`its memory limit of ${rssLimitMb(48) + 32} MiB`)), t.logs.join('\n'));
+      else
+        assert.ok(
+          t.logs.some((l) => l.includes(`its memory limit of ${rssLimitMb(48) + 32} MiB`)),
+          t.logs.join('\n'),
+        );
 
       const again = await get(t.front.port, '/');
       assert.equal(again.status, 200);
@@ -126,7 +130,10 @@ describe('per-deployment server limits', () => {
       const before = JSON.parse((await get(t.front.port, '/')).body).boot as string;
       await sleep(500);
       assert.equal(JSON.parse((await get(t.front.port, '/')).body).boot, before);
-      assert.equal(t.logs.some((l) => l.includes('killing')), false);
+      assert.equal(
+        t.logs.some((l) => l.includes('killing')),
+        false,
+      );
     } finally {
       await t.close();
     }

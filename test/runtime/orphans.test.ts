@@ -44,7 +44,10 @@ test('servers of a SIGKILLed edge process do not outlive it', async () => {
   await new Promise((r) => child.once('exit', r));
   let alive = true;
   for (let i = 0; i < 100 && alive; i++) {
-    alive = (await get(port, '/', { host }).then(() => true, () => false));
+    alive = await get(port, '/', { host }).then(
+      () => true,
+      () => false,
+    );
     if (alive) await sleep(50);
   }
   assert.equal(alive, false, 'the server stopped with its parent');

@@ -80,7 +80,15 @@ describe('Runtime', () => {
     const t = await setup();
     try {
       const res = await get(t.front.port, '/headers', {
-        headers: { host: 'shop.example.test', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', connection: 'keep-alive, x-private', 'x-private': '1', 'x-app': 'yes' },
+        headers: {
+          host: 'shop.example.test',
+          'x-forwarded-for': '203.0.113.7',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'evil.test',
+          connection: 'keep-alive, x-private',
+          'x-private': '1',
+          'x-app': 'yes',
+        },
       });
       const seen = JSON.parse(res.body) as Record<string, string>;
       assert.equal(seen.host, 'shop.example.test');
@@ -111,13 +119,19 @@ describe('Runtime', () => {
   it('rejects a server that exits at start with its output, and one that never listens at the timeout', async () => {
     const t = await setup({ startTimeoutMs: 600 });
     try {
-      const exits = await t.runtime.ensure('dpl-exits', bundle, { APP_MODE: 'exit-at-start' }).then(() => undefined, (err: unknown) => err);
+      const exits = await t.runtime.ensure('dpl-exits', bundle, { APP_MODE: 'exit-at-start' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       assert.ok(exits instanceof ServerStartError);
       assert.match(exits.message, /exited during start-up \(3\)/);
       assert.match(exits.message, /DATABASE_URL is not set/);
 
       const started = Date.now();
-      const silent = await t.runtime.ensure('dpl-silent', bundle, { APP_MODE: 'never-listen' }).then(() => undefined, (err: unknown) => err);
+      const silent = await t.runtime.ensure('dpl-silent', bundle, { APP_MODE: 'never-listen' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       assert.ok(silent instanceof ServerStartError);
       assert.match(silent.message, /did not answer HTTP on its PORT within 600 ms/);
       assert.match(silent.message, /waiting forever without listening/);
@@ -138,7 +152,10 @@ describe('Runtime', () => {
     try {
       const first = JSON.parse((await get(t.front.port, '/')).body) as { pid: number };
       const hanging = get(t.front.port, '/hang');
-      const streaming = get(t.front.port, '/slow').then(() => 'whole', () => 'cut off');
+      const streaming = get(t.front.port, '/slow').then(
+        () => 'whole',
+        () => 'cut off',
+      );
       await until(() => t.runtime.status()[0]?.inFlight === 2, 2000, 'two in flight');
       // the stream's head and first chunk are out (a request whose head is not out gets a 502 page)
       await sleep(400);
@@ -183,7 +200,10 @@ describe('Runtime', () => {
       const first = JSON.parse((await get(t.front.port, '/')).body) as { pid: number };
       await until(() => !t.runtime.status().some((s) => s.deploymentId === t.id), 3000, 'the idle stop');
       await until(() => !isAlive(first.pid), 3000, 'the process to exit');
-      assert.deepEqual(t.runtime.status().map((s) => s.deploymentId), ['dpl-pinned']);
+      assert.deepEqual(
+        t.runtime.status().map((s) => s.deploymentId),
+        ['dpl-pinned'],
+      );
 
       const started = Date.now();
       const again = JSON.parse((await get(t.front.port, '/')).body) as { pid: number };
@@ -217,7 +237,10 @@ describe('Runtime', () => {
       assert.equal(t.runtime.status()[0]?.port, fresh.port);
 
       // past the grace, the drain stops the process anyway
-      const cut = get(t.front.port, '/slow').then(() => 'whole', () => 'cut off');
+      const cut = get(t.front.port, '/slow').then(
+        () => 'whole',
+        () => 'cut off',
+      );
       await until(() => t.runtime.status()[0]?.inFlight === 1, 2000, 'the second stream');
       await sleep(400);
       const second = Date.now();

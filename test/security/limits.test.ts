@@ -29,7 +29,17 @@ async function build(files: Record<string, string>, command: string, extra: Part
   await mkdir(sourceDir, { recursive: true });
   for (const [name, text] of Object.entries(files)) await writeFile(join(sourceDir, name), text);
   const lines: string[] = [];
-  await runBuild({ sourceDir, settings: { buildCommand: command, outputDirectory: '.' }, env: {}, timeoutMs: 60_000, log: (l) => lines.push(l), cacheDir: join(root, 'cache'), hiddenPaths: [], scratchDir: workDir, ...extra });
+  await runBuild({
+    sourceDir,
+    settings: { buildCommand: command, outputDirectory: '.' },
+    env: {},
+    timeoutMs: 60_000,
+    log: (l) => lines.push(l),
+    cacheDir: join(root, 'cache'),
+    hiddenPaths: [],
+    scratchDir: workDir,
+    ...extra,
+  });
   return { sourceDir, lines };
 }
 
@@ -77,7 +87,7 @@ function processesWith(marker: string): Promise<number[]> {
   });
 }
 
-describe('limits: memory, processes and disk stop at the build\'s own caps', () => {
+describe("limits: memory, processes and disk stop at the build's own caps", () => {
   it('a build allocating past its memory limit fails with BUILD_LIMIT naming it', async (t) => {
     if (skip !== undefined) return t.skip(skip);
     await assert.rejects(build({ 'hog.js': HOG }, 'node hog.js 320', { limits: { memoryMb: 128 } }), limitError(/memory limit of 128 MiB/));
@@ -123,13 +133,16 @@ describe('limits: memory, processes and disk stop at the build\'s own caps', () 
     const err = await bombDone;
     assert.ok(err instanceof AppError && err.code === 'BUILD_LIMIT', `the bomb's build: ${String(err)}\n${lines.join('\n')}`);
     assert.match(err.message, /limit of 64 processes and threads/);
-    assert.ok(lines.some((l) => /^spawn failed after \d+$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^spawn failed after \d+$/.test(l)),
+      lines.join('\n'),
+    );
     assert.ok(held > 0 && held < 64, `${held} sleepers while the bomb held them`);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(await processesWith(tag), [], 'no sleeper outlives the build');
   });
 
-  it('a disk filler stops at the build folder\'s cap (ENOSPC), writes nothing outside, and the build fails naming the disk limit', async (t) => {
+  it("a disk filler stops at the build folder's cap (ENOSPC), writes nothing outside, and the build fails naming the disk limit", async (t) => {
     if (skip !== undefined) return t.skip(skip);
     const parent = join(root, 'disk');
     await mkdir(parent);
@@ -139,10 +152,7 @@ describe('limits: memory, processes and disk stop at the build\'s own caps', () 
     t.after(() => workspace.release());
     assert.equal(workspace.capped, true);
     const lines: string[] = [];
-    await assert.rejects(
-      build({ 'fill.mjs': FILLER }, 'node fill.mjs fill.bin 512', { scratchDir: workDir, diskLimitMb: capMb, log: (l) => lines.push(l) }),
-      limitError(/disk limit of 64 MiB/),
-    );
+    await assert.rejects(build({ 'fill.mjs': FILLER }, 'node fill.mjs fill.bin 512', { scratchDir: workDir, diskLimitMb: capMb, log: (l) => lines.push(l) }), limitError(/disk limit of 64 MiB/));
     const report = lines.map((l) => /^\{"written".*\}$/.exec(l)?.[0]).find((l) => l !== undefined);
     const { written, why } = JSON.parse(report ?? '{}') as { written: number; why: string };
     assert.equal(why, 'ENOSPC');

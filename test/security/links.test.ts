@@ -114,11 +114,20 @@ describe('SSR static folders and packaging', () => {
     assert.ok('_next/static/chunks/app.js' in manifest.files, Object.keys(manifest.files).join(', '));
     assert.equal(manifest.files['_next/static/same.js']?.hash, manifest.files['_next/static/chunks/app.js']?.hash);
     assert.ok('server.js' in bundle.files);
-    assert.deepEqual(Object.keys(manifest.files).filter((k) => /secret|key\.txt|data/.test(k)), []);
-    assert.deepEqual(Object.keys(bundle.files).filter((k) => k.startsWith('data')), []);
+    assert.deepEqual(
+      Object.keys(manifest.files).filter((k) => /secret|key\.txt|data/.test(k)),
+      [],
+    );
+    assert.deepEqual(
+      Object.keys(bundle.files).filter((k) => k.startsWith('data')),
+      [],
+    );
     assert.equal(bundle.symlinks?.data, undefined);
     assert.deepEqual(await holdingSecret(blobsDir), [], 'no blob holds the secret');
-    assert.ok(result.lines.some((l) => l.includes('ignored public: the symlink public points outside the project')), result.lines.join('\n'));
+    assert.ok(
+      result.lines.some((l) => l.includes('ignored public: the symlink public points outside the project')),
+      result.lines.join('\n'),
+    );
   });
 
   it('a build-made .slipway-static link is replaced, never written through', async () => {
@@ -161,10 +170,9 @@ describe('framework caches', () => {
     // B: gets A's cache, then swaps .next/cache for a link to a host folder
     const b = await build(await nextCheckout(`fs.rmSync('.next/cache', { recursive: true, force: true }); fs.symlinkSync(process.env.HOST_DIR, '.next/cache');`), { HOST_DIR: host }, cache);
     assert.deepEqual(await readdir(host), [], 'the host folder stays empty after the save');
-    assert.equal(await readFile(saved, 'utf8').catch(String), 'from A', 'the saved cache is still A\'s');
+    assert.equal(await readFile(saved, 'utf8').catch(String), 'from A', "the saved cache is still A's");
     assert.equal(b.cache.frameworkCache, 'hit');
     assert.ok(b.lines.includes('Warning: .next/cache not saved to the cache: .next/cache is a symlink'), b.lines.join('\n'));
-
   });
 
   it('a committed .next link to a host folder gets no write when the cache is restored', async () => {
@@ -231,7 +239,10 @@ describe('dependency trees', () => {
     const lines: string[] = [];
     const cache = await openProjectCache({ dir: join(tmp.path, `deps-cache-${++counter}`) }, root);
     await saveDependencies(cache, 'k', root, 'npm', (l) => lines.push(l));
-    assert.ok(lines.some((l) => /^Warning: left out node_modules\/\S+ \(and 2 more\) from the cache: a symlink pointing outside the project$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^Warning: left out node_modules\/\S+ \(and 2 more\) from the cache: a symlink pointing outside the project$/.test(l)),
+      lines.join('\n'),
+    );
 
     const other = join(tmp.path, `checkout-${++counter}`);
     await mkdir(other);
@@ -255,8 +266,20 @@ describe('checkout files read before the build', () => {
     await symlink(hostJson, join(dir, 'package.json'));
     await symlink(hostJson, join(dir, 'package-lock.json'));
     const lines: string[] = [];
-    const result = await runBuild({ sourceDir: dir, settings: {}, env: {}, timeoutMs: 30_000, log: (l) => lines.push(l), cacheDir: join(tmp.path, `pm-cache-${++counter}`), hiddenPaths: [], cache: { dir: join(tmp.path, `project-cache-${++counter}`) } });
-    assert.deepEqual(lines.filter((l) => l.includes(secret)), []);
+    const result = await runBuild({
+      sourceDir: dir,
+      settings: {},
+      env: {},
+      timeoutMs: 30_000,
+      log: (l) => lines.push(l),
+      cacheDir: join(tmp.path, `pm-cache-${++counter}`),
+      hiddenPaths: [],
+      cache: { dir: join(tmp.path, `project-cache-${++counter}`) },
+    });
+    assert.deepEqual(
+      lines.filter((l) => l.includes(secret)),
+      [],
+    );
     assert.equal(result.packageManager, 'none');
     assert.ok(lines.includes('No package.json found: nothing to install'), lines.join('\n'));
   });

@@ -67,12 +67,23 @@ async function makeFarNetwork(): Promise<void> {
   await ip('link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NETNS);
   await ip('addr', 'add', `${LINK.host}/30`, 'dev', HOST_IF);
   await ip('link', 'set', HOST_IF, 'up');
-  for (const args of [['link', 'set', 'lo', 'up'], ['addr', 'add', `${LINK.inside}/30`, 'dev', 'eth0'], ['link', 'set', 'eth0', 'up'], ['addr', 'add', `${METADATA}/32`, 'dev', 'lo'], ['addr', 'add', `${PRIVATE}/32`, 'dev', 'lo'], ['route', 'add', 'default', 'via', LINK.host]]) {
+  for (const args of [
+    ['link', 'set', 'lo', 'up'],
+    ['addr', 'add', `${LINK.inside}/30`, 'dev', 'eth0'],
+    ['link', 'set', 'eth0', 'up'],
+    ['addr', 'add', `${METADATA}/32`, 'dev', 'lo'],
+    ['addr', 'add', `${PRIVATE}/32`, 'dev', 'lo'],
+    ['route', 'add', 'default', 'via', LINK.host],
+  ]) {
     await ip('-n', NETNS, ...args);
   }
   await ip('route', 'add', `${METADATA}/32`, 'via', LINK.inside, 'dev', HOST_IF);
   await ip('route', 'add', `${PRIVATE}/32`, 'via', LINK.inside, 'dev', HOST_IF);
-  farListener = spawn('ip', ['netns', 'exec', NETNS, process.execPath, '-e', "require('net').createServer((s) => s.on('error', () => {}).end('metadata\\n')).listen(80, '0.0.0.0', () => console.log('up'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  farListener = spawn(
+    'ip',
+    ['netns', 'exec', NETNS, process.execPath, '-e', "require('net').createServer((s) => s.on('error', () => {}).end('metadata\\n')).listen(80, '0.0.0.0', () => console.log('up'))"],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     farListener!.stdout!.once('data', () => resolve());
     farListener!.once('exit', (code) => reject(new Error(`the listener in ${NETNS} exited (${code})`)));

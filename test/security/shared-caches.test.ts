@@ -96,7 +96,7 @@ describe('restored dependency trees are read-only for the build user', { skip: !
     assert.equal(await readFile(join(entry, '.package-lock.json'), 'utf8'), '{}');
   });
 
-  it('folders and copies are the build user\'s, linked files stay root\'s', async () => {
+  it("folders and copies are the build user's, linked files stay root's", async () => {
     for (const path of ['node_modules', 'node_modules/pkg', 'node_modules/.package-lock.json', '.next', '.next/cache/webpack/pack.bin']) {
       assert.equal((await lstat(join(restored, path))).uid, BUILD_USER.uid, path);
     }
@@ -111,8 +111,8 @@ describe('restored dependency trees are read-only for the build user', { skip: !
   });
 });
 
-describe('a cached file with other names (pnpm\'s store)', () => {
-  it('is copied into the cache, so sealing never touches the store\'s inode, and the entry still restores', async () => {
+describe("a cached file with other names (pnpm's store)", () => {
+  it("is copied into the cache, so sealing never touches the store's inode, and the entry still restores", async () => {
     const root = await tree({ 'store/abc': 'from the store', 'node_modules/.pnpm/pkg/index.js': '' });
     const inStore = join(root, 'store', 'abc');
     const linked = join(root, 'node_modules', '.pnpm', 'pkg', 'index.js');
@@ -152,7 +152,7 @@ describe('package-manager caches are per project', () => {
     return readFile(join(result.outputDir, 'index.html'), 'utf8');
   }
 
-  it('what project A plants in COREPACK_HOME and the npm and yarn caches, project B\'s build does not see', async () => {
+  it("what project A plants in COREPACK_HOME and the npm and yarn caches, project B's build does not see", async () => {
     assert.equal(await buildAs('prj_a'), 'done\n');
     assert.equal(await buildAs('prj_b'), 'done\n');
     // the same project's next build does see its own: the check above can fail

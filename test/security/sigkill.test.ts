@@ -29,7 +29,10 @@ after(async () => {
   for (const s of running) await s.kill();
   // a failed sweep leaves the build folder mounted: unmount it, or the folder cannot be removed
   const mounts = await readFile('/proc/self/mounts', 'utf8');
-  for (const target of mounts.split('\n').map((l) => l.split(' ')[1] ?? '').filter((t) => t.startsWith(`${root}/`))) {
+  for (const target of mounts
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((t) => t.startsWith(`${root}/`))) {
     await run('umount', ['-l', target]).catch(() => undefined);
   }
   await rm(root, { recursive: true, force: true });
@@ -104,16 +107,26 @@ test('SIGKILL of the platform leaves no build or server running; the next start 
   await waitForStatus(a, slowDeploy.id, ['building'], 60_000);
   const slowFolder = join(buildsRoot, `${slowDeploy.id}-1`);
   // both the server and the sleeping build run as the sandbox uid, marked (so the check after the kill can fail)
-  const before = await waitFor('the server and the sleeping build to run', async () => {
-    const pids = await marked();
-    const sleeping = await Promise.all(pids.map((p) => readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')));
-    return sleeping.some((c) => c.startsWith('sleep\0')) && pids.length >= 2 ? pids : undefined;
-  }, 60_000);
+  const before = await waitFor(
+    'the server and the sleeping build to run',
+    async () => {
+      const pids = await marked();
+      const sleeping = await Promise.all(pids.map((p) => readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')));
+      return sleeping.some((c) => c.startsWith('sleep\0')) && pids.length >= 2 ? pids : undefined;
+    },
+    60_000,
+  );
   assert.ok(before.length >= 2);
   const pid = a.proc.pid!;
   const held = await leftovers(pid, buildsRoot);
-  assert.ok(held.some((l) => l.startsWith('cgroup memory/')), `a build or server cgroup exists: ${held.join(', ')}`);
-  assert.ok(held.some((l) => l.startsWith('netns ')), 'a sandbox network exists');
+  assert.ok(
+    held.some((l) => l.startsWith('cgroup memory/')),
+    `a build or server cgroup exists: ${held.join(', ')}`,
+  );
+  assert.ok(
+    held.some((l) => l.startsWith('netns ')),
+    'a sandbox network exists',
+  );
   assert.ok(held.includes(`mount ${slowFolder}`), 'the build folder is mounted');
 
   await a.kill();

@@ -38,7 +38,10 @@ after(async () => {
 
 /** The host's own mount points that no sandbox binds (so seeing any of them means the host's table leaked). */
 function hostOnlyMounts(allowed: (target: string) => boolean): string[] {
-  const targets = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[1]!);
+  const targets = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[1]!);
   return targets.filter((t) => !allowed(t));
 }
 
@@ -107,7 +110,10 @@ describe('a thin sandbox: what a build and a server can see of the host', () => 
       assert.ok((r.list[data.dataDir] as string[]).includes('secret.key'));
       assert.equal(r.uid, 0);
       assert.notEqual(r.status.CapEff, '0000000000000000');
-      assert.ok(r.mounts.some((m) => !allowedIn([])(m)), 'the host mount table is visible');
+      assert.ok(
+        r.mounts.some((m) => !allowedIn([])(m)),
+        'the host mount table is visible',
+      );
     }
   });
 });

@@ -132,7 +132,10 @@ describe('source', () => {
       const commit = await fetchSource({ repoUrl: url, sha: first, dir, log: (l) => lines.push(l) });
       assert.equal(commit.sha, first);
       assert.equal(await readFile(join(dir, 'index.html'), 'utf8'), '<h1>one</h1>');
-      assert.ok(lines.some((l) => /full history/.test(l)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => /full history/.test(l)),
+        lines.join('\n'),
+      );
       t.diagnostic(lines.join(' | '));
     });
 
@@ -157,14 +160,16 @@ function serveDirectory(root: string): Promise<Server> {
       res.writeHead(403).end();
       return;
     }
-    stat(path).then(
-      (s) => {
-        if (!s.isFile()) throw new Error('not a file');
-        res.writeHead(200, { 'content-length': s.size });
-        createReadStream(path).pipe(res);
-      },
-      () => res.writeHead(404).end(),
-    ).catch(() => res.writeHead(404).end());
+    stat(path)
+      .then(
+        (s) => {
+          if (!s.isFile()) throw new Error('not a file');
+          res.writeHead(200, { 'content-length': s.size });
+          createReadStream(path).pipe(res);
+        },
+        () => res.writeHead(404).end(),
+      )
+      .catch(() => res.writeHead(404).end());
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }

@@ -13,7 +13,15 @@ const HOUR = 3_600_000;
 export async function makeTestCa(commonName = 'Slipway test CA'): Promise<TestCa> {
   const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const now = Date.now();
-  const certPem = createCertificatePem({ commonName, dnsNames: [], notBefore: new Date(now - HOUR), notAfter: new Date(now + 90 * 24 * HOUR), publicKey: ca.publicKey, selfKey: ca.privateKey, ca: true });
+  const certPem = createCertificatePem({
+    commonName,
+    dnsNames: [],
+    notBefore: new Date(now - HOUR),
+    notAfter: new Date(now + 90 * 24 * HOUR),
+    publicKey: ca.publicKey,
+    selfKey: ca.privateKey,
+    ca: true,
+  });
   return {
     certPem,
     async issue(names, opts = {}) {

@@ -68,7 +68,11 @@ export function httpGet(port: number, host: string, path = '/'): Promise<Reply> 
  * A bare TLS handshake: which certificate the server presents for `servername` (no
  * verification), the protocol ALPN chose, the session to resume later and whether this one was.
  */
-export function handshake(port: number, servername: string, opts: { alpn?: string[]; session?: Buffer; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {}): Promise<{ cert: PeerCertificate; alpn: string | false; reused: boolean; session: Buffer | undefined; closedByServer: boolean }> {
+export function handshake(
+  port: number,
+  servername: string,
+  opts: { alpn?: string[]; session?: Buffer; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {},
+): Promise<{ cert: PeerCertificate; alpn: string | false; reused: boolean; session: Buffer | undefined; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ALPNProtocols: opts.alpn ?? ['http/1.1'], session: opts.session, maxVersion: opts.maxVersion });
     let session: Buffer | undefined;

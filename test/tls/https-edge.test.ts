@@ -284,7 +284,10 @@ test('HTTP/2: once the route and bytes are cached, every answer is the same as t
   for (const { servername, headers } of kinds) {
     const replies = await h2sequence(servername, [headers, headers, headers]);
     for (const reply of replies.slice(1)) assert.deepEqual(withoutDate(reply), withoutDate(replies[0]!), `${servername} ${String(headers[':path'])}`);
-    assert.ok(replies.every((r) => typeof r.headers.date === 'string'), 'every answer has a Date');
+    assert.ok(
+      replies.every((r) => typeof r.headers.date === 'string'),
+      'every answer has a Date',
+    );
   }
   const [get, , head] = await h2sequence('www.a.test', [kinds[0]!.headers, kinds[0]!.headers, { ...kinds[0]!.headers, ':method': 'HEAD' }]);
   assert.equal(get!.text, page);
@@ -299,7 +302,10 @@ test('HTTP/2: once the route and bytes are cached, every answer is the same as t
   const [noCert] = await h2sequence('nocert.test', [kinds[4]!.headers]);
   assert.equal(noCert!.status, 421);
   const etag = String(get!.headers.etag);
-  const notModified = await h2sequence('www.a.test', [1, 2, 3].map(() => ({ ...kinds[0]!.headers, 'if-none-match': etag })));
+  const notModified = await h2sequence(
+    'www.a.test',
+    [1, 2, 3].map(() => ({ ...kinds[0]!.headers, 'if-none-match': etag })),
+  );
   for (const reply of notModified) {
     assert.equal(reply.status, 304);
     assert.equal(reply.headers.etag, etag);

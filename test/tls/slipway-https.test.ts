@@ -141,7 +141,10 @@ test("the operator's certificate is replaced on disk and every edge process pick
 test('TLS-ALPN-01: a challenge row in the store is answered by every edge process', { skip: curlMissing }, async () => {
   const db = (await openStore()).db;
   const keyAuthorization = 'tok.thumb';
-  const [keyPem, certPem] = await acme.crypto.createAlpnCertificate({ identifier: { type: 'dns', value: 'new.localhost' } } as Parameters<typeof acme.crypto.createAlpnCertificate>[0], keyAuthorization);
+  const [keyPem, certPem] = await acme.crypto.createAlpnCertificate(
+    { identifier: { type: 'dns', value: 'new.localhost' } } as Parameters<typeof acme.crypto.createAlpnCertificate>[0],
+    keyAuthorization,
+  );
   await db
     .insertInto('acme_challenges')
     .values({ kind: 'tls-alpn-01', key: 'new.localhost', value: box.encrypt(JSON.stringify({ certPem: certPem.toString(), keyPem: keyPem.toString() })), expires_at: Date.now() + 120_000 })

@@ -155,7 +155,12 @@ function Actions({ d, project, onChange }: { d: Deployment; project: string; onC
         </ConfirmButton>
       )}
       {d.status === 'ready' && !d.isProduction && d.target === 'production' && (
-        <ConfirmButton label="Roll back to this" title="Roll production back to this deployment?" class="" onConfirm={async () => onChange(await api<Deployment>('POST', `/projects/${encodeURIComponent(project)}/rollback`, { deploymentId: d.id }))}>
+        <ConfirmButton
+          label="Roll back to this"
+          title="Roll production back to this deployment?"
+          class=""
+          onConfirm={async () => onChange(await api<Deployment>('POST', `/projects/${encodeURIComponent(project)}/rollback`, { deploymentId: d.id }))}
+        >
           <p>
             Production will serve this deployment (<code>{shortSha(d.commit.sha)}</code>, {ago(d.createdAt)}) at once. Nothing is rebuilt.
           </p>

@@ -11,7 +11,10 @@ export function InvitePage({ token }: { token: string }) {
   const [busy, setBusy] = useState(false);
   const path = `/invitations/${encodeURIComponent(token)}/accept`;
   // what the link is for, before anyone types a password (a used or expired link says so here)
-  const [info, infoError] = useAsync(() => api<{ team: { slug: string; name: string }; role: string; email: string | null }>('GET', `/invitations/${encodeURIComponent(token)}`, undefined, { quiet401: true }), [token]);
+  const [info, infoError] = useAsync(
+    () => api<{ team: { slug: string; name: string }; role: string; email: string | null }>('GET', `/invitations/${encodeURIComponent(token)}`, undefined, { quiet401: true }),
+    [token],
+  );
   const run = async (fn: () => Promise<unknown>) => {
     setBusy(true);
     setError(null);

@@ -17,7 +17,7 @@ export function LoginPage() {
       if (mode === 'password') await loginWithPassword(String(form.get('email')), String(form.get('password')));
       else await loginWithToken(String(form.get('token')).trim());
       const next = new URLSearchParams(location.search).get('next');
-      navigate(next !== null && next.startsWith('/') && !next.startsWith('//') && next !== '/login' ? next : '/', true);
+      navigate(next?.startsWith('/') && !next.startsWith('//') && next !== '/login' ? next : '/', true);
     } catch (err) {
       setError(err);
     } finally {

@@ -55,7 +55,13 @@ export function MembersPage() {
                 <span class="tag">{m.role}</span>
               )}
               {owner && (
-                <ConfirmButton label={`Remove ${m.email}`} title={`Remove ${m.email} from the team?`} danger class="danger small-btn" onConfirm={() => api('DELETE', `/teams/${t}/members/${memberId(m)}`).then(reload)}>
+                <ConfirmButton
+                  label={`Remove ${m.email}`}
+                  title={`Remove ${m.email} from the team?`}
+                  danger
+                  class="danger small-btn"
+                  onConfirm={() => api('DELETE', `/teams/${t}/members/${memberId(m)}`).then(reload)}
+                >
                   <p>They lose access to every project of this team at once.</p>
                 </ConfirmButton>
               )}
@@ -86,7 +92,9 @@ export function MembersPage() {
             onSubmit={(e) => {
               e.preventDefault();
               const f = new FormData(e.currentTarget as HTMLFormElement);
-              void act(async () => setInvite(await api<{ url: string; expiresAt: string }>('POST', `/teams/${t}/invitations`, { role: String(f.get('role')), email: String(f.get('email')).trim() || undefined })));
+              void act(async () =>
+                setInvite(await api<{ url: string; expiresAt: string }>('POST', `/teams/${t}/invitations`, { role: String(f.get('role')), email: String(f.get('email')).trim() || undefined })),
+              );
             }}
           >
             <h2>Invite by link</h2>

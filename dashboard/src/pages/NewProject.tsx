@@ -18,7 +18,15 @@ export function NewProjectPage() {
     setBusy(true);
     setError(null);
     try {
-      const body = { name: String(f.get('name')).trim(), repoUrl: String(f.get('repoUrl')).trim(), productionBranch: opt('productionBranch'), rootDirectory: opt('rootDirectory'), buildCommand: opt('buildCommand'), outputDirectory: opt('outputDirectory'), ...(team === null ? {} : { team }) };
+      const body = {
+        name: String(f.get('name')).trim(),
+        repoUrl: String(f.get('repoUrl')).trim(),
+        productionBranch: opt('productionBranch'),
+        rootDirectory: opt('rootDirectory'),
+        buildCommand: opt('buildCommand'),
+        outputDirectory: opt('outputDirectory'),
+        ...(team === null ? {} : { team }),
+      };
       setCreated(await api<Project>('POST', '/projects', body));
     } catch (err) {
       setError(err);
@@ -31,7 +39,8 @@ export function NewProjectPage() {
       <section class="narrow">
         <h1>{created.name} is ready for its first push</h1>
         <p>
-          Add a webhook at your git host (content type <code>application/json</code>, event: push and pull request) with this URL and secret. <strong>The secret is shown only now</strong>: copy it before you leave this page.
+          Add a webhook at your git host (content type <code>application/json</code>, event: push and pull request) with this URL and secret. <strong>The secret is shown only now</strong>: copy it
+          before you leave this page.
         </p>
         <Secret label="Webhook URL" value={created.webhookUrl} />
         {created.webhookSecret !== undefined && <Secret label="Webhook secret" value={created.webhookSecret} />}

@@ -85,7 +85,11 @@ function SettingsForm({ title, fields, project, writable, onSaved }: { title: st
         {fields.map(([key, label, kind, help]) => (
           <div class="field" key={key}>
             <label for={`f-${key}`}>{label}</label>
-            {kind === 'number' ? <input id={`f-${key}`} name={key} type="number" defaultValue={String(project[key] ?? '')} /> : <input id={`f-${key}`} name={key} type="text" defaultValue={String(project[key] ?? '')} class="mono" />}
+            {kind === 'number' ? (
+              <input id={`f-${key}`} name={key} type="number" defaultValue={String(project[key] ?? '')} />
+            ) : (
+              <input id={`f-${key}`} name={key} type="text" defaultValue={String(project[key] ?? '')} class="mono" />
+            )}
             {help !== undefined && <p class="muted small">{help}</p>}
           </div>
         ))}
@@ -141,7 +145,13 @@ function EnvSection({ project, writable }: { project: string; writable: boolean 
               <span class="muted small">{v.targets.join(', ')}</span>
               <span class="muted small">{ago(v.updatedAt)}</span>
               {writable && (
-                <ConfirmButton label={`Remove ${v.key}`} title={`Remove ${v.key}?`} danger class="danger small-btn" onConfirm={async () => (await api('DELETE', `/projects/${enc}/env/${encodeURIComponent(v.key)}`), reload())}>
+                <ConfirmButton
+                  label={`Remove ${v.key}`}
+                  title={`Remove ${v.key}?`}
+                  danger
+                  class="danger small-btn"
+                  onConfirm={async () => (await api('DELETE', `/projects/${enc}/env/${encodeURIComponent(v.key)}`), reload())}
+                >
                   <p>New deployments will not have it. Existing deployments keep the value they were made with.</p>
                 </ConfirmButton>
               )}
@@ -252,7 +262,13 @@ function DomainsSection({ project, writable }: { project: string; writable: bool
                   <button type="button" class="secondary small-btn" onClick={() => verify(d.name)}>
                     Check DNS now
                   </button>
-                  <ConfirmButton label={`Remove ${d.name}`} title={`Remove ${d.name}?`} danger class="danger small-btn" onConfirm={async () => (await api('DELETE', `/projects/${enc}/domains/${encodeURIComponent(d.name)}`), reload())}>
+                  <ConfirmButton
+                    label={`Remove ${d.name}`}
+                    title={`Remove ${d.name}?`}
+                    danger
+                    class="danger small-btn"
+                    onConfirm={async () => (await api('DELETE', `/projects/${enc}/domains/${encodeURIComponent(d.name)}`), reload())}
+                  >
                     <p>The site stops answering at this name.</p>
                   </ConfirmButton>
                 </div>

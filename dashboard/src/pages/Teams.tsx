@@ -27,7 +27,9 @@ export function TeamsPage() {
     <section>
       <h1>Teams</h1>
       {me.teams.length === 0 ? (
-        <p class="muted">{me.admin ? 'As the installation admin you see every project; teams appear here once the server has them.' : 'You are not in a team yet. Ask an owner for an invitation, or start one.'}</p>
+        <p class="muted">
+          {me.admin ? 'As the installation admin you see every project; teams appear here once the server has them.' : 'You are not in a team yet. Ask an owner for an invitation, or start one.'}
+        </p>
       ) : (
         <ul class="list">
           {me.teams.map((t) => (

@@ -21,7 +21,12 @@ export function TokensPage() {
     const expires = opt('expiresAt');
     setFormError(null);
     try {
-      const answer = await api<{ token: string }>('POST', '/tokens', { name: String(f.get('name')).trim(), team: opt('team'), project: opt('project'), expiresAt: expires === undefined ? undefined : new Date(expires).toISOString() });
+      const answer = await api<{ token: string }>('POST', '/tokens', {
+        name: String(f.get('name')).trim(),
+        team: opt('team'),
+        project: opt('project'),
+        expiresAt: expires === undefined ? undefined : new Date(expires).toISOString(),
+      });
       setCreated(answer.token);
       form.reset();
       reload();
@@ -45,7 +50,8 @@ export function TokensPage() {
               <div class="grow min0">
                 <strong class="ellipsis">{t.name}</strong>
                 <div class="muted small">
-                  {t.project ? `deploy token for ${t.project}` : t.team ? `team ${t.team}` : 'all your teams'} · created {ago(t.createdAt)} · last used {t.lastUsedAt === null ? 'never' : ago(t.lastUsedAt)}
+                  {t.project ? `deploy token for ${t.project}` : t.team ? `team ${t.team}` : 'all your teams'} · created {ago(t.createdAt)} · last used{' '}
+                  {t.lastUsedAt === null ? 'never' : ago(t.lastUsedAt)}
                   {t.expiresAt !== null && ` · expires ${new Date(t.expiresAt).toLocaleDateString()}`}
                 </div>
               </div>

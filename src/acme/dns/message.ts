@@ -8,9 +8,20 @@ export const TYPE = { A: 1, NS: 2, SOA: 6, TXT: 16, TSIG: 250 } as const;
 export const CLASS = { IN: 1, NONE: 254, ANY: 255 } as const;
 export const OPCODE = { QUERY: 0, UPDATE: 5 } as const;
 export const RCODE_NAMES: Record<number, string> = {
-  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED',
-  6: 'YXDOMAIN', 7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE',
-  16: 'BADSIG', 17: 'BADKEY', 18: 'BADTIME',
+  0: 'NOERROR',
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+  6: 'YXDOMAIN',
+  7: 'YXRRSET',
+  8: 'NXRRSET',
+  9: 'NOTAUTH',
+  10: 'NOTZONE',
+  16: 'BADSIG',
+  17: 'BADKEY',
+  18: 'BADTIME',
 };
 
 export interface ResourceRecord {
@@ -40,7 +51,11 @@ export interface DnsMessage {
 
 /** "Example.COM." -> wire labels, lower-cased, uncompressed. */
 export function encodeName(name: string): Buffer {
-  const labels = name.toLowerCase().replace(/\.$/, '').split('.').filter((l) => l !== '');
+  const labels = name
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .split('.')
+    .filter((l) => l !== '');
   const parts: Buffer[] = [];
   for (const label of labels) {
     const bytes = Buffer.from(label, 'ascii');
@@ -128,7 +143,12 @@ export function readName(msg: Buffer, offset: number): { name: string; next: num
       pos = ((len & 0x3f) << 8) | msg[pos + 1]!;
       continue;
     }
-    labels.push(msg.subarray(pos + 1, pos + 1 + len).toString('ascii').toLowerCase());
+    labels.push(
+      msg
+        .subarray(pos + 1, pos + 1 + len)
+        .toString('ascii')
+        .toLowerCase(),
+    );
     pos += 1 + len;
   }
   return { name: labels.join('.'), next };

@@ -40,10 +40,11 @@ export function createRfc2136Provider(opts: Rfc2136Options): DnsProvider {
 
   async function update(fqdn: string, value: string, action: 'add' | 'delete'): Promise<void> {
     const zone = opts.zone ?? (await findZone(server, fqdn));
-    const record = action === 'add'
-      ? { name: fqdn, type: TYPE.TXT, class: CLASS.IN, ttl, data: encodeTxt(value) }
-      // class NONE, TTL 0: delete this one record from the RRset (RFC 2136 §2.5.4)
-      : { name: fqdn, type: TYPE.TXT, class: CLASS.NONE, ttl: 0, data: encodeTxt(value) };
+    const record =
+      action === 'add'
+        ? { name: fqdn, type: TYPE.TXT, class: CLASS.IN, ttl, data: encodeTxt(value) }
+        : // class NONE, TTL 0: delete this one record from the RRset (RFC 2136 §2.5.4)
+          { name: fqdn, type: TYPE.TXT, class: CLASS.NONE, ttl: 0, data: encodeTxt(value) };
     const signed = signMessage(encodeUpdate(newMessageId(), zone, [record]), opts.key);
     const answer = await exchange(server, signed.message);
     const decoded = decodeMessage(answer);
@@ -51,7 +52,14 @@ export function createRfc2136Provider(opts: Rfc2136Options): DnsProvider {
     // a refused signature comes back unsigned or with a TSIG error: verifyResponse says which
     if (rcode === 9 /* NOTAUTH */ || decoded.additional.some((r) => r.type === TYPE.TSIG)) verifyResponse(answer, signed, opts.key);
     if (rcode !== 0) {
-      const why = rcode === 5 ? ' (the server does not allow this key to update the zone)' : rcode === 9 ? ' (the server is not authoritative for the zone, or refused the key)' : rcode === 10 ? ` (${fqdn} is not in zone ${zone})` : '';
+      const why =
+        rcode === 5
+          ? ' (the server does not allow this key to update the zone)'
+          : rcode === 9
+            ? ' (the server is not authoritative for the zone, or refused the key)'
+            : rcode === 10
+              ? ` (${fqdn} is not in zone ${zone})`
+              : '';
       throw new Error(`DNS update of ${fqdn} in zone ${zone} at ${opts.server} failed: ${rcodeName(rcode)}${why}`);
     }
   }

@@ -61,7 +61,10 @@ export function signMessage(message: Buffer, key: TsigKey, now = Date.now()): Si
   const digest = digestOf(key.algorithm);
   const secret = Buffer.from(key.secret, 'base64');
   const timeSigned = Math.floor(now / 1000);
-  const mac = createHmac(digest, secret).update(message).update(variables(key, timeSigned, FUDGE, 0, Buffer.alloc(0))).digest();
+  const mac = createHmac(digest, secret)
+    .update(message)
+    .update(variables(key, timeSigned, FUDGE, 0, Buffer.alloc(0)))
+    .digest();
   const rdata = tsigRdata(key.algorithm, timeSigned, FUDGE, mac, message.readUInt16BE(0), 0, Buffer.alloc(0));
   const signed = Buffer.concat([message, encodeRecord({ name: key.name, type: TYPE.TSIG, class: CLASS.ANY, ttl: 0, data: rdata })]);
   signed.writeUInt16BE(message.readUInt16BE(10) + 1, 10);
@@ -116,7 +119,10 @@ export function verifyResponse(response: Buffer, request: SignedRequest, key: Ts
   if (tsig === undefined || tsig.type !== TYPE.TSIG) throw new Error('the DNS server answered without a TSIG signature (is the key known to it?)');
   if (tsig.name !== key.name.toLowerCase().replace(/\.$/, '')) throw new Error(`the answer is signed with key ${tsig.name}, not ${key.name}`);
   const t = parseTsigRdata(tsig.data);
-  if (t.error !== 0) throw new Error(`the DNS server refused the TSIG signature: ${rcodeName(t.error)}${t.error === 16 ? ' (wrong secret?)' : t.error === 17 ? ' (unknown key name or algorithm?)' : t.error === 18 ? ' (clocks differ by more than 5 minutes?)' : ''}`);
+  if (t.error !== 0)
+    throw new Error(
+      `the DNS server refused the TSIG signature: ${rcodeName(t.error)}${t.error === 16 ? ' (wrong secret?)' : t.error === 17 ? ' (unknown key name or algorithm?)' : t.error === 18 ? ' (clocks differ by more than 5 minutes?)' : ''}`,
+    );
   if (t.algorithm !== key.algorithm.toLowerCase()) throw new Error(`the answer is signed with ${t.algorithm}, not ${key.algorithm}`);
   // the message as it was before the server added its TSIG: cut it off, one record fewer, the original id
   const unsigned = Buffer.from(response.subarray(0, tsig.offset));

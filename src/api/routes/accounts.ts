@@ -79,8 +79,10 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
       const role = checkRole(body.role);
       const added = await store.tx(async (db) => {
         const user = await findUserByEmail(db, email);
-        if (user === undefined) throw new AppError('USER_NOT_FOUND', `No account for ${email}.`, { hint: 'Send them an invitation link instead: POST /api/v1/teams/<team>/invitations {"role","email"}.' });
-        if ((await roleOf(db, team.id, user.id)) !== undefined) throw new AppError('CONFLICT', `${email} is already in team "${team.slug}".`, { hint: 'Change their role with PATCH /api/v1/teams/<team>/members/<userId> {"role"}.' });
+        if (user === undefined)
+          throw new AppError('USER_NOT_FOUND', `No account for ${email}.`, { hint: 'Send them an invitation link instead: POST /api/v1/teams/<team>/invitations {"role","email"}.' });
+        if ((await roleOf(db, team.id, user.id)) !== undefined)
+          throw new AppError('CONFLICT', `${email} is already in team "${team.slug}".`, { hint: 'Change their role with PATCH /api/v1/teams/<team>/members/<userId> {"role"}.' });
         await setMembership(db, team.id, user.id, role);
         await audit(db, req, team.id, { action: 'member.add', target: user.email, details: { userId: user.id, role } });
         return { ...serializeUser(user), role };
@@ -135,6 +137,7 @@ async function members(db: Db, team: Team) {
 async function member(db: Db, team: Team, userId: string) {
   const user = await findUser(db, userId);
   const current = user === undefined ? undefined : await roleOf(db, team.id, user.id);
-  if (user === undefined || current === undefined) throw new AppError('USER_NOT_FOUND', `Team "${team.slug}" has no member ${JSON.stringify(userId)}.`, { hint: 'List the members with GET /api/v1/teams/<team>/members.' });
+  if (user === undefined || current === undefined)
+    throw new AppError('USER_NOT_FOUND', `Team "${team.slug}" has no member ${JSON.stringify(userId)}.`, { hint: 'List the members with GET /api/v1/teams/<team>/members.' });
   return { user, current };
 }

@@ -58,7 +58,12 @@ export function authRoutes(deps: ApiDeps): FastifyPluginAsync {
       await store.tx(async (db) => {
         await recordAttempt(db, email, ip, !ok);
         if (ok) await clearAccountFailures(db, email);
-        if (ok && needsRehash(user.password_hash)) await db.updateTable('users').set({ password_hash: await hashPassword(body.password as string) }).where('id', '=', user.id).execute();
+        if (ok && needsRehash(user.password_hash))
+          await db
+            .updateTable('users')
+            .set({ password_hash: await hashPassword(body.password as string) })
+            .where('id', '=', user.id)
+            .execute();
       });
       if (!ok) throw new AppError('LOGIN_FAILED', LOGIN_FAILED);
       return startSession(reply, { kind: 'user', via: 'session', user }, ip);
@@ -70,7 +75,8 @@ export function authRoutes(deps: ApiDeps): FastifyPluginAsync {
         const made = await createSession(db, user?.id ?? null, ip);
         // the login is in the trail of every team the person is in
         const teams = user === undefined ? await allTeams(db) : await teamsOf(db, user.id);
-        for (const team of teams) await recordAudit(db, team.id, caller, ip, { action: 'auth.login', target: user?.email ?? 'admin', details: { method: caller.via === 'token' ? 'token' : 'password' } });
+        for (const team of teams)
+          await recordAudit(db, team.id, caller, ip, { action: 'auth.login', target: user?.email ?? 'admin', details: { method: caller.via === 'token' ? 'token' : 'password' } });
         return made;
       });
       void reply.header('set-cookie', sessionCookie(id, secure, Math.floor(SESSION_MAX_MS / 1000))).header('cache-control', 'no-store');
@@ -80,9 +86,15 @@ export function authRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post('/auth/logout', { config: { access: { caller: 'person' } } }, async (req, reply) => {
       const caller = req.caller!;
       const session = caller.kind === 'deploy' ? undefined : caller.session;
-      if (session === undefined) throw new AppError('BAD_REQUEST', 'Logging out ends a browser session; this request has none.', { hint: 'To stop a token working, revoke it: DELETE /api/v1/tokens/<id> (slipway tokens rm <id>).' });
+      if (session === undefined)
+        throw new AppError('BAD_REQUEST', 'Logging out ends a browser session; this request has none.', {
+          hint: 'To stop a token working, revoke it: DELETE /api/v1/tokens/<id> (slipway tokens rm <id>).',
+        });
       await store.tx((db) => endSession(db, session.id_hash));
-      return reply.code(204).header('set-cookie', sessionCookie('', secure, 0)).send();
+      return reply
+        .code(204)
+        .header('set-cookie', sessionCookie('', secure, 0))
+        .send();
     });
 
     // every session of the caller's account, this one included

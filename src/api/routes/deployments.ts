@@ -64,7 +64,9 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
     }
 
     app.post<IdParams>('/deployments/:id/promote', { config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
-      const d = await promote(store, req.params.id, (db, moved) => audit(db, req, req.grant.project!.team_id, { action: 'deployment.promote', target: moved.id, details: { project: req.grant.project!.name } }));
+      const d = await promote(store, req.params.id, (db, moved) =>
+        audit(db, req, req.grant.project!.team_id, { action: 'deployment.promote', target: moved.id, details: { project: req.grant.project!.name } }),
+      );
       const project = await getProject(store.db, d.project_id);
       events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: d.id });
       return serializeDeployment(config, project, d, d.id);

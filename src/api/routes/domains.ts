@@ -1,5 +1,16 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { checkDomainDns, deleteDomain, domainKey, findDomain, getProjectDomain, insertDomain, listProjectDomains, recordDnsCheck, serializeDomain, validateDomainRequest } from '../../domains/index.js';
+import {
+  checkDomainDns,
+  deleteDomain,
+  domainKey,
+  findDomain,
+  getProjectDomain,
+  insertDomain,
+  listProjectDomains,
+  recordDnsCheck,
+  serializeDomain,
+  validateDomainRequest,
+} from '../../domains/index.js';
 import { AppError } from '../../errors/index.js';
 import { projectTeamRole } from '../../auth/index.js';
 import { getProject } from '../../projects/index.js';
@@ -29,9 +40,12 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
       // db: the caller's (inside the insert's transaction, the one connection SQLite has is taken)
       const taken = async (db: Db, owner: Domain): Promise<never> => {
         if (owner.project_id === project.id) {
-          throw new AppError('DOMAIN_TAKEN', `${owner.name} is already a domain of project "${project.name}".`, { hint: `See it with: slipway domains ls ${project.name}; to change it, remove it and add it again.` });
+          throw new AppError('DOMAIN_TAKEN', `${owner.name} is already a domain of project "${project.name}".`, {
+            hint: `See it with: slipway domains ls ${project.name}; to change it, remove it and add it again.`,
+          });
         }
-        if (!(await callerMaySeeProject(db, req, owner.project_id))) throw new AppError('DOMAIN_TAKEN', `${owner.name} is already in use by another project.`, { hint: 'Ask whoever owns it to remove it, then add it again.' });
+        if (!(await callerMaySeeProject(db, req, owner.project_id)))
+          throw new AppError('DOMAIN_TAKEN', `${owner.name} is already in use by another project.`, { hint: 'Ask whoever owns it to remove it, then add it again.' });
         const ownerName = (await db.selectFrom('projects').select('name').where('id', '=', owner.project_id).executeTakeFirst())?.name ?? owner.project_id;
         throw new AppError('DOMAIN_TAKEN', `${owner.name} already belongs to project "${ownerName}".`, { hint: `Remove it there first: slipway domains rm ${ownerName} ${owner.name}` });
       };
@@ -41,7 +55,11 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
       const check = await checkDomainDns(config, request.name);
       const domain = await store.tx(async (db) => {
         const added = await insertDomain(db, config, project, request, check, taken);
-        await audit(db, req, project.team_id, { action: 'domain.add', target: added.name, details: { project: project.name, ...(added.redirect_to === null ? {} : { redirectTo: added.redirect_to }) } });
+        await audit(db, req, project.team_id, {
+          action: 'domain.add',
+          target: added.name,
+          details: { project: project.name, ...(added.redirect_to === null ? {} : { redirectTo: added.redirect_to }) },
+        });
         return added;
       });
       return reply.code(201).send(serializeDomain(config, domain, project.name));

@@ -31,11 +31,22 @@ export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (req.headers.accept?.includes('text/event-stream') !== true) {
         // not an event stream reader: what a stream would start from, as one JSON answer
         const prod = await aliasTarget(store.db, project.id, PRODUCTION);
-        const active = await store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).where('status', 'not in', [...FINISHED] as Deployment['status'][]).orderBy('seq', 'desc').execute();
+        const active = await store.db
+          .selectFrom('deployments')
+          .selectAll()
+          .where('project_id', '=', project.id)
+          .where('status', 'not in', [...FINISHED] as Deployment['status'][])
+          .orderBy('seq', 'desc')
+          .execute();
         return { project: project.name, productionDeploymentId: prod, active: active.map((d) => serializeDeployment(config, project, d, prod)) };
       }
       const latest = await store.db.selectFrom('deployments').select('seq').where('project_id', '=', project.id).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-      const open = await store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).where('status', 'not in', [...FINISHED] as Deployment['status'][]).execute();
+      const open = await store.db
+        .selectFrom('deployments')
+        .selectAll()
+        .where('project_id', '=', project.id)
+        .where('status', 'not in', [...FINISHED] as Deployment['status'][])
+        .execute();
       reply.hijack();
       const res: ServerResponse = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });

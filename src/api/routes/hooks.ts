@@ -42,7 +42,8 @@ export function hookRoutes(deps: ApiDeps): FastifyPluginAsync {
       const event = header(req.headers['x-github-event']);
       const delivery = header(req.headers['x-github-delivery']);
       if (event === undefined) throw new AppError('BAD_REQUEST', 'The X-GitHub-Event header is missing.', { hint: 'Send GitHub webhook deliveries unchanged.' });
-      if (delivery === undefined || delivery.length > 200) throw new AppError('BAD_REQUEST', 'The X-GitHub-Delivery header is missing or too long.', { hint: 'Send GitHub webhook deliveries unchanged.' });
+      if (delivery === undefined || delivery.length > 200)
+        throw new AppError('BAD_REQUEST', 'The X-GitHub-Delivery header is missing or too long.', { hint: 'Send GitHub webhook deliveries unchanged.' });
       const payload = parsePayload(raw, header(req.headers['content-type']));
 
       if (event === 'ping') return reply.code(200).send({ ok: true, project: project.name });
@@ -105,10 +106,7 @@ function parsePayload(raw: Buffer, contentType: string | undefined): PushPayload
 }
 
 /** What a push means for a project: build this commit, or ignore it and say why. */
-export function decidePush(
-  p: PushPayload,
-  productionBranch: string,
-): { ignored: string } | { sha: string; before: string | undefined; branch: string; message: string | null; author: string | null } {
+export function decidePush(p: PushPayload, productionBranch: string): { ignored: string } | { sha: string; before: string | undefined; branch: string; message: string | null; author: string | null } {
   if (typeof p.ref !== 'string') throw new AppError('VALIDATION', 'The push payload has no "ref".', { hint: 'Send GitHub push payloads unchanged.' });
   if (p.ref.startsWith('refs/tags/')) return { ignored: `tag push (${p.ref.slice('refs/tags/'.length)})` };
   if (!p.ref.startsWith('refs/heads/')) return { ignored: `ref ${p.ref} is not a branch` };

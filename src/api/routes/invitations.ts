@@ -58,13 +58,18 @@ export function invitationRoutes(deps: ApiDeps): FastifyPluginAsync {
       const result = await store.tx(async (db) => {
         const { invitation, team } = await openInvitation(db, req.params.token);
         const user: User = asSelf ?? (await insertUser(db, prepared!));
-        if (invitation.email !== null && invitation.email !== user.email) throw new AppError('FORBIDDEN', `This invitation is for ${invitation.email}.`, { hint: 'Log in as that person, or ask for an invitation for your address.' });
+        if (invitation.email !== null && invitation.email !== user.email)
+          throw new AppError('FORBIDDEN', `This invitation is for ${invitation.email}.`, { hint: 'Log in as that person, or ask for an invitation for your address.' });
         if ((await roleOf(db, team.id, user.id)) !== undefined) throw new AppError('CONFLICT', `${user.email} is already in team "${team.slug}".`);
         // one use: a second accept of the same link finds it taken
         const taken = await db.updateTable('invitations').set({ accepted_at: Date.now(), accepted_by: user.id }).where('id', '=', invitation.id).where('accepted_at', 'is', null).executeTakeFirst();
         if (Number(taken.numUpdatedRows) !== 1) throw invitationNotFound();
         await setMembership(db, team.id, user.id, invitation.role);
-        await recordAudit(db, team.id, { kind: 'user', via: 'session', user }, req.ip, { action: 'member.add', target: user.email, details: { userId: user.id, role: invitation.role, invitationId: invitation.id } });
+        await recordAudit(db, team.id, { kind: 'user', via: 'session', user }, req.ip, {
+          action: 'member.add',
+          target: user.email,
+          details: { userId: user.id, role: invitation.role, invitationId: invitation.id },
+        });
         return { user: serializeUser(user), team: { slug: team.slug, name: team.name, role: invitation.role } };
       });
       return reply.code(201).send(result);

@@ -48,7 +48,9 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       await getProject(store.db, req.params.project);
       const hashes = objectBody(req.body).hashes;
       if (!Array.isArray(hashes) || hashes.length > MAX_FILES * 3 || !hashes.every((h) => typeof h === 'string' && isBlobHash(h))) {
-        throw new AppError('VALIDATION', 'hashes must be a list of sha256 hex strings (lower case, 64 characters).', { hint: 'For example: {"hashes": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]}' });
+        throw new AppError('VALIDATION', 'hashes must be a list of sha256 hex strings (lower case, 64 characters).', {
+          hint: 'For example: {"hashes": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]}',
+        });
       }
       const missing: string[] = [];
       for (const hash of new Set(hashes as string[])) if (!(await blobs.has(hash))) missing.push(hash);
@@ -58,7 +60,8 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.put<BlobParams>('/projects/:project/blobs/:hash', { config: { access: DEPLOY } }, async (req, reply) => {
       await getProject(store.db, req.params.project);
       const { hash } = req.params;
-      if (!isBlobHash(hash)) throw new AppError('VALIDATION', `${JSON.stringify(hash)} is not a sha256 hex name.`, { hint: 'PUT /api/v1/projects/<project>/blobs/<sha256 of the bytes, hex, lower case>' });
+      if (!isBlobHash(hash))
+        throw new AppError('VALIDATION', `${JSON.stringify(hash)} is not a sha256 hex name.`, { hint: 'PUT /api/v1/projects/<project>/blobs/<sha256 of the bytes, hex, lower case>' });
       const body = req.body as Readable | undefined;
       if (body === undefined || typeof (body as Readable).pipe !== 'function') {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'A blob upload takes the raw bytes.', { hint: 'Send Content-Type: application/octet-stream.' });
@@ -76,8 +79,12 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       const body = objectBody(req.body);
       const manifest = manifestFrom(body.files);
       const target = body.target ?? 'preview';
-      if (target !== 'production' && target !== 'preview') throw new AppError('VALIDATION', 'target must be "production" or "preview".', { hint: 'For example: {"files": {...}, "target": "production"}' });
-      for (const [field, value] of [['branch', body.branch], ['message', body.message]] as const) {
+      if (target !== 'production' && target !== 'preview')
+        throw new AppError('VALIDATION', 'target must be "production" or "preview".', { hint: 'For example: {"files": {...}, "target": "production"}' });
+      for (const [field, value] of [
+        ['branch', body.branch],
+        ['message', body.message],
+      ] as const) {
         if (value !== undefined && (typeof value !== 'string' || value.length > 1000)) throw new AppError('VALIDATION', `${field} must be a string.`);
       }
       const hashes = [...new Set(Object.values(manifest.files).map((f) => f.hash))];
@@ -204,7 +211,8 @@ async function receiveBlob(body: Readable, hash: string, dir: string, store: (fi
  */
 async function addVariants(manifest: Manifest, blobs: BlobStore, previous: Manifest | undefined): Promise<void> {
   const reuse = new Map<string, { gzip?: Variant; br?: Variant }>();
-  for (const e of Object.values(previous?.files ?? {})) if (e.gzip !== undefined || e.br !== undefined) reuse.set(`${e.hash} ${e.type}`, { ...(e.gzip ? { gzip: e.gzip } : {}), ...(e.br ? { br: e.br } : {}) });
+  for (const e of Object.values(previous?.files ?? {}))
+    if (e.gzip !== undefined || e.br !== undefined) reuse.set(`${e.hash} ${e.type}`, { ...(e.gzip ? { gzip: e.gzip } : {}), ...(e.br ? { br: e.br } : {}) });
   const made = new Map<string, Promise<{ gzip?: Variant; br?: Variant }>>();
   const variantsOf = (entry: ManifestEntry): Promise<{ gzip?: Variant; br?: Variant }> => {
     const key = `${entry.hash} ${entry.type}`;

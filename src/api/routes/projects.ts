@@ -124,7 +124,8 @@ async function teamForNewProject(db: Db, caller: Caller, given: unknown): Promis
     const team = await findTeam(db, given);
     const role = team === undefined ? undefined : await teamRole(db, caller, team.id);
     if (team === undefined || role === undefined) throw teamNotFound(given);
-    if (!atLeast(role, 'member')) throw new AppError('FORBIDDEN', `Creating a project in team "${team.slug}" needs the member role; you are a ${role} there.`, { hint: 'Ask an owner of the team to change your role.' });
+    if (!atLeast(role, 'member'))
+      throw new AppError('FORBIDDEN', `Creating a project in team "${team.slug}" needs the member role; you are a ${role} there.`, { hint: 'Ask an owner of the team to change your role.' });
     return team;
   }
   let candidates: string[];
@@ -150,7 +151,11 @@ async function visibleProjects(db: Db, caller: Caller, team: string | undefined)
   let projects: Project[];
   if (caller.kind === 'admin') projects = await listProjects(db);
   else if (caller.kind === 'deploy') projects = (await listProjects(db)).filter((p) => p.id === caller.token.project_id);
-  else projects = await listProjects(db, (await teamsOf(db, caller.user.id)).filter((t) => caller.token?.team_id == null || caller.token.team_id === t.id).map((t) => t.id));
+  else
+    projects = await listProjects(
+      db,
+      (await teamsOf(db, caller.user.id)).filter((t) => caller.token?.team_id == null || caller.token.team_id === t.id).map((t) => t.id),
+    );
   if (team === undefined || team === '') return projects;
   const t = await findTeam(db, team);
   // a deploy token sees its project's team, nothing else

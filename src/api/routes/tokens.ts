@@ -34,12 +34,14 @@ export function tokenRoutes(deps: ApiDeps): FastifyPluginAsync {
           const project = await findProject(db, body.project);
           const role = project === undefined ? undefined : await projectTeamRole(db, caller, project);
           if (project === undefined || role === undefined) throw projectNotFound(body.project);
-          if (!atLeast(role, 'member')) throw new AppError('FORBIDDEN', `A deploy token for "${project.name}" needs the member role; you are a ${role} there.`, { hint: 'Ask an owner of the team to change your role.' });
+          if (!atLeast(role, 'member'))
+            throw new AppError('FORBIDDEN', `A deploy token for "${project.name}" needs the member role; you are a ${role} there.`, { hint: 'Ask an owner of the team to change your role.' });
           const made = await insertToken(db, { kind: 'deploy', name, userId, teamId: project.team_id, projectId: project.id, expiresAt });
           await audit(db, req, project.team_id, { action: 'token.create', target: name, details: { tokenId: made.row.id, kind: 'deploy', project: project.name } });
           return made;
         }
-        if (caller.kind !== 'user') throw new AppError('VALIDATION', 'The installation admin has no personal tokens.', { hint: 'Use the admin token itself, or make a deploy token: {"name", "project"}.' });
+        if (caller.kind !== 'user')
+          throw new AppError('VALIDATION', 'The installation admin has no personal tokens.', { hint: 'Use the admin token itself, or make a deploy token: {"name", "project"}.' });
         // a team-scoped token can only make tokens for its own team
         const scope = caller.token?.team_id ?? null;
         let teamId: string | null = scope;
