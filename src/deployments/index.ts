@@ -28,6 +28,13 @@ export interface DeploymentRequest {
    * old push cannot cancel the queued build of a newer one.
    */
   supersedes?: readonly string[] | undefined;
+  /** the environment it goes live in (default: the target) */
+  environment?: string | undefined;
+  /** from a git host webhook: the pull request, the repository, a fork's repository */
+  prNumber?: number | null | undefined;
+  sourceRepo?: string | null | undefined;
+  headRepo?: string | null | undefined;
+  sourceProvider?: Deployment['source_provider'] | undefined;
 }
 
 /**
@@ -91,6 +98,11 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
     server_cpu_shares: req.project.server_cpu_shares,
     server_request_timeout_seconds: req.project.server_request_timeout_seconds,
     integrity_error: null,
+    environment: req.environment ?? target,
+    pr_number: req.prNumber ?? null,
+    source_repo: req.sourceRepo ?? null,
+    head_repo: req.headRepo ?? null,
+    source_provider: req.sourceProvider ?? null,
   };
   await db.insertInto('deployments').values(deployment).execute();
   await queue.enqueue(db, { kind: 'build', deploymentId: deployment.id });
@@ -208,7 +220,10 @@ export function serializeDeployment(config: Config, project: Project, d: Deploym
     project: project.name,
     status: d.status,
     target: d.target,
+    environment: d.environment,
     trigger: d.trigger,
+    pullRequest: d.pr_number === null ? null : Number(d.pr_number),
+    source: d.source_provider === null ? null : { provider: d.source_provider, repo: d.source_repo, headRepo: d.head_repo },
     isProduction: productionId === d.id,
     branch: d.branch,
     commit: { sha: d.commit_sha, message: d.commit_message, author: d.commit_author },

@@ -380,4 +380,24 @@ export const migrations: Record<string, Migration> = {
       await sql`update projects set team_id = ${defaultTeam}`.execute(db);
     },
   },
+  // Issue 11's shared ground: which environment a deployment is for, and where its commit came from
+  '0012_deployment_source': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('deployments')
+        // the environment it goes live in: 'production', 'preview' or a named one ('staging')
+        .addColumn('environment', 'text', (c) => c.notNull().defaultTo('preview'))
+        .execute();
+      await sql`update deployments set environment = target`.execute(db);
+      await db.schema.alterTable('deployments').addColumn('pr_number', 'integer').execute();
+      // the repository at the git host, "owner/name" (GitLab: the path with namespace)
+      await db.schema.alterTable('deployments').addColumn('source_repo', 'text').execute();
+      // a pull request from a fork: the fork's "owner/name" (null: same repository)
+      await db.schema.alterTable('deployments').addColumn('head_repo', 'text').execute();
+      // 'github' | 'gitlab' | 'gitea' (null: not from a git host webhook)
+      await db.schema.alterTable('deployments').addColumn('source_provider', 'text').execute();
+      await db.schema.createIndex('deployments_project_env').on('deployments').columns(['project_id', 'environment', 'seq']).execute();
+      await db.schema.createIndex('deployments_project_pr').on('deployments').columns(['project_id', 'pr_number']).execute();
+    },
+  },
 };

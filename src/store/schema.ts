@@ -94,6 +94,15 @@ export interface DeploymentTable {
   server_request_timeout_seconds: number | null;
   /** why an edge or runtime refused one of its blobs (bytes changed after they were stored); null: never */
   integrity_error: string | null;
+  /** the environment it goes live in: 'production', 'preview' or a named one ('staging') */
+  environment: string;
+  /** the pull/merge request it was built for (null: a branch push or a deploy by hand) */
+  pr_number: number | null;
+  /** the repository at the git host, "owner/name" (null: unknown) */
+  source_repo: string | null;
+  /** a pull request from a fork: the fork's "owner/name" (null: the same repository) */
+  head_repo: string | null;
+  source_provider: 'github' | 'gitlab' | 'gitea' | null;
 }
 
 export interface AliasTable {

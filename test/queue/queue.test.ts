@@ -48,6 +48,7 @@ async function enqueue(): Promise<string> {
         seq: n,
         status: 'queued',
         target: 'production',
+        environment: 'production',
         trigger: 'api',
         branch: 'main',
         commit_sha: 'a'.repeat(40),

@@ -38,6 +38,7 @@ async function deploy(project: string, deploymentId: string, manifestHash: strin
       seq: await bumpCounter(db, 'deployment_seq'),
       status: 'ready',
       target: 'production',
+      environment: 'production',
       trigger: 'api',
       branch: 'main',
       commit_sha: 'a'.repeat(40),

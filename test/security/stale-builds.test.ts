@@ -54,6 +54,7 @@ async function claimedBy(workerId: string): Promise<string> {
         seq: n,
         status: 'building',
         target: 'production',
+        environment: 'production',
         trigger: 'api',
         branch: 'main',
         commit_sha: 'a'.repeat(40),

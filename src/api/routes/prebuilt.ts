@@ -131,6 +131,11 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
           server_cpu_shares: null,
           server_request_timeout_seconds: null,
           integrity_error: null,
+          environment: target,
+          pr_number: null,
+          source_repo: null,
+          head_repo: null,
+          source_provider: null,
         };
         await db.insertInto('deployments').values(d).execute();
         const aliases: string[] = [];
