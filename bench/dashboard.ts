@@ -22,7 +22,7 @@ export async function run() {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-dash-'));
   const data = join(dir, 'data');
   let slipway: RunningSlipway | undefined = await startSlipwayProcess(data, ['--edge-workers', '1']);
-  let browser;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   try {
     const repo = await makeRepo(join(dir, 'repo'));
     await repo.commit({ 'index.html': '<h1>bench</h1>' }, 'bench site');

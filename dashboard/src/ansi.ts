@@ -31,33 +31,40 @@ function xterm256(n: number): string {
   return `rgb(${c(Math.floor(i / 36))},${c(Math.floor(i / 6) % 6)},${c(i % 6)})`;
 }
 
+/** Set the foreground or background to a named colour or an rgb() one (the other form is dropped). */
+function paint(p: Pen, layer: 'fg' | 'bg', name: string | undefined, rgb?: string): void {
+  const [named, exact] = layer === 'fg' ? (['fg', 'fgRgb'] as const) : (['bg', 'bgRgb'] as const);
+  delete p[named];
+  delete p[exact];
+  if (name !== undefined) p[named] = name;
+  if (rgb !== undefined) p[exact] = rgb;
+}
+
 function apply(pen: Pen, codes: number[]): Pen {
-  const p = { ...pen };
+  let p: Pen = { ...pen };
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i] ?? 0;
-    if (c === 0) Object.keys(p).forEach((k) => delete p[k as keyof Pen]);
+    if (c === 0) p = {};
     else if (c === 1) p.bold = true;
     else if (c === 2) p.dim = true;
     else if (c === 3) p.italic = true;
     else if (c === 4) p.underline = true;
-    else if (c === 22) p.bold = p.dim = false;
-    else if (c === 23) p.italic = false;
+    else if (c === 22) {
+      p.bold = false;
+      p.dim = false;
+    } else if (c === 23) p.italic = false;
     else if (c === 24) p.underline = false;
-    else if (c >= 30 && c <= 37) (p.fg = NAMES[c - 30]), delete p.fgRgb;
-    else if (c >= 90 && c <= 97) (p.fg = `bright-${NAMES[c - 90]}`), delete p.fgRgb;
-    else if (c === 39) delete p.fg, delete p.fgRgb;
-    else if (c >= 40 && c <= 47) (p.bg = NAMES[c - 40]), delete p.bgRgb;
-    else if (c >= 100 && c <= 107) (p.bg = `bright-${NAMES[c - 100]}`), delete p.bgRgb;
-    else if (c === 49) delete p.bg, delete p.bgRgb;
+    else if (c >= 30 && c <= 37) paint(p, 'fg', NAMES[c - 30]);
+    else if (c >= 90 && c <= 97) paint(p, 'fg', `bright-${NAMES[c - 90]}`);
+    else if (c === 39) paint(p, 'fg', undefined);
+    else if (c >= 40 && c <= 47) paint(p, 'bg', NAMES[c - 40]);
+    else if (c >= 100 && c <= 107) paint(p, 'bg', `bright-${NAMES[c - 100]}`);
+    else if (c === 49) paint(p, 'bg', undefined);
     else if ((c === 38 || c === 48) && codes[i + 1] === 5) {
-      const colour = xterm256(codes[i + 2] ?? 0);
-      if (c === 38) (p.fgRgb = colour), delete p.fg;
-      else (p.bgRgb = colour), delete p.bg;
+      paint(p, c === 38 ? 'fg' : 'bg', undefined, xterm256(codes[i + 2] ?? 0));
       i += 2;
     } else if ((c === 38 || c === 48) && codes[i + 1] === 2) {
-      const colour = `rgb(${codes[i + 2] ?? 0},${codes[i + 3] ?? 0},${codes[i + 4] ?? 0})`;
-      if (c === 38) (p.fgRgb = colour), delete p.fg;
-      else (p.bgRgb = colour), delete p.bg;
+      paint(p, c === 38 ? 'fg' : 'bg', undefined, `rgb(${codes[i + 2] ?? 0},${codes[i + 3] ?? 0},${codes[i + 4] ?? 0})`);
       i += 4;
     }
   }
@@ -76,7 +83,6 @@ function classes(p: Pen): string {
 }
 
 // CSI sequences (ESC [ ... final byte) and OSC sequences (ESC ] ... BEL or ESC \)
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching escape codes is the point
 const ESCAPES = /\u001b\[([0-9;?]*)([@-~])|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
 
 /** `parseAnsi('\x1b[31merror\x1b[0m ok')` -> [{text:'error',cls:'fg-red'},{text:' ok',cls:''}] */

@@ -30,7 +30,6 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): [T | undef
       (e: unknown) => live && setError(e),
     );
     return () => void (live = false);
-    // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what the load depends on
   }, [...deps, n]);
   return [data, error, useCallback(() => setN((x) => x + 1), []), setData];
 }
@@ -145,7 +144,7 @@ export function ConfirmButton({ label, title, children, onConfirm, danger, class
 /** Placeholder rows of the same height as the real ones, so nothing jumps when data arrives. */
 export function Skeleton({ rows = 3 }: { rows?: number }) {
   return (
-    <div aria-busy="true" aria-label="Loading">
+    <div role="status" aria-busy="true" aria-label="Loading">
       {Array.from({ length: rows }, (_, i) => (
         <div key={i} class="skeleton" />
       ))}

@@ -31,11 +31,16 @@ export function useLocation(): { path: string; query: URLSearchParams } {
 /** Match `/p/:project/d/:id` against a path: the params, or null. */
 export function match(pattern: string, path: string): Record<string, string> | null {
   const names: string[] = [];
-  const re = new RegExp(`^${pattern.replace(/:(\w+)/g, (_m, n: string) => (names.push(n), '([^/]+)'))}/?$`);
+  const re = new RegExp(
+    `^${pattern.replace(/:(\w+)/g, (_m, n: string) => {
+      names.push(n);
+      return '([^/]+)';
+    })}/?$`,
+  );
   const m = re.exec(path);
   if (m === null) return null;
   const out: Record<string, string> = {};
-  names.forEach((n, i) => (out[n] = decodeURIComponent(m[i + 1] ?? '')));
+  for (const [i, n] of names.entries()) out[n] = decodeURIComponent(m[i + 1] ?? '');
   return out;
 }
 

@@ -21,21 +21,21 @@ export function stripComments(text: string): string {
  * in the text, or undefined. `stringOption("output: 'export'", 'output')` -> 'export'.
  */
 export function stringOption(text: string, key: string): string | undefined {
-  const match = new RegExp(`(?:^|[\\s,{(])["']?${escape(key)}["']?\\s*:\\s*(["'\`])([^"'\`\\n]*)\\1`).exec(text);
+  const match = new RegExp(`(?:^|[\\s,{(])["']?${escapeRegExp(key)}["']?\\s*:\\s*(["'\`])([^"'\`\\n]*)\\1`).exec(text);
   return match?.[2];
 }
 
 /** The literal boolean value of the first `key: true|false` in the text, or undefined. */
 export function booleanOption(text: string, key: string): boolean | undefined {
-  const match = new RegExp(`(?:^|[\\s,{(])["']?${escape(key)}["']?\\s*:\\s*(true|false)\\b`).exec(text);
+  const match = new RegExp(`(?:^|[\\s,{(])["']?${escapeRegExp(key)}["']?\\s*:\\s*(true|false)\\b`).exec(text);
   return match === null ? undefined : match[1] === 'true';
 }
 
 /** True when the text imports or requires `moduleName` (`from '@astrojs/node'`, `require("@astrojs/node")`). */
 export function importsModule(text: string, moduleName: string): boolean {
-  return new RegExp(`(?:from\\s*|import\\s*\\(?\\s*|require\\s*\\(\\s*)["']${escape(moduleName)}["']`).test(text);
+  return new RegExp(`(?:from\\s*|import\\s*\\(?\\s*|require\\s*\\(\\s*)["']${escapeRegExp(moduleName)}["']`).test(text);
 }
 
-function escape(value: string): string {
+function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }

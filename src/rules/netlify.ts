@@ -36,7 +36,7 @@ function parseRedirectLine(tokens: string[], where: string): RuleRoute {
   const from = tokens.shift()!;
   const has: RuleCondition[] = [];
   const names: string[] = [];
-  let src: string;
+
   const fromUrl = /^https?:\/\//i.test(from) ? (safeUrl(from) ?? fail(`"${from}" is not a valid URL`)) : undefined;
   if (fromUrl !== undefined) {
     // a whole-domain rule ("https://old.example.com/* https://example.com/:splat 301!")
@@ -44,7 +44,7 @@ function parseRedirectLine(tokens: string[], where: string): RuleRoute {
   } else if (!from.startsWith('/')) fail(`the rule must start with the path to match ("/old"), not "${from}"`);
   const pattern = netlifyPathRegex(fromUrl === undefined ? from : decodeURI(fromUrl.pathname));
   if (typeof pattern === 'string') return fail(pattern);
-  src = pattern.src;
+  const src = pattern.src;
   names.push(...pattern.names);
 
   // query conditions come between the path and the target: "/store id=:id /blog/:id 301"

@@ -52,9 +52,9 @@ export function vercelRules(text: string, file = 'vercel.json'): SiteRules | und
     if (config[flag] !== undefined && typeof config[flag] !== 'boolean') throw new RuleError(`${file}: "${flag}" must be true or false`);
   }
   const lists = { redirects: checkList(config, 'redirects', file), rewrites: checkList(config, 'rewrites', file), headers: checkList(config, 'headers', file) };
-  lists.redirects.forEach((r, i) => checkRedirect(r, `${file} redirects[${i}]`));
-  lists.rewrites.forEach((r, i) => checkRewrite(r, `${file} rewrites[${i}]`));
-  lists.headers.forEach((r, i) => checkHeaders(r, `${file} headers[${i}]`));
+  for (const [i, r] of lists.redirects.entries()) checkRedirect(r, `${file} redirects[${i}]`);
+  for (const [i, r] of lists.rewrites.entries()) checkRewrite(r, `${file} rewrites[${i}]`);
+  for (const [i, r] of lists.headers.entries()) checkHeaders(r, `${file} headers[${i}]`);
 
   const routes: RuleRoute[] = [];
   const cleanUrls = config.cleanUrls as boolean | undefined;
@@ -67,13 +67,13 @@ export function vercelRules(text: string, file = 'vercel.json'): SiteRules | und
   for (const field of ['redirects', 'headers', 'rewrites'] as const) {
     const compiled = transform({ [field]: structuredClone(lists[field]) }, `${file} ${field}`).filter((r) => r.handle === undefined);
     if (compiled.length !== lists[field].length) throw new Error(`routing-utils returned ${compiled.length} routes for ${lists[field].length} ${field}`);
-    compiled.forEach((route, i) => routes.push(toRule(route, `${file} ${field}[${i}]`)));
+    for (const [i, route] of compiled.entries()) routes.push(toRule(route, `${file} ${field}[${i}]`));
   }
   return { platform: 'vercel', routes };
 }
 
 function transform(input: Json, where: string): CompiledRoute[] {
-  let result;
+  let result: ReturnType<typeof getTransformedRoutes>;
   try {
     result = getTransformedRoutes(input);
   } catch (err) {
@@ -121,14 +121,17 @@ function checkSource(rule: Json, where: string): void {
 function checkConditions(list: unknown, where: string): void {
   if (list === undefined) return;
   if (!Array.isArray(list)) throw new RuleError(`${where}: must be an array of conditions`);
-  list.forEach((c: unknown, i) => {
+  for (const [i, c] of (list as unknown[]).entries()) {
     const at = `${where}[${i}]`;
     if (!isObject(c) || typeof c.type !== 'string' || !CONDITION_TYPES.includes(c.type)) throw new RuleError(`${at}: "type" must be one of ${CONDITION_TYPES.join(', ')}`);
     if (c.type === 'host' ? c.value === undefined : typeof c.key !== 'string' || c.key === '')
       throw new RuleError(c.type === 'host' ? `${at}: a host condition needs "value"` : `${at}: "key" must be a non-empty string`);
     const value = c.value;
-    if (value === undefined) return;
-    if (typeof value === 'string') return checkRegex(value, `${at} value`);
+    if (value === undefined) continue;
+    if (typeof value === 'string') {
+      checkRegex(value, `${at} value`);
+      continue;
+    }
     if (!isObject(value) || Object.keys(value).length === 0 || Object.keys(value).some((k) => !MATCH_OPERATORS.has(k))) {
       throw new RuleError(`${at}: "value" must be a string (a regular expression) or an object of ${[...MATCH_OPERATORS].join(', ')}`);
     }
@@ -142,7 +145,7 @@ function checkConditions(list: unknown, where: string): void {
     for (const op of ['gt', 'gte', 'lt', 'lte'] as const) if (value[op] !== undefined && typeof value[op] !== 'number') throw new RuleError(`${at}: "value.${op}" must be a number`);
     for (const op of ['neq', 'pre', 'suf'] as const) if (value[op] !== undefined && typeof value[op] !== 'string') throw new RuleError(`${at}: "value.${op}" must be a string`);
     if (value.eq !== undefined && typeof value.eq !== 'string' && typeof value.eq !== 'number') throw new RuleError(`${at}: "value.eq" must be a string or a number`);
-  });
+  }
 }
 
 function checkRegex(source: string, where: string): void {

@@ -61,7 +61,7 @@ export async function verifyBundle(dir: string, deploymentId: string, bundle: Se
 
 /** sha256 of a regular file (a link in its place is refused), with how it looked while read. */
 async function hashFile(path: string): Promise<{ actual: string; look: string }> {
-  let handle;
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {

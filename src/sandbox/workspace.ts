@@ -47,6 +47,7 @@ export async function sweepWorkspaces(root: string, keep: (name: string) => bool
   const targets = mounts
     .split('\n')
     .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+    // biome-ignore lint/complexity/useOptionalChain: a type guard must return a boolean, not undefined
     .filter((t): t is string => t !== undefined && t.startsWith(`${root}/`) && !keep(t.slice(root.length + 1).split('/')[0]!))
     // the deepest first: a mount inside a build folder goes before the folder's own
     .sort((a, b) => b.length - a.length);

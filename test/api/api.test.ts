@@ -35,8 +35,8 @@ test('creating a project validates every field and shows the webhook secret once
   const noRepo = await slipway.api('POST', '/api/v1/projects', { name: 'ok' });
   assert.equal(noRepo.status, 400);
   assert.match(noRepo.body.error.message, /repoUrl/);
-  const escape = await slipway.api('POST', '/api/v1/projects', { name: 'ok', repoUrl: 'file:///x', outputDirectory: '../etc' });
-  assert.equal(escape.status, 400);
+  const outside = await slipway.api('POST', '/api/v1/projects', { name: 'ok', repoUrl: 'file:///x', outputDirectory: '../etc' });
+  assert.equal(outside.status, 400);
 
   const created = await slipway.api('POST', '/api/v1/projects', { name: 'blog', repoUrl: 'https://example.com/blog.git', buildCommand: 'npm run build' });
   assert.equal(created.status, 201);

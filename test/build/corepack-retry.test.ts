@@ -96,6 +96,6 @@ describe('corepack signature retry', () => {
     await assert.rejects(run, (err: Error) => /corepack pnpm@9\.0\.0 --version" exited with code 1/.test(err.message) && /HTTP 500/.test(err.message));
     const log = lines.join('\n');
     // the first attempt's refusal, kept back until now, and the retry's own failure
-    assert.match(log, /corepack failed with the signature check:\n[^]*No compatible signature found[^]*\nand without it:\n[^]*HTTP 500/);
+    assert.match(log, /corepack failed with the signature check:\n[\s\S]*No compatible signature found[\s\S]*\nand without it:\n[\s\S]*HTTP 500/);
   });
 });

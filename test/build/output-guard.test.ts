@@ -57,6 +57,7 @@ const FAKE_VITEPRESS = {
     "const out = join(root, '.vitepress', 'dist');",
     "mkdirSync(join(out, 'assets'), { recursive: true });",
     "if (existsSync(join(root, 'public'))) cpSync(join(root, 'public'), out, { recursive: true });",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: this line is the fixture's own source code
     "writeFileSync(join(out, 'index.html'), `<h1>${readFileSync(join(root, 'index.md'), 'utf8').trim()}</h1>`);",
     "writeFileSync(join(out, 'assets', 'app.Bx3k9Q_z.js'), 'export {}');",
     "console.log('build complete');",

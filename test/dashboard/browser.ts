@@ -13,9 +13,7 @@ export const DASHBOARD_BUILT = join(repoRoot, 'dist', 'dashboard', 'index.html')
 
 // playwright-core's types are not needed for a handful of calls, and keeping them out lets the
 // tree type-check before the package is installed; the objects are what playwright-core returns.
-// biome-ignore lint/suspicious/noExplicitAny: see above
 export type Browser = any;
-// biome-ignore lint/suspicious/noExplicitAny: see above
 export type Page = any;
 
 /** Why the browser tests cannot run here, or undefined when they can. */

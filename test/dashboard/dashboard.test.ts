@@ -88,7 +88,7 @@ test('sign in with a token; a wrong one is refused with the API message', opts, 
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   const alert = page.getByRole('alert');
   await alert.waitFor();
-  assert.match(await alert.textContent(), /not valid|Wrong/);
+  assert.match(await alert.innerText(), /not valid|Wrong/);
   await page.getByLabel('API token').fill(TOKEN);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'Projects' }).waitFor();
@@ -120,7 +120,7 @@ test('create a project from a git repository: the webhook URL and secret are sho
   await page.getByLabel('Name').fill('site');
   await page.getByLabel('Repository URL').fill(repo.url);
   await page.getByRole('button', { name: 'Create project' }).click();
-  assert.match(await page.getByRole('alert').textContent(), /already exists/);
+  assert.match(await page.getByRole('alert').innerText(), /already exists/);
 });
 
 test('deploy from the project page: the build log streams live to ready and the site opens', opts, async () => {
@@ -134,7 +134,7 @@ test('deploy from the project page: the build log streams live to ready and the 
   assert.equal(d.status, 'ready', JSON.stringify(d.error));
   // the status on the page moved to ready without a reload (the project's event stream)
   await page.locator('.badge.s-ready').first().waitFor();
-  const log = await page.getByLabel('Build log').textContent();
+  const log = await page.getByLabel('Build log').innerText();
   assert.ok(log.split('\n').length > 3, log);
   assert.doesNotMatch(log, /\u001b\[/);
   await page.getByText('Fetch', { exact: true }).waitFor();
@@ -182,9 +182,9 @@ test('the project list updates live over SSE when a push lands, and filters by b
   // its log shows the colours, not the escape codes
   await page.locator(`[data-id="${secondId}"] a.title`).click();
   await page.locator('[data-log-state="ended"]').waitFor();
-  assert.equal(await page.locator('.log span.fg-red').textContent(), 'red warning');
-  assert.equal(await page.locator('.log span.b.fg-green').textContent(), 'bold green');
-  assert.doesNotMatch(await page.getByLabel('Build log').textContent(), /\[31m|\u001b/);
+  assert.equal(await page.locator('.log span.fg-red').innerText(), 'red warning');
+  assert.equal(await page.locator('.log span.b.fg-green').innerText(), 'bold green');
+  assert.doesNotMatch(await page.getByLabel('Build log').innerText(), /\[31m|\u001b/);
   const site = await edgeGet(slipway.edgePort, 'site.localhost', '/');
   assert.match(site.text, /version two/);
   await shoot('deployment-colours');
@@ -198,7 +198,7 @@ test('set a variable in settings: it is listed by name, its value masked', opts,
   const row = page.locator('.env-row', { hasText: 'API_URL' });
   await row.waitFor();
   assert.doesNotMatch(await page.content(), /secret\.example\.com/);
-  assert.match(await row.textContent(), /\*{8}/);
+  assert.match(await row.innerText(), /\*{8}/);
   const env = await callApi(slipway.apiUrl, 'GET', '/api/v1/projects/site/env');
   assert.deepEqual(
     env.body.env.map((v: { key: string }) => v.key),
@@ -209,7 +209,7 @@ test('set a variable in settings: it is listed by name, its value masked', opts,
   await page.getByRole('button', { name: 'Save build' }).click();
   const alert = page.getByRole('alert');
   await alert.waitFor();
-  assert.match(await alert.textContent(), /buildTimeoutSeconds/);
+  assert.match(await alert.innerText(), /buildTimeoutSeconds/);
   await page.getByLabel('Server memory (MiB)').fill('512');
   await page.getByRole('button', { name: 'Save limits' }).click();
   await page.getByText('Saved. New deployments use it.').waitFor();
@@ -322,7 +322,7 @@ test('a viewer invited by link sees everything and no control that changes somet
     await viewer.getByLabel('Email').fill('viewer@example.com');
     await viewer.getByLabel('Password').fill('not the password');
     await viewer.getByRole('button', { name: 'Sign in', exact: true }).click();
-    assert.match(await viewer.getByRole('alert').textContent(), /Wrong email or password/);
+    assert.match(await viewer.getByRole('alert').innerText(), /Wrong email or password/);
     await viewer.getByLabel('Password').fill('a long viewer password');
     await viewer.getByRole('button', { name: 'Sign in', exact: true }).click();
     await viewer.getByText('viewer@example.com').waitFor();

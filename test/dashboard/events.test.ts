@@ -79,7 +79,12 @@ test('a new deployment appears on the stream and each status it goes through fol
     },
   );
   assert.deepEqual(events[0], { type: 'hello', data: { project: 'ev', productionDeploymentId: null } });
-  const statuses = events.filter((e) => e.type === 'deployment').map((e) => (assert.equal(e.data.id, first), e.data.status));
+  const statuses = events
+    .filter((e) => e.type === 'deployment')
+    .map((e) => {
+      assert.equal(e.data.id, first);
+      return e.data.status;
+    });
   assert.equal(statuses.at(-1), 'ready');
   assert.ok(statuses.includes('queued') || statuses.includes('building'), statuses.join(','));
   // an event is a change, not a tick of the poll: a build of a few seconds makes a handful

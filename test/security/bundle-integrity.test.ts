@@ -82,7 +82,11 @@ describe('the edge', () => {
       put: (h, b) => good.blobs.put(h, b),
       putFile: (h, f) => good.blobs.putFile(h, f),
       stream: (h, r) => good.blobs.stream(h, r),
-      get: (h) => (asked.has(h) ? good.blobs.get(h) : (asked.add(h), bad.get(h))),
+      get: (h) => {
+        if (asked.has(h)) return good.blobs.get(h);
+        asked.add(h);
+        return bad.get(h);
+      },
     };
     const logged: string[] = [];
     const flagged: string[] = [];

@@ -173,7 +173,7 @@ function Actions({ d, project, onChange }: { d: Deployment; project: string; onC
 function Phases({ timings }: { timings: Record<string, number> }) {
   const total = timings.totalMs ?? PHASES.reduce((s, [k]) => s + (timings[k] ?? 0), 0);
   return (
-    <div class="phases" aria-label="Phase timings">
+    <div class="phases">
       {PHASES.filter(([k]) => timings[k] !== undefined).map(([k, label]) => (
         <div key={k} class="phase">
           <span class="phase-name">{label}</span>
@@ -233,8 +233,10 @@ function Log({ id, onEnd }: { id: string; onEnd: () => void }) {
     <>
       <ErrorBox error={error} title="Could not read the build log" />
       <pre
+        role="log"
         class="log"
         ref={box}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling log must take focus so the keyboard can scroll it
         tabIndex={0}
         aria-label="Build log"
         aria-live="off"

@@ -46,7 +46,17 @@ export function InvitePage({ token }: { token: string }) {
         {me !== null && !me.admin ? (
           <>
             <p>You are signed in as {me.user.email}.</p>
-            <button type="button" class="wide" disabled={busy} onClick={() => run(async () => (await api('POST', path), await loadMe()))}>
+            <button
+              type="button"
+              class="wide"
+              disabled={busy}
+              onClick={() =>
+                run(async () => {
+                  await api('POST', path);
+                  await loadMe();
+                })
+              }
+            >
               Accept the invitation
             </button>
           </>

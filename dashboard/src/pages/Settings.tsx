@@ -128,7 +128,7 @@ function EnvSection({ project, writable }: { project: string; writable: boolean 
     }
   };
   return (
-    <div class="card" aria-labelledby="h-env">
+    <section class="card" aria-labelledby="h-env">
       <h2 id="h-env">Environment variables</h2>
       <p class="muted small">Values are write-only: once saved they are never shown again, here or in the API. New deployments get them; existing ones keep theirs.</p>
       <ErrorBox error={error} />
@@ -150,7 +150,10 @@ function EnvSection({ project, writable }: { project: string; writable: boolean 
                   title={`Remove ${v.key}?`}
                   danger
                   class="danger small-btn"
-                  onConfirm={async () => (await api('DELETE', `/projects/${enc}/env/${encodeURIComponent(v.key)}`), reload())}
+                  onConfirm={async () => {
+                    await api('DELETE', `/projects/${enc}/env/${encodeURIComponent(v.key)}`);
+                    reload();
+                  }}
                 >
                   <p>New deployments will not have it. Existing deployments keep the value they were made with.</p>
                 </ConfirmButton>
@@ -184,7 +187,7 @@ function EnvSection({ project, writable }: { project: string; writable: boolean 
           <ErrorBox error={formError} title="Variable not saved" />
         </form>
       )}
-    </div>
+    </section>
   );
 }
 
@@ -218,7 +221,7 @@ function DomainsSection({ project, writable }: { project: string; writable: bool
     }
   };
   return (
-    <div class="card" aria-labelledby="h-domains">
+    <section class="card" aria-labelledby="h-domains">
       <h2 id="h-domains">Domains</h2>
       <ErrorBox error={error} />
       {data === undefined ? (
@@ -267,7 +270,10 @@ function DomainsSection({ project, writable }: { project: string; writable: bool
                     title={`Remove ${d.name}?`}
                     danger
                     class="danger small-btn"
-                    onConfirm={async () => (await api('DELETE', `/projects/${enc}/domains/${encodeURIComponent(d.name)}`), reload())}
+                    onConfirm={async () => {
+                      await api('DELETE', `/projects/${enc}/domains/${encodeURIComponent(d.name)}`);
+                      reload();
+                    }}
                   >
                     <p>The site stops answering at this name.</p>
                   </ConfirmButton>
@@ -289,6 +295,6 @@ function DomainsSection({ project, writable }: { project: string; writable: bool
         </form>
       )}
       <ErrorBox error={formError} />
-    </div>
+    </section>
   );
 }

@@ -102,7 +102,15 @@ export function TokensPage() {
         <div class="card">
           <h2>Browser sessions</h2>
           <p class="muted small">Signed in on another computer, or lost a device? End every session of yours at once; your API tokens keep working (revoke them above).</p>
-          <ConfirmButton label="Log out everywhere" title="Log out everywhere?" danger onConfirm={async () => (await logout(true), navigate('/login'))}>
+          <ConfirmButton
+            label="Log out everywhere"
+            title="Log out everywhere?"
+            danger
+            onConfirm={async () => {
+              await logout(true);
+              navigate('/login');
+            }}
+          >
             <p>Every browser signed in as you, this one included, is signed out.</p>
           </ConfirmButton>
         </div>
