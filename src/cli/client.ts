@@ -38,6 +38,55 @@ export class Client {
     return this.send<T>('PUT', path, { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
   }
 
+  /**
+   * Read a server-sent event stream until the server ends it; calls `onEvent` for each event.
+   * `lastEventId` resumes after an event already seen (the server's `id:` lines). Returns the
+   * last event id seen, so a caller can reconnect from there when the connection drops.
+   */
+  async events(path: string, onEvent: (type: string, data: string, id: string | undefined) => void, lastEventId?: string): Promise<string | undefined> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream', ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
+      });
+    } catch {
+      throw new ApiError(0, 'UNREACHABLE', `Cannot reach Slipway at ${this.url}.`, 'Start it with "slipway up", or point the CLI at it with --url or SLIPWAY_URL.');
+    }
+    if (!res.ok || res.body === null) {
+      const e = ((await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; hint?: string } }).error;
+      throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`, e?.hint);
+    }
+    let last = lastEventId;
+    let type = 'message';
+    let data: string[] = [];
+    let id: string | undefined;
+    let buffer = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl).replace(/\r$/, '');
+        buffer = buffer.slice(nl + 1);
+        if (line === '') {
+          if (data.length > 0) onEvent(type, data.join('\n'), id);
+          if (id !== undefined) last = id;
+          type = 'message';
+          data = [];
+          id = undefined;
+        } else if (!line.startsWith(':')) {
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') type = value;
+          else if (field === 'data') data.push(value);
+          else if (field === 'id') id = value;
+        }
+      }
+    }
+    return last;
+  }
+
   private async send<T>(method: string, path: string, headers: Record<string, string> | undefined, body: string | AsyncIterable<Uint8Array> | null): Promise<T> {
     let res: Response;
     try {

@@ -1,4 +1,4 @@
-import type { Client } from './client.js';
+import { ApiError, type Client } from './client.js';
 import type { Command, Context } from './command.js';
 import { PROJECT_OPTION } from './command.js';
 import { Failed } from './output.js';
@@ -32,19 +32,38 @@ interface LogPage {
 
 const enc = encodeURIComponent;
 
-/** Print log lines as they arrive until the build finishes; returns the final deployment and every line seen. */
+/**
+ * Print log lines as they arrive until the build finishes (the log's event stream: no polling),
+ * returns the final deployment and every line seen. A dropped connection resumes after the
+ * last line printed.
+ */
 async function follow(api: Client, id: string, spinner: Spinner): Promise<{ deployment: Deployment; lines: LogPage['lines'] }> {
-  let after = 0;
   const seen: LogPage['lines'] = [];
-  for (;;) {
-    const page = await api.request<LogPage>('GET', `/api/v1/deployments/${enc(id)}/logs?after=${after}`);
-    for (const line of page.lines) spinner.log(line.text);
-    seen.push(...page.lines);
-    after = page.next;
-    spinner.update(`${page.status}…`);
-    if (page.finished) return { deployment: await api.request<Deployment>('GET', `/api/v1/deployments/${enc(id)}`), lines: seen };
-    if (page.lines.length === 0) await new Promise((r) => setTimeout(r, 400));
+  let last: string | undefined;
+  let ended = false;
+  for (let drops = 0; !ended; ) {
+    try {
+      last = await api.events(
+        `/api/v1/deployments/${enc(id)}/logs`,
+        (type, data) => {
+          if (type === 'line') {
+            const line = JSON.parse(data) as LogPage['lines'][number];
+            spinner.log(line.text);
+            seen.push(line);
+          } else if (type === 'end') {
+            ended = true;
+          }
+        },
+        last,
+      );
+      if (!ended) spinner.update('building…');
+    } catch (err) {
+      // the API is restarting or the network dropped: try again a few times, then say so
+      if (!(err instanceof ApiError) || err.status !== 0 || ++drops > 5) throw err;
+      await new Promise((r) => setTimeout(r, 500 * drops));
+    }
   }
+  return { deployment: await api.request<Deployment>('GET', `/api/v1/deployments/${enc(id)}`), lines: seen };
 }
 
 function needId(ctx: Context, verb: string): string {
