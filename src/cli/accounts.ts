@@ -171,6 +171,11 @@ const handlers: Record<string, Handler> = {
       const team = await api.request<{ slug: string }>('POST', '/api/v1/teams', { slug: need(positionals[1], 'slug', 'slipway teams create <slug> [--name N]'), name: v.name });
       return out(v, team, () => [`Made team ${team.slug}; you are its owner.`]);
     }
+    if (positionals[0] === 'rm') {
+      const slug = need(positionals[1], 'slug', 'slipway teams rm <slug>');
+      await api.request('DELETE', `/api/v1/teams/${encodeURIComponent(slug)}`);
+      return out(v, { deleted: slug }, () => [`Deleted team ${slug}.`]);
+    }
     const { teams } = await api.request<{ teams: Me['teams'] }>('GET', '/api/v1/teams');
     out(v, { teams }, () => (teams.length === 0 ? ['No teams. Make one: slipway teams create <slug>'] : teams.map((t) => `${t.slug}\t${t.role}\t${t.name}`)));
   },
@@ -275,10 +280,10 @@ const HELP: Record<string, Omit<HandlerCommand, 'handler'>> = {
     examples: ['slipway whoami', 'slipway whoami --json | jq -r .user.email'],
   },
   teams: {
-    summary: 'List your teams, or create one',
-    usage: ['slipway teams [ls]', 'slipway teams create <slug> [--name N]'],
+    summary: 'List your teams, create one, or delete an empty one',
+    usage: ['slipway teams [ls]', 'slipway teams create <slug> [--name N]', 'slipway teams rm <slug>'],
     flags: ["--name N            the team's display name"],
-    examples: ['slipway teams', 'slipway teams create studio --name "Studio Clients"'],
+    examples: ['slipway teams', 'slipway teams create studio --name "Studio Clients"', 'slipway teams rm old-studio'],
   },
   members: {
     summary: "List, add, change and remove a team's members (owners)",

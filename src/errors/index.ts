@@ -27,6 +27,7 @@ export const ERRORS = {
   DEPLOYMENT_NOT_FOUND: { status: 404, who: 'user', hint: 'List deployments with GET /api/v1/projects/<project>/deployments.' },
   METHOD_NOT_ALLOWED: { status: 405, who: 'user', hint: 'Check the HTTP method in the API reference.' },
   CONFLICT: { status: 409, who: 'user', hint: 'Pick another name or update the existing resource.' },
+  TEAM_NOT_EMPTY: { status: 409, who: 'user', hint: 'Delete or move its projects first.' },
   NOT_READY: { status: 409, who: 'user', hint: 'Only a ready deployment can be promoted; wait for its build or pick another.' },
   NO_PREVIOUS_DEPLOYMENT: { status: 409, who: 'user', hint: 'Pass {"deploymentId"} of a ready deployment to roll back to.' },
   PAYLOAD_TOO_LARGE: { status: 413, who: 'user', hint: 'Send a smaller body.' },

@@ -142,3 +142,24 @@ test('the audit trail records who changed what, values never, newest first, by c
   const admin = await api.call('POST', '/api/v1/auth/login', { body: { token: ADMIN } });
   assert.ok(sessionCookieOf(admin).startsWith('slipway_session='));
 });
+
+test('deleting a team: refused while it has projects, then it goes with its members and tokens', async () => {
+  assert.equal((await api.call('POST', '/api/v1/teams', { auth: owner.token, body: { slug: 'closing' } })).status, 201);
+  assert.equal((await api.call('POST', '/api/v1/projects', { auth: owner.token, body: { name: 'last-site', repoUrl: 'file:///nowhere', team: 'closing' } })).status, 201);
+  const dora = await api.person('dora@example.com');
+  assert.equal((await api.call('POST', '/api/v1/teams/closing/members', { auth: owner.token, body: { email: 'dora@example.com', role: 'member' } })).status, 201);
+  // a member may not delete it; someone outside the team does not learn it exists
+  assert.equal((await api.call('DELETE', '/api/v1/teams/closing', { auth: dora.token })).status, 403);
+  assert.equal((await api.call('DELETE', '/api/v1/teams/closing', { auth: bob.token })).status, 404);
+  const full = await api.call('DELETE', '/api/v1/teams/closing', { auth: owner.token });
+  assert.equal(full.status, 409);
+  assert.equal(full.body.error.code, 'TEAM_NOT_EMPTY');
+  assert.match(full.body.error.message, /last-site/);
+  assert.equal((await api.call('DELETE', '/api/v1/projects/last-site', { auth: owner.token })).status, 204);
+  assert.equal((await api.call('DELETE', '/api/v1/teams/closing', { auth: owner.token })).status, 204);
+  const teams = (await api.call('GET', '/api/v1/teams', { auth: dora.token })).body.teams;
+  assert.deepEqual(teams, []);
+  assert.equal((await api.call('GET', '/api/v1/teams/closing/members', { auth: owner.token })).status, 404);
+  // the other teams are untouched
+  assert.equal((await api.call('GET', '/api/v1/projects/shop', { auth: owner.token })).status, 200);
+});

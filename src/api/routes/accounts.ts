@@ -69,6 +69,23 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send({ slug: team.slug, name: team.name, role: 'owner' });
     });
 
+    // Delete a team: only an empty one (its projects are deleted or moved first), so no site goes
+    // dark by one click; its memberships, invitations, team-scoped tokens and audit trail go with it (cascade).
+    app.delete<TeamParams>('/teams/:team', { config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
+      const team = req.grant.team!;
+      await store.tx(async (db) => {
+        const projects = await db.selectFrom('projects').select('name').where('team_id', '=', team.id).orderBy('name').limit(6).execute();
+        if (projects.length > 0) {
+          const names = projects.slice(0, 5).map((p) => p.name);
+          throw new AppError('TEAM_NOT_EMPTY', `Team "${team.slug}" still has projects: ${names.join(', ')}${projects.length > 5 ? ', …' : ''}.`, {
+            hint: 'Delete them first (slipway projects rm <name>), then delete the team.',
+          });
+        }
+        await db.deleteFrom('teams').where('id', '=', team.id).execute();
+      });
+      return reply.code(204).send();
+    });
+
     app.get<TeamParams>('/teams/:team/members', { config: { access: { team: 'team', role: 'viewer' } } }, async (req) => ({ members: await members(store.db, req.grant.team!) }));
 
     // an existing account; a new person gets an invitation link (POST /teams/<team>/invitations)
