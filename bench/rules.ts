@@ -6,16 +6,16 @@
  * a request the rules do not redirect. Target: >= 0.9 x the site without rules.
  * SLIPWAY_BENCH_SECONDS (default 5) and SLIPWAY_BENCH_ROUNDS (default 3) size the runs.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalBlobStore, sha256 } from '../src/blobs/index.js';
 import type { Manifest, SiteRules } from '../src/manifest/index.js';
 import { parseHeaders, parseRedirects, vercelRules } from '../src/rules/index.js';
-import { wrkHost, type WrkResult } from './static.js';
+import { startEdgeCluster, statusOf, wrkHost, type WrkResult } from './load-tools.js';
+import { median } from './stats.js';
 import { stopChild } from './processes.js';
 
 const TARGETS = [
@@ -71,12 +71,6 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
-}
-
 /** 200 rules of the shapes sites really carry: moved sections, legacy URLs, per-section headers. */
 function vercelJson(withCondition = false): string {
   const redirects = Array.from({ length: 120 }, (_, i) =>
@@ -128,33 +122,15 @@ async function storeSites(dir: string): Promise<string> {
 }
 
 async function startEdge(configFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const primary = fileURLToPath(new URL('./static-primary.js', import.meta.url));
-  const child = spawn(process.execPath, [primary, '0', '1', 'none'], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, SLIPWAY_BENCH_EDGE_CONFIG: configFile } });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening (\d+)/.exec(out);
-      if (match?.[1] !== undefined) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`edge cluster exited with code ${code} before listening`)));
-    setTimeout(() => reject(new Error('edge cluster did not listen within 20 s')), 20_000).unref();
-  });
+  const edge = await startEdgeCluster(fileURLToPath(new URL('./static-primary.js', import.meta.url)), ['0', '1', 'none'], { SLIPWAY_BENCH_EDGE_CONFIG: configFile });
   for (const target of TARGETS) {
-    const status = await new Promise<number>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: target.host }, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', () => resolve(0));
-      req.end();
-    });
+    const status = await statusOf(edge.port, target.host);
     if (status !== 200) {
-      await stopChild(child);
+      await stopChild(edge.child);
       throw new Error(`the edge answered ${status} for ${target.host}`);
     }
   }
-  return { child, port };
+  return edge;
 }
 
 // run directly: print the table

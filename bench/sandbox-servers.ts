@@ -15,7 +15,7 @@ import type { ServerGateway } from '../src/edge/types.js';
 import type { ServerBundle } from '../src/manifest/index.js';
 import { Runtime } from '../src/runtime/index.js';
 import { packageScript } from '../test/runtime/helpers.js';
-import { wrkHost, type WrkResult } from './static.js';
+import { wrkHost, type WrkResult } from './load-tools.js';
 import { status } from './ssr.js';
 import { median } from './stats.js';
 

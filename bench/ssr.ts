@@ -17,7 +17,7 @@ import { LocalBlobStore } from '../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup } from '../src/edge/index.js';
 import { createRuntimeGateway } from '../src/runtime/index.js';
 import { fixturesDir } from '../test/helpers/paths.js';
-import { wrkHost } from './static.js';
+import { wrkHost } from './load-tools.js';
 import { median, ms } from './stats.js';
 
 const run$ = promisify(execFile);
