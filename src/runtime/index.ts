@@ -2,7 +2,8 @@
  * The runtime (inside the edge): runs SSR deployments' server processes on loopback and
  * proxies requests to them. Other parts import only this file.
  */
-export { Runtime, type RuntimeOptions, type RuntimeStatus, type ServerLimitOverrides } from './runtime.js';
+export { Runtime } from './runtime.js';
+export type { RuntimeOptions, RuntimeStatus, ServerLimitOverrides } from './options.js';
 export { ServerStartError } from './server-process.js';
 export { BundleIntegrityError } from './verify.js';
 export type { MaterializedBundle } from './bundles.js';

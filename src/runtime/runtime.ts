@@ -1,78 +1,16 @@
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { LocalBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
-import type { Sandbox } from '../sandbox/index.js';
-import { dirname, join } from 'node:path';
-import { openServerSandbox, serverNode, type ServerSandboxOptions } from './server-sandbox.js';
 import { BundleDir, type MaterializedBundle } from './bundles.js';
+import { launchServer } from './launch.js';
+import type { RuntimeOptions, RuntimeStatus, ServerLimitOverrides } from './options.js';
 import { sweepIdle } from './idle.js';
 import { watchMemory, type WatchedServer } from './memory.js';
 import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
-import { ServerProcess, ServerStartError } from './server-process.js';
+import type { ServerProcess } from './server-process.js';
 import { proxyUpgrade } from './upgrade.js';
-
-export interface RuntimeOptions {
-  blobs: LocalBlobStore;
-  /** where bundles are materialized, one folder per deployment, e.g. `<data-dir>/runtime` */
-  dir: string;
-  /** where each deployment's writable folder is made (default `<dir>-data`, e.g. `<data-dir>/runtime-data`) */
-  dataDir?: string | undefined;
-  /** a bundle file's bytes do not match the manifest (changed blob): its server is not started; record it (e.g. in the store) */
-  onIntegrityError?: ((deploymentId: string, reason: string) => void) | undefined;
-  /** an unpinned deployment with no request for this long is stopped (default 15 min) */
-  idleMs?: number;
-  /** how long a server may take to answer its first HTTP request (default 30 s) */
-  startTimeoutMs?: number;
-  /** V8 heap limit per server process, `--max-old-space-size` (default: node's own) */
-  memoryLimitMb?: number;
-  /** time allowed until a response's headers arrive; then 504 (default 60 s) */
-  requestTimeoutMs?: number;
-  /** lifecycle events and failures the runtime survives (default: console.error) */
-  log?: (message: string, error?: Error) => void;
-  /**
-   * Run servers in a bubblewrap sandbox (when it works here): these paths hidden (the platform's
-   * data dir), the deployment's own folder writable, and the server dies with this process.
-   */
-  sandbox?: ServerSandboxOptions | undefined;
-  /** every line a server prints */
-  onOutput?: (deploymentId: string, line: string) => void;
-  /**
-   * the shared Node.js cache (see src/nodejs): a bundle that names its Node.js release runs on
-   * that binary, fetched here first if this machine lacks it (default `<dir>/../node`)
-   */
-  nodeCacheDir?: string | undefined;
-  /** how often the servers' resident memory is checked against their limits (default 1 s) */
-  memoryCheckMs?: number;
-  /**
-   * Remove materialized bundles not used for `unusedMs` (by any process sharing `dir`) at
-   * start-up and every `everyMs` (default: a 24th of unusedMs, at most an hour). Off by default.
-   */
-  collectBundles?: { unusedMs: number; everyMs?: number } | undefined;
-}
-
-/** One deployment's own limits; unset ones fall back to the runtime's options. */
-export interface ServerLimitOverrides {
-  memoryLimitMb?: number | undefined;
-  requestTimeoutMs?: number | undefined;
-  /** processes and threads; at most the sandbox's own `pids` (the operator's maximum) */
-  pids?: number | undefined;
-  /** CPU weight among the servers (default 1024; all servers together weigh one process per core) */
-  cpuShares?: number | undefined;
-}
-
-export interface RuntimeStatus {
-  deploymentId: string;
-  pid: number | undefined;
-  port: number | undefined;
-  state: 'starting' | 'running' | 'draining' | 'restarting';
-  inFlight: number;
-  startedAt: number | undefined;
-  lastRequestAt: number;
-  pinned: boolean;
-}
 
 /** One server process's life for one deployment; a drained deployment that is asked for again gets a new one. */
 interface Instance {
@@ -338,15 +276,6 @@ export class Runtime {
     await Promise.all([...this.drains.values()]);
   }
 
-  private sandboxFor(inst: Instance, bundle: MaterializedBundle, nodeDir: string | undefined): Promise<Sandbox | undefined> {
-    const sandbox = this.opts.sandbox;
-    return sandbox === undefined ? Promise.resolve(undefined) : openServerSandbox(sandbox, bundle, nodeDir, this.memoryLimitOf(inst), inst.limits);
-  }
-
-  private nodeFor(inst: Instance): Promise<{ bin: string; dir: string } | undefined> {
-    return serverNode(inst.bundle.node?.version, this.opts.nodeCacheDir ?? join(dirname(this.opts.dir), 'node'), (line) => this.log(`${inst.deploymentId}: ${line}`));
-  }
-
   status(): RuntimeStatus[] {
     const out: RuntimeStatus[] = [];
     const seen = new Set<Instance>();
@@ -375,38 +304,17 @@ export class Runtime {
     inst.restartTimer = undefined;
     this.live.add(inst);
     const starting = (async () => {
-      const bundleDir = await this.materialize(inst.deploymentId, inst.bundle);
-      const cwd = bundleDir.dir;
-      const node = await this.nodeFor(inst);
-      const box = await this.sandboxFor(inst, bundleDir, node?.dir);
-      const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
-      const spawnOpts = {
-        agent,
+      const { proc, agent, box } = await launchServer({
         deploymentId: inst.deploymentId,
-        cwd,
-        entry: inst.bundle.entry,
-        args: inst.bundle.args,
+        bundle: inst.bundle,
         env: inst.env,
+        limits: inst.limits,
         memoryLimitMb: this.memoryLimitOf(inst),
-        startTimeoutMs: this.opts.startTimeoutMs,
-        onOutput: this.opts.onOutput === undefined ? undefined : (line: string) => this.opts.onOutput?.(inst.deploymentId, line),
-        node: node?.bin,
-        wrap: box?.prefix,
-        listenHost: box?.listenHost,
-        host: box?.address,
+        materialize: (id, bundle) => this.materialize(id, bundle),
         usedPorts: new Set(this.byPort.keys()),
-      };
-      const proc = await ServerProcess.start(spawnOpts)
-        .catch((err: unknown) => {
-          // the free port was taken between choosing and binding it: choose again, once
-          if (err instanceof ServerStartError && err.output.some((l) => l.includes('EADDRINUSE'))) return ServerProcess.start(spawnOpts);
-          throw err;
-        })
-        .catch(async (err: unknown) => {
-          agent.destroy();
-          await box?.release();
-          throw err;
-        });
+        opts: this.opts,
+        log: this.log,
+      });
       if (this.closed) {
         agent.destroy();
         await proc.stop();
