@@ -5,7 +5,7 @@ import { isBlobIntegrityError, LocalBlobStore, type BlobStore } from '../blobs/i
 import { runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
-import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAliasForward, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
+import { aliasTarget, getDeployment, movePreviewAliases, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
@@ -200,11 +200,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
         .where('id', '=', deployment.id)
         .execute();
       const ready = await getDeployment(db, deployment.id);
-      const aliases: string[] = [];
-      if (ready.branch !== null) {
-        const name = branchAlias(branchSlug(ready.branch, project.name));
-        if (await moveAliasForward(db, project.id, name, ready)) aliases.push(name);
-      }
+      const aliases = await movePreviewAliases(db, project.name, ready);
       if (ready.target === 'production' && (await setProduction(db, ready, { onlyIfNewer: true }))) aliases.push(PRODUCTION);
       return aliases;
     });
