@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { LogFn } from '../build/types.js';
 import { redactUrl, runGit, type GitResult } from './git.js';
@@ -135,6 +137,31 @@ export async function fetchSource(opts: FetchSourceOptions): Promise<FetchedComm
   const [authorName = '', authorEmail = '', message = ''] = info.split('\0');
   log(`Checked out ${sha.slice(0, 12)} "${firstLine(message)}" in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return { sha, message: message.trim(), authorName, authorEmail };
+}
+
+/**
+ * The paths that differ between two commits (`git diff --name-only before after`), fetched
+ * into a throwaway bare repository; undefined
+ * when the repository cannot say in time (a webhook must answer within seconds).
+ * `await changedPaths(url, 'a1b2…', 'c3d4…')` -> `['apps/web/index.html']`
+ */
+export async function changedPaths(repoUrl: string, before: string, after: string, opts: { timeoutMs?: number } = {}): Promise<string[] | undefined> {
+  checkUrl(repoUrl);
+  if (!SHA.test(before) || !SHA.test(after)) return undefined;
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-diff-'));
+  const git = (args: string[]) => runGit(args, { cwd: dir, timeoutMs: Math.max(deadline - Date.now(), 1) });
+  try {
+    if ((await git(['init', '--quiet', '--bare'])).code !== 0) return undefined;
+    if ((await git(['fetch', '--quiet', '--no-tags', repoUrl, before, after])).code !== 0) return undefined;
+    const diff = await git(['diff', '--name-only', '--no-renames', before, after]);
+    if (diff.code !== 0 || diff.timedOut) return undefined;
+    return diff.stdout.split('\n').filter((line) => line !== '');
+  } catch {
+    return undefined;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function checkUrl(repoUrl: string): void {
