@@ -22,12 +22,11 @@ export async function stalePushReason(repoUrl: string, d: Deployment, signal: Ab
 
 /**
  * Record the skip: the job is done and the deployment canceled with the reason (code
- * STALE_PUSH), in one transaction, and only while this worker still owns the job.
+ * STALE_PUSH, or BUILD_SKIPPED for an ignored build step), in one transaction, and only while this worker still owns the job.
  */
-export async function recordStalePush(store: Store, queue: Queue, job: ClaimedJob, deployment: Deployment, reason: string): Promise<void> {
-  const code: ErrorCode = 'STALE_PUSH';
+export async function recordStalePush(store: Store, queue: Queue, job: ClaimedJob, deployment: Deployment, reason: string, code: ErrorCode = 'STALE_PUSH', phase = 'fetch'): Promise<void> {
   await store.tx(async (db) => {
     if (!(await queue.complete(db, job))) return;
-    await db.updateTable('deployments').set({ status: 'canceled', error_code: code, error_phase: 'fetch', error_message: reason, finished_at: Date.now() }).where('id', '=', deployment.id).execute();
+    await db.updateTable('deployments').set({ status: 'canceled', error_code: code, error_phase: phase, error_message: reason, finished_at: Date.now() }).where('id', '=', deployment.id).execute();
   });
 }
