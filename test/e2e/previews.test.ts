@@ -175,3 +175,22 @@ test('the ignored build step by paths: a push that changes nothing under site/ i
   await serves(production, 'production v2');
   assert.equal((await slipway.api('GET', `/api/v1/projects/${PROJECT}/deployments`)).body.deployments.length, before + 1);
 });
+
+test('the ignored build step by command: run in the sandbox with the commit checked out, exit 0 skips the build', async () => {
+  assert.equal((await slipway.api('PATCH', `/api/v1/projects/${PROJECT}`, { ignoredBuildStep: { command: 'test -f site/skip-me' } })).status, 200);
+  const skipSha = await commitTo('feature/cmd', { ...page('never served'), 'site/skip-me': '' });
+  const skipped = await github('push', pushOf('feature/cmd', skipSha));
+  const d = await waitForStatus(slipway, skipped.body.deploymentId, ['ready', 'failed', 'canceled']);
+  assert.equal(d.status, 'canceled');
+  assert.equal(d.error.code, 'BUILD_SKIPPED');
+  assert.match(d.error.message, /"test -f site\/skip-me" exited 0/);
+  await serves(hostOf('feature/cmd'), 404);
+
+  await git(repo.work, 'rm', '--quiet', 'site/skip-me');
+  const buildSha = await repo.commit(page('command said build'), 'build this one');
+  await repo.push('feature/cmd');
+  const built = await github('push', pushOf('feature/cmd', buildSha, skipSha));
+  await ready(built.body.deploymentId);
+  await serves(hostOf('feature/cmd'), 'command said build');
+  await slipway.api('PATCH', `/api/v1/projects/${PROJECT}`, { ignoredBuildStep: null });
+});
