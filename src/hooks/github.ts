@@ -48,8 +48,9 @@ function githubPullRequest(p: Record<string, unknown>): HookEvent {
     throw new AppError('VALIDATION', 'The pull_request payload has no number.', { hint: 'Send GitHub webhook payloads unchanged.' });
   const head = obj(pr.head);
   const baseRepo = str(obj(obj(pr.base).repo).full_name) ?? str(obj(p.repository).full_name);
-  // a deleted fork leaves head.repo null: it is still not the base repository
-  const headRepo = head.repo === null ? '(deleted fork)' : str(obj(head.repo).full_name);
+  // a deleted fork leaves head.repo null: nothing to build from, and only a fork can be deleted under a pull request
+  if (head.repo === null && action !== 'closed') return { kind: 'ignored', reason: `pull request #${number} comes from a fork that was deleted` };
+  const headRepo = head.repo === null ? null : str(obj(head.repo).full_name);
   return {
     kind: 'pull-request',
     action: action === 'closed' ? 'close' : 'build',
