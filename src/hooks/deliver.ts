@@ -28,7 +28,7 @@ export async function handleDelivery(deps: HookDeps, project: Project, delivery:
   const earlier = await seen(store.db, delivery.id);
   if (earlier !== undefined) return earlier;
   // may ask the repository (git diff), so it runs before the transaction
-  const plan = await planDelivery(project, delivery, (push) => (push.changedFiles !== undefined ? Promise.resolve(push.changedFiles) : changedPaths(project.repo_url, push.before ?? '', push.sha)));
+  const plan = await planDelivery(project, delivery, (before, after, listed) => (listed !== undefined ? Promise.resolve(listed) : changedPaths(project.repo_url, before, after)));
   const outcome = await store.tx(async (db) => {
     const again = await seen(db, delivery.id);
     if (again !== undefined) return { answer: again, enqueued: false, moved: [] as string[] };

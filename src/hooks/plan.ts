@@ -33,7 +33,7 @@ export interface PlannedBuild {
  * The paths a push changed, from the payload, else asked of the repository; undefined: unknown
  * (then the push builds: skipping is only for a push known to change nothing that matters).
  */
-export type ChangedFiles = (push: PushEvent & { sha: string }) => Promise<string[] | undefined>;
+export type ChangedFiles = (before: string, after: string, listed: string[] | undefined) => Promise<string[] | undefined>;
 
 /** Decide, before any write, what a delivery means for this project under its preview settings. */
 export async function planDelivery(project: Project, delivery: Delivery, changedFiles: ChangedFiles): Promise<Plan> {
@@ -42,7 +42,7 @@ export async function planDelivery(project: Project, delivery: Delivery, changed
   if (event.kind === 'ignored') return { kind: 'ignore', reason: event.reason };
   if (event.kind === 'ping') return { kind: 'ignore', reason: 'ping' };
   if (event.kind === 'push') return planPush(project, settings, event, changedFiles);
-  return planPullRequest(settings, delivery, event);
+  return planPullRequest(settings, delivery, event, changedFiles);
 }
 
 async function planPush(project: Project, settings: PreviewSettings, push: PushEvent, changedFiles: ChangedFiles): Promise<Plan> {
@@ -56,13 +56,8 @@ async function planPush(project: Project, settings: PreviewSettings, push: PushE
     const why = previewRefusal(settings, push.branch);
     if (why !== undefined) return { kind: 'ignore', reason: why };
   }
-  const step = settings.ignoredBuildStep;
-  if (step !== null && 'paths' in step && push.before !== undefined) {
-    const files = await changedFiles({ ...push, sha: push.sha });
-    if (files !== undefined && !files.some((f) => step.paths.some((p) => pathMatches(p, f)))) {
-      return { kind: 'skip', sha: push.sha, branch: push.branch, reason: `ignored build step: the push changes none of ${step.paths.join(', ')} (${files.length} files changed)` };
-    }
-  }
+  const skip = await skipReason(settings, push.before, push.sha, push.changedFiles, changedFiles);
+  if (skip !== undefined) return { kind: 'skip', sha: push.sha, branch: push.branch, reason: skip };
   return {
     kind: 'build',
     build: {
@@ -82,7 +77,7 @@ async function planPush(project: Project, settings: PreviewSettings, push: PushE
   };
 }
 
-function planPullRequest(settings: PreviewSettings, delivery: Delivery, pr: PullRequestEvent): Plan {
+async function planPullRequest(settings: PreviewSettings, delivery: Delivery, pr: PullRequestEvent, changedFiles: ChangedFiles): Promise<Plan> {
   const alias = prAlias(pr.number);
   const noun = delivery.provider === 'gitlab' ? 'merge request' : 'pull request';
   if (pr.action === 'close') return { kind: 'remove', alias, reason: `${noun} #${pr.number} was closed`, prNumber: pr.number };
@@ -90,6 +85,9 @@ function planPullRequest(settings: PreviewSettings, delivery: Delivery, pr: Pull
     return { kind: 'ignore', reason: `${noun} #${pr.number} comes from the fork ${pr.forkRepo}; fork previews are off (set forkPreviews to build them, without the project's variables)` };
   const why = previewRefusal(settings, pr.headBranch);
   if (why !== undefined) return { kind: 'ignore', reason: why };
+  // new commits on a pull request are judged like a push (else the pull request event would build what the push skipped)
+  const skip = await skipReason(settings, pr.before, pr.sha, undefined, changedFiles);
+  if (skip !== undefined) return { kind: 'skip', sha: pr.sha, branch: pr.headBranch, reason: skip };
   return {
     kind: 'build',
     build: {
@@ -107,6 +105,16 @@ function planPullRequest(settings: PreviewSettings, delivery: Delivery, pr: Pull
       alias,
     },
   };
+}
+
+/** The ignored build step by paths: why these commits are not built, or undefined when they are (or nobody can tell). */
+async function skipReason(settings: PreviewSettings, before: string | undefined, after: string, listed: string[] | undefined, changedFiles: ChangedFiles): Promise<string | undefined> {
+  const step = settings.ignoredBuildStep;
+  // a new branch or a new pull request has no "before" to compare with: it builds
+  if (step === null || !('paths' in step) || before === undefined) return undefined;
+  const files = await changedFiles(before, after, listed);
+  if (files === undefined || files.some((f) => step.paths.some((p) => pathMatches(p, f)))) return undefined;
+  return `ignored build step: the push changes none of ${step.paths.join(', ')} (${files.length} files changed)`;
 }
 
 /** Why a branch gets no preview under the project's settings, or undefined when it does. */

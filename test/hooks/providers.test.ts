@@ -195,6 +195,10 @@ test('preview settings: validated with a hint, shown in GET, and applied to push
   assert.ok((await push('refs/heads/docs', [{ id: shaB, added: [], modified: ['apps/web/index.html'], removed: [] }])).body.deploymentId);
   const diffed = await push('refs/heads/docs', [{ id: shaB, message: 'no file lists' }]);
   assert.match(diffed.body.skipped, /none of apps\/web \(1 files changed\)/, 'git diff --name-only found index.html');
+  // a pull request's new commits too: else its event would build what the push skipped
+  const synchronize = { ...githubPr('synchronize', 30, shaB), before: shaA, after: shaB };
+  assert.match((await sendGithub(slipway.apiUrl, 'hooks', secret, 'pull_request', synchronize)).body.skipped, /none of apps\/web/);
+  assert.ok((await sendGithub(slipway.apiUrl, 'hooks', secret, 'pull_request', githubPr('opened', 31, shaB))).body.deploymentId, 'a new pull request has nothing to compare with');
   await patch({ ignoredBuildStep: { paths: ['index.html'] } });
   assert.ok((await push('refs/heads/docs', [{ id: shaB, message: 'no file lists' }])).body.deploymentId);
 
