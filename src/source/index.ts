@@ -78,10 +78,19 @@ export async function resolveRef(repoUrl: string, ref: string, opts: { signal?: 
 export async function branchTip(repoUrl: string, branch: string, opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<string | null> {
   checkUrl(repoUrl);
   if (branch === '' || branch.startsWith('-') || /[\s\0~^:?*[\\]/.test(branch)) throw new AppError('REF_NOT_FOUND', `"${branch}" is not a valid branch name.`);
-  const ref = `refs/heads/${branch}`;
+  return refTip(repoUrl, `refs/heads/${branch}`, opts);
+}
+
+/**
+ * The commit a full ref name points at now (`refs/pull/12/head`), or null when there is no such
+ * ref; like branchTip, for the refs a git host keeps for a pull request's head.
+ */
+export async function refTip(repoUrl: string, ref: string, opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<string | null> {
+  checkUrl(repoUrl);
+  if (!ref.startsWith('refs/') || ref.includes('..') || /[\s\0~^:?*[\\]/.test(ref)) throw new AppError('REF_NOT_FOUND', `"${ref}" is not a valid ref name.`);
   const timeoutMs = opts.timeoutMs ?? TIP_TIMEOUT_MS;
   const result = await runGit(['ls-remote', repoUrl, ref], { timeoutMs, signal: opts.signal });
-  if (result.timedOut) throw new AppError('SOURCE_UNREACHABLE', `${redactUrl(repoUrl)} did not say where ${branch} is within ${Math.round(timeoutMs / 1000)}s.`);
+  if (result.timedOut) throw new AppError('SOURCE_UNREACHABLE', `${redactUrl(repoUrl)} did not say where ${ref} is within ${Math.round(timeoutMs / 1000)}s.`);
   if (result.code !== 0) throw unreachable(repoUrl, result);
   // ls-remote matches patterns against the ends of ref names: take the exact ref only
   for (const line of result.stdout.split('\n')) {

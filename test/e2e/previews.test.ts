@@ -161,6 +161,14 @@ test("a fork's pull request is ignored by default; allowed, it builds without th
   assert.deepEqual([env.status, env.text], [200, ''], 'the build saw no GREETING');
   await serves(production, 'production v1');
   await serves(production, 'hello-from-the-project', '/env.txt');
+
+  // the fork moves on; a replayed delivery of its old head is not built (its head ref says so)
+  await repo.commit(page('fork, later'), 'fork change 2');
+  await git(repo.work, 'push', '--quiet', '--force', 'origin', 'HEAD:refs/pull/8/head');
+  const replay = await github('pull_request', prOf('synchronize', 8, 'main', sha, undefined, 'mallory/Hello-World'));
+  const stale = await waitForStatus(slipway, replay.body.deploymentId, ['ready', 'failed', 'canceled']);
+  assert.deepEqual([stale.status, stale.error?.code], ['canceled', 'STALE_PUSH']);
+  await serves(forkHost, 'from a fork');
 });
 
 test('the ignored build step by paths: a push that changes nothing under site/ is skipped with the reason', async () => {
