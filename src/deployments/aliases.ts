@@ -15,8 +15,8 @@ export function prAlias(prNumber: number): string {
 }
 
 const HASH_LENGTH = 6;
-/** names that a slug must not take unhashed: a pull request's host, or the look of a hashed slug */
-const RESERVED = /^pr-\d+$|-[0-9a-f]{6}$/;
+/** names a slug must not take unhashed: a pull request's host, a deployment id's (`d` + 11), the look of a hashed slug */
+const RESERVED = /^pr-\d+$|^d[a-z0-9]{11}$|-[0-9a-f]{6}$/;
 
 /**
  * The DNS label part of a branch preview, `<slug>--<project>` at most 63 characters. A name

@@ -21,6 +21,7 @@ test('branch slugs: plain names stay, anything else gets a hash of the exact nam
   assert.equal(branchSlug('a-b', 'site'), 'a-b');
   // a branch may not take a pull request's host, nor look like a hashed slug of another branch
   assert.match(branchSlug('pr-7', 'site'), /^pr-7-[0-9a-f]{6}$/);
+  assert.match(branchSlug('dk3v9x0q2m7a', 'site'), /^dk3v9x0q2m7a-[0-9a-f]{6}$/, 'nor a deployment id, which the edge looks up first');
   const hashed = branchSlug('x/y', 'site');
   assert.notEqual(branchSlug(hashed, 'site'), hashed);
   assert.match(branchSlug('日本語', 'site'), /^branch-[0-9a-f]{6}$/);
