@@ -25,18 +25,21 @@ export type Answer = { status: number; body: Record<string, unknown> };
 export async function handleDelivery(deps: HookDeps, project: Project, delivery: Delivery): Promise<Answer> {
   const { store, events } = deps;
   if (delivery.event.kind === 'ping') return { status: 200, body: { ok: true, project: project.name } };
-  const earlier = await seen(store.db, delivery.id);
+  // GitLab's event UUID (and a body's hash) is the same for every webhook of one repository: one
+  // repository may feed two projects. GitHub's ids are per webhook already (and kept as stored before).
+  const key = delivery.provider === 'github' ? delivery.id : `${delivery.id}@${project.id}`;
+  const earlier = await seen(store.db, key);
   if (earlier !== undefined) return earlier;
   // may ask the repository (git diff), so it runs before the transaction
   const plan = await planDelivery(project, delivery, (before, after, listed) => (listed !== undefined ? Promise.resolve(listed) : changedPaths(project.repo_url, before, after)));
   const outcome = await store.tx(async (db) => {
-    const again = await seen(db, delivery.id);
+    const again = await seen(db, key);
     if (again !== undefined) return { answer: again, enqueued: false, moved: [] as string[] };
     const done = await apply(deps, db, project, delivery, plan);
     await db
       .insertInto('webhook_deliveries')
       .values({
-        delivery_id: delivery.id,
+        delivery_id: key,
         project_id: project.id,
         deployment_id: typeof done.answer.body.deploymentId === 'string' ? done.answer.body.deploymentId : null,
         response: JSON.stringify(done.answer),

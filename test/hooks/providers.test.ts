@@ -106,6 +106,10 @@ test('GitLab: X-Gitlab-Token is required and compared; Push Hook and Merge Reque
   assert.deepEqual([d.branch, d.commit.sha, d.commit.message, d.target], ['feature/gl', shaB, 'fixed readme', 'preview']);
   assert.deepEqual(d.source, { provider: 'gitlab', repo: 'mike/diaspora', headRepo: null });
   assert.equal((await sendGitlab(slipway.apiUrl, 'hooks', secret, 'Push Hook', push, 'uuid-1')).body.deploymentId, d.id, 'the same X-Gitlab-Event-UUID');
+  // one repository's webhook to a second project is that project's own delivery
+  const second = await slipway.api('POST', '/api/v1/projects', { name: 'hooks-two', repoUrl: repo.url });
+  const other = await sendGitlab(slipway.apiUrl, 'hooks-two', second.body.webhookSecret, 'Push Hook', push, 'uuid-1');
+  assert.ok(other.body.deploymentId !== undefined && other.body.deploymentId !== d.id, JSON.stringify(other.body));
   // without the UUID header, the body itself is the delivery
   const noUuid = await sendGitlab(slipway.apiUrl, 'hooks', secret, 'Push Hook', { ...push, ref: 'refs/heads/feature/gl2' }, null);
   const again = await sendGitlab(slipway.apiUrl, 'hooks', secret, 'Push Hook', { ...push, ref: 'refs/heads/feature/gl2' }, null);
