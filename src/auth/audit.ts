@@ -31,6 +31,28 @@ export async function recordAudit(db: Db, teamId: string | null, caller: Caller,
     .execute();
 }
 
+/**
+ * Write one audit event whose actor is a git host's webhook delivery (actor type 'webhook',
+ * actor id the provider: 'github', 'gitlab', 'gitea'), in the caller's transaction.
+ */
+export async function recordWebhookAudit(db: Db, teamId: string | null, provider: string, entry: AuditEntry): Promise<void> {
+  if (teamId === null) return;
+  await db
+    .insertInto('audit_events')
+    .values({
+      team_id: teamId,
+      actor_type: 'webhook',
+      actor_id: provider,
+      actor_email: null,
+      action: entry.action,
+      target: entry.target,
+      details: JSON.stringify(entry.details ?? {}),
+      at: Date.now(),
+      ip: null,
+    })
+    .execute();
+}
+
 const PAGE = 50;
 
 /** A page of a team's events, newest first; the cursor is the id to continue below. */

@@ -24,7 +24,7 @@ export {
   setMembership,
   teamsOf,
 } from './accounts.js';
-export { actorOf, readAudit, recordAudit, type AuditEntry } from './audit.js';
+export { actorOf, readAudit, recordAudit, recordWebhookAudit, type AuditEntry } from './audit.js';
 export { callerUserId, fromToken, resolveCaller, type Caller } from './caller.js';
 export { dummyHash, hashPassword, needsRehash, verifyPassword } from './password.js';
 export { checkLoginLimit, clearAccountFailures, LOGIN_LIMITS, recordAttempt } from './rate-limit.js';

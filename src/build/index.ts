@@ -126,6 +126,13 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
       return new AppError('BUILD_LIMIT', `Command "${label}" was stopped: the build ran into ${limit}.${tail.length > 0 ? `\n${tail.join('\n')}` : ''}`);
     };
 
+    // the project's "ignored build step", in the sandbox with the commit checked out: exit 0 means skip (Vercel's convention)
+    if (req.ignoreCommand !== undefined) {
+      const { code } = await exec(req.ignoreCommand, ['sh', '-c', req.ignoreCommand]);
+      if (code === 0) throw new AppError('BUILD_SKIPPED', `Skipped: the ignored build step "${req.ignoreCommand}" exited 0, so this commit is not built.`);
+      log(`The ignored build step exited ${code}: building`);
+    }
+
     // install
     const installStart = Date.now();
     let managerVersion: string | undefined;

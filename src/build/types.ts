@@ -43,6 +43,8 @@ export interface BuildRequest {
   cache?: BuildCacheOptions | undefined;
   /** run on the Node.js the project asks for (see src/nodejs), from this shared cache; none: the node running Slipway */
   node?: { cacheDir: string; setting?: string | undefined } | undefined;
+  /** a shell command run before the install with the commit checked out; exit 0: skip this build (BUILD_SKIPPED) */
+  ignoreCommand?: string | undefined;
 }
 
 export interface BuildLimits {

@@ -78,6 +78,9 @@ async function create(ctx: Context, name: string | undefined): Promise<void> {
     ctx.out.line(`${ctx.out.green('Created')} ${ctx.out.bold(p.name)}. Production will be served at ${p.productionUrl}`);
     ctx.out.line(`\nAdd a webhook in your git host (GitHub: Settings → Webhooks → Add webhook):`);
     ctx.out.line(`  Payload URL:   ${p.webhookUrl}\n  Content type:  application/json\n  Secret:        ${p.webhookSecret}   (shown only now)`);
+    // the same secret signs (Gitea) or is the token (GitLab) of the other hosts' webhooks
+    const other = (host: string) => p.webhookUrl.replace('/hooks/github/', `/hooks/${host}/`);
+    ctx.out.line(`  GitLab:        ${other('gitlab')} (Secret token: the same secret)\n  Gitea/Forgejo: ${other('gitea')} (Secret: the same secret)`);
     ctx.out.line(`\nOr deploy by hand: slipway deploy --project ${p.name}`);
   });
 }

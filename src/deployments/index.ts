@@ -10,7 +10,7 @@ export type { DeploymentServerSettings } from '../runtime/index.js';
 import { bumpCounter, type Db, type Deployment, type Project, type Store } from '../store/index.js';
 import { aliasTarget, branchSlug, moveAlias, moveAliasForward, PRODUCTION } from './aliases.js';
 
-export { aliasTarget, branchAlias, branchSlug, moveAlias, moveAliasForward, PRODUCTION } from './aliases.js';
+export { aliasTarget, branchAlias, branchSlug, moveAlias, moveAliasForward, movePreviewAliases, prAlias, PRODUCTION, removePreviewAlias, reviveAlias } from './aliases.js';
 export { appendLogs, readLogs, tailLogs } from './logs.js';
 
 export interface DeploymentRequest {
@@ -35,6 +35,8 @@ export interface DeploymentRequest {
   sourceRepo?: string | null | undefined;
   headRepo?: string | null | undefined;
   sourceProvider?: Deployment['source_provider'] | undefined;
+  /** true: none of the project's variables (a fork's pull request must never see its secrets) */
+  withoutEnv?: boolean | undefined;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
     created_at: Date.now(),
     started_at: null,
     finished_at: null,
-    env: await snapshotEnv(db, box, req.project.id, target),
+    env: req.withoutEnv === true ? null : await snapshotEnv(db, box, req.project.id, target),
     server_memory_mb: req.project.server_memory_mb,
     server_pids: req.project.server_pids,
     server_cpu_shares: req.project.server_cpu_shares,
@@ -228,7 +230,9 @@ export function serializeDeployment(config: Config, project: Project, d: Deploym
     branch: d.branch,
     commit: { sha: d.commit_sha, message: d.commit_message, author: d.commit_author },
     url: edgeOrigin(config, `${d.id}--${project.name}`),
-    branchUrl: d.branch === null ? null : edgeOrigin(config, `${branchSlug(d.branch, project.name)}--${project.name}`),
+    // a fork's branch has no preview of its own here: its pull request's is the one
+    branchUrl: d.branch === null || d.head_repo !== null ? null : edgeOrigin(config, `${branchSlug(d.branch, project.name)}--${project.name}`),
+    pullRequestUrl: d.pr_number === null ? null : edgeOrigin(config, `pr-${Number(d.pr_number)}--${project.name}`),
     stats: d.files_total === null ? null : { filesTotal: Number(d.files_total), filesUploaded: Number(d.files_uploaded), bytesUploaded: Number(d.bytes_uploaded) },
     timings,
     build: d.build_info === null ? null : (JSON.parse(d.build_info) as Record<string, unknown>),

@@ -39,6 +39,11 @@ export const ERRORS = {
     who: 'user',
     hint: 'Nothing to do: the branch has moved on and its newest push is built. To deploy this commit anyway, POST /api/v1/projects/<project>/deployments with {"ref": "<sha>"}.',
   },
+  BUILD_SKIPPED: {
+    status: 409,
+    who: 'user',
+    hint: 'The project\'s ignoredBuildStep command said this commit needs no build. Change the command, or deploy the commit by hand: POST /api/v1/projects/<project>/deployments {"ref"}.',
+  },
   BUILD_FAILED: { status: 422, who: 'user', hint: 'Read the build log; run the same install and build commands locally to reproduce.' },
   BUILD_LIMIT: {
     status: 422,

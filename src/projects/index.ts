@@ -4,6 +4,7 @@ import { newId, newSecret } from '../ids.js';
 import type { SecretBox } from '../secrets.js';
 import { bumpCounter, type Db, type Project } from '../store/index.js';
 import { NODE_SPEC_EXAMPLES, parseNodeSpec } from '../nodejs/index.js';
+import { checkFlag, checkIgnoredBuildStep, checkPreviewBranches, previewSettings, type IgnoredBuildStep, type PreviewBranches } from './previews.js';
 
 /** Project names become DNS labels (`<project>.<base>`, `<id>--<project>.<base>`): keep them short and plain. */
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -28,6 +29,10 @@ export interface ProjectInput {
   nodeVersion?: unknown;
   hstsMaxAge?: unknown;
   externalRewrites?: unknown;
+  previewsEnabled?: unknown;
+  previewBranches?: unknown;
+  ignoredBuildStep?: unknown;
+  forkPreviews?: unknown;
 }
 
 /** The settings a project can change after it is created (PATCH), and the columns they live in. */
@@ -51,6 +56,12 @@ export interface ProjectSettings {
   hstsMaxAge: number | null;
   /** site rules may rewrite to outside https:// URLs (the edge proxies them) */
   externalRewrites: boolean;
+  /** pushes to other branches and pull requests build previews */
+  previewsEnabled: boolean;
+  previewBranches: PreviewBranches | null;
+  ignoredBuildStep: IgnoredBuildStep | null;
+  /** pull requests from forks build (without the project's variables) */
+  forkPreviews: boolean;
 }
 
 const SETTING_COLUMNS = {
@@ -71,6 +82,10 @@ const SETTING_COLUMNS = {
   nodeVersion: 'node_version',
   hstsMaxAge: 'hsts_max_age',
   externalRewrites: 'external_rewrites',
+  previewsEnabled: 'previews_enabled',
+  previewBranches: 'preview_branches',
+  ignoredBuildStep: 'ignored_build_step',
+  forkPreviews: 'fork_previews',
 } as const satisfies Record<keyof ProjectSettings, keyof Project>;
 
 /** Bounds of the per-project server limits (a heap below 32 MiB cannot start most servers). */
@@ -116,6 +131,10 @@ const SETTING_CHECKS: { [K in keyof ProjectSettings]: (v: unknown) => ProjectSet
     if (typeof v !== 'boolean') return bad('externalRewrites', 'must be true or false', 'true');
     return v;
   },
+  previewsEnabled: (v) => checkFlag('previewsEnabled', v, true),
+  previewBranches: checkPreviewBranches,
+  ignoredBuildStep: checkIgnoredBuildStep,
+  forkPreviews: (v) => checkFlag('forkPreviews', v, false),
 };
 
 function optionalString(field: string, v: unknown, example: string): string | null {
@@ -183,11 +202,17 @@ export async function updateProject(db: Db, nameOrId: string, input: Record<stri
   const project = await getProject(db, nameOrId);
   const patch = validateProjectPatch(input);
   const set: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(patch)) set[SETTING_COLUMNS[field as keyof ProjectSettings]] = typeof value === 'boolean' ? (value ? 1 : 0) : value;
+  for (const [field, value] of Object.entries(patch)) set[SETTING_COLUMNS[field as keyof ProjectSettings]] = columnValue(value);
   await db.updateTable('projects').set(set).where('id', '=', project.id).execute();
   // the edge keeps these with each host's route: it looks its hosts up again on a generation change
   if ('hstsMaxAge' in patch || 'externalRewrites' in patch) await bumpCounter(db, 'alias_generation');
   return getProject(db, project.id);
+}
+
+/** booleans are stored as 0/1, objects as JSON */
+function columnValue(value: unknown): unknown {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value !== null && typeof value === 'object' ? JSON.stringify(value) : value;
 }
 
 export function isBranchName(name: string): boolean {
@@ -239,6 +264,10 @@ export async function createProject(db: Db, box: SecretBox, input: ProjectInput,
     hsts_max_age: v.hstsMaxAge,
     external_rewrites: v.externalRewrites ? 1 : 0,
     team_id: teamId,
+    previews_enabled: v.previewsEnabled ? 1 : 0,
+    preview_branches: v.previewBranches === null ? null : JSON.stringify(v.previewBranches),
+    ignored_build_step: v.ignoredBuildStep === null ? null : JSON.stringify(v.ignoredBuildStep),
+    fork_previews: v.forkPreviews ? 1 : 0,
   };
   await db.insertInto('projects').values(project).execute();
   return { project, webhookSecret };
@@ -265,6 +294,11 @@ export async function listProjects(db: Db, teamIds?: readonly string[]): Promise
   let q = db.selectFrom('projects').selectAll().orderBy('name');
   if (teamIds !== undefined) q = q.where('team_id', 'in', teamIds);
   return q.execute();
+}
+
+function previewFields(project: Project) {
+  const p = previewSettings(project);
+  return { previewsEnabled: p.enabled, previewBranches: p.branches, ignoredBuildStep: p.ignoredBuildStep, forkPreviews: p.forks };
 }
 
 export function webhookUrl(config: Config, project: Project): string {
@@ -300,6 +334,7 @@ export function serializeProject(config: Config, project: Project, productionDep
     nodeVersion: project.node_version,
     hstsMaxAge: project.hsts_max_age,
     externalRewrites: project.external_rewrites === 1,
+    ...previewFields(project),
     webhookUrl: webhookUrl(config, project),
     productionUrl: edge,
     productionDeploymentId,
@@ -323,3 +358,4 @@ export function edgeOrigin(config: Config, label: string): string {
 }
 
 export { checkEnvKey, deleteEnv, ENV_TARGETS, envForTarget, listEnv, MAX_VALUE_BYTES, MAX_VARS_PER_PROJECT, setEnv, type EnvVarView } from './env.js';
+export { previewSettings, type IgnoredBuildStep, type PreviewBranches, type PreviewSettings } from './previews.js';

@@ -1,10 +1,10 @@
 import type { HostSettings, ResolvedHost, ResolvedSite, SiteLookup } from '../edge/types.js';
-import { branchAlias, flagIntegrityError, PRODUCTION } from '../deployments/index.js';
+import { branchAlias, flagIntegrityError, prAlias, PRODUCTION } from '../deployments/index.js';
 import { readCounter, type Store } from '../store/index.js';
 
 export type HostRoute =
   | { kind: 'production'; project: string }
-  /** `<prefix>--<project>`: a deployment id or a branch slug */
+  /** `<prefix>--<project>`: a deployment id, a branch slug or `pr-<n>` */
   | { kind: 'prefixed'; project: string; prefix: string };
 
 /**
@@ -89,7 +89,9 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     if (route.kind === 'production') return viaAlias(projectId, PRODUCTION);
     const d = await db.selectFrom('deployments').select(['id', 'manifest_hash', 'status']).where('id', '=', route.prefix).where('project_id', '=', projectId).executeTakeFirst();
     if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
-    return viaAlias(projectId, branchAlias(route.prefix));
+    // `pr-<n>` is a pull request's preview; branchSlug never gives a branch that slug unhashed
+    const pr = /^pr-([1-9]\d{0,9})$/.exec(route.prefix);
+    return viaAlias(projectId, pr === null ? branchAlias(route.prefix) : prAlias(Number(pr[1])));
   }
 }
 

@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { LogFn } from '../build/types.js';
 import { redactUrl, runGit, type GitResult } from './git.js';
@@ -76,10 +78,19 @@ export async function resolveRef(repoUrl: string, ref: string, opts: { signal?: 
 export async function branchTip(repoUrl: string, branch: string, opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<string | null> {
   checkUrl(repoUrl);
   if (branch === '' || branch.startsWith('-') || /[\s\0~^:?*[\\]/.test(branch)) throw new AppError('REF_NOT_FOUND', `"${branch}" is not a valid branch name.`);
-  const ref = `refs/heads/${branch}`;
+  return refTip(repoUrl, `refs/heads/${branch}`, opts);
+}
+
+/**
+ * The commit a full ref name points at now (`refs/pull/12/head`), or null when there is no such
+ * ref; like branchTip, for the refs a git host keeps for a pull request's head.
+ */
+export async function refTip(repoUrl: string, ref: string, opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<string | null> {
+  checkUrl(repoUrl);
+  if (!ref.startsWith('refs/') || ref.includes('..') || /[\s\0~^:?*[\\]/.test(ref)) throw new AppError('REF_NOT_FOUND', `"${ref}" is not a valid ref name.`);
   const timeoutMs = opts.timeoutMs ?? TIP_TIMEOUT_MS;
   const result = await runGit(['ls-remote', repoUrl, ref], { timeoutMs, signal: opts.signal });
-  if (result.timedOut) throw new AppError('SOURCE_UNREACHABLE', `${redactUrl(repoUrl)} did not say where ${branch} is within ${Math.round(timeoutMs / 1000)}s.`);
+  if (result.timedOut) throw new AppError('SOURCE_UNREACHABLE', `${redactUrl(repoUrl)} did not say where ${ref} is within ${Math.round(timeoutMs / 1000)}s.`);
   if (result.code !== 0) throw unreachable(repoUrl, result);
   // ls-remote matches patterns against the ends of ref names: take the exact ref only
   for (const line of result.stdout.split('\n')) {
@@ -135,6 +146,31 @@ export async function fetchSource(opts: FetchSourceOptions): Promise<FetchedComm
   const [authorName = '', authorEmail = '', message = ''] = info.split('\0');
   log(`Checked out ${sha.slice(0, 12)} "${firstLine(message)}" in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return { sha, message: message.trim(), authorName, authorEmail };
+}
+
+/**
+ * The paths that differ between two commits (`git diff --name-only before after`), fetched
+ * into a throwaway bare repository; undefined
+ * when the repository cannot say in time (a webhook must answer within seconds).
+ * `await changedPaths(url, 'a1b2…', 'c3d4…')` -> `['apps/web/index.html']`
+ */
+export async function changedPaths(repoUrl: string, before: string, after: string, opts: { timeoutMs?: number } = {}): Promise<string[] | undefined> {
+  checkUrl(repoUrl);
+  if (!SHA.test(before) || !SHA.test(after)) return undefined;
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-diff-'));
+  const git = (args: string[]) => runGit(args, { cwd: dir, timeoutMs: Math.max(deadline - Date.now(), 1) });
+  try {
+    if ((await git(['init', '--quiet', '--bare'])).code !== 0) return undefined;
+    if ((await git(['fetch', '--quiet', '--no-tags', repoUrl, before, after])).code !== 0) return undefined;
+    const diff = await git(['diff', '--name-only', '--no-renames', before, after]);
+    if (diff.code !== 0 || diff.timedOut) return undefined;
+    return diff.stdout.split('\n').filter((line) => line !== '');
+  } catch {
+    return undefined;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function checkUrl(repoUrl: string): void {

@@ -400,4 +400,32 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deployments_project_pr').on('deployments').columns(['project_id', 'pr_number']).execute();
     },
   },
+  // Previews of every branch and pull request: per-project settings, and which preview aliases were removed
+  '0013_preview_settings': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('projects')
+        .addColumn('previews_enabled', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      // JSON {"include"?: [globs], "exclude"?: [globs]} (null: every branch)
+      await db.schema.alterTable('projects').addColumn('preview_branches', 'text').execute();
+      // JSON {"paths": [..]} or {"command": ".."} (null: every push builds)
+      await db.schema.alterTable('projects').addColumn('ignored_build_step', 'text').execute();
+      await db.schema
+        .alterTable('projects')
+        .addColumn('fork_previews', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      // A preview alias taken away (branch deleted, pull request closed): builds of it made up to
+      // removed_seq do not bring it back when they finish
+      await db.schema
+        .createTable('removed_aliases')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('removed_seq', 'bigint', (c) => c.notNull())
+        .addColumn('removed_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('removed_aliases_pk', ['project_id', 'name'])
+        .execute();
+      // audit_events.actor_type gains 'webhook' (actor_id: the git host): a text column, no change needed
+    },
+  },
 };

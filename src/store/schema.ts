@@ -38,6 +38,14 @@ export interface ProjectTable {
   external_rewrites: number | null;
   /** the team that owns it (null only for rows made outside the API, which only the installation admin sees) */
   team_id: string | null;
+  /** 0: pushes to other branches and pull requests build nothing (default 1) */
+  previews_enabled: Generated<number>;
+  /** JSON {"include"?: string[], "exclude"?: string[]} of branch globs for previews (null: all) */
+  preview_branches: string | null;
+  /** JSON {"paths": string[]} or {"command": string}: when a webhook push is not built (null: never skipped) */
+  ignored_build_step: string | null;
+  /** 1: pull requests from forks build (without the project's variables); default 0 */
+  fork_previews: Generated<number>;
 }
 
 export type EnvTarget = 'production' | 'preview';
@@ -299,7 +307,8 @@ export interface InvitationTable {
 export interface AuditEventTable {
   id: Generated<number>;
   team_id: string;
-  actor_type: 'user' | 'token' | 'admin';
+  /** 'webhook': a git host's delivery (actor_id 'github', 'gitlab' or 'gitea') */
+  actor_type: 'user' | 'token' | 'admin' | 'webhook';
   actor_id: string;
   actor_email: string | null;
   action: string;
@@ -320,6 +329,14 @@ export interface LoginAttemptTable {
 export interface MetaTable {
   key: string;
   value: number;
+}
+
+/** a preview alias taken away; builds of it with seq <= removed_seq never bring it back */
+export interface RemovedAliasTable {
+  project_id: string;
+  name: string;
+  removed_seq: number;
+  removed_at: number;
 }
 
 export interface Database {
@@ -345,6 +362,7 @@ export interface Database {
   invitations: InvitationTable;
   audit_events: AuditEventTable;
   login_attempts: LoginAttemptTable;
+  removed_aliases: RemovedAliasTable;
 }
 
 export type Project = Selectable<ProjectTable>;

@@ -5,11 +5,11 @@ import { isBlobIntegrityError, LocalBlobStore, type BlobStore } from '../blobs/i
 import { runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
-import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAliasForward, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
+import { aliasTarget, getDeployment, movePreviewAliases, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
-import { buildLimit, getProject } from '../projects/index.js';
+import { buildLimit, getProject, previewSettings } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
 import { NETLIFY_RULE_FILES, readSiteRules } from '../rules/index.js';
 import { Runtime } from '../runtime/index.js';
@@ -130,6 +130,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       allow: config.sandbox.allow,
       // one cache of verified, read-only Node.js releases for every project (nothing in it is writable by a build)
       node: { cacheDir: config.nodeCacheDir, setting: project.node_version ?? undefined },
+      // a push decides nothing for a person: a deploy by hand always builds
+      ignoreCommand: deployment.trigger === 'webhook' ? ignoreCommandOf(project) : undefined,
     });
     const buildInfo = {
       framework: build.framework,
@@ -200,11 +202,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
         .where('id', '=', deployment.id)
         .execute();
       const ready = await getDeployment(db, deployment.id);
-      const aliases: string[] = [];
-      if (ready.branch !== null) {
-        const name = branchAlias(branchSlug(ready.branch, project.name));
-        if (await moveAliasForward(db, project.id, name, ready)) aliases.push(name);
-      }
+      const aliases = await movePreviewAliases(db, project.name, ready);
       if (ready.target === 'production' && (await setProduction(db, ready, { onlyIfNewer: true }))) aliases.push(PRODUCTION);
       return aliases;
     });
@@ -220,11 +218,21 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       logs.line(reason === 'shutdown' ? 'Worker shutting down; the build will run again on the next claim.' : 'This worker lost its claim on the job; stopping.');
       throw new StopError(reason);
     }
+    if (reason === undefined && caught instanceof AppError && caught.code === 'BUILD_SKIPPED') {
+      logs.line(caught.message);
+      await recordStalePush(store, queue, job, deployment, caught.message, 'BUILD_SKIPPED', 'build');
+      return;
+    }
     await recordFailure(deps, job, deployment, reason === 'canceled' ? new AppError('BUILD_FAILED', 'Canceled.') : caught, phase, logs, reason === 'canceled');
   } finally {
     await logs.flush();
     await (workspace?.release() ?? rm(workDir, { recursive: true, force: true })).catch(() => {});
   }
+}
+
+function ignoreCommandOf(project: Project): string | undefined {
+  const step = previewSettings(project).ignoredBuildStep;
+  return step !== null && 'command' in step ? step.command : undefined;
 }
 
 /** Thrown when the job was stopped from outside and must not be marked failed. */

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../errors/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
-import { branchTip } from '../source/index.js';
+import { branchTip, refTip } from '../source/index.js';
 import type { Deployment, Store } from '../store/index.js';
 
 /**
@@ -12,6 +12,7 @@ import type { Deployment, Store } from '../store/index.js';
  * a push that went stale while queued is caught too.
  */
 export async function stalePushReason(repoUrl: string, d: Deployment, signal: AbortSignal): Promise<string | undefined> {
+  if (d.trigger === 'webhook' && d.branch === null && d.pr_number !== null) return staleForkReason(repoUrl, d, signal);
   if (d.trigger !== 'webhook' || d.branch === null) return undefined;
   const tip = await branchTip(repoUrl, d.branch, { signal });
   const sha = d.commit_sha.toLowerCase();
@@ -21,13 +22,26 @@ export async function stalePushReason(repoUrl: string, d: Deployment, signal: Ab
 }
 
 /**
- * Record the skip: the job is done and the deployment canceled with the reason (code
- * STALE_PUSH), in one transaction, and only while this worker still owns the job.
+ * A fork's pull request has no branch here: its head is the ref the host keeps for it in the
+ * base repository (GitHub and Gitea `refs/pull/<n>/head`, GitLab `refs/merge-requests/<n>/head`).
+ * A host that keeps none cannot tell, and the build goes ahead.
  */
-export async function recordStalePush(store: Store, queue: Queue, job: ClaimedJob, deployment: Deployment, reason: string): Promise<void> {
-  const code: ErrorCode = 'STALE_PUSH';
+async function staleForkReason(repoUrl: string, d: Deployment, signal: AbortSignal): Promise<string | undefined> {
+  const n = Number(d.pr_number);
+  const ref = d.source_provider === 'gitlab' ? `refs/merge-requests/${n}/head` : `refs/pull/${n}/head`;
+  const tip = await refTip(repoUrl, ref, { signal });
+  const sha = d.commit_sha.toLowerCase();
+  if (tip === null || tip === sha) return undefined;
+  return `Skipped: commit ${sha.slice(0, 12)} is no longer the head of pull request #${n} (${ref} is at ${tip.slice(0, 12)} now). A stale or replayed delivery is not built.`;
+}
+
+/**
+ * Record the skip: the job is done and the deployment canceled with the reason (code
+ * STALE_PUSH, or BUILD_SKIPPED for an ignored build step), in one transaction, and only while this worker still owns the job.
+ */
+export async function recordStalePush(store: Store, queue: Queue, job: ClaimedJob, deployment: Deployment, reason: string, code: ErrorCode = 'STALE_PUSH', phase = 'fetch'): Promise<void> {
   await store.tx(async (db) => {
     if (!(await queue.complete(db, job))) return;
-    await db.updateTable('deployments').set({ status: 'canceled', error_code: code, error_phase: 'fetch', error_message: reason, finished_at: Date.now() }).where('id', '=', deployment.id).execute();
+    await db.updateTable('deployments').set({ status: 'canceled', error_code: code, error_phase: phase, error_message: reason, finished_at: Date.now() }).where('id', '=', deployment.id).execute();
   });
 }

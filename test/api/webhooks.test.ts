@@ -86,20 +86,23 @@ test('a newer push to the same branch cancels the still-queued older deployment'
   assert.match(was.body.error.message, /Superseded/);
 });
 
-test('other branches, tags and deletions are acknowledged and ignored', async () => {
+test('a push to another branch makes a preview deployment; tags, the production branch deleted and other events are ignored', async () => {
   const before = await deploymentCount();
   const other = await sendWebhook(slipway.apiUrl, 'hooks', secret, pushPayload({ ref: 'refs/heads/feature/x', after: sha }));
   assert.equal(other.status, 202);
-  assert.match(other.body.ignored, /feature\/x is not the production branch/);
+  const preview = await slipway.api('GET', `/api/v1/deployments/${other.body.deploymentId}`);
+  assert.equal(preview.body.target, 'preview');
+  assert.equal(preview.body.branch, 'feature/x');
+  assert.deepEqual(preview.body.source, { provider: 'github', repo: 'acme/site', headRepo: null });
   const tag = await sendWebhook(slipway.apiUrl, 'hooks', secret, pushPayload({ ref: 'refs/tags/v1.0.0', after: sha }));
   assert.equal(tag.status, 202);
   assert.match(tag.body.ignored, /tag/);
   const deleted = await sendWebhook(slipway.apiUrl, 'hooks', secret, pushPayload({ ref: 'refs/heads/main', after: '0'.repeat(40), deleted: true }));
   assert.equal(deleted.status, 202);
-  assert.match(deleted.body.ignored, /deleted/);
+  assert.match(deleted.body.ignored, /production branch main was deleted/);
   const issue = await sendWebhook(slipway.apiUrl, 'hooks', secret, { action: 'opened' }, { event: 'issues' });
   assert.equal(issue.status, 202);
-  assert.equal(await deploymentCount(), before);
+  assert.equal(await deploymentCount(), before + 1);
 });
 
 test('bad input gets a clear JSON error: bad JSON 400, unknown project 404, too large 413', async () => {
@@ -121,7 +124,7 @@ test('bad input gets a clear JSON error: bad JSON 400, unknown project 404, too 
 });
 
 test('GitHub form-encoded deliveries work too', async () => {
-  const body = `payload=${encodeURIComponent(JSON.stringify(pushPayload({ ref: 'refs/heads/other', after: sha })))}`;
+  const body = `payload=${encodeURIComponent(JSON.stringify(pushPayload({ ref: 'refs/tags/v2', after: sha })))}`;
   const res = await fetch(`${slipway.apiUrl}/hooks/github/hooks`, {
     method: 'POST',
     headers: {
@@ -133,7 +136,7 @@ test('GitHub form-encoded deliveries work too', async () => {
     body,
   });
   assert.equal(res.status, 202);
-  assert.match(((await res.json()) as { ignored: string }).ignored, /not the production branch/);
+  assert.match(((await res.json()) as { ignored: string }).ignored, /tag push \(v2\)/);
 });
 
 test('a push cancels only the queued deployment it replaced: a replayed old push cannot cancel a newer one', async () => {

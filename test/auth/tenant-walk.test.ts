@@ -104,6 +104,8 @@ const SELF: Record<string, { other: Expect; viewer: Expect }> = {
   'GET /': { other: { status: 200 }, viewer: { status: 200 } },
   'GET /*': { other: { url: '/p/site', status: 200, check: notAbout }, viewer: { url: '/p/site', status: 200 } },
   'POST /hooks/github/:project': { other: { status: 401, code: 'BAD_SIGNATURE' }, viewer: { status: 401, code: 'BAD_SIGNATURE' } },
+  'POST /hooks/gitlab/:project': { other: { status: 401, code: 'BAD_SIGNATURE' }, viewer: { status: 401, code: 'BAD_SIGNATURE' } },
+  'POST /hooks/gitea/:project': { other: { status: 401, code: 'BAD_SIGNATURE' }, viewer: { status: 401, code: 'BAD_SIGNATURE' } },
   'POST /api/v1/auth/login': {
     other: { body: { email: 'vic@example.com', password: 'not the password' }, status: 401 },
     viewer: { body: { email: 'vic@example.com', password: 'not the password' }, status: 401 },
