@@ -1,0 +1,182 @@
+import type { Config } from '../config/index.js';
+import { toError } from '../errors/index.js';
+import type { Events } from '../events.js';
+import type { SecretBox } from '../secrets.js';
+import type { Store } from '../store/index.js';
+import { Credentials, githubRepoOf } from './credentials.js';
+import { GitHostError } from './http.js';
+import { plannedSteps, type Step } from './plan.js';
+import { aliasedAmong, type Candidate, claimReport, commentId, loadCandidates, markFailed, markSent, newerOfPr, postpone, saveCommentId, saveRemoteId, saveSent } from './reports.js';
+import type { HostTarget } from './target.js';
+
+export interface ReporterOptions {
+  store: Store;
+  config: Config;
+  box: SecretBox;
+  events: Events;
+  /** how often the store is looked at when no event woke the reporter (default 250 ms) */
+  pollMs?: number;
+  /** retry schedule of a failing report: base doubles per attempt up to cap; give up after giveUpMs */
+  backoff?: { baseMs: number; capMs: number; giveUpMs: number };
+}
+
+export interface GitHostReporter {
+  /** stop looking; waits for the reports being sent */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_BACKOFF = { baseMs: 2000, capMs: 5 * 60_000, giveUpMs: 86_400_000 };
+/** deployments reported at once (each is a few sequential requests) */
+const PARALLEL = 4;
+const LEASE_MS = 60_000;
+
+/**
+ * Keep the git host in step with every deployment that came from it: each look compares what
+ * each recent deployment is with what was sent (git_host_reports) and sends the difference, so
+ * nothing is lost when the host is down or the process restarts, and the build code never waits
+ * for, or fails because of, the git host.
+ */
+export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
+  const { store, config } = opts;
+  const pollMs = opts.pollMs ?? 250;
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const credentials = new Credentials(store.db, opts.box, config.gitHost);
+  // a rate limit holds for every request made with the same credentials
+  const blockedUntil = new Map<string, number>();
+  let stopped = false;
+  let again = false;
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const kick = () => {
+    if (stopped) return;
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    running = look()
+      .catch((err: unknown) => console.error('[githost] looking for deployments to report failed:', err))
+      .finally(() => {
+        running = undefined;
+        if (stopped) return;
+        if (again) {
+          again = false;
+          kick();
+        } else {
+          timer = setTimeout(kick, pollMs);
+        }
+      });
+  };
+
+  async function look(): Promise<void> {
+    const now = Date.now();
+    const candidates = await loadCandidates(store.db, now);
+    const aliased = await aliasedAmong(
+      store.db,
+      candidates.filter((c) => c.status === 'ready').map((c) => c.id),
+    );
+    const due: Array<{ c: Candidate; steps: Step[]; target: HostTarget; provider: 'github' | 'gitlab'; repo: string }> = [];
+    for (const c of candidates) {
+      if (c.state === 'failed' || (c.next_at !== null && c.next_at > now)) continue;
+      const steps = plannedSteps(c, aliased.has(c.id));
+      if (c.state === 'sent' && c.sent === steps.join(',')) continue;
+      const where = await source(c);
+      if (where === undefined) continue;
+      if ((blockedUntil.get(where.target.limitKey) ?? 0) > now) continue;
+      due.push({ c, steps, ...where });
+    }
+    for (let i = 0; i < due.length; i += PARALLEL) {
+      await Promise.all(due.slice(i, i + PARALLEL).map((job) => report(job.c, job.steps, job.target, job.provider, job.repo)));
+    }
+  }
+
+  /** Where a deployment is reported: its webhook's repository, or for a deployment by hand the project's GitHub repository. */
+  async function source(c: Candidate): Promise<{ target: HostTarget; provider: 'github' | 'gitlab'; repo: string } | undefined> {
+    if ((c.source_provider === 'github' || c.source_provider === 'gitlab') && c.source_repo !== null) {
+      const target = await credentials.target(c.team_id, c.source_provider);
+      return target === undefined ? undefined : { target, provider: c.source_provider, repo: c.source_repo };
+    }
+    if (c.source_provider !== null) return undefined;
+    const repo = githubRepoOf(c.repo_url, config.gitHost.githubApiUrl);
+    const target = repo === undefined ? undefined : await credentials.target(c.team_id, 'github');
+    return target === undefined || repo === undefined ? undefined : { target, provider: 'github', repo };
+  }
+
+  async function report(c: Candidate, steps: Step[], target: HostTarget, provider: 'github' | 'gitlab', repo: string): Promise<void> {
+    const db = store.db;
+    if (!(await claimReport(db, { id: c.id, provider, repo }, Date.now(), LEASE_MS))) return;
+    const sent = c.sent === null || c.sent === '' ? [] : c.sent.split(',');
+    let common = 0;
+    while (common < sent.length && common < steps.length && sent[common] === steps[common]) common++;
+    const toSend = steps.slice(common);
+    let remoteId = c.remote_id;
+    const ctx = {
+      config,
+      projectName: c.project_name,
+      d: c,
+      repo,
+      get remoteId() {
+        return remoteId;
+      },
+      saveRemoteId: async (id: number) => {
+        remoteId = id;
+        await saveRemoteId(db, c.id, id);
+      },
+    };
+    try {
+      const done = steps.slice(0, common);
+      for (const step of toSend) {
+        await target.sendStep(ctx, step);
+        done.push(step);
+        await saveSent(db, c.id, done);
+      }
+      // the commit status and the comment follow the newest step that is not "replaced"; a
+      // replaced deployment leaves its commit's status and the newer deployment's comment alone
+      const last = steps.filter((s) => s !== 'inactive').at(-1)!;
+      const onlyInactive = toSend.length > 0 && toSend.every((s) => s === 'inactive');
+      if (!onlyInactive || c.state !== 'sent') {
+        await target.commitStatus(ctx, last);
+        if (c.pr_number !== null && !(await newerOfPr(db, c))) {
+          const known = await commentId(db, c.project_id, repo, c.pr_number);
+          const id = await target.upsertComment(ctx, last, known);
+          if (id !== known) await saveCommentId(db, c.project_id, repo, c.pr_number, id);
+        }
+      }
+      await markSent(db, c.id);
+    } catch (raw) {
+      const err = toError(raw);
+      const now = Date.now();
+      if (err instanceof GitHostError && err.retryAt !== undefined) {
+        blockedUntil.set(target.limitKey, err.retryAt);
+        console.error(`[githost] ${provider} rate limit while reporting ${c.id}; waiting until ${new Date(err.retryAt).toISOString()}`);
+        await postpone(db, c.id, err.retryAt, `rate limited until ${new Date(err.retryAt).toISOString()}: ${err.message}`);
+        return;
+      }
+      const attempts = (c.attempts ?? 0) + 1;
+      const firstFailedAt = c.first_failed_at ?? now;
+      const giveUp = now - Number(firstFailedAt) >= backoff.giveUpMs;
+      const nextAt = giveUp ? null : now + Math.min(backoff.capMs, backoff.baseMs * 2 ** (attempts - 1));
+      console.error(`[githost] reporting ${c.id} to ${provider} ${repo} failed (attempt ${attempts}${giveUp ? ', giving up' : ''}): ${err.message}`);
+      await markFailed(db, c.id, { attempts, error: err.message, firstFailedAt: Number(firstFailedAt), nextAt });
+    }
+  }
+
+  // a new deployment or a status change is reported at once rather than at the next poll
+  const onEvent = () => kick();
+  opts.events.on('job-enqueued', onEvent);
+  opts.events.on('deployment-changed', onEvent);
+  opts.events.on('alias-moved', onEvent);
+  kick();
+
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      opts.events.off('job-enqueued', onEvent);
+      opts.events.off('deployment-changed', onEvent);
+      opts.events.off('alias-moved', onEvent);
+      await running;
+    },
+  };
+}
