@@ -8,12 +8,13 @@ type TeamParams = { Params: { team: string } };
 
 /**
  * A team's own git host credentials (instead of the operator's SLIPWAY_GITHUB_* / SLIPWAY_GITLAB_*):
- * owners only, stored encrypted, shown masked.
+ * set by owners, stored encrypted, shown masked.
  */
 export function gitHostRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { store, box } = deps;
   return async (app) => {
-    app.get<TeamParams>('/teams/:team/git-host', { config: { access: { team: 'team', role: 'owner' } } }, async (req) => ({
+    // every member may see which credentials are set (masked); only owners change them
+    app.get<TeamParams>('/teams/:team/git-host', { config: { access: { team: 'team', role: 'viewer' } } }, async (req) => ({
       gitHosts: (await readTeamGitHosts(store, box, req.grant.team!.id)).map(maskTeamGitHost),
     }));
 
