@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { GitHostConfig } from '../config/index.js';
+import { AppError } from '../errors/index.js';
 import type { SecretBox } from '../secrets.js';
 import type { Db } from '../store/index.js';
 import { GitHubAppTokens, readAppKey } from './github-app.js';
@@ -24,7 +25,7 @@ export class Credentials {
   ) {
     this.platform = {};
     if (config.githubAppId !== undefined && config.githubAppPrivateKeyFile !== undefined) {
-      const key = readAppKey(readFileSync(config.githubAppPrivateKeyFile, 'utf8'));
+      const key = readPlatformAppKey(config.githubAppPrivateKeyFile);
       this.platform.github = new GitHubTarget(config.githubApiUrl, { kind: 'app', appId: config.githubAppId, tokens: new GitHubAppTokens(config.githubApiUrl, config.githubAppId, key) });
     } else if (config.githubToken !== undefined) {
       this.platform.github = new GitHubTarget(config.githubApiUrl, { kind: 'token', token: config.githubToken });
@@ -67,6 +68,18 @@ export class Credentials {
     }
     this.teamTargets.set(key, { updatedAt: h.updatedAt, target });
     return target;
+  }
+}
+
+/** The operator's App key file; a key that cannot be used stops the start with what is wrong. */
+function readPlatformAppKey(file: string) {
+  try {
+    return readAppKey(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new AppError('CONFIG', `--github-app-private-key-file ${file}: ${(err as Error).message}.`, {
+      cause: err,
+      hint: "Point it at the PEM file GitHub made on the App's settings page, e.g. --github-app-private-key-file /etc/slipway/github-app.pem",
+    });
   }
 }
 
