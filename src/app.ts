@@ -21,7 +21,7 @@ import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
 import { deploymentServerSettings, flagIntegrityError } from './deployments/index.js';
 import { startDomainChecks } from './domains/index.js';
-import { startGitHostReporter } from './githost/index.js';
+import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { Store } from './store/index.js';
@@ -45,6 +45,7 @@ export interface Slipway {
 export async function startSlipway(requested: Config): Promise<Slipway> {
   let config = requested;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  if (config.roles.includes('worker')) checkGitHostConfig(config.gitHost);
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
   const platformKey = await loadSecretKey(join(config.dataDir, 'secret.key'));
   const box = new SecretBox(platformKey);

@@ -7,23 +7,26 @@ import { GitHubAppTokens, readAppKey } from './github-app.js';
 import { GitHubTarget } from './github.js';
 import { GitLabTarget } from './gitlab.js';
 import type { HostTarget } from './target.js';
-import { readTeamGitHosts, type Provider, type TeamGitHost } from './team-settings.js';
+import { readTeamGitHosts, type Provider } from './team-settings.js';
 
 /**
  * Which credentials report a project's deployments: its team's own (PUT /teams/<team>/git-host)
  * when set for that provider, else the operator's (SLIPWAY_GITHUB_*, SLIPWAY_GITLAB_*). Targets
- * are kept, so a GitHub App's installation tokens are reused until they near expiry.
+ * are kept, so a GitHub App's installation tokens are reused until they near expiry; a team's
+ * secret is read and decrypted again only when it changed.
  */
 export class Credentials {
-  private readonly teamTargets = new Map<string, { updatedAt: number; target: HostTarget }>();
-  private readonly platform: Partial<Record<Provider, HostTarget>>;
+  /** by "<team> <provider>"; target undefined: the team's credentials cannot be used (logged once) */
+  private readonly teams = new Map<string, { updatedAt: number; target: HostTarget | undefined }>();
+  private readonly platform: Partial<Record<Provider, HostTarget>> = {};
+  private readonly githubApiUrl: string;
+  private readonly gitlabUrl: string;
 
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
     config: GitHostConfig,
   ) {
-    this.platform = {};
     if (config.githubAppId !== undefined && config.githubAppPrivateKeyFile !== undefined) {
       const key = readPlatformAppKey(config.githubAppPrivateKeyFile);
       this.platform.github = new GitHubTarget(config.githubApiUrl, { kind: 'app', appId: config.githubAppId, tokens: new GitHubAppTokens(config.githubApiUrl, config.githubAppId, key) });
@@ -35,40 +38,45 @@ export class Credentials {
     this.gitlabUrl = config.gitlabUrl;
   }
 
-  private readonly githubApiUrl: string;
-  private readonly gitlabUrl: string;
+  /** Catch up with the teams' credentials (one small query; a secret is decrypted only when it changed). */
+  async refresh(): Promise<void> {
+    const rows = await this.db.selectFrom('team_git_hosts').select(['team_id', 'provider', 'updated_at']).execute();
+    const present = new Set<string>();
+    for (const row of rows) {
+      const key = `${row.team_id} ${row.provider}`;
+      present.add(key);
+      if (this.teams.get(key)?.updatedAt === Number(row.updated_at)) continue;
+      this.teams.set(key, { updatedAt: Number(row.updated_at), target: await this.teamTarget(row.team_id, row.provider) });
+    }
+    for (const key of this.teams.keys()) if (!present.has(key)) this.teams.delete(key);
+  }
 
   /** The target for a team's project; undefined: nobody configured that provider. */
-  async target(teamId: string | null, provider: Provider): Promise<HostTarget | undefined> {
-    if (teamId !== null) {
-      const own = (await readTeamGitHosts({ db: this.db }, this.box, teamId)).find((h) => h.provider === provider);
-      if (own !== undefined) return this.teamTarget(teamId, own);
-    }
-    return this.platform[provider];
+  target(teamId: string | null, provider: Provider): HostTarget | undefined {
+    const own = teamId === null ? undefined : this.teams.get(`${teamId} ${provider}`);
+    // a team with its own credentials is never reported with the operator's instead
+    return own !== undefined ? own.target : this.platform[provider];
   }
 
-  /** Whether some credentials could report for this provider (deciding if a by-hand deployment is reported). */
-  async any(teamId: string | null, provider: Provider): Promise<boolean> {
-    return (await this.target(teamId, provider)) !== undefined;
-  }
-
-  private teamTarget(teamId: string, h: TeamGitHost): HostTarget {
-    const key = `${teamId} ${h.provider}`;
-    const known = this.teamTargets.get(key);
-    if (known !== undefined && known.updatedAt === h.updatedAt) return known.target;
-    let target: HostTarget;
-    if (h.provider === 'gitlab') {
-      target = new GitLabTarget(h.apiUrl ?? this.gitlabUrl, h.token ?? '');
-    } else {
+  private async teamTarget(teamId: string, provider: Provider): Promise<HostTarget | undefined> {
+    try {
+      const h = (await readTeamGitHosts({ db: this.db }, this.box, teamId)).find((x) => x.provider === provider);
+      if (h === undefined) return undefined;
+      if (h.provider === 'gitlab') return new GitLabTarget(h.apiUrl ?? this.gitlabUrl, h.token ?? '');
       const apiUrl = h.apiUrl ?? this.githubApiUrl;
-      target =
-        h.appId !== undefined && h.privateKey !== undefined
-          ? new GitHubTarget(apiUrl, { kind: 'app', appId: h.appId, tokens: new GitHubAppTokens(apiUrl, h.appId, readAppKey(h.privateKey)) })
-          : new GitHubTarget(apiUrl, { kind: 'token', token: h.token ?? '' });
+      return h.appId !== undefined && h.privateKey !== undefined
+        ? new GitHubTarget(apiUrl, { kind: 'app', appId: h.appId, tokens: new GitHubAppTokens(apiUrl, h.appId, readAppKey(h.privateKey)) })
+        : new GitHubTarget(apiUrl, { kind: 'token', token: h.token ?? '' });
+    } catch (err) {
+      console.error(`[githost] the ${provider} credentials of team ${teamId} cannot be used (${(err as Error).message}); its deployments are not reported until they are set again`);
+      return undefined;
     }
-    this.teamTargets.set(key, { updatedAt: h.updatedAt, target });
-    return target;
   }
+}
+
+/** Check the operator's git host settings at start-up: an App key that cannot be used stops the start. */
+export function checkGitHostConfig(config: GitHostConfig): void {
+  if (config.githubAppId !== undefined && config.githubAppPrivateKeyFile !== undefined) readPlatformAppKey(config.githubAppPrivateKeyFile);
 }
 
 /** The operator's App key file; a key that cannot be used stops the start with what is wrong. */

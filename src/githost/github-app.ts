@@ -33,8 +33,9 @@ const RENEW_BEFORE_MS = 5 * 60_000;
  * repository's owner is looked up once, its token kept until shortly before `expires_at`.
  */
 export class GitHubAppTokens {
-  private readonly installations = new Map<string, number>();
-  private readonly tokens = new Map<number, { token: string; renewAt: number }>();
+  // promises, so reports running at once share one lookup and one token request
+  private readonly installations = new Map<string, Promise<number>>();
+  private readonly tokens = new Map<number, { token: Promise<string>; renewAt: number }>();
 
   constructor(
     private readonly apiUrl: string,
@@ -46,6 +47,14 @@ export class GitHubAppTokens {
     const installation = await this.installation(repo);
     const cached = this.tokens.get(installation);
     if (cached !== undefined && cached.renewAt > Date.now()) return cached.token;
+    const entry = { token: this.newToken(installation, (renewAt) => (entry.renewAt = renewAt)), renewAt: Number.POSITIVE_INFINITY };
+    this.tokens.set(installation, entry);
+    // a failed request is not kept: the next report asks again
+    entry.token.catch(() => this.tokens.get(installation) === entry && this.tokens.delete(installation));
+    return entry.token;
+  }
+
+  private async newToken(installation: number, renewAt: (at: number) => void): Promise<string> {
     const answer = await hostRequest<{ token?: unknown; expires_at?: unknown }>({
       method: 'POST',
       url: `${this.apiUrl}/app/installations/${installation}/access_tokens`,
@@ -54,22 +63,25 @@ export class GitHubAppTokens {
     if (typeof answer?.token !== 'string') throw new GitHostError('GitHub answered an installation token request without a token');
     const expires = typeof answer.expires_at === 'string' ? Date.parse(answer.expires_at) : Number.NaN;
     // an unreadable expiry: assume the shortest GitHub gives out (one hour)
-    const renewAt = (Number.isFinite(expires) ? expires : Date.now() + 3_600_000) - RENEW_BEFORE_MS;
-    this.tokens.set(installation, { token: answer.token, renewAt });
+    renewAt((Number.isFinite(expires) ? expires : Date.now() + 3_600_000) - RENEW_BEFORE_MS);
     return answer.token;
   }
 
-  private async installation(repo: string): Promise<number> {
+  private installation(repo: string): Promise<number> {
     const known = this.installations.get(repo);
     if (known !== undefined) return known;
-    const answer = await hostRequest<{ id?: unknown }>({
-      method: 'GET',
-      url: `${this.apiUrl}/repos/${repo}/installation`,
-      headers: { ...HEADERS, authorization: `Bearer ${appJwt(this.appId, this.key)}` },
-    });
-    if (typeof answer?.id !== 'number') throw new GitHostError(`GitHub named no installation of the App on ${repo}`);
-    this.installations.set(repo, answer.id);
-    return answer.id;
+    const lookup = (async () => {
+      const answer = await hostRequest<{ id?: unknown }>({
+        method: 'GET',
+        url: `${this.apiUrl}/repos/${repo}/installation`,
+        headers: { ...HEADERS, authorization: `Bearer ${appJwt(this.appId, this.key)}` },
+      });
+      if (typeof answer?.id !== 'number') throw new GitHostError(`GitHub named no installation of the App on ${repo}`);
+      return answer.id;
+    })();
+    this.installations.set(repo, lookup);
+    lookup.catch(() => this.installations.get(repo) === lookup && this.installations.delete(repo));
+    return lookup;
   }
 }
 

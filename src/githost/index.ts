@@ -4,6 +4,7 @@
  */
 export { startGitHostReporter, type GitHostReporter, type ReporterOptions } from './reporter.js';
 export { gitHostStatus } from './reports.js';
+export { checkGitHostConfig } from './credentials.js';
 export { appJwt } from './github-app.js';
 export { deleteTeamGitHost, maskTeamGitHost, parseTeamGitHost, readTeamGitHosts, saveTeamGitHost, type Provider } from './team-settings.js';
 export { commentMarker } from './comment.js';

@@ -27,7 +27,7 @@ export interface GitHostReporter {
 
 const DEFAULT_BACKOFF = { baseMs: 2000, capMs: 5 * 60_000, giveUpMs: 86_400_000 };
 /** deployments reported at once (each is a few sequential requests) */
-const PARALLEL = 4;
+const PARALLEL = 8;
 const LEASE_MS = 60_000;
 
 /**
@@ -47,6 +47,8 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
   let again = false;
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const inFlight = new Set<string>();
+  const reports = new Set<Promise<void>>();
 
   const kick = () => {
     if (stopped) return;
@@ -71,42 +73,53 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
 
   async function look(): Promise<void> {
     const now = Date.now();
+    await credentials.refresh();
     const candidates = await loadCandidates(store.db, now);
     const aliased = await aliasedAmong(
       store.db,
       candidates.filter((c) => c.status === 'ready').map((c) => c.id),
     );
-    const due: Array<{ c: Candidate; steps: Step[]; target: HostTarget; provider: 'github' | 'gitlab'; repo: string }> = [];
     for (const c of candidates) {
-      if (c.state === 'failed' || (c.next_at !== null && c.next_at > now)) continue;
+      if (inFlight.size >= PARALLEL) return;
+      if (inFlight.has(c.id) || c.state === 'failed' || (c.next_at !== null && c.next_at > now)) continue;
       const steps = plannedSteps(c, aliased.has(c.id));
       if (c.state === 'sent' && c.sent === steps.join(',')) continue;
-      const where = await source(c);
-      if (where === undefined) continue;
-      if ((blockedUntil.get(where.target.limitKey) ?? 0) > now) continue;
-      due.push({ c, steps, ...where });
-    }
-    for (let i = 0; i < due.length; i += PARALLEL) {
-      await Promise.all(due.slice(i, i + PARALLEL).map((job) => report(job.c, job.steps, job.target, job.provider, job.repo)));
+      const where = source(c);
+      if (where === undefined || (blockedUntil.get(where.target.limitKey) ?? 0) > now) continue;
+      // not awaited: a slow git host delays only its own reports, never the next look
+      inFlight.add(c.id);
+      const done = report(c, steps, where.target, where.provider, where.repo)
+        .catch((err: unknown) => console.error(`[githost] reporting ${c.id} failed:`, err))
+        .finally(() => {
+          inFlight.delete(c.id);
+          reports.delete(done);
+          kick();
+        });
+      reports.add(done);
     }
   }
 
   /** Where a deployment is reported: its webhook's repository, or for a deployment by hand the project's GitHub repository. */
-  async function source(c: Candidate): Promise<{ target: HostTarget; provider: 'github' | 'gitlab'; repo: string } | undefined> {
+  function source(c: Candidate): { target: HostTarget; provider: 'github' | 'gitlab'; repo: string } | undefined {
     if ((c.source_provider === 'github' || c.source_provider === 'gitlab') && c.source_repo !== null) {
-      const target = await credentials.target(c.team_id, c.source_provider);
+      const target = credentials.target(c.team_id, c.source_provider);
       return target === undefined ? undefined : { target, provider: c.source_provider, repo: c.source_repo };
     }
     if (c.source_provider !== null) return undefined;
     const repo = githubRepoOf(c.repo_url, config.gitHost.githubApiUrl);
-    const target = repo === undefined ? undefined : await credentials.target(c.team_id, 'github');
+    const target = repo === undefined ? undefined : credentials.target(c.team_id, 'github');
     return target === undefined || repo === undefined ? undefined : { target, provider: 'github', repo };
   }
 
-  async function report(c: Candidate, steps: Step[], target: HostTarget, provider: 'github' | 'gitlab', repo: string): Promise<void> {
+  async function report(candidate: Candidate, steps: Step[], target: HostTarget, provider: 'github' | 'gitlab', repo: string): Promise<void> {
     const db = store.db;
-    if (!(await claimReport(db, { id: c.id, provider, repo }, Date.now(), LEASE_MS))) return;
+    let c = candidate;
+    const claimed = await claimReport(db, { id: c.id, provider, repo }, Date.now(), LEASE_MS);
+    if (claimed === undefined) return;
+    // what was sent is read again under the claim: another process may have reported since the look
+    c = { ...c, sent: claimed.sent, state: claimed.state, remote_id: claimed.remote_id, attempts: claimed.attempts, first_failed_at: claimed.first_failed_at };
     const sent = c.sent === null || c.sent === '' ? [] : c.sent.split(',');
+    if (c.state === 'sent' && c.sent === steps.join(',')) return markSent(db, c.id);
     let common = 0;
     while (common < sent.length && common < steps.length && sent[common] === steps[common]) common++;
     const toSend = steps.slice(common);
@@ -177,6 +190,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
       opts.events.off('deployment-changed', onEvent);
       opts.events.off('alias-moved', onEvent);
       await running;
+      await Promise.all([...reports]);
     },
   };
 }

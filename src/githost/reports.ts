@@ -74,9 +74,10 @@ export async function aliasedAmong(db: Db, ids: readonly string[]): Promise<Set<
 
 /**
  * Take the report of a deployment for `leaseMs` (making its row the first time), so two
- * processes never talk to the git host about the same deployment at once.
+ * processes never talk to the git host about the same deployment at once. Returns the row as it
+ * is now; undefined: another process has it.
  */
-export async function claimReport(db: Db, c: { id: string; provider: 'github' | 'gitlab'; repo: string }, now: number, leaseMs: number): Promise<boolean> {
+export async function claimReport(db: Db, c: { id: string; provider: 'github' | 'gitlab'; repo: string }, now: number, leaseMs: number) {
   await db
     .insertInto('git_host_reports')
     .values({ deployment_id: c.id, provider: c.provider, repo: c.repo, sent: '', state: 'pending', attempts: 0, updated_at: now })
@@ -88,7 +89,14 @@ export async function claimReport(db: Db, c: { id: string; provider: 'github' | 
     .where('deployment_id', '=', c.id)
     .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
     .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  if (Number(r.numUpdatedRows) !== 1) return undefined;
+  const row = await db.selectFrom('git_host_reports').select(['sent', 'state', 'remote_id', 'attempts', 'first_failed_at']).where('deployment_id', '=', c.id).executeTakeFirstOrThrow();
+  return {
+    ...row,
+    remote_id: row.remote_id === null ? null : Number(row.remote_id),
+    attempts: Number(row.attempts),
+    first_failed_at: row.first_failed_at === null ? null : Number(row.first_failed_at),
+  };
 }
 
 export async function saveSent(db: Db, id: string, sent: readonly string[]): Promise<void> {
