@@ -32,16 +32,19 @@ export async function run() {
     };
     const toPending: number[] = [];
     const answer: number[] = [];
-    for (let i = 0; i < DELIVERIES; i++) {
+    // the first delivery warms what is compiled once (schemas, JIT); it is not counted
+    for (let i = -1; i < DELIVERIES; i++) {
       const sha = randomBytes(20).toString('hex');
       const t = performance.now();
       const res = await sendWebhook(slipway.apiUrl, 'gh', secret, pushPayload({ ref: 'refs/heads/main', after: sha }));
-      answer.push(performance.now() - t);
+      const answered = performance.now() - t;
       if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${JSON.stringify(res.body)}`);
       while (!pendingAt.has(sha)) {
         if (performance.now() - t > 10_000) throw new Error(`no queued status for ${sha} within 10 s`);
         await new Promise((r) => setTimeout(r, 2));
       }
+      if (i < 0) continue;
+      answer.push(answered);
       toPending.push(pendingAt.get(sha)! - t);
     }
     if (github.errors.length > 0) throw new Error(`the local GitHub API refused requests: ${github.errors.join('\n')}`);

@@ -1,7 +1,7 @@
 import { createVerify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bodyProblems, matchOperation, parameterProblems, successAnswer } from './github-openapi.js';
+import { bodyProblems, githubSpec, matchOperation, parameterProblems, successAnswer } from './github-openapi.js';
 
 /**
  * A local GitHub REST API for tests: every request is matched to an operation of GitHub's
@@ -48,6 +48,8 @@ export interface GithubApiOptions {
 }
 
 export async function startGithubApi(opts: GithubApiOptions = {}): Promise<LocalGithubApi> {
+  // read the description before the first request, which would otherwise wait for it
+  githubSpec();
   const requests: GithubApiRequest[] = [];
   const errors: string[] = [];
   const comments = new Map<number, { repo: string; issue: number; body: string }>();
