@@ -50,13 +50,15 @@ export function commitState(step: Step): 'pending' | 'success' | 'failure' | 'er
 
 /** A short sentence for the git host's status line (GitHub allows 140 characters). */
 export function describe(step: Step, d: ReportedDeployment): string {
+  // the git host shows this to everyone who can see the repository: the first line of the reason only
+  const reason = d.error_message === null ? '' : `: ${d.error_message.split('\n')[0]}`;
   const text: Record<Step, string> = {
     queued: 'Queued for a build',
     in_progress: 'Building',
     awaiting: 'Built; waiting for approval',
     success: 'Deployed',
-    failure: (d.status as string) === 'rejected' ? 'Rejected' : `Failed${d.error_message === null ? '' : `: ${d.error_message}`}`,
-    error: `Canceled${d.error_message === null ? '' : `: ${d.error_message}`}`,
+    failure: (d.status as string) === 'rejected' ? 'Rejected' : `Failed${reason}`,
+    error: `Canceled${reason}`,
     inactive: 'Replaced by a newer deployment',
   };
   const s = text[step];

@@ -83,6 +83,7 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
         await audit(db, req, req.grant.project!.team_id, { action: 'deployment.cancel', target: d.id, details: { project: req.grant.project!.name } });
         return getDeployment(db, d.id);
       });
+      events.emit('deployment-changed', { deploymentId: updated.id });
       const project = await getProject(store.db, updated.project_id);
       return serializeDeployment(config, project, updated, await aliasTarget(store.db, project.id, PRODUCTION));
     });
