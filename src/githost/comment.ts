@@ -13,7 +13,7 @@ const LABEL: Record<Step, string> = {
   success: '✅ Ready',
   failure: '❌ Failed',
   error: '🚫 Canceled',
-  inactive: '💤 Replaced',
+  inactive: '💤 Closed: the preview was removed',
 };
 
 /**
@@ -23,7 +23,7 @@ const LABEL: Record<Step, string> = {
 export function commentBody(config: Config, projectName: string, d: ReportedDeployment, step: Step, now = Date.now()): string {
   const preview = environmentUrl(config, projectName, d);
   const updated = new Date(now).toISOString().replace('T', ' ').slice(0, 16);
-  const visit = step === 'success' ? `[${preview}](${preview})` : `${preview} (once ready)`;
+  const visit = step === 'success' ? `[${preview}](${preview})` : step === 'inactive' ? '—' : `${preview} (once ready)`;
   return [
     commentMarker(projectName),
     `**Slipway** preview of \`${projectName}\``,

@@ -144,17 +144,16 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
         done.push(step);
         await saveSent(db, c.id, done);
       }
-      // the commit status and the comment follow the newest step that is not "replaced"; a
-      // replaced deployment leaves its commit's status and the newer deployment's comment alone
+      // the commit status follows the newest step that is not "replaced": a replaced deployment
+      // leaves its commit's status alone. The comment belongs to the pull request's newest
+      // deployment; when that one turns inactive, its pull request was closed.
       const last = steps.filter((s) => s !== 'inactive').at(-1)!;
       const onlyInactive = toSend.length > 0 && toSend.every((s) => s === 'inactive');
-      if (!onlyInactive || c.state !== 'sent') {
-        await target.commitStatus(ctx, last);
-        if (c.pr_number !== null && !(await newerOfPr(db, c))) {
-          const known = await commentId(db, c.project_id, repo, c.pr_number);
-          const id = await target.upsertComment(ctx, last, known);
-          if (id !== known) await saveCommentId(db, c.project_id, repo, c.pr_number, id);
-        }
+      if (!onlyInactive || c.state !== 'sent') await target.commitStatus(ctx, last);
+      if (c.pr_number !== null && !(await newerOfPr(db, c))) {
+        const known = await commentId(db, c.project_id, repo, c.pr_number);
+        const id = await target.upsertComment(ctx, steps.at(-1)!, known);
+        if (id !== known) await saveCommentId(db, c.project_id, repo, c.pr_number, id);
       }
       await markSent(db, c.id);
     } catch (raw) {

@@ -83,13 +83,26 @@ test('a pull request: statuses in order, one comment created then edited, the re
   assert.ok(comment.body.includes('http://pr-7--site.localhost:8080'));
   assert.equal(since(second).filter((r) => r.operationId === 'issues/create-comment').length, 0);
   assert.ok(since(second).filter((r) => r.operationId === 'issues/update-comment').length >= 1);
-  // the replaced deployment leaves the comment to the newer one
+  // turning inactive sends no commit status: the replaced commit keeps its success
   const inactive = since(second).findIndex((r) => r.body?.state === 'inactive');
   assert.ok(
     !since(second)
       .slice(inactive + 1)
       .some((r) => r.operationId === 'repos/create-commit-status' && r.path.endsWith(SHA_A)),
   );
+
+  // the pull request closes: its preview alias goes away, the newest deployment turns inactive, the comment says so
+  await f.store.db.deleteFrom('aliases').where('name', '=', 'pr:7').execute();
+  f.events.emit('alias-moved', { projectId: f.project.id, alias: 'pr:7', deploymentId: d2 });
+  await until(
+    () => next!.states.at(-1) === 'inactive',
+    () => JSON.stringify(next!.states),
+  );
+  await until(
+    () => /Closed/.test([...api.comments.values()][0]!.body),
+    () => [...api.comments.values()][0]!.body,
+  );
+  assert.equal(api.comments.size, 1);
   assert.deepEqual(api.errors, []);
 });
 
