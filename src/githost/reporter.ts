@@ -89,11 +89,15 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
       // not awaited: a slow git host delays only its own reports, never the next look
       inFlight.add(c.id);
       const done = report(c, steps, where.target, where.provider, where.repo)
-        .catch((err: unknown) => console.error(`[githost] reporting ${c.id} failed:`, err))
-        .finally(() => {
+        .catch((err: unknown) => {
+          console.error(`[githost] reporting ${c.id} failed:`, err);
+          return false;
+        })
+        .then((worked) => {
           inFlight.delete(c.id);
           reports.delete(done);
-          kick();
+          // the deployment may have moved on meanwhile; a report that could not start waits for the poll
+          if (worked) kick();
         });
       reports.add(done);
     }
@@ -111,15 +115,19 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
     return target === undefined || repo === undefined ? undefined : { target, provider: 'github', repo };
   }
 
-  async function report(candidate: Candidate, steps: Step[], target: HostTarget, provider: 'github' | 'gitlab', repo: string): Promise<void> {
+  /** Send what the git host has not heard yet; false: another process has the deployment. */
+  async function report(candidate: Candidate, steps: Step[], target: HostTarget, provider: 'github' | 'gitlab', repo: string): Promise<boolean> {
     const db = store.db;
     let c = candidate;
     const claimed = await claimReport(db, { id: c.id, provider, repo }, Date.now(), LEASE_MS);
-    if (claimed === undefined) return;
+    if (claimed === undefined) return false;
     // what was sent is read again under the claim: another process may have reported since the look
     c = { ...c, sent: claimed.sent, state: claimed.state, remote_id: claimed.remote_id, attempts: claimed.attempts, first_failed_at: claimed.first_failed_at };
     const sent = c.sent === null || c.sent === '' ? [] : c.sent.split(',');
-    if (c.state === 'sent' && c.sent === steps.join(',')) return markSent(db, c.id);
+    if (c.state === 'sent' && c.sent === steps.join(',')) {
+      await markSent(db, c.id);
+      return true;
+    }
     let common = 0;
     while (common < sent.length && common < steps.length && sent[common] === steps[common]) common++;
     const toSend = steps.slice(common);
@@ -156,6 +164,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
         if (id !== known) await saveCommentId(db, c.project_id, repo, c.pr_number, id);
       }
       await markSent(db, c.id);
+      return true;
     } catch (raw) {
       const err = toError(raw);
       const now = Date.now();
@@ -163,7 +172,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
         blockedUntil.set(target.limitKey, err.retryAt);
         console.error(`[githost] ${provider} rate limit while reporting ${c.id}; waiting until ${new Date(err.retryAt).toISOString()}`);
         await postpone(db, c.id, err.retryAt, `rate limited until ${new Date(err.retryAt).toISOString()}: ${err.message}`);
-        return;
+        return false;
       }
       const attempts = (c.attempts ?? 0) + 1;
       const firstFailedAt = c.first_failed_at ?? now;
@@ -171,6 +180,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
       const nextAt = giveUp ? null : now + Math.min(backoff.capMs, backoff.baseMs * 2 ** (attempts - 1));
       console.error(`[githost] reporting ${c.id} to ${provider} ${repo} failed (attempt ${attempts}${giveUp ? ', giving up' : ''}): ${err.message}`);
       await markFailed(db, c.id, { attempts, error: err.message, firstFailedAt: Number(firstFailedAt), nextAt });
+      return false;
     }
   }
 

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { commentMarker, gitHostStatus, saveTeamGitHost } from '../../src/githost/index.js';
+import { commentMarker, gitHostStatus, saveTeamGitHost, startGitHostReporter } from '../../src/githost/index.js';
 import { startGithubApi, type GithubApiRequest, type LocalGithubApi } from '../helpers/github-api.js';
 import { tempDir } from '../helpers/paths.js';
 import { startReporterFixture, until } from './fixture.js';
@@ -238,4 +238,23 @@ test("a team's own token is used for its projects instead of the operator's", as
   );
   assert.deepEqual(teamApi.errors, []);
   assert.ok(teamApi.requests.some((r) => r.operationId === 'repos/create-deployment'));
+});
+
+test('two reporters on one store (two worker processes) never tell GitHub the same thing twice', async (t) => {
+  const f = await startReporterFixture({ 'github-token': TOKEN, 'github-api-url': api.url });
+  t.after(() => f.close());
+  const other = startGitHostReporter({ store: f.store, config: f.config, box: f.box, events: f.events, pollMs: 10 });
+  t.after(() => other.stop());
+  const start = api.requests.length;
+  const ids = await Promise.all([1, 2, 3, 4].map((n) => f.deploy({ sha: String(n).repeat(40), branch: `b${n}`, environment: 'production' })));
+  for (const id of ids) await f.setStatus(id, 'building');
+  for (const id of ids) await f.ready(id, `branch:${id}`);
+  await until(
+    async () => (await Promise.all(ids.map((id) => gitHostStatus(f.store.db, id)))).every((r) => r?.state === 'sent' && r.sent.join() === 'queued,in_progress,success'),
+    () => ops(since(start)).join(' '),
+  );
+  const made = since(start).filter((r) => r.operationId === 'repos/create-deployment');
+  assert.equal(made.length, 4, 'one GitHub deployment per deployment');
+  for (const r of made) assert.deepEqual(api.deployments.get([...api.deployments].find(([, d]) => d.body === r.body)![0])!.states, ['queued', 'in_progress', 'success']);
+  assert.deepEqual(api.errors, []);
 });
