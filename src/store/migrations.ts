@@ -422,6 +422,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('locked_until', 'bigint')
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .execute();
+      // the reporter looks at the last week's deployments several times a second
+      await db.schema.createIndex('deployments_created').on('deployments').column('created_at').execute();
       await db.schema
         .createTable('git_host_comments')
         .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
