@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { appJwt } from '../../src/githost/index.js';
 import { jwtProblems, startGithubApi, type LocalGithubApi } from '../helpers/github-api.js';
+import { matchOperation, responseProblems, successAnswer } from '../helpers/github-openapi.js';
 
 // The local GitHub API refuses what GitHub's description does not allow: without that, the
 // conversation tests would pass against requests GitHub would reject.
@@ -62,4 +63,21 @@ test('an App JWT is checked: signed by the App key, its own id, at most ten minu
   assert.match(jwtProblems(appJwt('13', privateKey), '12', publicKey).join(), /iss/);
   assert.match(jwtProblems(appJwt('12', privateKey, Date.now() - 700_000), '12', publicKey).join(), /expired/);
   assert.match(jwtProblems(appJwt('12', privateKey, Date.now() + 120_000), '12', publicKey).join(), /iat|ten minutes/);
+});
+
+test('the generated answers are valid against the response schemas of the operations Slipway uses', () => {
+  const used: Array<[string, string]> = [
+    ['POST', '/repos/a/b/deployments'],
+    ['POST', '/repos/a/b/deployments/1/statuses'],
+    ['POST', `/repos/a/b/statuses/${'a'.repeat(40)}`],
+    ['GET', '/repos/a/b/issues/1/comments'],
+    ['POST', '/repos/a/b/issues/1/comments'],
+    ['PATCH', '/repos/a/b/issues/comments/1'],
+    ['GET', '/repos/a/b/installation'],
+    ['POST', '/app/installations/1/access_tokens'],
+  ];
+  for (const [method, path] of used) {
+    const { operation } = matchOperation(method, path)!;
+    assert.deepEqual(responseProblems(operation, successAnswer(operation).body), [], `${method} ${path}`);
+  }
 });

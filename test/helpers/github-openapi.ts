@@ -75,16 +75,22 @@ export function resolveRef(node: Json): Json {
  * A schema with its references inlined, for ajv. An object that lists its properties and says
  * nothing of others is closed here: GitHub ignores unknown fields, and so would a misspelt one.
  */
-function inline(schema: Json, depth = 0): Json {
+function inline(schema: Json, depth = 0, close = true): Json {
   if (depth > 30 || schema === null || typeof schema !== 'object') return schema;
   const s = resolveRef(schema);
-  if (Array.isArray(s)) return s.map((x) => inline(x, depth + 1));
+  if (Array.isArray(s)) return s.map((x) => inline(x, depth + 1, close));
   const out: Json = {};
   for (const [k, v] of Object.entries<Json>(s)) {
     if (k === 'example' || k === 'examples' || k === 'description') continue;
-    out[k] = k === 'properties' ? Object.fromEntries(Object.entries<Json>(v).map(([p, ps]) => [p, inline(ps, depth + 1)])) : inline(v, depth + 1);
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries<Json>(v).map(([p, ps]) => [p, inline(ps, depth + 1, close)])) : inline(v, depth + 1, close);
   }
-  if (out.properties !== undefined && out.additionalProperties === undefined && out.oneOf === undefined && out.anyOf === undefined && out.allOf === undefined) out.additionalProperties = false;
+  if (close && out.properties !== undefined && out.additionalProperties === undefined && out.oneOf === undefined && out.anyOf === undefined && out.allOf === undefined)
+    out.additionalProperties = false;
+  // OpenAPI 3.0's nullable next to allOf/anyOf (no type): ajv only reads it beside a type
+  if (out.nullable === true && out.type === undefined) {
+    const { nullable: _nullable, ...rest } = out;
+    return { anyOf: [rest, { type: 'null' }] };
+  }
   return out;
 }
 
@@ -127,6 +133,15 @@ export function parameterProblems(operation: Operation, params: Record<string, s
   }
   for (const key of query.keys()) if (!declared.some((p) => p.in === 'query' && p.name === key)) problems.push(`query parameter ${key} is not one of ${operation.operationId}'s`);
   return problems;
+}
+
+/** What is wrong with an answer body against the operation's success response schema (the generator's own check). */
+export function responseProblems(operation: Operation, body: unknown): string[] {
+  const { status } = successAnswer(operation);
+  const schema = resolveRef(operation.op.responses[String(status)])?.content?.['application/json']?.schema;
+  if (schema === undefined) return [];
+  const validate = ajv.compile(inline(schema, 0, false));
+  return validate(body) ? [] : (validate.errors ?? []).map((e) => `answer${e.instancePath} ${e.message}`);
 }
 
 /** The operation's success answer: its status and a minimal body its schema allows. */
