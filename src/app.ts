@@ -21,6 +21,7 @@ import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
 import { deploymentServerSettings, flagIntegrityError } from './deployments/index.js';
 import { startDomainChecks } from './domains/index.js';
+import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { Store } from './store/index.js';
@@ -44,6 +45,7 @@ export interface Slipway {
 export async function startSlipway(requested: Config): Promise<Slipway> {
   let config = requested;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  if (config.roles.includes('worker')) checkGitHostConfig(config.gitHost);
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
   const platformKey = await loadSecretKey(join(config.dataDir, 'secret.key'));
   const box = new SecretBox(platformKey);
@@ -167,6 +169,12 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       const certificates = startCertificateManager({ db: store.db, box, config });
       closers.push(() => certificates.close());
     }
+  }
+
+  // the git host hears about deployments from the worker role, with the URLs the api hands out
+  if (config.roles.includes('worker')) {
+    const reporter = startGitHostReporter({ store, config, box, events });
+    closers.push(() => reporter.stop());
   }
 
   let closed: Promise<void> | undefined;

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
  */
 export interface SlipwayEvents {
   'job-enqueued': [];
+  /** a deployment's status changed (the git host reporter tells the git host at once) */
+  'deployment-changed': [{ deploymentId: string }];
   'alias-moved': [{ projectId: string; alias: string; deploymentId: string }];
 }
 

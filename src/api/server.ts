@@ -16,6 +16,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
+import { gitHostRoutes } from './routes/git-host.js';
 import { eventRoutes } from './routes/events.js';
 import { hookRoutes } from './routes/hooks.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
@@ -99,6 +100,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(domainRoutes(deps));
       await api.register(prebuiltRoutes(deps));
       await api.register(eventRoutes(deps));
+      await api.register(gitHostRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

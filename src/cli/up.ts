@@ -78,6 +78,13 @@ export const UP_OPTIONS = {
   'dns01-tsig-name': { type: 'string' },
   'dns01-tsig-algorithm': { type: 'string' },
   'dns01-tsig-secret': { type: 'string' },
+  // reporting deployments to the git host (config.gitHost; see the README's "The git host conversation")
+  'github-token': { type: 'string' },
+  'github-app-id': { type: 'string' },
+  'github-app-private-key-file': { type: 'string' },
+  'github-api-url': { type: 'string' },
+  'gitlab-token': { type: 'string' },
+  'gitlab-url': { type: 'string' },
 } as const;
 
 export const upCommand: Command = {

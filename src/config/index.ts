@@ -54,6 +54,21 @@ export interface Config {
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
   readonly acme: AcmeConfig;
+  /** the git host Slipway reports deployments to (src/githost/); a team may set its own */
+  readonly gitHost: GitHostConfig;
+}
+
+export interface GitHostConfig {
+  /** SLIPWAY_GITHUB_TOKEN: a token that may write deployments, statuses and comments */
+  readonly githubToken: string | undefined;
+  /** SLIPWAY_GITHUB_APP_ID + SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE: act as a GitHub App (wins over the token) */
+  readonly githubAppId: string | undefined;
+  readonly githubAppPrivateKeyFile: string | undefined;
+  /** https://api.github.com, or GitHub Enterprise Server's https://<host>/api/v3 */
+  readonly githubApiUrl: string;
+  /** SLIPWAY_GITLAB_TOKEN + SLIPWAY_GITLAB_URL (default https://gitlab.com) */
+  readonly gitlabToken: string | undefined;
+  readonly gitlabUrl: string;
 }
 
 export interface AcmeConfig {
@@ -198,6 +213,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
       challenge: parseAcmeChallenge(pick('acme-challenge', 'SLIPWAY_ACME_CHALLENGE')),
       dns01: parseDns01(pick),
     }),
+    gitHost: parseGitHost(pick),
     dataDir,
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
@@ -231,6 +247,31 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
 }
 
 const DNS_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+
+function parseGitHost(pick: (flag: string, envName: string) => string | undefined): GitHostConfig {
+  const url = (flag: string, envName: string, fallback: string) => {
+    const raw = pick(flag, envName) ?? fallback;
+    if (!/^https?:\/\/[^/]/.test(raw)) throw new AppError('CONFIG', `--${flag} (${envName}) must be an http(s) URL, got ${JSON.stringify(raw)}.`, { hint: `For example: --${flag} ${fallback}` });
+    return raw.replace(/\/+$/, '');
+  };
+  const appId = pick('github-app-id', 'SLIPWAY_GITHUB_APP_ID');
+  const keyFile = pick('github-app-private-key-file', 'SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE');
+  if ((appId === undefined) !== (keyFile === undefined)) {
+    throw new AppError('CONFIG', 'A GitHub App needs both --github-app-id and --github-app-private-key-file.', {
+      hint: 'For example: --github-app-id 123456 --github-app-private-key-file /etc/slipway/github-app.pem',
+    });
+  }
+  if (appId !== undefined && !/^\d+$/.test(appId))
+    throw new AppError('CONFIG', `--github-app-id must be the App's numeric id, got ${JSON.stringify(appId)}.`, { hint: 'For example: --github-app-id 123456' });
+  return Object.freeze({
+    githubToken: pick('github-token', 'SLIPWAY_GITHUB_TOKEN'),
+    githubAppId: appId,
+    githubAppPrivateKeyFile: keyFile === undefined ? undefined : resolve(keyFile),
+    githubApiUrl: url('github-api-url', 'SLIPWAY_GITHUB_API_URL', 'https://api.github.com'),
+    gitlabToken: pick('gitlab-token', 'SLIPWAY_GITLAB_TOKEN'),
+    gitlabUrl: url('gitlab-url', 'SLIPWAY_GITLAB_URL', 'https://gitlab.com'),
+  });
+}
 
 function parsePublicIps(raw: string | undefined): string[] {
   if (raw === undefined) return [];

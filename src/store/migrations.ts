@@ -428,4 +428,49 @@ export const migrations: Record<string, Migration> = {
       // audit_events.actor_type gains 'webhook' (actor_id: the git host): a text column, no change needed
     },
   },
+  // Issue 11: what was last told to the git host about each deployment, the one PR comment, team credentials
+  '0015_git_host_reports': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('git_host_reports')
+        .addColumn('deployment_id', 'text', (c) => c.primaryKey().references('deployments.id').onDelete('cascade'))
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('repo', 'text', (c) => c.notNull())
+        // the steps already sent, comma-separated in order ("queued,in_progress,success")
+        .addColumn('sent', 'text', (c) => c.notNull().defaultTo(''))
+        // the GitHub Deployment made for it (null: not made yet, or GitLab)
+        .addColumn('remote_id', 'bigint')
+        // 'pending' | 'sent' | 'retrying' | 'failed' (gave up)
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .addColumn('first_failed_at', 'bigint')
+        .addColumn('next_at', 'bigint')
+        // a reporter working on it; another process leaves it alone until then
+        .addColumn('locked_until', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // the reporter looks at the last week's deployments several times a second
+      await db.schema.createIndex('deployments_created').on('deployments').column('created_at').execute();
+      await db.schema
+        .createTable('git_host_comments')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('pr_number', 'integer', (c) => c.notNull())
+        .addColumn('comment_id', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('git_host_comments_pk', ['project_id', 'repo', 'pr_number'])
+        .execute();
+      await db.schema
+        .createTable('team_git_hosts')
+        .addColumn('team_id', 'text', (c) => c.notNull().references('teams.id').onDelete('cascade'))
+        .addColumn('provider', 'text', (c) => c.notNull())
+        // SecretBox-encrypted JSON: { token } or { appId, privateKey }
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('api_url', 'text')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('team_git_hosts_pk', ['team_id', 'provider'])
+        .execute();
+    },
+  },
 };

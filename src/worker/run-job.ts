@@ -68,6 +68,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     .set({ status: 'building', started_at: deployment.started_at ?? startedAt, attempts: job.attempt, error_code: null, error_message: null, error_phase: null })
     .where('id', '=', deployment.id)
     .execute();
+  deps.events.emit('deployment-changed', { deploymentId: deployment.id });
   if (job.attempt > 1) logs.line(`Retrying: attempt ${job.attempt} of ${job.maxAttempts} (the previous worker stopped before finishing).`);
 
   const workDir = join(config.dataDir, 'builds', `${deployment.id}-${job.attempt}`);
@@ -211,6 +212,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       return;
     }
     for (const alias of moved) deps.events.emit('alias-moved', { projectId: project.id, alias, deploymentId: deployment.id });
+    deps.events.emit('deployment-changed', { deploymentId: deployment.id });
     logs.line(moved.includes(PRODUCTION) ? `Ready. Production now serves ${deployment.id}.` : `Ready at ${deployment.id}.`);
   } catch (caught) {
     const reason = signal.aborted ? (signal.reason as StopReason) : undefined;
@@ -280,6 +282,7 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
         .execute();
     }
   });
+  deps.events.emit('deployment-changed', { deploymentId: deployment.id });
 }
 
 /**

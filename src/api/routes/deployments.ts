@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { aliasTarget, getDeployment, PRODUCTION, promote, readLogs, serializeDeployment } from '../../deployments/index.js';
 import { AppError } from '../../errors/index.js';
+import { gitHostStatus } from '../../githost/index.js';
 import { getProject } from '../../projects/index.js';
 import { audit } from '../guard.js';
 import type { ApiDeps } from '../server.js';
@@ -14,7 +15,7 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.get<IdParams>('/deployments/:id', { config: { access: { deployment: 'id', role: 'viewer' } } }, async (req) => {
       const d = await getDeployment(store.db, req.params.id);
       const project = await getProject(store.db, d.project_id);
-      return serializeDeployment(config, project, d, await aliasTarget(store.db, project.id, PRODUCTION));
+      return { ...serializeDeployment(config, project, d, await aliasTarget(store.db, project.id, PRODUCTION)), gitHost: await gitHostStatus(store.db, d.id) };
     });
 
     // Build log lines after line `after` (0: from the start). `finished` says no more will come.
@@ -82,6 +83,7 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
         await audit(db, req, req.grant.project!.team_id, { action: 'deployment.cancel', target: d.id, details: { project: req.grant.project!.name } });
         return getDeployment(db, d.id);
       });
+      events.emit('deployment-changed', { deploymentId: updated.id });
       const project = await getProject(store.db, updated.project_id);
       return serializeDeployment(config, project, updated, await aliasTarget(store.db, project.id, PRODUCTION));
     });
