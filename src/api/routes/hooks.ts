@@ -3,6 +3,7 @@ import { createDeployment } from '../../deployments/index.js';
 import { AppError } from '../../errors/index.js';
 import { findProject } from '../../projects/index.js';
 import { verifyGithubSignature } from '../../secrets.js';
+import { systemSchemas } from '../schemas/resources.js';
 import type { ApiDeps } from '../server.js';
 
 const HOOK_BODY_LIMIT = 5 * 1024 * 1024;
@@ -31,7 +32,7 @@ export function hookRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: HOOK_BODY_LIMIT }, (_req, body: Buffer, done) => done(null, body));
 
     // public: the signature over the body is this route's own check
-    app.post<{ Params: { project: string } }>('/github/:project', { bodyLimit: HOOK_BODY_LIMIT, config: { access: { public: true } } }, async (req, reply) => {
+    app.post<{ Params: { project: string } }>('/github/:project', { schema: systemSchemas.github, bodyLimit: HOOK_BODY_LIMIT, config: { access: { public: true } } }, async (req, reply) => {
       const project = await findProject(store.db, req.params.project);
       if (project === undefined) throw new AppError('PROJECT_NOT_FOUND', `No project named "${req.params.project}".`, { hint: 'Check the webhook URL; it ends with the project name.' });
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
