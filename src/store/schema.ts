@@ -345,6 +345,20 @@ export interface Database {
   invitations: InvitationTable;
   audit_events: AuditEventTable;
   login_attempts: LoginAttemptTable;
+  idempotency_keys: IdempotencyKeyTable;
+}
+
+/** A claimed Idempotency-Key (migration 0016): the request's hash, and its answer once there is one. */
+export interface IdempotencyKeyTable {
+  /** who sent it: "u:<user id>", "t:<deploy token id>" or "admin" */
+  caller: string;
+  /** method and path, e.g. "POST /api/v1/projects/blog/deployments" */
+  route: string;
+  key: string;
+  request_hash: string;
+  status: number | null;
+  response: string | null;
+  created_at: number;
 }
 
 export type Project = Selectable<ProjectTable>;
