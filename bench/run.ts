@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   https: async () => (await import('./https.js')).run,
   rules: async () => (await import('./rules.js')).run,
   dashboard: async () => (await import('./dashboard.js')).run,
+  api: async () => (await import('./api.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {
