@@ -24,8 +24,9 @@ const BAD_CURSOR = () => new AppError('VALIDATION', 'cursor must be the nextCurs
  * meanwhile neither repeat nor shift a page.
  */
 export function pageRequest(query: { limit?: string; cursor?: string } | undefined, keyLength: number): PageRequest {
-  const raw = query?.limit;
-  const limit = raw === undefined || raw === '' ? DEFAULT_LIMIT : Math.min(MAX_LIMIT, Math.max(1, Number(raw) || DEFAULT_LIMIT));
+  const asked = query?.limit === undefined || query.limit === '' ? Number.NaN : Number(query.limit);
+  // more than a page may hold is the most it holds; 0 is one (the schema lets digits only through)
+  const limit = Number.isFinite(asked) ? Math.min(MAX_LIMIT, Math.max(1, asked)) : DEFAULT_LIMIT;
   const cursor = query?.cursor;
   if (cursor === undefined || cursor === '') return { limit, after: undefined };
   let after: unknown;
