@@ -52,9 +52,14 @@ export function finishPage<T>(rows: T[], limit: number, keyOf: (row: T) => reado
   return { items, nextCursor: rows.length > limit && items.length > 0 ? encodeCursor(keyOf(items.at(-1)!)) : null };
 }
 
-/** A page of a list already sorted ascending by a unique string key (short lists read whole: teams, members). */
-export function pageOfSorted<T>(sorted: readonly T[], page: PageRequest, keyOf: (item: T) => string): Page<T> {
+/**
+ * A page of a short list read whole (teams, members, variables), keyed by a unique string. It is
+ * sorted here by code unit, not trusted in the database's order: PostgreSQL's collation may order
+ * "a-b" and "ab" otherwise, and the cursor compares the way JavaScript does.
+ */
+export function pageByKey<T>(items: readonly T[], page: PageRequest, keyOf: (item: T) => string): Page<T> {
   const after = page.after?.[0];
+  const sorted = [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
   const rest = after === undefined ? sorted : sorted.filter((item) => keyOf(item) > String(after));
   return finishPage(rest.slice(0, page.limit + 1), page.limit, (item) => [keyOf(item)]);
 }

@@ -20,7 +20,7 @@ import {
 import { AppError } from '../../errors/index.js';
 import type { Db, Team } from '../../store/index.js';
 import { audit } from '../guard.js';
-import { finishPage, pageOfSorted, pageRequest, type PageQuery } from '../pagination.js';
+import { finishPage, pageByKey, pageRequest, type PageQuery } from '../pagination.js';
 import { accountSchemas } from '../schemas/accounts.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
@@ -73,7 +73,7 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
         const scope = caller.token?.team_id;
         teams = (await teamsOf(store.db, caller.user.id)).filter((t) => scope == null || t.id === scope).map((t) => ({ slug: t.slug, name: t.name, role: t.role }));
       }
-      const { items, nextCursor } = pageOfSorted(teams, page, (t) => t.slug);
+      const { items, nextCursor } = pageByKey(teams, page, (t) => t.slug);
       return { teams: items, nextCursor };
     });
 
@@ -86,7 +86,7 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     app.get<TeamParams & { Querystring: PageQuery }>('/teams/:team/members', { schema: accountSchemas.listMembers, config: { access: { team: 'team', role: 'viewer' } } }, async (req) => {
-      const { items, nextCursor } = pageOfSorted(await members(store.db, req.grant.team!), pageRequest(req.query, 1), (m) => m.email);
+      const { items, nextCursor } = pageByKey(await members(store.db, req.grant.team!), pageRequest(req.query, 1), (m) => m.email);
       return { members: items, nextCursor };
     });
 

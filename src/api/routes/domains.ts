@@ -16,7 +16,7 @@ import { projectTeamRole } from '../../auth/index.js';
 import { getProject } from '../../projects/index.js';
 import type { Db, Domain } from '../../store/index.js';
 import { audit } from '../guard.js';
-import { pageOfSorted, pageRequest, type PageQuery } from '../pagination.js';
+import { pageByKey, pageRequest, type PageQuery } from '../pagination.js';
 import { domainSchemas } from '../schemas/resources.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
@@ -69,7 +69,7 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     app.get<ProjectParams & { Querystring: PageQuery }>('/projects/:project/domains', { schema: domainSchemas.list, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
-      const page = pageOfSorted(await listProjectDomains(store.db, project), pageRequest(req.query, 1), (d) => d.name);
+      const page = pageByKey(await listProjectDomains(store.db, project), pageRequest(req.query, 1), (d) => d.name);
       return { domains: page.items.map((d) => serializeDomain(config, d, project.name)), nextCursor: page.nextCursor };
     });
 

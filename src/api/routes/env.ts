@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { deleteEnv, getProject, listEnv, setEnv } from '../../projects/index.js';
 import { audit } from '../guard.js';
-import { pageOfSorted, pageRequest, type PageQuery } from '../pagination.js';
+import { pageByKey, pageRequest, type PageQuery } from '../pagination.js';
 import { envSchemas } from '../schemas/resources.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
@@ -18,7 +18,7 @@ export function envRoutes(deps: ApiDeps): FastifyPluginAsync {
     // at most 200 variables a project: read whole, paged by name
     app.get<ProjectParams & { Querystring: PageQuery }>('/projects/:project/env', { schema: envSchemas.list, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
-      const page = pageOfSorted(await listEnv(store.db, project.id), pageRequest(req.query, 1), (v) => v.key);
+      const page = pageByKey(await listEnv(store.db, project.id), pageRequest(req.query, 1), (v) => v.key);
       return { project: project.name, env: page.items, nextCursor: page.nextCursor };
     });
 

@@ -8,7 +8,7 @@ import { createProject, getProject, listProjects, serializeProject, updateProjec
 import { resolveRef } from '../../source/index.js';
 import { bumpCounter, type Db, type Deployment, type Project, type Team } from '../../store/index.js';
 import { audit } from '../guard.js';
-import { finishPage, pageOfSorted, pageRequest, type PageQuery } from '../pagination.js';
+import { finishPage, pageByKey, pageRequest, type PageQuery } from '../pagination.js';
 import { projectSchemas } from '../schemas/projects.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
@@ -32,7 +32,7 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     // the caller's projects (?team=<slug>: of that team only); the admin sees all
     app.get<{ Querystring: PageQuery & { team?: string } }>('/projects', { schema: projectSchemas.list, config: { access: { caller: 'any' } } }, async (req) => {
-      const page = pageOfSorted(await visibleProjects(store.db, req.caller!, req.query.team), pageRequest(req.query, 1), (p) => p.name);
+      const page = pageByKey(await visibleProjects(store.db, req.caller!, req.query.team), pageRequest(req.query, 1), (p) => p.name);
       const out = [];
       for (const p of page.items) out.push(await show(p));
       return { projects: out, nextCursor: page.nextCursor };
