@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -218,6 +219,26 @@ test('Idempotency-Key on a deploy: one deployment and one job for any number of 
   const long = await api.call('POST', '/api/v1/projects/site/deployments', { auth: owner.token, body: { ref: 'main' }, headers: { 'idempotency-key': 'k'.repeat(300) } });
   assert.equal(long.status, 400);
   assert.match(long.body.error.message, /idempotency-key/);
+});
+
+test('Idempotency-Key on a prebuilt deployment: a retry makes no second deployment', async () => {
+  const bytes = Buffer.from('<h1>prebuilt</h1>');
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const put = await api.app.inject({
+    method: 'PUT',
+    url: `/api/v1/projects/site/blobs/${hash}`,
+    headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/octet-stream' },
+    payload: bytes,
+  });
+  assert.equal(put.statusCode, 201, put.body);
+  const body = { files: { 'index.html': { hash, size: bytes.length } }, message: 'upload' };
+  const key = { 'idempotency-key': 'prebuilt-1' };
+  const first = await api.call('POST', '/api/v1/projects/site/prebuilt', { auth: owner.token, body, headers: key });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  const again = await api.call('POST', '/api/v1/projects/site/prebuilt', { auth: owner.token, body, headers: key });
+  assert.equal(again.body.id, first.body.id);
+  const rows = await api.store.db.selectFrom('deployments').select('id').where('commit_message', '=', 'upload').execute();
+  assert.equal(rows.length, 1);
 });
 
 test('a big JSON answer comes compressed as Accept-Encoding asks, and decodes to the same JSON', async () => {
