@@ -168,6 +168,15 @@ test('Idempotency-Key: the same key and body answer the first answer, without a 
   const taken = await api.call('POST', '/api/v1/projects', { auth: owner.token, body, headers: { 'idempotency-key': 'taken' } });
   assert.equal(taken.status, 409);
   assert.deepEqual((await api.call('POST', '/api/v1/projects', { auth: owner.token, body, headers: { 'idempotency-key': 'taken' } })).body, taken.body);
+  // after 24 h the key is forgotten: the same request runs again (and meets the taken name)
+  await api.store.db
+    .updateTable('idempotency_keys')
+    .set({ created_at: Date.now() - 25 * 3600_000 })
+    .where('key', '=', 'create-blog-1')
+    .execute();
+  const late = await api.call('POST', '/api/v1/projects', { auth: owner.token, body, headers: key });
+  assert.equal(late.status, 409);
+  assert.equal(late.headers['idempotent-replayed'], undefined);
 });
 
 test('Idempotency-Key: concurrent duplicates do not both run', async () => {
