@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   rules: async () => (await import('./rules.js')).run,
   dashboard: async () => (await import('./dashboard.js')).run,
   githost: async () => (await import('./githost.js')).run,
+  api: async () => (await import('./api.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

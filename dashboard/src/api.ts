@@ -75,6 +75,22 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }
 
+/**
+ * Every item of a paged list, following `nextCursor` (200 a request; the pages a person manages
+ * here, such as tokens or members, are short). `await apiList<Project>('/projects', 'projects')`
+ */
+export async function apiList<T>(path: string, items: string): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const page: Record<string, unknown> = await api('GET', `${path}${sep}limit=200${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+    out.push(...((page[items] as T[] | undefined) ?? []));
+    cursor = typeof page.nextCursor === 'string' ? page.nextCursor : null;
+  } while (cursor !== null);
+  return out;
+}
+
 export interface StreamHandlers {
   onEvent: (type: string, data: string) => void;
   /** the stream is open (again) */

@@ -44,7 +44,7 @@ export async function loadMe(): Promise<Me | null> {
     // the installation admin is in no team but acts on all of them: offer them in the picker
     if (me.admin && me.teams.length === 0) {
       try {
-        const { teams } = await api<{ teams: { slug: string; name?: string }[] }>('GET', '/teams', undefined, { quiet401: true });
+        const { teams } = await api<{ teams: { slug: string; name?: string }[] }>('GET', '/teams?limit=200', undefined, { quiet401: true });
         me.teams = teams.map((t) => ({ slug: t.slug, name: t.name ?? t.slug, role: 'owner' }));
       } catch {
         // no team list for this caller: the admin still sees every project

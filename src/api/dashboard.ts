@@ -108,6 +108,7 @@ export function registerDashboard(app: FastifyInstance, assets = loadDashboard()
     return reply.send(asset.raw);
   };
   // public: the app itself holds no data; everything it shows comes from /api/v1 with the caller's rights
+  // not part of the API: left out of GET /api/v1/openapi.json (see UNDOCUMENTED in openapi.ts)
   const options = { config: { access: { public: true as const } } };
   app.get('/', options, handler);
   app.get('/*', options, handler);

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
 import { authorize, recordAudit, resolveCaller, type Access, type AuditEntry, type Caller, type Grant } from '../auth/index.js';
 import { AppError } from '../errors/index.js';
 import { safeEqual } from '../secrets.js';
@@ -21,6 +21,8 @@ export interface RouteEntry {
   method: string;
   url: string;
   access: Access;
+  /** the route's schema (validation and GET /api/v1/openapi.json), if it declares one */
+  schema: FastifySchema | undefined;
 }
 
 const routeLists = new WeakMap<FastifyInstance, RouteEntry[]>();
@@ -40,7 +42,7 @@ export function requireAccessDeclarations(app: FastifyInstance): void {
   app.addHook('onRoute', (route: RouteOptions) => {
     const access = (route.config as { access?: Access } | undefined)?.access;
     if (access === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no access (config.access): see src/auth/access.ts`);
-    for (const method of [route.method].flat()) list.push({ method, url: route.url, access });
+    for (const method of [route.method].flat()) list.push({ method, url: route.url, access, schema: route.schema });
   });
 }
 

@@ -7,8 +7,13 @@ import type { Events } from '../events.js';
 import type { Queue } from '../queue/index.js';
 import type { SecretBox } from '../secrets.js';
 import type { Store } from '../store/index.js';
+import { compressJson } from './compression.js';
 import { registerDashboard } from './dashboard.js';
-import { guardRequests, requireAccessDeclarations } from './guard.js';
+import { guardRequests, registeredRoutes, requireAccessDeclarations } from './guard.js';
+import { honourIdempotencyKeys } from './idempotency.js';
+import { openApiRoutes } from './routes/openapi.js';
+import { systemSchemas } from './schemas/resources.js';
+import { AJV_OPTIONS, validationError } from './validation.js';
 import { accountRoutes } from './routes/accounts.js';
 import { authRoutes } from './routes/auth.js';
 import { invitationRoutes } from './routes/invitations.js';
@@ -47,6 +52,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     bodyLimit: API_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    ajv: AJV_OPTIONS,
     // errors the router meets before any route (a URL that does not decode, e.g. /%E0%A4%A) get our shape too
     frameworkErrors: (raw, _req, reply: FastifyReply) => {
       const err = normalise(raw);
@@ -67,7 +73,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.setErrorHandler((raw: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) => {
-    const err = normalise(raw);
+    // a request the route's schema refused: VALIDATION naming the field, with the route's example
+    const err =
+      !(raw instanceof AppError) && raw.validation !== undefined
+        ? validationError(raw.validation, raw.validationContext ?? 'body', req.routeOptions.schema as Record<string, unknown>)
+        : normalise(raw);
     if (err.status >= 500) console.error(`[api] ${req.method} ${req.url} failed:`, raw);
     if (err.code === 'PAYLOAD_TOO_LARGE') {
       // Fastify asks to close the connection, but a client still sending its body would then meet
@@ -84,12 +94,20 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   // every route declares what it needs (src/auth/access.ts); one without a declaration stops the start
   requireAccessDeclarations(app);
-  app.get('/healthz', { config: { access: { public: true } } }, async () => ({ status: 'ok', roles: await deps.health() }));
+  // no body is an empty object to a route's body schema (objectBody reads both the same way)
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && req.routeOptions.schema?.body !== undefined) req.body = {};
+  });
+  app.get('/healthz', { schema: systemSchemas.health, config: { access: { public: true } } }, async () => ({ status: 'ok', roles: await deps.health() }));
 
   void app.register(
     async (api) => {
       // the one authentication and authorization check of every /api/v1 request (see guard.ts)
       guardRequests(api, deps.store, deps.adminToken);
+      honourIdempotencyKeys(api, deps.store);
+      // after the idempotency hooks: they keep the answer as it was before compression
+      compressJson(api);
+      await api.register(openApiRoutes(deps.config, () => registeredRoutes(app)));
       await api.register(authRoutes(deps));
       await api.register(accountRoutes(deps));
       await api.register(tokenRoutes(deps));

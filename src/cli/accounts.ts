@@ -113,7 +113,7 @@ const handlers: Record<string, Handler> = {
     const usage = 'slipway users create --email E --password-stdin [--name N] [--team default --role owner]   |   slipway users ls';
     const api = connect(v);
     if (positionals[0] === 'ls' || positionals[0] === 'list') {
-      const { users } = await api.request<{ users: { id: string; email: string; name: string | null }[] }>('GET', '/api/v1/users');
+      const users = await api.list<{ id: string; email: string; name: string | null }>('/api/v1/users', 'users');
       return out(v, { users }, () => users.map((u) => `${u.id}\t${u.email}\t${u.name ?? ''}`));
     }
     if (positionals[0] !== 'create') throw new AppError('VALIDATION', 'slipway users create or users ls?', { hint: usage });
@@ -176,7 +176,7 @@ const handlers: Record<string, Handler> = {
       await api.request('DELETE', `/api/v1/teams/${encodeURIComponent(slug)}`);
       return out(v, { deleted: slug }, () => [`Deleted team ${slug}.`]);
     }
-    const { teams } = await api.request<{ teams: Me['teams'] }>('GET', '/api/v1/teams');
+    const teams = await api.list<Me['teams'][number]>('/api/v1/teams', 'teams');
     out(v, { teams }, () => (teams.length === 0 ? ['No teams. Make one: slipway teams create <slug>'] : teams.map((t) => `${t.slug}\t${t.role}\t${t.name}`)));
   },
 
@@ -188,13 +188,13 @@ const handlers: Record<string, Handler> = {
     const [action = 'ls', who] = positionals;
     type Member = { id: string; email: string; role: string };
     const find = async (emailOrId: string) => {
-      const { members } = await api.request<{ members: Member[] }>('GET', base);
+      const members = await api.list<Member>(base, 'members');
       const m = members.find((x) => x.id === emailOrId || x.email === emailOrId.toLowerCase());
       if (m === undefined) throw new AppError('VALIDATION', `${emailOrId} is not a member.`, { hint: 'See them with: slipway members' });
       return m;
     };
     if (action === 'ls' || action === 'list') {
-      const { members } = await api.request<{ members: Member[] }>('GET', base);
+      const members = await api.list<Member>(base, 'members');
       return out(v, { members }, () => members.map((m) => `${m.email}\t${m.role}\t${m.id}`));
     }
     const target = need(who, 'person', usage);
@@ -214,7 +214,7 @@ const handlers: Record<string, Handler> = {
     const [action = 'ls', arg] = positionals;
     if (action === 'ls' || action === 'list') {
       type Row = { id: string; name: string; prefix: string; team: string | null; project: string | null; lastUsedAt: string | null; expiresAt: string | null };
-      const { tokens } = await api.request<{ tokens: Row[] }>('GET', '/api/v1/tokens');
+      const tokens = await api.list<Row>('/api/v1/tokens', 'tokens');
       return out(v, { tokens }, () =>
         tokens.map(
           (t) => `${t.id}\t${t.name}\t${t.prefix}…\t${t.project !== null ? `project ${t.project}` : (t.team ?? 'all teams')}\tlast used ${t.lastUsedAt ?? 'never'}\texpires ${t.expiresAt ?? 'never'}`,

@@ -33,6 +33,23 @@ export class Client {
     return this.send<T>(method, path, body === undefined ? undefined : { 'content-type': 'application/json' }, body === undefined ? null : JSON.stringify(body));
   }
 
+  /**
+   * Every item of a paged list (or the first `max`), following `nextCursor` page by page.
+   * `await api.list<Project>('/api/v1/projects', 'projects')`
+   */
+  async list<T>(path: string, items: string, max = Number.POSITIVE_INFINITY): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const limit = Math.min(200, max - out.length);
+      const sep = path.includes('?') ? '&' : '?';
+      const page: Record<string, unknown> = await this.request('GET', `${path}${sep}limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+      out.push(...((page[items] as T[] | undefined) ?? []));
+      cursor = typeof page.nextCursor === 'string' ? page.nextCursor : null;
+    } while (cursor !== null && out.length < max);
+    return out;
+  }
+
   /** Stream bytes (a blob upload) without holding them in memory. */
   async upload<T>(path: string, body: AsyncIterable<Uint8Array>, size: number): Promise<T> {
     return this.send<T>('PUT', path, { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);

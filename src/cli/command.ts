@@ -95,7 +95,7 @@ async function pickProject(ctx: Context): Promise<string> {
   const api = ctx.api();
   const link = findLink();
   if (link !== undefined && link.url === api.url) return link.project;
-  const { projects } = await api.request<{ projects: { name: string }[] }>('GET', '/api/v1/projects');
+  const projects = await api.list<{ name: string }>('/api/v1/projects', 'projects');
   if (projects.length === 1) return projects[0]!.name;
   throw new UsageError(
     projects.length === 0 ? 'There are no projects yet.' : 'Which project? There is more than one, and this folder is not linked to one.',

@@ -141,13 +141,13 @@ export const lsCommand: Command = {
   summary: "List the project's deployments, newest first",
   usage: ['slipway ls [--project P] [--limit 20]'],
   options: { ...PROJECT_OPTION, limit: { type: 'string' } },
-  flags: ['-p, --project P     the project', '--limit N           how many (default 20, at most 200)'],
+  flags: ['-p, --project P     the project', '--limit N           how many (default 20)'],
   examples: ['slipway ls', 'slipway ls --project blog --json | jq -r \'.deployments[] | select(.status=="ready") | .id\''],
   async run(ctx) {
     const project = await ctx.project();
     const limit = (ctx.values.limit as string | undefined) ?? '20';
     if (!/^\d+$/.test(limit)) throw ctx.usage('--limit takes a number.');
-    const { deployments } = await ctx.api().request<{ deployments: Deployment[] }>('GET', `/api/v1/projects/${enc(project)}/deployments?limit=${limit}`);
+    const deployments = await ctx.api().list<Deployment>(`/api/v1/projects/${enc(project)}/deployments`, 'deployments', Number(limit));
     ctx.out.result({ project, deployments }, () => {
       if (deployments.length === 0) ctx.out.note(`${project} has no deployments yet: slipway deploy`);
       const rows = deployments.map((d) => {

@@ -67,7 +67,7 @@ export const domainsCommand: Command = {
       }
       case 'ls':
       case 'list': {
-        const answer = await ctx.api().request<{ domains: Domain[] }>('GET', base);
+        const answer = { domains: await ctx.api().list<Domain>(base, 'domains') };
         out.result(answer, () => {
           if (answer.domains.length === 0) out.line(`${project} has no domains yet. Add one: slipway domains add ${project} <name>`);
           for (const domain of answer.domains) printDomain(out, domain);

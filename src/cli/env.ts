@@ -46,7 +46,7 @@ export const envCommand: Command = {
     switch (action) {
       case 'ls':
       case 'list': {
-        const answer = await api().request<{ project: string; env: EnvVar[] }>('GET', await base());
+        const answer = { project: await ctx.project(), env: await api().list<EnvVar>(await base(), 'env') };
         ctx.out.result(answer, () => {
           if (answer.env.length === 0) ctx.out.note('No variables yet. Add one: slipway env set <KEY> <VALUE>');
           else
@@ -84,7 +84,7 @@ export const envCommand: Command = {
 };
 
 async function pull(ctx: Context, file: string, base: string): Promise<void> {
-  const { project, env } = await ctx.api().request<{ project: string; env: EnvVar[] }>('GET', base);
+  const [project, env] = [await ctx.project(), await ctx.api().list<EnvVar>(base, 'env')];
   const body = [`# Variables of ${project} on Slipway (names only: values are write-only and never leave the server)`, ...env.map((v) => `${v.key}=`), ''].join('\n');
   try {
     await writeFile(file, body, { flag: ctx.values.yes === true ? 'w' : 'wx', mode: 0o600 });
@@ -104,7 +104,7 @@ async function importFile(ctx: Context, file: string, base: string, targets: str
   }
   const vars = parseDotenv(text, file);
   const api = ctx.api();
-  const before = new Set((await api.request<{ env: EnvVar[] }>('GET', base)).env.map((v) => v.key));
+  const before = new Set((await api.list<EnvVar>(base, 'env')).map((v) => v.key));
   const added: string[] = [];
   const replaced: string[] = [];
   for (const [key, value] of vars) {

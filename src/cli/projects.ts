@@ -35,7 +35,7 @@ const CREATE_OPTIONS = {
 const enc = encodeURIComponent;
 
 async function list(ctx: Context): Promise<void> {
-  const { projects } = await ctx.api().request<{ projects: Project[] }>('GET', '/api/v1/projects');
+  const projects = await ctx.api().list<Project>('/api/v1/projects', 'projects');
   ctx.out.result({ projects }, () => {
     if (projects.length === 0) ctx.out.note('No projects yet. Create one: slipway projects create <name> --repo <git url>');
     else {

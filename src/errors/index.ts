@@ -30,6 +30,8 @@ export const ERRORS = {
   TEAM_NOT_EMPTY: { status: 409, who: 'user', hint: 'Delete or move its projects first.' },
   NOT_READY: { status: 409, who: 'user', hint: 'Only a ready deployment can be promoted; wait for its build or pick another.' },
   NO_PREVIOUS_DEPLOYMENT: { status: 409, who: 'user', hint: 'Pass {"deploymentId"} of a ready deployment to roll back to.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, who: 'user', hint: 'Use a new Idempotency-Key for a different request; a key stands for one request (method, path and body) for 24 h.' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, who: 'user', hint: 'The first request with this Idempotency-Key is still running: retry in a moment to get its answer.' },
   PAYLOAD_TOO_LARGE: { status: 413, who: 'user', hint: 'Send a smaller body.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, who: 'user', hint: 'Send Content-Type: application/json.' },
   REF_NOT_FOUND: { status: 422, who: 'user', hint: 'Push the branch or commit first, or check the name.' },

@@ -473,4 +473,22 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Idempotency-Key: the first request with a key claims its row, the answer is kept for 24 h
+  '0016_idempotency_keys': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('caller', 'text', (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        // null while the first request runs
+        .addColumn('status', 'integer')
+        .addColumn('response', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['caller', 'route', 'key'])
+        .execute();
+      await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();
+    },
+  },
 };

@@ -403,6 +403,20 @@ export interface Database {
   git_host_reports: GitHostReportTable;
   git_host_comments: GitHostCommentTable;
   team_git_hosts: TeamGitHostTable;
+  idempotency_keys: IdempotencyKeyTable;
+}
+
+/** A claimed Idempotency-Key (migration 0016): the request's hash, and its answer once there is one. */
+export interface IdempotencyKeyTable {
+  /** who sent it: "u:<user id>", "t:<deploy token id>" or "admin" */
+  caller: string;
+  /** method and path, e.g. "POST /api/v1/projects/blog/deployments" */
+  route: string;
+  key: string;
+  request_hash: string;
+  status: number | null;
+  response: string | null;
+  created_at: number;
 }
 
 export type Project = Selectable<ProjectTable>;

@@ -71,7 +71,7 @@ test('add, show, list and remove a domain; names are normalised', { skip }, asyn
     list.body.domains.map((d: { name: string }) => d.name),
     ['shop.example.test', 'xn--bcher-kva.example.test'],
   );
-  assert.deepEqual((await slipway.api('GET', domains('blog'))).body, { domains: [] });
+  assert.deepEqual((await slipway.api('GET', domains('blog'))).body, { domains: [], nextCursor: null });
 
   // another project's domain is not found through this one
   const foreign = await slipway.api('GET', domains('blog', '/shop.example.test'));
@@ -99,7 +99,7 @@ test('one domain belongs to one project: adding it again is a 409 naming the own
   assert.equal(elsewhere.status, 409);
   assert.equal(elsewhere.body.error.message, 'taken.example.test already belongs to project "shop".');
   assert.equal(elsewhere.body.error.hint, 'Remove it there first: slipway domains rm shop taken.example.test');
-  assert.deepEqual((await slipway.api('GET', domains('blog'))).body, { domains: [] });
+  assert.deepEqual((await slipway.api('GET', domains('blog'))).body, { domains: [], nextCursor: null });
 
   // two projects asking at once (both pass the first look, then meet in the insert's transaction)
   const [a, b] = await Promise.all([slipway.api('POST', domains('shop'), { name: 'race.example.test' }), slipway.api('POST', domains('blog'), { name: 'race.example.test' })]);

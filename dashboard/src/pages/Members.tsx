@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api } from '../api';
+import { api, apiList } from '../api';
 import { ConfirmButton, ErrorBox, Secret, Skeleton, useAsync } from '../components';
 import { canOwn, currentTeam, useSession } from '../session';
 import type { Member, Role } from '../types';
@@ -10,7 +10,7 @@ const ROLES: Role[] = ['owner', 'member', 'viewer'];
 export function MembersPage() {
   const { team } = useSession();
   const t = encodeURIComponent(team ?? '');
-  const [data, error, reload] = useAsync(async () => (team === null ? null : api<{ members: Member[] }>('GET', `/teams/${t}/members`)), [team]);
+  const [data, error, reload] = useAsync(async () => (team === null ? null : apiList<Member>(`/teams/${t}/members`, 'members').then((members) => ({ members }))), [team]);
   const [actionError, setActionError] = useState<unknown>(null);
   const [invite, setInvite] = useState<{ url: string; expiresAt: string } | null>(null);
   const owner = canOwn();

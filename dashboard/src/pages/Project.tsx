@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, stream } from '../api';
 import { ErrorBox, ExternalLink, Skeleton, StatusBadge, useAsync, useNow } from '../components';
 import { ago, cacheLabel, deploymentDuration, duration, firstLine, shortSha } from '../format';
@@ -41,18 +41,41 @@ export function ProjectPage({ project: name }: { project: string }) {
   const [live, setLive] = useState<'connecting' | 'live' | 'retrying'>('connecting');
   const [deployError, setDeployError] = useState<unknown>(null);
 
+  /** every branch seen in a page, so the branch menu keeps them while one is picked */
+  const [knownBranches, setKnownBranches] = useState<string[]>([]);
+  // the server filters, so every page is full of matching deployments (and a cursor pages within the filter)
+  const filters = `${branch === '' ? '' : `&branch=${encodeURIComponent(branch)}`}${status === '' ? '' : `&status=${encodeURIComponent(status)}`}`;
+  const learnBranches = (page: Deployment[]) =>
+    setKnownBranches((cur) => {
+      const next = new Set(cur);
+      for (const d of page) if (d.branch !== null) next.add(d.branch);
+      return next.size === cur.length ? cur : [...next].sort();
+    });
+
+  /** the project the list shows: a filter change keeps it (filtered here) until the server's page arrives */
+  const listed = useRef<string | null>(null);
   useEffect(() => {
     let active = true;
-    setList(null);
-    api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?limit=${FIRST_PAGE}`).then(
+    const sameProject = listed.current === name;
+    listed.current = name;
+    if (!sameProject) setList(null);
+    setCursor(null);
+    api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?limit=${FIRST_PAGE}${filters}`).then(
       (r) => {
         if (!active) return;
-        setList((cur) => merge(cur, r.deployments));
+        setList((cur) => (sameProject ? r.deployments : merge(cur, r.deployments)));
+        learnBranches(r.deployments);
         setCursor(r.nextCursor ?? null);
         setMore(r.nextCursor === undefined && r.deployments.length === FIRST_PAGE);
       },
       (e: unknown) => active && setError(e),
     );
+    return () => {
+      active = false;
+    };
+  }, [name, filters]);
+
+  useEffect(() => {
     const close = stream(`/projects/${enc}/events`, {
       onOpen: () => setLive('live'),
       onError: (e, final) => {
@@ -69,17 +92,15 @@ export function ProjectPage({ project: name }: { project: string }) {
         }
       },
     });
-    return () => {
-      active = false;
-      close();
-    };
+    return close;
   }, [name]);
 
   const loadMore = async () => {
     try {
       const page = cursor === null ? `limit=${MAX_PAGE}` : `limit=${MAX_PAGE}&cursor=${encodeURIComponent(cursor)}`;
-      const r = await api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?${page}`);
+      const r = await api<{ deployments: Deployment[]; nextCursor?: string | null }>('GET', `/projects/${enc}/deployments?${page}${filters}`);
       setList((cur) => merge(cur, r.deployments));
+      learnBranches(r.deployments);
       setCursor(r.nextCursor ?? null);
       setMore(false);
     } catch (e) {
@@ -87,7 +108,11 @@ export function ProjectPage({ project: name }: { project: string }) {
     }
   };
 
-  const branches = useMemo(() => [...new Set((list ?? []).map((d) => d.branch).filter((b): b is string => b !== null))].sort(), [list]);
+  const branches = useMemo(
+    () => [...new Set([...knownBranches, ...(list ?? []).map((d) => d.branch).filter((b): b is string => b !== null), ...(branch === '' ? [] : [branch])])].sort(),
+    [knownBranches, list, branch],
+  );
+  // live events bring deployments of any branch and status: show only the ones the filters match
   const shown = useMemo(() => (list ?? []).filter((d) => (branch === '' || d.branch === branch) && (status === '' || d.status === status)), [list, branch, status]);
   const setFilter = (key: string, value: string) => {
     const q = new URLSearchParams(location.search);
@@ -160,7 +185,9 @@ export function ProjectPage({ project: name }: { project: string }) {
         </span>
       </div>
       {list === null && error === null && <Skeleton rows={6} />}
-      {list !== null && shown.length === 0 && <p class="empty">{list.length === 0 ? 'No deployments yet: push to the repository or press Deploy.' : 'No deployment matches these filters.'}</p>}
+      {list !== null && shown.length === 0 && (
+        <p class="empty">{list.length === 0 && filters === '' ? 'No deployments yet: push to the repository or press Deploy.' : 'No deployment matches these filters.'}</p>
+      )}
       {shown.length > 0 && (
         <ul class="list deployments" aria-label="Deployments">
           {shown.map((d) => (

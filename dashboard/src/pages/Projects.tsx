@@ -1,4 +1,4 @@
-import { api } from '../api';
+import { api, apiList } from '../api';
 import { ErrorBox, ExternalLink, Skeleton, StatusBadge, useAsync, useNow } from '../components';
 import { ago, firstLine, shortSha } from '../format';
 import { Link } from '../router';
@@ -15,7 +15,7 @@ export function ProjectsPage() {
   const { team } = useSession();
   const now = useNow();
   const [rows, error, reload] = useAsync(async (): Promise<Row[]> => {
-    const { projects } = await api<{ projects: Project[] }>('GET', `/projects${team === null ? '' : `?team=${encodeURIComponent(team)}`}`);
+    const projects = await apiList<Project>(`/projects${team === null ? '' : `?team=${encodeURIComponent(team)}`}`, 'projects');
     return Promise.all(
       projects.map(async (project) => {
         const { deployments } = await api<{ deployments: Deployment[] }>('GET', `/projects/${encodeURIComponent(project.name)}/deployments?limit=1`);

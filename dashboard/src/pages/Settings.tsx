@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api } from '../api';
+import { api, apiList } from '../api';
 import { ConfirmButton, ErrorBox, Skeleton, StatusBadge, useAsync } from '../components';
 import { ago } from '../format';
 import { Link } from '../router';
@@ -111,7 +111,7 @@ function SettingsForm({ title, fields, project, writable, onSaved }: { title: st
 
 function EnvSection({ project, writable }: { project: string; writable: boolean }) {
   const enc = encodeURIComponent(project);
-  const [data, error, reload] = useAsync(() => api<{ env: EnvVar[] }>('GET', `/projects/${enc}/env`), [project]);
+  const [data, error, reload] = useAsync(() => apiList<EnvVar>(`/projects/${enc}/env`, 'env').then((env) => ({ env })), [project]);
   const [formError, setFormError] = useState<unknown>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -193,7 +193,7 @@ function EnvSection({ project, writable }: { project: string; writable: boolean 
 
 function DomainsSection({ project, writable }: { project: string; writable: boolean }) {
   const enc = encodeURIComponent(project);
-  const [data, error, reload] = useAsync(() => api<{ domains: Domain[] }>('GET', `/projects/${enc}/domains`), [project]);
+  const [data, error, reload] = useAsync(() => apiList<Domain>(`/projects/${enc}/domains`, 'domains').then((domains) => ({ domains })), [project]);
   const [formError, setFormError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ConfirmButton, ErrorBox, Secret, Skeleton, useAsync } from '../components';
-import { api, bearerToken } from '../api';
+import { api, bearerToken, apiList } from '../api';
 import { navigate } from '../router';
 import { logout } from '../session';
 import { ago } from '../format';
@@ -10,7 +10,7 @@ import type { ApiToken } from '../types';
 /** Personal API tokens (and project deploy tokens): the secret is shown once, at creation. */
 export function TokensPage() {
   const { me } = useSession();
-  const [data, error, reload] = useAsync(() => api<{ tokens: ApiToken[] }>('GET', '/tokens'), []);
+  const [data, error, reload] = useAsync(() => apiList<ApiToken>('/tokens', 'tokens').then((tokens) => ({ tokens })), []);
   const [created, setCreated] = useState<string | null>(null);
   const [formError, setFormError] = useState<unknown>(null);
   const submit = async (e: Event) => {

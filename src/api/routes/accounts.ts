@@ -20,6 +20,8 @@ import {
 import { AppError } from '../../errors/index.js';
 import type { Db, Team } from '../../store/index.js';
 import { audit } from '../guard.js';
+import { finishPage, pageByKey, pageRequest, type PageQuery } from '../pagination.js';
+import { accountSchemas } from '../schemas/accounts.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type TeamParams = { Params: { team: string } };
@@ -30,7 +32,7 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { store } = deps;
   return async (app) => {
     // {"email","password","name"?} and, to put them in a team at once, {"team","role"}
-    app.post('/users', { config: { access: { caller: 'admin' } } }, async (req, reply) => {
+    app.post('/users', { schema: accountSchemas.createUser, config: { access: { caller: 'admin' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const prepared = await prepareUser(body);
       const user = await store.tx(async (db) => {
@@ -47,22 +49,36 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send(serializeUser(user));
     });
 
-    app.get('/users', { config: { access: { caller: 'admin' } } }, async () => {
-      const users = await store.db.selectFrom('users').selectAll().orderBy('email').execute();
-      return { users: users.map((u) => ({ ...serializeUser(u), createdAt: new Date(Number(u.created_at)).toISOString() })) };
+    app.get<{ Querystring: PageQuery }>('/users', { schema: accountSchemas.listUsers, config: { access: { caller: 'admin' } } }, async (req) => {
+      const page = pageRequest(req.query, 1);
+      let q = store.db.selectFrom('users').selectAll();
+      if (page.after !== undefined) q = q.where('email', '>', String(page.after[0]));
+      const { items, nextCursor } = finishPage(
+        await q
+          .orderBy('email')
+          .limit(page.limit + 1)
+          .execute(),
+        page.limit,
+        (u) => [u.email],
+      );
+      return { users: items.map((u) => ({ ...serializeUser(u), createdAt: new Date(Number(u.created_at)).toISOString() })), nextCursor };
     });
 
-    app.get('/teams', { config: { access: { caller: 'person' } } }, async (req) => {
+    app.get<{ Querystring: PageQuery }>('/teams', { schema: accountSchemas.listTeams, config: { access: { caller: 'person' } } }, async (req) => {
       const caller = req.caller!;
-      if (caller.kind === 'admin') return { teams: (await allTeams(store.db)).map((t) => ({ slug: t.slug, name: t.name, role: 'owner' })) };
-      if (caller.kind !== 'user') return { teams: [] };
-      const scope = caller.token?.team_id;
-      const teams = (await teamsOf(store.db, caller.user.id)).filter((t) => scope == null || t.id === scope);
-      return { teams: teams.map((t) => ({ slug: t.slug, name: t.name, role: t.role })) };
+      const page = pageRequest(req.query, 1);
+      let teams: { slug: string; name: string; role: string }[] = [];
+      if (caller.kind === 'admin') teams = (await allTeams(store.db)).map((t) => ({ slug: t.slug, name: t.name, role: 'owner' }));
+      else if (caller.kind === 'user') {
+        const scope = caller.token?.team_id;
+        teams = (await teamsOf(store.db, caller.user.id)).filter((t) => scope == null || t.id === scope).map((t) => ({ slug: t.slug, name: t.name, role: t.role }));
+      }
+      const { items, nextCursor } = pageByKey(teams, page, (t) => t.slug);
+      return { teams: items, nextCursor };
     });
 
     // the caller becomes its owner (the installation admin is an owner of every team already)
-    app.post('/teams', { config: { access: { caller: 'person' } } }, async (req, reply) => {
+    app.post('/teams', { schema: accountSchemas.createTeam, config: { access: { caller: 'person' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const caller = req.caller!;
       const team = await store.tx((db) => createTeam(db, body, caller.kind === 'user' ? caller.user : undefined));
@@ -71,7 +87,7 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     // Delete a team: only an empty one (its projects are deleted or moved first), so no site goes
     // dark by one click; its memberships, invitations, team-scoped tokens and audit trail go with it (cascade).
-    app.delete<TeamParams>('/teams/:team', { config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
+    app.delete<TeamParams>('/teams/:team', { schema: accountSchemas.deleteTeam, config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
       const team = req.grant.team!;
       await store.tx(async (db) => {
         const projects = await db.selectFrom('projects').select('name').where('team_id', '=', team.id).orderBy('name').limit(6).execute();
@@ -87,9 +103,13 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     app.get<TeamParams>('/teams/:team/members', { config: { access: { team: 'team', role: 'viewer' } } }, async (req) => ({ members: await members(store.db, req.grant.team!) }));
+    app.get<TeamParams & { Querystring: PageQuery }>('/teams/:team/members', { schema: accountSchemas.listMembers, config: { access: { team: 'team', role: 'viewer' } } }, async (req) => {
+      const { items, nextCursor } = pageByKey(await members(store.db, req.grant.team!), pageRequest(req.query, 1), (m) => m.email);
+      return { members: items, nextCursor };
+    });
 
     // an existing account; a new person gets an invitation link (POST /teams/<team>/invitations)
-    app.post<TeamParams>('/teams/:team/members', { config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
+    app.post<TeamParams>('/teams/:team/members', { schema: accountSchemas.addMember, config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const team = req.grant.team!;
       const email = normaliseEmail(body.email);
@@ -107,7 +127,7 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send(added);
     });
 
-    app.patch<MemberParams>('/teams/:team/members/:userId', { config: { access: { team: 'team', role: 'owner' } } }, async (req) => {
+    app.patch<MemberParams>('/teams/:team/members/:userId', { schema: accountSchemas.changeMember, config: { access: { team: 'team', role: 'owner' } } }, async (req) => {
       const body = objectBody(req.body);
       const team = req.grant.team!;
       const role = checkRole(body.role);
@@ -120,7 +140,7 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
       });
     });
 
-    app.delete<MemberParams>('/teams/:team/members/:userId', { config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
+    app.delete<MemberParams>('/teams/:team/members/:userId', { schema: accountSchemas.removeMember, config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
       const team = req.grant.team!;
       await store.tx(async (db) => {
         const { user, current } = await member(db, team, req.params.userId);
@@ -133,10 +153,14 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(204).send();
     });
 
-    app.get<TeamParams & { Querystring: { cursor?: string; limit?: string } }>('/teams/:team/audit', { config: { access: { team: 'team', role: 'viewer' } } }, async (req) => {
-      const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50) || 50));
-      return readAudit(store.db, req.grant.team!.id, req.query.cursor, limit);
-    });
+    app.get<TeamParams & { Querystring: { cursor?: string; limit?: string } }>(
+      '/teams/:team/audit',
+      { schema: accountSchemas.audit, config: { access: { team: 'team', role: 'viewer' } } },
+      async (req) => {
+        const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50) || 50));
+        return readAudit(store.db, req.grant.team!.id, req.query.cursor, limit);
+      },
+    );
   };
 }
 

@@ -21,6 +21,7 @@ import {
 } from '../../auth/index.js';
 import { AppError } from '../../errors/index.js';
 import type { Db, User } from '../../store/index.js';
+import { authSchemas } from '../schemas/accounts.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 const ADMIN_USER = { id: 'admin', email: null, name: 'Installation admin' };
@@ -33,7 +34,7 @@ export function authRoutes(deps: ApiDeps): FastifyPluginAsync {
   // made now, so the first login for an unknown email costs no more than the next ones
   void dummyHash();
   return async (app) => {
-    app.post('/auth/login', { config: { access: { public: true } } }, async (req, reply) => {
+    app.post('/auth/login', { schema: authSchemas.login, config: { access: { public: true } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const ip = req.ip;
       if (body.token !== undefined) {
@@ -83,7 +84,7 @@ export function authRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { user: user === undefined ? ADMIN_USER : serializeUser(user), csrfToken: csrf };
     }
 
-    app.post('/auth/logout', { config: { access: { caller: 'person' } } }, async (req, reply) => {
+    app.post('/auth/logout', { schema: authSchemas.logout, config: { access: { caller: 'person' } } }, async (req, reply) => {
       const caller = req.caller!;
       const session = caller.kind === 'deploy' ? undefined : caller.session;
       if (session === undefined)
@@ -98,13 +99,13 @@ export function authRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // every session of the caller's account, this one included
-    app.post('/auth/logout-everywhere', { config: { access: { caller: 'person' } } }, async (req, reply) => {
+    app.post('/auth/logout-everywhere', { schema: authSchemas.logoutEverywhere, config: { access: { caller: 'person' } } }, async (req, reply) => {
       const caller = req.caller!;
       const ended = await store.tx((db) => endAllSessions(db, caller.kind === 'user' ? caller.user.id : null));
       return reply.header('set-cookie', sessionCookie('', secure, 0)).send({ sessionsEnded: ended });
     });
 
-    app.get('/me', { config: { access: { caller: 'person' } } }, async (req) => {
+    app.get('/me', { schema: authSchemas.me, config: { access: { caller: 'person' } } }, async (req) => {
       const caller = req.caller!;
       const csrf = caller.kind !== 'deploy' && caller.session !== undefined ? { csrfToken: caller.session.csrf } : {};
       if (caller.kind === 'admin') {

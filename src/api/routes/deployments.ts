@@ -4,6 +4,7 @@ import { AppError } from '../../errors/index.js';
 import { gitHostStatus } from '../../githost/index.js';
 import { getProject } from '../../projects/index.js';
 import { audit } from '../guard.js';
+import { deploymentSchemas } from '../schemas/resources.js';
 import type { ApiDeps } from '../server.js';
 
 type IdParams = { Params: { id: string } };
@@ -12,7 +13,7 @@ const FINISHED = new Set(['ready', 'failed', 'canceled']);
 export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store, events } = deps;
   return async (app) => {
-    app.get<IdParams>('/deployments/:id', { config: { access: { deployment: 'id', role: 'viewer' } } }, async (req) => {
+    app.get<IdParams>('/deployments/:id', { schema: deploymentSchemas.show, config: { access: { deployment: 'id', role: 'viewer' } } }, async (req) => {
       const d = await getDeployment(store.db, req.params.id);
       const project = await getProject(store.db, d.project_id);
       return { ...serializeDeployment(config, project, d, await aliasTarget(store.db, project.id, PRODUCTION)), gitHost: await gitHostStatus(store.db, d.id) };
@@ -27,20 +28,24 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (!Number.isInteger(after) || after < 0) throw new AppError('VALIDATION', 'after must be a line number (0 or more).', { hint: 'For example: ?after=120' });
       return after;
     };
-    app.get<LogsRequest>('/deployments/:id/logs', { config: { access: { deployment: 'id', role: 'viewer' } }, preValidation: async (req) => void logCursor(req) }, async (req, reply) => {
-      const after = logCursor(req);
-      const limit = Math.min(5000, Math.max(1, Number(req.query.limit ?? 1000) || 1000));
-      // read the status first: lines written before a build finished are all visible once it reads finished
-      const d = await getDeployment(store.db, req.params.id);
-      if (req.headers.accept?.includes('text/event-stream') === true) {
-        reply.hijack();
-        await streamLogs(reply.raw, d.id, after);
-        return;
-      }
-      const lines = await readLogs(store.db, d.id, after, limit);
-      const finished = FINISHED.has(d.status) && lines.length < limit;
-      return { deploymentId: d.id, status: d.status, lines, next: lines.at(-1)?.n ?? after, finished };
-    });
+    app.get<LogsRequest>(
+      '/deployments/:id/logs',
+      { schema: deploymentSchemas.logs, config: { access: { deployment: 'id', role: 'viewer' } }, preValidation: async (req) => void logCursor(req) },
+      async (req, reply) => {
+        const after = logCursor(req);
+        const limit = Math.min(5000, Math.max(1, Number(req.query.limit ?? 1000) || 1000));
+        // read the status first: lines written before a build finished are all visible once it reads finished
+        const d = await getDeployment(store.db, req.params.id);
+        if (req.headers.accept?.includes('text/event-stream') === true) {
+          reply.hijack();
+          await streamLogs(reply.raw, d.id, after);
+          return;
+        }
+        const lines = await readLogs(store.db, d.id, after, limit);
+        const finished = FINISHED.has(d.status) && lines.length < limit;
+        return { deploymentId: d.id, status: d.status, lines, next: lines.at(-1)?.n ?? after, finished };
+      },
+    );
 
     /** Write log lines as SSE events (`id` = line number, so a reconnect resumes) until the build ends or the client leaves. */
     async function streamLogs(res: import('node:http').ServerResponse, id: string, from: number): Promise<void> {
@@ -64,7 +69,7 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
     }
 
-    app.post<IdParams>('/deployments/:id/promote', { config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
+    app.post<IdParams>('/deployments/:id/promote', { schema: deploymentSchemas.promote, config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
       const d = await promote(store, req.params.id, (db, moved) =>
         audit(db, req, req.grant.project!.team_id, { action: 'deployment.promote', target: moved.id, details: { project: req.grant.project!.name } }),
       );
@@ -74,7 +79,7 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // Cancel a queued or running build; a finished deployment cannot be canceled.
-    app.post<IdParams>('/deployments/:id/cancel', { config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
+    app.post<IdParams>('/deployments/:id/cancel', { schema: deploymentSchemas.cancel, config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
       const updated = await store.tx(async (db) => {
         const d = await getDeployment(db, req.params.id);
         if (FINISHED.has(d.status)) throw new AppError('CONFLICT', `Deployment ${d.id} is already ${d.status}.`, { hint: 'Only a queued or building deployment can be canceled.' });

@@ -16,6 +16,8 @@ import { projectTeamRole } from '../../auth/index.js';
 import { getProject } from '../../projects/index.js';
 import type { Db, Domain } from '../../store/index.js';
 import { audit } from '../guard.js';
+import { pageByKey, pageRequest, type PageQuery } from '../pagination.js';
+import { domainSchemas } from '../schemas/resources.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -34,7 +36,7 @@ export async function callerMaySeeProject(db: Db, req: FastifyRequest, projectId
 export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store } = deps;
   return async (app) => {
-    app.post<ProjectParams>('/projects/:project/domains', { config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
+    app.post<ProjectParams>('/projects/:project/domains', { schema: domainSchemas.add, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       const request = validateDomainRequest(objectBody(req.body), config.baseDomain);
       // db: the caller's (inside the insert's transaction, the one connection SQLite has is taken)
@@ -65,19 +67,19 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send(serializeDomain(config, domain, project.name));
     });
 
-    app.get<ProjectParams>('/projects/:project/domains', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
+    app.get<ProjectParams & { Querystring: PageQuery }>('/projects/:project/domains', { schema: domainSchemas.list, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
-      const domains = await listProjectDomains(store.db, project);
-      return { domains: domains.map((d) => serializeDomain(config, d, project.name)) };
+      const page = pageByKey(await listProjectDomains(store.db, project), pageRequest(req.query, 1), (d) => d.name);
+      return { domains: page.items.map((d) => serializeDomain(config, d, project.name)), nextCursor: page.nextCursor };
     });
 
-    app.get<DomainParams>('/projects/:project/domains/:name', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
+    app.get<DomainParams>('/projects/:project/domains/:name', { schema: domainSchemas.show, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const domain = await getProjectDomain(store.db, project, domainKey(req.params.name, config.baseDomain));
       return serializeDomain(config, domain, project.name);
     });
 
-    app.delete<DomainParams>('/projects/:project/domains/:name', { config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
+    app.delete<DomainParams>('/projects/:project/domains/:name', { schema: domainSchemas.remove, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       await store.tx(async (db) => {
         const name = domainKey(req.params.name, config.baseDomain);
@@ -88,7 +90,7 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // Check DNS now (after creating the record) instead of waiting for the background recheck.
-    app.post<DomainParams>('/projects/:project/domains/:name/verify', { config: { access: { project: 'project', role: 'member' } } }, async (req) => {
+    app.post<DomainParams>('/projects/:project/domains/:name/verify', { schema: domainSchemas.verify, config: { access: { project: 'project', role: 'member' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const domain = await getProjectDomain(store.db, project, domainKey(req.params.name, config.baseDomain));
       const check = await checkDomainDns(config, domain.name);

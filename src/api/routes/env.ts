@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { deleteEnv, getProject, listEnv, setEnv } from '../../projects/index.js';
 import { audit } from '../guard.js';
+import { pageByKey, pageRequest, type PageQuery } from '../pagination.js';
+import { envSchemas } from '../schemas/resources.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -13,12 +15,14 @@ type KeyParams = { Params: { project: string; key: string } };
 export function envRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { store, box } = deps;
   return async (app) => {
-    app.get<ProjectParams>('/projects/:project/env', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
+    // at most 200 variables a project: read whole, paged by name
+    app.get<ProjectParams & { Querystring: PageQuery }>('/projects/:project/env', { schema: envSchemas.list, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
-      return { project: project.name, env: await listEnv(store.db, project.id) };
+      const page = pageByKey(await listEnv(store.db, project.id), pageRequest(req.query, 1), (v) => v.key);
+      return { project: project.name, env: page.items, nextCursor: page.nextCursor };
     });
 
-    app.put<KeyParams>('/projects/:project/env/:key', { config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
+    app.put<KeyParams>('/projects/:project/env/:key', { schema: envSchemas.set, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const { created, variable } = await store.tx(async (db) => {
         const project = await getProject(db, req.params.project);
@@ -30,7 +34,7 @@ export function envRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(created ? 201 : 200).send(variable);
     });
 
-    app.delete<KeyParams>('/projects/:project/env/:key', { config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
+    app.delete<KeyParams>('/projects/:project/env/:key', { schema: envSchemas.remove, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       await store.tx(async (db) => {
         const project = await getProject(db, req.params.project);
         await deleteEnv(db, project.id, req.params.key);

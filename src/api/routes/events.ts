@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { aliasTarget, PRODUCTION, serializeDeployment } from '../../deployments/index.js';
 import { getProject } from '../../projects/index.js';
 import type { Deployment } from '../../store/index.js';
+import { deploymentSchemas } from '../schemas/resources.js';
 import type { ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -26,7 +27,7 @@ const KEEPALIVE_MS = 15_000;
 export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store, events } = deps;
   return async (app) => {
-    app.get<ProjectParams>('/projects/:project/events', { config: { access: { project: 'project', role: 'viewer' } } }, async (req, reply) => {
+    app.get<ProjectParams>('/projects/:project/events', { schema: deploymentSchemas.events, config: { access: { project: 'project', role: 'viewer' } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       if (req.headers.accept?.includes('text/event-stream') !== true) {
         // not an event stream reader: what a stream would start from, as one JSON answer

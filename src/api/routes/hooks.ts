@@ -2,11 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { AppError } from '../../errors/index.js';
 import { handleDelivery, readGiteaDelivery, readGithubDelivery, readGitlabDelivery, type Delivery, type Headers } from '../../hooks/index.js';
 import { findProject } from '../../projects/index.js';
+import { systemSchemas } from '../schemas/resources.js';
 import type { ApiDeps } from '../server.js';
 
 const HOOK_BODY_LIMIT = 5 * 1024 * 1024;
 
-const PROVIDERS: Record<string, (headers: Headers, raw: Buffer, secret: string) => Delivery> = {
+const PROVIDERS: Record<'github' | 'gitlab' | 'gitea', (headers: Headers, raw: Buffer, secret: string) => Delivery> = {
   github: readGithubDelivery,
   gitlab: readGitlabDelivery,
   gitea: readGiteaDelivery,
@@ -25,14 +26,18 @@ export function hookRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     for (const [provider, read] of Object.entries(PROVIDERS)) {
       // public: the signature (or token) of the delivery is this route's own check
-      app.post<{ Params: { project: string } }>(`/${provider}/:project`, { bodyLimit: HOOK_BODY_LIMIT, config: { access: { public: true } } }, async (req, reply) => {
-        const project = await findProject(deps.store.db, req.params.project);
-        if (project === undefined) throw new AppError('PROJECT_NOT_FOUND', `No project named "${req.params.project}".`, { hint: 'Check the webhook URL; it ends with the project name.' });
-        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const delivery = read(req.headers, raw, deps.box.decrypt(project.webhook_secret));
-        const answer = await handleDelivery(deps, project, delivery);
-        return reply.code(answer.status).send(answer.body);
-      });
+      app.post<{ Params: { project: string } }>(
+        `/${provider}/:project`,
+        { schema: systemSchemas[provider as keyof typeof PROVIDERS], bodyLimit: HOOK_BODY_LIMIT, config: { access: { public: true } } },
+        async (req, reply) => {
+          const project = await findProject(deps.store.db, req.params.project);
+          if (project === undefined) throw new AppError('PROJECT_NOT_FOUND', `No project named "${req.params.project}".`, { hint: 'Check the webhook URL; it ends with the project name.' });
+          const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          const delivery = read(req.headers, raw, deps.box.decrypt(project.webhook_secret));
+          const answer = await handleDelivery(deps, project, delivery);
+          return reply.code(answer.status).send(answer.body);
+        },
+      );
     }
   };
 }

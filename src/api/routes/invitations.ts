@@ -4,6 +4,7 @@ import { AppError } from '../../errors/index.js';
 import { newId } from '../../ids.js';
 import type { Db, Invitation, User } from '../../store/index.js';
 import { audit } from '../guard.js';
+import { invitationSchemas } from '../schemas/accounts.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 const INVITATION_MS = 7 * 86_400_000;
@@ -16,7 +17,7 @@ export function invitationRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store } = deps;
   return async (app) => {
     // {"role", "email"?}: with an email, only that address may accept it
-    app.post<{ Params: { team: string } }>('/teams/:team/invitations', { config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
+    app.post<{ Params: { team: string } }>('/teams/:team/invitations', { schema: invitationSchemas.create, config: { access: { team: 'team', role: 'owner' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const team = req.grant.team!;
       const role = checkRole(body.role);
@@ -42,13 +43,13 @@ export function invitationRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // what the link is for, so the page can say which team it joins
-    app.get<{ Params: { token: string } }>('/invitations/:token', { config: { access: { public: true } } }, async (req) => {
+    app.get<{ Params: { token: string } }>('/invitations/:token', { schema: invitationSchemas.show, config: { access: { public: true } } }, async (req) => {
       const { invitation, team } = await openInvitation(store.db, req.params.token);
       return { team: { slug: team.slug, name: team.name }, role: invitation.role, email: invitation.email, expiresAt: new Date(Number(invitation.expires_at)).toISOString() };
     });
 
     // a new person: {"email","password","name"?}; someone with an account: while logged in (session or token)
-    app.post<{ Params: { token: string } }>('/invitations/:token/accept', { config: { access: { public: true, session: 'optional' } } }, async (req, reply) => {
+    app.post<{ Params: { token: string } }>('/invitations/:token/accept', { schema: invitationSchemas.accept, config: { access: { public: true, session: 'optional' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const caller = req.caller;
       const asSelf = caller?.kind === 'user' && body.password === undefined ? caller.user : undefined;

@@ -13,6 +13,7 @@ import { newId } from '../../ids.js';
 import { isBlobHash, parseManifest, type Manifest, type ManifestEntry, type Variant } from '../../manifest/index.js';
 import { getProject } from '../../projects/index.js';
 import { bumpCounter, type Db, type Deployment } from '../../store/index.js';
+import { prebuiltSchemas } from '../schemas/resources.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -44,7 +45,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
     // the body of a blob upload is handed to the route as the request stream, not buffered
     app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
-    app.post<ProjectParams>('/projects/:project/prebuilt/missing', { bodyLimit: LIST_BODY_LIMIT, config: { access: DEPLOY } }, async (req) => {
+    app.post<ProjectParams>('/projects/:project/prebuilt/missing', { schema: prebuiltSchemas.missing, bodyLimit: LIST_BODY_LIMIT, config: { access: DEPLOY } }, async (req) => {
       await getProject(store.db, req.params.project);
       const hashes = objectBody(req.body).hashes;
       if (!Array.isArray(hashes) || hashes.length > MAX_FILES * 3 || !hashes.every((h) => typeof h === 'string' && isBlobHash(h))) {
@@ -57,7 +58,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { missing };
     });
 
-    app.put<BlobParams>('/projects/:project/blobs/:hash', { config: { access: DEPLOY } }, async (req, reply) => {
+    app.put<BlobParams>('/projects/:project/blobs/:hash', { schema: prebuiltSchemas.upload, config: { access: DEPLOY } }, async (req, reply) => {
       await getProject(store.db, req.params.project);
       const { hash } = req.params;
       if (!isBlobHash(hash))
@@ -74,7 +75,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send({ hash, size, stored: true });
     });
 
-    app.post<ProjectParams>('/projects/:project/prebuilt', { bodyLimit: LIST_BODY_LIMIT, config: { access: DEPLOY } }, async (req, reply) => {
+    app.post<ProjectParams>('/projects/:project/prebuilt', { schema: prebuiltSchemas.create, bodyLimit: LIST_BODY_LIMIT, config: { access: DEPLOY, idempotent: true } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       const body = objectBody(req.body);
       const manifest = manifestFrom(body.files);

@@ -6,8 +6,10 @@ import { aliasTarget, createDeployment, PRODUCTION, rollback, serializeDeploymen
 import { AppError } from '../../errors/index.js';
 import { createProject, getProject, listProjects, serializeProject, updateProject } from '../../projects/index.js';
 import { resolveRef } from '../../source/index.js';
-import { bumpCounter, type Db, type Project, type Team } from '../../store/index.js';
+import { bumpCounter, type Db, type Deployment, type Project, type Team } from '../../store/index.js';
 import { audit } from '../guard.js';
+import { finishPage, pageByKey, pageRequest, type PageQuery } from '../pagination.js';
+import { projectSchemas } from '../schemas/projects.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
@@ -17,7 +19,7 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
   const show = async (p: Project, db: Db = store.db) => serializeProject(config, p, await aliasTarget(db, p.id, PRODUCTION), await teamSlug(db, p.team_id));
   return async (app) => {
     // the team: "team" in the body, else the caller's only team (the admin's: "default")
-    app.post('/projects', { config: { access: { caller: 'person' } } }, async (req, reply) => {
+    app.post('/projects', { schema: projectSchemas.create, config: { access: { caller: 'person' }, idempotent: true } }, async (req, reply) => {
       const body = objectBody(req.body);
       const { project, webhookSecret, team } = await store.tx(async (db) => {
         const team = await teamForNewProject(db, req.caller!, body.team);
@@ -29,17 +31,19 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // the caller's projects (?team=<slug>: of that team only); the admin sees all
-    app.get<{ Querystring: { team?: string } }>('/projects', { config: { access: { caller: 'any' } } }, async (req) => {
-      const projects = await visibleProjects(store.db, req.caller!, req.query.team);
+    app.get<{ Querystring: PageQuery & { team?: string } }>('/projects', { schema: projectSchemas.list, config: { access: { caller: 'any' } } }, async (req) => {
+      const page = pageByKey(await visibleProjects(store.db, req.caller!, req.query.team), pageRequest(req.query, 1), (p) => p.name);
       const out = [];
-      for (const p of projects) out.push(await show(p));
-      return { projects: out };
+      for (const p of page.items) out.push(await show(p));
+      return { projects: out, nextCursor: page.nextCursor };
     });
 
-    app.get<ProjectParams>('/projects/:project', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => show(await getProject(store.db, req.params.project)));
+    app.get<ProjectParams>('/projects/:project', { schema: projectSchemas.show, config: { access: { project: 'project', role: 'viewer' } } }, async (req) =>
+      show(await getProject(store.db, req.params.project)),
+    );
 
     // Change settings; deployments made from now on use them (existing ones keep theirs).
-    app.patch<ProjectParams>('/projects/:project', { config: { access: { project: 'project', role: 'member' } } }, async (req) => {
+    app.patch<ProjectParams>('/projects/:project', { schema: projectSchemas.update, config: { access: { project: 'project', role: 'member' } } }, async (req) => {
       const body = objectBody(req.body);
       const p = await store.tx(async (db) => {
         const updated = await updateProject(db, req.params.project, body);
@@ -53,7 +57,7 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
     // logs cascade), which bumps alias_generation, so every edge drops its hosts and retires its
     // servers the way it does after a move. Its build caches go too; blobs stay (deployments of
     // other projects may share them) for a later garbage collection.
-    app.delete<ProjectParams>('/projects/:project', { config: { access: { project: 'project', role: 'owner' } } }, async (req, reply) => {
+    app.delete<ProjectParams>('/projects/:project', { schema: projectSchemas.remove, config: { access: { project: 'project', role: 'owner' } } }, async (req, reply) => {
       const project = await store.tx(async (db) => {
         const p = await getProject(db, req.params.project);
         // aliases point at deployments without a cascade of their own: drop them first
@@ -70,36 +74,56 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // Deploy by hand: a branch (default: the production branch), a tag or a commit sha.
-    app.post<ProjectParams>('/projects/:project/deployments', { config: { access: { project: 'project', role: 'member', deploy: true } } }, async (req, reply) => {
-      const project = await getProject(store.db, req.params.project);
-      const body = objectBody(req.body);
-      const ref = body.ref ?? project.production_branch;
-      if (typeof ref !== 'string' || ref === '' || ref.length > 250 || ref.startsWith('-')) {
-        throw new AppError('VALIDATION', 'ref must be a branch, tag or commit sha.', { hint: 'For example: {"ref": "main"}' });
-      }
-      if (body.target !== undefined && body.target !== 'production' && body.target !== 'preview') {
-        throw new AppError('VALIDATION', 'target must be "production" or "preview".', { hint: 'For example: {"ref": "3f9a1c2", "target": "production"}' });
-      }
-      const resolved = await resolveRef(project.repo_url, ref);
-      const target = body.target as 'production' | 'preview' | undefined;
-      const deployment = await store.tx(async (db) => {
-        const d = await createDeployment(db, queue, box, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target });
-        await audit(db, req, project.team_id, { action: 'deployment.create', target: d.id, details: { project: project.name, ref, sha: d.commit_sha, target: d.target } });
-        return d;
-      });
-      events.emit('job-enqueued');
-      return reply.code(202).send(serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION)));
-    });
+    app.post<ProjectParams>(
+      '/projects/:project/deployments',
+      { schema: projectSchemas.deploy, config: { access: { project: 'project', role: 'member', deploy: true }, idempotent: true } },
+      async (req, reply) => {
+        const project = await getProject(store.db, req.params.project);
+        const body = objectBody(req.body);
+        const ref = body.ref ?? project.production_branch;
+        if (typeof ref !== 'string' || ref === '' || ref.length > 250 || ref.startsWith('-')) {
+          throw new AppError('VALIDATION', 'ref must be a branch, tag or commit sha.', { hint: 'For example: {"ref": "main"}' });
+        }
+        if (body.target !== undefined && body.target !== 'production' && body.target !== 'preview') {
+          throw new AppError('VALIDATION', 'target must be "production" or "preview".', { hint: 'For example: {"ref": "3f9a1c2", "target": "production"}' });
+        }
+        const resolved = await resolveRef(project.repo_url, ref);
+        const target = body.target as 'production' | 'preview' | undefined;
+        const deployment = await store.tx(async (db) => {
+          const d = await createDeployment(db, queue, box, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target });
+          await audit(db, req, project.team_id, { action: 'deployment.create', target: d.id, details: { project: project.name, ref, sha: d.commit_sha, target: d.target } });
+          return d;
+        });
+        events.emit('job-enqueued');
+        return reply.code(202).send(serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION)));
+      },
+    );
 
-    app.get<ProjectParams & { Querystring: { limit?: string } }>('/projects/:project/deployments', { config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
-      const project = await getProject(store.db, req.params.project);
-      const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50) || 50));
-      const rows = await store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).orderBy('seq', 'desc').limit(limit).execute();
-      const prod = await aliasTarget(store.db, project.id, PRODUCTION);
-      return { deployments: rows.map((d) => serializeDeployment(config, project, d, prod)) };
-    });
+    // newest first, keyed by seq (unique, only grows); the filters are in the query, so a page is full
+    type DeploymentQuery = PageQuery & { branch?: string; status?: Deployment['status']; environment?: string };
+    app.get<ProjectParams & { Querystring: DeploymentQuery }>(
+      '/projects/:project/deployments',
+      { schema: projectSchemas.deployments, config: { access: { project: 'project', role: 'viewer' } } },
+      async (req) => {
+        const project = req.grant.project!;
+        const { branch, status, environment } = req.query;
+        const page = pageRequest(req.query, 1);
+        let q = store.db.selectFrom('deployments').selectAll().where('project_id', '=', project.id);
+        if (branch !== undefined && branch !== '') q = q.where('branch', '=', branch);
+        if (status !== undefined) q = q.where('status', '=', status);
+        if (environment !== undefined && environment !== '') q = q.where('environment', '=', environment);
+        if (page.after !== undefined) q = q.where('seq', '<', Number(page.after[0]));
+        const rows = await q
+          .orderBy('seq', 'desc')
+          .limit(page.limit + 1)
+          .execute();
+        const { items, nextCursor } = finishPage(rows, page.limit, (d) => [Number(d.seq)]);
+        const prod = await aliasTarget(store.db, project.id, PRODUCTION);
+        return { deployments: items.map((d) => serializeDeployment(config, project, d, prod)), nextCursor };
+      },
+    );
 
-    app.post<ProjectParams>('/projects/:project/rollback', { config: { access: { project: 'project', role: 'member', deploy: true } } }, async (req) => {
+    app.post<ProjectParams>('/projects/:project/rollback', { schema: projectSchemas.rollback, config: { access: { project: 'project', role: 'member', deploy: true } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const body = objectBody(req.body);
       if (body.deploymentId !== undefined && typeof body.deploymentId !== 'string') {

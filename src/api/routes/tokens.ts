@@ -4,6 +4,8 @@ import { AppError } from '../../errors/index.js';
 import { findProject } from '../../projects/index.js';
 import type { Db, Token } from '../../store/index.js';
 import { audit } from '../guard.js';
+import { finishPage, pageRequest, type PageQuery } from '../pagination.js';
+import { tokenSchemas } from '../schemas/accounts.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
 /**
@@ -14,15 +16,27 @@ import { objectBody, type ApiDeps } from '../server.js';
 export function tokenRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { store } = deps;
   return async (app) => {
-    app.get('/tokens', { config: { access: { caller: 'person' } } }, async (req) => {
-      const rows = await ownTokens(store.db, req.caller!).where('revoked_at', 'is', null).orderBy('created_at', 'desc').execute();
+    // newest first, keyed by (created_at, id): two tokens made in the same millisecond still page apart
+    app.get<{ Querystring: PageQuery }>('/tokens', { schema: tokenSchemas.list, config: { access: { caller: 'person' } } }, async (req) => {
+      const page = pageRequest(req.query, 2);
+      let q = ownTokens(store.db, req.caller!).where('revoked_at', 'is', null);
+      if (page.after !== undefined) {
+        const [at, id] = [Number(page.after[0]), String(page.after[1])];
+        q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
+      }
+      const rows = await q
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(page.limit + 1)
+        .execute();
+      const { items, nextCursor } = finishPage(rows, page.limit, (t) => [Number(t.created_at), t.id]);
       const out = [];
-      for (const row of rows) out.push(serializeToken(row, await names(store.db, row)));
-      return { tokens: out };
+      for (const row of items) out.push(serializeToken(row, await names(store.db, row)));
+      return { tokens: out, nextCursor };
     });
 
     // {"name", "team"?, "project"?, "expiresAt"?}: with "project", a deploy token for it
-    app.post('/tokens', { config: { access: { caller: 'person' } } }, async (req, reply) => {
+    app.post('/tokens', { schema: tokenSchemas.create, config: { access: { caller: 'person' } } }, async (req, reply) => {
       const body = objectBody(req.body);
       const caller = req.caller!;
       const name = checkTokenName(body.name);
@@ -59,7 +73,7 @@ export function tokenRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // revocation takes effect at once: every request looks its token up
-    app.delete<{ Params: { id: string } }>('/tokens/:id', { config: { access: { caller: 'person' } } }, async (req, reply) => {
+    app.delete<{ Params: { id: string } }>('/tokens/:id', { schema: tokenSchemas.revoke, config: { access: { caller: 'person' } } }, async (req, reply) => {
       await store.tx(async (db) => {
         const row = await ownTokens(db, req.caller!).where('id', '=', req.params.id).where('revoked_at', 'is', null).executeTakeFirst();
         if (row === undefined) throw new AppError('TOKEN_NOT_FOUND', `No token ${JSON.stringify(req.params.id)}.`);
