@@ -1,10 +1,11 @@
 import type { HostSettings, ResolvedHost, ResolvedSite, SiteLookup } from '../edge/types.js';
 import { branchAlias, flagIntegrityError, PRODUCTION } from '../deployments/index.js';
+import { environmentAlias } from '../environments/index.js';
 import { readCounter, type Store } from '../store/index.js';
 
 export type HostRoute =
   | { kind: 'production'; project: string }
-  /** `<prefix>--<project>`: a deployment id or a branch slug */
+  /** `<prefix>--<project>`: a deployment id, a named environment or a branch slug */
   | { kind: 'prefixed'; project: string; prefix: string };
 
 /**
@@ -79,17 +80,20 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     if (row === undefined) return undefined;
     const settings = hostSettings(row);
     if (row.redirect_to !== null) return { settings: { ...settings, redirect: { to: row.redirect_to, status: redirectStatus(row.redirect_status) } } };
-    // only production today; a later issue binds domains to other environments' aliases
-    if (row.environment !== 'production') return undefined;
-    const site = await viaAlias(row.project_id, PRODUCTION);
+    // the alias of the environment it is bound to (production, or env:<name>)
+    const alias = environmentAlias(row.environment);
+    if (alias === undefined) return undefined;
+    const site = await viaAlias(row.project_id, alias);
     return site === undefined ? undefined : { ...site, settings };
   }
 
   async function siteOf(projectId: string, route: HostRoute): Promise<ResolvedSite | undefined> {
     if (route.kind === 'production') return viaAlias(projectId, PRODUCTION);
     const d = await db.selectFrom('deployments').select(['id', 'manifest_hash', 'status']).where('id', '=', route.prefix).where('project_id', '=', projectId).executeTakeFirst();
-    if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
-    return viaAlias(projectId, branchAlias(route.prefix));
+    // one awaiting approval serves at its own URL only, for the person who reviews it
+    if (d !== undefined) return (d.status === 'ready' || d.status === 'awaiting-approval') && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
+    // a named environment's host (`staging--blog`) before a branch preview of the same slug
+    return (await viaAlias(projectId, `env:${route.prefix}`)) ?? viaAlias(projectId, branchAlias(route.prefix));
   }
 }
 

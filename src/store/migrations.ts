@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Migration } from 'kysely';
+import { environmentsMigration } from './migration-0014.js';
 
 /**
  * Schema migrations, in order. Written with Kysely's schema builder so the same steps run on
@@ -400,4 +401,6 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deployments_project_pr').on('deployments').columns(['project_id', 'pr_number']).execute();
     },
   },
+  // Issue 11: environments (approval, protection) and variables per environment and branch
+  '0014_environments': environmentsMigration,
 };
