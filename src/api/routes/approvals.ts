@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifySchema } from 'fastify';
 import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, moveAliasForward, PRODUCTION, serializeDeployment } from '../../deployments/index.js';
 import { checkReason, environmentAlias, pendingApproval } from '../../environments/index.js';
 import { getProject } from '../../projects/index.js';
+import { bumpCounter } from '../../store/index.js';
 import { audit } from '../guard.js';
 import { objectBody, type ApiDeps } from '../server.js';
 
@@ -55,9 +56,12 @@ export function approvalRoutes(deps: ApiDeps): FastifyPluginAsync {
           const project = await getProject(db, d.project_id);
           const env = await pendingApproval(db, project, d, req.grant.role, 'reject');
           await db.updateTable('deployments').set({ status: 'rejected' }).where('id', '=', d.id).execute();
+          // edges that cached its own host drop it: a rejected build serves nowhere
+          await bumpCounter(db, 'alias_generation');
           await audit(db, req, project.team_id, { action: 'deployment.reject', target: d.id, details: { project: project.name, environment: env.name, reason } });
           return { project, deployment: await getDeployment(db, d.id) };
         });
+        events.emit('alias-moved', { projectId: project.id, alias: `deployment:${deployment.id}`, deploymentId: deployment.id });
         return serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION));
       },
     );

@@ -38,7 +38,9 @@ const settingsBody = {
  * the owner's decisions).
  */
 export function environmentRoutes(deps: ApiDeps): FastifyPluginAsync {
-  const { config, store } = deps;
+  const { config, store, events } = deps;
+  // settings the edge reads (protection, the alias) changed: this process's edge reloads now, others on the generation bump
+  const reload = (projectId: string) => events.emit('alias-moved', { projectId, alias: '', deploymentId: '' });
   return async (app) => {
     app.get<ProjectParams>(
       '/projects/:project/environments',
@@ -60,6 +62,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsync {
           await audit(db, req, project.team_id, { action: 'environment.create', target: saved.env.name, details: { project: project.name, settings: Object.keys(body) } });
           return { project, ...saved };
         });
+        reload(project.id);
         return reply.code(201).send({ ...serializeEnvironment(config, project, env), ...(bypassToken === undefined ? {} : { bypassToken }) });
       },
     );
@@ -86,6 +89,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsync {
           await audit(db, req, project.team_id, { action: 'environment.update', target: saved.env.name, details: { project: project.name, settings: Object.keys(body) } });
           return { project, ...saved };
         });
+        reload(project.id);
         return { ...serializeEnvironment(config, project, env), ...(bypassToken === undefined ? {} : { bypassToken }) };
       },
     );
@@ -94,11 +98,13 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsync {
       '/projects/:project/environments/:environment',
       { schema: described({ summary: 'Delete a named environment (its alias and domains go; its deployments stay)', params: envParams }), config: { access: { project: 'project', role: 'owner' } } },
       async (req, reply) => {
-        await store.tx(async (db) => {
+        const project = await store.tx(async (db) => {
           const project = await getProject(db, req.params.project);
           await deleteEnvironment(db, project, req.params.environment);
           await audit(db, req, project.team_id, { action: 'environment.delete', target: req.params.environment, details: { project: project.name } });
+          return project;
         });
+        reload(project.id);
         return reply.code(204).send();
       },
     );
