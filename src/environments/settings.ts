@@ -153,7 +153,7 @@ export async function saveEnvironment(db: Db, project: Project, name: string | u
   };
   if (input.branch !== undefined) {
     if (builtIn)
-      throw new AppError('VALIDATION', `The ${envName} environment's branch is not set here.`, {
+      throw new AppError('VALIDATION', envName === PRODUCTION_ENV ? "The production environment's branch is the project's productionBranch." : 'The preview environment has no branch of its own.', {
         hint: envName === PRODUCTION_ENV ? "Change the project's productionBranch (PATCH /api/v1/projects/<project>)." : 'Previews are every branch no other environment claims.',
       });
     if (input.branch !== null && (typeof input.branch !== 'string' || input.branch === '' || input.branch.length > 250 || /\s/.test(input.branch))) {

@@ -10,7 +10,8 @@ import { objectBody, type ApiDeps } from '../server.js';
 const described = (schema: { summary: string } & FastifySchema): FastifySchema => schema;
 type IdParams = { Params: { id: string } };
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', description: 'deployment id' } } };
-const decisionBody = { type: 'object', properties: { reason: { type: 'string', description: 'why, for the audit trail (at most 500 characters)' } } };
+// no `type`: the body is optional (no body at all validates), and a reason must be a string
+const decisionBody = { properties: { reason: { type: 'string', description: 'why, for the audit trail (at most 500 characters)' } } };
 
 /**
  * A person's decision on a deployment that waits in awaiting-approval. The access check lets
