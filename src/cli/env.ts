@@ -53,12 +53,16 @@ export const envCommand: Command = {
       case 'list': {
         const answer = await api().request<{ project: string; env: EnvVar[] }>('GET', await base());
         ctx.out.result(answer, () => {
-          if (answer.env.length === 0) ctx.out.note('No variables yet. Add one: slipway env set <KEY> <VALUE>');
-          else
-            ctx.out.table(
-              ['NAME', 'TARGETS', 'BRANCH', 'UPDATED'],
-              answer.env.map((v) => [v.key, v.targets.join(','), v.branch ?? '-', `updated ${v.updatedAt}`]),
-            );
+          if (answer.env.length === 0) {
+            ctx.out.note('No variables yet. Add one: slipway env set <KEY> <VALUE>');
+            return;
+          }
+          // the BRANCH column only once some variable has a branch override
+          const branches = answer.env.some((v) => v.branch !== null);
+          ctx.out.table(
+            branches ? ['NAME', 'TARGETS', 'BRANCH', 'UPDATED'] : ['NAME', 'TARGETS', 'UPDATED'],
+            answer.env.map((v) => [v.key, v.targets.join(','), ...(branches ? [v.branch ?? '-'] : []), `updated ${v.updatedAt}`]),
+          );
         });
         return;
       }
@@ -66,7 +70,7 @@ export const envCommand: Command = {
         if (key === undefined) throw ctx.usage('Which variable? slipway env set <KEY> [VALUE]');
         const given = value ?? (await readStdin());
         const res = await api().request<EnvVar>('PUT', `${await base()}/${enc(key)}`, { value: given, ...(targets === undefined ? {} : { targets }), ...(branch === undefined ? {} : { branch }) });
-        const where = `${res.targets.join(', ')}${res.branch === null ? '' : ` on branch ${res.branch}`}`;
+        const where = `${res.targets.length > 1 ? `${res.targets.slice(0, -1).join(', ')} and ${res.targets.at(-1)}` : res.targets.join('')}${res.branch === null ? '' : ` on branch ${res.branch}`}`;
         ctx.out.result(res, () => ctx.out.line(`Set ${res.key} for ${where}. It applies to the next deployment (redeploy to use it now).`));
         return;
       }

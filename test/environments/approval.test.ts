@@ -82,10 +82,16 @@ before(async () => {
   for (const [key, body] of [
     ['GREETING', { value: 'hello from production', targets: ['production'] }],
     ['GREETING', { value: 'hello from staging', targets: ['staging'] }],
-    ['FLAG', { value: 'on', targets: ['staging'], branch: 'staging' }],
   ] as const) {
     assert.equal((await as(owner, 'PUT', `/api/v1/projects/site/env/${key}`, body)).status, 201);
   }
+  const cliEnv = { SLIPWAY_URL: slipway.apiUrl, SLIPWAY_TOKEN: owner, XDG_CONFIG_HOME: join(dir.path, 'cfg') };
+  const set = await runCli(['env', 'set', 'FLAG', 'on', '--target', 'staging', '--branch', 'staging', '--project', 'site'], { env: cliEnv });
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /^Set FLAG for staging on branch staging\./m);
+  const ls = await runCli(['env', 'ls', '--project', 'site'], { env: cliEnv });
+  assert.match(ls.stdout, /^FLAG\tstaging\tstaging\tupdated /m);
+  assert.match(ls.stdout, /^GREETING\tproduction\t-\tupdated /m);
 });
 
 after(async () => {

@@ -151,11 +151,13 @@ function Actions({ d, project, onChange }: { d: Deployment; project: string; onC
         <>
           <ConfirmButton label="Approve" title={`Approve for ${d.environment}?`} class="" onConfirm={async () => onChange(await api<Deployment>('POST', `/deployments/${id}/approve`, {}))}>
             <p>
-              {d.environment} will serve this deployment (<code>{shortSha(d.commit.sha)}</code>) at once. Review it first at its own URL.
+              {d.environment} will serve this deployment (<code>{shortSha(d.commit.sha) || d.id}</code>) at once. Review it first at its own URL.
             </p>
           </ConfirmButton>
           <ConfirmButton label="Reject" title="Reject this deployment?" danger onConfirm={async () => onChange(await api<Deployment>('POST', `/deployments/${id}/reject`, {}))}>
-            <p>It will never serve at {d.environment}; what {d.environment} serves now stays.</p>
+            <p>
+              It will never serve at {d.environment}; what {d.environment} serves now stays.
+            </p>
           </ConfirmButton>
         </>
       )}
