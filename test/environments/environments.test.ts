@@ -249,3 +249,25 @@ test('migration 0014 keeps the variables that existed before it', async () => {
     await mdir.cleanup();
   }
 });
+
+test('preview protection covers every preview deployment and branch host; production stays open', async () => {
+  const made = await api.call('PATCH', `${P}/environments/preview`, { auth: owner, body: { protection: { mode: 'password', password: 'preview password' } } });
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  assert.deepEqual(made.body.protection, { mode: 'password' });
+  assert.equal(made.body.bypassToken, undefined);
+  const row = await api.store.db.selectFrom('environments').selectAll().where('project_id', '=', projectId).where('name', '=', 'preview').executeTakeFirstOrThrow();
+  assert.match(row.protection_hash ?? '', /^scrypt\$/, 'a salted hash is kept');
+  assert.equal(JSON.stringify(row).includes('preview password'), false, 'never the password');
+  const previewId = await builtDeployment('dpreviewprot', 'preview', 'ready', 4);
+  await api.store.db.updateTable('deployments').set({ branch: 'feature-x' }).where('id', '=', previewId).execute();
+  await api.store.db.insertInto('aliases').values({ project_id: projectId, name: 'branch:feature-x', deployment_id: previewId, updated_at: Date.now() }).execute();
+  const lookup = createStoreLookup(api.store, 'localhost');
+  for (const host of [`${previewId}--site.localhost`, 'feature-x--site.localhost']) {
+    const resolved = await lookup.resolveHost(host);
+    assert.equal(resolved?.deploymentId, previewId, host);
+    assert.equal(resolved?.settings?.protection?.mode, 'password', host);
+  }
+  const prod = await lookup.resolveHost('site.localhost');
+  assert.equal(prod?.settings?.protection, undefined, 'production is not protected unless asked');
+  assert.equal((await lookup.resolveHost(`dprodready01--site.localhost`))?.settings?.protection, undefined);
+});
