@@ -73,7 +73,34 @@ export function admitProtected(req: IncomingMessage, res: ServerResponse, p: Hos
   return false;
 }
 
+/**
+ * Wrong answers per client address and environment in the current minute: past the limit the
+ * form answers 429 without checking, so a password cannot be guessed at the speed of the edge.
+ */
+const FAILURES_PER_MINUTE = 10;
+const failures = new Map<string, { count: number; until: number }>();
+
+function tooManyFailures(key: string): boolean {
+  const entry = failures.get(key);
+  return entry !== undefined && entry.until > Date.now() && entry.count >= FAILURES_PER_MINUTE;
+}
+
+function recordFailure(key: string): void {
+  const now = Date.now();
+  if (failures.size > 10_000) failures.clear();
+  const entry = failures.get(key);
+  if (entry === undefined || entry.until <= now) failures.set(key, { count: 1, until: now + 60_000 });
+  else entry.count += 1;
+}
+
 async function submitForm(req: IncomingMessage, res: ServerResponse, p: HostProtection, secure: boolean): Promise<void> {
+  const key = `${req.socket.remoteAddress ?? ''} ${p.cookieKey}`;
+  if (tooManyFailures(key)) {
+    req.resume();
+    res.setHeader('Retry-After', '60');
+    sendForm(res, p, 429, '/', 'Too many wrong attempts; wait a minute and try again.', false);
+    return;
+  }
   try {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -90,6 +117,7 @@ async function submitForm(req: IncomingMessage, res: ServerResponse, p: HostProt
     const next = safeNext(form.get('next'));
     const ok = p.mode === 'password' ? p.passwordHash !== undefined && (await verifyPassword(secret, p.passwordHash)) : tokenMatches(p, secret);
     if (!ok) {
+      recordFailure(key);
       sendForm(res, p, 401, next, p.mode === 'password' ? 'Wrong password.' : 'Wrong token.', false);
       return;
     }

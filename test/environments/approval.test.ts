@@ -201,12 +201,18 @@ test('protection: staging answers 401 with a form unless the request has the coo
   assert.equal((await as(owner, 'PATCH', '/api/v1/projects/site/environments/staging', { protection: { mode: 'password', password: 'open sesame 42' } })).status, 200);
   const form = (password: string) => postForm('staging--site.localhost', '/__slipway/protection', `password=${encodeURIComponent(password)}&next=%2F`);
   assert.equal((await form('wrong password')).status, 401);
+  assert.match((await form('wrong again')).text, /Wrong password/);
   const ok = await form('open sesame 42');
   assert.equal(ok.status, 303);
   assert.equal(ok.headers.location, '/');
   const passwordCookie = String(ok.headers['set-cookie']).split(';')[0]!;
   assert.equal((await edgeGet(slipway.edgePort, 'staging--site.localhost', '/', { cookie: passwordCookie })).text, '<p>v2 greeting=hello from staging flag=on</p>');
   assert.equal((await edgeGet(slipway.edgePort, 'staging--site.localhost', '/', { 'x-slipway-protection-bypass': bypass })).status, 401, 'the old token no longer works');
+  // guessing is slowed down: after 10 wrong answers in a minute the form refuses even the right one
+  for (let i = 2; i < 10; i += 1) assert.equal((await form(`guess ${i}`)).status, 401);
+  const locked429 = await form('open sesame 42');
+  assert.equal(locked429.status, 429);
+  assert.equal(locked429.headers['retry-after'], '60');
   const db = await as(owner, 'GET', '/api/v1/projects/site/environments/staging');
   assert.equal(JSON.stringify(db.body).includes('sesame'), false);
 
