@@ -4,7 +4,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { deploymentEnv } from '../../src/deployments/index.js';
-import { environmentForBranch } from '../../src/environments/index.js';
+import { environmentForBranch, goLivePlan } from '../../src/environments/index.js';
 import { createStoreLookup } from '../../src/routing/index.js';
 import { migrations } from '../../src/store/migrations.js';
 import { ADMIN, startApi, type ApiFixture } from '../auth/fixture.js';
@@ -204,6 +204,12 @@ test('approvers "member" lets members approve; a member cannot promote past an o
   const prod = await api.call('PATCH', `${P}/environments/production`, { auth: owner, body: { autoPromote: false } });
   assert.equal(prod.body.autoPromote, false);
   assert.equal((await api.call('GET', `${P}/environments/production`, { auth: viewer })).body.autoPromote, false);
+  // what a finished build then does (the worker's decision): production builds stay where they are, staging ones wait
+  const project = await api.store.db.selectFrom('projects').selectAll().where('id', '=', projectId).executeTakeFirstOrThrow();
+  assert.deepEqual(await goLivePlan(api.store.db, project, 'production'), { waits: false, alias: 'production', autoPromote: false });
+  assert.deepEqual(await goLivePlan(api.store.db, project, 'staging'), { waits: true, alias: 'env:staging', autoPromote: true });
+  assert.deepEqual(await goLivePlan(api.store.db, project, 'preview'), { waits: false, alias: undefined, autoPromote: true });
+  assert.deepEqual(await goLivePlan(api.store.db, project, 'gone'), { waits: false, alias: undefined, autoPromote: false }, 'a deleted environment: like a preview');
 });
 
 test('a domain bound to staging serves what staging serves; a preview or unknown environment is refused', async () => {
