@@ -48,8 +48,10 @@ export interface DeploymentRequest {
  * runs the deployment with what it was built with.
  */
 export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req: DeploymentRequest): Promise<Deployment> {
-  // the environment decides; target stays 'production' or 'preview' for the code that reads it
-  const environment = req.environment ?? req.target ?? (await environmentForBranchOf(db, req.project, req.branch));
+  // the environment decides; target stays 'production' or 'preview' for the code that reads it.
+  // A caller's target 'preview' only says "not production": a branch bound to staging still goes there.
+  const bound = req.environment === undefined && req.target !== 'production' ? await environmentForBranchOf(db, req.project, req.branch) : undefined;
+  const environment = req.environment ?? (req.target === 'production' ? 'production' : req.target === 'preview' && bound === 'production' ? 'preview' : bound!);
   const target = req.target ?? (environment === 'production' ? 'production' : 'preview');
   if (req.branch !== null) {
     const superseded = await db

@@ -114,6 +114,10 @@ test('deploy {ref, environment}: the default is the environment bound to the bra
   assert.deepEqual([anyRef.body.environment, anyRef.body.branch], ['staging', null]);
   const toProd = await deploy({ ref: 'feature-x', environment: 'production' });
   assert.deepEqual([toProd.body.environment, toProd.body.target], ['production', 'production']);
+  const oldShape = await deploy({ ref: 'develop', target: 'preview' });
+  assert.deepEqual([oldShape.body.environment, oldShape.body.target], ['staging', 'preview'], 'target "preview" means "not production"; the branch still picks its environment');
+  const mainPreview = await deploy({ ref: 'main', target: 'preview' });
+  assert.deepEqual([mainPreview.body.environment, mainPreview.body.target], ['preview', 'preview']);
   const unknown = await deploy({ ref: 'main', environment: 'nope' });
   assert.equal(unknown.status, 404);
   assert.equal(unknown.body.error.code, 'ENVIRONMENT_NOT_FOUND');
