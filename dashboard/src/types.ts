@@ -38,12 +38,14 @@ export interface Project {
   productionDeploymentId: string | null;
   createdAt: string;
 }
-export type Status = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled';
+export type Status = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled' | 'awaiting-approval' | 'rejected';
 export interface Deployment {
   id: string;
   project: string;
   status: Status;
   target: 'production' | 'preview';
+  /** production, preview or a named one (staging) */
+  environment: string;
   trigger: string;
   isProduction: boolean;
   branch: string | null;

@@ -15,6 +15,8 @@ import { openApiRoutes } from './routes/openapi.js';
 import { systemSchemas } from './schemas/resources.js';
 import { AJV_OPTIONS, validationError } from './validation.js';
 import { accountRoutes } from './routes/accounts.js';
+import { approvalRoutes } from './routes/approvals.js';
+import { environmentRoutes } from './routes/environments.js';
 import { authRoutes } from './routes/auth.js';
 import { invitationRoutes } from './routes/invitations.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -115,6 +117,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(projectRoutes(deps));
       await api.register(deploymentRoutes(deps));
       await api.register(envRoutes(deps));
+      await api.register(environmentRoutes(deps));
+      await api.register(approvalRoutes(deps));
       await api.register(domainRoutes(deps));
       await api.register(prebuiltRoutes(deps));
       await api.register(eventRoutes(deps));

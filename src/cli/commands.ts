@@ -1,4 +1,5 @@
 import { accountCommands } from './accounts.js';
+import { approveCommand, rejectCommand } from './approvals.js';
 import type { Command, Handler, HandlerCommand } from './command.js';
 import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsCommand, lsCommand, promoteCommand, rollbackCommand } from './deployments.js';
 import { domainsCommand } from './domains.js';
@@ -22,6 +23,8 @@ export const commands: Record<string, Command | HandlerCommand | Handler> = {
   promote: promoteCommand,
   rollback: rollbackCommand,
   cancel: cancelCommand,
+  approve: approveCommand,
+  reject: rejectCommand,
   env: envCommand,
   domains: domainsCommand,
   // kept for scripts written before `projects create` and `ls`

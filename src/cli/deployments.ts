@@ -10,6 +10,7 @@ export interface Deployment {
   status: string;
   project: string;
   target: string;
+  environment: string;
   trigger: string;
   branch: string | null;
   isProduction: boolean;
@@ -66,7 +67,7 @@ async function follow(api: Client, id: string, spinner: Spinner): Promise<{ depl
   return { deployment: await api.request<Deployment>('GET', `/api/v1/deployments/${enc(id)}`), lines: seen };
 }
 
-function needId(ctx: Context, verb: string): string {
+export function needId(ctx: Context, verb: string): string {
   const id = ctx.positionals[0];
   if (id === undefined) throw ctx.usage(`Which deployment? slipway ${verb} <deployment-id> (slipway ls lists them)`);
   if (ctx.positionals.length > 1) throw ctx.usage(`Unexpected argument ${JSON.stringify(ctx.positionals[1])}.`);
@@ -75,6 +76,10 @@ function needId(ctx: Context, verb: string): string {
 
 function finish(ctx: Context, spinner: Spinner, d: Deployment): void {
   ctx.out.result(d, () => undefined);
+  if (d.status === 'awaiting-approval') {
+    spinner.stop(`${ctx.out.green('✓')} Built; waiting for approval before ${d.environment} serves it: slipway approve ${d.id} (review it at ${d.url})`);
+    return;
+  }
   if (d.status === 'ready') {
     spinner.stop(`${ctx.out.green('✓')} Ready: ${d.url}${d.isProduction ? ' (production)' : ''}`);
     return;
@@ -85,11 +90,12 @@ function finish(ctx: Context, spinner: Spinner, d: Deployment): void {
 
 export const deployCommand: Command = {
   summary: 'Deploy the project (a branch, tag or commit; or a folder built elsewhere)',
-  usage: ['slipway deploy [--project P] [--ref main] [--prod] [--no-follow]', 'slipway deploy --prebuilt <dir> [--project P] [--prod] [--branch NAME] [--message TEXT]'],
+  usage: ['slipway deploy [--project P] [--ref main] [--prod | --env NAME] [--no-follow]', 'slipway deploy --prebuilt <dir> [--project P] [--prod] [--branch NAME] [--message TEXT]'],
   options: {
     ...PROJECT_OPTION,
     ref: { type: 'string' },
     prod: { type: 'boolean' },
+    env: { type: 'string' },
     'no-follow': { type: 'boolean' },
     prebuilt: { type: 'string' },
     branch: { type: 'string' },
@@ -99,6 +105,7 @@ export const deployCommand: Command = {
     "-p, --project P     the project (default: SLIPWAY_PROJECT, this folder's link, or the only one)",
     '--ref REF           branch, tag or commit to build (default: the production branch)',
     '--prod              move production to it once ready (default: production for the production branch, prebuilt: preview)',
+    '--env NAME          deploy to that environment (production, preview, staging...; default: the one bound to the branch)',
     '--no-follow         print the deployment id and return without waiting',
     '--prebuilt DIR      upload DIR as it is (no build): only files the server lacks are sent, checked by sha256',
     '--branch NAME       prebuilt: also serve it as the branch preview of NAME',
@@ -107,6 +114,7 @@ export const deployCommand: Command = {
   examples: [
     "slipway deploy                                   # the linked project's production branch, following the log",
     'slipway deploy --ref feature/login               # a preview of a branch',
+    'slipway deploy --ref develop --env staging       # any ref to any environment (approval applies)',
     'npm run build && slipway deploy --prebuilt dist --prod',
     'id=$(slipway deploy --no-follow --json | jq -r .id)',
   ],
@@ -115,8 +123,10 @@ export const deployCommand: Command = {
     const api = ctx.api();
     const project = await ctx.project();
     const v = ctx.values as Record<string, string | boolean | undefined>;
+    if (v.prod === true && v.env !== undefined) throw ctx.usage('Pass --prod or --env, not both (--prod is --env production).');
     if (v.prebuilt !== undefined) {
       if (v.ref !== undefined) throw ctx.usage('--ref builds from git; --prebuilt uploads a folder: pass one of them.');
+      if (v.env !== undefined) throw ctx.usage('--env goes with a build from git, not --prebuilt.');
       return deployPrebuilt(ctx, api, project, v.prebuilt as string);
     }
     const spinner = new Spinner(ctx.out);
@@ -125,6 +135,7 @@ export const deployCommand: Command = {
       .request<Deployment>('POST', `/api/v1/projects/${enc(project)}/deployments`, {
         ...(v.ref === undefined ? {} : { ref: v.ref }),
         ...(v.prod === true ? { target: 'production' } : {}),
+        ...(v.env === undefined ? {} : { environment: v.env }),
       })
       .finally(() => spinner.stop());
     spinner.start(`Deployment ${created.id} queued (${created.commit.sha.slice(0, 12)})`);
@@ -224,12 +235,15 @@ export const logsCommand: Command = {
 };
 
 export const promoteCommand: Command = {
-  summary: 'Make a ready deployment production (nothing is rebuilt)',
-  usage: ['slipway promote <deployment-id>'],
-  examples: ['slipway promote d3k9x0q2m7ab'],
+  summary: 'Make a ready deployment production, or --env another environment (nothing is rebuilt)',
+  usage: ['slipway promote <deployment-id> [--env NAME]'],
+  options: { env: { type: 'string' } },
+  flags: ['--env NAME          the environment to serve it (default: production)'],
+  examples: ['slipway promote d3k9x0q2m7ab', 'slipway promote d3k9x0q2m7ab --env staging'],
   async run(ctx) {
-    const d = await ctx.api().request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`);
-    ctx.out.result(d, () => ctx.out.line(`Production of ${d.project} now serves ${ctx.out.bold(d.id)}.`));
+    const env = ctx.values.env as string | undefined;
+    const d = await ctx.api().request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`, env === undefined ? undefined : { environment: env });
+    ctx.out.result(d, () => ctx.out.line(`${env === undefined || env === 'production' ? 'Production' : `Environment ${env}`} of ${d.project} now serves ${ctx.out.bold(d.id)}.`));
   },
 };
 

@@ -6,6 +6,7 @@ import { UsageError } from './output.js';
 interface EnvVar {
   key: string;
   targets: string[];
+  branch: string | null;
   updatedAt: string;
 }
 
@@ -19,19 +20,22 @@ export const envCommand: Command = {
   summary: 'List, set, remove, pull and import environment variables',
   usage: [
     'slipway env ls [--project P]',
-    'slipway env set <KEY> [VALUE] [--target production|preview]...   (no VALUE: read from stdin)',
-    'slipway env rm <KEY>',
+    'slipway env set <KEY> [VALUE] [--target ENV]... [--branch B]   (no VALUE: read from stdin)',
+    'slipway env rm <KEY> [--target ENV] [--branch B]',
     'slipway env pull [FILE=.env] [--yes]                            names only: values are write-only',
     'slipway env import <FILE> [--target production|preview]...',
   ],
-  options: { ...PROJECT_OPTION, target: { type: 'string', multiple: true }, yes: { type: 'boolean', short: 'y' } },
+  options: { ...PROJECT_OPTION, target: { type: 'string', multiple: true }, branch: { type: 'string' }, yes: { type: 'boolean', short: 'y' } },
   flags: [
     "-p, --project P     the project (default: SLIPWAY_PROJECT, this folder's link, or the only one)",
-    '--target T          production or preview (repeat for both; default both)',
+    '--target ENV        production, preview or a named environment (repeat for more; default: all)',
+    "--branch B          set: only deployments of branch B get this value (over the environment's own)",
     '-y, --yes           pull: overwrite FILE if it exists',
   ],
   examples: [
     'slipway env set API_URL https://api.example.com --target production',
+    'slipway env set API_URL https://staging-api.example.com --target staging',
+    'slipway env set API_URL https://mock.example.com --target preview --branch feature-x',
     'slipway env set DATABASE_URL < db-url.txt          # stays out of shell history',
     'slipway env import .env.production --target production',
     'slipway env pull .env.example                       # KEY= lines to fill in locally',
@@ -42,32 +46,40 @@ export const envCommand: Command = {
     if (extra.length > 0) throw ctx.usage(`Unexpected argument ${JSON.stringify(extra[0])} (quote a value that has spaces).`);
     const base = async () => `/api/v1/projects/${enc(await ctx.project())}/env`;
     const targets = ctx.values.target as string[] | undefined;
+    const branch = ctx.values.branch as string | undefined;
     const api = () => ctx.api();
     switch (action) {
       case 'ls':
       case 'list': {
         const answer = { project: await ctx.project(), env: await api().list<EnvVar>(await base(), 'env') };
         ctx.out.result(answer, () => {
-          if (answer.env.length === 0) ctx.out.note('No variables yet. Add one: slipway env set <KEY> <VALUE>');
-          else
-            ctx.out.table(
-              ['NAME', 'TARGETS', 'UPDATED'],
-              answer.env.map((v) => [v.key, v.targets.join(','), `updated ${v.updatedAt}`]),
-            );
+          if (answer.env.length === 0) {
+            ctx.out.note('No variables yet. Add one: slipway env set <KEY> <VALUE>');
+            return;
+          }
+          // the BRANCH column only once some variable has a branch override
+          const branches = answer.env.some((v) => v.branch !== null);
+          ctx.out.table(
+            branches ? ['NAME', 'TARGETS', 'BRANCH', 'UPDATED'] : ['NAME', 'TARGETS', 'UPDATED'],
+            answer.env.map((v) => [v.key, v.targets.join(','), ...(branches ? [v.branch ?? '-'] : []), `updated ${v.updatedAt}`]),
+          );
         });
         return;
       }
       case 'set': {
         if (key === undefined) throw ctx.usage('Which variable? slipway env set <KEY> [VALUE]');
         const given = value ?? (await readStdin());
-        const res = await api().request<EnvVar>('PUT', `${await base()}/${enc(key)}`, { value: given, ...(targets === undefined ? {} : { targets }) });
-        ctx.out.result(res, () => ctx.out.line(`Set ${res.key} for ${res.targets.join(' and ')}. It applies to the next deployment (redeploy to use it now).`));
+        const res = await api().request<EnvVar>('PUT', `${await base()}/${enc(key)}`, { value: given, ...(targets === undefined ? {} : { targets }), ...(branch === undefined ? {} : { branch }) });
+        const where = `${res.targets.length > 1 ? `${res.targets.slice(0, -1).join(', ')} and ${res.targets.at(-1)}` : res.targets.join('')}${res.branch === null ? '' : ` on branch ${res.branch}`}`;
+        ctx.out.result(res, () => ctx.out.line(`Set ${res.key} for ${where}. It applies to the next deployment (redeploy to use it now).`));
         return;
       }
       case 'rm':
       case 'remove': {
         if (key === undefined || value !== undefined) throw ctx.usage('slipway env rm <KEY> (one name)');
-        await api().request('DELETE', `${await base()}/${enc(key)}`);
+        if ((targets?.length ?? 0) > 1) throw ctx.usage('slipway env rm takes one --target.');
+        const query = new URLSearchParams({ ...(targets?.[0] === undefined ? {} : { target: targets[0] }), ...(branch === undefined ? {} : { branch }) }).toString();
+        await api().request('DELETE', `${await base()}/${enc(key)}${query === '' ? '' : `?${query}`}`);
         ctx.out.result({ removed: key }, () => ctx.out.line(`Removed ${key}. It is gone from the next deployment; existing deployments keep theirs.`));
         return;
       }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import { environmentForBranchOf } from '../environments/index.js';
 import { AppError } from '../errors/index.js';
 import { newId } from '../ids.js';
 import { edgeOrigin, envForTarget } from '../projects/index.js';
@@ -20,7 +21,7 @@ export interface DeploymentRequest {
   trigger: 'webhook' | 'api';
   commitMessage?: string | null;
   commitAuthor?: string | null;
-  /** default: production when the branch is the production branch, else preview */
+  /** default: production for the production environment, else preview */
   target?: 'production' | 'preview' | undefined;
   /**
    * The commits whose still-queued deployments of this branch this one replaces (a push's
@@ -28,7 +29,7 @@ export interface DeploymentRequest {
    * old push cannot cancel the queued build of a newer one.
    */
   supersedes?: readonly string[] | undefined;
-  /** the environment it goes live in (default: the target) */
+  /** the environment it goes live in (default: the target, else the one bound to the branch: environmentForBranch) */
   environment?: string | undefined;
   /** from a git host webhook: the pull request, the repository, a fork's repository */
   prNumber?: number | null | undefined;
@@ -44,12 +45,16 @@ export interface DeploymentRequest {
  * leave one without the other). A still-queued older deployment of the same branch is
  * canceled: it would only be replaced by this one.
  *
- * The deployment keeps its own copy of the project's variables for its target (encrypted) and
+ * The deployment keeps its own copy of the project's variables for its environment and branch (encrypted) and
  * of its server limits: changing them affects the next deployment, and a rollback or promote
  * runs the deployment with what it was built with.
  */
 export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req: DeploymentRequest): Promise<Deployment> {
-  const target = req.target ?? (req.branch === req.project.production_branch ? 'production' : 'preview');
+  // the environment decides; target stays 'production' or 'preview' for the code that reads it.
+  // A caller's target 'preview' only says "not production": a branch bound to staging still goes there.
+  const bound = req.environment === undefined && req.target !== 'production' ? await environmentForBranchOf(db, req.project, req.branch) : undefined;
+  const environment = req.environment ?? (req.target === 'production' ? 'production' : req.target === 'preview' && bound === 'production' ? 'preview' : bound!);
+  const target = req.target ?? (environment === 'production' ? 'production' : 'preview');
   if (req.branch !== null) {
     const superseded = await db
       .selectFrom('deployments')
@@ -94,13 +99,13 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
     created_at: Date.now(),
     started_at: null,
     finished_at: null,
-    env: req.withoutEnv === true ? null : await snapshotEnv(db, box, req.project.id, target),
+    env: req.withoutEnv === true ? null : await snapshotEnv(db, box, req.project.id, environment, req.branch),
     server_memory_mb: req.project.server_memory_mb,
     server_pids: req.project.server_pids,
     server_cpu_shares: req.project.server_cpu_shares,
     server_request_timeout_seconds: req.project.server_request_timeout_seconds,
     integrity_error: null,
-    environment: req.environment ?? target,
+    environment,
     pr_number: req.prNumber ?? null,
     source_repo: req.sourceRepo ?? null,
     head_repo: req.headRepo ?? null,
@@ -111,8 +116,8 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
   return deployment;
 }
 
-async function snapshotEnv(db: Db, box: SecretBox, projectId: string, target: 'production' | 'preview'): Promise<string | null> {
-  const env = await envForTarget(db, box, projectId, target);
+async function snapshotEnv(db: Db, box: SecretBox, projectId: string, environment: string, branch: string | null): Promise<string | null> {
+  const env = await envForTarget(db, box, projectId, environment, branch);
   return Object.keys(env).length === 0 ? null : box.encrypt(JSON.stringify(env));
 }
 
@@ -176,11 +181,11 @@ export async function setProduction(db: Db, deployment: Deployment, opts: { only
   return true;
 }
 
-/** Promote: production now serves this ready deployment; nothing is rebuilt. */
-export async function promote(store: Store, deploymentId: string, within?: (db: Db, d: Deployment) => Promise<void>): Promise<Deployment> {
+/** Promote: production (or the environment alias `alias`, e.g. `env:staging`) now serves this ready deployment; nothing is rebuilt. */
+export async function promote(store: Store, deploymentId: string, within?: (db: Db, d: Deployment) => Promise<void>, alias: string = PRODUCTION): Promise<Deployment> {
   return store.tx(async (db) => {
     const d = await getDeployment(db, deploymentId);
-    await setProduction(db, d);
+    await moveAlias(db, d.project_id, alias, d.id);
     await within?.(db, d);
     return d;
   });

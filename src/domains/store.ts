@@ -14,11 +14,12 @@ export interface DomainRequest {
   wildcard: boolean;
   redirectTo: string | null;
   redirectStatus: RedirectStatus | null;
+  environment: string;
 }
 
 /**
  * Check a POST .../domains body: `{"name", "redirectTo"?, "redirectStatus"?, "environment"?}`.
- * `environment` may only be "production" for now (a later issue binds domains to others).
+ * `environment`: production (the default) or a named environment; a preview has no one deployment to serve.
  */
 export function validateDomainRequest(body: Record<string, unknown>, baseDomain: string): DomainRequest {
   for (const field of Object.keys(body)) {
@@ -29,9 +30,11 @@ export function validateDomainRequest(body: Record<string, unknown>, baseDomain:
     }
   }
   const { name, wildcard } = normaliseDomainName(body.name, baseDomain);
-  if (body.environment !== undefined && body.environment !== 'production') {
-    throw new AppError('VALIDATION', 'environment must be "production": a domain serves the project\'s production deployment.', {
-      hint: 'Leave environment out, or send {"environment": "production"}.',
+  // which environments exist is the route's check (it has the project); here only the shape
+  const environment = body.environment ?? 'production';
+  if (typeof environment !== 'string' || environment === 'preview') {
+    throw new AppError('VALIDATION', 'environment must be "production" or a named environment of the project: a domain serves that environment\'s deployment.', {
+      hint: 'Leave environment out for production, or send e.g. {"name": "staging.example.com", "environment": "staging"}.',
     });
   }
   let redirectTo: string | null = null;
@@ -53,7 +56,7 @@ export function validateDomainRequest(body: Record<string, unknown>, baseDomain:
       throw new AppError('VALIDATION', 'redirectStatus goes with redirectTo.', { hint: 'For example: {"name": "www.example.com", "redirectTo": "example.com", "redirectStatus": 301}' });
     redirectStatus = body.redirectStatus as RedirectStatus;
   }
-  return { name, wildcard, redirectTo, redirectStatus: redirectTo === null ? null : (redirectStatus ?? 308) };
+  return { name, wildcard, redirectTo, redirectStatus: redirectTo === null ? null : (redirectStatus ?? 308), environment };
 }
 
 /** The stored name a URL path segment means (normalised like a new name; anything else matches nothing). */
@@ -97,7 +100,7 @@ export async function insertDomain(db: Db, config: Config, project: Project, req
   const domain: Domain = {
     name: request.name,
     project_id: project.id,
-    environment: 'production',
+    environment: request.environment,
     redirect_to: request.redirectTo,
     redirect_status: request.redirectStatus,
     status,

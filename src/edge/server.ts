@@ -1,3 +1,4 @@
+import { admitProtected, PROTECTION_PATH } from './protection.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
@@ -135,7 +136,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     }
     // other methods can only mean something to a deployment's server: see toServer
     const staticOnly = method !== 'GET' && !isHead;
-    if (staticOnly && servers === undefined) {
+    // a protected host's password form posts here (answered below, once the host's settings are known)
+    if (staticOnly && servers === undefined && !(method === 'POST' && req.url === PROTECTION_PATH)) {
       sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD']);
       return;
     }
@@ -176,6 +178,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const route = routes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
+        if (!admitted(req, res, route.settings, target, path, secure, isHead)) return;
         if (secure && route.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', route.settings.hsts);
         if (hasRules(route.site)) serveByRules(req, res, route.site, route.settings, path, target, host, staticOnly, secure, request);
         else if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
@@ -199,6 +202,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
           if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
           else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+          else if (!admitted(req, res, resolved.settings, target, path, secure, isHead)) return;
           else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, staticOnly, secure, request);
           else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
           else files.serveFile(res, resolved.site, path, request);
@@ -210,6 +214,19 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         },
       )
       .catch((error: unknown) => fail(res, 500, `request for ${target} failed`, error, isHead)); // never an unhandled rejection
+  }
+
+  /**
+   * Deployment protection comes before the site: false when the request was answered here (the
+   * password form, its result). Without protection the form's path is the site's like any other.
+   */
+  function admitted(req: IncomingMessage, res: ServerResponse, settings: HostSettings | undefined, target: string, path: string, secure: boolean, isHead: boolean): boolean {
+    if (settings?.protection !== undefined) return admitProtected(req, res, settings.protection, target, path, secure, isHead);
+    if (servers === undefined && req.method !== 'GET' && !isHead) {
+      sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD']);
+      return false;
+    }
+    return true;
   }
 
   /** A redirect domain: the same path and query on the host it redirects to, whatever the method. */

@@ -38,6 +38,20 @@ export interface HostSettings {
   hsts?: string;
   /** the project lets site rules rewrite to outside https:// URLs (proxied); otherwise such a rule is refused */
   externalRewrites?: boolean;
+  /** the environment's deployment protection: a visitor needs its cookie, password or bypass token (see ./protection.ts) */
+  protection?: HostProtection;
+}
+
+export interface HostProtection {
+  mode: 'password' | 'token';
+  /** the environment it protects: what the access cookie is signed for */
+  scope: string;
+  /** hex key that signs the access cookie */
+  cookieKey: string;
+  /** password mode: the salted scrypt hash */
+  passwordHash?: string;
+  /** token mode: sha256 (hex) of the bypass token */
+  tokenHash?: string;
 }
 
 /** How the edge learns which deployment a Host maps to. Backed by the store in production. */

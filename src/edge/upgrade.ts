@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { requestPath } from './path.js';
+import { upgradeAdmitted } from './protection.js';
 import type { RouteTable } from './routes.js';
 import type { ServerGateway } from './types.js';
 
@@ -19,8 +20,9 @@ export function upgradeHandler(routes: RouteTable, servers: ServerGateway | unde
     const cached = routes.get(host);
     const route = cached?.site !== undefined ? Promise.resolve(cached) : routes.resolve(host);
     route
-      .then(async ({ site }) => {
+      .then(async ({ site, settings }) => {
         if (site?.server === undefined || servers === undefined) return refuse('404 Not Found');
+        if (settings?.protection !== undefined && !upgradeAdmitted(req, settings.protection)) return refuse('401 Unauthorized');
         const target = await servers.ensure(site.deploymentId, site.server);
         await servers.upgrade(req, socket, head, site.deploymentId, target, { proto, clientIp: req.socket.remoteAddress ?? '' });
       })

@@ -24,6 +24,7 @@ export const ERRORS = {
   PROJECT_NOT_FOUND: { status: 404, who: 'user', hint: 'List projects with GET /api/v1/projects or create one with POST /api/v1/projects.' },
   DOMAIN_NOT_FOUND: { status: 404, who: 'user', hint: "List the project's domains with GET /api/v1/projects/<project>/domains (slipway domains ls <project>)." },
   DOMAIN_TAKEN: { status: 409, who: 'user', hint: 'A domain belongs to one project: remove it from the other project first.' },
+  ENVIRONMENT_NOT_FOUND: { status: 404, who: 'user', hint: "List the project's environments with GET /api/v1/projects/<project>/environments (slipway env ls shows their variables)." },
   DEPLOYMENT_NOT_FOUND: { status: 404, who: 'user', hint: 'List deployments with GET /api/v1/projects/<project>/deployments.' },
   METHOD_NOT_ALLOWED: { status: 405, who: 'user', hint: 'Check the HTTP method in the API reference.' },
   CONFLICT: { status: 409, who: 'user', hint: 'Pick another name or update the existing resource.' },

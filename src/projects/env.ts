@@ -1,4 +1,5 @@
 import { AppError } from '../errors/index.js';
+import { newId } from '../ids.js';
 import type { SecretBox } from '../secrets.js';
 import type { Db, EnvTarget, EnvVar } from '../store/index.js';
 
@@ -27,6 +28,8 @@ export interface EnvVarView {
   /** always masked: values are never returned */
   value: string;
   targets: EnvTarget[];
+  /** set: an override for deployments of this branch */
+  branch: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -60,41 +63,70 @@ function checkValue(value: unknown): string {
   return value;
 }
 
-function checkTargets(targets: unknown): EnvTarget[] {
-  if (targets === undefined || targets === null) return [...ENV_TARGETS];
+/** The environments a project has: production, preview and its named ones. */
+export async function environmentNames(db: Db, projectId: string): Promise<string[]> {
+  const rows = await db.selectFrom('environments').select('name').where('project_id', '=', projectId).execute();
+  return [...new Set([...ENV_TARGETS, ...rows.map((r) => r.name)])].sort();
+}
+
+function checkTargets(targets: unknown, known: readonly string[]): EnvTarget[] {
+  // no targets: every environment the project has now
+  if (targets === undefined || targets === null) return [...known];
   const list = typeof targets === 'string' ? [targets] : targets;
-  if (!Array.isArray(list) || list.length === 0 || list.some((t) => !ENV_TARGETS.includes(t as EnvTarget))) {
-    throw new AppError('VALIDATION', 'targets must be a non-empty list of "production" and/or "preview".', { hint: 'For example: {"value": "…", "targets": ["production", "preview"]}' });
+  if (!Array.isArray(list) || list.length === 0 || list.some((t) => typeof t !== 'string' || !known.includes(t))) {
+    throw new AppError('VALIDATION', `targets must be a non-empty list of this project's environments: ${known.map((k) => JSON.stringify(k)).join(', ')}.`, {
+      hint: 'For example: {"value": "…", "targets": ["production", "preview"]}; create a named one with POST /api/v1/projects/<project>/environments.',
+    });
   }
   return [...new Set(list as EnvTarget[])].sort();
+}
+
+function checkBranch(branch: unknown): string | null {
+  if (branch === undefined || branch === null) return null;
+  if (typeof branch !== 'string' || branch.trim() === '' || branch.length > 250 || /[\0\s]/.test(branch)) {
+    throw new AppError('VALIDATION', 'branch must be a branch name (no spaces, at most 250 characters).', { hint: 'For example: {"value": "…", "targets": ["preview"], "branch": "feature-x"}' });
+  }
+  return branch;
 }
 
 const view = (row: EnvVar): EnvVarView => ({
   key: row.key,
   value: '********',
   targets: row.targets.split(',') as EnvTarget[],
+  branch: row.branch,
   createdAt: new Date(Number(row.created_at)).toISOString(),
   updatedAt: new Date(Number(row.updated_at)).toISOString(),
 });
 
-/** A project's variables, by name, values masked. */
+/** A project's variables, by name (then branch), values masked. One name may have a row per environment and per branch. */
 export async function listEnv(db: Db, projectId: string): Promise<EnvVarView[]> {
-  const rows = await db.selectFrom('env_vars').selectAll().where('project_id', '=', projectId).orderBy('key').execute();
-  return rows.map(view);
+  const rows = await db.selectFrom('env_vars').selectAll().where('project_id', '=', projectId).execute();
+  const order = (r: EnvVar) => `${r.key}\0${r.branch ?? ''}\0${r.targets}`;
+  return rows.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0)).map(view);
 }
 
 /**
- * Create or replace one variable (call in a transaction: the count and size checks read the
- * other rows). The value is encrypted before it is stored. Deployments made from now on get it;
- * existing ones keep the copy they were made with.
+ * Create or replace a variable's value for some environments (call in a transaction: the count
+ * and size checks read the other rows). The rows of the same name and branch that share an
+ * environment with `targets` are replaced, so `{"targets": ["production"]}` after a value for
+ * both leaves preview without it; rows for other environments keep their own values. The value
+ * is encrypted before it is stored. Deployments made from now on get it; existing ones keep theirs.
  */
-export async function setEnv(db: Db, box: SecretBox, projectId: string, key: string, input: { value?: unknown; targets?: unknown }): Promise<{ created: boolean; variable: EnvVarView }> {
+export async function setEnv(
+  db: Db,
+  box: SecretBox,
+  projectId: string,
+  key: string,
+  input: { value?: unknown; targets?: unknown; branch?: unknown },
+): Promise<{ created: boolean; variable: EnvVarView }> {
   checkEnvKey(key);
   const value = checkValue(input.value);
-  const targets = checkTargets(input.targets);
-  const others = await db.selectFrom('env_vars').select(['key', 'value']).where('project_id', '=', projectId).where('key', '!=', key).execute();
-  const existing = await db.selectFrom('env_vars').select('created_at').where('project_id', '=', projectId).where('key', '=', key).executeTakeFirst();
-  if (existing === undefined && others.length >= MAX_VARS_PER_PROJECT) {
+  const targets = checkTargets(input.targets, await environmentNames(db, projectId));
+  const branch = checkBranch(input.branch);
+  const all = await db.selectFrom('env_vars').selectAll().where('project_id', '=', projectId).execute();
+  const replaced = all.filter((r) => r.key === key && r.branch === branch && r.targets.split(',').some((t) => targets.includes(t)));
+  const others = all.filter((r) => !replaced.includes(r));
+  if (replaced.length === 0 && others.length >= MAX_VARS_PER_PROJECT) {
     throw new AppError('VALIDATION', `This project already has ${others.length} variables, the most a project can have.`, {
       hint: 'Remove variables it no longer needs, or combine related ones (e.g. one JSON value).',
     });
@@ -106,27 +138,59 @@ export async function setEnv(db: Db, box: SecretBox, projectId: string, key: str
     });
   }
   const now = Date.now();
-  const row: EnvVar = { project_id: projectId, key, value: box.encrypt(value), targets: targets.join(','), created_at: existing?.created_at ?? now, updated_at: now };
-  await db
-    .insertInto('env_vars')
-    .values(row)
-    .onConflict((oc) => oc.columns(['project_id', 'key']).doUpdateSet({ value: row.value, targets: row.targets, updated_at: now }))
-    .execute();
-  return { created: existing === undefined, variable: view(row) };
+  const createdAt = replaced.reduce((min, r) => Math.min(min, Number(r.created_at)), now);
+  const row: EnvVar = { id: newId('v'), project_id: projectId, key, branch, value: box.encrypt(value), targets: targets.join(','), created_at: createdAt, updated_at: now };
+  if (replaced.length > 0)
+    await db
+      .deleteFrom('env_vars')
+      .where(
+        'id',
+        'in',
+        replaced.map((r) => r.id),
+      )
+      .execute();
+  await db.insertInto('env_vars').values(row).execute();
+  return { created: replaced.length === 0, variable: view(row) };
 }
 
-/** Remove a variable; throws NOT_FOUND when the project has none by that name. */
-export async function deleteEnv(db: Db, projectId: string, key: string): Promise<void> {
-  const result = await db.deleteFrom('env_vars').where('project_id', '=', projectId).where('key', '=', key).executeTakeFirst();
-  if (Number(result.numDeletedRows) === 0) {
-    throw new AppError('NOT_FOUND', `This project has no variable named ${JSON.stringify(key.slice(0, 80))}.`, { hint: 'List them with GET /api/v1/projects/<project>/env.' });
+/**
+ * Remove a variable: every row of the name, or only the branch override (`branch`) and/or only
+ * one environment's value (`target`, which leaves the others). Throws NOT_FOUND when nothing matched.
+ */
+export async function deleteEnv(db: Db, projectId: string, key: string, only: { branch?: string | undefined; target?: string | undefined } = {}): Promise<void> {
+  let q = db.selectFrom('env_vars').selectAll().where('project_id', '=', projectId).where('key', '=', key);
+  if (only.branch !== undefined) q = q.where('branch', '=', only.branch);
+  const rows = (await q.execute()).filter((r) => only.target === undefined || r.targets.split(',').includes(only.target));
+  if (rows.length === 0) {
+    throw new AppError(
+      'NOT_FOUND',
+      `This project has no variable named ${JSON.stringify(key.slice(0, 80))}${only.target === undefined ? '' : ` for ${only.target}`}${only.branch === undefined ? '' : ` on branch ${only.branch}`}.`,
+      {
+        hint: 'List them with GET /api/v1/projects/<project>/env.',
+      },
+    );
+  }
+  for (const r of rows) {
+    const rest = only.target === undefined ? [] : r.targets.split(',').filter((t) => t !== only.target);
+    if (rest.length === 0) await db.deleteFrom('env_vars').where('id', '=', r.id).execute();
+    else
+      await db
+        .updateTable('env_vars')
+        .set({ targets: rest.join(','), updated_at: Date.now() })
+        .where('id', '=', r.id)
+        .execute();
   }
 }
 
-/** The variables a new deployment of `target` gets, decrypted: `{ API_URL: 'https://…' }`. */
-export async function envForTarget(db: Db, box: SecretBox, projectId: string, target: EnvTarget): Promise<Record<string, string>> {
-  const rows = await db.selectFrom('env_vars').select(['key', 'value', 'targets']).where('project_id', '=', projectId).orderBy('key').execute();
+/**
+ * The variables a new deployment of environment `target` gets, decrypted: the environment's
+ * values, then the overrides set for its branch. `{ API_URL: 'https://…' }`
+ */
+export async function envForTarget(db: Db, box: SecretBox, projectId: string, target: EnvTarget, branch: string | null = null): Promise<Record<string, string>> {
+  const rows = await db.selectFrom('env_vars').select(['key', 'value', 'targets', 'branch']).where('project_id', '=', projectId).orderBy('key').execute();
   const env: Record<string, string> = {};
-  for (const row of rows) if (row.targets.split(',').includes(target)) env[row.key] = box.decrypt(row.value);
+  const applies = rows.filter((r) => r.targets.split(',').includes(target));
+  for (const row of applies) if (row.branch === null) env[row.key] = box.decrypt(row.value);
+  if (branch !== null) for (const row of applies) if (row.branch === branch) env[row.key] = box.decrypt(row.value);
   return env;
 }

@@ -357,5 +357,5 @@ export function edgeOrigin(config: Config, label: string): string {
   return `http://${label}.${config.baseDomain}${port}`;
 }
 
-export { checkEnvKey, deleteEnv, ENV_TARGETS, envForTarget, listEnv, MAX_VALUE_BYTES, MAX_VARS_PER_PROJECT, setEnv, type EnvVarView } from './env.js';
+export { checkEnvKey, deleteEnv, ENV_TARGETS, envForTarget, environmentNames, listEnv, MAX_VALUE_BYTES, MAX_VARS_PER_PROJECT, setEnv, type EnvVarView } from './env.js';
 export { previewSettings, type IgnoredBuildStep, type PreviewBranches, type PreviewSettings } from './previews.js';

@@ -1,10 +1,11 @@
 import type { HostSettings, ResolvedHost, ResolvedSite, SiteLookup } from '../edge/types.js';
 import { branchAlias, flagIntegrityError, prAlias, PRODUCTION } from '../deployments/index.js';
+import { environmentAlias } from '../environments/index.js';
 import { readCounter, type Store } from '../store/index.js';
 
 export type HostRoute =
   | { kind: 'production'; project: string }
-  /** `<prefix>--<project>`: a deployment id, a branch slug or `pr-<n>` */
+  /** `<prefix>--<project>`: a deployment id, a named environment, a branch slug or `pr-<n>` */
   | { kind: 'prefixed'; project: string; prefix: string };
 
 /**
@@ -28,16 +29,33 @@ export function parseHost(host: string, baseDomain: string): HostRoute | undefin
 /** The edge's view of the store: Host -> the ready deployment to serve. */
 export function createStoreLookup(store: Store, baseDomain: string): SiteLookup {
   const db = store.db;
-  const viaAlias = async (projectId: string, alias: string): Promise<ResolvedSite | undefined> => {
+  /** `environment`: the served deployment's own (what protects a branch host) */
+  const viaAlias = async (projectId: string, alias: string): Promise<(ResolvedSite & { environment: string }) | undefined> => {
     const row = await db
       .selectFrom('aliases')
       .innerJoin('deployments', 'deployments.id', 'aliases.deployment_id')
-      .select(['deployments.id', 'deployments.manifest_hash', 'deployments.status'])
+      .select(['deployments.id', 'deployments.manifest_hash', 'deployments.status', 'deployments.environment'])
       .where('aliases.project_id', '=', projectId)
       .where('aliases.name', '=', alias)
       .executeTakeFirst();
     if (row === undefined || row.status !== 'ready' || row.manifest_hash === null) return undefined;
-    return { deploymentId: row.id, manifestHash: row.manifest_hash };
+    return { deploymentId: row.id, manifestHash: row.manifest_hash, environment: row.environment };
+  };
+
+  /**
+   * The deployment protection of the environment a host belongs to: the environment's alias
+   * host and domains by the environment, a deployment's or branch's host by the deployment's.
+   */
+  const protectionOf = async (projectId: string, environment: string): Promise<HostSettings> => {
+    const env = await db
+      .selectFrom('environments')
+      .select(['protection_mode', 'protection_hash', 'protection_key'])
+      .where('project_id', '=', projectId)
+      .where('name', '=', environment)
+      .executeTakeFirst();
+    if (env?.protection_mode == null || env.protection_hash === null || env.protection_key === null) return {};
+    const secret = env.protection_mode === 'password' ? { passwordHash: env.protection_hash } : { tokenHash: env.protection_hash };
+    return { protection: { mode: env.protection_mode, scope: environment, cookieKey: env.protection_key, ...secret } };
   };
 
   // written by the certificate manager (../acme) while an order waits on an HTTP-01 validation
@@ -53,8 +71,10 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
       if (route === undefined) return undefined;
       const project = await db.selectFrom('projects').select(['id', 'hsts_max_age', 'external_rewrites']).where('name', '=', route.project).executeTakeFirst();
       if (project === undefined) return undefined;
-      const site = await siteOf(project.id, route);
-      return site === undefined ? undefined : { ...site, settings: hostSettings(project) };
+      const found = await siteOf(project.id, route);
+      if (found === undefined) return undefined;
+      const { environment, ...site } = found;
+      return { ...site, settings: { ...hostSettings(project), ...(await protectionOf(project.id, environment)) } };
     },
     aliasGeneration: () => readCounter(db, 'alias_generation'),
     flagIntegrityError: (deploymentId, reason) => flagIntegrityError(db, deploymentId, reason),
@@ -79,16 +99,25 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     if (row === undefined) return undefined;
     const settings = hostSettings(row);
     if (row.redirect_to !== null) return { settings: { ...settings, redirect: { to: row.redirect_to, status: redirectStatus(row.redirect_status) } } };
-    // only production today; a later issue binds domains to other environments' aliases
-    if (row.environment !== 'production') return undefined;
-    const site = await viaAlias(row.project_id, PRODUCTION);
-    return site === undefined ? undefined : { ...site, settings };
+    // the alias of the environment it is bound to (production, or env:<name>)
+    const alias = environmentAlias(row.environment);
+    if (alias === undefined) return undefined;
+    const found = await viaAlias(row.project_id, alias);
+    if (found === undefined) return undefined;
+    return { deploymentId: found.deploymentId, manifestHash: found.manifestHash, settings: { ...settings, ...(await protectionOf(row.project_id, row.environment)) } };
   }
 
-  async function siteOf(projectId: string, route: HostRoute): Promise<ResolvedSite | undefined> {
-    if (route.kind === 'production') return viaAlias(projectId, PRODUCTION);
-    const d = await db.selectFrom('deployments').select(['id', 'manifest_hash', 'status']).where('id', '=', route.prefix).where('project_id', '=', projectId).executeTakeFirst();
-    if (d !== undefined) return d.status === 'ready' && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash } : undefined;
+  async function siteOf(projectId: string, route: HostRoute): Promise<(ResolvedSite & { environment: string }) | undefined> {
+    const ofEnvironment = (site: ResolvedSite | undefined, environment: string) => (site === undefined ? undefined : { ...site, environment });
+    if (route.kind === 'production') return ofEnvironment(await viaAlias(projectId, PRODUCTION), PRODUCTION);
+    const d = await db.selectFrom('deployments').select(['id', 'manifest_hash', 'status', 'environment']).where('id', '=', route.prefix).where('project_id', '=', projectId).executeTakeFirst();
+    // one awaiting approval serves at its own URL only, for the person who reviews it
+    if (d !== undefined) {
+      return (d.status === 'ready' || d.status === 'awaiting-approval') && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash, environment: d.environment } : undefined;
+    }
+    // a named environment's host (`staging--blog`) before a branch preview of the same slug
+    const named = ofEnvironment(await viaAlias(projectId, `env:${route.prefix}`), route.prefix);
+    if (named !== undefined) return named;
     // `pr-<n>` is a pull request's preview; branchSlug never gives a branch that slug unhashed
     const pr = /^pr-([1-9]\d{0,9})$/.exec(route.prefix);
     return viaAlias(projectId, pr === null ? branchAlias(route.prefix) : prAlias(Number(pr[1])));

@@ -10,6 +10,7 @@ export type {
   Domain,
   DomainStatus,
   DeploymentStatus,
+  Environment,
   EnvTarget,
   EnvVar,
   Invitation,

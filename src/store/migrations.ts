@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Migration } from 'kysely';
+import { environmentsMigration } from './migration-0014.js';
 
 /**
  * Schema migrations, in order. Written with Kysely's schema builder so the same steps run on
@@ -428,6 +429,8 @@ export const migrations: Record<string, Migration> = {
       // audit_events.actor_type gains 'webhook' (actor_id: the git host): a text column, no change needed
     },
   },
+  // Issue 11: environments (approval, protection) and variables per environment and branch
+  '0014_environments': environmentsMigration,
   // Issue 11: what was last told to the git host about each deployment, the one PR comment, team credentials
   '0015_git_host_reports': {
     async up(db: Kysely<any>) {

@@ -48,20 +48,25 @@ export interface ProjectTable {
   fork_previews: Generated<number>;
 }
 
-export type EnvTarget = 'production' | 'preview';
+/** an environment's name: 'production', 'preview' or a named one ('staging') */
+export type EnvTarget = string;
 
 export interface EnvVarTable {
+  id: string;
   project_id: string;
   key: string;
+  /** set: a value for deployments of this branch only, over the environment's own */
+  branch: string | null;
   /** encrypted with the platform key (SecretBox) */
   value: string;
-  /** comma-separated and sorted: "preview,production", "production" or "preview" */
+  /** comma-separated and sorted environment names: "preview,production", "staging" */
   targets: string;
   created_at: number;
   updated_at: number;
 }
 
-export type DeploymentStatus = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled';
+/** awaiting-approval: built and stored, waiting for a person to let it take its environment's alias; rejected: refused */
+export type DeploymentStatus = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled' | 'awaiting-approval' | 'rejected';
 
 export interface DeploymentTable {
   id: string;
@@ -113,9 +118,28 @@ export interface DeploymentTable {
   source_provider: 'github' | 'gitlab' | 'gitea' | null;
 }
 
+/** A project's environment settings (production and preview have defaults without a row). */
+export interface EnvironmentTable {
+  project_id: string;
+  name: string;
+  /** the branch whose pushes deploy to it (null for production: the project's production branch) */
+  branch: string | null;
+  requires_approval: number;
+  approvers: 'owner' | 'member';
+  /** 0: a ready build does not take the alias by itself */
+  auto_promote: number;
+  protection_mode: 'password' | 'token' | null;
+  /** password: salted scrypt hash; token: sha256 of the bypass token */
+  protection_hash: string | null;
+  /** hex key that signs the access cookie of the environment's hosts */
+  protection_key: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface AliasTable {
   project_id: string;
-  /** 'production' or 'branch:<slug>' */
+  /** 'production', 'branch:<slug>' or 'env:<environment>' */
   name: string;
   deployment_id: string;
   updated_at: number;
@@ -379,6 +403,7 @@ export interface RemovedAliasTable {
 export interface Database {
   projects: ProjectTable;
   env_vars: EnvVarTable;
+  environments: EnvironmentTable;
   deployments: DeploymentTable;
   aliases: AliasTable;
   log_lines: LogLineTable;
@@ -424,6 +449,7 @@ export type Deployment = Selectable<DeploymentTable>;
 export type NewDeployment = Insertable<DeploymentTable>;
 export type Job = Selectable<JobTable>;
 export type EnvVar = Selectable<EnvVarTable>;
+export type Environment = Selectable<EnvironmentTable>;
 export type Domain = Selectable<DomainTable>;
 export type Certificate = Selectable<CertificateTable>;
 export type User = Selectable<UserTable>;

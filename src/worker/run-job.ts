@@ -5,7 +5,8 @@ import { isBlobIntegrityError, LocalBlobStore, type BlobStore } from '../blobs/i
 import { runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
-import { aliasTarget, getDeployment, movePreviewAliases, PRODUCTION, serverSettingsOf, setProduction, type DeploymentServerSettings } from '../deployments/index.js';
+import { aliasTarget, getDeployment, moveAliasForward, movePreviewAliases, PRODUCTION, serverSettingsOf, type DeploymentServerSettings } from '../deployments/index.js';
+import { goLivePlan } from '../environments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
@@ -189,10 +190,12 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     timings.totalMs = Date.now() - startedAt;
     const moved = await store.tx(async (db) => {
       if (!(await queue.complete(db, job))) return undefined;
+      // an environment that requires approval: built and stored, but no alias moves until a person approves
+      const plan = await goLivePlan(db, project, deployment.environment);
       await db
         .updateTable('deployments')
         .set({
-          status: 'ready',
+          status: plan.waits ? 'awaiting-approval' : 'ready',
           manifest_hash: pkg.manifestHash,
           files_total: pkg.filesTotal,
           files_uploaded: pkg.filesUploaded,
@@ -203,17 +206,23 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
         .where('id', '=', deployment.id)
         .execute();
       const ready = await getDeployment(db, deployment.id);
+      if (plan.waits) return [];
       const aliases = await movePreviewAliases(db, project.name, ready);
-      if (ready.target === 'production' && (await setProduction(db, ready, { onlyIfNewer: true }))) aliases.push(PRODUCTION);
+      // production (unless it waits for a person to promote) or a named environment's alias
+      if (plan.alias !== undefined && plan.autoPromote && (await moveAliasForward(db, project.id, plan.alias, ready))) aliases.push(plan.alias);
       return aliases;
     });
     if (moved === undefined) {
       logs.line('This worker lost its claim on the job before finishing; another attempt owns it now.');
       return;
     }
+    if ((await getDeployment(store.db, deployment.id)).status === 'awaiting-approval') {
+      logs.line(`Built. Waiting for approval before ${deployment.environment} serves it: slipway approve ${deployment.id} (or reject).`);
+      return;
+    }
     for (const alias of moved) deps.events.emit('alias-moved', { projectId: project.id, alias, deploymentId: deployment.id });
     deps.events.emit('deployment-changed', { deploymentId: deployment.id });
-    logs.line(moved.includes(PRODUCTION) ? `Ready. Production now serves ${deployment.id}.` : `Ready at ${deployment.id}.`);
+    logs.line(readyLine(deployment, moved));
   } catch (caught) {
     const reason = signal.aborted ? (signal.reason as StopReason) : undefined;
     if (reason === 'lease-lost' || reason === 'shutdown') {
@@ -235,6 +244,14 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
 function ignoreCommandOf(project: Project): string | undefined {
   const step = previewSettings(project).ignoredBuildStep;
   return step !== null && 'command' in step ? step.command : undefined;
+}
+
+/** The build log's last line: where the deployment went live, or what it waits for. */
+function readyLine(deployment: Deployment, moved: readonly string[]): string {
+  if (moved.includes(PRODUCTION)) return `Ready. Production now serves ${deployment.id}.`;
+  const env = moved.find((a) => a.startsWith('env:'));
+  if (env !== undefined) return `Ready. Environment ${env.slice(4)} now serves ${deployment.id}.`;
+  return `Ready at ${deployment.id}.`;
 }
 
 /** Thrown when the job was stopped from outside and must not be marked failed. */

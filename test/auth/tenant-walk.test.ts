@@ -19,6 +19,7 @@ let victimTokenId: string;
 const PROJECT = 'site';
 const DOMAIN = 'www.acme.test';
 const ENV_KEY = 'SECRET_KEY';
+const ENVIRONMENT = 'staging';
 
 before(async () => {
   api = await startApi();
@@ -33,6 +34,7 @@ before(async () => {
   assert.equal(site.status, 201);
   assert.equal(site.body.team, 'acme');
   assert.equal((await api.call('PUT', `/api/v1/projects/${PROJECT}/env/${ENV_KEY}`, { auth: victim.token, body: { value: 'hunter2' } })).status, 201);
+  assert.equal((await api.call('POST', `/api/v1/projects/${PROJECT}/environments`, { auth: victim.token, body: { name: ENVIRONMENT, branch: 'develop' } })).status, 201);
   deploymentId = 'dwalk0000001';
   const now = Date.now();
   await api.store.db
@@ -63,7 +65,7 @@ after(() => api?.close());
 
 /** The route's URL with its parameters naming the victim team's resources. */
 function fill(route: RouteEntry): string {
-  const values: Record<string, string> = { project: PROJECT, name: DOMAIN, key: ENV_KEY, team: 'acme', userId: victim.id, token: 'not-a-link-anyone-gave-you' };
+  const values: Record<string, string> = { project: PROJECT, name: DOMAIN, key: ENV_KEY, environment: ENVIRONMENT, team: 'acme', userId: victim.id, token: 'not-a-link-anyone-gave-you' };
   return route.url.replace(/:(\w+)/g, (_, param: string) => (param === 'id' ? (route.url.startsWith('/api/v1/tokens') ? victimTokenId : deploymentId) : (values[param] ?? `unknown-${param}`)));
 }
 
@@ -79,6 +81,7 @@ const BODY = {
   team: 'acme',
   project: PROJECT,
   password: 'a long enough password',
+  provider: 'github',
 };
 
 interface Expect {

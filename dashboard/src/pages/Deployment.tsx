@@ -76,7 +76,7 @@ export function DeploymentPage({ project: name, id }: { project: string; id: str
             <StatusBadge status={d.status} />
             {d.isProduction && <span class="tag prod">Production</span>}
             <span class="muted small">
-              {d.target} · {d.trigger} · {ago(d.createdAt, now)}
+              {d.environment ?? d.target} · {d.trigger} · {ago(d.createdAt, now)}
             </span>
           </div>
         </div>
@@ -118,7 +118,7 @@ export function DeploymentPage({ project: name, id }: { project: string; id: str
         <div class="wide-fact">
           <dt>URLs</dt>
           <dd class="urls">
-            {d.status === 'ready' ? <ExternalLink href={d.url} /> : <span class="muted">{d.url.replace(/^https?:\/\//, '')}</span>}
+            {d.status === 'ready' || d.status === 'awaiting-approval' ? <ExternalLink href={d.url} /> : <span class="muted">{d.url.replace(/^https?:\/\//, '')}</span>}
             {d.branchUrl !== null && d.status === 'ready' && <ExternalLink href={d.branchUrl} />}
           </dd>
         </div>
@@ -146,6 +146,20 @@ function Actions({ d, project, onChange }: { d: Deployment; project: string; onC
         <ConfirmButton label="Cancel deployment" title="Cancel this deployment?" danger onConfirm={async () => onChange(await api<Deployment>('POST', `/deployments/${id}/cancel`))}>
           <p>The build stops and this deployment is marked canceled. Production does not change.</p>
         </ConfirmButton>
+      )}
+      {d.status === 'awaiting-approval' && (
+        <>
+          <ConfirmButton label="Approve" title={`Approve for ${d.environment}?`} class="" onConfirm={async () => onChange(await api<Deployment>('POST', `/deployments/${id}/approve`, {}))}>
+            <p>
+              {d.environment} will serve this deployment (<code>{shortSha(d.commit.sha) || d.id}</code>) at once. Review it first at its own URL.
+            </p>
+          </ConfirmButton>
+          <ConfirmButton label="Reject" title="Reject this deployment?" danger onConfirm={async () => onChange(await api<Deployment>('POST', `/deployments/${id}/reject`, {}))}>
+            <p>
+              It will never serve at {d.environment}; what {d.environment} serves now stays.
+            </p>
+          </ConfirmButton>
+        </>
       )}
       {d.status === 'ready' && !d.isProduction && d.target === 'preview' && (
         <ConfirmButton label="Promote to production" title="Promote to production?" class="" onConfirm={async () => onChange(await api<Deployment>('POST', `/deployments/${id}/promote`))}>

@@ -6,7 +6,7 @@ import { Link, navigate, useLocation } from '../router';
 import { canWrite } from '../session';
 import type { Deployment, Project } from '../types';
 
-const STATUSES = ['queued', 'building', 'deploying', 'ready', 'failed', 'canceled'];
+const STATUSES = ['queued', 'building', 'deploying', 'ready', 'awaiting-approval', 'rejected', 'failed', 'canceled'];
 /** the first screenful comes fast; "Load more" asks for the rest (the API answers up to 200 a request) */
 const FIRST_PAGE = 50;
 const MAX_PAGE = 200;

@@ -102,7 +102,6 @@ export function accountRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(204).send();
     });
 
-    app.get<TeamParams>('/teams/:team/members', { config: { access: { team: 'team', role: 'viewer' } } }, async (req) => ({ members: await members(store.db, req.grant.team!) }));
     app.get<TeamParams & { Querystring: PageQuery }>('/teams/:team/members', { schema: accountSchemas.listMembers, config: { access: { team: 'team', role: 'viewer' } } }, async (req) => {
       const { items, nextCursor } = pageByKey(await members(store.db, req.grant.team!), pageRequest(req.query, 1), (m) => m.email);
       return { members: items, nextCursor };

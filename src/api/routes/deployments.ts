@@ -1,14 +1,16 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { aliasTarget, getDeployment, PRODUCTION, promote, readLogs, serializeDeployment } from '../../deployments/index.js';
+import { checkApprover, environmentAlias, getEnvironment } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { gitHostStatus } from '../../githost/index.js';
 import { getProject } from '../../projects/index.js';
 import { audit } from '../guard.js';
 import { deploymentSchemas } from '../schemas/resources.js';
-import type { ApiDeps } from '../server.js';
+import { objectBody, type ApiDeps } from '../server.js';
 
 type IdParams = { Params: { id: string } };
-const FINISHED = new Set(['ready', 'failed', 'canceled']);
+// a deployment in these states builds no more (awaiting-approval: built, waiting for a person)
+const FINISHED = new Set(['ready', 'failed', 'canceled', 'awaiting-approval', 'rejected']);
 
 export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store, events } = deps;
@@ -69,13 +71,25 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
     }
 
+    // {"environment"}: promote into a named environment (default production); one that requires
+    // approval needs its approvers' role, so promoting is no way around an approval
     app.post<IdParams>('/deployments/:id/promote', { schema: deploymentSchemas.promote, config: { access: { deployment: 'id', role: 'member', deploy: true } } }, async (req) => {
-      const d = await promote(store, req.params.id, (db, moved) =>
-        audit(db, req, req.grant.project!.team_id, { action: 'deployment.promote', target: moved.id, details: { project: req.grant.project!.name } }),
+      const { environment = PRODUCTION } = objectBody(req.body);
+      if (typeof environment !== 'string') throw new AppError('VALIDATION', 'environment must be the name of an environment.', { hint: 'For example: {"environment": "staging"}' });
+      const project = req.grant.project!;
+      const env = await getEnvironment(store.db, project, environment);
+      const alias = environmentAlias(env.name);
+      if (alias === undefined)
+        throw new AppError('VALIDATION', 'A deployment cannot be promoted to preview: each branch has its own preview URL.', { hint: 'Promote to production or a named environment.' });
+      if (env.requiresApproval) checkApprover(env, req.grant.role, 'promote');
+      const d = await promote(
+        store,
+        req.params.id,
+        (db, moved) => audit(db, req, project.team_id, { action: 'deployment.promote', target: moved.id, details: { project: project.name, environment: env.name } }),
+        alias,
       );
-      const project = await getProject(store.db, d.project_id);
-      events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: d.id });
-      return serializeDeployment(config, project, d, d.id);
+      events.emit('alias-moved', { projectId: project.id, alias, deploymentId: d.id });
+      return serializeDeployment(config, project, d, await aliasTarget(store.db, project.id, PRODUCTION));
     });
 
     // Cancel a queued or running build; a finished deployment cannot be canceled.

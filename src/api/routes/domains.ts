@@ -11,6 +11,7 @@ import {
   serializeDomain,
   validateDomainRequest,
 } from '../../domains/index.js';
+import { getEnvironment } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { projectTeamRole } from '../../auth/index.js';
 import { getProject } from '../../projects/index.js';
@@ -39,6 +40,8 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post<ProjectParams>('/projects/:project/domains', { schema: domainSchemas.add, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
       const request = validateDomainRequest(objectBody(req.body), config.baseDomain);
+      // a named environment must exist (production always does)
+      await getEnvironment(store.db, project, request.environment);
       // db: the caller's (inside the insert's transaction, the one connection SQLite has is taken)
       const taken = async (db: Db, owner: Domain): Promise<never> => {
         if (owner.project_id === project.id) {

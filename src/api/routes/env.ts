@@ -10,7 +10,7 @@ type KeyParams = { Params: { project: string; key: string } };
 
 /**
  * A project's environment variables. Values go in and never come out: listing shows names,
- * targets and times, the value masked. New deployments copy them; existing ones keep theirs.
+ * targets (environments), branch overrides and times, the value masked. PUT {value, targets?, branch?}. New deployments copy them; existing ones keep theirs.
  */
 export function envRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { store, box } = deps;
@@ -28,16 +28,22 @@ export function envRoutes(deps: ApiDeps): FastifyPluginAsync {
         const project = await getProject(db, req.params.project);
         const result = await setEnv(db, box, project.id, req.params.key, body);
         // the name only: the value never reaches the trail
-        await audit(db, req, project.team_id, { action: 'env.set', target: req.params.key, details: { project: project.name, created: result.created } });
+        await audit(db, req, project.team_id, {
+          action: 'env.set',
+          target: req.params.key,
+          details: { project: project.name, created: result.created, targets: result.variable.targets, branch: result.variable.branch },
+        });
         return result;
       });
       return reply.code(created ? 201 : 200).send(variable);
     });
 
-    app.delete<KeyParams>('/projects/:project/env/:key', { schema: envSchemas.remove, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
+    // ?target=staging removes that environment's value only; ?branch=b the branch override only
+    type DeleteRequest = KeyParams & { Querystring: { target?: string; branch?: string } };
+    app.delete<DeleteRequest>('/projects/:project/env/:key', { schema: envSchemas.remove, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       await store.tx(async (db) => {
         const project = await getProject(db, req.params.project);
-        await deleteEnv(db, project.id, req.params.key);
+        await deleteEnv(db, project.id, req.params.key, { target: req.query.target, branch: req.query.branch });
         await audit(db, req, project.team_id, { action: 'env.remove', target: req.params.key, details: { project: project.name } });
       });
       return reply.code(204).send();

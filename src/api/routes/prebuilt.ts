@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { compressVariants, contentType, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from '../../artifact/index.js';
 import type { BlobStore } from '../../blobs/index.js';
 import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION, serializeDeployment } from '../../deployments/index.js';
+import { goLivePlan } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { newId } from '../../ids.js';
 import { isBlobHash, parseManifest, type Manifest, type ManifestEntry, type Variant } from '../../manifest/index.js';
@@ -101,11 +102,13 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
       const files = Object.values(manifest.files);
       const { deployment, moved } = await store.tx(async (db) => {
         const now = Date.now();
+        // production may require approval: an upload is no way around it (an explicit --prod upload is a person's move, like promote)
+        const plan = await goLivePlan(db, project, target);
         const d: Deployment = {
           id: newId('d'),
           project_id: project.id,
           seq: await bumpCounter(db, 'deployment_seq'),
-          status: 'ready',
+          status: plan.waits ? 'awaiting-approval' : 'ready',
           target,
           trigger: 'api',
           branch,
@@ -140,6 +143,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
         };
         await db.insertInto('deployments').values(d).execute();
         const aliases: string[] = [];
+        if (plan.waits) return { deployment: d, moved: aliases };
         if (branch !== null) {
           const name = branchAlias(branchSlug(branch, project.name));
           await moveAlias(db, project.id, name, d.id);

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atLeast, findTeam, teamNotFound, teamRole, teamsOf, type Caller } from '../../auth/index.js';
 import { aliasTarget, createDeployment, PRODUCTION, rollback, serializeDeployment } from '../../deployments/index.js';
+import { getEnvironment } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { createProject, getProject, listProjects, serializeProject, updateProject } from '../../projects/index.js';
 import { resolveRef } from '../../source/index.js';
@@ -73,7 +74,7 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(204).send();
     });
 
-    // Deploy by hand: a branch (default: the production branch), a tag or a commit sha.
+    // Deploy by hand: a branch (default: the production branch), a tag or a commit sha, to an environment.
     app.post<ProjectParams>(
       '/projects/:project/deployments',
       { schema: projectSchemas.deploy, config: { access: { project: 'project', role: 'member', deploy: true }, idempotent: true } },
@@ -87,11 +88,23 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
         if (body.target !== undefined && body.target !== 'production' && body.target !== 'preview') {
           throw new AppError('VALIDATION', 'target must be "production" or "preview".', { hint: 'For example: {"ref": "3f9a1c2", "target": "production"}' });
         }
+        // any ref to any environment (its approval still applies); default: the one bound to the branch
+        if (body.environment !== undefined && typeof body.environment !== 'string') {
+          throw new AppError('VALIDATION', 'environment must be the name of an environment.', { hint: 'For example: {"ref": "develop", "environment": "staging"}' });
+        }
+        const environment = body.environment === undefined ? undefined : (await getEnvironment(store.db, project, body.environment as string)).name;
+        if (environment !== undefined && body.target !== undefined && body.target !== (environment === 'production' ? 'production' : 'preview')) {
+          throw new AppError('VALIDATION', `target ${JSON.stringify(body.target)} contradicts environment ${environment}.`, { hint: 'Send only environment.' });
+        }
         const resolved = await resolveRef(project.repo_url, ref);
         const target = body.target as 'production' | 'preview' | undefined;
         const deployment = await store.tx(async (db) => {
-          const d = await createDeployment(db, queue, box, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target });
-          await audit(db, req, project.team_id, { action: 'deployment.create', target: d.id, details: { project: project.name, ref, sha: d.commit_sha, target: d.target } });
+          const d = await createDeployment(db, queue, box, { project, sha: resolved.sha, branch: resolved.branch ?? null, trigger: 'api', target, environment });
+          await audit(db, req, project.team_id, {
+            action: 'deployment.create',
+            target: d.id,
+            details: { project: project.name, ref, sha: d.commit_sha, target: d.target, environment: d.environment },
+          });
           return d;
         });
         events.emit('job-enqueued');

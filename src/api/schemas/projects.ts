@@ -22,10 +22,10 @@ const settings: Record<string, JsonSchema> = {
   nodeVersion: nullableStr('a Node.js version or range, e.g. "22"'),
   hstsMaxAge: nullableInt('seconds'),
   externalRewrites: orNull(bool('let rewrites proxy to other hosts')),
-  previewsEnabled: bool('build a preview for every branch and pull request (default true)'),
+  previewsEnabled: orNull(bool('build a preview for every branch and pull request (null or unset: true)')),
   previewBranches: orNull(object({ include: { type: 'array', items: str('a glob') }, exclude: { type: 'array', items: str('a glob') } })),
   ignoredBuildStep: orNull(object({ paths: { type: 'array', items: str('a path or glob') }, command: str('exit 0 skips the build') })),
-  forkPreviews: bool('build pull requests from forks, without the project variables (default false)'),
+  forkPreviews: orNull(bool('build pull requests from forks, without the project variables (null or unset: false)')),
 };
 
 export const projectShape = object(
