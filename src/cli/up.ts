@@ -43,6 +43,7 @@ export const UP_OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
   'base-domain': { type: 'string' },
   'public-url': { type: 'string' },
   host: { type: 'string' },

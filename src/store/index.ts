@@ -1,4 +1,6 @@
 import { sql, type Kysely } from 'kysely';
+import { join } from 'node:path';
+import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
 import type { Database } from './schema.js';
 
@@ -41,6 +43,11 @@ export class Store {
     return new Store(await openSqlite(file, { migrate: opts.migrate ?? true }), 'sqlite');
   }
 
+  /** `url`: postgres://user:pass@host:port/db; `poolSize`: see poolSizeFor */
+  static async openPostgres(url: string, opts: { migrate?: boolean; poolSize?: number } = {}): Promise<Store> {
+    return new Store(await openPostgres(url, { migrate: opts.migrate ?? true, poolSize: opts.poolSize ?? 10 }), 'postgres');
+  }
+
   /**
    * Run `fn` in one transaction. On SQLite it starts with BEGIN IMMEDIATE: it takes the write
    * lock up front, so two processes writing the same file queue on busy_timeout instead of one
@@ -64,6 +71,29 @@ export class Store {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/**
+ * Connections one process keeps to PostgreSQL, by the roles it runs (summed). The api serves
+ * many short requests at once: 10. A worker holds a few at a time (claim, heartbeats, log
+ * lines, the final transaction): 4. An edge process only polls and reads routes: 2. Many
+ * processes share one server whose default max_connections is 100, so these stay small.
+ */
+export function poolSizeFor(roles: readonly ('api' | 'worker' | 'edge')[]): number {
+  const per = { api: 10, worker: 4, edge: 2 } as const;
+  return Math.max(
+    2,
+    roles.reduce((sum, role) => sum + per[role], 0),
+  );
+}
+
+/**
+ * The store the configuration names: PostgreSQL when a database URL is set, else the SQLite
+ * file in the data dir. Processes that only read (edge workers) pass migrate: false.
+ */
+export async function openStore(config: { databaseUrl: string | undefined; dataDir: string }, opts: { migrate?: boolean; roles: readonly ('api' | 'worker' | 'edge')[] }): Promise<Store> {
+  if (config.databaseUrl !== undefined) return Store.openPostgres(config.databaseUrl, { migrate: opts.migrate ?? true, poolSize: poolSizeFor(opts.roles) });
+  return Store.openSqlite(join(config.dataDir, 'slipway.db'), { migrate: opts.migrate ?? true });
 }
 
 /** alias_generation: any route (alias or domain) changed; tls_generation: any certificate or TLS-ALPN challenge changed */

@@ -1,10 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely, type Migration } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDataType, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 
 /**
  * Schema migrations, in order. Written with Kysely's schema builder so the same steps run on
  * SQLite and PostgreSQL. Never edit a shipped migration; add a new one.
  */
+/**
+ * An auto-numbered integer primary key. SQLite: `integer primary key autoincrement`, as these
+ * migrations always made it. PostgreSQL has no AUTOINCREMENT keyword: a `serial` column (an
+ * int4 with its own sequence) numbers rows the same way.
+ */
+function autoId(db: Kysely<any>): [ColumnDataType, (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder] {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) return ['serial', (c) => c.primaryKey()];
+  return ['integer', (c) => c.primaryKey().autoIncrement()];
+}
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<any>) {
@@ -79,7 +89,7 @@ export const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('jobs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
         .addColumn('status', 'text', (c) => c.notNull())
@@ -233,7 +243,7 @@ export const migrations: Record<string, Migration> = {
       // kind 'order' (name: the order's first name) or 'failed-validation' (name: the host).
       await db.schema
         .createTable('acme_events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
@@ -346,7 +356,7 @@ export const migrations: Record<string, Migration> = {
       // Who did what, per team; written in the same transaction as the change it records
       await db.schema
         .createTable('audit_events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('team_id', 'text', (c) => c.notNull().references('teams.id').onDelete('cascade'))
         // 'user' | 'token' | 'admin'
         .addColumn('actor_type', 'text', (c) => c.notNull())
@@ -363,7 +373,7 @@ export const migrations: Record<string, Migration> = {
       // Login attempts for the sliding-window rate limit: key 'account:<email>' or 'address:<ip>'
       await db.schema
         .createTable('login_attempts')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('key', 'text', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
         .execute();

@@ -1,0 +1,60 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { migrate } from './migrate.js';
+
+/** int8 (bigint): our timestamps in ms, counters and ids all fit in 2^53, so they come back as numbers */
+const INT8_OID = 20;
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/**
+ * One number for every Slipway process of an installation: the advisory lock that serialises
+ * their migrations. Kysely's Migrator locks too, but only after it has created its own
+ * bookkeeping tables; two processes starting at once can both try to create them and one fails
+ * on a duplicate catalog row. Holding this session lock on a connection of its own around the
+ * whole Migrator run makes the second process wait, then find everything done.
+ */
+const MIGRATION_LOCK = 7_372_115_100_012;
+
+export interface PostgresOptions {
+  migrate: boolean;
+  /** connections this process may hold (see poolSizeFor in ./index.ts); at least 2, as migrating holds one for its lock */
+  poolSize: number;
+}
+
+/** Open (and migrate) a PostgreSQL store at `url` (postgres://user:pass@host:port/db). */
+export async function openPostgres(url: string, opts: PostgresOptions): Promise<Kysely<Database>> {
+  const pool = new pg.Pool({ connectionString: url, max: Math.max(2, opts.poolSize), types, idleTimeoutMillis: 30_000 });
+  // an idle client that loses its connection (database restart) emits 'error' on the pool;
+  // unhandled, that would crash the process. The next query opens a fresh connection.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (opts.migrate) {
+    try {
+      await migrateLocked(pool, db);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+  }
+  return db;
+}
+
+async function migrateLocked(pool: pg.Pool, db: Kysely<Database>): Promise<void> {
+  const holder = await pool.connect();
+  try {
+    await holder.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await migrate(db);
+    } finally {
+      await holder.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    holder.release();
+  }
+}
