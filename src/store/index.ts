@@ -114,3 +114,13 @@ export async function readCounter(db: Db, key: Counter): Promise<number> {
   const row = await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
   return Number(row?.value ?? 0);
 }
+
+/**
+ * The current time in ms by the clock leases are measured with (see Queue): the database
+ * server's on PostgreSQL, this machine's on SQLite.
+ */
+export async function databaseNow(store: Store): Promise<number> {
+  if (store.dialect === 'sqlite') return Date.now();
+  const { rows } = await sql<{ now: number }>`select floor(extract(epoch from clock_timestamp()) * 1000)::bigint as now`.execute(store.db);
+  return Number(rows[0]!.now);
+}

@@ -120,18 +120,18 @@ async function admin(base: string, statement: string): Promise<void> {
 }
 
 /**
- * A fresh, migrated database of its own: its URL, and `drop` to remove it (the server itself
+ * A fresh, migrated database of its own (`empty`: not migrated, no tables at all): its URL, and `drop` to remove it (the server itself
  * goes away when the test process exits). Throws when PostgreSQL is missing: check
  * `postgresSkip` first.
  */
-export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshPostgres(opts: { empty?: boolean } = {}): Promise<{ url: string; drop: () => Promise<void> }> {
   started ??= start().catch((err: unknown) => {
     stop();
     throw err;
   });
   const server = await started;
   const name = `slipway_${process.pid}_${++clones}`;
-  await admin(server.base, `create database ${name} template ${server.template}`);
+  await admin(server.base, `create database ${name} template ${opts.empty === true ? 'template0' : server.template}`);
   return {
     url: `${server.base}${name}`,
     drop: async () => {
@@ -144,15 +144,4 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
 /** Stop the server now (tests may call it in `after`; the exit hook does it otherwise). */
 export function stopPostgres(): void {
   stop();
-}
-
-/** The server's own `psql`-free way to run one statement as the superuser (for tests that need it). */
-export async function adminQuery(url: string, statement: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
