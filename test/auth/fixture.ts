@@ -8,7 +8,7 @@ import { Events } from '../../src/events.js';
 import { Queue } from '../../src/queue/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import { Store } from '../../src/store/index.js';
-import type { Backend } from '../helpers/backends.js';
+import { type Backend, postgresBackend } from '../helpers/backends.js';
 import { tempDir } from '../helpers/paths.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
@@ -43,7 +43,9 @@ export interface Session {
  */
 export async function startApi(opts: { publicUrl?: string; backend?: Backend } = {}): Promise<ApiFixture> {
   const dir = await tempDir('slipway-auth-');
-  const opened = opts.backend === undefined ? undefined : await opts.backend.open();
+  // SLIPWAY_TEST_STORE=postgres runs every api test on PostgreSQL
+  const backend = opts.backend ?? (process.env.SLIPWAY_TEST_STORE === 'postgres' ? postgresBackend : undefined);
+  const opened = backend === undefined ? undefined : await backend.open();
   const store = opened?.store ?? (await Store.openSqlite(join(dir.path, 'slipway.db')));
   const box = new SecretBox(randomBytes(32));
   const config = loadConfig({ 'data-dir': dir.path, port: '3999', ...(opts.publicUrl === undefined ? {} : { 'public-url': opts.publicUrl }) }, {});
