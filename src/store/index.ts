@@ -28,6 +28,9 @@ export type {
 } from './schema.js';
 export type Db = Kysely<Database>;
 
+/** The advisory lock key of Store.tx on PostgreSQL (any fixed number; the migrations use another) */
+const WRITE_LOCK = 7_372_115_100_001;
+
 /**
  * The state store: one Kysely instance over SQLite (embedded) or PostgreSQL (scale-out).
  * Query modules (./projects, ./deployments, ...) take a `Db` so they run inside or outside a
@@ -52,9 +55,21 @@ export class Store {
    * Run `fn` in one transaction. On SQLite it starts with BEGIN IMMEDIATE: it takes the write
    * lock up front, so two processes writing the same file queue on busy_timeout instead of one
    * failing when it upgrades a read lock (SQLITE_BUSY_SNAPSHOT).
+   *
+   * On PostgreSQL it first takes one transaction-scoped advisory lock, shared by every process
+   * of the installation: these transactions run one at a time, as on SQLite. The query code
+   * reads, decides, then writes (an alias only moves forward, a name is free, a counter is
+   * next); under READ COMMITTED two such transactions on two machines could both decide on
+   * the same old state. Reads outside a transaction, and the queue's claims and heartbeats
+   * (single statements), do not take it.
    */
   async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    if (this.dialect === 'postgres') return this.db.transaction().execute(fn);
+    if (this.dialect === 'postgres') {
+      return this.db.transaction().execute(async (db) => {
+        await sql`select pg_advisory_xact_lock(${WRITE_LOCK})`.execute(db);
+        return fn(db);
+      });
+    }
     return this.db.connection().execute(async (conn) => {
       await sql`begin immediate`.execute(conn);
       try {

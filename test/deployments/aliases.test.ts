@@ -60,4 +60,27 @@ forEachBackend('alias moves', (backend) => {
     await promote(store, older);
     assert.equal(await aliasTarget(store.db, project.id, PRODUCTION), older);
   });
+
+  test('two builds finishing at once on two connections: the alias ends on the newer one', async () => {
+    const older = await readyDeployment();
+    const newer = await readyDeployment();
+    const alias = branchAlias('race');
+    // SQLite: one connection (transactions queue on it); PostgreSQL: another pool, as another machine
+    const other = backend.name === 'postgres' ? await opened.another() : store;
+    let finish!: () => void;
+    const held = new Promise<void>((r) => {
+      finish = r;
+    });
+    const first = store.tx(async (db) => {
+      assert.equal(await moveAliasForward(db, project.id, alias, await getDeployment(db, newer)), true);
+      await held; // not committed yet while the older build decides
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = other.tx(async (db) => moveAliasForward(db, project.id, alias, await getDeployment(db, older)));
+    await new Promise((r) => setTimeout(r, 200));
+    finish();
+    await first;
+    assert.equal(await second, false, 'the older build saw the newer one and did not move the alias');
+    assert.equal(await aliasTarget(store.db, project.id, alias), newer);
+  });
 });
