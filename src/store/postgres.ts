@@ -1,4 +1,16 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import {
+  Kysely,
+  OperationNodeTransformer,
+  PostgresDialect,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type PrimitiveValueListNode,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+  type ValueNode,
+} from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrate } from './migrate.js';
@@ -10,6 +22,25 @@ const types = {
     if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
     return pg.types.getTypeParser(oid, format);
   },
+};
+
+/**
+ * PostgreSQL's text cannot hold U+0000, SQLite's can: a build that prints a NUL byte would fail
+ * to store its log line (and the build with it). Every string value bound to a query has its
+ * NULs replaced by U+FFFD, the character that stands for what could not be kept.
+ */
+class NoNulTransformer extends OperationNodeTransformer {
+  protected override transformValue(node: ValueNode): ValueNode {
+    return typeof node.value === 'string' && node.value.includes('\0') ? { ...node, value: node.value.replaceAll('\0', '\uFFFD') } : node;
+  }
+  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
+    if (!node.values.some((v) => typeof v === 'string' && v.includes('\0'))) return node;
+    return { ...node, values: node.values.map((v) => (typeof v === 'string' ? v.replaceAll('\0', '\uFFFD') : v)) };
+  }
+}
+const noNul: KyselyPlugin = {
+  transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => new NoNulTransformer().transformNode(args.node),
+  transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => args.result,
 };
 
 /**
@@ -33,7 +64,7 @@ export async function openPostgres(url: string, opts: PostgresOptions): Promise<
   // an idle client that loses its connection (database restart) emits 'error' on the pool;
   // unhandled, that would crash the process. The next query opens a fresh connection.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [noNul] });
   if (opts.migrate) {
     try {
       await migrateLocked(pool, db);
