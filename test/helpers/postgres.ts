@@ -79,7 +79,7 @@ async function start(): Promise<Server> {
     await run(file, argv, { timeout: 60_000 });
   };
   running = { dir, port: 0, base: '', template: '' };
-  await sh('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  await sh('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
   const port = await freePort();
   // durability off: a test server that loses its data on a crash loses nothing
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
