@@ -64,6 +64,6 @@ export const postgresBackend: Backend = {
  */
 export function forEachBackend(name: string, fn: (backend: Backend) => void): void {
   describe(`${name} [sqlite]`, () => fn(sqliteBackend));
-  if (postgresSkip !== false) console.log(`# ${name} [postgres] skipped: ${postgresSkip}`);
+  if (postgresSkip !== false) console.log(`${name} [postgres] skipped: ${postgresSkip}`);
   describe(`${name} [postgres]`, { skip: postgresSkip }, () => fn(postgresBackend));
 }

@@ -22,7 +22,8 @@ const run = promisify(execFile);
 /** The directory holding initdb and pg_ctl, or undefined when PostgreSQL is not installed. */
 function findBinDir(): string | undefined {
   const given = process.env.SLIPWAY_PG_BIN;
-  if (given !== undefined && existsSync(join(given, 'initdb'))) return given;
+  // set: that directory or none (SLIPWAY_PG_BIN=none shows what a machine without PostgreSQL does)
+  if (given !== undefined && given !== '') return existsSync(join(given, 'initdb')) ? given : undefined;
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root)
