@@ -2,10 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { PostgresAdapter, sql, type ColumnDataType, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 
 /**
- * Schema migrations, in order. Written with Kysely's schema builder so the same steps run on
- * SQLite and PostgreSQL. Never edit a shipped migration; add a new one.
- */
-/**
  * An auto-numbered integer primary key. SQLite: `integer primary key autoincrement`, as these
  * migrations always made it. PostgreSQL has no AUTOINCREMENT keyword: a `serial` column (an
  * int4 with its own sequence) numbers rows the same way.
@@ -15,6 +11,11 @@ function autoId(db: Kysely<any>): [ColumnDataType, (c: ColumnDefinitionBuilder) 
   return ['integer', (c) => c.primaryKey().autoIncrement()];
 }
 
+/**
+ * Schema migrations, in order. Written with Kysely's schema builder so the same steps run on
+ * SQLite and PostgreSQL. Never change what a shipped migration does; add a new one. (A step
+ * PostgreSQL cannot run gets dialect-aware code, as autoId, that does on SQLite what it did.)
+ */
 export const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<any>) {
