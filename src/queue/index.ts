@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { Db, Job, Store } from '../store/index.js';
+import { clockSql, type Db, type Job, type Store } from '../store/index.js';
 
 /** A job this worker holds. `token` fences every later write: it only succeeds while we still own the lease. */
 export interface ClaimedJob {
@@ -47,8 +47,7 @@ export class Queue {
 
   /** "now" (+ `plusMs`) in ms as SQL: the database's clock on PostgreSQL, this process's on SQLite (see the class comment). */
   private clock(plusMs = 0): RawBuilder<number> {
-    if (this.store.dialect === 'postgres') return sql<number>`(floor(extract(epoch from clock_timestamp()) * 1000)::bigint + ${plusMs})`;
-    return sql<number>`${Date.now() + plusMs}`;
+    return clockSql(this.store, plusMs);
   }
 
   /** Add a job; pass the caller's transaction so the job and its deployment row commit together. */

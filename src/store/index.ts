@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { join } from 'node:path';
 import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
@@ -131,11 +131,18 @@ export async function readCounter(db: Db, key: Counter): Promise<number> {
 }
 
 /**
- * The current time in ms by the clock leases are measured with (see Queue): the database
- * server's on PostgreSQL, this machine's on SQLite.
+ * "Now" (+ `plusMs`) in ms as SQL, by the clock leases are measured with (see Queue): the
+ * database server's on PostgreSQL (clock_timestamp(): the real time, not the transaction's
+ * start), this process's on SQLite.
  */
+export function clockSql(store: Store, plusMs = 0): RawBuilder<number> {
+  if (store.dialect === 'postgres') return sql<number>`(floor(extract(epoch from clock_timestamp()) * 1000)::bigint + ${plusMs})`;
+  return sql<number>`${Date.now() + plusMs}`;
+}
+
+/** The current time in ms by that clock. */
 export async function databaseNow(store: Store): Promise<number> {
   if (store.dialect === 'sqlite') return Date.now();
-  const { rows } = await sql<{ now: number }>`select floor(extract(epoch from clock_timestamp()) * 1000)::bigint as now`.execute(store.db);
+  const { rows } = await sql<{ now: number }>`select ${clockSql(store)} as now`.execute(store.db);
   return Number(rows[0]!.now);
 }

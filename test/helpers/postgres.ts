@@ -109,6 +109,13 @@ function stop(): void {
   rmSync(s.dir, { recursive: true, force: true });
 }
 process.on('exit', stop);
+// a test run interrupted (Ctrl-C, a runner's timeout) must not leave a server behind either
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    stop();
+    process.kill(process.pid, signal);
+  });
+}
 
 async function admin(base: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: `${base}postgres` });
