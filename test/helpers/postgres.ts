@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -93,20 +93,37 @@ async function start(): Promise<Server> {
   return running;
 }
 
-/** Stop the server and delete its files (synchronous: it also runs on process exit). */
+/**
+ * Stop the server and delete its files. Synchronous, as it also runs on process exit, and with
+ * no helper process (a signal to our process group could kill a `pg_ctl stop` halfway): SIGQUIT
+ * to the postmaster is PostgreSQL's immediate shutdown.
+ */
 function stop(): void {
   const s = running;
   running = undefined;
   started = undefined;
-  if (s === undefined || binDir === undefined) return;
-  const user = serverUser();
-  const data = join(s.dir, 'data');
-  if (existsSync(join(data, 'postmaster.pid'))) {
-    const args = ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'];
-    if (user === undefined) spawnSync(join(binDir, 'pg_ctl'), args, { timeout: 40_000 });
-    else spawnSync('runuser', ['-u', user.name, '--', join(binDir, 'pg_ctl'), ...args], { timeout: 40_000 });
+  if (s === undefined) return;
+  const pidFile = join(s.dir, 'data', 'postmaster.pid');
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : Number.NaN;
+  if (Number.isInteger(pid) && pid > 0) {
+    try {
+      process.kill(pid, 'SIGQUIT');
+      const wait = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 500 && alive(pid); i++) Atomics.wait(wait, 0, 0, 20);
+    } catch {
+      // already gone
+    }
   }
   rmSync(s.dir, { recursive: true, force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 process.on('exit', stop);
 // a test run interrupted (Ctrl-C, a runner's timeout) must not leave a server behind either
