@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { Queue } from '../../src/queue/index.js';
 import type { Store } from '../../src/store/index.js';
 import { forEachBackend, type OpenedStore } from '../helpers/backends.js';
+import { addProject, enqueueBuild } from './fixture.js';
 
 // The queue's contract against a real SQLite file and a real PostgreSQL. Leases are short so
 // expiry can be observed.
@@ -15,65 +16,13 @@ forEachBackend('queue', (backend) => {
     opened = await backend.open();
     store = opened.store;
     queue = new Queue(store, { leaseMs: 200, backoffBaseMs: 0 });
-    await store.db
-      .insertInto('projects')
-      .values({
-        id: 'p1',
-        name: 'p',
-        repo_url: 'x',
-        production_branch: 'main',
-        root_directory: null,
-        install_command: null,
-        build_command: null,
-        output_directory: null,
-        build_timeout_seconds: null,
-        webhook_secret: 'x',
-        created_at: 0,
-      })
-      .execute();
+    await addProject(store);
   });
   after(async () => {
     await opened?.cleanup();
   });
 
-  let n = 0;
-  async function enqueue(): Promise<string> {
-    const id = `d${++n}`;
-    await store.tx(async (db) => {
-      await db
-        .insertInto('deployments')
-        .values({
-          id,
-          project_id: 'p1',
-          seq: n,
-          status: 'queued',
-          target: 'production',
-          environment: 'production',
-          trigger: 'api',
-          branch: 'main',
-          commit_sha: 'a'.repeat(40),
-          commit_message: null,
-          commit_author: null,
-          manifest_hash: null,
-          files_total: null,
-          files_uploaded: null,
-          bytes_uploaded: null,
-          timings: null,
-          build_info: null,
-          error_code: null,
-          error_phase: null,
-          error_message: null,
-          attempts: 0,
-          created_at: Date.now(),
-          started_at: null,
-          finished_at: null,
-        })
-        .execute();
-      await queue.enqueue(db, { kind: 'build', deploymentId: id });
-    });
-    return id;
-  }
-
+  const enqueue = () => enqueueBuild(store, queue);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   test('a job is claimed by one worker at a time, oldest first', async () => {
