@@ -12,6 +12,7 @@ import {
   type ValueNode,
 } from 'kysely';
 import pg from 'pg';
+import { AppError } from '../errors/index.js';
 import type { Database } from './schema.js';
 import { migrate } from './migrate.js';
 
@@ -65,15 +66,31 @@ export async function openPostgres(url: string, opts: PostgresOptions): Promise<
   // unhandled, that would crash the process. The next query opens a fresh connection.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [noNul] });
-  if (opts.migrate) {
-    try {
-      await migrateLocked(pool, db);
-    } catch (err) {
-      await db.destroy();
-      throw err;
-    }
+  try {
+    // one round trip first: a wrong URL is a setting to fix, said as such (not a stack trace)
+    await pool.query('select 1').catch((err: unknown) => {
+      throw new AppError('CONFIG', `Cannot connect to PostgreSQL at ${redacted(url)}: ${err instanceof Error ? err.message : String(err)}`, {
+        hint: 'Check --database-url (SLIPWAY_DATABASE_URL): host, port, user, password and database; the database must exist and accept connections from this machine.',
+        cause: err,
+      });
+    });
+    if (opts.migrate) await migrateLocked(pool, db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
   }
   return db;
+}
+
+/** The URL without its password, for messages. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured URL';
+  }
 }
 
 async function migrateLocked(pool: pg.Pool, db: Kysely<Database>): Promise<void> {

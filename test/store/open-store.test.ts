@@ -55,3 +55,14 @@ test('SLIPWAY_DATABASE_URL=postgres://...: PostgreSQL, migrated, bigint read bac
     await database.drop();
   }
 });
+
+test('a database nobody answers at: a CONFIG error naming the URL without its password', async () => {
+  const config = loadConfig({ 'database-url': 'postgres://slipway:hunter2-secret@127.0.0.1:1/slipway' }, {});
+  await assert.rejects(openStore(config, { roles: ['api'] }), (err: unknown) => {
+    assert.ok(err instanceof AppError && err.code === 'CONFIG', String(err));
+    assert.match(err.message, /Cannot connect to PostgreSQL at postgres:\/\/slipway:\*\*\*@127\.0\.0\.1:1\/slipway/);
+    assert.doesNotMatch(err.message, /hunter2/);
+    assert.match(String(err.hint), /--database-url/);
+    return true;
+  });
+});
