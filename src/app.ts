@@ -24,7 +24,7 @@ import { startDomainChecks } from './domains/index.js';
 import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
-import { Store } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
 
 export interface Slipway {
@@ -49,10 +49,11 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
   const platformKey = await loadSecretKey(join(config.dataDir, 'secret.key'));
   const box = new SecretBox(platformKey);
-  const store = await Store.openSqlite(join(config.dataDir, 'slipway.db'));
+  // edge worker processes get their own pools (see startEdgeCluster below), so they do not count here
+  const store = await openStore(config, { roles: config.edgeWorkers === 0 ? config.roles : config.roles.filter((r) => r !== 'edge') });
   // sandboxes run as another uid that may have to pass through the data dir (see sandbox/):
   // what must stay private is private by its own mode
-  for (const name of ['slipway.db', 'slipway.db-wal', 'slipway.db-shm']) await chmod(join(config.dataDir, name), 0o600).catch(() => undefined);
+  if (store.dialect === 'sqlite') for (const name of ['slipway.db', 'slipway.db-wal', 'slipway.db-shm']) await chmod(join(config.dataDir, name), 0o600).catch(() => undefined);
   // a Slipway killed with SIGKILL may have left builds or servers running: nothing survives it
   const swept = await sweepSandboxes();
   if (swept.processes + swept.networks > 0) {
@@ -114,7 +115,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         listensPerWorker: https ? 2 : 1,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
         env: {
-          [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs, https: httpsConfig }),
+          [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs, https: httpsConfig }),
           ...(httpsPort === undefined ? {} : { [HTTPS_PORT_ENV]: String(httpsPort) }),
         },
       }).catch(async (error: unknown) => {

@@ -9,6 +9,8 @@ export const ALL_ROLES: readonly Role[] = ['api', 'worker', 'edge'];
 /** Everything a Slipway process needs to know, parsed once at start-up and frozen. */
 export interface Config {
   readonly dataDir: string;
+  /** SLIPWAY_DATABASE_URL / --database-url: postgres://... selects PostgreSQL; undefined: the SQLite file <dataDir>/slipway.db */
+  readonly databaseUrl: string | undefined;
   readonly roles: readonly Role[];
   /** bind address for api and edge */
   readonly host: string;
@@ -171,6 +173,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
   }
 
   const dataDir = resolve(pick('data-dir', 'SLIPWAY_DATA_DIR') ?? DEFAULTS.dataDir);
+  const databaseUrl = pick('database-url', 'SLIPWAY_DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new AppError('CONFIG', '--database-url (SLIPWAY_DATABASE_URL) must be a postgres:// URL.', {
+      hint: 'For example: --database-url postgres://slipway:secret@db.internal:5432/slipway (leave it unset for the SQLite file in the data dir)',
+    });
+  }
   const publicIps = parsePublicIps(pick('public-ip', 'SLIPWAY_PUBLIC_IP'));
   const cnameTarget = pick('cname-target', 'SLIPWAY_CNAME_TARGET')?.toLowerCase().replace(/\.$/, '');
   if (cnameTarget !== undefined && !DNS_NAME.test(cnameTarget)) {
@@ -215,6 +223,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     }),
     gitHost: parseGitHost(pick),
     dataDir,
+    databaseUrl,
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
     host: pick('host', 'SLIPWAY_HOST') ?? DEFAULTS.host,

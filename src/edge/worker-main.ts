@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { LocalBlobStore } from '../blobs/index.js';
 import { createStoreLookup } from '../routing/index.js';
 import { loadSecretKey, SecretBox } from '../secrets.js';
-import { Store } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { createStoreTlsSource } from '../tls/edge-source.js';
 import type { EdgeTlsOptions } from './https.js';
 import { createRemoteGateway } from './runtime-ipc.js';
@@ -15,14 +15,16 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, baseDomain, standbyMs, https } = JSON.parse(raw) as {
+const { dataDir, databaseUrl, baseDomain, standbyMs, https } = JSON.parse(raw) as {
   dataDir: string;
+  /** set: PostgreSQL (see openStore) */
+  databaseUrl?: string;
   baseDomain: string;
   standbyMs?: number;
   /** set when HTTPS is on: the operator's certificate files, if any */
   https?: { tlsCertFile?: string; tlsKeyFile?: string };
 };
-const store = await Store.openSqlite(join(dataDir, 'slipway.db'), { migrate: false });
+const store = await openStore({ dataDir, databaseUrl }, { migrate: false, roles: ['edge'] });
 let tls: EdgeTlsOptions | undefined;
 if (https !== undefined) {
   // each worker reads certificates from the store itself, decrypting with the platform key

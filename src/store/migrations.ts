@@ -1,10 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely, type Migration } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDataType, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 import { environmentsMigration } from './migration-0014.js';
 
 /**
+ * An auto-numbered integer primary key. SQLite: `integer primary key autoincrement`, as these
+ * migrations always made it. PostgreSQL has no AUTOINCREMENT keyword: a `serial` column (an
+ * int4 with its own sequence) numbers rows the same way.
+ */
+export function autoId(db: Kysely<any>): [ColumnDataType, (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder] {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) return ['serial', (c) => c.primaryKey()];
+  return ['integer', (c) => c.primaryKey().autoIncrement()];
+}
+
+/**
  * Schema migrations, in order. Written with Kysely's schema builder so the same steps run on
- * SQLite and PostgreSQL. Never edit a shipped migration; add a new one.
+ * SQLite and PostgreSQL. Never change what a shipped migration does; add a new one. (A step
+ * PostgreSQL cannot run gets dialect-aware code, as autoId, that does on SQLite what it did.)
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': {
@@ -80,7 +91,7 @@ export const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('jobs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
         .addColumn('status', 'text', (c) => c.notNull())
@@ -234,7 +245,7 @@ export const migrations: Record<string, Migration> = {
       // kind 'order' (name: the order's first name) or 'failed-validation' (name: the host).
       await db.schema
         .createTable('acme_events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
@@ -347,7 +358,7 @@ export const migrations: Record<string, Migration> = {
       // Who did what, per team; written in the same transaction as the change it records
       await db.schema
         .createTable('audit_events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('team_id', 'text', (c) => c.notNull().references('teams.id').onDelete('cascade'))
         // 'user' | 'token' | 'admin'
         .addColumn('actor_type', 'text', (c) => c.notNull())
@@ -364,7 +375,7 @@ export const migrations: Record<string, Migration> = {
       // Login attempts for the sliding-window rate limit: key 'account:<email>' or 'address:<ip>'
       await db.schema
         .createTable('login_attempts')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', ...autoId(db))
         .addColumn('key', 'text', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
         .execute();

@@ -1,8 +1,8 @@
 import Sqlite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { migrations } from './migrations.js';
+import { migrate } from './migrate.js';
 import type { Database } from './schema.js';
 
 /**
@@ -20,13 +20,4 @@ export async function openSqlite(file: string, opts: { migrate: boolean }): Prom
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   if (opts.migrate) await migrate(db);
   return db;
-}
-
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error !== undefined) {
-    const failed = results?.find((r) => r.status === 'Error');
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
-  }
 }

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { alive, sweepWorkspaces } from '../sandbox/index.js';
-import type { Store } from '../store/index.js';
+import { databaseNow, type Store } from '../store/index.js';
 
 /**
  * At worker start: remove `<buildsRoot>/<deployment>-<attempt>` folders (unmounted first, with
@@ -14,7 +14,8 @@ import type { Store } from '../store/index.js';
 export async function sweepStaleBuilds(store: Store, buildsRoot: string): Promise<number> {
   const listed = new Set((await readdir(buildsRoot).catch(() => [] as string[])).map((name) => name.replace(/\.img$/, '')));
   if (listed.size === 0) return 0;
-  const now = Date.now();
+  // leases run on the database's clock (see Queue)
+  const now = await databaseNow(store);
   const running = await store.db.selectFrom('jobs').select(['deployment_id', 'locked_by', 'lease_until']).where('status', '=', 'running').execute();
   const live = new Set<string>();
   for (const job of running) {

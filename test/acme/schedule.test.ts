@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { backoffMs, LIMITS, parseRetryAfter, rateLimitWait, renewAt } from '../../src/acme/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { Store } from '../../src/store/index.js';
-import { tempDir } from '../helpers/paths.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const DAY = 86_400_000;
 
@@ -41,10 +39,10 @@ describe('renewal schedule', () => {
   });
 });
 
-describe("Let's Encrypt's limits, counted in acme_events", () => {
+forEachBackend("Let's Encrypt's limits, counted in acme_events", (backend) => {
   it('under the limits nothing waits; at 300 orders in 3 hours or 5 failures per host in an hour, until enough age out', async () => {
-    const dir = await tempDir('slipway-acme-limits-');
-    const store = await Store.openSqlite(join(dir.path, 'slipway.db'));
+    const opened = await backend.open();
+    const store = opened.store;
     try {
       const now = Date.now();
       const db = store.db;
@@ -90,8 +88,7 @@ describe("Let's Encrypt's limits, counted in acme_events", () => {
         0,
       );
     } finally {
-      await store.close();
-      await dir.cleanup();
+      await opened.cleanup();
     }
   });
 });

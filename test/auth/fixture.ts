@@ -8,6 +8,7 @@ import { Events } from '../../src/events.js';
 import { Queue } from '../../src/queue/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import { Store } from '../../src/store/index.js';
+import { type Backend, postgresBackend } from '../helpers/backends.js';
 import { tempDir } from '../helpers/paths.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
@@ -36,10 +37,16 @@ export interface Session {
   csrf?: string;
 }
 
-/** The api as `slipway up` builds it, over a real SQLite store in a temp dir, called with app.inject. */
-export async function startApi(opts: { publicUrl?: string } = {}): Promise<ApiFixture> {
+/**
+ * The api as `slipway up` builds it, over a real SQLite store in a temp dir (or a fresh store of
+ * `backend`: PostgreSQL), called with app.inject.
+ */
+export async function startApi(opts: { publicUrl?: string; backend?: Backend } = {}): Promise<ApiFixture> {
   const dir = await tempDir('slipway-auth-');
-  const store = await Store.openSqlite(join(dir.path, 'slipway.db'));
+  // SLIPWAY_TEST_STORE=postgres runs every api test on PostgreSQL
+  const backend = opts.backend ?? (process.env.SLIPWAY_TEST_STORE === 'postgres' ? postgresBackend : undefined);
+  const opened = backend === undefined ? undefined : await backend.open();
+  const store = opened?.store ?? (await Store.openSqlite(join(dir.path, 'slipway.db')));
   const box = new SecretBox(randomBytes(32));
   const config = loadConfig({ 'data-dir': dir.path, port: '3999', ...(opts.publicUrl === undefined ? {} : { 'public-url': opts.publicUrl }) }, {});
   const app = buildApi({
@@ -100,7 +107,8 @@ export async function startApi(opts: { publicUrl?: string } = {}): Promise<ApiFi
     person,
     async close() {
       await app.close();
-      await store.close();
+      if (opened === undefined) await store.close();
+      else await opened.cleanup();
       await dir.cleanup();
     },
   };
