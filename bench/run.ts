@@ -19,6 +19,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   dashboard: async () => (await import('./dashboard.js')).run,
   githost: async () => (await import('./githost.js')).run,
   api: async () => (await import('./api.js')).run,
+  previews: async () => (await import('./previews.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

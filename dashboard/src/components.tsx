@@ -34,11 +34,17 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): [T | undef
   return [data, error, useCallback(() => setN((x) => x + 1), []), setData];
 }
 
+/** `awaiting-approval` -> `Awaiting approval` */
+export function statusLabel(status: string): string {
+  const words = status.replace(/-/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 export function StatusBadge({ status }: { status: Status | string }) {
   return (
     <span class={`badge s-${status}`}>
       <span class="dot" aria-hidden="true" />
-      {status}
+      {statusLabel(status)}
     </span>
   );
 }

@@ -52,6 +52,11 @@ export interface Deployment {
   commit: { sha: string; message: string | null; author: string | null };
   url: string;
   branchUrl: string | null;
+  /** the pull request's preview (pr-<n>--<project>) */
+  pullRequestUrl?: string | null;
+  pullRequest?: number | null;
+  /** what the git host was told (GET /deployments/<id> only) */
+  gitHost?: { provider: string; repo: string; state: string | null; sent: string[]; attempts: number; lastError: string | null; nextAttemptAt: string | null } | null;
   timings: Record<string, number> | null;
   build: { framework?: { name?: string; id?: string }; cache?: { dependencies?: string; frameworkCache?: string }; packageManager?: string; node?: { version?: string } } | null;
   error: { code: string; phase: string | null; message: string | null; hint?: string } | null;

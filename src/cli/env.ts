@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command, Context } from './command.js';
 import { PROJECT_OPTION } from './command.js';
 import { UsageError } from './output.js';
+import { ApiError } from './client.js';
 
 interface EnvVar {
   key: string;
@@ -13,8 +14,8 @@ interface EnvVar {
 const enc = encodeURIComponent;
 
 /**
- * `slipway env ls|set|rm|pull|import`: a project's environment variables. Values go in and
- * never come out (the API does not return them), so `pull` writes names only.
+ * `slipway env ls|set|rm|pull|import`: a project's environment variables. Listing never shows
+ * values; `pull` writes them for members and owners (an audited read), names only for viewers.
  */
 export const envCommand: Command = {
   summary: 'List, set, remove, pull and import environment variables',
@@ -22,15 +23,16 @@ export const envCommand: Command = {
     'slipway env ls [--project P]',
     'slipway env set <KEY> [VALUE] [--target ENV]... [--branch B]   (no VALUE: read from stdin)',
     'slipway env rm <KEY> [--target ENV] [--branch B]',
-    'slipway env pull [FILE=.env] [--yes]                            names only: values are write-only',
+    'slipway env pull [FILE=.env] [--target ENV] [--branch B] [--names-only] [--yes]',
     'slipway env import <FILE> [--target production|preview]...',
   ],
-  options: { ...PROJECT_OPTION, target: { type: 'string', multiple: true }, branch: { type: 'string' }, yes: { type: 'boolean', short: 'y' } },
+  options: { ...PROJECT_OPTION, target: { type: 'string', multiple: true }, branch: { type: 'string' }, yes: { type: 'boolean', short: 'y' }, 'names-only': { type: 'boolean' } },
   flags: [
     "-p, --project P     the project (default: SLIPWAY_PROJECT, this folder's link, or the only one)",
     '--target ENV        production, preview or a named environment (repeat for more; default: all)',
     "--branch B          set: only deployments of branch B get this value (over the environment's own)",
     '-y, --yes           pull: overwrite FILE if it exists',
+    "--names-only        pull: KEY= lines without values (a viewer's pull is always this)",
   ],
   examples: [
     'slipway env set API_URL https://api.example.com --target production',
@@ -38,7 +40,9 @@ export const envCommand: Command = {
     'slipway env set API_URL https://mock.example.com --target preview --branch feature-x',
     'slipway env set DATABASE_URL < db-url.txt          # stays out of shell history',
     'slipway env import .env.production --target production',
-    'slipway env pull .env.example                       # KEY= lines to fill in locally',
+    'slipway env pull .env.local                         # production values (members and owners)',
+    'slipway env pull .env.staging --target staging --yes',
+    'slipway env pull .env.example --names-only          # KEY= lines to fill in locally',
     'slipway env ls --json | jq -r ".env[].key"',
   ],
   async run(ctx) {
@@ -84,7 +88,8 @@ export const envCommand: Command = {
         return;
       }
       case 'pull':
-        return pull(ctx, key ?? '.env', await base());
+        if ((targets?.length ?? 0) > 1) throw ctx.usage('slipway env pull takes one --target.');
+        return pull(ctx, key ?? '.env', await base(), targets?.[0], branch);
       case 'import': {
         if (key === undefined) throw ctx.usage('Which file? slipway env import <FILE>');
         return importFile(ctx, key, await base(), targets);
@@ -95,16 +100,46 @@ export const envCommand: Command = {
   },
 };
 
-async function pull(ctx: Context, file: string, base: string): Promise<void> {
-  const [project, env] = [await ctx.project(), await ctx.api().list<EnvVar>(base, 'env')];
-  const body = [`# Variables of ${project} on Slipway (names only: values are write-only and never leave the server)`, ...env.map((v) => `${v.key}=`), ''].join('\n');
+async function pull(ctx: Context, file: string, base: string, environment: string | undefined, branch: string | undefined): Promise<void> {
+  const project = await ctx.project();
+  let values: Record<string, string> | undefined;
+  let why = '';
+  if (ctx.values['names-only'] !== true) {
+    const query = new URLSearchParams({ ...(environment === undefined ? {} : { environment }), ...(branch === undefined ? {} : { branch }) }).toString();
+    try {
+      values = (await ctx.api().request<{ values: Record<string, string> }>('GET', `${base}/values${query === '' ? '' : `?${query}`}`)).values;
+    } catch (err) {
+      // a viewer (or a deploy token) may read names, never values
+      if (!(err instanceof ApiError) || err.status !== 403) throw err;
+      why = ' (your role may read names, not values)';
+    }
+  }
+  const names = values === undefined ? (await ctx.api().list<EnvVar>(base, 'env')).map((v) => v.key) : Object.keys(values);
+  const unique = [...new Set(names)];
+  const header =
+    values === undefined
+      ? `# Variables of ${project} on Slipway: names only${why}`
+      : `# Variables of ${project} on Slipway for ${environment ?? 'production'}${branch === undefined ? '' : ` (branch ${branch})`}: keep this file out of git`;
+  const body = [header, ...unique.map((k) => `${k}=${values === undefined ? '' : dotenvValue(values[k] ?? '')}`), ''].join('\n');
   try {
     await writeFile(file, body, { flag: ctx.values.yes === true ? 'w' : 'wx', mode: 0o600 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${file} exists; nothing was written.`, `Overwrite it with --yes, or name another file: slipway env pull .env.slipway`);
     throw err;
   }
-  ctx.out.result({ file, names: env.map((v) => v.key) }, () => ctx.out.line(`Wrote ${env.length} name${env.length === 1 ? '' : 's'} to ${file} (values are never sent back; fill them in locally).`));
+  ctx.out.result({ file, names: unique, values: values !== undefined }, () =>
+    ctx.out.line(
+      values === undefined
+        ? `Wrote ${unique.length} name${unique.length === 1 ? '' : 's'} to ${file}${why}; fill the values in locally.`
+        : `Wrote ${unique.length} variable${unique.length === 1 ? '' : 's'} with their values to ${file} (mode 0600). Keep it out of git.`,
+    ),
+  );
+}
+
+/** A value as a .env line takes it: bare when plain, else double-quoted with \\, " and newlines escaped (what `env import` reads back). */
+export function dotenvValue(value: string): string {
+  if (/^[A-Za-z0-9_./:@%+,=-]*$/.test(value)) return value;
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
 async function importFile(ctx: Context, file: string, base: string, targets: string[] | undefined): Promise<void> {

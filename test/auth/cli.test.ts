@@ -117,3 +117,60 @@ test('users create, login, whoami, teams, tokens, members, audit, logout', async
   assert.equal(withToken.code, 0, withToken.stderr);
   assert.match((await cli(['whoami'])).stdout, /Installation admin \(installation admin\)/);
 });
+
+test('env pull: a member gets the values (they import back unchanged), a viewer names only; each read is audited', async () => {
+  const admin = { SLIPWAY_TOKEN: TOKEN };
+  assert.equal((await cli(['teams', 'create', 'pulls'], { env: admin })).code, 0);
+  assert.equal((await cli(['projects', 'create', 'pulled', '--repo', 'file:///nowhere', '--team', 'pulls'], { env: admin })).code, 0);
+  const tricky = 'a "quoted" value with spaces, a # and a\\backslash\nand a second line';
+  for (const [key, value] of [
+    ['PLAIN', 'https://api.example.com/v1'],
+    ['TRICKY', tricky],
+  ] as const) {
+    assert.equal((await cli(['env', 'set', key, '--project', 'pulled'], { stdin: value, env: admin })).code, 0);
+  }
+  assert.equal((await cli(['env', 'set', 'MOCKS', 'on', '--project', 'pulled', '--target', 'preview'], { env: admin })).code, 0);
+  for (const [email, role] of [
+    ['mia@example.com', 'member'],
+    ['vic@example.com', 'viewer'],
+  ] as const) {
+    assert.equal((await cli(['users', 'create', '--email', email, '--password-stdin', '--team', 'pulls', '--role', role], { stdin: 'a long enough password\n', env: admin })).code, 0);
+  }
+  const tokenOf = async (email: string) => {
+    const home = join(dir.path, email);
+    const login = await cli(['login', '--email', email, '--password-stdin'], { stdin: 'a long enough password\n', env: { SLIPWAY_CONFIG_DIR: home } });
+    assert.equal(login.code, 0, login.stderr);
+    return { SLIPWAY_CONFIG_DIR: home };
+  };
+
+  const member = await tokenOf('mia@example.com');
+  const file = join(dir.path, 'member.env');
+  const pulled = await cli(['env', 'pull', file, '--project', 'pulled'], { env: member });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.match(pulled.stdout, /Wrote 2 variables with their values/);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^PLAIN=https:\/\/api\.example\.com\/v1$/m, 'production values by default');
+  // the file imports back into another project with the same values
+  assert.equal((await cli(['projects', 'create', 'copy', '--repo', 'file:///nowhere', '--team', 'pulls'], { env: admin })).code, 0);
+  assert.equal((await cli(['env', 'import', file, '--project', 'copy'], { env: member })).code, 0);
+  const again = join(dir.path, 'copy.env');
+  assert.equal((await cli(['env', 'pull', again, '--project', 'copy'], { env: member })).code, 0);
+  assert.equal(readFileSync(again, 'utf8').split('\n').slice(1).join('\n'), text.split('\n').slice(1).join('\n'));
+  const preview = await cli(['env', 'pull', join(dir.path, 'preview.env'), '--project', 'pulled', '--target', 'preview', '--json'], { env: member });
+  assert.equal(JSON.parse(preview.stdout).values, true);
+  assert.match(readFileSync(join(dir.path, 'preview.env'), 'utf8'), /^MOCKS=on$/m);
+  assert.doesNotMatch(text, /MOCKS/, 'a preview-only variable is not in the production file');
+
+  const viewer = await tokenOf('vic@example.com');
+  const viewed = await cli(['env', 'pull', join(dir.path, 'viewer.env'), '--project', 'pulled'], { env: viewer });
+  assert.equal(viewed.code, 0, viewed.stderr);
+  assert.match(viewed.stdout, /names.*your role may read names, not values/);
+  const names = readFileSync(join(dir.path, 'viewer.env'), 'utf8');
+  assert.match(names, /^PLAIN=$/m);
+  assert.doesNotMatch(names, /example\.com|quoted/);
+
+  const trail = JSON.parse((await cli(['audit', '--team', 'pulls', '--json'], { env: admin })).stdout) as { events: { action: string; actor: { email: string | null } }[] };
+  const pulls = trail.events.filter((e) => e.action === 'env.pull');
+  assert.equal(pulls.length, 3, 'two pulls of "pulled" and one of "copy" by the member; the viewer read nothing');
+});

@@ -64,7 +64,7 @@ test('an owner approves after confirming and production serves it; a rejected on
     await p.getByRole('button', { name: 'Sign in', exact: true }).click();
   });
   await page.goto(`${slipway.apiUrl}/p/gated/d/${first}`);
-  await page.getByText('awaiting-approval').first().waitFor();
+  await page.getByText('Awaiting approval').first().waitFor();
   await page.getByRole('button', { name: 'Approve' }).click();
   const dialog = page.getByRole('dialog');
   await dialog.waitFor();
@@ -87,7 +87,7 @@ test('an owner approves after confirming and production serves it; a rejected on
     await p.getByRole('button', { name: 'Sign in', exact: true }).click();
   });
   await viewer.goto(`${slipway.apiUrl}/p/gated/d/${second}`);
-  await viewer.getByText('awaiting-approval').first().waitFor();
+  await viewer.getByText('Awaiting approval').first().waitFor();
   await viewer.waitForLoadState('networkidle').catch(() => {});
   assert.equal(await viewer.getByRole('button', { name: 'Approve' }).count(), 0);
   assert.equal(await viewer.getByRole('button', { name: 'Reject' }).count(), 0);

@@ -97,7 +97,7 @@ export function DeploymentPage({ project: name, id }: { project: string; id: str
         <div>
           <dt>Commit</dt>
           <dd>
-            <code>{shortSha(d.commit.sha)}</code> {d.commit.author ?? ''}
+            {d.commit.sha === '' ? <span class="muted">— (uploaded, not built from git)</span> : <code>{shortSha(d.commit.sha)}</code>} {d.commit.author ?? ''}
           </dd>
         </div>
         <div>
@@ -120,8 +120,28 @@ export function DeploymentPage({ project: name, id }: { project: string; id: str
           <dd class="urls">
             {d.status === 'ready' || d.status === 'awaiting-approval' ? <ExternalLink href={d.url} /> : <span class="muted">{d.url.replace(/^https?:\/\//, '')}</span>}
             {d.branchUrl !== null && d.status === 'ready' && <ExternalLink href={d.branchUrl} />}
+            {d.pullRequestUrl != null && d.status === 'ready' && <ExternalLink href={d.pullRequestUrl} />}
           </dd>
         </div>
+        {d.gitHost != null && (
+          <div class="wide-fact">
+            <dt>{d.gitHost.provider === 'gitlab' ? 'GitLab' : 'GitHub'}</dt>
+            <dd data-git-host={d.gitHost.state ?? ''}>
+              {d.gitHost.repo}
+              {d.pullRequest != null && ` #${d.pullRequest}`}
+              {' · '}
+              {d.gitHost.state === 'failed' ? (
+                <span class="danger-text">not told: {d.gitHost.lastError}</span>
+              ) : d.gitHost.state === 'retrying' ? (
+                <span class="muted">
+                  retrying ({d.gitHost.attempts} attempt{d.gitHost.attempts === 1 ? '' : 's'}): {d.gitHost.lastError}
+                </span>
+              ) : (
+                <span class="muted">{d.gitHost.sent.length === 0 ? 'waiting to report' : `told: ${d.gitHost.sent.join(' → ')}`}</span>
+              )}
+            </dd>
+          </div>
+        )}
       </dl>
       {d.timings !== null && <Phases timings={d.timings} />}
       <h2>Build log</h2>

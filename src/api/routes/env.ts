@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { deleteEnv, getProject, listEnv, setEnv } from '../../projects/index.js';
+import { getEnvironment } from '../../environments/index.js';
+import { AppError } from '../../errors/index.js';
+import { deleteEnv, envForTarget, getProject, listEnv, setEnv } from '../../projects/index.js';
 import { audit } from '../guard.js';
 import { pageByKey, pageRequest, type PageQuery } from '../pagination.js';
 import { envSchemas } from '../schemas/resources.js';
@@ -20,6 +22,22 @@ export function envRoutes(deps: ApiDeps): FastifyPluginAsync {
       const project = await getProject(store.db, req.params.project);
       const page = pageByKey(await listEnv(store.db, project.id), pageRequest(req.query, 1), (v) => v.key);
       return { project: project.name, env: page.items, nextCursor: page.nextCursor };
+    });
+
+    // The values one environment's deployments get (with a branch's overrides), for `slipway env
+    // pull`: members and owners only (a viewer never sees a value), and every read is audited.
+    type ValuesRequest = ProjectParams & { Querystring: { environment?: string; branch?: string } };
+    app.get<ValuesRequest>('/projects/:project/env/values', { schema: envSchemas.values, config: { access: { project: 'project', role: 'member' } } }, async (req) => {
+      const project = await getProject(store.db, req.params.project);
+      const environment = (await getEnvironment(store.db, project, req.query.environment ?? 'production')).name;
+      const branch = req.query.branch === undefined || req.query.branch === '' ? null : req.query.branch;
+      if (branch !== null && branch.length > 250) throw new AppError('VALIDATION', 'branch is longer than 250 characters.', { hint: 'For example: ?environment=preview&branch=feature-x' });
+      const values = await store.tx(async (db) => {
+        const env = await envForTarget(db, box, project.id, environment, branch);
+        await audit(db, req, project.team_id, { action: 'env.pull', target: project.name, details: { environment, branch, names: Object.keys(env) } });
+        return env;
+      });
+      return { project: project.name, environment, branch, values };
     });
 
     app.put<KeyParams>('/projects/:project/env/:key', { schema: envSchemas.set, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {

@@ -42,12 +42,34 @@ export const envSchemas = {
     description: 'New deployments copy it; existing ones keep theirs. The value never comes back out.',
     tags: ['env'],
     params: keyParams,
-    body: object({ value: str('the value (up to 64 KiB)'), targets: { type: ['array', 'string'], items: str(), description: 'production and/or preview, a list or one name (default both)' } }, [], {
-      examples: [{ value: 'https://api.example.com', targets: ['production'] }],
-    }),
+    body: object(
+      {
+        value: str('the value (up to 64 KiB)'),
+        targets: { type: ['array', 'string'], items: str(), description: 'environments: production, preview and/or named ones, a list or one name (default every one)' },
+        branch: orNull(str('a preview override for this branch only')),
+      },
+      [],
+      {
+        examples: [{ value: 'https://api.example.com', targets: ['production'] }],
+      },
+    ),
     response: { 200: envShape, 201: envShape },
   }),
-  remove: route({ summary: 'Remove a variable', tags: ['env'], params: keyParams, response: { 204: null } }),
+  remove: route({
+    summary: 'Remove a variable',
+    tags: ['env'],
+    params: keyParams,
+    querystring: object({ target: str("only this environment's value"), branch: str('only the override for this branch') }),
+    response: { 204: null },
+  }),
+  values: route({
+    summary: 'Read the values a deployment of one environment gets (members and owners; audited)',
+    description: "The environment's values with a branch's overrides, decrypted, for `slipway env pull`. Viewers and deploy tokens are refused.",
+    tags: ['env'],
+    params: projectParams,
+    querystring: object({ environment: str('production (default), preview or a named one'), branch: str("apply this branch's overrides") }),
+    response: { 200: object({ project: str(), environment: str(), branch: orNull(str()), values: { type: 'object', additionalProperties: str() } }, ['project', 'environment', 'values']) },
+  }),
 };
 
 export const domainSchemas = {
