@@ -97,7 +97,7 @@ export function DeploymentPage({ project: name, id }: { project: string; id: str
         <div>
           <dt>Commit</dt>
           <dd>
-            {d.commit.sha === '' ? <span class="muted">— (uploaded, not built from git)</span> : <code>{shortSha(d.commit.sha)}</code>} {d.commit.author ?? ''}
+            {d.commit.sha === '' ? <span class="muted">uploaded</span> : <code>{shortSha(d.commit.sha)}</code>} {d.commit.author ?? ''}
           </dd>
         </div>
         <div>
