@@ -1,3 +1,4 @@
+import { branchSlug } from '../../src/deployments/index.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { access, mkdir, writeFile } from 'node:fs/promises';
@@ -81,7 +82,8 @@ test('deploy --prebuilt uploads only the blobs the server lacks, and the edge se
   assert.equal(third.code, 0, third.stderr);
   assert.match(third.stderr, /^Uploaded 0 of 5 files \(0 B\); 5 were already on the server\.$/m);
   assert.match(third.stderr, /Ready: http:\/\/d[a-z0-9]{11}--pre\.localhost:\d+$/m);
-  assert.equal((await edgeGet(slipway.edgePort, 'feature-x--pre.localhost', '/')).text, changed);
+  // a branch name that is not a DNS label gets a short hash in its slug (see README: branch previews)
+  assert.equal((await edgeGet(slipway.edgePort, `${branchSlug('feature/x', 'pre')}--pre.localhost`, '/')).text, changed);
   assert.equal(json(await cli(['inspect', second.deployment.id, '--json'])).isProduction, true);
 
   const notDir = await cli(['deploy', '--prebuilt', join(site, 'index.html'), '--project', 'pre']);
