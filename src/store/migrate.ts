@@ -1,5 +1,5 @@
 import { Migrator, type Kysely } from 'kysely';
-import { migrations } from './migrations.js';
+import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
 /** Bring the schema to the latest migration (the same steps on SQLite and PostgreSQL). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type Kysely, Migrator } from 'kysely';
 import { after, before, test } from 'node:test';
-import { migrations } from '../../src/store/migrations.js';
+import { migrations } from '../../src/store/migrations/index.js';
 import { forEachBackend, type OpenedStore } from '../helpers/backends.js';
 
 forEachBackend('migrations', (backend) => {

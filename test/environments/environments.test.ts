@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { deploymentEnv } from '../../src/deployments/index.js';
 import { environmentForBranch, goLivePlan } from '../../src/environments/index.js';
 import { createStoreLookup } from '../../src/routing/index.js';
-import { migrations } from '../../src/store/migrations.js';
+import { migrations } from '../../src/store/migrations/index.js';
 import { ADMIN, startApi, type ApiFixture } from '../auth/fixture.js';
 import { makeRepo } from '../helpers/git.js';
 import { tempDir } from '../helpers/paths.js';

@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { Queue } from '../../src/queue/index.js';
 import { Store } from '../../src/store/index.js';
-import { migrations } from '../../src/store/migrations.js';
+import { migrations } from '../../src/store/migrations/index.js';
 import { forEachBackend, type OpenedStore, postgresBackend } from '../helpers/backends.js';
 import { postgresSkip } from '../helpers/postgres.js';
 import { addProject, enqueueBuild } from './fixture.js';

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
-import { newId } from '../ids.js';
+import { newId } from '../../ids.js';
 
 /**
  * Issue 11's environments: a row per environment a project configured (production and preview
