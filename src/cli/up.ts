@@ -44,6 +44,7 @@ export const UP_OPTIONS = {
   'tls-key': { type: 'string' },
   'data-dir': { type: 'string' },
   'database-url': { type: 'string' },
+  'blob-url': { type: 'string' },
   'base-domain': { type: 'string' },
   'public-url': { type: 'string' },
   host: { type: 'string' },
@@ -93,7 +94,7 @@ export const upCommand: Command = {
   usage: [
     'slipway up [--port 3000] [--edge-port 8080] [--data-dir .slipway] [--base-domain localhost]',
     '           [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]',
-    '           [--database-url postgres://user:pass@host:5432/db]',
+    '           [--database-url postgres://user:pass@host:5432/db] [--blob-url s3://bucket/prefix?endpoint=...]',
     '           [--https-port 443|off] [--tls-cert FILE --tls-key FILE]',
     '           [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]',
     '           [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]',
