@@ -143,10 +143,12 @@ export class S3BlobStore implements BlobStore {
     if (known !== undefined) {
       const object = await this.getObject(hash, range);
       if (object === undefined) return undefined;
-      // the same ETag: the same bytes that verified (servers that ignore If-Match still report it)
-      if (object.etag === known) return object.body as Readable;
+      // the same ETag: the same bytes that verified. Some servers answer a range they cannot
+      // parse (s3rver: "bytes=0-0") with the whole object: then serve the range from a download
+      const rangeServed = range === undefined || object.contentRange?.startsWith(`bytes ${range.start}-${range.end}/`) === true;
+      if (object.etag === known && rangeServed) return object.body as Readable;
       (object.body as Readable).destroy();
-      this.verifiedEtag.delete(hash);
+      if (object.etag !== known) this.verifiedEtag.delete(hash);
     }
     return this.streamVerified(hash, range);
   }
@@ -190,7 +192,7 @@ export class S3BlobStore implements BlobStore {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key, ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }) }));
       if (out.Body === undefined) throw new Error('the response had no body');
-      return { body: out.Body, etag: out.ETag };
+      return { body: out.Body, etag: out.ETag, contentRange: out.ContentRange };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw this.failed('GetObject', Key, err);
