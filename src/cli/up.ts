@@ -5,6 +5,8 @@ import type { Command } from './command.js';
 /** `slipway up`: run the roles (default all) in this process until SIGTERM/SIGINT. */
 export async function up(flags: ConfigInput): Promise<void> {
   const config = loadConfig(flags, process.env);
+  // the S3 store exists (src/blobs/s3.ts) but the edge, runtime and worker still read local files
+  if (config.blobUrl !== undefined) console.error('--blob-url (SLIPWAY_BLOB_URL) is not used yet: blobs stay in <data-dir>/blobs.');
   const slipway = await startSlipway(config);
   const lines = [`Slipway is up (${config.roles.join(', ')}), data in ${config.dataDir}`];
   if (slipway.apiPort !== undefined) lines.push(`  API and dashboard: http://localhost:${slipway.apiPort}`);
