@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobStore } from './index.js';
+import { isBlobIntegrityError } from './integrity.js';
 import type { LocalBlobStore } from './local.js';
 import { isBlobHash } from '../manifest/index.js';
 
@@ -52,13 +53,37 @@ export class CachedBlobStore implements BlobStore {
   }
 
   async get(hash: string): Promise<Buffer | undefined> {
-    if (!(await this.fill(hash))) return undefined;
-    return this.local.get(hash);
+    return this.read(hash, () => this.local.get(hash));
   }
 
   async stream(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
-    if (!(await this.fill(hash))) return undefined;
-    return this.local.stream(hash, range);
+    return this.read(hash, () => this.local.stream(hash, range));
+  }
+
+  /**
+   * Reads the local copy, filling it first. A copy evicted between the fill and the read, or
+   * damaged on disk, is dropped and fetched once more: the bucket's verified bytes win.
+   */
+  private async read<T>(hash: string, readLocal: () => Promise<T | undefined>): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      if (!(await this.fill(hash))) return undefined;
+      try {
+        const got = await readLocal();
+        if (got !== undefined || attempt > 0) return got;
+      } catch (err) {
+        if (!isBlobIntegrityError(err) || attempt > 0) throw err;
+      }
+      await this.drop(hash);
+    }
+  }
+
+  private async drop(hash: string): Promise<void> {
+    const size = this.entries.get(hash);
+    if (size !== undefined) {
+      this.entries.delete(hash);
+      this.total -= size;
+    }
+    await unlink(this.local.pathOf(hash)).catch(() => {});
   }
 
   /** true when the blob is in the directory (fetched now if needed), false when the remote has none either */
@@ -115,13 +140,10 @@ export class CachedBlobStore implements BlobStore {
 
   /** deletes the least recently read blobs until the total fits (never `keep`, the one just used) */
   private async evict(keep: string): Promise<void> {
-    for (const [hash, size] of this.entries) {
+    for (const hash of [...this.entries.keys()]) {
       if (this.total <= this.capBytes) return;
-      if (hash === keep) continue;
-      this.entries.delete(hash);
-      this.total -= size;
       // a reader streaming it keeps its open file; the name is gone for everyone else
-      await unlink(this.local.pathOf(hash)).catch(() => {});
+      if (hash !== keep) await this.drop(hash);
     }
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, writeFile } from 'node:fs/promises';
+import { chmod, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -158,6 +158,25 @@ describe('S3 blob store on s3rver', () => {
         assert.equal(counted.reads, 1);
         await cache.get(hash);
         assert.equal(counted.reads, 1, 'a warm read does not touch the bucket');
+      } finally {
+        await dir.cleanup();
+      }
+    });
+
+    it('a local copy damaged on disk is dropped and fetched again from the bucket', async () => {
+      const remote = s3Store(s3, tmp.path);
+      stores.push(remote);
+      const bytes = Buffer.from('served from the cache');
+      const hash = sha256(bytes);
+      const dir = await tempDir('slipway-cache-');
+      try {
+        const local = new LocalBlobStore(dir.path);
+        const cache = new CachedBlobStore(remote, local, 1024 * 1024);
+        await cache.put(hash, bytes);
+        await chmod(local.pathOf(hash), 0o644);
+        await writeFile(local.pathOf(hash), 'disk rot, same length!');
+        assert.deepEqual(await cache.get(hash), bytes);
+        assert.deepEqual(await local.get(hash), bytes, 'the local copy was replaced by good bytes');
       } finally {
         await dir.cleanup();
       }
