@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { BLOB_URL_EXAMPLE, parseS3Url } from '../blobs/s3-url.js';
 import { AppError } from '../errors/index.js';
 
 export type Role = 'api' | 'worker' | 'edge';
@@ -11,6 +12,8 @@ export interface Config {
   readonly dataDir: string;
   /** SLIPWAY_DATABASE_URL / --database-url: postgres://... selects PostgreSQL; undefined: the SQLite file <dataDir>/slipway.db */
   readonly databaseUrl: string | undefined;
+  /** SLIPWAY_BLOB_URL / --blob-url: s3://bucket/prefix?endpoint=...&region=...&forcePathStyle=1; undefined: the directory <dataDir>/blobs */
+  readonly blobUrl: string | undefined;
   readonly roles: readonly Role[];
   /** bind address for api and edge */
   readonly host: string;
@@ -179,6 +182,16 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
       hint: 'For example: --database-url postgres://slipway:secret@db.internal:5432/slipway (leave it unset for the SQLite file in the data dir)',
     });
   }
+  const blobUrl = pick('blob-url', 'SLIPWAY_BLOB_URL');
+  if (blobUrl !== undefined) {
+    try {
+      parseS3Url(blobUrl);
+    } catch (err) {
+      throw new AppError('CONFIG', `--blob-url (SLIPWAY_BLOB_URL) is not a usable s3:// URL: ${(err as Error).message}.`, {
+        hint: `For example: --blob-url ${BLOB_URL_EXAMPLE} (leave it unset for the blobs folder in the data dir)`,
+      });
+    }
+  }
   const publicIps = parsePublicIps(pick('public-ip', 'SLIPWAY_PUBLIC_IP'));
   const cnameTarget = pick('cname-target', 'SLIPWAY_CNAME_TARGET')?.toLowerCase().replace(/\.$/, '');
   if (cnameTarget !== undefined && !DNS_NAME.test(cnameTarget)) {
@@ -224,6 +237,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     gitHost: parseGitHost(pick),
     dataDir,
     databaseUrl,
+    blobUrl,
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
     host: pick('host', 'SLIPWAY_HOST') ?? DEFAULTS.host,
