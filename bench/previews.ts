@@ -8,7 +8,7 @@
  * Set SLIPWAY_BENCH_NEXT_DIR to a built copy of test/fixtures/next-app to skip the build.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,18 +24,42 @@ import { median, ms, percentile } from './stats.js';
 const run$ = promisify(execFile);
 const PREVIEWS = Number(process.env.SLIPWAY_BENCH_PREVIEWS ?? 20);
 const BUSY = 2;
-const IDLE_MS = 3000;
+// long enough that twenty one-at-a-time cold starts all stay up, short enough for a bench
+const IDLE_MS = 15_000;
 const COLD_RUNS = Number(process.env.SLIPWAY_BENCH_RUNS ?? 6);
 
-/** Resident memory of a process, MiB (0 when it is gone). */
-async function rssMb(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return 0;
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? 0 : Number(kb) / 1024;
-  } catch {
-    return 0;
+/** Resident memory of a process and all its descendants (a sandboxed server runs under bwrap), MiB. */
+async function treeRssMb(root: number | undefined): Promise<number> {
+  if (root === undefined) return 0;
+  const parents = new Map<number, number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended while we looked
+    }
   }
+  const tree = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (!tree.has(pid) && tree.has(ppid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  let kb = 0;
+  for (const pid of tree) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
 }
 
 async function memAvailableMb(): Promise<number> {
@@ -71,7 +95,7 @@ export async function run() {
     const idOf = (host: string) => `dprev${hosts.indexOf(host)}`;
     const serversMb = async () => {
       let total = 0;
-      for (const s of runtime.status()) total += await rssMb(s.pid);
+      for (const s of runtime.status()) total += await treeRssMb(s.pid);
       return total;
     };
     const get = async (host: string) => {
@@ -89,13 +113,14 @@ export async function run() {
 
       // all warm: every preview visited (one at a time: twenty Next.js starts at once on two cores measure the machine, not Slipway)
       for (const host of hosts) await get(host);
+      for (const host of hosts) await get(host); // every one fresh again before measuring
       const warmRunning = runtime.status().length;
       const warmMb = await serversMb();
       const freeWarm = await memAvailableMb();
 
       // most idle: two previews keep getting requests, the others stop after IDLE_MS without one
       const busy = hosts.slice(0, BUSY);
-      const until = Date.now() + IDLE_MS * 2.5;
+      const until = Date.now() + IDLE_MS * 1.6;
       while (Date.now() < until) {
         for (const host of busy) await get(host);
         await sleep(250);
