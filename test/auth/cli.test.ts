@@ -76,9 +76,21 @@ test('users create, login, whoami, teams, tokens, members, audit, logout', async
     JSON.parse((await cli(['teams', '--json'])).stdout).teams.map((t: any) => t.slug),
     ['default', 'studio'],
   );
+  // an empty team can go; one with projects says which
+  assert.equal((await cli(['teams', 'create', 'short-lived'])).code, 0);
+  const removed = await cli(['teams', 'rm', 'short-lived']);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stdout, /^Deleted team short-lived\.$/m);
+  assert.deepEqual(
+    JSON.parse((await cli(['teams', '--json'])).stdout).teams.map((t: any) => t.slug),
+    ['default', 'studio'],
+  );
 
   const project = await slipway.api('POST', '/api/v1/projects', { name: 'blog', repoUrl: 'file:///nowhere', team: 'studio' });
   assert.equal(project.status, 201);
+  const busy = await cli(['teams', 'rm', 'studio', '--json']);
+  assert.equal(busy.code, 1, 'a team with projects stays');
+  assert.match(busy.stderr, /still has projects: blog/);
   const ci = await cli(['tokens', 'create', 'ci', '--project', 'blog']);
   assert.equal(ci.code, 0, ci.stderr);
   const deployToken = ci.stdout.split('\n')[0]!;
