@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import type { SecretBox } from '../secrets.js';
-import type { Store } from '../store/index.js';
+import { databaseNow, type Store } from '../store/index.js';
 import { Credentials, githubRepoOf } from './credentials.js';
 import { GitHostError } from './http.js';
 import { plannedSteps, type Step } from './plan.js';
@@ -119,7 +119,8 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
   async function report(candidate: Candidate, steps: Step[], target: HostTarget, provider: 'github' | 'gitlab', repo: string): Promise<boolean> {
     const db = store.db;
     let c = candidate;
-    const claimed = await claimReport(db, { id: c.id, provider, repo }, Date.now(), LEASE_MS);
+    // the lease is by the database's clock (PostgreSQL's on several machines), so clock skew cannot give two reporters one deployment
+    const claimed = await claimReport(db, { id: c.id, provider, repo }, await databaseNow(store), LEASE_MS);
     if (claimed === undefined) return false;
     // what was sent is read again under the claim: another process may have reported since the look
     c = { ...c, sent: claimed.sent, state: claimed.state, remote_id: claimed.remote_id, attempts: claimed.attempts, first_failed_at: claimed.first_failed_at };
