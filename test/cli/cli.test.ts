@@ -202,7 +202,7 @@ test('rollback, promote and cancel move production (or stop a build) and say so'
   assert.equal(json(failedJson).error.code, 'BUILD_FAILED');
 });
 
-test('env set, ls, import (reporting what changed), pull (names only) and rm', async () => {
+test('env set, ls, import (reporting what changed), pull (--names-only) and rm', async () => {
   assert.match((await cli(['env', 'set', 'ALPHA', 'one'])).stdout, /^Set ALPHA for preview and production\./m);
   await writeFile(join(app, '.env'), '# local settings\nexport BETA="two words"\nALPHA=\'replaced\'\n\nGAMMA=3 # inline comment\n');
   const imported = await cli(['env', 'import', '.env']);
@@ -223,7 +223,7 @@ test('env set, ls, import (reporting what changed), pull (names only) and rm', a
     ['ALPHA', 'BETA', 'DELTA', 'GAMMA'],
   );
 
-  const pulled = await cli(['env', 'pull', 'pulled.env']);
+  const pulled = await cli(['env', 'pull', 'pulled.env', '--names-only']);
   assert.equal(pulled.code, 0, pulled.stderr);
   const text = await readFile(join(app, 'pulled.env'), 'utf8');
   assert.match(text, /^ALPHA=\nBETA=\nDELTA=\nGAMMA=\n$/m);
