@@ -1,27 +1,13 @@
-/**
- * Twenty previews of the Next.js fixture, most of them idle: the memory their servers hold when
- * all twenty are warm against when the idle ones have scaled to zero (two kept busy), and the
- * cold start of a preview after it idled out, against a warm request to the same preview.
- * The fixture is built once (npm ci + next build, standalone) and deployed twenty times, as
- * twenty branches of one commit would be: each preview gets its own deployment id, its own
- * materialized bundle and its own server process, through the real edge and runtime.
- * Set SLIPWAY_BENCH_NEXT_DIR to a built copy of test/fixtures/next-app to skip the build.
- */
-import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { packageOutput, packageServer } from '../src/artifact/index.js';
-import { LocalBlobStore } from '../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup } from '../src/edge/index.js';
 import { createRuntimeGateway } from '../src/runtime/index.js';
-import { fixturesDir } from '../test/helpers/paths.js';
+import { buildNextSite } from './next-site.js';
 import { status } from './ssr.js';
 import { median, ms, percentile } from './stats.js';
 
-const run$ = promisify(execFile);
 const PREVIEWS = Number(process.env.SLIPWAY_BENCH_PREVIEWS ?? 20);
 const BUSY = 2;
 // long enough that twenty one-at-a-time cold starts all stay up, short enough for a bench
@@ -72,18 +58,7 @@ const sleep = (msecs: number) => new Promise((r) => setTimeout(r, msecs));
 export async function run() {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-previews-'));
   try {
-    let app = process.env.SLIPWAY_BENCH_NEXT_DIR;
-    if (app === undefined) {
-      app = join(dir, 'app');
-      await cp(join(fixturesDir, 'next-app'), app, { recursive: true });
-      await run$('npm', ['ci'], { cwd: app, maxBuffer: 64 * 1024 * 1024 });
-      await run$('npx', ['next', 'build'], { cwd: app, env: { ...process.env, NEXT_PRIVATE_STANDALONE: '1', NEXT_TELEMETRY_DISABLED: '1' }, maxBuffer: 64 * 1024 * 1024 });
-    }
-    const blobs = new LocalBlobStore(join(dir, 'blobs'));
-    const { bundle } = await packageServer({ bundleDir: join(app, '.next', 'standalone'), entry: 'server.js', blobs, log: () => {} });
-    const staticDir = join(dir, 'static');
-    await cp(join(app, '.next', 'static'), join(staticDir, '_next', 'static'), { recursive: true });
-    const pkg = await packageOutput({ outputDir: staticDir, blobs, log: () => {}, server: bundle });
+    const { blobs, bundle, pkg } = await buildNextSite(dir);
 
     const lookup = createMemoryLookup({});
     const { gateway, runtime } = createRuntimeGateway(blobs, dir, { memoryMb: 0, requestTimeoutMs: 60_000, idleMs: IDLE_MS });

@@ -5,22 +5,18 @@
  * directly, with wrk. Set SLIPWAY_BENCH_NEXT_DIR to a built copy of test/fixtures/next-app to
  * skip the build.
  */
-import { execFile, spawn } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { packageOutput, packageServer } from '../src/artifact/index.js';
-import { LocalBlobStore } from '../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup } from '../src/edge/index.js';
 import { createRuntimeGateway } from '../src/runtime/index.js';
-import { fixturesDir } from '../test/helpers/paths.js';
+import { buildNextSite } from './next-site.js';
 import { wrkHost } from './load-tools.js';
 import { median, ms } from './stats.js';
 
-const run$ = promisify(execFile);
 const HOST = 'ssr.localhost';
 const RUNS = Number(process.env.SLIPWAY_BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.SLIPWAY_BENCH_SECONDS ?? 8);
@@ -47,19 +43,7 @@ const wrk = (port: number, path: string) => wrkHost(port, path, HOST, SECONDS);
 export async function run() {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-ssr-'));
   try {
-    let app = process.env.SLIPWAY_BENCH_NEXT_DIR;
-    if (app === undefined) {
-      app = join(dir, 'app');
-      await cp(join(fixturesDir, 'next-app'), app, { recursive: true });
-      await run$('npm', ['ci'], { cwd: app, maxBuffer: 64 * 1024 * 1024 });
-      await run$('npx', ['next', 'build'], { cwd: app, env: { ...process.env, NEXT_PRIVATE_STANDALONE: '1', NEXT_TELEMETRY_DISABLED: '1' }, maxBuffer: 64 * 1024 * 1024 });
-    }
-    const standalone = join(app, '.next', 'standalone');
-    const blobs = new LocalBlobStore(join(dir, 'blobs'));
-    const { bundle } = await packageServer({ bundleDir: standalone, entry: 'server.js', blobs, log: () => {} });
-    const staticDir = join(dir, 'static');
-    await cp(join(app, '.next', 'static'), join(staticDir, '_next', 'static'), { recursive: true });
-    const pkg = await packageOutput({ outputDir: staticDir, blobs, log: () => {}, server: bundle });
+    const { standalone, blobs, bundle, pkg } = await buildNextSite(dir);
 
     const lookup = createMemoryLookup({});
     const { gateway, runtime } = createRuntimeGateway(blobs, dir, { memoryMb: 0, requestTimeoutMs: 60_000, idleMs: 15 * 60_000 });
