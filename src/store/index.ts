@@ -31,6 +31,8 @@ export type Db = Kysely<Database>;
 
 /** The advisory lock key of Store.tx on PostgreSQL (any fixed number; the migrations use another) */
 const WRITE_LOCK = 7_372_115_100_001;
+/** The first key of Store.tx's scoped locks (the two-int form, a space apart from the one-bigint locks) */
+const SCOPED_LOCKS = 737_211_510;
 
 /**
  * The state store: one Kysely instance over SQLite (embedded) or PostgreSQL (scale-out).
@@ -57,17 +59,26 @@ export class Store {
    * lock up front, so two processes writing the same file queue on busy_timeout instead of one
    * failing when it upgrades a read lock (SQLITE_BUSY_SNAPSHOT).
    *
-   * On PostgreSQL it first takes one transaction-scoped advisory lock, shared by every process
-   * of the installation: these transactions run one at a time, as on SQLite. The query code
-   * reads, decides, then writes (an alias only moves forward, a name is free, a counter is
-   * next); under READ COMMITTED two such transactions on two machines could both decide on
-   * the same old state. Reads outside a transaction, and the queue's claims and heartbeats
-   * (single statements), do not take it.
+   * On PostgreSQL it first takes a transaction-scoped advisory lock shared by every process of
+   * the installation. The query code reads, decides, then writes (an alias only moves forward,
+   * a name is free, a counter is next); under READ COMMITTED two such transactions on two
+   * machines could both decide on the same old state, so they must not overlap. Without a
+   * `scope` the lock is the whole installation's: these transactions run one at a time, as on
+   * SQLite. With a scope (a project's id: the transaction reads and decides only on that
+   * project's rows) it holds the installation lock shared and the scope's lock exclusively:
+   * transactions of different projects run at once, those of one project one at a time, and an
+   * unscoped one still excludes them all. Reads outside a transaction, and the queue's claims and
+   * heartbeats (single fenced statements), take neither.
    */
-  async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (db: Db) => Promise<T>, opts: { scope?: string } = {}): Promise<T> {
     if (this.dialect === 'postgres') {
       return this.db.transaction().execute(async (db) => {
-        await sql`select pg_advisory_xact_lock(${WRITE_LOCK})`.execute(db);
+        if (opts.scope === undefined) await sql`select pg_advisory_xact_lock(${WRITE_LOCK})`.execute(db);
+        else {
+          await sql`select pg_advisory_xact_lock_shared(${WRITE_LOCK})`.execute(db);
+          // two-key form: the first key names the scoped lock space, hashtext the scope
+          await sql`select pg_advisory_xact_lock(${SCOPED_LOCKS}, hashtext(${opts.scope}))`.execute(db);
+        }
         return fn(db);
       });
     }

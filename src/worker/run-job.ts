@@ -49,7 +49,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
   const deployment = await getDeployment(store.db, job.deploymentId);
   const project = await getProject(store.db, deployment.project_id);
   if (deployment.status === 'canceled') {
-    await store.tx((db) => queue.complete(db, job));
+    await store.tx((db) => queue.complete(db, job), { scope: project.id });
     return;
   }
   // the deployment's own copy of the project's variables: the build and the server check get
@@ -188,30 +188,34 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     phase = 'deploy';
     signal.throwIfAborted();
     timings.totalMs = Date.now() - startedAt;
-    const moved = await store.tx(async (db) => {
-      if (!(await queue.complete(db, job))) return undefined;
-      // an environment that requires approval: built and stored, but no alias moves until a person approves
-      const plan = await goLivePlan(db, project, deployment.environment);
-      await db
-        .updateTable('deployments')
-        .set({
-          status: plan.waits ? 'awaiting-approval' : 'ready',
-          manifest_hash: pkg.manifestHash,
-          files_total: pkg.filesTotal,
-          files_uploaded: pkg.filesUploaded,
-          bytes_uploaded: pkg.bytesUploaded,
-          timings: JSON.stringify(timings),
-          finished_at: Date.now(),
-        })
-        .where('id', '=', deployment.id)
-        .execute();
-      const ready = await getDeployment(db, deployment.id);
-      if (plan.waits) return [];
-      const aliases = await movePreviewAliases(db, project.name, ready);
-      // production (unless it waits for a person to promote) or a named environment's alias
-      if (plan.alias !== undefined && plan.autoPromote && (await moveAliasForward(db, project.id, plan.alias, ready))) aliases.push(plan.alias);
-      return aliases;
-    });
+    const moved = await store.tx(
+      async (db) => {
+        if (!(await queue.complete(db, job))) return undefined;
+        // an environment that requires approval: built and stored, but no alias moves until a person approves
+        const plan = await goLivePlan(db, project, deployment.environment);
+        await db
+          .updateTable('deployments')
+          .set({
+            status: plan.waits ? 'awaiting-approval' : 'ready',
+            manifest_hash: pkg.manifestHash,
+            files_total: pkg.filesTotal,
+            files_uploaded: pkg.filesUploaded,
+            bytes_uploaded: pkg.bytesUploaded,
+            timings: JSON.stringify(timings),
+            finished_at: Date.now(),
+          })
+          .where('id', '=', deployment.id)
+          .execute();
+        const ready = await getDeployment(db, deployment.id);
+        if (plan.waits) return [];
+        const aliases = await movePreviewAliases(db, project.name, ready);
+        // production (unless it waits for a person to promote) or a named environment's alias
+        if (plan.alias !== undefined && plan.autoPromote && (await moveAliasForward(db, project.id, plan.alias, ready))) aliases.push(plan.alias);
+        return aliases;
+        // its decisions read and write this project's rows only: builds of other projects commit alongside
+      },
+      { scope: project.id },
+    );
     if (moved === undefined) {
       logs.line('This worker lost its claim on the job before finishing; another attempt owns it now.');
       return;
@@ -270,35 +274,38 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
   if (!user) console.error(`[worker] deployment ${deployment.id} attempt ${job.attempt} failed in ${phase}: ${logs.mask(err.stack ?? err.message)}`);
   logs.line(user ? `Error: ${message}` : `Internal error while ${phase === 'fetch' ? 'fetching' : phase === 'build' ? 'building' : phase === 'package' ? 'packaging' : 'deploying'}: ${message}`);
   await logs.flush();
-  await store.tx(async (db) => {
-    const finishedAt = Date.now();
-    if (canceled) {
-      if (await queue.failPermanently(db, job, 'canceled')) {
-        await db.updateTable('deployments').set({ status: 'canceled', finished_at: finishedAt }).where('id', '=', deployment.id).execute();
+  await store.tx(
+    async (db) => {
+      const finishedAt = Date.now();
+      if (canceled) {
+        if (await queue.failPermanently(db, job, 'canceled')) {
+          await db.updateTable('deployments').set({ status: 'canceled', finished_at: finishedAt }).where('id', '=', deployment.id).execute();
+        }
+        return;
       }
-      return;
-    }
-    if (user) {
-      if (await queue.failPermanently(db, job, message)) {
+      if (user) {
+        if (await queue.failPermanently(db, job, message)) {
+          await db
+            .updateTable('deployments')
+            .set({ status: 'failed', error_code: err.code, error_phase: phase, error_message: message, finished_at: finishedAt })
+            .where('id', '=', deployment.id)
+            .execute();
+        }
+        return;
+      }
+      const outcome = await queue.failAndRetry(db, job, message);
+      if (outcome === 'retrying') {
+        await db.updateTable('deployments').set({ status: 'queued' }).where('id', '=', deployment.id).execute();
+      } else if (outcome === 'dead') {
         await db
           .updateTable('deployments')
-          .set({ status: 'failed', error_code: err.code, error_phase: phase, error_message: message, finished_at: finishedAt })
+          .set({ status: 'failed', error_code: 'INTERNAL', error_phase: phase, error_message: `Gave up after ${job.attempt} attempts: ${message}`, finished_at: finishedAt })
           .where('id', '=', deployment.id)
           .execute();
       }
-      return;
-    }
-    const outcome = await queue.failAndRetry(db, job, message);
-    if (outcome === 'retrying') {
-      await db.updateTable('deployments').set({ status: 'queued' }).where('id', '=', deployment.id).execute();
-    } else if (outcome === 'dead') {
-      await db
-        .updateTable('deployments')
-        .set({ status: 'failed', error_code: 'INTERNAL', error_phase: phase, error_message: `Gave up after ${job.attempt} attempts: ${message}`, finished_at: finishedAt })
-        .where('id', '=', deployment.id)
-        .execute();
-    }
-  });
+    },
+    { scope: deployment.project_id },
+  );
   deps.events.emit('deployment-changed', { deploymentId: deployment.id });
 }
 

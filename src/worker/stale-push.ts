@@ -40,8 +40,11 @@ async function staleForkReason(repoUrl: string, d: Deployment, signal: AbortSign
  * STALE_PUSH, or BUILD_SKIPPED for an ignored build step), in one transaction, and only while this worker still owns the job.
  */
 export async function recordStalePush(store: Store, queue: Queue, job: ClaimedJob, deployment: Deployment, reason: string, code: ErrorCode = 'STALE_PUSH', phase = 'fetch'): Promise<void> {
-  await store.tx(async (db) => {
-    if (!(await queue.complete(db, job))) return;
-    await db.updateTable('deployments').set({ status: 'canceled', error_code: code, error_phase: phase, error_message: reason, finished_at: Date.now() }).where('id', '=', deployment.id).execute();
-  });
+  await store.tx(
+    async (db) => {
+      if (!(await queue.complete(db, job))) return;
+      await db.updateTable('deployments').set({ status: 'canceled', error_code: code, error_phase: phase, error_message: reason, finished_at: Date.now() }).where('id', '=', deployment.id).execute();
+    },
+    { scope: deployment.project_id },
+  );
 }

@@ -82,8 +82,10 @@ async function start(): Promise<Server> {
   running = { dir, port: 0, base: '', template: '' };
   await sh('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
   const port = await freePort();
-  // durability off: a test server that loses its data on a crash loses nothing
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  // durability off: a test server that loses its data on a crash loses nothing. Benchmarks set
+  // SLIPWAY_PG_DURABLE=1 to measure with a production server's commit flushes.
+  const durability = process.env.SLIPWAY_PG_DURABLE === '1' ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${durability} -c max_connections=200`;
   await sh('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   const base = `postgres://postgres@127.0.0.1:${port}/`;
   running = { dir, port, base, template: 'slipway_template' };
