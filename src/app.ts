@@ -25,6 +25,7 @@ import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { openStore, type Store } from './store/index.js';
+import { checkPlatformKey } from './store/key-check.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
 
 export interface Slipway {
@@ -47,10 +48,14 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   if (config.roles.includes('worker')) checkGitHostConfig(config.gitHost);
   const { token: adminToken, file: adminTokenFile } = await loadAdminToken(config);
-  const platformKey = await loadSecretKey(join(config.dataDir, 'secret.key'));
+  const platformKey = await loadSecretKey(config.secretKeyFile);
   const box = new SecretBox(platformKey);
   // edge worker processes get their own pools (see startEdgeCluster below), so they do not count here
   const store = await openStore(config, { roles: config.edgeWorkers === 0 ? config.roles : config.roles.filter((r) => r !== 'edge') });
+  await checkPlatformKey(store.db, platformKey, config.secretKeyFile).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   // sandboxes run as another uid that may have to pass through the data dir (see sandbox/):
   // what must stay private is private by its own mode
   if (store.dialect === 'sqlite') for (const name of ['slipway.db', 'slipway.db-wal', 'slipway.db-shm']) await chmod(join(config.dataDir, name), 0o600).catch(() => undefined);
@@ -115,7 +120,14 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         listensPerWorker: https ? 2 : 1,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
         env: {
-          [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs, https: httpsConfig }),
+          [EDGE_CONFIG_ENV]: JSON.stringify({
+            dataDir: config.dataDir,
+            secretKeyFile: config.secretKeyFile,
+            databaseUrl: config.databaseUrl,
+            baseDomain: config.baseDomain,
+            standbyMs: config.serverStandbyMs,
+            https: httpsConfig,
+          }),
           ...(httpsPort === undefined ? {} : { [HTTPS_PORT_ENV]: String(httpsPort) }),
         },
       }).catch(async (error: unknown) => {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 
 /**
  * Encrypts secrets at rest (webhook secrets, environment variables) with AES-256-GCM under the
@@ -48,6 +48,9 @@ export function verifyGithubSignature(secret: string, body: Buffer, header: stri
  */
 export async function loadSecretKey(file: string): Promise<Buffer> {
   try {
+    // project code runs as other users: a key they could read would open every secret
+    const { mode } = await stat(file);
+    if ((mode & 0o077) !== 0) throw new Error(`${file} can be read by other users (mode ${(mode & 0o777).toString(8)}); make it private with: chmod 600 ${file}`);
     const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
     if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte key; restore it from a backup (secrets encrypted under it cannot be read without it)`);
     return key;

@@ -45,6 +45,7 @@ export const UP_OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'data-dir': { type: 'string' },
+  'secret-key-file': { type: 'string' },
   'database-url': { type: 'string' },
   'blob-url': { type: 'string' },
   'base-domain': { type: 'string' },

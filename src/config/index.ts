@@ -24,6 +24,12 @@ export interface Config {
   readonly publicUrl: string;
   /** false when publicUrl is the default and should follow the port actually bound */
   readonly publicUrlSet: boolean;
+  /**
+   * SLIPWAY_SECRET_KEY_FILE / --secret-key-file: the platform key (secrets, certificate keys and
+   * session tickets are encrypted or derived with it), made on first start when missing. Every
+   * process of an installation needs the same key: default <dataDir>/secret.key.
+   */
+  readonly secretKeyFile: string;
   /** undefined: read or create <dataDir>/admin-token */
   readonly adminToken: string | undefined;
   /** SLIPWAY_ADMIN_EMAIL + SLIPWAY_ADMIN_PASSWORD: the first owner, made at the first start when no user exists */
@@ -236,6 +242,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     }),
     gitHost: parseGitHost(pick),
     dataDir,
+    secretKeyFile: resolve(pick('secret-key-file', 'SLIPWAY_SECRET_KEY_FILE') ?? resolve(dataDir, 'secret.key')),
     databaseUrl,
     blobUrl,
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),

@@ -15,8 +15,10 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, databaseUrl, baseDomain, standbyMs, https } = JSON.parse(raw) as {
+const { dataDir, secretKeyFile, databaseUrl, baseDomain, standbyMs, https } = JSON.parse(raw) as {
   dataDir: string;
+  /** the platform key's file (config.secretKeyFile) */
+  secretKeyFile: string;
   /** set: PostgreSQL (see openStore) */
   databaseUrl?: string;
   baseDomain: string;
@@ -28,7 +30,7 @@ const store = await openStore({ dataDir, databaseUrl }, { migrate: false, roles:
 let tls: EdgeTlsOptions | undefined;
 if (https !== undefined) {
   // each worker reads certificates from the store itself, decrypting with the platform key
-  const platformKey = await loadSecretKey(join(dataDir, 'secret.key'));
+  const platformKey = await loadSecretKey(secretKeyFile);
   const operator = https.tlsCertFile !== undefined && https.tlsKeyFile !== undefined ? { certFile: https.tlsCertFile, keyFile: https.tlsKeyFile } : undefined;
   tls = { source: createStoreTlsSource(store.db, new SecretBox(platformKey)), platformKey, ...(operator === undefined ? {} : { operator }) };
 }
