@@ -5,6 +5,7 @@ import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsC
 import { domainsCommand } from './domains.js';
 import { envCommand } from './env.js';
 import { createCommand, linkCommand, projectsCommand } from './projects.js';
+import { migrateDataCommand } from './migrate-data.js';
 import { upCommand } from './up.js';
 
 /**
@@ -30,6 +31,7 @@ export const commands: Record<string, Command | HandlerCommand | Handler> = {
   // kept for scripts written before `projects create` and `ls`
   create: createCommand,
   deployments: deploymentsCommand,
+  'migrate-data': migrateDataCommand,
   // people: users, login, logout, whoami, teams, members, tokens, audit (./accounts.ts)
   ...accountCommands,
 };

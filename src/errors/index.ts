@@ -64,6 +64,7 @@ export const ERRORS = {
   BLOB_MISMATCH: { status: 422, who: 'user', hint: 'The uploaded bytes do not hash to the name they were sent under: hash the file again (sha256, hex) and upload it once more.' },
   BLOBS_MISSING: { status: 422, who: 'user', hint: 'Upload the listed blobs first (PUT /api/v1/projects/<project>/blobs/<sha256>), then create the deployment again.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
+  BLOBS_DAMAGED: { status: 500, who: 'system', hint: 'Restore the named blob files from a backup, or redeploy the deployments that use them.' },
   WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },
   INTERNAL: { status: 500, who: 'system', hint: undefined },
 } as const satisfies Record<string, { status: number; who: 'user' | 'system'; hint: string | undefined }>;
