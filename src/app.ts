@@ -26,6 +26,7 @@ import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { openStore, type Store } from './store/index.js';
 import { checkPlatformKey } from './store/key-check.js';
+import { runAsLeader } from './store/leader.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
 
 export interface Slipway {
@@ -178,9 +179,12 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     const domainChecks = startDomainChecks(store, config);
     closers.push(() => domainChecks.stop());
     // certificates from the ACME CA for domains whose DNS is right, renewed before they expire
+    // (one api process of the installation at a time: two would order every certificate twice)
     if (config.httpsPort !== undefined && config.acme.directory !== undefined) {
-      const certificates = startCertificateManager({ db: store.db, box, config });
-      closers.push(() => certificates.close());
+      const certificates = runAsLeader({ databaseUrl: config.databaseUrl, name: 'certificates', log: (m) => console.error(`[acme] ${m}`) }, () =>
+        startCertificateManager({ db: store.db, box, config }),
+      );
+      closers.push(() => certificates.stop());
     }
   }
 
