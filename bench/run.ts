@@ -21,6 +21,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   api: async () => (await import('./api.js')).run,
   previews: async () => (await import('./previews.js')).run,
   queue: async () => (await import('./queue.js')).run,
+  'build-throughput': async () => (await import('./build-throughput.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {
