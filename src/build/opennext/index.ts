@@ -86,6 +86,12 @@ const OPENNEXT_SCRIPT = [
  */
 export async function buildForAws(req: AwsBuildRequest): Promise<AwsBuild> {
   const { zipDir, ...rest } = req;
+  if (req.settings.buildCommand !== undefined && req.settings.buildCommand.trim() !== '') {
+    // OpenNext runs the build itself; its own config file is where another command goes
+    req.log(
+      `Warning: the project's buildCommand "${req.settings.buildCommand}" is not used on the AWS target: OpenNext runs the "build" script (set buildCommand in open-next.config.ts to change that)`,
+    );
+  }
   const cli = openNextCli();
   const readOnly = await packageClosure(dirname(dirname(cli)));
   let openNextStart: number | undefined;
