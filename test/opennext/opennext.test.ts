@@ -98,6 +98,11 @@ test('the function zips are deterministic, within Lambda limits, and the assets 
       ['image', 'index.handler'],
     ],
   );
+  // OpenNext's default build answers buffered (a Function URL's InvokeMode BUFFERED)
+  assert.deepEqual(
+    aws.functions.map((f) => f.streaming),
+    [false, false],
+  );
   for (const fn of aws.functions) {
     assert.ok(fn.bytes > 100_000 && fn.bytes <= LAMBDA_ZIP_LIMIT, `${fn.name}: ${fn.bytes}`);
     assert.ok(fn.unzippedBytes > fn.bytes && fn.unzippedBytes <= LAMBDA_UNZIPPED_LIMIT);

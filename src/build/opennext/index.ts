@@ -17,6 +17,13 @@ export interface AwsBuildRequest extends Omit<BuildRequest, 'buildStep'> {
   zipDir: string;
 }
 
+/**
+ * One Lambda function of the build. What OpenNext's default build reads from its environment at
+ * run time, to set on the function: server: CACHE_BUCKET_NAME, CACHE_BUCKET_KEY_PREFIX and
+ * CACHE_BUCKET_REGION (the incremental cache: the `cacheDir` files uploaded under that prefix),
+ * CACHE_DYNAMO_TABLE (tag cache), REVALIDATION_QUEUE_URL and _REGION (ISR); image: BUCKET_NAME
+ * and BUCKET_KEY_PREFIX (where the assets are). Pages that need none of them render without.
+ */
 export interface AwsFunctionZip {
   /** server: every page, route handler and the middleware; image: `/_next/image` */
   name: 'server' | 'image';
@@ -27,6 +34,8 @@ export interface AwsFunctionZip {
   unzippedBytes: number;
   /** hex sha256 of the zip: the same build output gives the same zip */
   sha256: string;
+  /** OpenNext built it for response streaming: its Function URL needs InvokeMode RESPONSE_STREAM (the default build: false, BUFFERED) */
+  streaming: boolean;
 }
 
 export interface AwsBuild {
@@ -53,7 +62,7 @@ export interface AwsBuild {
 
 /** what OpenNext 4 writes in .open-next/open-next.output.json, the parts read here */
 interface OpenNextOutput {
-  origins?: Record<string, { type?: string; handler?: string; bundle?: string } | undefined>;
+  origins?: Record<string, { type?: string; handler?: string; bundle?: string; streaming?: boolean } | undefined>;
 }
 
 /** OpenNext's name of the function in open-next.output.json, and where it puts it when that file says nothing */
@@ -127,7 +136,7 @@ export async function buildForAws(req: AwsBuildRequest): Promise<AwsBuild> {
     const zipped = await zipFolder(bundle.path, zipPath);
     checkLambdaLimits(fn.name, zipped.bytes, zipped.unzippedBytes);
     const handler = typeof origin?.handler === 'string' ? origin.handler : 'index.handler';
-    functions.push({ name: fn.name, zipPath, handler, bytes: zipped.bytes, unzippedBytes: zipped.unzippedBytes, sha256: zipped.sha256 });
+    functions.push({ name: fn.name, zipPath, handler, bytes: zipped.bytes, unzippedBytes: zipped.unzippedBytes, sha256: zipped.sha256, streaming: origin?.streaming === true });
     req.log(`Packaged the ${fn.name} function: ${mb(zipped.bytes)} zipped, ${mb(zipped.unzippedBytes)} unzipped, ${zipped.files} files`);
   }
   const assets = await resolveBeneath(outputDir, 'assets', { follow: false });
