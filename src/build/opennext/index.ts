@@ -71,12 +71,16 @@ const FUNCTIONS = [
   { name: 'image', origin: 'imageOptimizer', fallback: 'image-optimization-function' },
 ] as const;
 
+const NOT_NEXT = 'Next.js is not installed in this project (no "next" among its dependencies): the AWS target builds Next.js apps with OpenNext';
+
 /**
  * OpenNext refuses to run without a next.config file, which a Next.js app does not need: an
- * empty one is written first. This runs in the sandbox, with OpenNext's CLI as $1 (no path is
+ * empty one is written first (after making sure it is a Next.js app, or OpenNext's own complaint
+ * would be a stack trace). This runs in the sandbox, with OpenNext's CLI as $1 (no path is
  * pasted into the script).
  */
 const OPENNEXT_SCRIPT = [
+  `node -e 'require.resolve("next/package.json", { paths: [process.cwd()] })' 2>/dev/null || { echo '${NOT_NEXT}'; exit 1; }`,
   'for f in next.config.ts next.config.mts next.config.cts next.config.js next.config.mjs next.config.cjs; do [ -e "$f" ] && exec node "$1" build; done',
   'echo "No next.config file: writing an empty next.config.mjs, which OpenNext needs"',
   "echo 'export default {};' > next.config.mjs",
