@@ -60,6 +60,9 @@ export interface AwsBuild {
   };
 }
 
+/** Lambda's Node.js handler setting: a module path below the function's root, a dot, an export name */
+const HANDLER = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.[A-Za-z_$][A-Za-z0-9_$]*$/;
+
 /** what OpenNext 4 writes in .open-next/open-next.output.json, the parts read here */
 interface OpenNextOutput {
   origins?: Record<string, { type?: string; handler?: string; bundle?: string; streaming?: boolean } | undefined>;
@@ -139,7 +142,8 @@ export async function buildForAws(req: AwsBuildRequest): Promise<AwsBuild> {
     const zipPath = join(zipDir, `${fn.name}.zip`);
     const zipped = await zipFolder(bundle.path, zipPath);
     checkLambdaLimits(fn.name, zipped.bytes, zipped.unzippedBytes);
-    const handler = typeof origin?.handler === 'string' ? origin.handler : 'index.handler';
+    // the output file is the build's (project code could have written it): only a plain `file.export` is taken
+    const handler = typeof origin?.handler === 'string' && HANDLER.test(origin.handler) ? origin.handler : 'index.handler';
     functions.push({ name: fn.name, zipPath, handler, bytes: zipped.bytes, unzippedBytes: zipped.unzippedBytes, sha256: zipped.sha256, streaming: origin?.streaming === true });
     req.log(`Packaged the ${fn.name} function: ${mb(zipped.bytes)} zipped, ${mb(zipped.unzippedBytes)} unzipped, ${zipped.files} files`);
   }
