@@ -11,7 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -114,12 +114,21 @@ process.on('message', async ({ id, event }) => {
 process.send({ ready: true });
 `;
 
-/** Unpack `zipPath` and start its handler in a child process with Lambda's usual variables plus `env`. */
-export async function startLambda(opts: { zipPath: string; handler: string; env?: Record<string, string> }): Promise<RunningLambda> {
+/**
+ * Unpack a function zip (a file, or its bytes as taken back out of a store) and start its handler
+ * in a child process with Lambda's usual variables plus `env`.
+ */
+export async function startLambda(opts: { zipPath: string; handler: string; env?: Record<string, string> } | { zip: Buffer; handler: string; env?: Record<string, string> }): Promise<RunningLambda> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-lambda-'));
   let child: ChildProcess | undefined;
   try {
-    const files = await unpackZip(opts.zipPath, dir);
+    let zipPath: string;
+    if ('zip' in opts) {
+      // beside the unpacked folder (not in it), removed once unpacked
+      zipPath = `${dir}.zip`;
+      await writeFile(zipPath, opts.zip);
+    } else zipPath = opts.zipPath;
+    const files = await unpackZip(zipPath, dir).finally(() => ('zip' in opts ? rm(zipPath, { force: true }) : undefined));
     const output: string[] = [];
     child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER], {
       cwd: dir,

@@ -133,7 +133,8 @@ test('a function over Lambda limits is a clear build error', () => {
 test('the server function answers Function URL events as the same app does behind Slipway', { timeout: 120_000 }, async () => {
   const server = aws.functions.find((f) => f.name === 'server');
   assert.ok(server !== undefined);
-  lambda = await startLambda({ zipPath: server.zipPath, handler: server.handler, env: { GREETING } });
+  // by its bytes, as a test of the AWS target takes the uploaded zip back out of the store
+  lambda = await startLambda({ zip: await readFile(server.zipPath), handler: server.handler, env: { GREETING } });
   standalone = await startStandalone(join(sourceDir, '.next', 'standalone'));
   // a Function URL is HTTPS only; the standalone server gets what Slipway's edge sends for a
   // plain-HTTP visit (with x-forwarded-proto https, next 15.5.28's standalone server sends a
