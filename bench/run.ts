@@ -22,6 +22,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   previews: async () => (await import('./previews.js')).run,
   queue: async () => (await import('./queue.js')).run,
   'build-throughput': async () => (await import('./build-throughput.js')).run,
+  opennext: async () => (await import('./opennext.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -87,7 +87,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     if (sandboxed) {
       box = await openSandbox({
         cwd: rootDir,
-        readOnly: node?.dir === undefined ? [] : [node.dir],
+        readOnly: [...(node?.dir === undefined ? [] : [node.dir]), ...(req.buildStep?.readOnly ?? [])],
         writable: [area, sourceDir, cacheDir],
         // a project cache placed inside the package-manager cache folder stays out of sight too
         masked: [...req.hiddenPaths, ...(cache.project === undefined ? [] : [cache.project.dir])],
@@ -179,9 +179,10 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
     // what the top of the project looked like before the build: only what it made is output (output-snapshot.ts)
     let built: OutputSnapshot | undefined = await snapshotOutputs(rootDir);
     // in a workspace: its dependencies first, then the package, with the repository's own tool (a buildCommand set replaces both)
-    const plan = workspace !== undefined && buildCommand === undefined ? workspaceBuild(workspace, log) : undefined;
+    const plan = workspace !== undefined && buildCommand === undefined && req.buildStep === undefined ? workspaceBuild(workspace, log) : undefined;
     for (const s of plan?.steps ?? []) await step(s.label, s.argv, s.cwd);
-    if (plan?.builtPackage === true) {
+    if (req.buildStep !== undefined) await step(req.buildStep.label, req.buildStep.argv);
+    else if (plan?.builtPackage === true) {
       // built above
     } else if (buildCommand !== undefined && buildCommand.trim() !== '') await step(buildCommand, ['sh', '-c', buildCommand]);
     else if (buildCommand === undefined && detected.hasBuildScript && framework.ignoreBuildScript !== true) await step([...detected.run, 'build'].join(' '), [...detected.run, 'build']);

@@ -45,6 +45,11 @@ export interface BuildRequest {
   node?: { cacheDir: string; setting?: string | undefined } | undefined;
   /** a shell command run before the install with the commit checked out; exit 0: skip this build (BUILD_SKIPPED) */
   ignoreCommand?: string | undefined;
+  /**
+   * runs instead of the build command, in the sandbox like it (OpenNext's build, which runs the
+   * project's build script itself); `readOnly`: folders of Slipway's own it needs, bound read-only
+   */
+  buildStep?: { label: string; argv: string[]; readOnly: string[] } | undefined;
 }
 
 export interface BuildLimits {

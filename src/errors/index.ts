@@ -56,6 +56,11 @@ export const ERRORS = {
   BUILD_TIMEOUT: { status: 422, who: 'user', hint: 'Make the build faster or raise the project build timeout (buildTimeoutSeconds).' },
   SERVER_UNHEALTHY: { status: 422, who: 'user', hint: 'Run the built server locally (e.g. node .next/standalone/server.js) and fix what its output shows; the alias stays where it was.' },
   OUTPUT_NOT_FOUND: { status: 422, who: 'user', hint: 'Set outputDirectory on the project to the folder your build writes.' },
+  FUNCTION_TOO_LARGE: {
+    status: 422,
+    who: 'user',
+    hint: 'Lambda takes a function of at most 50 MB zipped and 250 MB unzipped: move large dependencies out of the server bundle (serverExternalPackages, smaller packages) or deploy this project to the edge.',
+  },
   SITE_RULES: {
     status: 422,
     who: 'user',
