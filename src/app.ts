@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startCertificateManager } from './acme/index.js';
 import { buildApi } from './api/server.js';
 import { ensureFirstOwner } from './auth/index.js';
-import { LocalBlobStore } from './blobs/index.js';
+import { openBlobs } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
 import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
@@ -59,7 +59,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   if (swept.processes + swept.networks > 0) {
     console.error(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks`);
   }
-  const blobs = new LocalBlobStore(join(config.dataDir, 'blobs'));
+  // the directory <data-dir>/blobs, or the bucket of --blob-url (edge, runtime and worker through <data-dir>/blob-cache)
+  const opened = await openBlobs(config);
+  const blobs = opened.files;
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
   const events = new Events();
   const closers: Array<(graceMs: number) => Promise<void>> = [];
@@ -115,7 +117,15 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         listensPerWorker: https ? 2 : 1,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
         env: {
-          [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs, https: httpsConfig }),
+          [EDGE_CONFIG_ENV]: JSON.stringify({
+            dataDir: config.dataDir,
+            databaseUrl: config.databaseUrl,
+            blobUrl: config.blobUrl,
+            blobCacheMb: config.blobCacheMb,
+            baseDomain: config.baseDomain,
+            standbyMs: config.serverStandbyMs,
+            https: httpsConfig,
+          }),
           ...(httpsPort === undefined ? {} : { [HTTPS_PORT_ENV]: String(httpsPort) }),
         },
       }).catch(async (error: unknown) => {
@@ -145,7 +155,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       config,
       store,
       queue,
-      blobs,
+      blobs: opened.store,
       box,
       events,
       adminToken,
@@ -190,6 +200,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     close(graceMs = config.shutdownGraceMs) {
       closed ??= (async () => {
         for (const close of closers) await close(graceMs);
+        await opened.close();
         await store.close();
       })();
       return closed;

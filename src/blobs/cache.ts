@@ -4,7 +4,7 @@ import { readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore } from './index.js';
+import type { BlobStore, FileBlobStore } from './index.js';
 import { isBlobIntegrityError } from './integrity.js';
 import type { LocalBlobStore } from './local.js';
 import { isBlobHash } from '../manifest/index.js';
@@ -15,7 +15,7 @@ import { isBlobHash } from '../manifest/index.js';
  * ask at the same moment) and kept; writes go to the remote and the directory. When the
  * directory holds more than `capBytes`, the least recently read blobs are deleted.
  */
-export class CachedBlobStore implements BlobStore {
+export class CachedBlobStore implements FileBlobStore {
   /** hash -> size; Map order is the LRU order (oldest first): a read moves the hash to the end */
   private readonly entries = new Map<string, number>();
   private total = 0;
@@ -50,6 +50,10 @@ export class CachedBlobStore implements BlobStore {
     const stored = await this.remote.putFile(hash, filePath);
     await this.keep(hash, () => this.local.putFile(hash, filePath));
     return stored;
+  }
+
+  async localPath(hash: string): Promise<string | undefined> {
+    return (await this.fill(hash)) ? this.local.pathOf(hash) : undefined;
   }
 
   async get(hash: string): Promise<Buffer | undefined> {
@@ -89,9 +93,20 @@ export class CachedBlobStore implements BlobStore {
   /** true when the blob is in the directory (fetched now if needed), false when the remote has none either */
   private async fill(hash: string): Promise<boolean> {
     await this.init();
-    if (this.entries.has(hash) && (await this.local.has(hash))) {
-      this.touch(hash);
-      return true;
+    if (await this.local.has(hash)) {
+      if (this.entries.has(hash)) {
+        this.touch(hash);
+        return true;
+      }
+      // another process sharing the directory (an edge worker, the worker role) filled it:
+      // count it here too instead of fetching it again (unless it is evicted right now)
+      if (
+        await this.keep(hash, async () => {}).then(
+          () => true,
+          () => false,
+        )
+      )
+        return true;
     }
     let filling = this.filling.get(hash);
     if (filling === undefined) {

@@ -1,15 +1,44 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import type { BlobStore } from './index.js';
+import { CachedBlobStore } from './cache.js';
+import type { BlobStore, FileBlobStore } from './index.js';
 import { LocalBlobStore } from './local.js';
-import { S3BlobStore } from './s3.js';
+import type { S3BlobStore } from './s3.js';
 import { parseS3Url } from './s3-url.js';
 
+/** The blob stores one process uses, opened once from its config (see openBlobs). */
+export interface OpenedBlobs {
+  /** where the api writes and reads: the directory, or the bucket itself (no local copies) */
+  readonly store: BlobStore;
+  /**
+   * what the edge, the runtime and the worker use: the same directory, or the bucket read
+   * through the bounded local cache <dataDir>/blob-cache (a hot site never waits on the bucket,
+   * a cold edge fills it on demand; the worker's uploads land there too, so its server check
+   * runs from local files)
+   */
+  readonly files: FileBlobStore;
+  /** the bucket when SLIPWAY_BLOB_URL is set: build caches are shared through it */
+  readonly remote: S3BlobStore | undefined;
+  /** closes the bucket's sockets and temp files */
+  close(): Promise<void>;
+}
+
 /**
- * The blob store a config asks for: the directory <dataDir>/blobs by default, the S3 bucket of
- * SLIPWAY_BLOB_URL when set. (Edge, runtime and worker still take a LocalBlobStore directly.)
+ * The blob stores a config asks for. With no blob URL, one LocalBlobStore on <dataDir>/blobs
+ * serves every role, exactly as a single machine always did: no cache layer, no extra copies.
+ *
+ * @example
+ * const blobs = await openBlobs(config); // config.blobUrl = 's3://slipway/prod?region=eu-west-1'
+ * await blobs.files.localPath(hash); // a local file, fetched from the bucket if needed
  */
-export function openBlobStore(config: Pick<Config, 'dataDir' | 'blobUrl'>): BlobStore {
-  if (config.blobUrl === undefined) return new LocalBlobStore(join(config.dataDir, 'blobs'));
-  return new S3BlobStore(parseS3Url(config.blobUrl));
+export async function openBlobs(config: Pick<Config, 'dataDir' | 'blobUrl' | 'blobCacheMb'>): Promise<OpenedBlobs> {
+  if (config.blobUrl === undefined) {
+    const local = new LocalBlobStore(join(config.dataDir, 'blobs'));
+    return { store: local, files: local, remote: undefined, close: async () => {} };
+  }
+  // the AWS SDK loads only in processes that use a bucket
+  const { S3BlobStore } = await import('./s3.js');
+  const remote = new S3BlobStore(parseS3Url(config.blobUrl));
+  const files = new CachedBlobStore(remote, new LocalBlobStore(join(config.dataDir, 'blob-cache')), config.blobCacheMb * 1024 * 1024);
+  return { store: remote, files, remote, close: () => remote.close() };
 }

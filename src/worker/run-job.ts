@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageOutput, packageServer } from '../artifact/index.js';
-import { isBlobIntegrityError, LocalBlobStore, type BlobStore } from '../blobs/index.js';
+import { isBlobIntegrityError, type FileBlobStore } from '../blobs/index.js';
 import { runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
@@ -23,7 +23,8 @@ import { recordStalePush, stalePushReason } from './stale-push.js';
 export interface JobDeps {
   store: Store;
   queue: Queue;
-  blobs: BlobStore;
+  /** the directory store, or the bucket through the local blob cache (the server check runs from local files) */
+  blobs: FileBlobStore;
   config: Config;
   events: Events;
   /** decrypts the deployment's variables for its build and its server check */
@@ -307,7 +308,6 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
  * crashes or never listens fails the deployment here, with its output, and no alias moves.
  */
 async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
-  if (!(deps.blobs instanceof LocalBlobStore)) throw new Error('server deployments need the local blob store');
   const runtime = new Runtime({
     blobs: deps.blobs,
     dir: join(deps.config.dataDir, 'runtime'),

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CachedBlobStore } from '../../src/blobs/cache.js';
 import { type BlobStore, isBlobIntegrityError, LocalBlobStore, sha256 } from '../../src/blobs/index.js';
-import { openBlobStore } from '../../src/blobs/open.js';
+import { openBlobs } from '../../src/blobs/open.js';
 import { S3BlobStore } from '../../src/blobs/s3.js';
 import { loadConfig } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/index.js';
@@ -208,19 +208,27 @@ async function collect(stream: NodeJS.ReadableStream | undefined): Promise<Buffe
 }
 
 describe('SLIPWAY_BLOB_URL', () => {
-  it('selects the S3 store from an s3:// URL and the directory by default', () => {
-    const config = loadConfig({ 'data-dir': '/tmp/x', 'blob-url': 's3://my-bucket/site/blobs?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=1' }, {});
-    const store = openBlobStore(config);
+  it('selects the S3 store from an s3:// URL, read through the blob cache, and the directory by default', async () => {
+    const config = loadConfig({ 'data-dir': '/tmp/x', 'blob-url': 's3://my-bucket/site/blobs?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=1', 'blob-cache-mb': '64' }, {});
+    const opened = await openBlobs(config);
+    const store = opened.store;
     assert.ok(store instanceof S3BlobStore);
     assert.deepEqual(store.location, { bucket: 'my-bucket', prefix: 'site/blobs/', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: true });
-    store.client.destroy();
+    // the edge, runtime and worker read the same bucket through a bounded directory of local copies
+    assert.ok(opened.files instanceof CachedBlobStore);
+    assert.equal(opened.files.remote, store);
+    assert.equal(opened.files.local.root, '/tmp/x/blob-cache');
+    assert.equal(opened.files.capBytes, 64 * 1024 * 1024);
+    await opened.close();
     const fromEnv = loadConfig({ 'data-dir': '/tmp/x' }, { SLIPWAY_BLOB_URL: 's3://other-bucket' });
-    const aws = openBlobStore(fromEnv) as S3BlobStore;
-    assert.deepEqual(aws.location, { bucket: 'other-bucket', prefix: '', endpoint: undefined, region: 'us-east-1', forcePathStyle: false });
-    aws.client.destroy();
-    const local = openBlobStore(loadConfig({ 'data-dir': '/tmp/x' }, {}));
-    assert.ok(local instanceof LocalBlobStore);
-    assert.equal(local.root, '/tmp/x/blobs');
+    const aws = await openBlobs(fromEnv);
+    assert.deepEqual((aws.store as S3BlobStore).location, { bucket: 'other-bucket', prefix: '', endpoint: undefined, region: 'us-east-1', forcePathStyle: false });
+    await aws.close();
+    const local = await openBlobs(loadConfig({ 'data-dir': '/tmp/x' }, {}));
+    assert.ok(local.store instanceof LocalBlobStore);
+    // no blob URL: one directory for every role, no cache layer
+    assert.equal(local.files, local.store);
+    assert.equal(local.store.root, '/tmp/x/blobs');
   });
 
   for (const bad of ['https://bucket/x', 's3://AK:SECRET@bucket', 's3://b', 's3://bucket?endpoint=ftp://x', 's3://bucket?regoin=eu', 's3://bucket?forcePathStyle=yes']) {
