@@ -68,7 +68,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
 
   let worker: WorkerHandle | undefined;
   if (config.roles.includes('worker') && config.buildConcurrency > 0) {
-    worker = startWorker({ store, queue, blobs, config, events, box });
+    worker = startWorker({ store, queue, blobs, sharedCacheBlobs: opened.remote, config, events, box });
     const w = worker;
     closers.push((grace) => w.stop(grace));
   }

@@ -1,8 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageOutput, packageServer } from '../artifact/index.js';
-import { isBlobIntegrityError, type FileBlobStore } from '../blobs/index.js';
-import { runBuild } from '../build/index.js';
+import { isBlobIntegrityError, type BlobStore, type FileBlobStore } from '../blobs/index.js';
+import { createSharedBuildCache, runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
 import { aliasTarget, getDeployment, moveAliasForward, movePreviewAliases, PRODUCTION, serverSettingsOf, type DeploymentServerSettings } from '../deployments/index.js';
@@ -25,6 +25,8 @@ export interface JobDeps {
   queue: Queue;
   /** the directory store, or the bucket through the local blob cache (the server check runs from local files) */
   blobs: FileBlobStore;
+  /** the bucket when --blob-url is set: build caches are shared through it with the other workers */
+  sharedCacheBlobs?: BlobStore | undefined;
   config: Config;
   events: Events;
   /** decrypts the deployment's variables for its build and its server check */
@@ -125,7 +127,10 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       // one project plant a package manager or a package that another project's build then runs
       cacheDir: packageCacheDir(config.dataDir, project.id),
       // per project too, and never seen by the build (restored and saved outside the sandbox)
-      cache: { dir: join(config.dataDir, 'project-cache', project.id) },
+      cache: {
+        dir: join(config.dataDir, 'project-cache', project.id),
+        shared: deps.sharedCacheBlobs === undefined ? undefined : createSharedBuildCache({ db: deps.store.db, blobs: deps.sharedCacheBlobs, projectId: project.id, log: logs.line }),
+      },
       hiddenPaths: [config.dataDir],
       scratchDir: workDir,
       diskLimitMb: workspace.capped ? diskMb : undefined,
