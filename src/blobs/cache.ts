@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -165,6 +165,8 @@ export class CachedBlobStore implements FileBlobStore {
   /** counts what an earlier process left in the directory, oldest access first */
   private init(): Promise<void> {
     this.ready ??= (async () => {
+      // fills write their temp files here before the blob store has made any folder
+      await mkdir(this.local.root, { recursive: true });
       const found: { hash: string; size: number; at: number }[] = [];
       const shards = await readdir(this.local.root).catch(() => [] as string[]);
       for (const shard of shards) {
