@@ -53,7 +53,12 @@ export class CachedBlobStore implements FileBlobStore {
   }
 
   async localPath(hash: string): Promise<string | undefined> {
-    return (await this.fill(hash)) ? this.local.pathOf(hash) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (!(await this.fill(hash))) return undefined;
+      // the caller links or copies it right away: make sure it is there now
+      if ((await this.local.has(hash)) || attempt > 0) return this.local.pathOf(hash);
+      await this.drop(hash);
+    }
   }
 
   async get(hash: string): Promise<Buffer | undefined> {
@@ -93,20 +98,20 @@ export class CachedBlobStore implements FileBlobStore {
   /** true when the blob is in the directory (fetched now if needed), false when the remote has none either */
   private async fill(hash: string): Promise<boolean> {
     await this.init();
+    // counted here: no stat on the hot path; a reader that then finds the file gone (another
+    // process sharing the folder evicted it) drops the entry and fills again
+    if (this.entries.has(hash)) {
+      this.touch(hash);
+      return true;
+    }
+    // another process sharing the directory (an edge worker, the worker role) filled it:
+    // count it here too instead of fetching it again (unless it is evicted right now)
     if (await this.local.has(hash)) {
-      if (this.entries.has(hash)) {
-        this.touch(hash);
-        return true;
-      }
-      // another process sharing the directory (an edge worker, the worker role) filled it:
-      // count it here too instead of fetching it again (unless it is evicted right now)
-      if (
-        await this.keep(hash, async () => {}).then(
-          () => true,
-          () => false,
-        )
-      )
-        return true;
+      const adopted = await this.keep(hash, async () => {}).then(
+        () => true,
+        () => false,
+      );
+      if (adopted) return true;
     }
     let filling = this.filling.get(hash);
     if (filling === undefined) {
