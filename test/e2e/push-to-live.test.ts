@@ -20,7 +20,7 @@ const run = promisify(execFile);
 interface Backends {
   name: string;
   skip: string | false;
-  /** the flags that select the backends (started on first use) */
+  /** the flags that select the backends (started on first use, the same ones after) */
   flags(): Promise<string[]>;
   env: Record<string, string>;
   /** which folders of the data dir hold blobs, and how many objects the bucket has */
@@ -46,14 +46,18 @@ const embedded: Backends = {
 function scaleOut(): Backends {
   let s3: RunningS3 | undefined;
   let db: { url: string; drop: () => Promise<void> } | undefined;
+  let started: Promise<string[]> | undefined;
   return {
     name: 'PostgreSQL + S3',
     skip: postgresSkip,
-    async flags() {
-      useS3rverCredentials();
-      s3 = await startS3rver();
-      db = await freshPostgres();
-      return ['--database-url', db.url, '--blob-url', `s3://${s3.bucket}/e2e?endpoint=${s3.endpoint}&forcePathStyle=1`, '--blob-cache-mb', '64'];
+    flags() {
+      started ??= (async () => {
+        useS3rverCredentials();
+        s3 = await startS3rver();
+        db = await freshPostgres();
+        return ['--database-url', db.url, '--blob-url', `s3://${s3.bucket}/e2e?endpoint=${s3.endpoint}&forcePathStyle=1`, '--blob-cache-mb', '64'];
+      })();
+      return started;
     },
     // the AWS chain reads these in the slipway process
     env: { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
@@ -237,6 +241,32 @@ for (const backend of [embedded, scaleOut()]) {
       assert.match(rolled.stdout, /Rolled back: production of site now serves d[a-z0-9]{11}/);
       await assert.rejects(cli('deploy', '--project', 'nope'), (err: { stderr: string }) => /Error: No project named "nope"/.test(err.stderr) && /Hint:/.test(err.stderr));
     });
+
+    // on one machine there is no other machine's edge to start
+    if (backend !== embedded)
+      test('an edge on another machine (its own empty data dir) serves the site from the bucket', async () => {
+        const edgeDir = join(dir.path, 'edge-machine');
+        // the same database and bucket, nothing else in common
+        const edge = await startSlipwayProcess(edgeDir, ['--roles', 'edge', '--edge-workers', '1', ...(await backend.flags())], backend.env);
+        try {
+          const there = await edgeGet(slipway.edgePort, host, '/');
+          const page = await waitFor(
+            'the new edge to serve production',
+            async () => {
+              const r = await edgeGet(edge.edgePort, host, '/');
+              return r.status === 200 ? r : undefined;
+            },
+            5000,
+          );
+          assert.equal(page.text, there.text);
+          assert.equal(page.headers['x-slipway-deployment'], there.headers['x-slipway-deployment']);
+          const at = await backend.blobsAt(edgeDir);
+          assert.equal(at.folder, 0, 'no blobs folder on the edge machine');
+          assert.ok(at.cache > 0, 'its blob cache filled on demand');
+        } finally {
+          await edge.stop();
+        }
+      });
 
     test('the blobs are where the backend keeps them', async () => {
       const at = await backend.blobsAt(join(dir.path, 'data'));
