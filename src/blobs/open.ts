@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { CachedBlobStore } from './cache.js';
@@ -12,7 +13,7 @@ export interface OpenedBlobs {
   readonly store: BlobStore;
   /**
    * what the edge, the runtime and the worker use: the same directory, or the bucket read
-   * through the bounded local cache <dataDir>/blob-cache (a hot site never waits on the bucket,
+   * through the bounded local cache <dataDir>/blob-cache/<bucket id> (a hot site never waits on the bucket,
    * a cold edge fills it on demand; the worker's uploads land there too, so its server check
    * runs from local files)
    */
@@ -38,7 +39,14 @@ export async function openBlobs(config: Pick<Config, 'dataDir' | 'blobUrl' | 'bl
   }
   // the AWS SDK loads only in processes that use a bucket
   const { S3BlobStore } = await import('./s3.js');
-  const remote = new S3BlobStore(parseS3Url(config.blobUrl));
-  const files = new CachedBlobStore(remote, new LocalBlobStore(join(config.dataDir, 'blob-cache')), config.blobCacheMb * 1024 * 1024);
+  const location = parseS3Url(config.blobUrl);
+  const remote = new S3BlobStore(location);
+  // a folder per bucket and prefix: the cache answers has() from what it holds, which must be
+  // in *this* bucket (a data dir pointed at another bucket starts a folder of its own)
+  const id = createHash('sha256')
+    .update(`${location.endpoint ?? 'aws'} ${location.bucket} ${location.prefix}`)
+    .digest('hex')
+    .slice(0, 12);
+  const files = new CachedBlobStore(remote, new LocalBlobStore(join(config.dataDir, 'blob-cache', id)), config.blobCacheMb * 1024 * 1024);
   return { store: remote, files, remote, close: () => remote.close() };
 }

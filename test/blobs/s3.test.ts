@@ -217,7 +217,10 @@ describe('SLIPWAY_BLOB_URL', () => {
     // the edge, runtime and worker read the same bucket through a bounded directory of local copies
     assert.ok(opened.files instanceof CachedBlobStore);
     assert.equal(opened.files.remote, store);
-    assert.equal(opened.files.local.root, '/tmp/x/blob-cache');
+    assert.match(opened.files.local.root, /^\/tmp\/x\/blob-cache\/[0-9a-f]{12}$/);
+    const otherBucket = await openBlobs({ ...config, blobUrl: 's3://my-bucket/other-prefix?endpoint=http://127.0.0.1:9000' });
+    assert.notEqual((otherBucket.files as CachedBlobStore).local.root, opened.files.local.root, 'another bucket or prefix: another folder');
+    await otherBucket.close();
     assert.equal(opened.files.capBytes, 64 * 1024 * 1024);
     await opened.close();
     const fromEnv = loadConfig({ 'data-dir': '/tmp/x' }, { SLIPWAY_BLOB_URL: 's3://other-bucket' });
