@@ -130,7 +130,8 @@ export class CachedBlobStore implements FileBlobStore {
     try {
       await this.keep(hash, async () => {
         await pipeline(source, createWriteStream(tmp, { mode: 0o600 }));
-        await this.local.putFile(hash, tmp);
+        // written under the folder: renamed into place, not copied once more
+        await this.local.moveIn(hash, tmp);
       });
     } finally {
       await rm(tmp, { force: true });

@@ -53,6 +53,15 @@ export class LocalBlobStore implements FileBlobStore {
     return this.write(hash, (tmp) => copyFile(filePath, tmp));
   }
 
+  /**
+   * Store a file that is already on this file system (e.g. under `root`) by renaming it into
+   * place instead of copying; when the blob is already stored the file is left where it is
+   * (false). The caller vouches the hash is right.
+   */
+  async moveIn(hash: string, filePath: string): Promise<boolean> {
+    return this.write(hash, (tmp) => rename(filePath, tmp));
+  }
+
   async get(hash: string): Promise<Buffer | undefined> {
     let bytes: Buffer;
     try {
