@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startCertificateManager } from './acme/index.js';
 import { buildApi } from './api/server.js';
 import { ensureFirstOwner } from './auth/index.js';
-import { openBlobs } from './blobs/index.js';
+import { checkBucket, openBlobs } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
 import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
@@ -61,6 +61,12 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   }
   // the directory <data-dir>/blobs, or the bucket of --blob-url (edge, runtime and worker through <data-dir>/blob-cache)
   const opened = await openBlobs(config);
+  if (opened.remote !== undefined)
+    await checkBucket(opened.remote).catch(async (err: unknown) => {
+      await opened.close();
+      await store.close();
+      throw err;
+    });
   const blobs = opened.files;
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
   const events = new Events();

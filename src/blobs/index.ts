@@ -42,4 +42,4 @@ export { LocalBlobStore } from './local.js';
 export { sha256, sha256File } from './hash.js';
 export { BlobIntegrityError, isBlobIntegrityError } from './integrity.js';
 export { CachedBlobStore } from './cache.js';
-export { openBlobs, type OpenedBlobs } from './open.js';
+export { checkBucket, openBlobs, type OpenedBlobs } from './open.js';

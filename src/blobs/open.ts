@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
+import { AppError } from '../errors/index.js';
 import { CachedBlobStore } from './cache.js';
 import type { BlobStore, FileBlobStore } from './index.js';
 import { LocalBlobStore } from './local.js';
@@ -49,4 +50,21 @@ export async function openBlobs(config: Pick<Config, 'dataDir' | 'blobUrl' | 'bl
     .slice(0, 12);
   const files = new CachedBlobStore(remote, new LocalBlobStore(join(config.dataDir, 'blob-cache', id)), config.blobCacheMb * 1024 * 1024);
   return { store: remote, files, remote, close: () => remote.close() };
+}
+
+/**
+ * At start-up: a bucket that does not exist, or that these credentials may not use, stops the
+ * start with what is wrong; one that cannot be reached right now is only reported (an edge with
+ * a warm blob cache can serve meanwhile, and every read retries).
+ */
+export async function checkBucket(remote: S3BlobStore, report: (line: string) => void = console.error): Promise<void> {
+  const probe = await remote.probe();
+  if (probe.ok) return;
+  if (!probe.definite) {
+    report(`Warning: the blob bucket cannot be reached now (${probe.message}); starting anyway`);
+    return;
+  }
+  throw new AppError('CONFIG', `--blob-url (SLIPWAY_BLOB_URL) names a bucket this process cannot use: ${probe.message}.`, {
+    hint: 'Create the bucket, and give the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the instance role) s3:GetObject, s3:PutObject and s3:ListBucket on it.',
+  });
 }

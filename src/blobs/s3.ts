@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { isBlobHash } from '../manifest/index.js';
 import type { BlobStore } from './index.js';
@@ -68,6 +68,20 @@ export class S3BlobStore implements BlobStore {
   keyOf(hash: string): string {
     if (!isBlobHash(hash)) throw new Error(`not a blob hash: ${hash}`);
     return `${this.location.prefix}${hash.slice(0, 2)}/${hash}`;
+  }
+
+  /**
+   * Whether the bucket exists and these credentials may use it (HeadBucket). `definite`: the
+   * server said no (missing bucket, denied); otherwise it could not be asked (down, unreachable).
+   */
+  async probe(): Promise<{ ok: true } | { ok: false; definite: boolean; message: string }> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }));
+      return { ok: true };
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      return { ok: false, definite: status !== undefined && status >= 400 && status < 500, message: this.failed('HeadBucket', '(the bucket)', err).message };
+    }
   }
 
   async has(hash: string): Promise<boolean> {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CachedBlobStore } from '../../src/blobs/cache.js';
 import { type BlobStore, isBlobIntegrityError, LocalBlobStore, sha256 } from '../../src/blobs/index.js';
-import { openBlobs } from '../../src/blobs/open.js';
+import { checkBucket, openBlobs } from '../../src/blobs/open.js';
 import { S3BlobStore } from '../../src/blobs/s3.js';
 import { loadConfig } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/index.js';
@@ -111,6 +111,24 @@ describe('S3 blob store on s3rver', () => {
     const store = s3Store(gone, tmp.path, { maxAttempts: 1 });
     stores.push(store);
     await assert.rejects(store.has(sha256('x')), /S3 blob store http:\/\/127\.0\.0\.1:\d+, bucket slipway-test: HeadObject of .* failed \(.*ECONNREFUSED/);
+  });
+
+  it('at start-up a missing bucket stops with a CONFIG error, an unreachable one is only reported', async () => {
+    const fine = s3Store(s3, tmp.path);
+    stores.push(fine);
+    const lines: string[] = [];
+    await checkBucket(fine, (l) => lines.push(l));
+    assert.deepEqual(lines, []);
+    const missing = new S3BlobStore({ ...fine.location, bucket: 'no-such-bucket' });
+    stores.push(missing);
+    await assert.rejects(checkBucket(missing), (err: unknown) => err instanceof AppError && err.code === 'CONFIG' && /no-such-bucket/.test(err.message) && /s3:ListBucket/.test(err.hint ?? ''));
+    const gone = await startS3rver();
+    await gone.cleanup();
+    const unreachable = s3Store(gone, tmp.path, { maxAttempts: 1 });
+    stores.push(unreachable);
+    const reported: string[] = [];
+    await checkBucket(unreachable, (l) => reported.push(l));
+    assert.match(reported.join('\n'), /^Warning: the blob bucket cannot be reached now \(.*ECONNREFUSED.*\); starting anyway$/);
   });
 
   describe('with a local cache in front', () => {
