@@ -252,6 +252,17 @@ describe('SLIPWAY_BLOB_URL', () => {
     assert.equal(local.store.root, '/tmp/x/blobs');
   });
 
+  it('--blob-cache-mb (SLIPWAY_BLOB_CACHE_MB) takes a size in MiB, default 2048, and a bad one stops the start', () => {
+    assert.equal(loadConfig({}, {}).blobCacheMb, 2048);
+    assert.equal(loadConfig({}, { SLIPWAY_BLOB_CACHE_MB: '512' }).blobCacheMb, 512);
+    for (const bad of ['0', 'lots', '-5']) {
+      assert.throws(
+        () => loadConfig({ 'blob-cache-mb': bad }, {}),
+        (err: unknown) => err instanceof AppError && err.code === 'CONFIG' && /--blob-cache-mb \(SLIPWAY_BLOB_CACHE_MB\)/.test(err.message) && /--blob-cache-mb 2048/.test(err.hint ?? ''),
+      );
+    }
+  });
+
   for (const bad of ['https://bucket/x', 's3://AK:SECRET@bucket', 's3://b', 's3://bucket?endpoint=ftp://x', 's3://bucket?regoin=eu', 's3://bucket?forcePathStyle=yes']) {
     it(`stops the start with a CONFIG error showing a valid example: ${bad}`, () => {
       assert.throws(
