@@ -40,15 +40,8 @@ const opened = await openBlobs({ dataDir, blobUrl, blobCacheMb });
 // the primary runs the node's one server per SSR deployment (see serveRuntime); this process
 // asks it for the port and proxies to it directly
 const servers = createRemoteGateway();
-await runEdgeWorker({
-  lookup: createStoreLookup(store, baseDomain),
-  blobs: opened.files,
-  pollMs: 10,
-  servers,
-  standbyMs,
-  ...(tls === undefined ? {} : { tls }),
-  onClose: async () => {
-    servers.close();
-    await opened.close();
-  },
-});
+const onClose = async () => {
+  servers.close();
+  await opened.close();
+};
+await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs: opened.files, pollMs: 10, servers, standbyMs, ...(tls === undefined ? {} : { tls }), onClose });
