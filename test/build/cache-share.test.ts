@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -8,9 +8,11 @@ import { S3BlobStore } from '../../src/blobs/s3.js';
 import { openProjectCache, restoreDependencies, restoreFrameworkCache, saveDependencies, saveFrameworkCache, type ProjectCache } from '../../src/build/cache.js';
 import { unpackTree } from '../../src/build/cache-archive.js';
 import { createSharedBuildCache } from '../../src/build/cache-share.js';
+import { runBuild } from '../../src/build/index.js';
 import type { Store } from '../../src/store/index.js';
-import { type Backend, forEachBackend } from '../helpers/backends.js';
-import { tempDir } from '../helpers/paths.js';
+import { type Backend, forEachBackend, postgresBackend, sqliteBackend } from '../helpers/backends.js';
+import { postgresSkip } from '../helpers/postgres.js';
+import { fixturesDir, tempDir } from '../helpers/paths.js';
 import { type RunningS3, startS3rver, useS3rverCredentials } from '../helpers/s3rver.js';
 
 const run = promisify(execFile);
@@ -169,4 +171,54 @@ it('unpacking refuses members outside the folder and never writes through a link
   await run('tar', ['--append', '--file', through, '--directory', fileStage, 'a/planted']);
   await unpackTree(through, join(tmp.path, `into-${++counter}`)).catch(() => undefined);
   assert.deepEqual(await readdir(outside), [], 'nothing was written outside the target');
+});
+
+// The whole build, twice: worker A installs and shares; worker B (another data dir, the same
+// database and bucket) builds the same commit and installs nothing. One real `npm ci`.
+it('a second worker building the same dependency key restores the shared node_modules instead of installing', async () => {
+  const backend = postgresSkip === false ? postgresBackend : sqliteBackend;
+  const opened = await backend.open();
+  try {
+    await opened.store.db.insertInto('projects').values({ id: 'pb', name: 'pb', repo_url: 'x', production_branch: 'main', webhook_secret: 'x', created_at: 1 }).execute();
+    const build = async (name: string, db: Store) => {
+      const lines: string[] = [];
+      const data = join(tmp.path, `${name}-${++counter}`);
+      const sourceDir = join(data, 'src');
+      await cp(join(fixturesDir, 'cache-npm'), sourceDir, { recursive: true });
+      const shared = createSharedBuildCache({ db: db.db, blobs: bucket(`builds-${process.pid}/`), projectId: 'pb', log: (l) => lines.push(l) });
+      const result = await runBuild({
+        sourceDir,
+        settings: {},
+        env: {},
+        timeoutMs: 180_000,
+        log: (l) => lines.push(l),
+        cacheDir: join(data, 'pm-cache'),
+        hiddenPaths: [],
+        // the sharing happens outside any sandbox (restore and save are the worker's own steps)
+        sandbox: false,
+        cache: { dir: join(data, 'project-cache', 'pb'), shared },
+      });
+      return { result, lines };
+    };
+    const a = await build('worker-a', opened.store);
+    assert.equal(a.result.cache.dependencies, 'miss', a.lines.join('\n'));
+    assert.ok(
+      a.lines.some((l) => l.startsWith('Shared the node_modules cache with other workers')),
+      a.lines.join('\n'),
+    );
+    const b = await build('worker-b', await opened.another());
+    assert.equal(b.result.cache.dependencies, 'hit', b.lines.join('\n'));
+    assert.equal(b.result.cache.key, a.result.cache.key);
+    assert.ok(
+      b.lines.some((l) => l.startsWith('Fetched the shared node_modules')),
+      b.lines.join('\n'),
+    );
+    assert.ok(!b.lines.includes('Running "npm ci"'), 'worker B installed nothing');
+    assert.match(await readFile(join(a.result.outputDir, 'index.html'), 'utf8'), /isNumber\(5\)=true; semver=1\.2\.3,2\.0\.0; builds=1</);
+    // the fixture counts its builds in .next/cache: B's build saw A's framework cache
+    assert.match(await readFile(join(b.result.outputDir, 'index.html'), 'utf8'), /isNumber\(5\)=true; semver=1\.2\.3,2\.0\.0; builds=2</);
+    assert.equal(b.result.cache.frameworkCache, 'hit');
+  } finally {
+    await opened.cleanup();
+  }
 });
