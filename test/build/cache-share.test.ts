@@ -23,6 +23,7 @@ const KEY = 'a'.repeat(64);
 let s3: RunningS3;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let counter = 0;
+const buckets: S3BlobStore[] = [];
 
 before(async () => {
   useS3rverCredentials();
@@ -30,12 +31,16 @@ before(async () => {
   tmp = await tempDir('slipway-shared-cache-');
 });
 after(async () => {
+  for (const b of buckets) await b.close();
   await s3?.cleanup();
   await tmp?.cleanup();
 });
 
 function bucket(prefix: string): S3BlobStore {
-  return new S3BlobStore({ bucket: s3.bucket, prefix, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+  // its download folder inside ours; closed at the end (sockets, that folder)
+  const store = new S3BlobStore({ bucket: s3.bucket, prefix, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true }, { tmpDir: tmp.path });
+  buckets.push(store);
+  return store;
 }
 
 /** a checkout with an installed node_modules: plain files, an executable, a scoped package, a .bin link */
