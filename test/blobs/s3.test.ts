@@ -52,6 +52,27 @@ describe('S3 blob store on s3rver', () => {
     await tmp.cleanup();
   });
 
+  it('an upload right after has() said absent sends one HEAD, not two; a put of a stored blob still says so', async () => {
+    const store = s3Store(s3, tmp.path);
+    stores.push(store);
+    const heads: string[] = [];
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'HeadObjectCommand') heads.push(String((args.input as { Key?: string }).Key));
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const bytes = randomBytes(1000);
+    const hash = sha256(bytes);
+    assert.equal(await store.has(hash), false);
+    assert.equal(await store.put(hash, bytes), true);
+    assert.equal(heads.length, 1, 'the upload trusted the has() of a moment ago');
+    assert.equal(await store.put(hash, bytes), false, 'stored: the next put finds it');
+    assert.equal(heads.length, 2);
+    assert.deepEqual(await store.get(hash), bytes);
+  });
+
   it('marks objects with their sha256 and uploads a large file in 8 MiB parts', async () => {
     const store = s3Store(s3, tmp.path);
     stores.push(store);
