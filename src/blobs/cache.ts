@@ -9,6 +9,9 @@ import { isBlobIntegrityError } from './integrity.js';
 import type { LocalBlobStore } from './local.js';
 import { isBlobHash } from '../manifest/index.js';
 
+/** a fill's temp file untouched this long belongs to a process that died */
+const STALE_FILL_MS = 10 * 60_000;
+
 /**
  * A remote blob store (S3) with a bounded local directory of hot blobs in front: reads are
  * served from the directory, a cold blob is fetched from the remote once (however many readers
@@ -177,8 +180,13 @@ export class CachedBlobStore implements FileBlobStore {
       const shards = await readdir(this.local.root).catch(() => [] as string[]);
       for (const shard of shards) {
         if (!/^[0-9a-f]{2}$/.test(shard)) {
-          // a fill that a crash interrupted
-          if (shard.startsWith('fill-')) await rm(join(this.local.root, shard), { force: true });
+          // a fill that a crash interrupted; not one that another process sharing the folder
+          // is writing now (a live fill keeps its file's mtime fresh)
+          if (shard.startsWith('fill-')) {
+            const path = join(this.local.root, shard);
+            const s = await stat(path).catch(() => undefined);
+            if (s !== undefined && Date.now() - s.mtimeMs > STALE_FILL_MS) await rm(path, { force: true });
+          }
           continue;
         }
         for (const name of await readdir(join(this.local.root, shard)).catch(() => [] as string[])) {

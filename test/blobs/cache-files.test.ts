@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CachedBlobStore } from '../../src/blobs/cache.js';
 import { LocalBlobStore, sha256 } from '../../src/blobs/index.js';
@@ -59,6 +59,20 @@ describe('CachedBlobStore as a source of local files', () => {
     assert.deepEqual(await second.get(hash), bytes);
     assert.equal(second.fetches, 0);
     assert.equal(second.cachedBytes, bytes.length, 'and counts it against its cap');
+  });
+
+  it('at start a fill left by a dead process is cleared, one another process is writing is not', async () => {
+    const dir = join(tmp.path, `cache-${++counter}`);
+    await mkdir(dir, { recursive: true });
+    const dead = join(dir, `fill-${'a'.repeat(64)}.dead.tmp`);
+    const live = join(dir, `fill-${'b'.repeat(64)}.live.tmp`);
+    await writeFile(dead, 'half');
+    await writeFile(live, 'half');
+    const hourAgo = new Date(Date.now() - 60 * 60_000);
+    await utimes(dead, hourAgo, hourAgo);
+    const cache = cacheAt(dir);
+    await cache.has(sha256(Buffer.from('anything')));
+    assert.deepEqual((await readdir(dir)).sort(), [basename(live)]);
   });
 
   it('the runtime starts a server whose bundle only the bucket has, even with a cap far below the bundle', async () => {
