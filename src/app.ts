@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startCertificateManager } from './acme/index.js';
 import { buildApi } from './api/server.js';
 import { ensureFirstOwner } from './auth/index.js';
-import { LocalBlobStore } from './blobs/index.js';
+import { checkBucket, openBlobs } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
 import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
@@ -65,14 +65,22 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   if (swept.processes + swept.networks > 0) {
     console.error(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks`);
   }
-  const blobs = new LocalBlobStore(join(config.dataDir, 'blobs'));
+  // the directory <data-dir>/blobs, or the bucket of --blob-url (edge, runtime and worker through <data-dir>/blob-cache)
+  const opened = await openBlobs(config);
+  if (opened.remote !== undefined)
+    await checkBucket(opened.remote).catch(async (err: unknown) => {
+      await opened.close();
+      await store.close();
+      throw err;
+    });
+  const blobs = opened.files;
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
   const events = new Events();
   const closers: Array<(graceMs: number) => Promise<void>> = [];
 
   let worker: WorkerHandle | undefined;
   if (config.roles.includes('worker') && config.buildConcurrency > 0) {
-    worker = startWorker({ store, queue, blobs, config, events, box });
+    worker = startWorker({ store, queue, blobs, sharedCacheBlobs: opened.remote, config, events, box });
     const w = worker;
     closers.push((grace) => w.stop(grace));
   }
@@ -125,6 +133,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
             dataDir: config.dataDir,
             secretKeyFile: config.secretKeyFile,
             databaseUrl: config.databaseUrl,
+            blobUrl: config.blobUrl,
+            blobCacheMb: config.blobCacheMb,
             baseDomain: config.baseDomain,
             standbyMs: config.serverStandbyMs,
             https: httpsConfig,
@@ -158,7 +168,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       config,
       store,
       queue,
-      blobs,
+      blobs: opened.store,
       box,
       events,
       adminToken,
@@ -206,6 +216,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     close(graceMs = config.shutdownGraceMs) {
       closed ??= (async () => {
         for (const close of closers) await close(graceMs);
+        await opened.close();
         await store.close();
       })();
       return closed;

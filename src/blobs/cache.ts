@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore } from './index.js';
+import type { BlobStore, FileBlobStore } from './index.js';
 import { isBlobIntegrityError } from './integrity.js';
 import type { LocalBlobStore } from './local.js';
 import { isBlobHash } from '../manifest/index.js';
+
+/** a fill's temp file untouched this long belongs to a process that died */
+const STALE_FILL_MS = 10 * 60_000;
 
 /**
  * A remote blob store (S3) with a bounded local directory of hot blobs in front: reads are
@@ -15,7 +18,7 @@ import { isBlobHash } from '../manifest/index.js';
  * ask at the same moment) and kept; writes go to the remote and the directory. When the
  * directory holds more than `capBytes`, the least recently read blobs are deleted.
  */
-export class CachedBlobStore implements BlobStore {
+export class CachedBlobStore implements FileBlobStore {
   /** hash -> size; Map order is the LRU order (oldest first): a read moves the hash to the end */
   private readonly entries = new Map<string, number>();
   private total = 0;
@@ -50,6 +53,15 @@ export class CachedBlobStore implements BlobStore {
     const stored = await this.remote.putFile(hash, filePath);
     await this.keep(hash, () => this.local.putFile(hash, filePath));
     return stored;
+  }
+
+  async localPath(hash: string): Promise<string | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      if (!(await this.fill(hash))) return undefined;
+      // the caller links or copies it right away: make sure it is there now
+      if ((await this.local.has(hash)) || attempt > 0) return this.local.pathOf(hash);
+      await this.drop(hash);
+    }
   }
 
   async get(hash: string): Promise<Buffer | undefined> {
@@ -89,9 +101,20 @@ export class CachedBlobStore implements BlobStore {
   /** true when the blob is in the directory (fetched now if needed), false when the remote has none either */
   private async fill(hash: string): Promise<boolean> {
     await this.init();
-    if (this.entries.has(hash) && (await this.local.has(hash))) {
+    // counted here: no stat on the hot path; a reader that then finds the file gone (another
+    // process sharing the folder evicted it) drops the entry and fills again
+    if (this.entries.has(hash)) {
       this.touch(hash);
       return true;
+    }
+    // another process sharing the directory (an edge worker, the worker role) filled it:
+    // count it here too instead of fetching it again (unless it is evicted right now)
+    if (await this.local.has(hash)) {
+      const adopted = await this.keep(hash, async () => {}).then(
+        () => true,
+        () => false,
+      );
+      if (adopted) return true;
     }
     let filling = this.filling.get(hash);
     if (filling === undefined) {
@@ -110,7 +133,8 @@ export class CachedBlobStore implements BlobStore {
     try {
       await this.keep(hash, async () => {
         await pipeline(source, createWriteStream(tmp, { mode: 0o600 }));
-        await this.local.putFile(hash, tmp);
+        // written under the folder: renamed into place, not copied once more
+        await this.local.moveIn(hash, tmp);
       });
     } finally {
       await rm(tmp, { force: true });
@@ -150,12 +174,19 @@ export class CachedBlobStore implements BlobStore {
   /** counts what an earlier process left in the directory, oldest access first */
   private init(): Promise<void> {
     this.ready ??= (async () => {
+      // fills write their temp files here before the blob store has made any folder
+      await mkdir(this.local.root, { recursive: true });
       const found: { hash: string; size: number; at: number }[] = [];
       const shards = await readdir(this.local.root).catch(() => [] as string[]);
       for (const shard of shards) {
         if (!/^[0-9a-f]{2}$/.test(shard)) {
-          // a fill that a crash interrupted
-          if (shard.startsWith('fill-')) await rm(join(this.local.root, shard), { force: true });
+          // a fill that a crash interrupted; not one that another process sharing the folder
+          // is writing now (a live fill keeps its file's mtime fresh)
+          if (shard.startsWith('fill-')) {
+            const path = join(this.local.root, shard);
+            const s = await stat(path).catch(() => undefined);
+            if (s !== undefined && Date.now() - s.mtimeMs > STALE_FILL_MS) await rm(path, { force: true });
+          }
           continue;
         }
         for (const name of await readdir(join(this.local.root, shard)).catch(() => [] as string[])) {

@@ -25,6 +25,21 @@ export interface BlobStore {
   stream(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined>;
 }
 
+/**
+ * A blob store that can hand out a blob as a file on this machine: the runtime hard-links and
+ * copies server bundle files from it. The directory store is one; a remote store reaches it
+ * through the CachedBlobStore in front of it.
+ */
+export interface FileBlobStore extends BlobStore {
+  /**
+   * The path of the blob's read-only file here, fetched first when only the remote has it;
+   * undefined when no store has it. The file may be evicted later: link or copy it right away.
+   */
+  localPath(hash: string): Promise<string | undefined>;
+}
+
 export { LocalBlobStore } from './local.js';
 export { sha256, sha256File } from './hash.js';
 export { BlobIntegrityError, isBlobIntegrityError } from './integrity.js';
+export { CachedBlobStore } from './cache.js';
+export { checkBucket, openBlobs, type OpenedBlobs } from './open.js';

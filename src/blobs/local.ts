@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdir, open, readFile, rename, stat, writeFile, type F
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BlobStore } from './index.js';
+import type { FileBlobStore } from './index.js';
 import { sha256 } from './hash.js';
 import { BlobIntegrityError } from './integrity.js';
 import { isBlobHash } from '../manifest/index.js';
@@ -16,7 +16,7 @@ const MAX_VERIFIED = 100_000;
  * Each file is read-only (0444) from the moment it has its name: several deployments may share
  * its inode (the runtime hard-links bundle files), so nobody but root may write it.
  */
-export class LocalBlobStore implements BlobStore {
+export class LocalBlobStore implements FileBlobStore {
   /**
    * hash -> how its file looked when its bytes last hashed right (device, inode, size, mtime,
    * ctime in ns). Any write changes the ctime, which no one can set back, so a file that still
@@ -30,6 +30,10 @@ export class LocalBlobStore implements BlobStore {
   pathOf(hash: string): string {
     if (!isBlobHash(hash)) throw new Error(`not a blob hash: ${hash}`);
     return join(this.root, hash.slice(0, 2), hash);
+  }
+
+  async localPath(hash: string): Promise<string | undefined> {
+    return (await this.has(hash)) ? this.pathOf(hash) : undefined;
   }
 
   async has(hash: string): Promise<boolean> {
@@ -47,6 +51,15 @@ export class LocalBlobStore implements BlobStore {
 
   async putFile(hash: string, filePath: string): Promise<boolean> {
     return this.write(hash, (tmp) => copyFile(filePath, tmp));
+  }
+
+  /**
+   * Store a file that is already on this file system (e.g. under `root`) by renaming it into
+   * place instead of copying; when the blob is already stored the file is left where it is
+   * (false). The caller vouches the hash is right.
+   */
+  async moveIn(hash: string, filePath: string): Promise<boolean> {
+    return this.write(hash, (tmp) => rename(filePath, tmp));
   }
 
   async get(hash: string): Promise<Buffer | undefined> {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { isBlobHash } from '../manifest/index.js';
 import type { BlobStore } from './index.js';
@@ -16,6 +16,12 @@ import type { S3Location } from './s3-url.js';
 /** multipart part size (S3's minimum is 5 MiB); files up to this size go in one PutObject */
 const PART_SIZE = 8 * 1024 * 1024;
 const MAX_VERIFIED = 100_000;
+/**
+ * A has() that said absent this recently spares put() its own HEAD: uploads ask has() first
+ * (src/artifact), and a second round trip per new file only ever found another writer's
+ * identical bytes, which a PUT of the same content-addressed object leaves as they were.
+ */
+const ABSENT_FRESH_MS = 10_000;
 
 /** The bucket failed a request (unreachable, refused, denied): says which store, which operation, which blob. */
 export class BlobStoreError extends Error {
@@ -47,6 +53,8 @@ export interface S3BlobStoreOptions {
 export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
   private readonly verifiedEtag = new Map<string, string>();
+  /** hash -> when has() last found it absent */
+  private readonly absentAt = new Map<string, number>();
   private tmp: Promise<string> | undefined;
 
   constructor(
@@ -70,19 +78,37 @@ export class S3BlobStore implements BlobStore {
     return `${this.location.prefix}${hash.slice(0, 2)}/${hash}`;
   }
 
+  /**
+   * Whether the bucket exists and these credentials may use it (HeadBucket). `definite`: the
+   * server said no (missing bucket, denied); otherwise it could not be asked (down, unreachable).
+   */
+  async probe(): Promise<{ ok: true } | { ok: false; definite: boolean; message: string }> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }));
+      return { ok: true };
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      return { ok: false, definite: status !== undefined && status >= 400 && status < 500, message: this.failed('HeadBucket', '(the bucket)', err).message };
+    }
+  }
+
   async has(hash: string): Promise<boolean> {
     const Key = this.keyOf(hash);
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key }));
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
+      if (isNotFound(err)) {
+        if (this.absentAt.size >= MAX_VERIFIED) this.absentAt.clear();
+        this.absentAt.set(hash, Date.now());
+        return false;
+      }
       throw this.failed('HeadObject', Key, err);
     }
   }
 
   async put(hash: string, data: Buffer): Promise<boolean> {
-    if (await this.has(hash)) return false;
+    if (await this.storedAlready(hash)) return false;
     const Key = this.keyOf(hash);
     try {
       await this.client.send(
@@ -104,7 +130,7 @@ export class S3BlobStore implements BlobStore {
   async putFile(hash: string, filePath: string): Promise<boolean> {
     const { size } = await stat(filePath);
     if (size <= PART_SIZE) return this.put(hash, await readFile(filePath));
-    if (await this.has(hash)) return false;
+    if (await this.storedAlready(hash)) return false;
     const Key = this.keyOf(hash);
     const handle = await open(filePath, 'r');
     // an object only appears when CompleteMultipartUpload succeeds; on any failure the SDK
@@ -124,6 +150,17 @@ export class S3BlobStore implements BlobStore {
       await handle.close();
     }
     return true;
+  }
+
+  /** has(), unless has() found it absent a moment ago (see ABSENT_FRESH_MS) */
+  private async storedAlready(hash: string): Promise<boolean> {
+    const absent = this.absentAt.get(hash);
+    this.absentAt.delete(hash);
+    if (absent !== undefined && Date.now() - absent < ABSENT_FRESH_MS) return false;
+    const stored = await this.has(hash);
+    // once put, it is stored: this answer must not spare the next put's check
+    this.absentAt.delete(hash);
+    return stored;
   }
 
   async get(hash: string): Promise<Buffer | undefined> {

@@ -6,6 +6,7 @@ import { resolveBeneath } from '../beneath/index.js';
 import { copyTree, probeFileOp, type FileOp, type Owner } from './cache-tree.js';
 import type { LogFn } from './types.js';
 import { describeOp, formatBytes, makeParents, readJson, short, warnDropped } from './cache-util.js';
+import { pullShared, pushShared, type SharedBuildCache } from './cache-share.js';
 export { formatBytes, short } from './cache-util.js';
 
 /*
@@ -40,6 +41,8 @@ export interface ProjectCache {
   maxEntries: number;
   /** how files move between the cache and this build's checkout */
   op: FileOp;
+  /** the entries other workers saved (the blob store): a local miss looks there, a save shares (see cache-share.ts) */
+  shared?: SharedBuildCache | undefined;
 }
 
 export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
@@ -92,13 +95,17 @@ export interface CheckoutOptions {
   owner?: Owner | undefined;
 }
 
-export async function openProjectCache(options: { dir: string; maxBytes?: number | undefined; maxEntries?: number | undefined }, rootDir: string): Promise<ProjectCache> {
+export async function openProjectCache(
+  options: { dir: string; maxBytes?: number | undefined; maxEntries?: number | undefined; shared?: SharedBuildCache | undefined },
+  rootDir: string,
+): Promise<ProjectCache> {
   await Promise.all(['deps', 'framework', 'tmp'].map((name) => mkdir(join(options.dir, name), { recursive: true })));
   return {
     dir: options.dir,
     maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
     maxEntries: Math.max(1, options.maxEntries ?? DEFAULT_MAX_ENTRIES),
     op: await probeFileOp(join(options.dir, 'tmp'), rootDir),
+    shared: options.shared,
   };
 }
 
@@ -110,7 +117,9 @@ export async function openProjectCache(options: { dir: string; maxBytes?: number
  */
 export async function restoreDependencies(cache: ProjectCache, key: string, rootDir: string, log: LogFn, opts: CheckoutOptions = {}): Promise<{ files: number; ms: number } | undefined> {
   const entryDir = join(cache.dir, 'deps', key);
-  const info = await readEntry(entryDir);
+  let info = await readEntry(entryDir);
+  // not here: another worker may have saved it
+  if (info === undefined && (await pullShared(cache, 'deps', key, entryDir, log))) info = await readEntry(entryDir);
   if (info === undefined) return undefined;
   const { owner } = opts;
   if (owner !== undefined && info.readOnly !== true) {
@@ -230,6 +239,7 @@ export async function saveDependencies(
     const ms = Date.now() - started;
     const packages = saved.length > 0 ? ` and ${saved.length} package node_modules` : '';
     log(`Saved node_modules${packages} to the cache (key ${short(key)}, ${stats.files} files, ${formatBytes(stats.bytes)}) in ${formatSeconds(ms)}`);
+    await pushShared(cache, 'deps', key, entryDir, log);
     return ms;
   } catch (err) {
     log(`Warning: could not save node_modules to the cache (${(err as Error).message})`);
@@ -241,7 +251,8 @@ export async function saveDependencies(
 /** Copy the saved framework caches into `rootDir` (paths the checkout already has are left alone). */
 export async function restoreFrameworkCache(cache: ProjectCache, rootDir: string, log: LogFn, opts: CheckoutOptions = {}, slot: CacheSlot = FRAMEWORK_SLOT): Promise<boolean> {
   const current = join(cache.dir, slot.name, 'current');
-  const info = await readJson<{ paths: string[] }>(join(current, 'entry.json'));
+  let info = await readJson<{ paths: string[] }>(join(current, 'entry.json'));
+  if (info === undefined && (await pullShared(cache, slot.name, 'current', current, log))) info = await readJson<{ paths: string[] }>(join(current, 'entry.json'));
   if (info === undefined) return false;
   const started = Date.now();
   const restored: string[] = [];
@@ -305,6 +316,7 @@ export async function saveFrameworkCache(cache: ProjectCache, rootDir: string, l
       await rm(temp, { recursive: true, force: true });
     }
     log(`Saved ${present.map((p) => p.path).join(', ')} to the cache (${formatBytes(bytes)}) in ${formatSeconds(Date.now() - started)}`);
+    await pushShared(cache, slot.name, 'current', current, log);
   } catch (err) {
     log(`Warning: could not save the ${slot.name} cache (${(err as Error).message})`);
     await rm(temp, { recursive: true, force: true });

@@ -24,6 +24,7 @@ import { skippedInstallScripts } from './install-scripts.js';
 
 export type { BuildCacheOptions, BuildCacheReport, BuildRequest, BuildResult, BuildSettings, LogFn } from './types.js';
 export { FRAMEWORK_CACHE_PATHS } from './cache.js';
+export { createSharedBuildCache, type SharedBuildCache } from './cache-share.js';
 export { detectProject, OUTPUT_CANDIDATES, type Detected } from './detect.js';
 export { DEFAULT_BUILD_LIMITS } from './owner.js';
 

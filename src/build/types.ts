@@ -1,4 +1,5 @@
 import type { ImmutableRule } from '../manifest/index.js';
+import type { SharedBuildCache } from './cache-share.js';
 
 /** Per-project overrides; anything unset is detected from the repository. */
 export interface BuildSettings {
@@ -74,6 +75,8 @@ export interface BuildCacheOptions {
   maxBytes?: number | undefined;
   /** dependency entries (lockfile versions) kept, default 3 */
   maxEntries?: number | undefined;
+  /** entries other workers saved, through the blob store (createSharedBuildCache); none: this machine's only */
+  shared?: SharedBuildCache | undefined;
 }
 
 export interface BuildCacheReport {

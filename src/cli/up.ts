@@ -5,8 +5,6 @@ import type { Command } from './command.js';
 /** `slipway up`: run the roles (default all) in this process until SIGTERM/SIGINT. */
 export async function up(flags: ConfigInput): Promise<void> {
   const config = loadConfig(flags, process.env);
-  // the S3 store exists (src/blobs/s3.ts) but the edge, runtime and worker still read local files
-  if (config.blobUrl !== undefined) console.error('--blob-url (SLIPWAY_BLOB_URL) is not used yet: blobs stay in <data-dir>/blobs.');
   const slipway = await startSlipway(config);
   const lines = [`Slipway is up (${config.roles.join(', ')}), data in ${config.dataDir}`];
   if (slipway.apiPort !== undefined) lines.push(`  API and dashboard: http://localhost:${slipway.apiPort}`);
@@ -48,6 +46,7 @@ export const UP_OPTIONS = {
   'secret-key-file': { type: 'string' },
   'database-url': { type: 'string' },
   'blob-url': { type: 'string' },
+  'blob-cache-mb': { type: 'string' },
   'base-domain': { type: 'string' },
   'public-url': { type: 'string' },
   host: { type: 'string' },
@@ -97,7 +96,7 @@ export const upCommand: Command = {
   usage: [
     'slipway up [--port 3000] [--edge-port 8080] [--data-dir .slipway] [--base-domain localhost]',
     '           [--roles api,worker,edge] [--build-concurrency 1] [--edge-workers N]',
-    '           [--database-url postgres://user:pass@host:5432/db] [--blob-url s3://bucket/prefix?endpoint=...]',
+    '           [--database-url postgres://user:pass@host:5432/db] [--blob-url s3://bucket/prefix?endpoint=...] [--blob-cache-mb 2048]',
     '           [--https-port 443|off] [--tls-cert FILE --tls-key FILE]',
     '           [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]',
     '           [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]',

@@ -14,6 +14,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** SLIPWAY_BLOB_URL / --blob-url: s3://bucket/prefix?endpoint=...&region=...&forcePathStyle=1; undefined: the directory <dataDir>/blobs */
   readonly blobUrl: string | undefined;
+  /** SLIPWAY_BLOB_CACHE_MB / --blob-cache-mb: the cap of <dataDir>/blob-cache, the local copies of hot blobs the edge, runtime and worker keep when blobUrl is set */
+  readonly blobCacheMb: number;
   readonly roles: readonly Role[];
   /** bind address for api and edge */
   readonly host: string;
@@ -245,6 +247,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     secretKeyFile: resolve(pick('secret-key-file', 'SLIPWAY_SECRET_KEY_FILE') ?? resolve(dataDir, 'secret.key')),
     databaseUrl,
     blobUrl,
+    blobCacheMb: int('blob-cache-mb', 'SLIPWAY_BLOB_CACHE_MB', 2048, 16, 16_777_216, '--blob-cache-mb 2048'),
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
     host: pick('host', 'SLIPWAY_HOST') ?? DEFAULTS.host,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { LocalBlobStore } from '../blobs/index.js';
+import { openBlobs } from '../blobs/index.js';
 import { createStoreLookup } from '../routing/index.js';
 import { loadSecretKey, SecretBox } from '../secrets.js';
 import { openStore } from '../store/index.js';
@@ -15,12 +15,15 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, secretKeyFile, databaseUrl, baseDomain, standbyMs, https } = JSON.parse(raw) as {
+const { dataDir, secretKeyFile, databaseUrl, blobUrl, blobCacheMb, baseDomain, standbyMs, https } = JSON.parse(raw) as {
   dataDir: string;
   /** the platform key's file (config.secretKeyFile) */
   secretKeyFile: string;
   /** set: PostgreSQL (see openStore) */
   databaseUrl?: string;
+  /** set: the bucket, read through <dataDir>/blob-cache, which the node's processes share (see openBlobs) */
+  blobUrl?: string;
+  blobCacheMb: number;
   baseDomain: string;
   standbyMs?: number;
   /** set when HTTPS is on: the operator's certificate files, if any */
@@ -35,8 +38,12 @@ if (https !== undefined) {
   tls = { source: createStoreTlsSource(store.db, new SecretBox(platformKey)), platformKey, ...(operator === undefined ? {} : { operator }) };
 }
 // a 10 ms poll is one indexed SQLite read per worker: cheap, and an alias move shows within ~10 ms
-const blobs = new LocalBlobStore(join(dataDir, 'blobs'));
+const opened = await openBlobs({ dataDir, blobUrl, blobCacheMb });
 // the primary runs the node's one server per SSR deployment (see serveRuntime); this process
 // asks it for the port and proxies to it directly
 const servers = createRemoteGateway();
-await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs, pollMs: 10, servers, standbyMs, ...(tls === undefined ? {} : { tls }), onClose: async () => servers.close() });
+const onClose = async () => {
+  servers.close();
+  await opened.close();
+};
+await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs: opened.files, pollMs: 10, servers, standbyMs, ...(tls === undefined ? {} : { tls }), onClose });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LocalBlobStore } from '../blobs/index.js';
+import type { FileBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { collectBundles, touchBundle } from './gc.js';
@@ -13,7 +13,7 @@ const DAY_MS = 24 * 60 * 60_000;
 const MAX_VERIFIED_BUNDLES = 500;
 
 export interface BundleDirOptions {
-  blobs: LocalBlobStore;
+  blobs: FileBlobStore;
   /** one folder per deployment, e.g. `<data-dir>/runtime` */
   dir: string;
   /** one writable folder per deployment, for what its server writes (default: `<dir>-data`, e.g. `<data-dir>/runtime-data`) */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { LocalBlobStore } from '../blobs/index.js';
+import type { FileBlobStore } from '../blobs/index.js';
 import type { ServerGateway } from '../edge/types.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { Runtime } from './runtime.js';
@@ -52,7 +52,7 @@ const MAX_CACHED_SETTINGS = 1000;
  * variables and the platform's limits.
  */
 export function createRuntimeGateway(
-  blobs: LocalBlobStore,
+  blobs: FileBlobStore,
   dataDir: string,
   limits: ServerLimits,
   settingsFor?: (deploymentId: string) => Promise<DeploymentServerSettings>,

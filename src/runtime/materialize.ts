@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { LocalBlobStore } from '../blobs/index.js';
+import type { FileBlobStore } from '../blobs/index.js';
 import { isBlobHash, type ServerBundle } from '../manifest/index.js';
 
 const CONCURRENCY = 16;
@@ -16,13 +16,13 @@ const DEPLOYMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  *
  * Every file is read-only. Files under node_modules are hard links to the blob store (cheap:
  * one inode for every deployment that shares a package), but only to blobs that are read-only
- * and owned by the platform's user (LocalBlobStore writes them 0444), which a server, running
+ * and owned by the platform's user (LocalBlobStore writes them 0444, in the blob cache too), which a server, running
  * as another user on a read-only mount, cannot change. Other files are copies (a reflink where
  * the file system can), given their mode without write bits. What a server writes goes to its
  * deployment's own writable folder (see BundleDir). The bytes are checked against their hashes
  * by verifyBundle (./verify.ts) before a server starts.
  */
-export async function materializeBundle(blobs: LocalBlobStore, dir: string, deploymentId: string, bundle: ServerBundle): Promise<string> {
+export async function materializeBundle(blobs: FileBlobStore, dir: string, deploymentId: string, bundle: ServerBundle): Promise<string> {
   if (!DEPLOYMENT_ID.test(deploymentId)) throw new Error(`not a deployment id: ${JSON.stringify(deploymentId)}`);
   checkBundle(bundle);
   const final = join(dir, deploymentId);
@@ -36,27 +36,18 @@ export async function materializeBundle(blobs: LocalBlobStore, dir: string, depl
     const folders = new Set(files.map(([path]) => posix.dirname(path)).filter((d) => d !== '.'));
     for (const folder of [...folders].sort()) await mkdir(join(tmp, folder), { recursive: true });
     await forEachLimit(files, CONCURRENCY, async ([path, file]) => {
-      const source = blobs.pathOf(file.hash);
       const dest = join(tmp, path);
-      if (path.startsWith('node_modules/') || path.includes('/node_modules/')) {
-        const info = await stat(source).catch(() => undefined);
-        if (info === undefined) throw new Error(`blob ${file.hash} of ${path} is not in the store`);
-        // one inode has one mode: link only when the executable bit agrees; and never a blob
-        // another user, or anyone, could write: writing through the link would change every bundle sharing it
-        const sealed = (info.mode & 0o222) === 0 && info.uid === process.getuid?.();
-        if (sealed && ((info.mode & 0o111) !== 0) === ((file.mode & 0o111) !== 0)) {
-          try {
-            await link(source, dest);
-            return;
-          } catch {
-            // another file system, or links not allowed: copy instead
+      // a blob cache may evict the file between its fill and our link or copy: fill it once more
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await writeBundleFile(blobs, file, path, dest);
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 2) {
+            throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`blob ${file.hash} of ${path} is not in the store`, { cause: err }) : err;
           }
         }
       }
-      await copyFile(source, dest, constants.COPYFILE_FICLONE).catch((err: NodeJS.ErrnoException) => {
-        throw err.code === 'ENOENT' ? new Error(`blob ${file.hash} of ${path} is not in the store`, { cause: err }) : err;
-      });
-      await chmod(dest, file.mode & ~0o222);
     });
     // links last, so no file is ever written through one
     for (const [path, target] of Object.entries(bundle.symlinks ?? {})) {
@@ -72,6 +63,29 @@ export async function materializeBundle(blobs: LocalBlobStore, dir: string, depl
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** One bundle file from the blob's local file: a hard link where that is safe, else a read-only copy. Throws ENOENT when the blob's file is gone. */
+async function writeBundleFile(blobs: FileBlobStore, file: ServerBundle['files'][string], path: string, dest: string): Promise<void> {
+  const source = await blobs.localPath(file.hash);
+  if (source === undefined) throw new Error(`blob ${file.hash} of ${path} is not in the store`);
+  if (path.startsWith('node_modules/') || path.includes('/node_modules/')) {
+    const info = await stat(source);
+    // one inode has one mode: link only when the executable bit agrees; and never a blob
+    // another user, or anyone, could write: writing through the link would change every bundle sharing it
+    const sealed = (info.mode & 0o222) === 0 && info.uid === process.getuid?.();
+    if (sealed && ((info.mode & 0o111) !== 0) === ((file.mode & 0o111) !== 0)) {
+      try {
+        await link(source, dest);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+        // another file system, or links not allowed: copy instead
+      }
+    }
+  }
+  await copyFile(source, dest, constants.COPYFILE_FICLONE);
+  await chmod(dest, file.mode & ~0o222);
 }
 
 /** Refuse a bundle whose paths or links could write or point outside its folder. */

@@ -1,8 +1,8 @@
-import type { LocalBlobStore } from '../blobs/index.js';
+import type { FileBlobStore } from '../blobs/index.js';
 import type { ServerSandboxOptions } from './server-sandbox.js';
 
 export interface RuntimeOptions {
-  blobs: LocalBlobStore;
+  blobs: FileBlobStore;
   /** where bundles are materialized, one folder per deployment, e.g. `<data-dir>/runtime` */
   dir: string;
   /** where each deployment's writable folder is made (default `<dir>-data`, e.g. `<data-dir>/runtime-data`) */

@@ -1,6 +1,7 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
 import type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 import type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainTable } from './schema-domains.js';
+import type { BuildCacheEntryTable } from './schema-blobs.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
 
 export type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, Role, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
@@ -222,6 +223,7 @@ export interface Database {
   tokens: TokenTable;
   invitations: InvitationTable;
   audit_events: AuditEventTable;
+  build_cache_entries: BuildCacheEntryTable;
   login_attempts: LoginAttemptTable;
   removed_aliases: RemovedAliasTable;
   git_host_reports: GitHostReportTable;

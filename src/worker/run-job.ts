@@ -1,8 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageOutput, packageServer } from '../artifact/index.js';
-import { isBlobIntegrityError, LocalBlobStore, type BlobStore } from '../blobs/index.js';
-import { runBuild } from '../build/index.js';
+import { isBlobIntegrityError, type BlobStore, type FileBlobStore } from '../blobs/index.js';
+import { createSharedBuildCache, runBuild } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
 import { aliasTarget, getDeployment, moveAliasForward, movePreviewAliases, PRODUCTION, serverSettingsOf, type DeploymentServerSettings } from '../deployments/index.js';
@@ -23,7 +23,10 @@ import { recordStalePush, stalePushReason } from './stale-push.js';
 export interface JobDeps {
   store: Store;
   queue: Queue;
-  blobs: BlobStore;
+  /** the directory store, or the bucket through the local blob cache (the server check runs from local files) */
+  blobs: FileBlobStore;
+  /** the bucket when --blob-url is set: build caches are shared through it with the other workers */
+  sharedCacheBlobs?: BlobStore | undefined;
   config: Config;
   events: Events;
   /** decrypts the deployment's variables for its build and its server check */
@@ -124,7 +127,10 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       // one project plant a package manager or a package that another project's build then runs
       cacheDir: packageCacheDir(config.dataDir, project.id),
       // per project too, and never seen by the build (restored and saved outside the sandbox)
-      cache: { dir: join(config.dataDir, 'project-cache', project.id) },
+      cache: {
+        dir: join(config.dataDir, 'project-cache', project.id),
+        shared: deps.sharedCacheBlobs === undefined ? undefined : createSharedBuildCache({ db: deps.store.db, blobs: deps.sharedCacheBlobs, projectId: project.id, log: logs.line }),
+      },
       hiddenPaths: [config.dataDir],
       scratchDir: workDir,
       diskLimitMb: workspace.capped ? diskMb : undefined,
@@ -314,7 +320,6 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
  * crashes or never listens fails the deployment here, with its output, and no alias moves.
  */
 async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
-  if (!(deps.blobs instanceof LocalBlobStore)) throw new Error('server deployments need the local blob store');
   const runtime = new Runtime({
     blobs: deps.blobs,
     dir: join(deps.config.dataDir, 'runtime'),

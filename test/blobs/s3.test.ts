@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CachedBlobStore } from '../../src/blobs/cache.js';
 import { type BlobStore, isBlobIntegrityError, LocalBlobStore, sha256 } from '../../src/blobs/index.js';
-import { openBlobStore } from '../../src/blobs/open.js';
+import { checkBucket, openBlobs } from '../../src/blobs/open.js';
 import { S3BlobStore } from '../../src/blobs/s3.js';
 import { loadConfig } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/index.js';
@@ -50,6 +50,27 @@ describe('S3 blob store on s3rver', () => {
     for (const s of stores) await s.close();
     await s3.cleanup();
     await tmp.cleanup();
+  });
+
+  it('an upload right after has() said absent sends one HEAD, not two; a put of a stored blob still says so', async () => {
+    const store = s3Store(s3, tmp.path);
+    stores.push(store);
+    const heads: string[] = [];
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'HeadObjectCommand') heads.push(String((args.input as { Key?: string }).Key));
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const bytes = randomBytes(1000);
+    const hash = sha256(bytes);
+    assert.equal(await store.has(hash), false);
+    assert.equal(await store.put(hash, bytes), true);
+    assert.equal(heads.length, 1, 'the upload trusted the has() of a moment ago');
+    assert.equal(await store.put(hash, bytes), false, 'stored: the next put finds it');
+    assert.equal(heads.length, 2);
+    assert.deepEqual(await store.get(hash), bytes);
   });
 
   it('marks objects with their sha256 and uploads a large file in 8 MiB parts', async () => {
@@ -111,6 +132,24 @@ describe('S3 blob store on s3rver', () => {
     const store = s3Store(gone, tmp.path, { maxAttempts: 1 });
     stores.push(store);
     await assert.rejects(store.has(sha256('x')), /S3 blob store http:\/\/127\.0\.0\.1:\d+, bucket slipway-test: HeadObject of .* failed \(.*ECONNREFUSED/);
+  });
+
+  it('at start-up a missing bucket stops with a CONFIG error, an unreachable one is only reported', async () => {
+    const fine = s3Store(s3, tmp.path);
+    stores.push(fine);
+    const lines: string[] = [];
+    await checkBucket(fine, (l) => lines.push(l));
+    assert.deepEqual(lines, []);
+    const missing = new S3BlobStore({ ...fine.location, bucket: 'no-such-bucket' });
+    stores.push(missing);
+    await assert.rejects(checkBucket(missing), (err: unknown) => err instanceof AppError && err.code === 'CONFIG' && /no-such-bucket/.test(err.message) && /s3:ListBucket/.test(err.hint ?? ''));
+    const gone = await startS3rver();
+    await gone.cleanup();
+    const unreachable = s3Store(gone, tmp.path, { maxAttempts: 1 });
+    stores.push(unreachable);
+    const reported: string[] = [];
+    await checkBucket(unreachable, (l) => reported.push(l));
+    assert.match(reported.join('\n'), /^Warning: the blob bucket cannot be reached now \(.*ECONNREFUSED.*\); starting anyway$/);
   });
 
   describe('with a local cache in front', () => {
@@ -208,19 +247,41 @@ async function collect(stream: NodeJS.ReadableStream | undefined): Promise<Buffe
 }
 
 describe('SLIPWAY_BLOB_URL', () => {
-  it('selects the S3 store from an s3:// URL and the directory by default', () => {
-    const config = loadConfig({ 'data-dir': '/tmp/x', 'blob-url': 's3://my-bucket/site/blobs?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=1' }, {});
-    const store = openBlobStore(config);
+  it('selects the S3 store from an s3:// URL, read through the blob cache, and the directory by default', async () => {
+    const config = loadConfig({ 'data-dir': '/tmp/x', 'blob-url': 's3://my-bucket/site/blobs?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=1', 'blob-cache-mb': '64' }, {});
+    const opened = await openBlobs(config);
+    const store = opened.store;
     assert.ok(store instanceof S3BlobStore);
     assert.deepEqual(store.location, { bucket: 'my-bucket', prefix: 'site/blobs/', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: true });
-    store.client.destroy();
+    // the edge, runtime and worker read the same bucket through a bounded directory of local copies
+    assert.ok(opened.files instanceof CachedBlobStore);
+    assert.equal(opened.files.remote, store);
+    assert.match(opened.files.local.root, /^\/tmp\/x\/blob-cache\/[0-9a-f]{12}$/);
+    const otherBucket = await openBlobs({ ...config, blobUrl: 's3://my-bucket/other-prefix?endpoint=http://127.0.0.1:9000' });
+    assert.notEqual((otherBucket.files as CachedBlobStore).local.root, opened.files.local.root, 'another bucket or prefix: another folder');
+    await otherBucket.close();
+    assert.equal(opened.files.capBytes, 64 * 1024 * 1024);
+    await opened.close();
     const fromEnv = loadConfig({ 'data-dir': '/tmp/x' }, { SLIPWAY_BLOB_URL: 's3://other-bucket' });
-    const aws = openBlobStore(fromEnv) as S3BlobStore;
-    assert.deepEqual(aws.location, { bucket: 'other-bucket', prefix: '', endpoint: undefined, region: 'us-east-1', forcePathStyle: false });
-    aws.client.destroy();
-    const local = openBlobStore(loadConfig({ 'data-dir': '/tmp/x' }, {}));
-    assert.ok(local instanceof LocalBlobStore);
-    assert.equal(local.root, '/tmp/x/blobs');
+    const aws = await openBlobs(fromEnv);
+    assert.deepEqual((aws.store as S3BlobStore).location, { bucket: 'other-bucket', prefix: '', endpoint: undefined, region: 'us-east-1', forcePathStyle: false });
+    await aws.close();
+    const local = await openBlobs(loadConfig({ 'data-dir': '/tmp/x' }, {}));
+    assert.ok(local.store instanceof LocalBlobStore);
+    // no blob URL: one directory for every role, no cache layer
+    assert.equal(local.files, local.store);
+    assert.equal(local.store.root, '/tmp/x/blobs');
+  });
+
+  it('--blob-cache-mb (SLIPWAY_BLOB_CACHE_MB) takes a size in MiB, default 2048, and a bad one stops the start', () => {
+    assert.equal(loadConfig({}, {}).blobCacheMb, 2048);
+    assert.equal(loadConfig({}, { SLIPWAY_BLOB_CACHE_MB: '512' }).blobCacheMb, 512);
+    for (const bad of ['0', 'lots', '-5']) {
+      assert.throws(
+        () => loadConfig({ 'blob-cache-mb': bad }, {}),
+        (err: unknown) => err instanceof AppError && err.code === 'CONFIG' && /--blob-cache-mb \(SLIPWAY_BLOB_CACHE_MB\)/.test(err.message) && /--blob-cache-mb 2048/.test(err.hint ?? ''),
+      );
+    }
   });
 
   for (const bad of ['https://bucket/x', 's3://AK:SECRET@bucket', 's3://b', 's3://bucket?endpoint=ftp://x', 's3://bucket?regoin=eu', 's3://bucket?forcePathStyle=yes']) {

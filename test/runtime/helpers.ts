@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { packageOutput, packageServer } from '../../src/artifact/index.js';
-import type { LocalBlobStore } from '../../src/blobs/index.js';
+import type { BlobStore } from '../../src/blobs/index.js';
 import type { ServerBundle } from '../../src/manifest/index.js';
 import type { Runtime, ServerLimitOverrides } from '../../src/runtime/index.js';
 import { fixturesDir } from '../helpers/paths.js';
@@ -33,7 +33,7 @@ export async function writeAppBundle(dir: string, packages = 60): Promise<string
 }
 
 /** A bundle of one server file (`server.mjs` with `source`), for tests that need a server of their own. */
-export async function packageScript(root: string, blobs: LocalBlobStore, name: string, source: string): Promise<ServerBundle> {
+export async function packageScript(root: string, blobs: BlobStore, name: string, source: string): Promise<ServerBundle> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'server.mjs'), source);
@@ -41,7 +41,7 @@ export async function packageScript(root: string, blobs: LocalBlobStore, name: s
   return bundle;
 }
 
-export async function packageApp(root: string, blobs: LocalBlobStore, name: string): Promise<ServerBundle> {
+export async function packageApp(root: string, blobs: BlobStore, name: string): Promise<ServerBundle> {
   const dir = await writeAppBundle(join(root, name));
   const { bundle } = await packageServer({ bundleDir: dir, entry: 'server.mjs', blobs, log: () => {} });
   return bundle;
@@ -51,7 +51,7 @@ export async function packageApp(root: string, blobs: LocalBlobStore, name: stri
  * A whole SSR deployment of the fixture app: its server bundle plus one static file
  * (robots.txt); returns the manifest hash an edge lookup points at.
  */
-export async function packageSsrSite(root: string, blobs: LocalBlobStore): Promise<string> {
+export async function packageSsrSite(root: string, blobs: BlobStore): Promise<string> {
   const bundle = await packageApp(root, blobs, 'app');
   const out = join(root, 'static');
   await mkdir(out);
