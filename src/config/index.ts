@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BLOB_URL_EXAMPLE, parseS3Url } from '../blobs/s3-url.js';
 import { AppError } from '../errors/index.js';
+import { parseMailConfig, type MailConfig } from '../mail/config.js';
 
 export type Role = 'api' | 'worker' | 'edge';
 export const ALL_ROLES: readonly Role[] = ['api', 'worker', 'edge'];
@@ -61,6 +62,8 @@ export interface Config {
   readonly acme: AcmeConfig;
   /** the git host Slipway reports deployments to (src/githost/); a team may set its own */
   readonly gitHost: GitHostConfig;
+  /** outgoing mail (--smtp-url, --smtp-from) and mailed deploy commands (--smtp-listen, --mail-domain): src/mail/ */
+  readonly mail: MailConfig;
 }
 
 export interface GitHostConfig {
@@ -235,6 +238,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
       dns01: parseDns01(pick),
     }),
     gitHost: parseGitHost(pick),
+    mail: parseMailConfig(pick, baseDomain),
     dataDir,
     databaseUrl,
     blobUrl,
