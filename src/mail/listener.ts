@@ -48,8 +48,9 @@ export async function startMailListener(deps: CommandDeps & { mailer: Mailer | u
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) return callback(Object.assign(new Error('Message too large'), { responseCode: 552 }));
-        callback();
+        // read before answering: the session's envelope is reset for the next message once it is answered
         const recipients = session.envelope.rcptTo.map((r) => r.address);
+        callback();
         const done = handle(Buffer.concat(chunks), recipients)
           .catch((err: unknown) => console.error('[mail] handling a received message failed:', toError(err)))
           .finally(() => pending.delete(done));
