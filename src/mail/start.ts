@@ -5,6 +5,7 @@ import type { Queue } from '../queue/index.js';
 import type { SecretBox } from '../secrets.js';
 import type { Store } from '../store/index.js';
 import { startMailListener } from './listener.js';
+import { answerFinishedMailDeploys } from './outcomes.js';
 import { createMailer } from './send.js';
 
 /**
@@ -16,9 +17,15 @@ export async function startMail(deps: { store: Store; queue: Queue; config: Conf
   const mailer = createMailer(config.mail);
   const dispatcher = config.roles.includes('worker') ? startNotificationDispatcher({ ...deps, mailer }) : undefined;
   const listener = config.mail.listen === undefined ? undefined : await startMailListener({ ...deps, mailer }, config.mail.listen);
+  // the outcome of a mailed deploy goes out from the worker role, like every notification
+  const outcomes =
+    mailer !== undefined && config.roles.includes('worker')
+      ? setInterval(() => void answerFinishedMailDeploys(deps.store, config, mailer).catch((err: unknown) => console.error('[mail] answering finished deploys failed:', err)), 1000)
+      : undefined;
   if (listener !== undefined) console.log(`Taking mailed deploy commands on ${config.mail.listen!.host}:${listener.port} for deploy+<project>.<token>@${config.mail.domain}`);
   return {
     async stop() {
+      clearInterval(outcomes);
       await listener?.close();
       await dispatcher?.stop();
       mailer?.close();

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import nodemailer from 'nodemailer';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
 import { Events } from '../../src/events.js';
 import { createMailer, type Mailer } from '../../src/mail/index.js';
 import { startMailListener, type MailListener } from '../../src/mail/listener.js';
 import { parseCommand } from '../../src/mail/commands.js';
+import { answerFinishedMailDeploys } from '../../src/mail/outcomes.js';
 import { Queue } from '../../src/queue/index.js';
 import { ADMIN, startApi, type ApiFixture } from '../auth/fixture.js';
 import { makeRepo } from '../helpers/git.js';
@@ -26,6 +27,7 @@ let dir: Awaited<ReturnType<typeof tempDir>>;
 let address: string;
 let developSha: string;
 let projectId: string;
+let config: Config;
 
 before(async () => {
   api = await startApi();
@@ -47,7 +49,7 @@ before(async () => {
   projectId = made.body.id;
   assert.equal((await api.call('POST', '/api/v1/projects/site/environments', { auth: owner.token, body: { name: 'staging', branch: 'develop' } })).status, 201);
 
-  const config = loadConfig({ 'data-dir': dir.path, 'smtp-url': sink.url, 'smtp-listen': '127.0.0.1:0', 'public-url': 'https://deploy.example.com' }, {});
+  config = loadConfig({ 'data-dir': dir.path, 'smtp-url': sink.url, 'smtp-listen': '127.0.0.1:0', 'public-url': 'https://deploy.example.com' }, {});
   mailer = createMailer(config.mail);
   listener = await startMailListener({ store: api.store, queue: new Queue(api.store, { leaseMs: 30_000 }), box: api.box, config, events: new Events(), mailer }, config.mail.listen!);
 
@@ -101,6 +103,15 @@ test('a member mails "deploy staging": the head of staging\'s branch is queued f
   assert.equal(entry.actor.email, 'mia@example.com');
   assert.equal(entry.details.via, 'email');
   assert.ok(await api.store.db.selectFrom('notification_events').select('id').where('deployment_id', '=', d.id).where('type', '=', 'deployment.created').executeTakeFirst());
+
+  // when the build finishes, the outcome follows (once, however many workers look)
+  assert.equal(await answerFinishedMailDeploys(api.store, config, mailer!), 0, 'nothing before it finished');
+  await api.store.db.updateTable('deployments').set({ status: 'ready' }).where('id', '=', d.id).execute();
+  const sent = await Promise.all([answerFinishedMailDeploys(api.store, config, mailer!), answerFinishedMailDeploys(api.store, config, mailer!)]);
+  assert.equal(sent[0]! + sent[1]!, 1);
+  const outcome = await sink.waitFor((m) => m.subject === `site: deployment ${d.id} is ready`);
+  assert.ok(outcome.text?.includes(`Site: http://${d.id}--site.localhost:8080`), outcome.text);
+  await api.store.db.updateTable('deployments').set({ status: 'queued' }).where('id', '=', d.id).execute();
 });
 
 test('a stranger, a wrong token, a failed SPF check: the SMTP answer is the same, nothing is deployed, and no mail comes back', async () => {
@@ -117,7 +128,7 @@ test('a stranger, a wrong token, a failed SPF check: the SMTP answer is the same
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(sink.messages.length, before, `answers went out: ${sink.messages.slice(before).map((m) => m.subject)}`);
   assert.equal(await deployments(), count);
-  const records = await api.store.db.selectFrom('inbound_mail').select(['sender', 'outcome', 'spf']).where('outcome', '!=', 'deployed').orderBy('received_at').execute();
+  const records = await api.store.db.selectFrom('inbound_mail').select(['sender', 'outcome', 'spf']).where('outcome', 'not in', ['deployed', 'deployed-answered']).orderBy('received_at').execute();
   // the two that reached the project's real address are on its record; a wrong address names no project
   assert.deepEqual(
     records.map((r) => [r.sender, r.outcome, r.spf]),
