@@ -89,6 +89,11 @@ export const UP_OPTIONS = {
   'github-api-url': { type: 'string' },
   'gitlab-token': { type: 'string' },
   'gitlab-url': { type: 'string' },
+  // notifications by mail and deploy commands by email (config.mail; see docs/notifications.md)
+  'smtp-url': { type: 'string' },
+  'smtp-from': { type: 'string' },
+  'smtp-listen': { type: 'string' },
+  'mail-domain': { type: 'string' },
 } as const;
 
 export const upCommand: Command = {
