@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
+import { markActive, markFailed } from '../../src/acme/domain-status.js';
 import { createEndpoint, recordDeploymentEvent, resendDelivery } from '../../src/notify/index.js';
 import { claimDue, fanOut, recordAttempt } from '../../src/notify/outbox.js';
 import { SecretBox } from '../../src/secrets.js';
@@ -156,5 +157,23 @@ forEachBackend('notification outbox', (backend) => {
     assert.equal(again.resend_of, row.id);
     const due = (await claimDue(other, 10, 60_000)).find((c) => c.delivery.id === again.id);
     assert.equal(due?.event.id, row.event_id);
+  });
+
+  it("a domain's certificate: issued when it turns active, failing at each failed order", async () => {
+    await store.db
+      .insertInto('domains')
+      .values({ name: 'shop.example.com', project_id: 'pa', environment: 'production', status: 'pending-certificate', check_failures: 0, created_at: now, updated_at: now } as never)
+      .execute();
+    await markFailed(store.db, 'shop.example.com', 'The CA could not reach http://shop.example.com/.well-known/acme-challenge/...', Date.now() + 60_000, 1);
+    await markActive(store.db, 'shop.example.com');
+    const events = await store.db.selectFrom('notification_events').selectAll().where('type', 'like', 'certificate.%').orderBy('type').execute();
+    assert.deepEqual(
+      events.map((e) => [e.type, e.project_id, e.team_id, JSON.parse(e.data).domain.status]),
+      [
+        ['certificate.failing', 'pa', 'ta', 'error'],
+        ['certificate.issued', 'pa', 'ta', 'active'],
+      ],
+    );
+    assert.match(JSON.parse(events[0]!.data).domain.detail, /could not reach/);
   });
 });
