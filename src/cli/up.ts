@@ -94,6 +94,7 @@ export const UP_OPTIONS = {
   'smtp-from': { type: 'string' },
   'smtp-listen': { type: 'string' },
   'mail-domain': { type: 'string' },
+  'notify-allow': { type: 'string' },
 } as const;
 
 export const upCommand: Command = {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { BLOB_URL_EXAMPLE, parseS3Url } from '../blobs/s3-url.js';
 import { AppError } from '../errors/index.js';
 import { parseMailConfig, type MailConfig } from '../mail/config.js';
+import { parseNotifyConfig, type NotifyConfig } from '../notify/config.js';
 
 export type Role = 'api' | 'worker' | 'edge';
 export const ALL_ROLES: readonly Role[] = ['api', 'worker', 'edge'];
@@ -64,6 +65,8 @@ export interface Config {
   readonly gitHost: GitHostConfig;
   /** outgoing mail (--smtp-url, --smtp-from) and mailed deploy commands (--smtp-listen, --mail-domain): src/mail/ */
   readonly mail: MailConfig;
+  /** where webhooks may go beyond the public internet (--notify-allow): src/notify/ */
+  readonly notify: NotifyConfig;
 }
 
 export interface GitHostConfig {
@@ -239,6 +242,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     }),
     gitHost: parseGitHost(pick),
     mail: parseMailConfig(pick, baseDomain),
+    notify: parseNotifyConfig(pick),
     dataDir,
     databaseUrl,
     blobUrl,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Config } from '../config/index.js';
 import { toError } from '../errors/index.js';
 import type { Events } from '../events.js';
@@ -6,6 +7,8 @@ import type { SecretBox } from '../secrets.js';
 import type { Store } from '../store/index.js';
 import { emailMessage, slackBody, webhookBody, type WebhookBody } from './messages.js';
 import { claimDue, fanOut, pruneEvents, recordAttempt, type AttemptResult, type ClaimedDelivery } from './outbox.js';
+import { allowList } from './config.js';
+import { postJson, PrivateAddressError } from './post.js';
 import { signPayload } from './sign.js';
 
 export interface Backoff {
@@ -54,6 +57,8 @@ export function startNotificationDispatcher(opts: DispatcherOptions): Dispatcher
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
   const pollMs = opts.pollMs ?? 500;
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const exceptions = allowList(config.notify.allow);
+  const allowed = (address: string) => exceptions.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
   let stopped = false;
   let again = false;
   let running: Promise<void> | undefined;
@@ -132,9 +137,14 @@ export function startNotificationDispatcher(opts: DispatcherOptions): Dispatcher
       headers['slipway-signature'] = signPayload(box.decrypt(endpoint.secret_enc!), json, Math.floor(Date.now() / 1000));
     }
     const started = performance.now();
-    const res = await fetch(url, { method: 'POST', headers, body: json, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    const text = await readExcerpt(res);
-    return { ok: res.status >= 200 && res.status < 300, status: res.status, durationMs: performance.now() - started, response: text };
+    try {
+      const res = await postJson(url, headers, json, { timeoutMs, allowed });
+      return { ok: res.status >= 200 && res.status < 300, status: res.status, durationMs: performance.now() - started, response: res.excerpt };
+    } catch (err) {
+      // a private address stays private on the next try: give up at once, with the way out
+      if (err instanceof PrivateAddressError) return { ok: false, final: true, durationMs: performance.now() - started, error: `${err.message}; the operator may allow it with --notify-allow` };
+      throw err;
+    }
   }
 
   async function sendEmail(claimed: ClaimedDelivery, body: WebhookBody): Promise<AttemptResult & { final?: boolean }> {
@@ -181,20 +191,4 @@ export function startNotificationDispatcher(opts: DispatcherOptions): Dispatcher
       await Promise.all([...sending]);
     },
   };
-}
-
-/** The first KB of an answer, for the delivery record; the rest is not read. */
-async function readExcerpt(res: Response): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (size < 1024) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-  }
-  await reader.cancel().catch(() => undefined);
-  return Buffer.concat(chunks).subarray(0, 1024).toString('utf8');
 }

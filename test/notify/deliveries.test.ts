@@ -77,7 +77,7 @@ before(async () => {
   const made = await api.call('POST', '/api/v1/projects', { auth: owner.token, body: { name: 'site', repoUrl: 'file:///nowhere', team: 'acme' } });
   assert.equal(made.status, 201);
   projectId = made.body.id;
-  const config = loadConfig({ 'data-dir': dir.path, 'smtp-url': smtp.url, 'smtp-from': 'Slipway <slipway@example.com>', 'public-url': 'https://deploy.example.com' }, {});
+  const config = loadConfig({ 'data-dir': dir.path, 'smtp-url': smtp.url, 'smtp-from': 'Slipway <slipway@example.com>', 'public-url': 'https://deploy.example.com', 'notify-allow': '127.0.0.1' }, {});
   mailer = createMailer(config.mail);
   dispatcher = startNotificationDispatcher({
     store: api.store,
@@ -273,4 +273,21 @@ test("another team can neither list nor re-send a team's deliveries, nor remove 
   const team = endpoints.find((e: any) => e.scope === 'team');
   assert.equal((await api.call('DELETE', `/api/v1/projects/site/notifications/${team.id}`, { auth: owner.token })).status, 404);
   assert.equal((await api.call('DELETE', `/api/v1/teams/acme/notifications/${team.id}`, { auth: owner.token })).status, 204);
+});
+
+test('a webhook to a private or metadata address is refused at once (the operator may allow one), never sent', async () => {
+  const added = await api.call('POST', '/api/v1/projects/site/notifications', {
+    auth: member.token,
+    body: { kind: 'webhook', url: 'http://169.254.169.254/latest/meta-data/', events: ['deployment.ready'] },
+  });
+  assert.equal(added.status, 201);
+  await insertDeployment('dmeta0000001');
+  await api.store.tx((db) => recordDeploymentEvent(db, 'deployment.ready', 'dmeta0000001'));
+  const refused = await eventually(async () => {
+    const res = await api.call('GET', `/api/v1/projects/site/notifications/deliveries?endpoint=${added.body.id}`, { auth: owner.token });
+    return res.body.deliveries.find((d: any) => d.state === 'failed');
+  }, 'the refused delivery');
+  assert.equal(refused.attempts.length, 1);
+  assert.equal(refused.attempts[0].status, null);
+  assert.match(refused.attempts[0].error, /169\.254\.169\.254 is not a public address; the operator may allow it with --notify-allow/);
 });

@@ -37,7 +37,7 @@ before(async () => {
   });
   await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
   hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0', '--smtp-url', sink.url, '--smtp-listen', '127.0.0.1:0']);
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--edge-workers', '0', '--smtp-url', sink.url, '--smtp-listen', '127.0.0.1:0', '--notify-allow', '127.0.0.1']);
 });
 after(async () => {
   await slipway?.stop();
