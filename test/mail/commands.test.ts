@@ -153,6 +153,22 @@ test('anything but a command gets the short help; "status" answers what producti
   assert.match(status.text ?? '', /queued\s+staging \(develop\)/);
 });
 
+test('"deploy production" where production requires approval: queued, and the answer says it will wait; a viewer may not deploy', async () => {
+  assert.equal((await api.call('PATCH', '/api/v1/projects/site/environments/production', { auth: ADMIN, body: { requiresApproval: true } })).status, 200);
+  await send({ from: 'mia@example.com', to: address, subject: 'deploy production' });
+  const answer = await sink.waitFor((m) => m.subject === 'Re: deploy production');
+  const id = /deployment (d[a-z0-9]+) is queued/.exec(answer.text ?? '')?.[1];
+  assert.ok(id !== undefined, answer.text);
+  assert.match(answer.text ?? '', new RegExp(`It waits for approval before production serves it: slipway approve ${id}`));
+  const d = await api.store.db.selectFrom('deployments').select(['environment', 'branch']).where('id', '=', id).executeTakeFirstOrThrow();
+  assert.deepEqual(d, { environment: 'production', branch: 'main' });
+
+  await api.person('vic@example.com', 'acme', 'viewer');
+  await send({ from: 'vic@example.com', to: address, subject: 'rollback' });
+  const refused = await sink.waitFor((m) => (m.to as { text: string }).text === 'vic@example.com');
+  assert.match(refused.text ?? '', /needs the member role/);
+});
+
 test('commands are read from the subject or the first line, whatever the case and reply prefixes', () => {
   assert.deepEqual(parseCommand('Re: Fwd: Deploy  Production', ''), { verb: 'deploy', environment: 'production' });
   assert.deepEqual(parseCommand('', '\n\n  show preview \n-- \nsig'), { verb: 'show-preview' });
