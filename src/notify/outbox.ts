@@ -19,16 +19,14 @@ export interface ClaimedDelivery {
 
 /**
  * Make the deliveries of events not fanned out yet: one per endpoint of the event's project or
- * team that asked for its type. One transaction per batch, so an event's deliveries exist
- * exactly once however many dispatchers run: the rows are locked FOR UPDATE SKIP LOCKED on
- * PostgreSQL (a second dispatcher takes the next batch instead of waiting), and SQLite has one
- * writer. Returns how many events it handled.
+ * team that asked for its type. Reading the batch, inserting its deliveries and marking it
+ * fanned out are one transaction (Store.tx: one writer at a time on both backends), so a second
+ * dispatcher finds the batch marked and an event's deliveries exist exactly once however many
+ * run. Returns how many events it handled.
  */
 export async function fanOut(store: Store, limit = 100): Promise<number> {
   return store.tx(async (db) => {
-    let q = db.selectFrom('notification_events').selectAll().where('fanned_out', '=', 0).orderBy('created_at').orderBy('id').limit(limit);
-    if (store.dialect === 'postgres') q = q.forUpdate().skipLocked();
-    const events = await q.execute();
+    const events = await db.selectFrom('notification_events').selectAll().where('fanned_out', '=', 0).orderBy('created_at').orderBy('id').limit(limit).execute();
     if (events.length === 0) return 0;
     const now = Date.now();
     const teams = [...new Set(events.map((e) => e.team_id).filter((t): t is string => t !== null))];
