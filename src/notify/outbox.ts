@@ -25,6 +25,9 @@ export interface ClaimedDelivery {
  * run. Returns how many events it handled.
  */
 export async function fanOut(store: Store, limit = 100): Promise<number> {
+  // a plain read first: most looks find nothing, and need not queue for the one writer's lock
+  const waiting = await store.db.selectFrom('notification_events').select('id').where('fanned_out', '=', 0).limit(1).executeTakeFirst();
+  if (waiting === undefined) return 0;
   return store.tx(async (db) => {
     const events = await db.selectFrom('notification_events').selectAll().where('fanned_out', '=', 0).orderBy('created_at').orderBy('id').limit(limit).execute();
     if (events.length === 0) return 0;
