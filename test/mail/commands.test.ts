@@ -129,6 +129,22 @@ test('a stranger, a wrong token, a failed SPF check: the SMTP answer is the same
   assert.equal(sink.messages.length, before, `answers went out: ${sink.messages.slice(before).map((m) => m.subject)}`);
   assert.equal(await deployments(), count);
   const records = await api.store.db.selectFrom('inbound_mail').select(['sender', 'outcome', 'spf']).where('outcome', 'not in', ['deployed', 'deployed-answered']).orderBy('received_at').execute();
+  // a rotated address: the old one opens nothing any more
+  const rotated = await api.call('POST', '/api/v1/projects/site/mail-address', { auth: ADMIN });
+  assert.notEqual(rotated.body.address, address);
+  await send({ from: 'mia@example.com', to: address, subject: 'status' });
+  assert.equal(sink.messages.length, before, 'the old address answers nothing');
+  address = rotated.body.address;
+
+  // the owner sees who wrote, with what the relay said
+  const recent = (await api.call('GET', '/api/v1/projects/site/mail-address', { auth: ADMIN })).body.recent;
+  assert.deepEqual(
+    recent.slice(0, 2).map((m: any) => [m.sender, m.outcome, m.spf, m.dkim]),
+    [
+      ['mia@example.com', 'unauthenticated', 'fail', 'none'],
+      ['eve@example.com', 'stranger', 'pass', 'pass'],
+    ],
+  );
   // the two that reached the project's real address are on its record; a wrong address names no project
   assert.deepEqual(
     records.map((r) => [r.sender, r.outcome, r.spf]),

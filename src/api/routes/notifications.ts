@@ -101,7 +101,21 @@ export function notificationRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     app.get<ProjectReq>('/projects/:project/mail-address', { schema: notificationSchemas.mailAddress, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const row = await mailAddressOf(store.db, req.grant.project!.id);
-      return { enabled: row !== undefined, address: null, createdAt: row === undefined ? null : new Date(Number(row.created_at)).toISOString() };
+      const recent = await store.db.selectFrom('inbound_mail').selectAll().where('project_id', '=', req.grant.project!.id).orderBy('received_at', 'desc').limit(20).execute();
+      return {
+        enabled: row !== undefined,
+        address: null,
+        createdAt: row === undefined ? null : new Date(Number(row.created_at)).toISOString(),
+        recent: recent.map((m) => ({
+          sender: m.sender,
+          spf: m.spf,
+          dkim: m.dkim,
+          command: m.command,
+          outcome: m.outcome,
+          deploymentId: m.deployment_id,
+          receivedAt: new Date(Number(m.received_at)).toISOString(),
+        })),
+      };
     });
 
     app.post<ProjectReq>('/projects/:project/mail-address', { schema: notificationSchemas.makeMailAddress, config: { access: { project: 'project', role: 'owner' } } }, async (req, reply) => {

@@ -61,11 +61,25 @@ const deliveryShape: JsonSchema = object(
   ['id', 'endpointId', 'eventId', 'event', 'deploymentId', 'state', 'attempts', 'lastStatus', 'lastError', 'nextAttemptAt', 'resendOf', 'createdAt'],
 );
 
+const inboundShape = object(
+  {
+    sender: str(),
+    spf: orNull(str('what the relay reported (Authentication-Results); null: nothing')),
+    dkim: orNull(str()),
+    command: orNull(str()),
+    outcome: str('deployed, deployed-answered, status, show-preview, rolled-back, help, refused, failed, stranger (not a member: no answer) or unauthenticated (failed SPF/DKIM: no answer)'),
+    deploymentId: orNull(str()),
+    receivedAt: isoTime(),
+  },
+  ['sender', 'spf', 'dkim', 'command', 'outcome', 'deploymentId', 'receivedAt'],
+);
+
 const mailAddressShape = object(
   {
     enabled: bool(),
     address: orNull(str('deploy+<project>.<token>@<mail domain>: shown once, when it is made')),
     createdAt: orNull(isoTime()),
+    recent: { type: 'array', items: inboundShape, description: 'the last 20 messages to the address, newest first (GET only)' },
   },
   ['enabled', 'address', 'createdAt'],
 );
