@@ -22,6 +22,7 @@ import { createStoreLookup } from './routing/index.js';
 import { deploymentServerSettings, flagIntegrityError } from './deployments/index.js';
 import { startDomainChecks } from './domains/index.js';
 import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
+import { startMail } from './mail/start.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { openStore, type Store } from './store/index.js';
@@ -203,6 +204,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     const reporter = startGitHostReporter({ store, config, box, events });
     closers.push(() => reporter.stop());
   }
+  // notifications (worker role) and mailed deploy commands (--smtp-listen), see src/mail/start.ts
+  const mail = await startMail({ store, queue, config, box, events });
+  closers.push(() => mail.stop());
 
   let closed: Promise<void> | undefined;
   return {

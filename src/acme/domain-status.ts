@@ -1,3 +1,4 @@
+import { recordDomainEvent } from '../notify/index.js';
 import { bumpCounter, type Db, type Domain, type DomainStatus } from '../store/index.js';
 
 /**
@@ -66,4 +67,6 @@ async function schedule(db: Db, name: string, nextAt: number, failures: number |
 async function setStatus(db: Db, name: string, status: DomainStatus, detail: string | null): Promise<void> {
   const result = await db.updateTable('domains').set({ status, status_detail: detail, updated_at: Date.now() }).where('name', '=', name).executeTakeFirst();
   if (Number(result.numUpdatedRows) > 0) await bumpCounter(db, 'alias_generation');
+  // right after the change (the certificate manager writes without a transaction here)
+  if (Number(result.numUpdatedRows) > 0 && (status === 'active' || status === 'error')) await recordDomainEvent(db, status === 'active' ? 'certificate.issued' : 'certificate.failing', name);
 }

@@ -26,6 +26,7 @@ import { envRoutes } from './routes/env.js';
 import { gitHostRoutes } from './routes/git-host.js';
 import { eventRoutes } from './routes/events.js';
 import { hookRoutes } from './routes/hooks.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
 
@@ -123,6 +124,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(prebuiltRoutes(deps));
       await api.register(eventRoutes(deps));
       await api.register(gitHostRoutes(deps));
+      await api.register(notificationRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

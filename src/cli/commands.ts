@@ -4,6 +4,7 @@ import type { Command, Handler, HandlerCommand } from './command.js';
 import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsCommand, lsCommand, promoteCommand, rollbackCommand } from './deployments.js';
 import { domainsCommand } from './domains.js';
 import { envCommand } from './env.js';
+import { notificationsCommand } from './notifications.js';
 import { createCommand, linkCommand, projectsCommand } from './projects.js';
 import { migrateDataCommand } from './migrate-data.js';
 import { upCommand } from './up.js';
@@ -28,6 +29,7 @@ export const commands: Record<string, Command | HandlerCommand | Handler> = {
   reject: rejectCommand,
   env: envCommand,
   domains: domainsCommand,
+  notifications: notificationsCommand,
   // kept for scripts written before `projects create` and `ls`
   create: createCommand,
   deployments: deploymentsCommand,

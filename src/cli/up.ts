@@ -89,6 +89,12 @@ export const UP_OPTIONS = {
   'github-api-url': { type: 'string' },
   'gitlab-token': { type: 'string' },
   'gitlab-url': { type: 'string' },
+  // notifications by mail and deploy commands by email (config.mail; see docs/notifications.md)
+  'smtp-url': { type: 'string' },
+  'smtp-from': { type: 'string' },
+  'smtp-listen': { type: 'string' },
+  'mail-domain': { type: 'string' },
+  'notify-allow': { type: 'string' },
 } as const;
 
 export const upCommand: Command = {
@@ -101,6 +107,7 @@ export const upCommand: Command = {
     '           [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]',
     '           [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]',
     '           [--public-ip 203.0.113.7,...] [--cname-target edge.example.net]',
+    '           [--smtp-url smtp://user:pass@host:587] [--smtp-listen 0.0.0.0:2525] [--notify-allow 10.0.0.7,...]',
   ],
   options: UP_OPTIONS,
   flags: ['Every flag also reads from its SLIPWAY_* variable; see "Configuration" in the README.'],

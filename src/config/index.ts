@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BLOB_URL_EXAMPLE, parseS3Url } from '../blobs/s3-url.js';
 import { AppError } from '../errors/index.js';
+import { parseMailConfig, type MailConfig } from '../mail/config.js';
+import { parseNotifyConfig, type NotifyConfig } from '../notify/config.js';
 
 export type Role = 'api' | 'worker' | 'edge';
 export const ALL_ROLES: readonly Role[] = ['api', 'worker', 'edge'];
@@ -69,6 +71,10 @@ export interface Config {
   readonly acme: AcmeConfig;
   /** the git host Slipway reports deployments to (src/githost/); a team may set its own */
   readonly gitHost: GitHostConfig;
+  /** outgoing mail (--smtp-url, --smtp-from) and mailed deploy commands (--smtp-listen, --mail-domain): src/mail/ */
+  readonly mail: MailConfig;
+  /** where webhooks may go beyond the public internet (--notify-allow): src/notify/ */
+  readonly notify: NotifyConfig;
 }
 
 export interface GitHostConfig {
@@ -243,6 +249,8 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
       dns01: parseDns01(pick),
     }),
     gitHost: parseGitHost(pick),
+    mail: parseMailConfig(pick, baseDomain),
+    notify: parseNotifyConfig(pick),
     dataDir,
     secretKeyFile: resolve(pick('secret-key-file', 'SLIPWAY_SECRET_KEY_FILE') ?? resolve(dataDir, 'secret.key')),
     databaseUrl,

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { environmentForBranchOf } from '../environments/index.js';
 import { AppError } from '../errors/index.js';
 import { newId } from '../ids.js';
+import { recordDeploymentEvent } from '../notify/index.js';
 import { edgeOrigin, envForTarget } from '../projects/index.js';
 import type { Queue } from '../queue/index.js';
 import type { DeploymentServerSettings } from '../runtime/index.js';
@@ -113,6 +114,7 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
   };
   await db.insertInto('deployments').values(deployment).execute();
   await queue.enqueue(db, { kind: 'build', deploymentId: deployment.id });
+  await recordDeploymentEvent(db, 'deployment.created', deployment.id);
   return deployment;
 }
 
@@ -186,6 +188,7 @@ export async function promote(store: Store, deploymentId: string, within?: (db: 
   return store.tx(async (db) => {
     const d = await getDeployment(db, deploymentId);
     await moveAlias(db, d.project_id, alias, d.id);
+    await recordDeploymentEvent(db, 'deployment.promoted', d.id, { alias });
     await within?.(db, d);
     return d;
   });
@@ -197,12 +200,17 @@ export async function promote(store: Store, deploymentId: string, within?: (db: 
  * once the alias moved (the audit trail's record of it).
  */
 export async function rollback(store: Store, project: Project, deploymentId?: string, within?: (db: Db, d: Deployment) => Promise<void>): Promise<Deployment> {
+  // every rollback is announced, in its transaction, before the caller's own record of it
+  const announce = async (db: Db, d: Deployment) => {
+    await recordDeploymentEvent(db, 'deployment.rolled_back', d.id, { alias: PRODUCTION });
+    await within?.(db, d);
+  };
   return store.tx(async (db) => {
     if (deploymentId !== undefined) {
       const d = await getDeployment(db, deploymentId);
       if (d.project_id !== project.id) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${deploymentId} in project ${project.name}.`);
       await setProduction(db, d);
-      await within?.(db, d);
+      await announce(db, d);
       return d;
     }
     const currentId = await aliasTarget(db, project.id, PRODUCTION);
@@ -212,7 +220,7 @@ export async function rollback(store: Store, project: Project, deploymentId?: st
     const previous = await q.executeTakeFirst();
     if (previous === undefined) throw new AppError('NO_PREVIOUS_DEPLOYMENT', `Project ${project.name} has no earlier ready production deployment to roll back to.`);
     await setProduction(db, previous);
-    await within?.(db, previous);
+    await announce(db, previous);
     return previous;
   });
 }

@@ -25,6 +25,7 @@ export const ERRORS = {
   DOMAIN_NOT_FOUND: { status: 404, who: 'user', hint: "List the project's domains with GET /api/v1/projects/<project>/domains (slipway domains ls <project>)." },
   DOMAIN_TAKEN: { status: 409, who: 'user', hint: 'A domain belongs to one project: remove it from the other project first.' },
   ENVIRONMENT_NOT_FOUND: { status: 404, who: 'user', hint: "List the project's environments with GET /api/v1/projects/<project>/environments (slipway env ls shows their variables)." },
+  NOTIFICATION_NOT_FOUND: { status: 404, who: 'user', hint: 'List them with GET /api/v1/projects/<project>/notifications (slipway notifications ls).' },
   DEPLOYMENT_NOT_FOUND: { status: 404, who: 'user', hint: 'List deployments with GET /api/v1/projects/<project>/deployments.' },
   METHOD_NOT_ALLOWED: { status: 405, who: 'user', hint: 'Check the HTTP method in the API reference.' },
   CONFLICT: { status: 409, who: 'user', hint: 'Pick another name or update the existing resource.' },

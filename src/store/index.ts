@@ -27,6 +27,7 @@ export type {
   Token,
   User,
 } from './schema.js';
+export type { DeliveryState, EndpointKind } from './schema-notify.js';
 export type Db = Kysely<Database>;
 
 /** The advisory lock key of Store.tx on PostgreSQL (any fixed number; the migrations use another) */

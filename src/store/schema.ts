@@ -3,10 +3,12 @@ import type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTab
 import type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainTable } from './schema-domains.js';
 import type { BuildCacheEntryTable } from './schema-blobs.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
+import type { InboundMailTable, NotificationAttemptTable, NotificationDeliveryTable, NotificationEndpointTable, NotificationEventTable, ProjectMailAddressTable } from './schema-notify.js';
 
 export type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, Role, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 export type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainStatus, DomainTable } from './schema-domains.js';
 export type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
+export type * from './schema-notify.js';
 
 /** Times are integer milliseconds since the epoch in both dialects. */
 export interface ProjectTable {
@@ -230,6 +232,12 @@ export interface Database {
   git_host_comments: GitHostCommentTable;
   team_git_hosts: TeamGitHostTable;
   idempotency_keys: IdempotencyKeyTable;
+  notification_endpoints: NotificationEndpointTable;
+  notification_events: NotificationEventTable;
+  notification_deliveries: NotificationDeliveryTable;
+  notification_attempts: NotificationAttemptTable;
+  project_mail_addresses: ProjectMailAddressTable;
+  inbound_mail: InboundMailTable;
 }
 
 /** A claimed Idempotency-Key (migration 0016): the request's hash, and its answer once there is one. */

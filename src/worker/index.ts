@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { recordDeploymentEvent } from '../notify/index.js';
 import type { ClaimedJob } from '../queue/index.js';
 import { runJob, StopError, type JobDeps, type StopReason } from './run-job.js';
 import { sweepStaleBuilds } from './stale-builds.js';
@@ -68,6 +69,7 @@ export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): Work
         })
         .where('id', '=', job.deployment_id)
         .execute();
+      await recordDeploymentEvent(db, 'deployment.failed', job.deployment_id);
     });
   };
 

@@ -9,6 +9,7 @@ import { aliasTarget, getDeployment, moveAliasForward, movePreviewAliases, PRODU
 import { goLivePlan } from '../environments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
+import { recordDeploymentEvent } from '../notify/index.js';
 import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
 import { buildLimit, getProject, previewSettings } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
@@ -72,6 +73,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     .set({ status: 'building', started_at: deployment.started_at ?? startedAt, attempts: job.attempt, error_code: null, error_message: null, error_phase: null })
     .where('id', '=', deployment.id)
     .execute();
+  // right after the change (not in a transaction with it): a crash between the two only loses this one 'building'
+  await recordDeploymentEvent(store.db, 'deployment.building', deployment.id);
   deps.events.emit('deployment-changed', { deploymentId: deployment.id });
   if (job.attempt > 1) logs.line(`Retrying: attempt ${job.attempt} of ${job.maxAttempts} (the previous worker stopped before finishing).`);
 
@@ -212,6 +215,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
           })
           .where('id', '=', deployment.id)
           .execute();
+        await recordDeploymentEvent(db, plan.waits ? 'deployment.awaiting_approval' : 'deployment.ready', deployment.id);
         const ready = await getDeployment(db, deployment.id);
         if (plan.waits) return [];
         const aliases = await movePreviewAliases(db, project.name, ready);
@@ -296,6 +300,7 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
             .set({ status: 'failed', error_code: err.code, error_phase: phase, error_message: message, finished_at: finishedAt })
             .where('id', '=', deployment.id)
             .execute();
+          await recordDeploymentEvent(db, 'deployment.failed', deployment.id);
         }
         return;
       }
@@ -308,6 +313,7 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
           .set({ status: 'failed', error_code: 'INTERNAL', error_phase: phase, error_message: `Gave up after ${job.attempt} attempts: ${message}`, finished_at: finishedAt })
           .where('id', '=', deployment.id)
           .execute();
+        await recordDeploymentEvent(db, 'deployment.failed', deployment.id);
       }
     },
     { scope: deployment.project_id },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, moveAliasForward, PRODUCTION, serializeDeployment } from '../../deployments/index.js';
 import { checkReason, environmentAlias, pendingApproval } from '../../environments/index.js';
+import { recordDeploymentEvent } from '../../notify/index.js';
 import { getProject } from '../../projects/index.js';
 import { bumpCounter } from '../../store/index.js';
 import { audit } from '../guard.js';
@@ -24,6 +25,7 @@ export function approvalRoutes(deps: ApiDeps): FastifyPluginAsync {
         const project = await getProject(db, d.project_id);
         const env = await pendingApproval(db, project, d, req.grant.role, 'approve');
         await db.updateTable('deployments').set({ status: 'ready' }).where('id', '=', d.id).execute();
+        await recordDeploymentEvent(db, 'deployment.ready', d.id);
         // a person's decision: the environment takes it even when a newer one served there (like promote)
         const alias = environmentAlias(env.name)!;
         await moveAlias(db, project.id, alias, d.id);

@@ -1,3 +1,4 @@
+import { recordDeploymentEvent } from '../../notify/index.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -142,6 +143,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
           source_provider: null,
         };
         await db.insertInto('deployments').values(d).execute();
+        await recordDeploymentEvent(db, plan.waits ? 'deployment.awaiting_approval' : 'deployment.ready', d.id);
         const aliases: string[] = [];
         if (plan.waits) return { deployment: d, moved: aliases };
         if (branch !== null) {
