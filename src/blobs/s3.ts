@@ -158,12 +158,9 @@ export class S3BlobStore implements BlobStore {
     let ContinuationToken: string | undefined;
     do {
       // a page of at most 1,000 keys at a time: memory stays flat however large the bucket
-      let page;
-      try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix, ContinuationToken }));
-      } catch (err) {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix, ContinuationToken })).catch((err: unknown) => {
         throw this.failed('ListObjectsV2', Prefix, err);
-      }
+      });
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(Prefix.length) ?? '';
         // `<two hex>/<hash>` only: anything else under the prefix is not ours to collect
