@@ -63,6 +63,12 @@ export const ERRORS = {
   },
   BLOB_MISMATCH: { status: 422, who: 'user', hint: 'The uploaded bytes do not hash to the name they were sent under: hash the file again (sha256, hex) and upload it once more.' },
   BLOBS_MISSING: { status: 422, who: 'user', hint: 'Upload the listed blobs first (PUT /api/v1/projects/<project>/blobs/<sha256>), then create the deployment again.' },
+  DISK_FULL: {
+    status: 507,
+    who: 'user',
+    hint: "The machine's disk (the data dir) is full: free space with `slipway gc` (see Retention in the README), lower the projects' retention, or give the data dir a larger disk; then deploy again.",
+  },
+  GC_RUNNING: { status: 503, who: 'system', hint: 'A garbage collection started at the same moment: send the same request again.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },
   INTERNAL: { status: 500, who: 'system', hint: undefined },
