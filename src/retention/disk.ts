@@ -47,6 +47,14 @@ export function watchDiskSpace(
   return { latest: () => latest, check, stop: () => clearInterval(timer) };
 }
 
+/** The data dir's disk as /healthz shows it: `status` is "low" when builds may soon fail for space. */
+export function diskHealth(space: DiskSpace | undefined): { status: 'ok' | 'low' | 'unknown'; path?: string; freeBytes?: number; totalBytes?: number; warning?: string } {
+  if (space === undefined) return { status: 'unknown' };
+  const shown = { path: space.path, freeBytes: space.freeBytes, totalBytes: space.totalBytes };
+  if (!space.low) return { status: 'ok', ...shown };
+  return { status: 'low', ...shown, warning: `only ${formatGiB(space.freeBytes)} free: builds fail when the disk fills; run "slipway gc" or lower the projects' retention` };
+}
+
 function formatGiB(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
