@@ -28,6 +28,7 @@ import { eventRoutes } from './routes/events.js';
 import { hookRoutes } from './routes/hooks.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
+import { retentionRoutes } from './routes/retention.js';
 
 export interface ApiDeps {
   config: Config;
@@ -123,6 +124,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(prebuiltRoutes(deps));
       await api.register(eventRoutes(deps));
       await api.register(gitHostRoutes(deps));
+      await api.register(retentionRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

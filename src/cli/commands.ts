@@ -5,6 +5,7 @@ import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsC
 import { domainsCommand } from './domains.js';
 import { envCommand } from './env.js';
 import { createCommand, linkCommand, projectsCommand } from './projects.js';
+import { gcCommand, retentionCommand } from './retention.js';
 import { upCommand } from './up.js';
 
 /**
@@ -27,6 +28,8 @@ export const commands: Record<string, Command | HandlerCommand | Handler> = {
   reject: rejectCommand,
   env: envCommand,
   domains: domainsCommand,
+  retention: retentionCommand,
+  gc: gcCommand,
   // kept for scripts written before `projects create` and `ls`
   create: createCommand,
   deployments: deploymentsCommand,
