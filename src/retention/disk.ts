@@ -12,12 +12,12 @@ export interface DiskSpace {
   low: boolean;
 }
 
-/** The free space of the file system holding `dir`, as an unprivileged process may use it. */
-export async function diskSpace(dir: string, lowBytes = LOW_DISK_BYTES): Promise<DiskSpace> {
+/** The free space of the file system holding `dir`, as an unprivileged process may use it; `lowBytes`: the warning's threshold (default: see LOW_DISK_BYTES). */
+export async function diskSpace(dir: string, lowBytes?: number): Promise<DiskSpace> {
   const fs = await statfs(dir);
   const freeBytes = fs.bavail * fs.bsize;
   const totalBytes = fs.blocks * fs.bsize;
-  return { path: dir, freeBytes, totalBytes, low: freeBytes < Math.min(lowBytes, totalBytes * 0.05) };
+  return { path: dir, freeBytes, totalBytes, low: freeBytes < (lowBytes ?? Math.min(LOW_DISK_BYTES, totalBytes * 0.05)) };
 }
 
 /**
