@@ -68,7 +68,7 @@ export const ERRORS = {
     who: 'user',
     hint: "The machine's disk (the data dir) is full: free space with `slipway gc` (see Retention in the README), lower the projects' retention, or give the data dir a larger disk; then deploy again.",
   },
-  GC_RUNNING: { status: 503, who: 'system', hint: 'A garbage collection is running: send the same request again in a moment.' },
+  GC_RUNNING: { status: 409, who: 'user', hint: 'A garbage collection is running: send the same request again in a moment.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },
   INTERNAL: { status: 500, who: 'system', hint: undefined },
