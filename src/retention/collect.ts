@@ -87,7 +87,7 @@ export async function collectGarbage(deps: CollectDeps, opts: CollectOptions = {
     const lease = leaseKeeper(deps.store, owner, dryRun);
     const marked = await markBlobs(deps, removedIds, report);
     if (marked !== undefined) await sweepBlobs(deps.blobs, marked, startedAt - (opts.graceMs ?? DEFAULT_GRACE_MS), dryRun, lease, report);
-    report.serverBundles = await collectServerBundles(deps, dryRun);
+    report.serverBundles = await collectServerBundles(deps, removedIds, dryRun);
     if (!dryRun) report.buildCacheEntries = await trimBuildCaches(deps.dataDir, log);
     report.finishedAt = Date.now();
     log(
@@ -183,8 +183,8 @@ async function sweepBlobs(blobs: BlobStore, marked: ReadonlySet<string>, written
   if (batch.length > 0) await flush();
 }
 
-/** The materialized server bundles (<data>/runtime/<deployment id>) of deployments that were removed. */
-async function collectServerBundles(deps: CollectDeps, dryRun: boolean): Promise<string[]> {
+/** The materialized server bundles (<data>/runtime/<deployment id>) of deployments that were (or, in a dry run, would be) removed. */
+async function collectServerBundles(deps: CollectDeps, removed: ReadonlySet<string>, dryRun: boolean): Promise<string[]> {
   const dir = join(deps.dataDir, 'runtime');
   const names = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
   if (names.length === 0) return [];
@@ -196,7 +196,7 @@ async function collectServerBundles(deps: CollectDeps, dryRun: boolean): Promise
       .where('id', 'in', names.slice(i, i + 500))
       .where('status', '!=', 'removed')
       .execute();
-    for (const r of rows) live.add(r.id);
+    for (const r of rows) if (!removed.has(r.id)) live.add(r.id);
   }
   const gone = names.filter((n) => !live.has(n));
   if (dryRun) return gone;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { type BlobStore, LocalBlobStore } from '../../src/blobs/index.js';
@@ -15,6 +15,7 @@ import { createStoreLookup } from '../../src/routing/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import type { DeploymentStatus, Project } from '../../src/store/index.js';
 import { runJob } from '../../src/worker/run-job.js';
+import type { EdgeServer } from '../../src/edge/index.js';
 import { get, listenEdge } from '../edge/helpers.js';
 import { forEachBackend, type OpenedStore } from '../helpers/backends.js';
 import { makeRepo } from '../helpers/git.js';
@@ -64,7 +65,9 @@ forEachBackend('retention and garbage collection', (backend) => {
     }
     blobs = await openBlobs(backend.name, tmp.path, s3);
   });
+  let edge: EdgeServer | undefined;
   after(async () => {
+    await edge?.close();
     await blobs?.close?.();
     await s3?.cleanup();
     await opened?.cleanup();
@@ -134,6 +137,16 @@ forEachBackend('retention and garbage collection', (backend) => {
 
     const deps = { store, blobs, dataDir: tmp.path };
     const before = await allBlobs(blobs);
+    // materialized server bundles (as the runtime writes them) of one deployment that goes and one that stays
+    const keptOne = made.find((d) => d.kept && d.status === 'ready')!;
+    for (const d of [removed[0]!, keptOne]) await mkdir(join(tmp.path, 'runtime', d.id), { recursive: true });
+    // a real edge, already serving one of the deployments that will go
+    const listening = await listenEdge({ lookup: createStoreLookup(store, 'localhost'), blobs, pollMs: 20 });
+    edge = listening.edge;
+    const port = listening.port;
+    const doomed = removed.find((d) => d.files['index.html'] !== undefined)!;
+    const doomedHost = `${doomed.id}--${doomed.project.name}.localhost`;
+    assert.equal((await get(port, doomedHost, '/')).status, 200);
 
     // a dry run lists exactly that and changes nothing
     const dry = await collectGarbage(deps, { dryRun: true, graceMs: 0 });
@@ -141,6 +154,8 @@ forEachBackend('retention and garbage collection', (backend) => {
     assert.equal(dry.blobs.count, freed.size);
     assert.equal(dry.blobs.bytes, freedBytes);
     assert.deepEqual(await allBlobs(blobs), before);
+    assert.deepEqual(dry.serverBundles, [removed[0]!.id]);
+    assert.equal((await get(port, doomedHost, '/')).status, 200, 'a dry run changes nothing the edge serves');
     assert.equal((await getDeployment(store.db, removed[0]!.id)).status, removed[0]!.status);
 
     // a build of alpha whose only file has the bytes of a removed deployment's page: the blob is
@@ -192,13 +207,16 @@ forEachBackend('retention and garbage collection', (backend) => {
     const logsLeft = new Set((await store.db.selectFrom('log_lines').select('deployment_id').execute()).map((l) => l.deployment_id));
     for (const d of made) assert.equal(logsLeft.has(d.id), d.kept, `the log of ${d.project.name} ${d.i}`);
 
+    assert.deepEqual(report.serverBundles, [removed[0]!.id]);
+    assert.deepEqual(await readdir(join(tmp.path, 'runtime')), [keptOne.id]);
+
     const after = await allBlobs(blobs);
     for (const hash of keptBlobs) assert.ok(after.has(hash), `kept blob ${hash}`);
     for (const hash of freed.keys()) if (hash !== [...reused.blobs.keys()][0]) assert.ok(!after.has(hash), `freed blob ${hash}`);
 
-    // a real edge: every kept deployment serves every file at its own host, the removed ones say so
-    const { edge, port } = await listenEdge({ lookup: createStoreLookup(store, 'localhost'), blobs, pollMs: 20 });
-    try {
+    // the real edge: every kept deployment serves every file at its own host, the removed ones
+    // (also the one it was serving before) say so
+    {
       for (const d of made) {
         const host = `${d.id}--${d.project.name}.localhost`;
         if (!d.kept) {
@@ -221,8 +239,6 @@ forEachBackend('retention and garbage collection', (backend) => {
       const res = await get(port, `${built.id}--alpha.localhost`, '/');
       assert.equal(res.status, 200);
       assert.equal(res.text, page, 'the build that ran during the sweep serves its page: the fence made it store the blob again');
-    } finally {
-      await edge.close();
     }
     assert.ok(
       log.some((l) => l.includes('garbage collection ran while this deployment was packaged')),
