@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   'build-throughput': async () => (await import('./build-throughput.js')).run,
   opennext: async () => (await import('./opennext.js')).run,
   's3-edge': async () => (await import('./s3-edge.js')).run,
+  gc: async () => (await import('./gc.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -23,6 +23,7 @@ import { deploymentServerSettings, flagIntegrityError } from './deployments/inde
 import { startDomainChecks } from './domains/index.js';
 import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
 import { startMail } from './mail/start.js';
+import { diskHealth, startCollector, watchDiskSpace } from './retention/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { openStore, type Store } from './store/index.js';
@@ -85,6 +86,14 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     const w = worker;
     closers.push((grace) => w.stop(grace));
   }
+  // retention and garbage collection on a schedule (one worker at a time: a lease in the store)
+  if (config.roles.includes('worker') && config.gcIntervalMinutes > 0) {
+    const collector = startCollector({ store, blobs, dataDir: config.dataDir }, { everyMs: config.gcIntervalMinutes * 60_000, log: (line) => console.log(line) });
+    closers.push(() => collector.stop());
+  }
+  // a warning in the log and in /healthz before the data dir's disk fills
+  const disk = watchDiskSpace(config.dataDir, (line) => console.warn(line));
+  closers.push(async () => disk.stop());
 
   let edgePort: number | undefined;
   let httpsPort: number | undefined;
@@ -175,6 +184,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       adminToken,
       health: async () => ({
         api: 'ok',
+        disk: diskHealth(await disk.check()),
         ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
         ...(edgePort === undefined ? {} : { edge: { port: edgePort, ...(httpsPort === undefined ? {} : { httpsPort }), processes: Math.max(1, config.edgeWorkers) } }),
       }),

@@ -38,7 +38,7 @@ export interface Project {
   productionDeploymentId: string | null;
   createdAt: string;
 }
-export type Status = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled' | 'awaiting-approval' | 'rejected';
+export type Status = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled' | 'awaiting-approval' | 'rejected' | 'removed';
 export interface Deployment {
   id: string;
   project: string;

@@ -29,6 +29,7 @@ import { hookRoutes } from './routes/hooks.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
+import { retentionRoutes } from './routes/retention.js';
 
 export interface ApiDeps {
   config: Config;
@@ -125,6 +126,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(eventRoutes(deps));
       await api.register(gitHostRoutes(deps));
       await api.register(notificationRoutes(deps));
+      await api.register(retentionRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

@@ -4,7 +4,7 @@ import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore, FileBlobStore } from './index.js';
+import type { BlobStore, FileBlobStore, StoredBlob } from './index.js';
 import { isBlobIntegrityError } from './integrity.js';
 import type { LocalBlobStore } from './local.js';
 import { isBlobHash } from '../manifest/index.js';
@@ -70,6 +70,19 @@ export class CachedBlobStore implements FileBlobStore {
 
   async stream(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
     return this.read(hash, () => this.local.stream(hash, range));
+  }
+
+  /** the remote's blobs: the directory only holds copies of some of them */
+  list(): AsyncIterable<StoredBlob> {
+    return this.remote.list();
+  }
+
+  /** gone from the remote and from the directory, so no reader here is served a collected blob */
+  async delete(hash: string): Promise<boolean> {
+    const deleted = await this.remote.delete(hash);
+    await this.init();
+    await this.drop(hash);
+    return deleted;
   }
 
   /**

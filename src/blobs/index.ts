@@ -23,6 +23,20 @@ export interface BlobStore {
    * BlobIntegrityError), so a caller can still answer with an error instead of the bytes.
    */
   stream(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined>;
+  /**
+   * Every stored blob, one at a time (a store of millions is never held in memory), in no
+   * promised order. `modifiedAt` (ms) is when the blob was written: the collector's grace period.
+   */
+  list(): AsyncIterable<StoredBlob>;
+  /** Remove a blob; false when it was not there. Only the garbage collector calls this. */
+  delete(hash: string): Promise<boolean>;
+}
+
+/** One blob as `list()` reports it. */
+export interface StoredBlob {
+  hash: string;
+  size: number;
+  modifiedAt: number;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, opendir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { FileBlobStore } from './index.js';
+import type { BlobStore, FileBlobStore, StoredBlob } from './index.js';
 import { sha256 } from './hash.js';
 import { BlobIntegrityError } from './integrity.js';
 import { isBlobHash } from '../manifest/index.js';
@@ -93,6 +93,31 @@ export class LocalBlobStore implements FileBlobStore {
     }
   }
 
+  async *list(): AsyncIterable<StoredBlob> {
+    // one shard's names at a time (1/256 of the store): memory stays flat however many blobs there are
+    for (const shard of await readdirOrEmpty(this.root)) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      for (const name of await readdirOrEmpty(join(this.root, shard))) {
+        // a temp file of a write under way is not a blob yet
+        if (!isBlobHash(name)) continue;
+        const s = await stat(join(this.root, shard, name)).catch(() => undefined);
+        if (s !== undefined) yield { hash: name, size: s.size, modifiedAt: s.mtimeMs };
+      }
+    }
+  }
+
+  async delete(hash: string): Promise<boolean> {
+    this.verified.delete(hash);
+    try {
+      // a reader streaming it keeps its open file; a runtime bundle hard-linked to it keeps its inode
+      await unlink(this.pathOf(hash));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
   private async verifyOpen(hash: string, handle: FileHandle): Promise<void> {
     // a hard link made or removed meanwhile (the runtime links blobs into bundles) changes the
     // ctime too: hash again a few times before calling the file unstable
@@ -139,6 +164,17 @@ export class LocalBlobStore implements FileBlobStore {
     await rename(tmp, target);
     return true;
   }
+}
+
+/** names in a directory, streamed from the OS; none when it does not exist (an empty store) */
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of await opendir(dir)) names.push(entry.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return names;
 }
 
 function lookOf(s: BigIntStats): string {

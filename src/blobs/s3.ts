@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { isBlobHash } from '../manifest/index.js';
-import type { BlobStore } from './index.js';
+import type { BlobStore, StoredBlob } from './index.js';
 import { sha256 } from './hash.js';
 import { BlobIntegrityError } from './integrity.js';
 import type { S3Location } from './s3-url.js';
@@ -188,6 +188,38 @@ export class S3BlobStore implements BlobStore {
       if (object.etag !== known) this.verifiedEtag.delete(hash);
     }
     return this.streamVerified(hash, range);
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    const Prefix = this.location.prefix;
+    let ContinuationToken: string | undefined;
+    do {
+      // a page of at most 1,000 keys at a time: memory stays flat however large the bucket
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix, ContinuationToken })).catch((err: unknown) => {
+        throw this.failed('ListObjectsV2', Prefix, err);
+      });
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.slice(Prefix.length) ?? '';
+        // `<two hex>/<hash>` only: anything else under the prefix is not ours to collect
+        const hash = name.slice(3);
+        if (name.length !== 67 || name[2] !== '/' || !isBlobHash(hash) || name.slice(0, 2) !== hash.slice(0, 2)) continue;
+        yield { hash, size: object.Size ?? 0, modifiedAt: object.LastModified?.getTime() ?? 0 };
+      }
+      ContinuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken !== undefined);
+  }
+
+  async delete(hash: string): Promise<boolean> {
+    const Key = this.keyOf(hash);
+    this.verifiedEtag.delete(hash);
+    // S3's DeleteObject succeeds for a missing key too: ask first, so the answer says what happened
+    if (!(await this.has(hash))) return false;
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key }));
+    } catch (err) {
+      throw this.failed('DeleteObject', Key, err);
+    }
+    return true;
   }
 
   private async streamVerified(hash: string, range?: { start: number; end: number }): Promise<Readable | undefined> {

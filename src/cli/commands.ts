@@ -7,6 +7,7 @@ import { envCommand } from './env.js';
 import { notificationsCommand } from './notifications.js';
 import { createCommand, linkCommand, projectsCommand } from './projects.js';
 import { migrateDataCommand } from './migrate-data.js';
+import { gcCommand, retentionCommand } from './retention.js';
 import { upCommand } from './up.js';
 
 /**
@@ -30,6 +31,8 @@ export const commands: Record<string, Command | HandlerCommand | Handler> = {
   env: envCommand,
   domains: domainsCommand,
   notifications: notificationsCommand,
+  retention: retentionCommand,
+  gc: gcCommand,
   // kept for scripts written before `projects create` and `ls`
   create: createCommand,
   deployments: deploymentsCommand,

@@ -98,7 +98,7 @@ export class Output {
   status(status: string): string {
     if (status === 'ready') return this.green(status);
     if (status === 'failed') return this.red(status);
-    if (status === 'canceled' || status === 'rejected') return this.dim(status);
+    if (status === 'canceled' || status === 'rejected' || status === 'removed') return this.dim(status);
     return this.yellow(status);
   }
 

@@ -60,6 +60,7 @@ export const UP_OPTIONS = {
   'server-request-timeout-ms': { type: 'string' },
   'server-idle-ms': { type: 'string' },
   'server-standby-ms': { type: 'string' },
+  'gc-interval-minutes': { type: 'string' },
   // the sandbox's limits and allowed destinations (config.sandbox)
   'build-memory-mb': { type: 'string' },
   'build-pids': { type: 'string' },

@@ -53,6 +53,8 @@ export interface Config {
   readonly serverIdleMs: number;
   /** the server of a deployment an alias moved away from stays up this long, for an instant rollback */
   readonly serverStandbyMs: number;
+  /** minutes between the worker role's garbage collections (retention, blobs, bundles, build caches); 0: only `slipway gc` */
+  readonly gcIntervalMinutes: number;
   /** limits of every build's and server's sandbox (enforced where Slipway runs as root) */
   readonly sandbox: SandboxConfig;
   /** where the Node.js releases builds and servers run on are kept (verified, read-only; may be shared by data dirs) */
@@ -274,6 +276,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     serverRequestTimeoutMs: int('server-request-timeout-ms', 'SLIPWAY_SERVER_REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000, '--server-request-timeout-ms 60000'),
     serverIdleMs: int('server-idle-ms', 'SLIPWAY_SERVER_IDLE_MS', 15 * 60_000, 1000, 86_400_000, '--server-idle-ms 900000'),
     serverStandbyMs: int('server-standby-ms', 'SLIPWAY_SERVER_STANDBY_MS', 5 * 60_000, 0, 86_400_000, '--server-standby-ms 300000 (0 stops a replaced server as soon as its requests finish)'),
+    gcIntervalMinutes: int('gc-interval-minutes', 'SLIPWAY_GC_INTERVAL_MINUTES', 360, 0, 525_600, '--gc-interval-minutes 360 (0: collect only on `slipway gc`)'),
     sandbox: Object.freeze({
       buildMemoryMb: int('build-memory-mb', 'SLIPWAY_BUILD_MEMORY_MB', 4096, 64, 262_144, '--build-memory-mb 4096'),
       buildPids: int('build-pids', 'SLIPWAY_BUILD_PIDS', 4096, 16, 1_000_000, '--build-pids 4096'),

@@ -25,6 +25,20 @@ export function unknownHostPage(host: string): Buffer {
   );
 }
 
+/** A deployment's own host after retention removed the deployment: a 404 that says why. */
+export function removedDeploymentPage(deploymentId: string): Buffer {
+  return page(
+    'Deployment removed',
+    `<p>Deployment <code>${escapeHtml(deploymentId)}</code> was removed by its project's retention settings: its files are no longer stored.</p>\n` +
+      "<p>The project's production and preview addresses serve its current deployments. To keep deployments longer, raise the project's retention (<code>slipway retention</code>).</p>",
+  );
+}
+
+/** The 404 page of a host that serves no deployment: the removed deployment's, else the unknown host's. */
+export function hostMissPage(host: string, settings: { removed?: { deploymentId: string } } | undefined): Buffer {
+  return settings?.removed === undefined ? unknownHostPage(host) : removedDeploymentPage(settings.removed.deploymentId);
+}
+
 export const NOT_FOUND_PAGE = page('404 Not Found', '<p>There is no file at this address in this deployment. Check the URL.</p>');
 export const BAD_REQUEST_PAGE = page(
   '400 Bad Request',

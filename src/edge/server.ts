@@ -5,7 +5,7 @@ import { BlobCache } from './blob-cache.js';
 import { BlobReader } from './blob-reader.js';
 import { createFileResponder, type FileRequest } from './file-response.js';
 import { createStreamFastPath } from './h2-static.js';
-import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, unknownHostPage } from './pages.js';
+import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, hostMissPage, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE } from './pages.js';
 import { rawResponsesSupported } from './raw-response.js';
 import { readRequestHeaders } from './request-headers.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
@@ -190,7 +190,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         return;
       }
       if (route.pending === undefined && route.expires > Date.now()) {
-        sendPage(res, 404, unknownHostPage(host), isHead);
+        sendPage(res, 404, hostMissPage(host, route.settings), isHead);
         return;
       }
     }
@@ -201,7 +201,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         (resolved) => {
           if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
           if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
-          else if (resolved.site === undefined) sendPage(res, 404, unknownHostPage(hostHeader), isHead);
+          else if (resolved.site === undefined) sendPage(res, 404, hostMissPage(hostHeader, resolved.settings), isHead);
           else if (!admitted(req, res, resolved.settings, target, path, secure, isHead)) return;
           else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, staticOnly, secure, request);
           else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);

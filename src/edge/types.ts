@@ -21,8 +21,15 @@ export interface ResolvedRedirect {
   settings: HostSettings & { redirect: HostRedirect };
 }
 
-/** What a Host resolves to: a deployment to serve, or only a redirect. */
-export type ResolvedHost = ResolvedSite | ResolvedRedirect;
+/** A deployment's own host after retention removed it (src/retention): answered with a page saying so. */
+export interface ResolvedRemoved {
+  deploymentId?: undefined;
+  manifestHash?: undefined;
+  settings: HostSettings & { removed: { deploymentId: string } };
+}
+
+/** What a Host resolves to: a deployment to serve, only a redirect, or a removed deployment. */
+export type ResolvedHost = ResolvedSite | ResolvedRedirect | ResolvedRemoved;
 
 export interface HostRedirect {
   /** the host redirected to ("example.com"); the request's path and query are kept */
@@ -32,6 +39,8 @@ export interface HostRedirect {
 
 /** Per-host behaviour that comes from the project or the domain, not from the deployment's manifest. */
 export interface HostSettings {
+  /** the host is a deployment's own and retention removed that deployment */
+  removed?: { deploymentId: string };
   /** a redirect domain ("www.example.com" -> "example.com"): every request is redirected, path and query kept */
   redirect?: HostRedirect;
   /** the Strict-Transport-Security value sent on HTTPS responses (the project's setting); absent: none */

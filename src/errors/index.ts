@@ -69,6 +69,12 @@ export const ERRORS = {
   },
   BLOB_MISMATCH: { status: 422, who: 'user', hint: 'The uploaded bytes do not hash to the name they were sent under: hash the file again (sha256, hex) and upload it once more.' },
   BLOBS_MISSING: { status: 422, who: 'user', hint: 'Upload the listed blobs first (PUT /api/v1/projects/<project>/blobs/<sha256>), then create the deployment again.' },
+  DISK_FULL: {
+    status: 507,
+    who: 'user',
+    hint: "The machine's disk (the data dir) is full: free space with `slipway gc` (see Retention in the README), lower the projects' retention, or give the data dir a larger disk; then deploy again.",
+  },
+  GC_RUNNING: { status: 409, who: 'user', hint: 'A garbage collection is running: send the same request again in a moment.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   BLOBS_DAMAGED: { status: 500, who: 'system', hint: 'Restore the named blob files from a backup, or redeploy the deployments that use them.' },
   WORKER_LOST: { status: 500, who: 'system', hint: 'The build was retried on another claim; check the worker machine for crashes or OOM kills.' },

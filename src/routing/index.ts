@@ -72,6 +72,7 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
       const project = await db.selectFrom('projects').select(['id', 'hsts_max_age', 'external_rewrites']).where('name', '=', route.project).executeTakeFirst();
       if (project === undefined) return undefined;
       const found = await siteOf(project.id, route);
+      if (found === 'removed') return { settings: { ...hostSettings(project), removed: { deploymentId: (route as { prefix: string }).prefix } } };
       if (found === undefined) return undefined;
       const { environment, ...site } = found;
       return { ...site, settings: { ...hostSettings(project), ...(await protectionOf(project.id, environment)) } };
@@ -107,12 +108,13 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     return { deploymentId: found.deploymentId, manifestHash: found.manifestHash, settings: { ...settings, ...(await protectionOf(row.project_id, row.environment)) } };
   }
 
-  async function siteOf(projectId: string, route: HostRoute): Promise<(ResolvedSite & { environment: string }) | undefined> {
+  async function siteOf(projectId: string, route: HostRoute): Promise<(ResolvedSite & { environment: string }) | 'removed' | undefined> {
     const ofEnvironment = (site: ResolvedSite | undefined, environment: string) => (site === undefined ? undefined : { ...site, environment });
     if (route.kind === 'production') return ofEnvironment(await viaAlias(projectId, PRODUCTION), PRODUCTION);
     const d = await db.selectFrom('deployments').select(['id', 'manifest_hash', 'status', 'environment']).where('id', '=', route.prefix).where('project_id', '=', projectId).executeTakeFirst();
     // one awaiting approval serves at its own URL only, for the person who reviews it
     if (d !== undefined) {
+      if (d.status === 'removed') return 'removed';
       return (d.status === 'ready' || d.status === 'awaiting-approval') && d.manifest_hash !== null ? { deploymentId: d.id, manifestHash: d.manifest_hash, environment: d.environment } : undefined;
     }
     // a named environment's host (`staging--blog`) before a branch preview of the same slug

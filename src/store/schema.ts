@@ -4,11 +4,13 @@ import type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateA
 import type { BuildCacheEntryTable } from './schema-blobs.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
 import type { InboundMailTable, NotificationAttemptTable, NotificationDeliveryTable, NotificationEndpointTable, NotificationEventTable, ProjectMailAddressTable } from './schema-notify.js';
+import type { GcStateTable, ProjectRetentionTable } from './schema-retention.js';
 
 export type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, Role, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 export type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainStatus, DomainTable } from './schema-domains.js';
 export type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
 export type * from './schema-notify.js';
+export type { GcStateTable, ProjectRetentionTable } from './schema-retention.js';
 
 /** Times are integer milliseconds since the epoch in both dialects. */
 export interface ProjectTable {
@@ -75,8 +77,8 @@ export interface EnvVarTable {
   updated_at: number;
 }
 
-/** awaiting-approval: built and stored, waiting for a person to let it take its environment's alias; rejected: refused */
-export type DeploymentStatus = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled' | 'awaiting-approval' | 'rejected';
+/** awaiting-approval: built and stored, waiting for a person to let it take its environment's alias; rejected: refused; removed: taken by retention (its files and logs are gone) */
+export type DeploymentStatus = 'queued' | 'building' | 'deploying' | 'ready' | 'failed' | 'canceled' | 'awaiting-approval' | 'rejected' | 'removed';
 
 export interface DeploymentTable {
   id: string;
@@ -238,6 +240,8 @@ export interface Database {
   notification_attempts: NotificationAttemptTable;
   project_mail_addresses: ProjectMailAddressTable;
   inbound_mail: InboundMailTable;
+  project_retention: ProjectRetentionTable;
+  gc_state: GcStateTable;
 }
 
 /** A claimed Idempotency-Key (migration 0016): the request's hash, and its answer once there is one. */

@@ -18,6 +18,7 @@ import { Runtime } from '../runtime/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
+import { asDiskFull, fenceAfterSweep, fenceHolds, readFence } from '../retention/index.js';
 import { LogSink } from './log-sink.js';
 import { recordStalePush, stalePushReason } from './stale-push.js';
 
@@ -168,23 +169,29 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     // these files configure the edge; they are not pages (vercel.json is in the output only when the output is the root)
     const exclude = (key: string) => (NETLIFY_RULE_FILES as readonly string[]).includes(key) || (build.outputIsRoot === true && key === 'vercel.json');
     const previous = await previousManifest(deps, project);
-    const server =
-      build.server === undefined
-        ? undefined
-        : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, args: build.server.args, blobs: deps.blobs, previous: previous?.server, log: logs.line });
-    // the server runs on the Node.js it was built on, wherever the runtime starts it
-    if (server !== undefined && build.node !== undefined) server.bundle.node = { version: build.node.version };
-    const pkg = await packageOutput({
-      outputDir: build.outputDir,
-      outputIsRoot: build.outputIsRoot,
-      blobs: deps.blobs,
-      previous,
-      log: logs.line,
-      server: server?.bundle,
-      immutable: build.framework.immutable,
-      rules,
-      exclude,
-    });
+    // read before looking at which blobs the store has: a garbage collection's sweep moves it
+    let fence = await readFence(store.db);
+    const packageAll = async () => {
+      const server =
+        build.server === undefined
+          ? undefined
+          : await packageServer({ bundleDir: build.server.bundleDir, entry: build.server.entry, args: build.server.args, blobs: deps.blobs, previous: previous?.server, log: logs.line });
+      // the server runs on the Node.js it was built on, wherever the runtime starts it
+      if (server !== undefined && build.node !== undefined) server.bundle.node = { version: build.node.version };
+      const pkg = await packageOutput({
+        outputDir: build.outputDir,
+        outputIsRoot: build.outputIsRoot,
+        blobs: deps.blobs,
+        previous,
+        log: logs.line,
+        server: server?.bundle,
+        immutable: build.framework.immutable,
+        rules,
+        exclude,
+      });
+      return { server, pkg };
+    };
+    let { server, pkg } = await packageAll();
     timings.packageMs = Date.now() - t;
     if (server !== undefined) {
       logs.line(`Server bundle: ${server.filesTotal} files, ${server.filesUploaded} new`);
@@ -196,9 +203,17 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
 
     phase = 'deploy';
     signal.throwIfAborted();
+    // a sweep since packaging may have taken a blob this manifest reuses: package again after it (stores what went)
+    while (!(await fenceHolds(store.db, fence))) {
+      logs.line('A garbage collection ran while this deployment was packaged: storing again whatever it took.');
+      fence = await fenceAfterSweep(store, signal);
+      ({ server, pkg } = await packageAll());
+    }
     timings.totalMs = Date.now() - startedAt;
     const moved = await store.tx(
       async (db) => {
+        // a sweep that started in the moment since: a system error, so the job runs again (rare)
+        if (!(await fenceHolds(db, fence))) throw new Error('a garbage collection started as this deployment went ready; building it again');
         if (!(await queue.complete(db, job))) return undefined;
         // an environment that requires approval: built and stored, but no alias moves until a person approves
         const plan = await goLivePlan(db, project, deployment.environment);
@@ -248,7 +263,7 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       await recordStalePush(store, queue, job, deployment, caught.message, 'BUILD_SKIPPED', 'build');
       return;
     }
-    await recordFailure(deps, job, deployment, reason === 'canceled' ? new AppError('BUILD_FAILED', 'Canceled.') : caught, phase, logs, reason === 'canceled');
+    await recordFailure(deps, job, deployment, reason === 'canceled' ? new AppError('BUILD_FAILED', 'Canceled.') : (asDiskFull(caught) ?? caught), phase, logs, reason === 'canceled');
   } finally {
     await logs.flush();
     await (workspace?.release() ?? rm(workDir, { recursive: true, force: true })).catch(() => {});

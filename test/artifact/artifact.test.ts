@@ -37,6 +37,8 @@ function countingStore(): BlobStore & { puts: string[] } {
     has: (hash) => inner.has(hash),
     get: (hash) => inner.get(hash),
     stream: (hash, range) => inner.stream(hash, range),
+    list: () => inner.list(),
+    delete: (hash) => inner.delete(hash),
     put: async (hash, data) => {
       puts.push(hash);
       return inner.put(hash, data);

@@ -22,6 +22,8 @@ export interface Answer {
 export interface ApiFixture {
   app: FastifyInstance;
   store: Store;
+  /** the blob store the api writes uploads to */
+  blobs: LocalBlobStore;
   box: SecretBox;
   /** call the api in-process; `auth`: a bearer token, or a session {cookie, csrf?} */
   call(method: string, url: string, opts?: { auth?: string | Session; body?: unknown; headers?: Record<string, string>; ip?: string }): Promise<Answer>;
@@ -48,12 +50,13 @@ export async function startApi(opts: { publicUrl?: string; backend?: Backend } =
   const opened = backend === undefined ? undefined : await backend.open();
   const store = opened?.store ?? (await Store.openSqlite(join(dir.path, 'slipway.db')));
   const box = new SecretBox(randomBytes(32));
+  const blobs = new LocalBlobStore(join(dir.path, 'blobs'));
   const config = loadConfig({ 'data-dir': dir.path, port: '3999', ...(opts.publicUrl === undefined ? {} : { 'public-url': opts.publicUrl }) }, {});
   const app = buildApi({
     config,
     store,
     queue: new Queue(store, { leaseMs: 30_000 }),
-    blobs: new LocalBlobStore(join(dir.path, 'blobs')),
+    blobs,
     box,
     events: new Events(),
     adminToken: ADMIN,
@@ -101,6 +104,7 @@ export async function startApi(opts: { publicUrl?: string; backend?: Backend } =
   return {
     app,
     store,
+    blobs,
     box,
     call,
     login,

@@ -119,6 +119,9 @@ const SELF: Record<string, { other: Expect; viewer: Expect }> = {
   'POST /api/v1/auth/logout-everywhere': { other: { status: 200 }, viewer: { status: 200 } },
   'GET /api/v1/me': { other: { status: 200, check: notAbout }, viewer: { status: 200 } },
   'GET /api/v1/users': { other: { status: 403 }, viewer: { status: 403 } },
+  // garbage collection spans every project: the installation admin's alone
+  'POST /api/v1/gc': { other: { status: 403, code: 'FORBIDDEN' }, viewer: { status: 403, code: 'FORBIDDEN' } },
+  'GET /api/v1/gc': { other: { status: 403, code: 'FORBIDDEN' }, viewer: { status: 403, code: 'FORBIDDEN' } },
   'POST /api/v1/users': { other: { status: 403 }, viewer: { status: 403 } },
   'GET /api/v1/teams': { other: { status: 200, check: notAbout }, viewer: { status: 200 } },
   // slugs are global names (like project names): taken is all it says

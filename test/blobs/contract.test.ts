@@ -103,4 +103,37 @@ forEachBlobStore('blob store contract', (backend) => {
     assert.equal(await store.stream(hash), undefined);
     assert.equal(await store.stream(hash, { start: 0, end: 1 }), undefined);
   });
+
+  it('lists every stored blob with its size and write time, and deletes one so it is gone for every read', async () => {
+    const { store } = opened;
+    const before = Date.now() - 5_000; // S3 times have a second's resolution
+    const blobs = ['index.html body', 'app.js body, a little longer', 'style.css'].map((text) => Buffer.from(text));
+    for (const bytes of blobs) await store.put(sha256(bytes), bytes);
+    const listed = new Map<string, { size: number; modifiedAt: number }>();
+    for await (const b of store.list()) listed.set(b.hash, b);
+    assert.deepEqual([...listed.keys()].sort(), blobs.map((b) => sha256(b)).sort());
+    for (const bytes of blobs) {
+      const b = listed.get(sha256(bytes));
+      assert.equal(b?.size, bytes.length);
+      assert.ok(b !== undefined && b.modifiedAt >= before && b.modifiedAt <= Date.now() + 5_000, `modifiedAt ${b?.modifiedAt}`);
+    }
+    const gone = sha256(blobs[0] as Buffer);
+    await store.get(gone); // read once: a store that cached or verified it must forget it too
+    assert.equal(await store.delete(gone), true);
+    assert.equal(await store.delete(gone), false);
+    assert.equal(await store.has(gone), false);
+    assert.equal(await store.get(gone), undefined);
+    assert.equal(await store.stream(gone), undefined);
+    const after: string[] = [];
+    for await (const b of store.list()) after.push(b.hash);
+    assert.deepEqual(
+      after.sort(),
+      blobs
+        .slice(1)
+        .map((b) => sha256(b))
+        .sort(),
+    );
+    // the others are untouched
+    assert.deepEqual(await store.get(sha256(blobs[1] as Buffer)), blobs[1]);
+  });
 });

@@ -33,6 +33,8 @@ function counting(remote: BlobStore): BlobStore & { reads: number } {
       counted.reads++;
       return remote.stream(h, r);
     },
+    list: () => remote.list(),
+    delete: (h: string) => remote.delete(h),
   };
   return counted;
 }

@@ -82,6 +82,8 @@ describe('the edge', () => {
       put: (h, b) => good.blobs.put(h, b),
       putFile: (h, f) => good.blobs.putFile(h, f),
       stream: (h, r) => good.blobs.stream(h, r),
+      list: () => good.blobs.list(),
+      delete: (h) => good.blobs.delete(h),
       get: (h) => {
         if (asked.has(h)) return good.blobs.get(h);
         asked.add(h);

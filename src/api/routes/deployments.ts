@@ -10,7 +10,7 @@ import { objectBody, type ApiDeps } from '../server.js';
 
 type IdParams = { Params: { id: string } };
 // a deployment in these states builds no more (awaiting-approval: built, waiting for a person)
-const FINISHED = new Set(['ready', 'failed', 'canceled', 'awaiting-approval', 'rejected']);
+const FINISHED = new Set(['ready', 'failed', 'canceled', 'awaiting-approval', 'rejected', 'removed']);
 
 export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store, events } = deps;

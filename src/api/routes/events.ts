@@ -7,7 +7,7 @@ import { deploymentSchemas } from '../schemas/resources.js';
 import type { ApiDeps } from '../server.js';
 
 type ProjectParams = { Params: { project: string } };
-const FINISHED = new Set(['ready', 'failed', 'canceled', 'awaiting-approval', 'rejected']);
+const FINISHED = new Set(['ready', 'failed', 'canceled', 'awaiting-approval', 'rejected', 'removed']);
 /** how often the store is read for changes when nothing in this process said something moved */
 const POLL_MS = 500;
 /** a comment this often keeps proxies from closing an idle stream */

@@ -12,6 +12,7 @@ import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION, serializeD
 import { goLivePlan } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { newId } from '../../ids.js';
+import { fenceAfterSweep, fenceHolds, readFence } from '../../retention/index.js';
 import { isBlobHash, parseManifest, type Manifest, type ManifestEntry, type Variant } from '../../manifest/index.js';
 import { getProject } from '../../projects/index.js';
 import { bumpCounter, type Db, type Deployment } from '../../store/index.js';
@@ -91,17 +92,25 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
         if (value !== undefined && (typeof value !== 'string' || value.length > 1000)) throw new AppError('VALIDATION', `${field} must be a string.`);
       }
       const hashes = [...new Set(Object.values(manifest.files).map((f) => f.hash))];
-      const missing: string[] = [];
-      for (const hash of hashes) if (!(await blobs.has(hash))) missing.push(hash);
-      if (missing.length > 0) throw new AppError('BLOBS_MISSING', `${missing.length} of the files are not uploaded yet: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}.`);
-      await addVariants(manifest, blobs, await productionManifest(store.db, blobs, project.id));
-
-      const json = Buffer.from(JSON.stringify(manifest));
+      // read before looking at which blobs the store has; a garbage collection sweeping since then means look again
+      let fence = await readFence(store.db);
+      let json: Buffer;
+      for (;;) {
+        const missing: string[] = [];
+        for (const hash of hashes) if (!(await blobs.has(hash))) missing.push(hash);
+        if (missing.length > 0) throw new AppError('BLOBS_MISSING', `${missing.length} of the files are not uploaded yet: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}.`);
+        await addVariants(manifest, blobs, await productionManifest(store.db, blobs, project.id));
+        json = Buffer.from(JSON.stringify(manifest));
+        await blobs.put(createHash('sha256').update(json).digest('hex'), json);
+        if (await fenceHolds(store.db, fence)) break;
+        fence = await fenceAfterSweep(store);
+        for (const entry of Object.values(manifest.files)) for (const v of ['gzip', 'br'] as const) delete entry[v];
+      }
       const manifestHash = createHash('sha256').update(json).digest('hex');
-      await blobs.put(manifestHash, json);
       const branch = (body.branch as string | undefined) ?? null;
       const files = Object.values(manifest.files);
       const { deployment, moved } = await store.tx(async (db) => {
+        if (!(await fenceHolds(db, fence))) throw new AppError('GC_RUNNING', 'A garbage collection started while this deployment was being recorded.');
         const now = Date.now();
         // production may require approval: an upload is no way around it (an explicit --prod upload is a person's move, like promote)
         const plan = await goLivePlan(db, project, target);

@@ -5,6 +5,7 @@ import { coreMigrations } from './core.js';
 import { domainMigrations } from './domains.js';
 import { notificationMigrations } from './notifications.js';
 import { previewMigrations } from './previews.js';
+import { retentionMigrations } from './retention.js';
 
 export { autoId } from './auto-id.js';
 
@@ -13,4 +14,12 @@ export { autoId } from './auto-id.js';
  * SQLite and PostgreSQL. Never change what a shipped migration does; add a new one. (A step
  * PostgreSQL cannot run gets dialect-aware code, as autoId, that does on SQLite what it did.)
  */
-export const migrations: Record<string, Migration> = { ...coreMigrations, ...domainMigrations, ...accountMigrations, ...previewMigrations, ...notificationMigrations, ...blobMigrations };
+export const migrations: Record<string, Migration> = {
+  ...coreMigrations,
+  ...domainMigrations,
+  ...accountMigrations,
+  ...previewMigrations,
+  ...notificationMigrations,
+  ...retentionMigrations,
+  ...blobMigrations,
+};
