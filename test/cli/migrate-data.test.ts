@@ -71,8 +71,12 @@ describe('migrate-data: SQLite + folder into PostgreSQL + S3', { skip: postgresS
     const one = local[0]!;
     assert.deepEqual(await bucket.get(one), await readFile(join(data(), 'blobs', one.slice(0, 2), one)));
 
-    // the moved installation, on the same data dir's key and blobs, with the database in PostgreSQL
-    slipway = await startSlipwayProcess(data(), ['--database-url', database.url]);
+    // the moved installation on a new machine: an empty data dir, the state in PostgreSQL, the
+    // blobs in the bucket, and the platform key copied over
+    slipway = await startSlipwayProcess(join(dir.path, 'new-machine'), ['--database-url', database.url, '--blob-url', blobUrl, '--secret-key-file', join(data(), 'secret.key')], {
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
     const home = await edgeGet(slipway.edgePort, 'moved.localhost', '/');
     assert.equal(home.status, 200);
     assert.equal(home.text, '<h1>moved home</h1>\n');

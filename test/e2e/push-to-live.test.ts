@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
@@ -246,8 +246,11 @@ for (const backend of [embedded, scaleOut()]) {
     if (backend !== embedded)
       test('an edge on another machine (its own empty data dir) serves the site from the bucket', async () => {
         const edgeDir = join(dir.path, 'edge-machine');
-        // the same database and bucket, nothing else in common
-        const edge = await startSlipwayProcess(edgeDir, ['--roles', 'edge', '--edge-workers', '1', ...(await backend.flags())], backend.env);
+        // the same database, bucket and platform key (copied, as docs/scale-out.md says), nothing else in common
+        const keyFile = join(edgeDir, 'copied-secret.key');
+        await mkdir(edgeDir, { recursive: true });
+        await copyFile(join(dir.path, 'data', 'secret.key'), keyFile);
+        const edge = await startSlipwayProcess(edgeDir, ['--roles', 'edge', '--edge-workers', '1', '--secret-key-file', keyFile, ...(await backend.flags())], backend.env);
         try {
           const there = await edgeGet(slipway.edgePort, host, '/');
           const page = await waitFor(
