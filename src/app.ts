@@ -10,6 +10,7 @@ import { ensureFirstOwner } from './auth/index.js';
 import { LocalBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
+import { announceEdge } from './edge/presence.js';
 import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { HTTPS_PORT_ENV } from './edge/worker.js';
 import { ensureDefaultCertificate } from './tls/default-certificate.js';
@@ -24,7 +25,7 @@ import { startDomainChecks } from './domains/index.js';
 import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
-import { openStore, type Store } from './store/index.js';
+import { listenForChanges, openStore, type Store } from './store/index.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
 
 export interface Slipway {
@@ -83,7 +84,19 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     if (config.edgeWorkers === 0) {
       const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag);
       const tls = https ? { source: createStoreTlsSource(store.db, box), platformKey, ...(operator === undefined ? {} : { operator }) } : undefined;
-      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway, standbyMs: config.serverStandbyMs, ...(tls === undefined ? {} : { tls }) });
+      const changes = config.databaseUrl === undefined ? undefined : listenForChanges(config.databaseUrl);
+      const presence = await announceEdge({ store, changes });
+      const edge = createEdgeServer({
+        lookup: createStoreLookup(store, config.baseDomain),
+        blobs,
+        servers: gateway,
+        standbyMs: config.serverStandbyMs,
+        // PostgreSQL: notified of moves, polled once a second as the safety net (see store/notify.ts)
+        ...(changes === undefined ? {} : { changes, pollMs: 1000 }),
+        served: (generation) => presence.served(generation),
+        ...(tls === undefined ? {} : { tls }),
+      });
+      presence.answerWarmRequests((site) => edge.warm(site));
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
@@ -93,6 +106,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         httpsPort = (edge.https.server.address() as AddressInfo).port;
       }
       closers.push(async () => {
+        await presence.close();
+        await changes?.close();
         await edge.close();
         await runtime.close();
       });

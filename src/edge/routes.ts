@@ -165,6 +165,19 @@ export class RouteTable {
     }
   }
 
+  /**
+   * Load a deployment before an alias points at it and start its server, so the move that
+   * follows switches at once. The server is kept for standbyMs like a replaced one (then
+   * drained unless a route points at it by then).
+   */
+  async warm(resolved: ResolvedSite): Promise<void> {
+    const site = await this.loadSite(resolved);
+    const servers = this.opts.servers;
+    if (site.server === undefined || servers === undefined) return;
+    await servers.ensure(site.deploymentId, site.server);
+    if (!this.routedDeployments().has(site.deploymentId)) this.retire(servers, site.deploymentId);
+  }
+
   /** A deployment no route points at any more: keep its server for standbyMs, then drain it. */
   private retire(servers: ServerGateway, id: string): void {
     const drain = () => {

@@ -17,6 +17,7 @@ import { Runtime } from '../runtime/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
+import { LIVE_WAIT_MS, recordLive, warmBeforeMove } from './go-live.js';
 import { LogSink } from './log-sink.js';
 import { recordStalePush, stalePushReason } from './stale-push.js';
 
@@ -187,8 +188,11 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
 
     phase = 'deploy';
     signal.throwIfAborted();
+    // ready means live: every live edge starts an SSR server before its alias moves to it
+    if (server !== undefined) await warmBeforeMove(store, project, deployment, pkg.manifestHash, logs.line);
     timings.totalMs = Date.now() - startedAt;
     const moved = await store.tx(async (db) => {
+      await db.deleteFrom('warm_requests').where('deployment_id', '=', deployment.id).execute();
       if (!(await queue.complete(db, job))) return undefined;
       // an environment that requires approval: built and stored, but no alias moves until a person approves
       const plan = await goLivePlan(db, project, deployment.environment);
@@ -222,6 +226,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     }
     for (const alias of moved) deps.events.emit('alias-moved', { projectId: project.id, alias, deploymentId: deployment.id });
     deps.events.emit('deployment-changed', { deploymentId: deployment.id });
+    // live_at: when every live edge serves the move (the CLI waits for it)
+    if ((await recordLive(store, deployment.id, LIVE_WAIT_MS)) === undefined) logs.line(`Not every live edge confirmed serving it within ${LIVE_WAIT_MS / 1000} s; they switch when they can.`);
     logs.line(readyLine(deployment, moved));
   } catch (caught) {
     const reason = signal.aborted ? (signal.reason as StopReason) : undefined;
