@@ -17,6 +17,7 @@ import { ensureDefaultCertificate } from './tls/default-certificate.js';
 import { createStoreTlsSource } from './tls/edge-source.js';
 import { readOperatorCertificate } from './tls/operator-certificate.js';
 import { AppError, toError } from './errors/index.js';
+import { checkStore, readiness, startHealthListener } from './health/index.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
@@ -64,6 +65,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
   const events = new Events();
   const closers: Array<(graceMs: number) => Promise<void>> = [];
+  /** what /readyz checks beyond the store, per role this process runs (see ./health) */
+  const readyChecks: Record<string, () => string> = {};
 
   let worker: WorkerHandle | undefined;
   if (config.roles.includes('worker') && config.buildConcurrency > 0) {
@@ -97,6 +100,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         ...(tls === undefined ? {} : { tls }),
       });
       presence.answerWarmRequests((site) => edge.warm(site));
+      readyChecks.edge = () => (edge.ready() ? 'ok' : 'the edge has not loaded its routes yet');
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
@@ -146,6 +150,18 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     }
   }
 
+  const ready = async () => readiness({ store: await checkStore(store), ...Object.fromEntries(Object.entries(readyChecks).map(([role, check]) => [role, check()])) });
+  const health = async () => ({
+    ...(config.roles.includes('api') ? { api: 'ok' } : {}),
+    ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
+    ...(edgePort === undefined ? {} : { edge: { port: edgePort, ...(httpsPort === undefined ? {} : { httpsPort }), processes: Math.max(1, config.edgeWorkers) } }),
+  });
+  // a process without the api (a worker, an edge primary) still answers its load balancer or supervisor
+  if (config.healthPort !== undefined) {
+    const listener = await startHealthListener({ port: config.healthPort, host: config.host, health, ready });
+    closers.push(() => listener.close());
+  }
+
   let apiPort: number | undefined;
   if (config.roles.includes('api')) {
     // URLs the API hands out (webhook, site URLs) must carry the ports actually bound
@@ -164,11 +180,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       box,
       events,
       adminToken,
-      health: async () => ({
-        api: 'ok',
-        ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
-        ...(edgePort === undefined ? {} : { edge: { port: edgePort, ...(httpsPort === undefined ? {} : { httpsPort }), processes: Math.max(1, config.edgeWorkers) } }),
-      }),
+      health,
+      ready,
     });
     // accounts: the first owner from SLIPWAY_ADMIN_EMAIL/PASSWORD, or how to make one
     const firstOwner = await ensureFirstOwner(store, config);
