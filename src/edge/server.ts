@@ -311,7 +311,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     opts.tls === undefined
       ? undefined
       : createHttpsEdge(
-          opts.tls,
+          // notified of certificate changes too; then its poll is the safety net as for routes
+          opts.changes === undefined ? opts.tls : { pollMs: pollMs, changes: opts.changes, ...opts.tls },
           {
             request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
             upgrade: upgradeHandler(routes, servers, report, 'https'),
