@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { LocalBlobStore, sha256 } from '../../src/blobs/index.js';
 import { createDeployment, getDeployment, moveAlias, PRODUCTION } from '../../src/deployments/index.js';
 import { createEdgeServer, type EdgeServer } from '../../src/edge/index.js';
@@ -13,6 +14,9 @@ import { Queue } from '../../src/queue/index.js';
 import { createStoreLookup } from '../../src/routing/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import { listenForChanges, Store, type ChangeFeed } from '../../src/store/index.js';
+import { saveCertificate } from '../../src/tls/certificates.js';
+import { selfSignedCertificate } from '../../src/tls/default-certificate.js';
+import { createStoreTlsSource } from '../../src/tls/edge-source.js';
 import { recordLive, warmEdges } from '../../src/worker/go-live.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { tempDir } from '../helpers/paths.js';
@@ -151,6 +155,42 @@ test('PostgreSQL: a move reaches the edge by NOTIFY, and the edge survives a dat
     await feed.close();
     await reader.close();
     await writer.close();
+    await database.drop();
+    await tmp.cleanup();
+  }
+});
+
+/** The subjectAltName of the certificate an HTTPS port presents for `servername`. */
+function presented(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      const names = socket.getPeerCertificate().subjectaltname ?? '';
+      socket.destroy();
+      resolve(names);
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('PostgreSQL: a stored certificate reaches the edge’s HTTPS by NOTIFY', { skip: postgresSkip }, async () => {
+  const tmp = await tempDir('slipway-notify-tls-');
+  const database = await freshPostgres();
+  const store = await Store.openPostgres(database.url, { poolSize: 2, migrate: false });
+  const feed = listenForChanges(database.url, { log: () => undefined });
+  // both polls a minute apart: only the notification can bring the certificate within the test
+  const tls = { source: createStoreTlsSource(store.db, box), platformKey: randomBytes(32), pollMs: 60_000 };
+  const edge = createEdgeServer({ lookup: createStoreLookup(store, 'localhost'), blobs: new LocalBlobStore(tmp.path), changes: feed, pollMs: 60_000, tls, log: () => undefined });
+  try {
+    await edge.https!.ready;
+    const port = await new Promise<number>((resolve) => edge.https!.server.listen(0, '127.0.0.1', () => resolve((edge.https!.server.address() as AddressInfo).port)));
+    await until('the LISTEN connection', async () => (feed.connected() ? true : undefined));
+    assert.doesNotMatch(await presented(port, 'secure.example'), /secure\.example/);
+    await store.tx((db) => saveCertificate(db, box, { ...selfSignedCertificate(['secure.example'], 30), source: 'operator', renewAt: null }));
+    await until('the new certificate', async () => ((await presented(port, 'secure.example')).includes('DNS:secure.example') ? true : undefined));
+  } finally {
+    await edge.close();
+    await feed.close();
+    await store.close();
     await database.drop();
     await tmp.cleanup();
   }
