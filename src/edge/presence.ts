@@ -44,6 +44,11 @@ export async function announceEdge(opts: PresenceOptions): Promise<Presence> {
   const db = store.db;
   const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error?.message ?? ''));
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // rows of edges killed long ago (a stopped edge deletes its own): they count for nothing, but pile up
+  await db
+    .deleteFrom('edges')
+    .where('heartbeat_at', '<', Date.now() - 3_600_000)
+    .execute();
   await db
     .insertInto('edges')
     .values({ id, host: hostname(), pid: process.pid, started_at: Date.now(), heartbeat_at: clockSql(store), generation: 0 })
