@@ -11,7 +11,7 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageOutput, packageServer } from '../src/artifact/index.js';
 import { LocalBlobStore } from '../src/blobs/index.js';
