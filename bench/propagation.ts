@@ -202,8 +202,10 @@ async function measure(backend: 'sqlite' | 'postgres'): Promise<Record<string, s
 }
 
 export async function run() {
+  const load = loadavg()[0]!.toFixed(1);
   const rows = await measure('sqlite');
   const notes = [
+    `machine: ${availableParallelism()} cores, load average ${load} at the start (shared): read PostgreSQL against the SQLite rows of the same run`,
     'targets: move p99 < 100 ms over LISTEN/NOTIFY; ready -> served < 100 ms static, < 1 s SSR',
     'ready = the transaction that marks it ready and moves production; SSR servers are started on both edges before it (warm column)',
   ];
