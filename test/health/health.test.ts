@@ -8,6 +8,8 @@ import { checkStore, readiness, startHealthListener } from '../../src/health/ind
 import { Store } from '../../src/store/index.js';
 import { get, makeDeployment } from '../edge/helpers.js';
 import { tempDir } from '../helpers/paths.js';
+import { startSlipwayProcess } from '../helpers/slipway.js';
+import { createServer } from 'node:net';
 
 test('the --health-port listener: /healthz while the process runs, /readyz follows the store', async () => {
   const tmp = await tempDir('slipway-health-');
@@ -65,6 +67,27 @@ test('the edge answers /.well-known/slipway/readyz for any Host, before any site
     assert.equal((await get(port, 'site.localhost', '/')).text, 'site');
   } finally {
     await edge.close();
+    await tmp.cleanup();
+  }
+});
+
+test('slipway up --roles worker --health-port: a worker-only process answers its supervisor', async () => {
+  const tmp = await tempDir('slipway-worker-health-');
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const slipway = await startSlipwayProcess(join(tmp.path, 'data'), ['--roles', 'worker', '--health-port', String(port)]);
+  try {
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    const roles = ((await health.json()) as { roles: Record<string, unknown> }).roles;
+    assert.deepEqual(Object.keys(roles), ['worker']);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ok', checks: { store: 'ok' } });
+  } finally {
+    await slipway.stop();
     await tmp.cleanup();
   }
 });
