@@ -1,4 +1,5 @@
 import { goLivePlan } from '../environments/index.js';
+import { toError } from '../errors/index.js';
 import type { Project, Store } from '../store/index.js';
 import { bumpCounter, databaseNow, readCounter } from '../store/index.js';
 
@@ -55,7 +56,12 @@ export async function warmEdges(store: Store, deployment: { id: string; manifest
 export async function warmBeforeMove(store: Store, project: Project, deployment: { id: string; environment: string }, manifestHash: string, log: (line: string) => void): Promise<void> {
   const plan = await goLivePlan(store.db, project, deployment.environment);
   if (plan.waits || plan.alias === undefined || !plan.autoPromote) return;
-  const result = await warmEdges(store, { id: deployment.id, manifestHash }, WARM_WAIT_MS);
+  // the warm-up only saves the edges a cold start: a store hiccup here must not fail a good build
+  const result = await warmEdges(store, { id: deployment.id, manifestHash }, WARM_WAIT_MS).catch((error: unknown) => {
+    log(`Could not ask the edges to warm it (${toError(error).message}); they start it when the alias moves.`);
+    return undefined;
+  });
+  if (result === undefined) return;
   if (result.edges === 0) return;
   if (result.late === 0) log(`Warmed on ${result.edges} edge${result.edges === 1 ? '' : 's'} in ${result.waitedMs} ms.`);
   else log(`Warmed on ${result.warmed} of ${result.edges} edges in ${result.waitedMs} ms; the others start it when the alias moves.`);
@@ -68,6 +74,11 @@ export async function warmBeforeMove(store: Store, project: Project, deployment:
  * edge did not confirm within `timeoutMs` (live_at stays null; the edge switches when it can).
  */
 export async function recordLive(store: Store, deploymentId: string, timeoutMs: number): Promise<number | undefined> {
+  // the deployment is ready and its aliases moved whatever happens here: a failure only leaves live_at unset
+  return waitLive(store, deploymentId, timeoutMs).catch(() => undefined);
+}
+
+async function waitLive(store: Store, deploymentId: string, timeoutMs: number): Promise<number | undefined> {
   const generation = await readCounter(store.db, 'alias_generation');
   const startedAt = Date.now();
   for (;;) {
