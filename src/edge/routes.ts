@@ -103,6 +103,11 @@ export class RouteTable {
     pending.then(
       (route) => {
         if (this.epoch === startedIn && this.routes.get(hostHeader) === placeholder) this.routes.set(hostHeader, route);
+        else if (this.epoch !== startedIn && !this.routes.has(hostHeader)) {
+          // a move came while this lookup ran, so its answer may predate it: look again, so that a
+          // host being served stays cached (and is served if the store goes away before its next request)
+          void this.resolve(hostHeader).catch(() => undefined);
+        }
         if (route.site?.server !== undefined) this.opts.servers?.pin(this.routedDeployments('pinned'));
       },
       () => {

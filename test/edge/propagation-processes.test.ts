@@ -22,6 +22,7 @@ test('edge processes on PostgreSQL: LISTEN, presence, readiness, and the next mo
   const dataDir = join(tmp.path, 'data');
   const edges: RunningSlipway[] = [];
   let store: Store | undefined;
+  let paused = false;
   try {
     // one after another: the first makes the data dir's key
     for (let i = 0; i < 2; i++) edges.push(await startSlipwayProcess(dataDir, ['--roles', 'edge', '--edge-workers', '1', '--database-url', database.url]));
@@ -53,8 +54,10 @@ test('edge processes on PostgreSQL: LISTEN, presence, readiness, and the next mo
     await servedEverywhere('one');
 
     await pausePostgres();
+    paused = true;
     for (const e of edges) assert.equal((await edgeGet(e.edgePort, 'site.localhost', '/')).text, 'one', 'serving what it knows while the database is down');
     await resumePostgres();
+    paused = false;
     await waitFor(
       'the store to answer again',
       () =>
@@ -67,9 +70,13 @@ test('edge processes on PostgreSQL: LISTEN, presence, readiness, and the next mo
       20_000,
     );
     await servedEverywhere('two', 20_000);
+  } catch (error) {
+    // what the edge processes said is what explains a failure here
+    throw new Error(`${String(error)}\n${edges.map((e, i) => `--- edge ${i}:\n${e.output()}`).join('\n')}`, { cause: error });
   } finally {
     await store?.close();
     for (const e of edges) await e.stop();
+    if (paused) await resumePostgres();
     await database.drop();
     await tmp.cleanup();
   }
