@@ -6,6 +6,8 @@ import type { ChangeSignal, ResolvedSite } from './types.js';
 
 /** How often a live edge writes its heartbeat; a worker counts it as gone after 3.5 s without one (../worker/go-live.ts). */
 export const EDGE_HEARTBEAT_MS = 1000;
+const HEARTBEAT_FAILED = 'could not write this edge’s heartbeat; it keeps serving';
+const WARM_CHECK_FAILED = 'checking for warm requests failed';
 /** a warm-up longer than this is acknowledged as failed (the worker's bounded wait is shorter anyway) */
 const WARM_TIMEOUT_MS = 30_000;
 
@@ -42,7 +44,15 @@ export interface Presence {
 export async function announceEdge(opts: PresenceOptions): Promise<Presence> {
   const { store } = opts;
   const db = store.db;
-  const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error?.message ?? ''));
+  const print = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error?.message ?? ''));
+  // while the store is away these fail every second: say so once, and again after it worked
+  const failing = new Set<string>();
+  const log = (message: string, error?: Error): void => {
+    if (failing.has(message)) return;
+    failing.add(message);
+    print(message, error);
+  };
+  const recovered = (message: string): void => void failing.delete(message);
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   // rows of edges killed long ago (a stopped edge deletes its own): they count for nothing, but pile up
   await db
@@ -67,8 +77,9 @@ export async function announceEdge(opts: PresenceOptions): Promise<Presence> {
           .set({ heartbeat_at: clockSql(store), generation })
           .where('id', '=', id)
           .execute();
+        recovered(HEARTBEAT_FAILED);
       })
-      .catch((error: unknown) => log('could not write this edge’s heartbeat; it keeps serving', toError(error)));
+      .catch((error: unknown) => log(HEARTBEAT_FAILED, toError(error)));
   };
   const heartbeat = setInterval(write, EDGE_HEARTBEAT_MS);
   heartbeat.unref();
@@ -97,11 +108,12 @@ export async function announceEdge(opts: PresenceOptions): Promise<Presence> {
             not(exists(selectFrom('warm_acks').select('edge_id').whereRef('warm_acks.deployment_id', '=', 'warm_requests.deployment_id').where('warm_acks.edge_id', '=', id))),
           )
           .execute();
+        recovered(WARM_CHECK_FAILED);
         for (const request of pending) if (!warming.has(request.deployment_id)) void warmOne(request.deployment_id, request.manifest_hash);
       } while (checkAgain && !closed);
     } catch (error) {
       lastWarmGeneration = undefined; // read again on the next tick
-      log('checking for warm requests failed', toError(error));
+      log(WARM_CHECK_FAILED, toError(error));
     } finally {
       checking = false;
     }
@@ -118,7 +130,7 @@ export async function announceEdge(opts: PresenceOptions): Promise<Presence> {
       await Promise.race([warmStep!({ deploymentId, manifestHash }), timeout]);
     } catch (error) {
       failure = toError(error).message;
-      log(`could not warm deployment ${deploymentId}; it switches when the alias moves`, toError(error));
+      print(`could not warm deployment ${deploymentId}; it switches when the alias moves`, toError(error));
     } finally {
       clearTimeout(timer);
     }

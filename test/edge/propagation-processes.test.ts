@@ -52,6 +52,10 @@ test('edge processes on PostgreSQL: LISTEN, presence, readiness, and the next mo
 
     await s.tx((db) => moveAlias(db, project.id, PRODUCTION, one));
     await servedEverywhere('one');
+    // a request that raced the move's notification has its host looked up once more in the
+    // background; let that finish, so each edge knows the host before the database goes
+    await new Promise((r) => setTimeout(r, 500));
+    await servedEverywhere('one');
 
     await pausePostgres();
     paused = true;
