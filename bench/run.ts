@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   opennext: async () => (await import('./opennext.js')).run,
   's3-edge': async () => (await import('./s3-edge.js')).run,
   gc: async () => (await import('./gc.js')).run,
+  propagation: async () => (await import('./propagation.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -9,13 +9,14 @@ import { buildApi } from './api/server.js';
 import { ensureFirstOwner } from './auth/index.js';
 import { checkBucket, openBlobs } from './blobs/index.js';
 import type { Config } from './config/index.js';
-import { createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
+import { announceEdge, createEdgeServer, serveRuntime, startEdgeCluster } from './edge/index.js';
 import { EDGE_CONFIG_ENV } from './edge/worker-main-env.js';
 import { HTTPS_PORT_ENV } from './edge/worker.js';
 import { ensureDefaultCertificate } from './tls/default-certificate.js';
 import { createStoreTlsSource } from './tls/edge-source.js';
 import { readOperatorCertificate } from './tls/operator-certificate.js';
 import { AppError, toError } from './errors/index.js';
+import { checkStore, readiness, startHealthListener } from './health/index.js';
 import { Events } from './events.js';
 import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
@@ -26,7 +27,7 @@ import { startMail } from './mail/start.js';
 import { diskHealth, startCollector, watchDiskSpace } from './retention/index.js';
 import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
-import { openStore, type Store } from './store/index.js';
+import { listenForChanges, openStore, type Store } from './store/index.js';
 import { checkPlatformKey } from './store/key-check.js';
 import { runAsLeader } from './store/leader.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
@@ -79,6 +80,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
   const events = new Events();
   const closers: Array<(graceMs: number) => Promise<void>> = [];
+  /** what /readyz checks beyond the store, per role this process runs (see ./health) */
+  const readyChecks: Record<string, () => string> = {};
 
   let worker: WorkerHandle | undefined;
   if (config.roles.includes('worker') && config.buildConcurrency > 0) {
@@ -107,7 +110,20 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     if (config.edgeWorkers === 0) {
       const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag);
       const tls = https ? { source: createStoreTlsSource(store.db, box), platformKey, ...(operator === undefined ? {} : { operator }) } : undefined;
-      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway, standbyMs: config.serverStandbyMs, ...(tls === undefined ? {} : { tls }) });
+      const changes = config.databaseUrl === undefined ? undefined : listenForChanges(config.databaseUrl);
+      const presence = await announceEdge({ store, changes });
+      const edge = createEdgeServer({
+        lookup: createStoreLookup(store, config.baseDomain),
+        blobs,
+        servers: gateway,
+        standbyMs: config.serverStandbyMs,
+        // PostgreSQL: notified of moves, polled once a second as the safety net (see store/notify.ts)
+        ...(changes === undefined ? {} : { changes, pollMs: 1000 }),
+        served: (generation) => presence.served(generation),
+        ...(tls === undefined ? {} : { tls }),
+      });
+      presence.answerWarmRequests((site) => edge.warm(site));
+      readyChecks.edge = () => (edge.ready() ? 'ok' : 'the edge has not loaded its routes yet');
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
@@ -117,6 +133,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         httpsPort = (edge.https.server.address() as AddressInfo).port;
       }
       closers.push(async () => {
+        await presence.close();
+        await changes?.close();
         await edge.close();
         await runtime.close();
       });
@@ -164,6 +182,19 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     }
   }
 
+  const ready = async () => readiness({ store: await checkStore(store), ...Object.fromEntries(Object.entries(readyChecks).map(([role, check]) => [role, check()])) });
+  const health = async () => ({
+    ...(config.roles.includes('api') ? { api: 'ok' } : {}),
+    disk: diskHealth(await disk.check()),
+    ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
+    ...(edgePort === undefined ? {} : { edge: { port: edgePort, ...(httpsPort === undefined ? {} : { httpsPort }), processes: Math.max(1, config.edgeWorkers) } }),
+  });
+  // a process without the api (a worker, an edge primary) still answers its load balancer or supervisor
+  if (config.healthPort !== undefined) {
+    const listener = await startHealthListener({ port: config.healthPort, host: config.host, health, ready });
+    closers.push(() => listener.close());
+  }
+
   let apiPort: number | undefined;
   if (config.roles.includes('api')) {
     // URLs the API hands out (webhook, site URLs) must carry the ports actually bound
@@ -182,12 +213,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       box,
       events,
       adminToken,
-      health: async () => ({
-        api: 'ok',
-        disk: diskHealth(await disk.check()),
-        ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
-        ...(edgePort === undefined ? {} : { edge: { port: edgePort, ...(httpsPort === undefined ? {} : { httpsPort }), processes: Math.max(1, config.edgeWorkers) } }),
-      }),
+      health,
+      ready,
     });
     // accounts: the first owner from SLIPWAY_ADMIN_EMAIL/PASSWORD, or how to make one
     const firstOwner = await ensureFirstOwner(store, config);

@@ -1,3 +1,4 @@
+import { checkStore, readiness, type Readiness } from '../health/index.js';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { BlobStore } from '../blobs/index.js';
@@ -41,6 +42,8 @@ export interface ApiDeps {
   adminToken: string;
   /** per-role health for GET /healthz */
   health: () => Promise<Record<string, unknown>>;
+  /** GET /readyz: the checks of every role this process runs (default: the store answers) */
+  ready?: () => Promise<Readiness>;
 }
 
 const API_BODY_LIMIT = 1024 * 1024;
@@ -103,6 +106,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (req.body === undefined && req.routeOptions.schema?.body !== undefined) req.body = {};
   });
   app.get('/healthz', { schema: systemSchemas.health, config: { access: { public: true } } }, async () => ({ status: 'ok', roles: await deps.health() }));
+  app.get('/readyz', { schema: systemSchemas.ready, config: { access: { public: true } } }, async (_req, reply) => {
+    const r = deps.ready === undefined ? readiness({ store: await checkStore(deps.store) }) : await deps.ready();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ok' : 'not ready', checks: r.checks });
+  });
 
   void app.register(
     async (api) => {

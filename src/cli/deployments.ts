@@ -23,6 +23,8 @@ export interface Deployment {
   error: { code: string; phase: string | null; message: string | null } | null;
   createdAt: string;
   finishedAt: string | null;
+  /** when every live edge served it (null: not yet) */
+  liveAt?: string | null;
 }
 interface LogPage {
   lines: { n: number; at: number; text: string }[];
@@ -144,9 +146,31 @@ export const deployCommand: Command = {
       ctx.out.result(created, () => ctx.out.line(created.id));
       return;
     }
-    finish(ctx, spinner, (await follow(api, created.id, spinner)).deployment);
+    finish(ctx, spinner, await waitLive(api, (await follow(api, created.id, spinner)).deployment, spinner));
   },
 };
+
+/** How long `deploy` waits after "ready" for every edge to serve it (the worker waits 10 s for them). */
+const LIVE_WAIT_MS = 15_000;
+
+/**
+ * Ready means live: a ready deployment is reported once every live edge serves it (liveAt),
+ * or after LIVE_WAIT_MS with a note that some edge has not confirmed yet.
+ */
+async function waitLive(api: Client, d: Deployment, spinner: Spinner): Promise<Deployment> {
+  if (d.status !== 'ready' || d.liveAt !== null) return d;
+  spinner.update('waiting for every edge to serve it…');
+  const until = Date.now() + LIVE_WAIT_MS;
+  let latest = d;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    latest = await api.request<Deployment>('GET', `/api/v1/deployments/${enc(d.id)}`);
+    if (latest.liveAt !== null) return latest;
+  }
+  spinner.stop(`Not every edge confirmed serving ${d.id} within ${LIVE_WAIT_MS / 1000} s; they switch as soon as they can.`);
+  spinner.start('');
+  return latest;
+}
 
 export const lsCommand: Command = {
   summary: "List the project's deployments, newest first",

@@ -53,6 +53,7 @@ export const UP_OPTIONS = {
   roles: { type: 'string' },
   'build-concurrency': { type: 'string' },
   'edge-workers': { type: 'string' },
+  'health-port': { type: 'string' },
   'job-lease-ms': { type: 'string' },
   'shutdown-grace-ms': { type: 'string' },
   'build-timeout': { type: 'string' },

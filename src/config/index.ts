@@ -40,6 +40,8 @@ export interface Config {
   readonly firstOwner: { readonly email: string; readonly password: string } | undefined;
   readonly buildConcurrency: number;
   readonly edgeWorkers: number;
+  /** a small listener answering /healthz and /readyz (for a process without the api, e.g. a worker); undefined: none */
+  readonly healthPort: number | undefined;
   /** a claimed job is lost when its worker does not heartbeat within this */
   readonly jobLeaseMs: number;
   /** how long running builds may finish after SIGTERM before their leases are released */
@@ -270,6 +272,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     firstOwner: env.SLIPWAY_ADMIN_EMAIL && env.SLIPWAY_ADMIN_PASSWORD ? Object.freeze({ email: env.SLIPWAY_ADMIN_EMAIL, password: env.SLIPWAY_ADMIN_PASSWORD }) : undefined,
     buildConcurrency: int('build-concurrency', 'SLIPWAY_BUILD_CONCURRENCY', DEFAULTS.buildConcurrency, 0, 64, '--build-concurrency 2'),
     edgeWorkers: int('edge-workers', 'SLIPWAY_EDGE_WORKERS', availableParallelism(), 0, 64, '--edge-workers 2 (0 serves the edge inside the main process)'),
+    healthPort: pick('health-port', 'SLIPWAY_HEALTH_PORT') === undefined ? undefined : int('health-port', 'SLIPWAY_HEALTH_PORT', 0, 0, 65535, '--health-port 9090'),
     jobLeaseMs: int('job-lease-ms', 'SLIPWAY_JOB_LEASE_MS', DEFAULTS.jobLeaseMs, 500, 3_600_000, '--job-lease-ms 30000'),
     shutdownGraceMs: int('shutdown-grace-ms', 'SLIPWAY_SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs, 0, 3_600_000, '--shutdown-grace-ms 60000'),
     serverMemoryMb: int('server-memory-mb', 'SLIPWAY_SERVER_MEMORY_MB', 0, 0, 65_536, '--server-memory-mb 512'),

@@ -106,6 +106,7 @@ export async function createDeployment(db: Db, queue: Queue, box: SecretBox, req
     server_cpu_shares: req.project.server_cpu_shares,
     server_request_timeout_seconds: req.project.server_request_timeout_seconds,
     integrity_error: null,
+    live_at: null,
     environment,
     pr_number: req.prNumber ?? null,
     source_repo: req.sourceRepo ?? null,
@@ -258,5 +259,7 @@ export function serializeDeployment(config: Config, project: Project, d: Deploym
     createdAt: iso(d.created_at),
     startedAt: iso(d.started_at),
     finishedAt: iso(d.finished_at),
+    // when every live edge served it (ready means live; null: not yet)
+    liveAt: iso(d.live_at),
   };
 }

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { noCertificatePage } from './pages.js';
+import type { ChangeSignal } from './types.js';
 import { normaliseHost } from './path.js';
 import { clientHelloComplete, MAX_CLIENT_HELLO_BYTES, parseClientHello } from '../tls/client-hello.js';
 import { selfSignedCertificate, DEFAULT_CERTIFICATE_NAME } from '../tls/default-certificate.js';
@@ -21,8 +22,10 @@ export interface EdgeTlsOptions {
   operator?: { certFile: string; keyFile: string };
   /** the HTTPS port put in HTTP -> HTTPS redirects (default: the port this server listens on) */
   publicPort?: number;
-  /** how often to poll source.generation(), ms (default 250) */
+  /** how often to poll source.generation(), ms (default 250; with `changes` it is the safety net) */
   pollMs?: number;
+  /** pushed change notifications (PostgreSQL LISTEN/NOTIFY): a certificate change is loaded at once */
+  changes?: ChangeSignal;
 }
 
 export interface HttpsEdge {
@@ -221,13 +224,21 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
   }
 
   let polling = false;
+  /** a notification came during a check that may have read the generation before the change */
+  let pollAgain = false;
   const poll = async (): Promise<void> => {
-    if (polling) return;
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
     polling = true;
     try {
-      await loadOperator();
-      await loadStored();
-      rotateTicketKeys();
+      do {
+        pollAgain = false;
+        await loadOperator();
+        await loadStored();
+        rotateTicketKeys();
+      } while (pollAgain);
     } catch (error) {
       report('reloading TLS certificates failed; the ones loaded before stay until it works again', error);
     } finally {
@@ -245,10 +256,14 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
     await loadStored();
   })();
   let timer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
   ready.then(
     () => {
       timer = setInterval(() => void poll(), pollMs);
       timer.unref();
+      unsubscribe = opts.changes?.subscribe((change) => {
+        if (change === 'tls_generation' || change === 'reconnected') void poll();
+      });
     },
     () => undefined, // the caller awaits ready and reports
   );
@@ -261,6 +276,7 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
 
   function close(): Promise<void> {
     clearInterval(timer);
+    unsubscribe?.();
     return new Promise((resolve) => {
       if (!server.listening) {
         resolve();

@@ -103,6 +103,11 @@ export class RouteTable {
     pending.then(
       (route) => {
         if (this.epoch === startedIn && this.routes.get(hostHeader) === placeholder) this.routes.set(hostHeader, route);
+        else if (this.epoch !== startedIn && !this.routes.has(hostHeader)) {
+          // a move came while this lookup ran, so its answer may predate it: look again, so that a
+          // host being served stays cached (and is served if the store goes away before its next request)
+          void this.resolve(hostHeader).catch(() => undefined);
+        }
         if (route.site?.server !== undefined) this.opts.servers?.pin(this.routedDeployments('pinned'));
       },
       () => {
@@ -163,6 +168,19 @@ export class RouteTable {
       }
       for (const id of before) if (!after.has(id)) this.retire(servers, id);
     }
+  }
+
+  /**
+   * Load a deployment before an alias points at it and start its server, so the move that
+   * follows switches at once. The server is kept for standbyMs like a replaced one (then
+   * drained unless a route points at it by then).
+   */
+  async warm(resolved: ResolvedSite): Promise<void> {
+    const site = await this.loadSite(resolved);
+    const servers = this.opts.servers;
+    if (site.server === undefined || servers === undefined) return;
+    await servers.ensure(site.deploymentId, site.server);
+    if (!this.routedDeployments().has(site.deploymentId)) this.retire(servers, site.deploymentId);
   }
 
   /** A deployment no route points at any more: keep its server for standbyMs, then drain it. */

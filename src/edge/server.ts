@@ -14,7 +14,7 @@ import { upgradeHandler } from './upgrade.js';
 import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
 import type { Site } from './site.js';
-import type { EdgeOptions, HostRedirect, HostSettings } from './types.js';
+import type { EdgeOptions, HostRedirect, HostSettings, ResolvedSite } from './types.js';
 
 export interface EdgeServer {
   server: Server;
@@ -28,12 +28,21 @@ export interface EdgeServer {
    * cold start or fails because of the move. Polling the alias generation does this too.
    */
   refresh(): Promise<void>;
+  /**
+   * Start the server of a deployment that is about to take an alias (ready means live): resolves
+   * once it answers; a static deployment only has its manifest loaded.
+   */
+  warm(site: ResolvedSite): Promise<void>;
+  /** Routes loaded (the alias generation read once, certificates too with HTTPS): what /readyz says. */
+  ready(): boolean;
   /** Stop polling, stop accepting, let in-flight responses finish (at most 5 s), then resolve. */
   close(): Promise<void>;
 }
 
 const MiB = 1024 * 1024;
 const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
+/** `<prefix>healthz` (the process answers) and `<prefix>readyz` (it has loaded its routes): for every Host, before any site */
+export const HEALTH_PREFIX = '/.well-known/slipway/';
 /**
  * The static-file edge: Host -> deployment (lookup.resolveHost, cached) -> manifest (blob,
  * cached) -> file -> bytes (blob, cached in memory by LRU). Only manifest keys are ever
@@ -115,6 +124,20 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     );
   }
 
+  // ---- health (see HEALTH_PREFIX) ----
+
+  function answerHealth(res: ServerResponse, url: string, isHead: boolean): void {
+    const which = url.slice(HEALTH_PREFIX.length).split('?')[0];
+    const ok = which === 'healthz' || (which === 'readyz' && isReady());
+    const body =
+      which === 'healthz' || which === 'readyz'
+        ? `${JSON.stringify({ status: ok ? 'ok' : 'starting', role: 'edge', ready: isReady(), generation: lastGeneration ?? null })}\n`
+        : '{"status":"unknown","hint":"ask /.well-known/slipway/healthz or /.well-known/slipway/readyz"}\n';
+    const status = which === 'healthz' || which === 'readyz' ? (ok ? 200 : 503) : 404;
+    res.writeHead(status, ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store']);
+    res.end(isHead ? undefined : body);
+  }
+
   // ---- the request ----
 
   /** `secure`: over HTTPS (HTTP/1.1 or HTTP/2: the compatibility API gives the same request and response shape) */
@@ -129,6 +152,11 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   function handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
     const method = req.method;
     const isHead = method === 'HEAD';
+    // health and readiness for a load balancer, on a path no deployment can shadow (any Host)
+    if (req.url?.startsWith(HEALTH_PREFIX) === true && (method === 'GET' || isHead)) {
+      answerHealth(res, req.url, isHead);
+      return;
+    }
     // ACME HTTP-01 answers come first, for any Host and before any site rule
     if (acmeHttpChallenge !== undefined && (method === 'GET' || isHead) && req.url?.startsWith(ACME_CHALLENGE_PATH) === true) {
       answerAcmeChallenge(res, req.url.slice(ACME_CHALLENGE_PATH.length), isHead);
@@ -283,7 +311,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     opts.tls === undefined
       ? undefined
       : createHttpsEdge(
-          opts.tls,
+          // notified of certificate changes too; then its poll is the safety net as for routes
+          opts.changes === undefined ? opts.tls : { pollMs: pollMs, changes: opts.changes, ...opts.tls },
           {
             request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
             upgrade: upgradeHandler(routes, servers, report, 'https'),
@@ -297,18 +326,27 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   let lastGeneration: number | undefined;
   let polling = false;
+  /** a notification came while a check ran: that check may have read the generation before the change */
+  let pollAgain = false;
   const poll = async (): Promise<void> => {
-    if (polling) return;
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
     polling = true;
     try {
-      const generation = await lookup.aliasGeneration();
-      // the first answer invalidates too: routes cached before it may predate a move
-      if (generation !== lastGeneration) {
-        const first = lastGeneration === undefined;
-        lastGeneration = generation;
-        if (first) invalidate();
-        else await routes.refresh();
-      }
+      do {
+        pollAgain = false;
+        const generation = await lookup.aliasGeneration();
+        // the first answer invalidates too: routes cached before it may predate a move
+        if (generation !== lastGeneration) {
+          const first = lastGeneration === undefined;
+          lastGeneration = generation;
+          if (first) invalidate();
+          else await routes.refresh();
+          opts.served?.(generation);
+        }
+      } while (pollAgain);
     } catch (error) {
       report('polling the alias generation failed; cached routes stay until it works again', error);
     } finally {
@@ -317,9 +355,24 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   };
   const timer = setInterval(() => void poll(), pollMs);
   timer.unref();
+  void poll();
+  const unsubscribe = opts.changes?.subscribe((change) => {
+    if (change === 'alias_generation' || change === 'reconnected') void poll();
+  });
+
+  /** Ready for a load balancer: the routes' generation was read once (and with HTTPS, certificates loaded). */
+  let tlsReady = https === undefined;
+  https?.ready.then(
+    () => {
+      tlsReady = true;
+    },
+    () => undefined,
+  );
+  const isReady = (): boolean => lastGeneration !== undefined && tlsReady;
 
   async function close(): Promise<void> {
     clearInterval(timer);
+    unsubscribe?.();
     routes.close();
     await Promise.all([https?.close(), closeHttp()]);
   }
@@ -340,5 +393,5 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     });
   }
 
-  return { server, https, invalidate, refresh: () => routes.refresh(), close };
+  return { server, https, invalidate, refresh: () => routes.refresh(), warm: (site) => routes.warm(site), ready: isReady, close };
 }

@@ -63,6 +63,11 @@ export interface HostProtection {
   tokenHash?: string;
 }
 
+/** A source of "something changed" pushes; 'reconnected' means anything may have. */
+export interface ChangeSignal {
+  subscribe(listener: (change: string) => void): () => void;
+}
+
 /** How the edge learns which deployment a Host maps to. Backed by the store in production. */
 export interface SiteLookup {
   /** `host` is lower-cased and has no port. Undefined when no alias or deployment matches. */
@@ -86,8 +91,12 @@ export interface EdgeOptions {
   blobs: BlobStore;
   /** bytes of hot blobs kept in memory (default 256 MiB) */
   memoryCacheBytes?: number;
-  /** how often to poll lookup.aliasGeneration(), ms (default 20) */
+  /** how often to poll lookup.aliasGeneration(), ms (default 20; with `changes`, the safety net's interval) */
   pollMs?: number;
+  /** pushed change notifications (PostgreSQL LISTEN/NOTIFY, see ../store/notify.ts): each one checks the generation at once */
+  changes?: ChangeSignal;
+  /** told the alias generation whose routes this edge serves, after each switch (presence, see ./presence.ts) */
+  served?: (generation: number) => void;
   /** blobs larger than this are streamed from the blob store, never cached (default 8 MiB) */
   streamThresholdBytes?: number;
   /** how long an unknown host is remembered before asking the lookup again, ms (default 1000) */

@@ -2,16 +2,19 @@ import { join } from 'node:path';
 import { openBlobs } from '../blobs/index.js';
 import { createStoreLookup } from '../routing/index.js';
 import { loadSecretKey, SecretBox } from '../secrets.js';
-import { openStore } from '../store/index.js';
+import { listenForChanges, openStore } from '../store/index.js';
 import { createStoreTlsSource } from '../tls/edge-source.js';
 import type { EdgeTlsOptions } from './https.js';
+import { announceEdge } from './presence.js';
 import { createRemoteGateway } from './runtime-ipc.js';
 import { EDGE_CONFIG_ENV } from './worker-main-env.js';
 import { runEdgeWorker } from './worker.js';
 
 /**
  * Entry of one edge worker process (forked by startEdgeCluster in `slipway up`). It opens the
- * store itself and learns about alias moves by polling the alias generation.
+ * store itself and learns about alias moves by polling the alias generation (SQLite), or from
+ * LISTEN/NOTIFY with a 1 s poll as the safety net (PostgreSQL); it announces itself in the
+ * store's edges table and warms production-bound deployments (./presence.ts).
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
@@ -42,8 +45,23 @@ const opened = await openBlobs({ dataDir, blobUrl, blobCacheMb });
 // the primary runs the node's one server per SSR deployment (see serveRuntime); this process
 // asks it for the port and proxies to it directly
 const servers = createRemoteGateway();
-const onClose = async () => {
-  servers.close();
-  await opened.close();
-};
-await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs: opened.files, pollMs: 10, servers, standbyMs, ...(tls === undefined ? {} : { tls }), onClose });
+// on PostgreSQL a notification brings a move at once, and the 1 s poll is only the safety net
+const changes = databaseUrl === undefined ? undefined : listenForChanges(databaseUrl);
+const presence = await announceEdge({ store, changes });
+const edge = await runEdgeWorker({
+  lookup: createStoreLookup(store, baseDomain),
+  blobs: opened.files,
+  pollMs: changes === undefined ? 10 : 1000,
+  changes,
+  served: (generation) => presence.served(generation),
+  servers,
+  standbyMs,
+  ...(tls === undefined ? {} : { tls }),
+  onClose: async () => {
+    await presence.close();
+    await changes?.close();
+    servers.close();
+    await opened.close();
+  },
+});
+presence.answerWarmRequests((site) => edge.warm(site));

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { createEdgeServer } from './server.js';
+import { createEdgeServer, type EdgeServer } from './server.js';
 import type { EdgeOptions } from './types.js';
 
 /** Environment variables through which startEdgeCluster tells a worker where to listen. */
@@ -18,7 +18,7 @@ export const HTTPS_PORT_ENV = 'SLIPWAY_EDGE_HTTPS_PORT';
  * await runEdgeWorker({ lookup: openLookup(), blobs: new LocalBlobStore(dir) });
  * ```
  */
-export async function runEdgeWorker(opts: EdgeOptions & { onClose?: () => Promise<void> }): Promise<void> {
+export async function runEdgeWorker(opts: EdgeOptions & { onClose?: () => Promise<void> }): Promise<EdgeServer> {
   const port = Number(process.env[PORT_ENV] ?? 'NaN');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${PORT_ENV} must be a port number, e.g. ${PORT_ENV}=8080`);
   const host = process.env[HOST_ENV] || undefined;
@@ -49,6 +49,7 @@ export async function runEdgeWorker(opts: EdgeOptions & { onClose?: () => Promis
     await edge.https.ready;
     await listen(edge.https.server, httpsPort, host);
   }
+  return edge;
 }
 
 function listen(server: import('node:net').Server, port: number, host: string | undefined): Promise<void> {

@@ -125,7 +125,7 @@ export async function openStore(config: { databaseUrl: string | undefined; dataD
 }
 
 /** alias_generation: any route (alias or domain) changed; tls_generation: any certificate or TLS-ALPN challenge changed */
-export type Counter = 'alias_generation' | 'deployment_seq' | 'tls_generation';
+export type Counter = 'alias_generation' | 'deployment_seq' | 'tls_generation' | 'warm_generation';
 
 /** Increment a counter in `meta` and return the new value (call inside a transaction). */
 export async function bumpCounter(db: Db, key: Counter): Promise<number> {
@@ -159,3 +159,5 @@ export async function databaseNow(store: Store): Promise<number> {
   const { rows } = await sql<{ now: number }>`select ${clockSql(store)} as now`.execute(store.db);
   return Number(rows[0]!.now);
 }
+
+export { CHANGE_CHANNEL, listenForChanges, type Change, type ChangeFeed } from './notify.js';

@@ -65,6 +65,10 @@ export async function openPostgres(url: string, opts: PostgresOptions): Promise<
   // an idle client that loses its connection (database restart) emits 'error' on the pool;
   // unhandled, that would crash the process. The next query opens a fresh connection.
   pool.on('error', () => undefined);
+  // the pool listens only while a client is idle: one checked out when the server goes away emits
+  // 'error' with no listener, which would crash the process. Its query fails with that error
+  // anyway, and the pool drops the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [noNul] });
   try {
     // one round trip first: a wrong URL is a setting to fix, said as such (not a stack trace)

@@ -128,6 +128,8 @@ export interface DeploymentTable {
   /** a pull request from a fork: the fork's "owner/name" (null: the same repository) */
   head_repo: string | null;
   source_provider: 'github' | 'gitlab' | 'gitea' | null;
+  /** when every live edge served it (migration 0017; null: not yet) */
+  live_at: number | null;
 }
 
 /** A project's environment settings (production and preview have defaults without a row). */
@@ -242,6 +244,9 @@ export interface Database {
   inbound_mail: InboundMailTable;
   project_retention: ProjectRetentionTable;
   gc_state: GcStateTable;
+  edges: EdgeTable;
+  warm_requests: WarmRequestTable;
+  warm_acks: WarmAckTable;
 }
 
 /** A claimed Idempotency-Key (migration 0016): the request's hash, and its answer once there is one. */
@@ -272,3 +277,29 @@ export type Session = Selectable<SessionTable>;
 export type Token = Selectable<TokenTable>;
 export type Invitation = Selectable<InvitationTable>;
 export type AuditEvent = Selectable<AuditEventTable>;
+
+/** A running edge process (migration 0017); a stale heartbeat means it is gone. */
+export interface EdgeTable {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: number;
+  heartbeat_at: number;
+  /** the alias generation whose routes it serves */
+  generation: number;
+}
+
+/** A production-bound deployment the live edges start the server of before the alias moves. */
+export interface WarmRequestTable {
+  deployment_id: string;
+  manifest_hash: string;
+  requested_at: number;
+}
+
+export interface WarmAckTable {
+  deployment_id: string;
+  edge_id: string;
+  acked_at: number;
+  /** null: warmed; else why not */
+  error: string | null;
+}

@@ -19,6 +19,7 @@ import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { asDiskFull, fenceAfterSweep, fenceHolds, readFence } from '../retention/index.js';
+import { LIVE_WAIT_MS, recordLive, warmBeforeMove } from './go-live.js';
 import { LogSink } from './log-sink.js';
 import { recordStalePush, stalePushReason } from './stale-push.js';
 
@@ -209,9 +210,12 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       fence = await fenceAfterSweep(store, signal);
       ({ server, pkg } = await packageAll());
     }
+    // ready means live: every live edge starts an SSR server before its alias moves to it
+    if (server !== undefined) await warmBeforeMove(store, project, deployment, pkg.manifestHash, logs.line);
     timings.totalMs = Date.now() - startedAt;
     const moved = await store.tx(
       async (db) => {
+        await db.deleteFrom('warm_requests').where('deployment_id', '=', deployment.id).execute();
         // a sweep that started in the moment since: a system error, so the job runs again (rare)
         if (!(await fenceHolds(db, fence))) throw new Error('a garbage collection started as this deployment went ready; building it again');
         if (!(await queue.complete(db, job))) return undefined;
@@ -251,6 +255,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     }
     for (const alias of moved) deps.events.emit('alias-moved', { projectId: project.id, alias, deploymentId: deployment.id });
     deps.events.emit('deployment-changed', { deploymentId: deployment.id });
+    // live_at: when every live edge serves the move (the CLI waits for it)
+    if ((await recordLive(store, deployment.id, LIVE_WAIT_MS)) === undefined) logs.line(`Not every live edge confirmed serving it within ${LIVE_WAIT_MS / 1000} s; they switch when they can.`);
     logs.line(readyLine(deployment, moved));
   } catch (caught) {
     const reason = signal.aborted ? (signal.reason as StopReason) : undefined;

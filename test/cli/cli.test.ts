@@ -140,7 +140,10 @@ test('deploy from the linked folder streams the log; ls, inspect and logs in bot
   assert.equal(d.status, 'ready');
   assert.equal(d.isProduction, true);
   v2 = d.id;
-  await served('site.localhost', 'version two');
+  // ready means live: deploy returns once every edge process serves it (liveAt), so one request shows it
+  assert.notEqual(d.liveAt, null, 'deploy waited for liveAt');
+  assert.ok(Date.parse(d.liveAt) >= Date.parse(d.finishedAt));
+  assert.match((await edgeGet(slipway.edgePort, 'site.localhost', '/')).text, /version two/);
 
   const ls = await cli(['ls']);
   const lines = ls.stdout.trim().split('\n');

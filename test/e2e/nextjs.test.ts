@@ -36,6 +36,16 @@ test('a Next.js app deploys from a push and every kind of route answers through 
   const d = await deploy('v1');
   assert.equal(d.build.framework.id, 'nextjs');
   assert.equal(d.build.framework.variant, 'server');
+  // ready means live: both edge processes started its server before production moved to it,
+  // and liveAt was recorded once both served it
+  const log = await slipway.api('GET', `/api/v1/deployments/${d.id}/logs?limit=5000`);
+  const lines = (log.body.lines as { text: string }[]).map((l) => l.text);
+  assert.ok(
+    lines.some((l) => /^Warmed on 2 edges in \d+ ms\.$/.test(l)),
+    lines.slice(-8).join('\n'),
+  );
+  const live = await waitFor('liveAt', async () => ((await slipway.api('GET', `/api/v1/deployments/${d.id}`)).body.liveAt as string | null) ?? undefined, 15_000);
+  assert.ok(Date.parse(live) >= Date.parse(d.finishedAt));
 
   const home = await edgeGet(slipway.edgePort, host, '/');
   assert.equal(home.status, 200);

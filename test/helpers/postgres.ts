@@ -57,6 +57,8 @@ interface Server {
 }
 
 let started: Promise<Server> | undefined;
+/** how to stop and start the running server again on its port and data (pausePostgres / resumePostgres) */
+let restart: { sh: (cmd: string, args: string[]) => Promise<void>; data: string; opts: string; dir: string } | undefined;
 let running: Server | undefined;
 let clones = 0;
 
@@ -89,6 +91,7 @@ async function start(): Promise<Server> {
   await sh('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   const base = `postgres://postgres@127.0.0.1:${port}/`;
   running = { dir, port, base, template: 'slipway_template' };
+  restart = { sh, data, opts, dir };
   await admin(base, `create database slipway_template`);
   const store = await Store.openPostgres(`${base}slipway_template`, { poolSize: 2 });
   await store.close();
@@ -171,4 +174,18 @@ export async function freshPostgres(opts: { empty?: boolean } = {}): Promise<{ u
 /** Stop the server now (tests may call it in `after`; the exit hook does it otherwise). */
 export function stopPostgres(): void {
   stop();
+}
+
+/**
+ * Stop the running server but keep its data and port, as a database restart does to clients
+ * (their connections drop); `resumePostgres` starts it again. For tests of surviving an outage.
+ */
+export async function pausePostgres(): Promise<void> {
+  if (restart === undefined || running === undefined) throw new Error('no PostgreSQL is running (call freshPostgres first)');
+  await restart.sh('pg_ctl', ['-D', restart.data, '-m', 'fast', '-w', '-t', '60', 'stop']);
+}
+
+export async function resumePostgres(): Promise<void> {
+  if (restart === undefined || running === undefined) throw new Error('no PostgreSQL is running (call freshPostgres first)');
+  await restart.sh('pg_ctl', ['-D', restart.data, '-o', restart.opts, '-l', join(restart.dir, 'server.log'), '-w', '-t', '60', 'start']);
 }

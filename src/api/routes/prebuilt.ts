@@ -145,6 +145,7 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
           server_cpu_shares: null,
           server_request_timeout_seconds: null,
           integrity_error: null,
+          live_at: null,
           environment: target,
           pr_number: null,
           source_repo: null,

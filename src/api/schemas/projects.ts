@@ -95,6 +95,7 @@ export const deploymentShape = object(
     createdAt: orNull(isoTime()),
     startedAt: orNull(isoTime()),
     finishedAt: orNull(isoTime()),
+    liveAt: orNull(isoTime()),
   },
   ['id', 'project', 'status', 'target', 'environment', 'isProduction', 'branch', 'commit', 'url', 'createdAt'],
 );

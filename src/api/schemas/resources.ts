@@ -155,6 +155,14 @@ export const prebuiltSchemas = {
 
 export const systemSchemas = {
   health: route({ summary: 'Health of each role this process runs', tags: ['system'], response: { 200: object({ status: str(), roles: object({}) }, ['status', 'roles']) } }),
+  ready: route({
+    summary: 'Readiness of this process for a load balancer: 200 when the store answers (and every role it runs is ready), else 503 with the failing checks',
+    tags: ['system'],
+    response: {
+      200: object({ status: str(), checks: object({}, [], { additionalProperties: { type: 'string' } }) }, ['status', 'checks']),
+      503: object({ status: str(), checks: object({}, [], { additionalProperties: { type: 'string' } }) }, ['status', 'checks']),
+    },
+  }),
   openapi: route({ summary: 'This document', tags: ['system'], response: { 200: object({ openapi: str() }, ['openapi']) } }),
   github: route({
     summary: 'GitHub webhook of a project',

@@ -6,6 +6,7 @@ import { domainMigrations } from './domains.js';
 import { notificationMigrations } from './notifications.js';
 import { previewMigrations } from './previews.js';
 import { retentionMigrations } from './retention.js';
+import { scaleoutMigrations } from './scaleout.js';
 
 export { autoId } from './auto-id.js';
 
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   ...notificationMigrations,
   ...retentionMigrations,
   ...blobMigrations,
+  ...scaleoutMigrations,
 };
