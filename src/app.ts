@@ -26,6 +26,8 @@ import { createRuntimeGateway, type ServerLimits } from './runtime/index.js';
 import { loadSecretKey, SecretBox } from './secrets.js';
 import { openStore, type Store } from './store/index.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
+import { startLogDrains } from './access-log/index.js';
+import { startObservability } from './metrics/index.js';
 
 export interface Slipway {
   config: Config;
@@ -35,6 +37,8 @@ export interface Slipway {
   edgePort: number | undefined;
   /** the bound HTTPS port; undefined: HTTPS is off */
   httpsPort: number | undefined;
+  /** the bound --metrics-port; undefined: none asked for */
+  metricsPort: number | undefined;
   adminToken: string;
   adminTokenFile: string | undefined;
   /** stop taking work, let builds finish within the grace period, release the rest */
@@ -63,10 +67,12 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });
   const events = new Events();
   const closers: Array<(graceMs: number) => Promise<void>> = [];
+  // metrics of every role here, and the access log of an edge served in this process (closed last, see below)
+  const observability = await startObservability({ config: config.observability, host: config.host, store, roles: config.roles, edgeInProcess: config.edgeWorkers === 0 });
 
   let worker: WorkerHandle | undefined;
   if (config.roles.includes('worker') && config.buildConcurrency > 0) {
-    worker = startWorker({ store, queue, blobs, config, events, box });
+    worker = startWorker({ store, queue, blobs, config, events, box, metrics: observability.metrics });
     const w = worker;
     closers.push((grace) => w.stop(grace));
   }
@@ -80,10 +86,19 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     const operator = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
     if (https && operator !== undefined) await checkOperatorCertificate(operator.certFile, operator.keyFile);
     const flag = (deploymentId: string, reason: string) => flagIntegrityError(store.db, deploymentId, reason);
+    const serverOutput = (deploymentId: string, line: string) => observability.writer.serverLine(deploymentId, line);
     if (config.edgeWorkers === 0) {
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag);
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag, serverOutput);
+      observability.watchRuntime(() => runtime.status());
       const tls = https ? { source: createStoreTlsSource(store.db, box), platformKey, ...(operator === undefined ? {} : { operator }) } : undefined;
-      const edge = createEdgeServer({ lookup: createStoreLookup(store, config.baseDomain), blobs, servers: gateway, standbyMs: config.serverStandbyMs, ...(tls === undefined ? {} : { tls }) });
+      const edge = createEdgeServer({
+        lookup: createStoreLookup(store, config.baseDomain),
+        blobs,
+        servers: gateway,
+        standbyMs: config.serverStandbyMs,
+        observer: observability.observer,
+        ...(tls === undefined ? {} : { tls }),
+      });
       events.on('alias-moved', () => void edge.refresh());
       await listen(edge.server, config.edgePort, config.host);
       edgePort = (edge.server.address() as AddressInfo).port;
@@ -99,7 +114,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     } else {
       // one runtime for the node, here in the primary: the workers ask it for servers over IPC
       const limits = serverLimits(config);
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, limits, (id) => deploymentServerSettings(store.db, box, id), flag);
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, limits, (id) => deploymentServerSettings(store.db, box, id), flag, serverOutput);
+      observability.watchRuntime(() => runtime.status());
       const served = serveRuntime(gateway, runtime, limits.idleMs);
       const stopRuntime = async () => {
         served.close();
@@ -115,7 +131,14 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         listensPerWorker: https ? 2 : 1,
         workerModule: fileURLToPath(new URL('./edge/worker-main.js', import.meta.url)),
         env: {
-          [EDGE_CONFIG_ENV]: JSON.stringify({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, baseDomain: config.baseDomain, standbyMs: config.serverStandbyMs, https: httpsConfig }),
+          [EDGE_CONFIG_ENV]: JSON.stringify({
+            dataDir: config.dataDir,
+            databaseUrl: config.databaseUrl,
+            baseDomain: config.baseDomain,
+            standbyMs: config.serverStandbyMs,
+            https: httpsConfig,
+            observability: { accessLog: config.observability.accessLog, logKeep: config.observability.logKeep },
+          }),
           ...(httpsPort === undefined ? {} : { [HTTPS_PORT_ENV]: String(httpsPort) }),
         },
       }).catch(async (error: unknown) => {
@@ -149,6 +172,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       box,
       events,
       adminToken,
+      metrics: { token: config.observability.metricsToken, text: observability.text },
       health: async () => ({
         api: 'ok',
         ...(worker === undefined ? {} : { worker: { id: worker.id, running: worker.running(), concurrency: config.buildConcurrency } }),
@@ -165,6 +189,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     // custom domains' DNS, rechecked with backoff (see domains/status.ts)
     const domainChecks = startDomainChecks(store, config);
     closers.push(() => domainChecks.stop());
+    // projects' logs to their drain URLs, in batches, away from the edge
+    const drains = startLogDrains({ store, box });
+    closers.push(() => drains.stop());
     // certificates from the ACME CA for domains whose DNS is right, renewed before they expire
     if (config.httpsPort !== undefined && config.acme.directory !== undefined) {
       const certificates = startCertificateManager({ db: store.db, box, config });
@@ -178,6 +205,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     closers.push(() => reporter.stop());
   }
 
+  // after every role: the last access log batch and server lines still reach the store
+  closers.push(() => observability.close());
+
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -185,6 +215,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     apiPort,
     edgePort,
     httpsPort,
+    metricsPort: observability.metricsPort,
     adminToken,
     adminTokenFile,
     close(graceMs = config.shutdownGraceMs) {

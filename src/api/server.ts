@@ -28,6 +28,7 @@ import { eventRoutes } from './routes/events.js';
 import { hookRoutes } from './routes/hooks.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
+import { logRoutes, metricsRoute } from './routes/logs-access.js';
 
 export interface ApiDeps {
   config: Config;
@@ -37,6 +38,8 @@ export interface ApiDeps {
   box: SecretBox;
   events: Events;
   adminToken: string;
+  /** GET /metrics: the token it needs (undefined: metrics off) and the Prometheus text */
+  metrics?: { token: string | undefined; text: () => Promise<string> };
   /** per-role health for GET /healthz */
   health: () => Promise<Record<string, unknown>>;
 }
@@ -123,10 +126,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(prebuiltRoutes(deps));
       await api.register(eventRoutes(deps));
       await api.register(gitHostRoutes(deps));
+      await api.register(logRoutes(deps));
     },
     { prefix: '/api/v1' },
   );
   void app.register(hookRoutes(deps), { prefix: '/hooks' });
+  void app.register(metricsRoute(deps));
   registerDashboard(app);
   return app;
 }

@@ -40,6 +40,10 @@ export async function up(flags: ConfigInput): Promise<void> {
 export const UP_OPTIONS = {
   port: { type: 'string' },
   'edge-port': { type: 'string' },
+  'metrics-token': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'access-log': { type: 'string' },
+  'log-keep': { type: 'string' },
   // HTTPS on the edge (config.httpsPort, tlsCertFile, tlsKeyFile)
   'https-port': { type: 'string' },
   'tls-cert': { type: 'string' },
@@ -101,6 +105,7 @@ export const upCommand: Command = {
     '           [--build-memory-mb 4096] [--build-pids 4096] [--build-disk-mb 20480] [--build-cpu-shares 512]',
     '           [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]',
     '           [--public-ip 203.0.113.7,...] [--cname-target edge.example.net]',
+    '           [--metrics-token SECRET] [--metrics-port 9464] [--access-log on|off] [--log-keep 10000]',
   ],
   options: UP_OPTIONS,
   flags: ['Every flag also reads from its SLIPWAY_* variable; see "Configuration" in the README.'],

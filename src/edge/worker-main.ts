@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { createLogWriter, createRequestObserver } from '../access-log/index.js';
+import { answerMetricsRequests, createMetrics } from '../metrics/index.js';
 import { LocalBlobStore } from '../blobs/index.js';
 import { createStoreLookup } from '../routing/index.js';
 import { loadSecretKey, SecretBox } from '../secrets.js';
@@ -15,7 +17,7 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, databaseUrl, baseDomain, standbyMs, https } = JSON.parse(raw) as {
+const { dataDir, databaseUrl, baseDomain, standbyMs, https, observability } = JSON.parse(raw) as {
   dataDir: string;
   /** set: PostgreSQL (see openStore) */
   databaseUrl?: string;
@@ -23,6 +25,8 @@ const { dataDir, databaseUrl, baseDomain, standbyMs, https } = JSON.parse(raw) a
   standbyMs?: number;
   /** set when HTTPS is on: the operator's certificate files, if any */
   https?: { tlsCertFile?: string; tlsKeyFile?: string };
+  /** the access log's settings (see src/metrics/config.ts) */
+  observability?: { accessLog: boolean; logKeep: number };
 };
 const store = await openStore({ dataDir, databaseUrl }, { migrate: false, roles: ['edge'] });
 let tls: EdgeTlsOptions | undefined;
@@ -37,4 +41,22 @@ const blobs = new LocalBlobStore(join(dataDir, 'blobs'));
 // the primary runs the node's one server per SSR deployment (see serveRuntime); this process
 // asks it for the port and proxies to it directly
 const servers = createRemoteGateway();
-await runEdgeWorker({ lookup: createStoreLookup(store, baseDomain), blobs, pollMs: 10, servers, standbyMs, ...(tls === undefined ? {} : { tls }), onClose: async () => servers.close() });
+// this process's access log goes to the store in batches; its metrics to the primary's scrapes
+const metrics = createMetrics();
+const writer = createLogWriter({ store, metrics, keepAccessLog: observability?.accessLog ?? true, keepPerProject: observability?.logKeep });
+const observer = createRequestObserver((entry) => writer.request(entry));
+const stopAnswering = answerMetricsRequests(metrics.registry);
+await runEdgeWorker({
+  lookup: createStoreLookup(store, baseDomain),
+  blobs,
+  pollMs: 10,
+  servers,
+  standbyMs,
+  observer,
+  ...(tls === undefined ? {} : { tls }),
+  onClose: async () => {
+    stopAnswering();
+    await writer.close();
+    servers.close();
+  },
+});

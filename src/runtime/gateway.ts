@@ -58,6 +58,8 @@ export function createRuntimeGateway(
   settingsFor?: (deploymentId: string) => Promise<DeploymentServerSettings>,
   /** a bundle's bytes changed on disk: flag the deployment (e.g. flagIntegrityError in the store) */
   onIntegrityError?: (deploymentId: string, reason: string) => Promise<void>,
+  /** every line a server prints, masked (e.g. the access log's writer, which keeps them per deployment) */
+  onOutput?: (deploymentId: string, line: string) => void,
 ): { gateway: LocalGateway; runtime: Runtime } {
   const runtime = new Runtime({
     blobs,
@@ -70,6 +72,7 @@ export function createRuntimeGateway(
     // servers cannot read the platform's database, keys or other deployments, and die with us
     sandbox: { hidden: [dataDir], pids: limits.pids, tmpMb: limits.tmpMb, allow: limits.allow },
     collectBundles: { unusedMs: BUNDLE_UNUSED_MS },
+    ...(onOutput === undefined ? {} : { onOutput }),
     nodeCacheDir: limits.nodeCacheDir ?? join(dataDir, 'node'),
   });
   const known = new Map<string, DeploymentServerSettings>();

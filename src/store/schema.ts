@@ -2,6 +2,7 @@ import type { Generated, Insertable, Selectable } from 'kysely';
 import type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 import type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainTable } from './schema-domains.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
+import type { AccessLogTable, LogDrainTable, ServerLogTable } from './schema-observability.js';
 
 export type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, Role, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 export type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainStatus, DomainTable } from './schema-domains.js';
@@ -228,6 +229,9 @@ export interface Database {
   git_host_comments: GitHostCommentTable;
   team_git_hosts: TeamGitHostTable;
   idempotency_keys: IdempotencyKeyTable;
+  access_logs: AccessLogTable;
+  server_logs: ServerLogTable;
+  log_drains: LogDrainTable;
 }
 
 /** A claimed Idempotency-Key (migration 0016): the request's hash, and its answer once there is one. */

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ClaimedJob } from '../queue/index.js';
+import { observeBuild } from '../metrics/index.js';
 import { runJob, StopError, type JobDeps, type StopReason } from './run-job.js';
 import { sweepStaleBuilds } from './stale-builds.js';
 
@@ -74,6 +75,7 @@ export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): Work
   const start = (job: ClaimedJob) => {
     const controller = new AbortController();
     const done = runJob(deps, job, controller.signal)
+      .then(() => (deps.metrics === undefined ? undefined : observeBuild(deps.metrics, store.db, job.deploymentId)))
       .catch(async (err: unknown) => {
         if (err instanceof StopError) {
           if (err.reason === 'shutdown') await queue.release(job);

@@ -14,6 +14,7 @@ import { buildLimit, getProject, previewSettings } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
 import { NETLIFY_RULE_FILES, readSiteRules } from '../rules/index.js';
 import { Runtime } from '../runtime/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
@@ -28,6 +29,8 @@ export interface JobDeps {
   events: Events;
   /** decrypts the deployment's variables for its build and its server check */
   box: SecretBox;
+  /** builds are counted here by outcome and duration (see src/metrics) */
+  metrics?: Metrics | undefined;
 }
 
 type Phase = 'fetch' | 'build' | 'package' | 'deploy';
