@@ -54,7 +54,8 @@ export function createRequestObserver(sink: (entry: ObservedRequest) => void): R
     const req = p.req;
     let bytes: number;
     if (req.httpVersionMajor === 2) bytes = Number(this.getHeader('content-length') ?? 0) || 0;
-    else bytes = Math.max(0, (this.socket?.bytesWritten ?? p.bytesBefore) - p.bytesBefore);
+    // req.socket: node:http has detached res.socket by the time 'finish' reaches us
+    else bytes = Math.max(0, (req.socket.bytesWritten ?? p.bytesBefore) - p.bytesBefore);
     sink({
       at: p.at,
       method: req.method ?? '',
