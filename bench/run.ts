@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   githost: async () => (await import('./githost.js')).run,
   api: async () => (await import('./api.js')).run,
   previews: async () => (await import('./previews.js')).run,
+  'access-log': async () => (await import('./access-log.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

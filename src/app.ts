@@ -28,6 +28,7 @@ import { openStore, type Store } from './store/index.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
 import { startLogDrains } from './access-log/index.js';
 import { startObservability } from './metrics/index.js';
+import { logger } from './log/index.js';
 
 export interface Slipway {
   config: Config;
@@ -61,7 +62,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   // a Slipway killed with SIGKILL may have left builds or servers running: nothing survives it
   const swept = await sweepSandboxes();
   if (swept.processes + swept.networks > 0) {
-    console.error(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks`);
+    logger('slipway').warn(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks`);
   }
   const blobs = new LocalBlobStore(join(config.dataDir, 'blobs'));
   const queue = new Queue(store, { leaseMs: config.jobLeaseMs });

@@ -29,6 +29,9 @@ import { hookRoutes } from './routes/hooks.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
 import { logRoutes, metricsRoute } from './routes/logs-access.js';
+import { logger } from '../log/index.js';
+
+const apiLog = logger('api');
 
 export interface ApiDeps {
   config: Config;
@@ -83,7 +86,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       !(raw instanceof AppError) && raw.validation !== undefined
         ? validationError(raw.validation, raw.validationContext ?? 'body', req.routeOptions.schema as Record<string, unknown>)
         : normalise(raw);
-    if (err.status >= 500) console.error(`[api] ${req.method} ${req.url} failed:`, raw);
+    if (err.status >= 500) apiLog.error({ err: raw, method: req.method, url: req.url }, 'request failed');
     if (err.code === 'PAYLOAD_TOO_LARGE') {
       // Fastify asks to close the connection, but a client still sending its body would then meet
       // a reset and never read the 413: take the rest of the body and keep the connection

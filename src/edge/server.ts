@@ -15,6 +15,9 @@ import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
 import type { Site } from './site.js';
 import type { EdgeOptions, HostRedirect, HostSettings } from './types.js';
+import { logger } from '../log/index.js';
+
+const edgeLog = logger('edge');
 
 export interface EdgeServer {
   server: Server;
@@ -52,7 +55,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const streamThreshold = opts.streamThresholdBytes ?? 8 * MiB;
   const cache = new BlobCache(opts.memoryCacheBytes ?? 256 * MiB);
   const rawResponses = (opts.rawResponses ?? true) && rawResponsesSupported;
-  const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error ?? ''));
+  const log = opts.log ?? ((message: string, error?: Error) => edgeLog.error(error === undefined ? {} : { err: error }, message));
   const servers = opts.servers;
   const drainGraceMs = opts.drainGraceMs ?? 30_000;
   const standbyMs = opts.standbyMs ?? 5 * 60_000;

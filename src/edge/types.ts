@@ -89,7 +89,7 @@ export interface EdgeOptions {
    * see ./raw-response.ts). false: always use res.writeHead/res.end.
    */
   rawResponses?: boolean;
-  /** where failures the edge survives are reported (default: console.error) */
+  /** where failures the edge survives are reported (default: Slipway's log, see src/log) */
   log?: (message: string, error?: Error) => void;
   /** runs server-rendered deployments; without it an SSR deployment serves only its static files */
   servers?: ServerGateway;

@@ -3,6 +3,9 @@ import type { LocalBlobStore } from '../blobs/index.js';
 import type { ServerGateway } from '../edge/types.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { Runtime } from './runtime.js';
+import { logger } from '../log/index.js';
+
+const gatewayLog = logger('runtime');
 
 /** The platform's limits for every server (flags); a deployment's own settings win over them. */
 export interface ServerLimits {
@@ -65,7 +68,7 @@ export function createRuntimeGateway(
     blobs,
     dir: join(dataDir, 'runtime'),
     dataDir: join(dataDir, 'runtime-data'),
-    onIntegrityError: (deploymentId, reason) => void onIntegrityError?.(deploymentId, reason).catch((err: unknown) => console.error(`[runtime] could not flag deployment ${deploymentId}`, err)),
+    onIntegrityError: (deploymentId, reason) => void onIntegrityError?.(deploymentId, reason).catch((err: unknown) => gatewayLog.error({ err, deploymentId }, 'could not flag the deployment')),
     ...(limits.memoryMb > 0 ? { memoryLimitMb: limits.memoryMb } : {}),
     requestTimeoutMs: limits.requestTimeoutMs,
     idleMs: limits.idleMs,

@@ -20,6 +20,9 @@ import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { LogSink } from './log-sink.js';
 import { recordStalePush, stalePushReason } from './stale-push.js';
+import { logger } from '../log/index.js';
+
+const jobLog = logger('worker');
 
 export interface JobDeps {
   store: Store;
@@ -270,7 +273,7 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
   const user = isUserError(err);
   // a failed build's message carries the tail of its output: mask it like the log
   const message = logs.mask(err.message);
-  if (!user) console.error(`[worker] deployment ${deployment.id} attempt ${job.attempt} failed in ${phase}: ${logs.mask(err.stack ?? err.message)}`);
+  if (!user) jobLog.error({ deploymentId: deployment.id, attempt: job.attempt, phase, stack: logs.mask(err.stack ?? err.message) }, 'build failed on our side');
   logs.line(user ? `Error: ${message}` : `Internal error while ${phase === 'fetch' ? 'fetching' : phase === 'build' ? 'building' : phase === 'package' ? 'packaging' : 'deploying'}: ${message}`);
   await logs.flush();
   await store.tx(async (db) => {
