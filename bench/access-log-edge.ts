@@ -16,19 +16,25 @@ const [mode, dir, manifestHash] = process.argv.slice(2) as [string, string, stri
 const DEPLOYMENT = 'dbench000001';
 let close = async (): Promise<void> => undefined;
 let observer: ReturnType<typeof createRequestObserver> | undefined;
-if (mode === 'on') {
-  const store = await Store.openSqlite(join(dir, 'on.db'), { migrate: true });
+if (mode === 'on' || mode === 'count') {
+  const store = await Store.openSqlite(join(dir, `${mode}.db`), { migrate: true });
   const now = Date.now();
-  await store.db.insertInto('projects').values({ id: 'pbench', name: 'bench', repo_url: 'file:///bench', production_branch: 'main', webhook_secret: 'x', created_at: now } as never).execute();
+  await store.db
+    .insertInto('projects')
+    .values({ id: 'pbench', name: 'bench', repo_url: 'file:///bench', production_branch: 'main', webhook_secret: 'x', created_at: now } as never)
+    .execute();
   await store.db
     .insertInto('deployments')
     .values({ id: DEPLOYMENT, project_id: 'pbench', seq: 1, status: 'ready', target: 'production', trigger: 'api', branch: 'main', commit_sha: 'a'.repeat(40), attempts: 0, created_at: now } as never)
     .execute();
-  const writer = createLogWriter({ store, metrics: createMetrics() });
+  const writer = createLogWriter({ store, metrics: createMetrics(), keepAccessLog: mode === 'on' });
   observer = createRequestObserver((entry) => writer.request(entry));
   close = async () => {
     await writer.close();
-    const n = await store.db.selectFrom('access_logs').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    const n = await store.db
+      .selectFrom('access_logs')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
     console.error(`access log rows kept: ${String(n?.n)}`);
     await store.close();
   };

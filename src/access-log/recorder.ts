@@ -12,9 +12,9 @@ export interface ObservedRequest extends Omit<AccessEntry, 'deploymentId'> {
 }
 
 /**
- * What the edge calls per request (see EdgeOptions.observer). Everything here is O(1) and
- * allocation-light: the request's fields are copied into one object when the response
- * finishes and pushed onto a buffer; the writer (./writer.ts) takes the buffer in batches.
+ * What the edge calls per request (see EdgeOptions.observer). Kept to a few field writes: one
+ * object per request, filled in when the response closes and handed to the sink, which only
+ * buffers it; the writer (./writer.ts) takes the buffer in batches.
  */
 export interface RequestObserver {
   /** a request arrived (before any answer is written) */
@@ -23,67 +23,87 @@ export interface RequestObserver {
   site(res: ServerResponse, deploymentId: string): void;
   /** where the answer's bytes came from */
   cache(res: ServerResponse, outcome: CacheOutcome): void;
+  /** a request answered without a ServerResponse (the HTTP/2 fast path): the whole entry at once */
+  answered(entry: ObservedRequest): void;
 }
 
 const PENDING = Symbol('slipway.accessLog');
+const ORIGIN = performance.timeOrigin;
 
-interface Pending {
-  req: IncomingMessage;
-  at: number;
-  started: number;
-  bytesBefore: number;
-  deploymentId: string;
-  cache: CacheOutcome;
+/** The request while it is answered, and then its entry (the same object: one allocation a request). */
+class Entry implements ObservedRequest {
+  at = 0;
+  method = '';
+  host = '';
+  path = '';
+  status = 0;
+  bytes = 0;
+  durationMs = 0;
+  deploymentId = '';
+  clientIp = '';
+  cache: CacheOutcome = 'none';
+  constructor(
+    public req: IncomingMessage | undefined,
+    readonly started: number,
+    readonly bytesBefore: number,
+    readonly sink: (entry: ObservedRequest) => void,
+  ) {}
 }
 
-type Tracked = ServerResponse & { [PENDING]?: Pending };
+type Tracked = ServerResponse & { [PENDING]?: Entry | undefined };
 
 /**
- * A RequestObserver that hands every finished request to `sink` (called synchronously from the
- * response's 'finish' or 'close'; it must only buffer).
+ * Runs once per response, on 'close' (emitted after every response: finished, or cut off when
+ * the client went away). A plain function with `this`, so no closure is made per request.
  *
  * Bytes: on HTTP/1 the socket's bytesWritten counts everything written for this response,
  * including the edge's pre-serialised raw answers that bypass ServerResponse; on HTTP/2 the
  * session's counter is shared by its streams, so the Content-Length header counts instead.
  */
-export function createRequestObserver(sink: (entry: ObservedRequest) => void): RequestObserver {
-  function done(this: Tracked): void {
-    const p = this[PENDING];
-    if (p === undefined) return;
-    this[PENDING] = undefined;
-    const req = p.req;
-    let bytes: number;
-    if (req.httpVersionMajor === 2) bytes = Number(this.getHeader('content-length') ?? 0) || 0;
-    // req.socket: node:http has detached res.socket by the time 'finish' reaches us
-    else bytes = Math.max(0, (req.socket.bytesWritten ?? p.bytesBefore) - p.bytesBefore);
-    sink({
-      at: p.at,
-      method: req.method ?? '',
-      host: req.headers.host ?? '',
-      path: req.url ?? '',
-      status: this.statusCode,
-      bytes,
-      durationMs: performance.now() - p.started,
-      deploymentId: p.deploymentId,
-      clientIp: req.socket.remoteAddress ?? '',
-      cache: this.statusCode === 304 ? 'revalidated' : p.cache,
-    });
+function onClose(this: Tracked): void {
+  const e = this[PENDING];
+  const req = e?.req;
+  if (e === undefined || req === undefined) return;
+  this[PENDING] = undefined;
+  e.req = undefined;
+  const now = performance.now();
+  e.at = Math.round(ORIGIN + e.started);
+  e.durationMs = now - e.started;
+  e.method = req.method ?? '';
+  e.host = hostOf(req.rawHeaders);
+  e.path = req.url ?? '';
+  e.status = this.statusCode;
+  if (e.status === 304) e.cache = 'revalidated';
+  // req.socket: node:http has detached res.socket by now
+  e.bytes = req.httpVersionMajor === 2 ? Number(this.getHeader('content-length') ?? 0) || 0 : Math.max(0, (req.socket.bytesWritten ?? e.bytesBefore) - e.bytesBefore);
+  e.clientIp = req.socket.remoteAddress ?? '';
+  e.sink(e);
+}
+
+/** The Host header from the raw list: `req.headers` would build the whole headers object, which the edge never needs. */
+function hostOf(raw: string[]): string {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1] ?? '';
   }
+  return '';
+}
+
+/** A RequestObserver that hands every answered request to `sink` (synchronously; it must only buffer). */
+export function createRequestObserver(sink: (entry: ObservedRequest) => void): RequestObserver {
   return {
     start(req, res) {
-      const tracked = res as Tracked;
-      tracked[PENDING] = { req, at: Date.now(), started: performance.now(), bytesBefore: req.httpVersionMajor === 2 ? 0 : (req.socket.bytesWritten ?? 0), deploymentId: '', cache: 'none' };
-      res.once('finish', done);
-      // a client that went away before the end: logged too, with what was sent
-      res.once('close', done);
+      (res as Tracked)[PENDING] = new Entry(req, performance.now(), req.httpVersionMajor === 2 ? 0 : (req.socket.bytesWritten ?? 0), sink);
+      res.on('close', onClose);
     },
     site(res, deploymentId) {
-      const p = (res as Tracked)[PENDING];
-      if (p !== undefined) p.deploymentId = deploymentId;
+      const e = (res as Tracked)[PENDING];
+      if (e !== undefined) e.deploymentId = deploymentId;
     },
     cache(res, outcome) {
-      const p = (res as Tracked)[PENDING];
-      if (p !== undefined) p.cache = outcome;
+      const e = (res as Tracked)[PENDING];
+      if (e !== undefined) e.cache = outcome;
     },
+    answered: sink,
   };
 }

@@ -1,8 +1,7 @@
 import type { Metrics } from '../metrics/registry.js';
-import { statusClass } from '../metrics/registry.js';
 import type { Store } from '../store/index.js';
 import { logger } from '../log/index.js';
-import type { ObservedRequest } from './recorder.js';
+import type { CacheOutcome, ObservedRequest } from './recorder.js';
 import { DEFAULT_KEEP_PER_PROJECT, insertAccessEntries, insertServerLines, projectsOfDeployments, trimProjectLogs, type AccessEntry, type ServerLine } from './store.js';
 
 export interface LogWriterOptions {
@@ -17,6 +16,12 @@ export interface LogWriterOptions {
   flushMs?: number;
   /** entries waiting beyond this are dropped (counted in slipway_access_log_dropped_total) */
   maxBuffered?: number;
+  /**
+   * access log rows stored per batch (default 2000, about 2000 a second per edge process);
+   * beyond it the batch is sampled evenly and the rest counted as dropped. Metrics always
+   * count every request.
+   */
+  maxRowsPerFlush?: number;
 }
 
 export interface LogWriter {
@@ -30,6 +35,15 @@ export interface LogWriter {
 }
 
 const log = logger('access-log');
+const CLASSES = 5;
+const OUTCOMES: readonly CacheOutcome[] = ['hit', 'miss', 'stream', 'revalidated', 'server', 'none'];
+const OUTCOME_INDEX: Record<CacheOutcome, number> = { hit: 0, miss: 1, stream: 2, revalidated: 3, server: 4, none: 5 };
+
+interface DeploymentCounts {
+  /** [status class 1xx..5xx][cache outcome] */
+  requests: Float64Array;
+  bytes: number;
+}
 /** deployment -> project: deployments never change project, so an entry stays right; bounded */
 const MAX_KNOWN = 10_000;
 
@@ -43,6 +57,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   const keep = opts.keepPerProject ?? DEFAULT_KEEP_PER_PROJECT;
   const keepAccess = opts.keepAccessLog ?? true;
   const maxBuffered = opts.maxBuffered ?? 50_000;
+  const maxRows = opts.maxRowsPerFlush ?? 2000;
   let requests: ObservedRequest[] = [];
   let lines: ServerLine[] = [];
   const known = new Map<string, { id: string; name: string } | null>();
@@ -57,22 +72,55 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     for (const id of unknown) known.set(id, found.get(id) ?? null);
   }
 
-  async function write(batch: ObservedRequest[], output: ServerLine[]): Promise<void> {
-    await projectsOf(new Set([...batch.map((e) => e.deploymentId), ...output.map((l) => l.deploymentId)]));
-    const access = new Map<string, AccessEntry[]>();
-    for (const e of batch) {
-      const project = known.get(e.deploymentId) ?? undefined;
-      if (metrics !== undefined) {
-        const name = project?.name ?? '';
-        metrics.edgeRequests.inc({ project: name, status_class: statusClass(e.status), cache: e.cache });
-        metrics.edgeBytes.inc({ project: name }, e.bytes);
-        if (e.cache === 'server') metrics.ssrLatency.observe({ project: name }, e.durationMs / 1000);
+  /** rows added per project since it was last trimmed: trimming every batch would be a query per project per second */
+  const sinceTrim = new Map<string, number>();
+
+  // counted as requests come (no entry is kept for it): per deployment, requests by status
+  // class and cache outcome, and bytes; named by project when a batch is written
+  let counts = new Map<string, DeploymentCounts>();
+  let ssr: { deploymentId: string; seconds: number }[] = [];
+  /** requests seen since the last batch, for the even sample of what is stored */
+  let seen = 0;
+
+  function count(e: ObservedRequest): void {
+    let c = counts.get(e.deploymentId);
+    if (c === undefined) {
+      c = { requests: new Float64Array(CLASSES * OUTCOMES.length), bytes: 0 };
+      counts.set(e.deploymentId, c);
+    }
+    const cls = Math.min(5, Math.max(1, Math.floor(e.status / 100))) - 1;
+    c.requests[cls * OUTCOMES.length + OUTCOME_INDEX[e.cache]]! += 1;
+    c.bytes += e.bytes;
+    if (e.cache === 'server' && ssr.length < maxBuffered) ssr.push({ deploymentId: e.deploymentId, seconds: e.durationMs / 1000 });
+  }
+
+  function countMetrics(taken: Map<string, DeploymentCounts>, latencies: { deploymentId: string; seconds: number }[]): void {
+    if (metrics === undefined) return;
+    for (const [deploymentId, c] of taken) {
+      const project = known.get(deploymentId)?.name ?? '';
+      for (let i = 0; i < c.requests.length; i++) {
+        const n = c.requests[i]!;
+        if (n > 0) metrics.edgeRequests.inc({ project, status_class: `${Math.floor(i / OUTCOMES.length) + 1}xx`, cache: OUTCOMES[i % OUTCOMES.length]! }, n);
       }
-      if (project === undefined || !keepAccess) continue;
-      const list = access.get(project.id);
-      const { cache: _cache, ...entry } = e;
-      if (list === undefined) access.set(project.id, [entry]);
-      else list.push(entry);
+      metrics.edgeBytes.inc({ project }, c.bytes);
+    }
+    for (const l of latencies) metrics.ssrLatency.observe({ project: known.get(l.deploymentId)?.name ?? '' }, l.seconds);
+  }
+
+  async function write(batch: ObservedRequest[], output: ServerLine[], taken: Map<string, DeploymentCounts>, latencies: { deploymentId: string; seconds: number }[]): Promise<void> {
+    await projectsOf(new Set([...batch.map((e) => e.deploymentId), ...output.map((l) => l.deploymentId), ...taken.keys(), ...latencies.map((l) => l.deploymentId)]));
+    countMetrics(taken, latencies);
+    const access = new Map<string, AccessEntry[]>();
+    if (keepAccess) {
+      // the reservoir is in arrival order but for the slots replaced: order by time
+      batch.sort((a, b) => a.at - b.at);
+      for (const e of batch) {
+        const project = known.get(e.deploymentId);
+        if (project === undefined || project === null) continue;
+        const list = access.get(project.id);
+        if (list === undefined) access.set(project.id, [e]);
+        else list.push(e);
+      }
     }
     const server = new Map<string, ServerLine[]>();
     for (const l of output) {
@@ -83,22 +131,41 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
       else list.push(l);
     }
     if (access.size === 0 && server.size === 0) return;
+    // more than a project keeps would be trimmed at once: only its newest go in
+    for (const [id, list] of access) if (list.length > keep) access.set(id, list.slice(-keep));
+    for (const [id, list] of server) if (list.length > keep) server.set(id, list.slice(-keep));
     await store.tx(async (db) => {
       for (const [projectId, entries] of access) await insertAccessEntries(db, projectId, entries);
       for (const [projectId, entries] of server) await insertServerLines(db, projectId, entries);
     });
-    for (const projectId of access.keys()) await trimProjectLogs(store.db, 'access_logs', projectId, keep);
-    for (const projectId of server.keys()) await trimProjectLogs(store.db, 'server_logs', projectId, keep);
+    for (const [table, rows] of [['access_logs', access] as const, ['server_logs', server] as const]) {
+      for (const [projectId, list] of rows) {
+        const key = `${table} ${projectId}`;
+        const added = (sinceTrim.get(key) ?? 0) + list.length;
+        if (added < Math.max(1, Math.floor(keep / 10)) && list.length < keep) {
+          sinceTrim.set(key, added);
+          continue;
+        }
+        sinceTrim.delete(key);
+        await trimProjectLogs(store.db, table, projectId, keep);
+      }
+    }
   }
 
   function flush(): Promise<void> {
     if (flushing !== undefined) return flushing.then(() => (requests.length + lines.length > 0 ? flush() : undefined));
-    if (requests.length === 0 && lines.length === 0) return Promise.resolve();
+    if (requests.length === 0 && lines.length === 0 && counts.size === 0 && ssr.length === 0) return Promise.resolve();
     const batch = requests;
     const output = lines;
+    const taken = counts;
+    const latencies = ssr;
+    if (seen > batch.length) metrics?.accessLogDropped.inc(seen - batch.length);
     requests = [];
     lines = [];
-    flushing = write(batch, output)
+    counts = new Map();
+    ssr = [];
+    seen = 0;
+    flushing = write(batch, output, taken, latencies)
       .catch((error: unknown) => log.error({ err: error, entries: batch.length + output.length }, 'could not write a batch of access log entries; they are lost'))
       .finally(() => {
         flushing = undefined;
@@ -111,11 +178,16 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
 
   return {
     request(entry) {
-      if (requests.length >= maxBuffered) {
-        metrics?.accessLogDropped.inc();
-        return;
+      count(entry);
+      if (!keepAccess || entry.deploymentId === '') return;
+      // an even sample of at most maxRows a batch (reservoir sampling): what is not kept dies
+      // young, so a busy edge's garbage collector never sees it grow old
+      seen++;
+      if (requests.length < maxRows) requests.push(entry);
+      else {
+        const slot = Math.floor(Math.random() * seen);
+        if (slot < maxRows) requests[slot] = entry;
       }
-      requests.push(entry);
     },
     serverLine(deploymentId, text) {
       if (closed || lines.length >= maxBuffered) return;
@@ -126,6 +198,12 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
       closed = true;
       clearInterval(timer);
       await flush();
+      // what is left over the bound goes now, not at the next start
+      for (const key of sinceTrim.keys()) {
+        const [table, projectId] = key.split(' ') as ['access_logs' | 'server_logs', string];
+        await trimProjectLogs(store.db, table, projectId, keep).catch(() => undefined);
+      }
+      sinceTrim.clear();
     },
   };
 }

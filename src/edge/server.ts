@@ -305,7 +305,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           {
             request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
             upgrade: upgradeHandler(routes, servers, report, 'https'),
-            stream: createStreamFastPath({ routes, files, covers: (name: string): boolean => https?.covers(name) === true }),
+            stream: createStreamFastPath({ routes, files, observer, covers: (name: string): boolean => https?.covers(name) === true }),
           },
           report,
         );

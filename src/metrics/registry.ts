@@ -44,7 +44,11 @@ export function createMetrics(): Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    accessLogDropped: new Counter({ name: 'slipway_access_log_dropped_total', help: 'Access log entries dropped because the store could not keep up (the edge never waits for it)', registers }),
+    accessLogDropped: new Counter({
+      name: 'slipway_access_log_dropped_total',
+      help: 'Access log entries not stored: over the rows kept per batch (see --access-log), or the store could not keep up (the edge never waits for it); metrics still count them',
+      registers,
+    }),
     builds: new Counter({ name: 'slipway_builds_total', help: 'Builds this worker finished, by outcome (ready, failed, canceled)', labelNames: ['outcome'], registers }),
     buildDuration: new Histogram({ name: 'slipway_build_duration_seconds', help: 'Build time from start to the final status, by outcome', labelNames: ['outcome'], buckets: BUILD_BUCKETS, registers }),
   };
