@@ -12,6 +12,13 @@ export async function up(flags: ConfigInput): Promise<void> {
   if (slipway.apiPort !== undefined) lines.push(`  API and dashboard: http://localhost:${slipway.apiPort}`);
   if (slipway.edgePort !== undefined) lines.push(`  Sites (edge):      http://<project>.${config.baseDomain}:${slipway.edgePort}`);
   if (slipway.httpsPort !== undefined) lines.push(`  Sites (HTTPS):     https://<domain>:${slipway.httpsPort}`);
+  if (config.observability.metricsToken !== undefined) {
+    const where = [
+      slipway.apiPort === undefined ? undefined : `http://localhost:${slipway.apiPort}/metrics`,
+      slipway.metricsPort === undefined ? undefined : `http://localhost:${slipway.metricsPort}/metrics`,
+    ];
+    if (where.some((w) => w !== undefined)) lines.push(`  Metrics:           ${where.filter((w) => w !== undefined).join(', ')} (Authorization: Bearer <metrics token>)`);
+  }
   if (slipway.apiPort !== undefined) {
     lines.push(slipway.adminTokenFile === undefined ? '  Admin token:       from SLIPWAY_ADMIN_TOKEN' : `  Admin token:       ${slipway.adminTokenFile} (send as Authorization: Bearer <token>)`);
   }
