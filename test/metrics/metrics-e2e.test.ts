@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { json, runCli } from '../cli/run-cli.js';
 import { makeRepo } from '../helpers/git.js';
-import { tempDir } from '../helpers/paths.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
 import { edgeGet, startSlipwayProcess, TOKEN, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
 
 // A real `slipway up` with two edge worker processes: GET /metrics on the api's port needs the
@@ -140,4 +141,27 @@ test("each project's access log holds its own requests only, in the API and the 
   assert.equal(out.type, 'access');
   assert.ok(out.lines.some((l: { path: string }) => l.path === '/about?x=1'));
   assert.ok(out.lines.every((l: { host: string }) => l.host === 'beta.localhost'));
+});
+
+test('slipway logs --access --follow prints new requests as they come', async () => {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'slipway.js'), 'logs', '--access', '--project', 'alpha', '--tail', '1', '--follow'], {
+    env: { PATH: process.env.PATH ?? '', HOME: dir.path, SLIPWAY_URL: slipway.apiUrl, SLIPWAY_TOKEN: TOKEN, XDG_CONFIG_HOME: join(dir.path, 'config') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    // the tail first: one line, then nothing new until a request
+    await waitFor('the tail', async () => (out.split('\n').filter(Boolean).length >= 1 ? true : undefined), 15_000, 100);
+    assert.equal((await edgeGet(slipway.edgePort, 'alpha.localhost', '/followed')).status, 404);
+    await waitFor('the followed request', async () => (out.includes('/followed') ? true : undefined), 15_000, 100);
+    const line = out.split('\n').find((l) => l.includes('/followed'))!;
+    // piped: tab-separated, the status second
+    assert.equal(line.split('\t')[1], '404');
+    assert.equal(line.split('\t')[3], 'alpha.localhost');
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
 });
