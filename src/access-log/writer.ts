@@ -134,10 +134,18 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     // more than a project keeps would be trimmed at once: only its newest go in
     for (const [id, list] of access) if (list.length > keep) access.set(id, list.slice(-keep));
     for (const [id, list] of server) if (list.length > keep) server.set(id, list.slice(-keep));
-    await store.tx(async (db) => {
-      for (const [projectId, entries] of access) await insertAccessEntries(db, projectId, entries);
-      for (const [projectId, entries] of server) await insertServerLines(db, projectId, entries);
-    });
+    try {
+      await store.tx(async (db) => {
+        for (const [projectId, entries] of access) await insertAccessEntries(db, projectId, entries);
+        for (const [projectId, entries] of server) await insertServerLines(db, projectId, entries);
+      });
+    } catch {
+      // one project deleted since its deployment was looked up fails the whole transaction: the
+      // others go in one by one, and the cache forgets what it knew
+      known.clear();
+      for (const [projectId, entries] of access) await insertAccessEntries(store.db, projectId, entries).catch(() => access.delete(projectId));
+      for (const [projectId, entries] of server) await insertServerLines(store.db, projectId, entries).catch(() => server.delete(projectId));
+    }
     for (const [table, rows] of [['access_logs', access] as const, ['server_logs', server] as const]) {
       for (const [projectId, list] of rows) {
         const key = `${table} ${projectId}`;

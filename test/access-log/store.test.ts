@@ -99,6 +99,20 @@ forEachBackend('access log store', (backend) => {
     assert.equal(value({ project: '' }), 1);
   });
 
+  it('a project deleted while its entries wait does not cost the other projects theirs', async () => {
+    const gone = await addProject(store, 'gone', 'dgone0000001');
+    const writer = createLogWriter({ store, flushMs: 60_000 });
+    writer.request(request('dgone0000001', '/warm'));
+    await writer.flush();
+    writer.request(request('dgone0000001', '/late'));
+    writer.request(request('dalpha000001', '/still-kept'));
+    await store.db.deleteFrom('projects').where('id', '=', gone).execute();
+    await writer.close();
+    const a = await readAccessEntries(store.db, alpha, { since: 0, limit: 1000 });
+    assert.equal(a.at(-1)?.path, '/still-kept');
+    assert.deepEqual(await readAccessEntries(store.db, gone, { since: 0, limit: 10 }), [], 'its log went with it');
+  });
+
   it('a drain sends new rows in batches, again after a refused try, and moves on only on success', async () => {
     const received: { project: string; access: { path: string }[]; server: { text: string }[] }[] = [];
     let tries = 0;
