@@ -27,7 +27,12 @@ if (mode === 'on' || mode === 'count') {
     .insertInto('deployments')
     .values({ id: DEPLOYMENT, project_id: 'pbench', seq: 1, status: 'ready', target: 'production', trigger: 'api', branch: 'main', commit_sha: 'a'.repeat(40), attempts: 0, created_at: now } as never)
     .execute();
-  const writer = createLogWriter({ store, metrics: createMetrics(), keepAccessLog: mode === 'on' });
+  const writer = createLogWriter({
+    store,
+    metrics: createMetrics(),
+    keepAccessLog: mode === 'on',
+    ...(process.env.SLIPWAY_BENCH_ROWS === undefined ? {} : { maxRowsPerFlush: Number(process.env.SLIPWAY_BENCH_ROWS) }),
+  });
   observer = createRequestObserver((entry) => writer.request(entry));
   close = async () => {
     await writer.close();

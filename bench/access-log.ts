@@ -5,7 +5,8 @@
  * keep-alive connections. Target: throughput on/off >= 0.95. On a shared machine throughput
  * swings with the neighbours' load, so the edge process's CPU time per request (which is what
  * the access log adds to) is given beside it.
- * SLIPWAY_BENCH_SECONDS shortens the runs, SLIPWAY_BENCH_ROUNDS takes the median of several.
+ * SLIPWAY_BENCH_SECONDS shortens the runs, SLIPWAY_BENCH_ROUNDS takes the median of several,
+ * SLIPWAY_BENCH_ROWS sets the rows stored per batch (default 2000).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -45,12 +45,14 @@ class Entry implements ObservedRequest {
   constructor(
     public req: IncomingMessage | undefined,
     readonly started: number,
-    readonly bytesBefore: number,
     readonly sink: (entry: ObservedRequest) => void,
   ) {}
 }
 
 type Tracked = ServerResponse & { [PENDING]?: Entry | undefined };
+/** per connection: its bytesWritten when its previous response closed (responses on a connection are sequential) */
+const SENT = Symbol('slipway.accessLog.sent');
+type CountedSocket = { bytesWritten?: number; [SENT]?: number };
 
 /**
  * Runs once per response, on 'close' (emitted after every response: finished, or cut off when
@@ -75,7 +77,13 @@ function onClose(this: Tracked): void {
   e.status = this.statusCode;
   if (e.status === 304) e.cache = 'revalidated';
   // req.socket: node:http has detached res.socket by now
-  e.bytes = req.httpVersionMajor === 2 ? Number(this.getHeader('content-length') ?? 0) || 0 : Math.max(0, (req.socket.bytesWritten ?? e.bytesBefore) - e.bytesBefore);
+  if (req.httpVersionMajor === 2) e.bytes = Number(this.getHeader('content-length') ?? 0) || 0;
+  else {
+    const socket = req.socket as unknown as CountedSocket;
+    const total = socket.bytesWritten ?? 0;
+    e.bytes = Math.max(0, total - (socket[SENT] ?? 0));
+    socket[SENT] = total;
+  }
   e.clientIp = req.socket.remoteAddress ?? '';
   e.sink(e);
 }
@@ -93,7 +101,7 @@ function hostOf(raw: string[]): string {
 export function createRequestObserver(sink: (entry: ObservedRequest) => void): RequestObserver {
   return {
     start(req, res) {
-      (res as Tracked)[PENDING] = new Entry(req, performance.now(), req.httpVersionMajor === 2 ? 0 : (req.socket.bytesWritten ?? 0), sink);
+      (res as Tracked)[PENDING] = new Entry(req, performance.now(), sink);
       res.on('close', onClose);
     },
     site(res, deploymentId) {
