@@ -81,6 +81,8 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   let ssr: { deploymentId: string; seconds: number }[] = [];
   /** requests seen since the last batch, for the even sample of what is stored */
   let seen = 0;
+  /** keep every stride-th request: 1 until a batch saw more than maxRows */
+  let stride = 1;
 
   function count(e: ObservedRequest): void {
     let c = counts.get(e.deploymentId);
@@ -112,8 +114,6 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     countMetrics(taken, latencies);
     const access = new Map<string, AccessEntry[]>();
     if (keepAccess) {
-      // the reservoir is in arrival order but for the slots replaced: order by time
-      batch.sort((a, b) => a.at - b.at);
       for (const e of batch) {
         const project = known.get(e.deploymentId);
         if (project === undefined || project === null) continue;
@@ -168,6 +168,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     const taken = counts;
     const latencies = ssr;
     if (seen > batch.length) metrics?.accessLogDropped.inc(seen - batch.length);
+    stride = Math.max(1, Math.ceil(seen / maxRows));
     requests = [];
     lines = [];
     counts = new Map();
@@ -188,14 +189,10 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     request(entry) {
       count(entry);
       if (!keepAccess || entry.deploymentId === '') return;
-      // an even sample of at most maxRows a batch (reservoir sampling): what is not kept dies
-      // young, so a busy edge's garbage collector never sees it grow old
+      // an even sample of at most maxRows a batch: every stride-th request, the stride set by the
+      // last batch's rate; what is not kept dies young, so a busy edge's GC never sees it grow old
       seen++;
-      if (requests.length < maxRows) requests.push(entry);
-      else {
-        const slot = Math.floor(Math.random() * seen);
-        if (slot < maxRows) requests[slot] = entry;
-      }
+      if (seen % stride === 0 && requests.length < maxRows) requests.push(entry);
     },
     serverLine(deploymentId, text) {
       if (closed || lines.length >= maxBuffered) return;
