@@ -1,19 +1,20 @@
 /**
  * Access-log benchmark: the edge with the access log on (every request observed, batched into a
  * SQLite store, metrics counted), with metrics only (observed and counted, no rows kept) and off
- * (no observer): same files, one edge process each, measured back to back with wrk over
+ * (no observer): same files, three edge servers in one process (so they differ in nothing else),
+ * measured back to back with wrk over
  * keep-alive connections. Target: throughput on/off >= 0.95. On a shared machine throughput
  * swings with the neighbours' load, so the edge process's CPU time per request (which is what
  * the access log adds to) is given beside it.
  * SLIPWAY_BENCH_SECONDS shortens the runs, SLIPWAY_BENCH_ROUNDS takes the median of several,
  * SLIPWAY_BENCH_ROWS sets the rows stored per batch (default 2000).
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pageAndAsset, startEdgeCluster, storeBenchSite, treeCpuMicros, waitForAnswer, wrk } from './load-tools.js';
+import { pageAndAsset, storeBenchSite, treeCpuMicros, waitForAnswer, wrk } from './load-tools.js';
 import { stopChild } from './processes.js';
 import { median } from './stats.js';
 
@@ -31,12 +32,22 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
     const files = pageAndAsset();
     const { manifestHash } = await storeBenchSite(dir, files);
     const script = fileURLToPath(new URL('./access-log-edge.js', import.meta.url));
+    const child = spawn(process.execPath, [script, dir, manifestHash], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const ports = await new Promise<Record<Mode, number>>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /listening off=(\d+) on=(\d+) count=(\d+)/.exec(out);
+        if (m !== null) resolve({ off: Number(m[1]), on: Number(m[2]), count: Number(m[3]) });
+      });
+      child.once('exit', (code) => reject(new Error(`the bench edges exited with code ${code} before listening`)));
+      setTimeout(() => reject(new Error('the bench edges did not listen within 20 s')), 20_000).unref();
+    });
     const edges = {} as Record<Mode, { port: number; pid: number }>;
     for (const mode of MODES) {
-      const edge = await startEdgeCluster(script, [mode, dir, manifestHash], {});
-      children.push(edge.child);
-      await waitForAnswer(edge.port, HOST, edge.child);
-      edges[mode] = { port: edge.port, pid: edge.child.pid ?? 0 };
+      await waitForAnswer(ports[mode], HOST, child);
+      edges[mode] = { port: ports[mode], pid: child.pid ?? 0 };
     }
     const rows: Record<string, string | number>[] = [];
     for (const file of files) {
@@ -67,7 +78,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       });
     }
     return {
-      title: `Edge with the access log on vs off (wrk -t2 -c50 -d${seconds}s, keep-alive, one edge process each, median of ${rounds} round(s))`,
+      title: `Edge with the access log on vs off (wrk -t2 -c50 -d${seconds}s, keep-alive, the three edges in one process, median of ${rounds} round(s))`,
       rows,
       notes: [
         'Target: on/off >= 95 %. "on" stores requests (batched once a second into SQLite, at most 2000 rows a batch) and counts metrics; "metrics only" counts without storing; "off" has no observer.',

@@ -110,8 +110,11 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   }
 
   async function write(batch: ObservedRequest[], output: ServerLine[], taken: Map<string, DeploymentCounts>, latencies: { deploymentId: string; seconds: number }[]): Promise<void> {
-    await projectsOf(new Set([...batch.map((e) => e.deploymentId), ...output.map((l) => l.deploymentId), ...taken.keys(), ...latencies.map((l) => l.deploymentId)]));
+    // the metrics are counted even when the store does not answer (under project "")
+    const lookup = projectsOf(new Set([...batch.map((e) => e.deploymentId), ...output.map((l) => l.deploymentId), ...taken.keys(), ...latencies.map((l) => l.deploymentId)]));
+    await lookup.catch(() => undefined);
     countMetrics(taken, latencies);
+    await lookup;
     const access = new Map<string, AccessEntry[]>();
     if (keepAccess) {
       for (const e of batch) {
