@@ -26,6 +26,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   's3-edge': async () => (await import('./s3-edge.js')).run,
   gc: async () => (await import('./gc.js')).run,
   propagation: async () => (await import('./propagation.js')).run,
+  'access-log': async () => (await import('./access-log.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

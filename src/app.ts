@@ -31,6 +31,9 @@ import { listenForChanges, openStore, type Store } from './store/index.js';
 import { checkPlatformKey } from './store/key-check.js';
 import { runAsLeader } from './store/leader.js';
 import { startWorker, type WorkerHandle } from './worker/index.js';
+import { startLogDrains } from './access-log/index.js';
+import { startObservability } from './metrics/index.js';
+import { logger } from './log/index.js';
 
 export interface Slipway {
   config: Config;
@@ -40,6 +43,8 @@ export interface Slipway {
   edgePort: number | undefined;
   /** the bound HTTPS port; undefined: HTTPS is off */
   httpsPort: number | undefined;
+  /** the bound --metrics-port; undefined: none asked for */
+  metricsPort: number | undefined;
   adminToken: string;
   adminTokenFile: string | undefined;
   /** stop taking work, let builds finish within the grace period, release the rest */
@@ -66,7 +71,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   // a Slipway killed with SIGKILL may have left builds or servers running: nothing survives it
   const swept = await sweepSandboxes();
   if (swept.processes + swept.networks > 0) {
-    console.error(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks`);
+    logger('slipway').warn(`Swept what a stopped Slipway left: ${swept.processes} sandboxed processes, ${swept.networks} sandbox networks`);
   }
   // the directory <data-dir>/blobs, or the bucket of --blob-url (edge, runtime and worker through <data-dir>/blob-cache)
   const opened = await openBlobs(config);
@@ -82,10 +87,12 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   const closers: Array<(graceMs: number) => Promise<void>> = [];
   /** what /readyz checks beyond the store, per role this process runs (see ./health) */
   const readyChecks: Record<string, () => string> = {};
+  // metrics of every role here, and the access log of an edge served in this process (closed last, see below)
+  const observability = await startObservability({ config: config.observability, host: config.host, store, roles: config.roles, edgeInProcess: config.edgeWorkers === 0 });
 
   let worker: WorkerHandle | undefined;
   if (config.roles.includes('worker') && config.buildConcurrency > 0) {
-    worker = startWorker({ store, queue, blobs, sharedCacheBlobs: opened.remote, config, events, box });
+    worker = startWorker({ store, queue, blobs, sharedCacheBlobs: opened.remote, config, events, box, metrics: observability.metrics });
     const w = worker;
     closers.push((grace) => w.stop(grace));
   }
@@ -107,8 +114,10 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     const operator = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
     if (https && operator !== undefined) await checkOperatorCertificate(operator.certFile, operator.keyFile);
     const flag = (deploymentId: string, reason: string) => flagIntegrityError(store.db, deploymentId, reason);
+    const serverOutput = (deploymentId: string, line: string) => observability.writer.serverLine(deploymentId, line);
     if (config.edgeWorkers === 0) {
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag);
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, serverLimits(config), (id) => deploymentServerSettings(store.db, box, id), flag, serverOutput);
+      observability.watchRuntime(() => runtime.status());
       const tls = https ? { source: createStoreTlsSource(store.db, box), platformKey, ...(operator === undefined ? {} : { operator }) } : undefined;
       const changes = config.databaseUrl === undefined ? undefined : listenForChanges(config.databaseUrl);
       const presence = await announceEdge({ store, changes });
@@ -120,6 +129,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
         // PostgreSQL: notified of moves, polled once a second as the safety net (see store/notify.ts)
         ...(changes === undefined ? {} : { changes, pollMs: 1000 }),
         served: (generation) => presence.served(generation),
+        observer: observability.observer,
         ...(tls === undefined ? {} : { tls }),
       });
       presence.answerWarmRequests((site) => edge.warm(site));
@@ -141,7 +151,8 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     } else {
       // one runtime for the node, here in the primary: the workers ask it for servers over IPC
       const limits = serverLimits(config);
-      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, limits, (id) => deploymentServerSettings(store.db, box, id), flag);
+      const { gateway, runtime } = createRuntimeGateway(blobs, config.dataDir, limits, (id) => deploymentServerSettings(store.db, box, id), flag, serverOutput);
+      observability.watchRuntime(() => runtime.status());
       const served = serveRuntime(gateway, runtime, limits.idleMs);
       const stopRuntime = async () => {
         served.close();
@@ -166,6 +177,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
             baseDomain: config.baseDomain,
             standbyMs: config.serverStandbyMs,
             https: httpsConfig,
+            observability: { accessLog: config.observability.accessLog, logKeep: config.observability.logKeep },
           }),
           ...(httpsPort === undefined ? {} : { [HTTPS_PORT_ENV]: String(httpsPort) }),
         },
@@ -213,6 +225,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       box,
       events,
       adminToken,
+      metrics: { token: config.observability.metricsToken, text: observability.text },
       health,
       ready,
     });
@@ -226,6 +239,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     // custom domains' DNS, rechecked with backoff (see domains/status.ts)
     const domainChecks = startDomainChecks(store, config);
     closers.push(() => domainChecks.stop());
+    // projects' logs to their drain URLs, in batches, away from the edge
+    const drains = startLogDrains({ store, box });
+    closers.push(() => drains.stop());
     // certificates from the ACME CA for domains whose DNS is right, renewed before they expire
     // (one api process of the installation at a time: two would order every certificate twice)
     if (config.httpsPort !== undefined && config.acme.directory !== undefined) {
@@ -245,6 +261,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   const mail = await startMail({ store, queue, config, box, events });
   closers.push(() => mail.stop());
 
+  // after every role: the last access log batch and server lines still reach the store
+  closers.push(() => observability.close());
+
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -252,6 +271,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     apiPort,
     edgePort,
     httpsPort,
+    metricsPort: observability.metricsPort,
     adminToken,
     adminTokenFile,
     close(graceMs = config.shutdownGraceMs) {

@@ -12,6 +12,9 @@ import { orderCertificate } from './order.js';
 import { AcmeFailure, configureAcmeHttp } from './problem.js';
 import { rateLimitWait } from './rate-limits.js';
 import { backoffMs, renewAt } from './schedule.js';
+import { logger } from '../log/index.js';
+
+const acmeLog = logger('acme');
 
 export interface CertificateManagerOptions {
   db: Db;
@@ -52,7 +55,7 @@ export function startCertificateManager(opts: CertificateManagerOptions): Certif
   const pollMs = opts.pollMs ?? 1000;
   const retryBaseMs = opts.retryBaseMs ?? 60_000;
   const maxRetryMs = opts.maxRetryMs ?? 6 * 3_600_000;
-  const log = opts.log ?? ((message: string) => console.error(`[acme] ${message}`));
+  const log = opts.log ?? ((message: string) => acmeLog.warn(message));
   configureAcmeHttp(acmeConfig.caFile);
   const dns: DnsProvider | undefined = acmeConfig.dns01 === undefined ? undefined : createRfc2136Provider({ server: acmeConfig.dns01.server, zone: acmeConfig.dns01.zone, key: acmeConfig.dns01.tsig });
   // previews and deployment URLs need *.<base>, which only DNS-01 can prove

@@ -31,6 +31,10 @@ import { notificationRoutes } from './routes/notifications.js';
 import { prebuiltRoutes } from './routes/prebuilt.js';
 import { projectRoutes } from './routes/projects.js';
 import { retentionRoutes } from './routes/retention.js';
+import { logRoutes, metricsRoute } from './routes/logs-access.js';
+import { logger } from '../log/index.js';
+
+const apiLog = logger('api');
 
 export interface ApiDeps {
   config: Config;
@@ -40,6 +44,8 @@ export interface ApiDeps {
   box: SecretBox;
   events: Events;
   adminToken: string;
+  /** GET /metrics: the token it needs (undefined: metrics off) and the Prometheus text */
+  metrics?: { token: string | undefined; text: () => Promise<string> };
   /** per-role health for GET /healthz */
   health: () => Promise<Record<string, unknown>>;
   /** GET /readyz: the checks of every role this process runs (default: the store answers) */
@@ -85,7 +91,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       !(raw instanceof AppError) && raw.validation !== undefined
         ? validationError(raw.validation, raw.validationContext ?? 'body', req.routeOptions.schema as Record<string, unknown>)
         : normalise(raw);
-    if (err.status >= 500) console.error(`[api] ${req.method} ${req.url} failed:`, raw);
+    if (err.status >= 500) apiLog.error({ err: raw, method: req.method, url: req.url }, 'request failed');
     if (err.code === 'PAYLOAD_TOO_LARGE') {
       // Fastify asks to close the connection, but a client still sending its body would then meet
       // a reset and never read the 413: take the rest of the body and keep the connection
@@ -134,10 +140,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(gitHostRoutes(deps));
       await api.register(notificationRoutes(deps));
       await api.register(retentionRoutes(deps));
+      await api.register(logRoutes(deps));
     },
     { prefix: '/api/v1' },
   );
   void app.register(hookRoutes(deps), { prefix: '/hooks' });
+  void app.register(metricsRoute(deps));
   registerDashboard(app);
   return app;
 }

@@ -4,6 +4,7 @@ import { PROJECT_OPTION } from './command.js';
 import { Failed } from './output.js';
 import { deployPrebuilt } from './prebuilt.js';
 import { Spinner } from './progress.js';
+import { siteLogs } from './site-logs.js';
 
 export interface Deployment {
   id: string;
@@ -226,12 +227,25 @@ export const inspectCommand: Command = {
 };
 
 export const logsCommand: Command = {
-  summary: "Print a deployment's build log",
-  usage: ['slipway logs <deployment-id> [--follow]'],
-  options: { follow: { type: 'boolean', short: 'f' } },
-  flags: ['-f, --follow        keep printing until the build ends; exit code 1 if it did not become ready'],
-  examples: ['slipway logs d3k9x0q2m7ab', 'slipway logs d3k9x0q2m7ab --follow', 'slipway logs d3k9x0q2m7ab --json | jq -r ".lines[].text"'],
+  summary: "Print a deployment's build log, or a project's access log (--access) or server output (--server)",
+  usage: ['slipway logs <deployment-id> [--follow]', 'slipway logs --access|--server [--project P] [<deployment-id>] [--tail N] [--follow]'],
+  options: { ...PROJECT_OPTION, follow: { type: 'boolean', short: 'f' }, access: { type: 'boolean' }, server: { type: 'boolean' }, tail: { type: 'string' }, deployment: { type: 'string' } },
+  flags: [
+    '-f, --follow        keep printing: until the build ends (exit code 1 if it did not become ready); with --access/--server until Ctrl-C',
+    "--access            the project's access log: requests the edge answered",
+    "--server            what the project's SSR servers printed (stdout and stderr)",
+    '-p, --project P     the project (with --access/--server)',
+    '--tail N            with --access/--server: start with the last N entries (default 100)',
+  ],
+  examples: [
+    'slipway logs d3k9x0q2m7ab',
+    'slipway logs d3k9x0q2m7ab --follow',
+    'slipway logs d3k9x0q2m7ab --json | jq -r ".lines[].text"',
+    'slipway logs --access --project blog --follow      # requests as they come',
+    "slipway logs --server --project blog d3k9x0q2m7ab  # one deployment's server output",
+  ],
   async run(ctx) {
+    if (ctx.values.access === true || ctx.values.server === true) return siteLogs(ctx);
     const id = needId(ctx, 'logs');
     const api = ctx.api();
     if (ctx.values.follow === true) {

@@ -10,6 +10,13 @@ export async function up(flags: ConfigInput): Promise<void> {
   if (slipway.apiPort !== undefined) lines.push(`  API and dashboard: http://localhost:${slipway.apiPort}`);
   if (slipway.edgePort !== undefined) lines.push(`  Sites (edge):      http://<project>.${config.baseDomain}:${slipway.edgePort}`);
   if (slipway.httpsPort !== undefined) lines.push(`  Sites (HTTPS):     https://<domain>:${slipway.httpsPort}`);
+  if (config.observability.metricsToken !== undefined) {
+    const where = [
+      slipway.apiPort === undefined ? undefined : `http://localhost:${slipway.apiPort}/metrics`,
+      slipway.metricsPort === undefined ? undefined : `http://localhost:${slipway.metricsPort}/metrics`,
+    ];
+    if (where.some((w) => w !== undefined)) lines.push(`  Metrics:           ${where.filter((w) => w !== undefined).join(', ')} (Authorization: Bearer <metrics token>)`);
+  }
   if (slipway.apiPort !== undefined) {
     lines.push(slipway.adminTokenFile === undefined ? '  Admin token:       from SLIPWAY_ADMIN_TOKEN' : `  Admin token:       ${slipway.adminTokenFile} (send as Authorization: Bearer <token>)`);
   }
@@ -38,6 +45,10 @@ export async function up(flags: ConfigInput): Promise<void> {
 export const UP_OPTIONS = {
   port: { type: 'string' },
   'edge-port': { type: 'string' },
+  'metrics-token': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'access-log': { type: 'string' },
+  'log-keep': { type: 'string' },
   // HTTPS on the edge (config.httpsPort, tlsCertFile, tlsKeyFile)
   'https-port': { type: 'string' },
   'tls-cert': { type: 'string' },
@@ -110,6 +121,7 @@ export const upCommand: Command = {
     '           [--sandbox-tmp-mb 1024] [--server-pids 1024] [--sandbox-allow 10.0.0.5:5432,...]',
     '           [--public-ip 203.0.113.7,...] [--cname-target edge.example.net]',
     '           [--smtp-url smtp://user:pass@host:587] [--smtp-listen 0.0.0.0:2525] [--notify-allow 10.0.0.7,...]',
+    '           [--metrics-token SECRET] [--metrics-port 9464] [--access-log on|off] [--log-keep 10000]',
   ],
   options: UP_OPTIONS,
   flags: ['Every flag also reads from its SLIPWAY_* variable; see "Configuration" in the README.'],

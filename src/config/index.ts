@@ -5,6 +5,7 @@ import { BLOB_URL_EXAMPLE, parseS3Url } from '../blobs/s3-url.js';
 import { AppError } from '../errors/index.js';
 import { parseMailConfig, type MailConfig } from '../mail/config.js';
 import { parseNotifyConfig, type NotifyConfig } from '../notify/config.js';
+import { parseObservabilityConfig, type ObservabilityConfig } from '../metrics/config.js';
 
 export type Role = 'api' | 'worker' | 'edge';
 export const ALL_ROLES: readonly Role[] = ['api', 'worker', 'edge'];
@@ -12,6 +13,8 @@ export const ALL_ROLES: readonly Role[] = ['api', 'worker', 'edge'];
 /** Everything a Slipway process needs to know, parsed once at start-up and frozen. */
 export interface Config {
   readonly dataDir: string;
+  /** metrics and logs (issue 14): --metrics-token, --metrics-port, --access-log, --log-keep */
+  readonly observability: ObservabilityConfig;
   /** SLIPWAY_DATABASE_URL / --database-url: postgres://... selects PostgreSQL; undefined: the SQLite file <dataDir>/slipway.db */
   readonly databaseUrl: string | undefined;
   /** SLIPWAY_BLOB_URL / --blob-url: s3://bucket/prefix?endpoint=...&region=...&forcePathStyle=1; undefined: the directory <dataDir>/blobs */
@@ -260,6 +263,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     databaseUrl,
     blobUrl,
     blobCacheMb: int('blob-cache-mb', 'SLIPWAY_BLOB_CACHE_MB', 2048, 16, 16_777_216, '--blob-cache-mb 2048'),
+    observability: parseObservabilityConfig(pick, int),
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
     host: pick('host', 'SLIPWAY_HOST') ?? DEFAULTS.host,

@@ -3,6 +3,9 @@ import { toError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { checkDomainDns, dnsResolver } from './dns.js';
 import { dueDomains, recordDnsCheck } from './store.js';
+import { logger } from '../log/index.js';
+
+const domainsLog = logger('domains');
 
 export interface DomainChecks {
   /** Stop looking; resolves once a check in progress has finished. */
@@ -19,7 +22,7 @@ const BATCH = 20;
  * next_check_at comes (see nextCheckDelay for the backoff). Several api processes may run it;
  * a check is idempotent, so two at once only cost a query.
  */
-export function startDomainChecks(store: Store, config: Config, log: (message: string, error?: Error) => void = (m, e) => console.error(`[domains] ${m}`, e ?? '')): DomainChecks {
+export function startDomainChecks(store: Store, config: Config, log: (message: string, error?: Error) => void = (m, e) => domainsLog.warn(e === undefined ? {} : { err: e }, m)): DomainChecks {
   const resolver = dnsResolver(config);
   let stopped = false;
   let running: Promise<void> = Promise.resolve();

@@ -1,5 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { HOST_ENV, PORT_ENV } from './worker.js';
+import { logger } from '../log/index.js';
+
+const clusterLog = logger('edge-cluster');
 
 export interface EdgeClusterOptions {
   /** processes to run, e.g. os.availableParallelism() */
@@ -26,7 +29,7 @@ export interface EdgeClusterOptions {
   scheduling?: 'none' | 'rr';
   /** ms to wait for a worker to exit on close before SIGKILL (default 5000) */
   stopTimeoutMs?: number;
-  /** where restarts are reported (default: console.error) */
+  /** where restarts are reported (default: Slipway's log) */
   log?: (message: string) => void;
 }
 
@@ -54,7 +57,7 @@ const QUICK_CRASH_MS = 5_000;
 export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCluster> {
   if (!cluster.isPrimary) throw new Error('startEdgeCluster must run in the primary process');
   if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`workers must be a positive integer, e.g. workers: 2 (got ${opts.workers})`);
-  const log = opts.log ?? ((message: string) => console.error(`[edge cluster] ${message}`));
+  const log = opts.log ?? ((message: string) => clusterLog.warn(message));
   const stopTimeoutMs = opts.stopTimeoutMs ?? 5000;
 
   cluster.schedulingPolicy = opts.scheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;

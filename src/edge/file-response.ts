@@ -1,5 +1,6 @@
 import { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
+import type { RequestObserver } from '../access-log/index.js';
 import type { BlobCache } from './blob-cache.js';
 import type { BlobReader } from './blob-reader.js';
 import { ACCEPT_BR, ACCEPT_GZIP, IGNORE_RANGE, UNSATISFIABLE, acceptedEncodings, etagMatches, parseRange, type ByteRange } from './negotiate.js';
@@ -17,6 +18,8 @@ export interface FileRequest {
 }
 
 export interface FileResponderOptions {
+  /** told whether each file came from memory, the blob store or a stream (metrics) */
+  observer?: RequestObserver | undefined;
   cache: BlobCache;
   reader: BlobReader;
   /** use the pre-serialised HTTP/1.1 fast path (./raw-response.ts) where it applies */
@@ -111,6 +114,7 @@ export function createFileResponder(opts: FileResponderOptions): FileResponder {
       return;
     }
     const bytes = bytesInMemory(rep);
+    opts.observer?.cache(res, bytes !== undefined ? 'hit' : rep.size > opts.streamThreshold ? 'stream' : 'miss');
     if (bytes !== undefined) {
       // the pre-serialised head is HTTP/1.1 and holds none of the headers set on res (HSTS)
       if (range === undefined && opts.rawResponses && status === rep.status && res instanceof ServerResponse && !res.hasHeader('strict-transport-security')) {

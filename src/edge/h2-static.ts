@@ -1,4 +1,5 @@
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { RequestObserver } from '../access-log/index.js';
 import type { FileResponder } from './file-response.js';
 import { etagMatches } from './negotiate.js';
 import { normaliseHost, requestPath } from './path.js';
@@ -10,6 +11,8 @@ export interface StreamFastPathOptions {
   files: FileResponder;
   /** does a real certificate cover this host (lower-case, no port)? Others get the compatibility path's 421 */
   covers(host: string): boolean;
+  /** told of each request answered here (access log, metrics) */
+  observer?: RequestObserver | undefined;
 }
 
 /** An HTTP/2 stream answered directly: true; false (having done nothing) for the compatibility API. */
@@ -69,14 +72,30 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
     const rep = files.negotiate(file, headers['accept-encoding'] as string | undefined);
     const head = headFor(rep, route?.settings?.hsts);
     const ifNoneMatch = headers['if-none-match'];
+    const observer = opts.observer;
+    const record = (status: number, sent: number, cache: 'hit' | 'revalidated' | 'none') =>
+      observer?.answered({
+        at: Date.now(),
+        method: method ?? '',
+        host,
+        path: target,
+        status,
+        bytes: sent,
+        durationMs: 0,
+        deploymentId: site.deploymentId,
+        clientIp: stream.session?.socket?.remoteAddress ?? '',
+        cache,
+      });
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rep.etag)) {
       stream.on('error', ignore); // a reset stream: nothing to answer, nothing to report
       stream.respond(head.notModified, { endStream: true });
+      record(304, 0, 'revalidated');
       return true;
     }
     const bytes = isHead ? undefined : files.bytesInMemory(rep);
     if (!isHead && bytes === undefined) return false;
     stream.on('error', ignore);
+    record(rep.status, bytes?.length ?? 0, isHead ? 'none' : 'hit');
     if (bytes === undefined) {
       stream.respond(head.full, { endStream: true });
     } else {

@@ -5,6 +5,9 @@ import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { proxyHttp, proxyUpgrade, sendErrorPage, type LocalGateway, type ProxyOptions, type Runtime } from '../runtime/index.js';
 import type { ServerGateway } from './types.js';
+import { logger } from '../log/index.js';
+
+const ipcLog = logger('edge-runtime');
 
 /*
  * One runtime per edge node: the cluster primary runs every SSR server (serveRuntime), the edge
@@ -56,7 +59,7 @@ export function serveRuntime(
   gateway: LocalGateway,
   runtime: Runtime,
   idleMs: number,
-  log: (message: string, error?: Error) => void = (m, e) => console.error(`[edge runtime] ${m}`, e ?? ''),
+  log: (message: string, error?: Error) => void = (m, e) => ipcLog.error(e === undefined ? {} : { err: e }, m),
 ): { close(): void } {
   /** deployment -> ids of the workers that ensured it and have not released it */
   const holders = new Map<string, Set<number>>();

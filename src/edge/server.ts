@@ -15,6 +15,9 @@ import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
 import type { Site } from './site.js';
 import type { EdgeOptions, HostRedirect, HostSettings, ResolvedSite } from './types.js';
+import { logger } from '../log/index.js';
+
+const edgeLog = logger('edge');
 
 export interface EdgeServer {
   server: Server;
@@ -61,16 +64,27 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   const streamThreshold = opts.streamThresholdBytes ?? 8 * MiB;
   const cache = new BlobCache(opts.memoryCacheBytes ?? 256 * MiB);
   const rawResponses = (opts.rawResponses ?? true) && rawResponsesSupported;
-  const log = opts.log ?? ((message: string, error?: Error) => console.error(`[edge] ${message}`, error ?? ''));
+  const log = opts.log ?? ((message: string, error?: Error) => edgeLog.error(error === undefined ? {} : { err: error }, message));
   const servers = opts.servers;
   const drainGraceMs = opts.drainGraceMs ?? 30_000;
   const standbyMs = opts.standbyMs ?? 5 * 60_000;
+  const observer = opts.observer;
 
   const flag = lookup.flagIntegrityError === undefined ? undefined : lookup.flagIntegrityError.bind(lookup);
   const reader = new BlobReader({ blobs, cache, report: (m, e) => report(m, e), flag });
   const routes = new RouteTable({ lookup, blobs, reader, missTtlMs, servers, drainGraceMs, standbyMs, report: (m, e) => report(m, e) });
   const keepAliveSeconds = (): number => Math.floor(server.keepAliveTimeout / 1000);
-  const files = createFileResponder({ cache, reader, rawResponses, streamThreshold, keepAliveSeconds, sendPage: (...a) => sendPage(...a), fail: (...a) => fail(...a), report: (m, e) => report(m, e) });
+  const files = createFileResponder({
+    observer,
+    cache,
+    reader,
+    rawResponses,
+    streamThreshold,
+    keepAliveSeconds,
+    sendPage: (...a) => sendPage(...a),
+    fail: (...a) => fail(...a),
+    report: (m, e) => report(m, e),
+  });
 
   const lastLogged = new Map<string, number>();
   /** log, but the same message at most every 10 s: a missing blob under load must not flood the log */
@@ -142,6 +156,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   /** `secure`: over HTTPS (HTTP/1.1 or HTTP/2: the compatibility API gives the same request and response shape) */
   function onRequest(req: IncomingMessage, res: ServerResponse, secure = false): void {
+    observer?.start(req, res);
     try {
       handle(req, res, secure);
     } catch (error) {
@@ -206,6 +221,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const route = routes.get(host);
     if (route !== undefined) {
       if (route.site !== undefined) {
+        observer?.site(res, route.site.deploymentId);
         if (!admitted(req, res, route.settings, target, path, secure, isHead)) return;
         if (secure && route.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', route.settings.hsts);
         if (hasRules(route.site)) serveByRules(req, res, route.site, route.settings, path, target, host, staticOnly, secure, request);
@@ -227,6 +243,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       .resolve(hostHeader)
       .then(
         (resolved) => {
+          if (resolved.site !== undefined) observer?.site(res, resolved.site.deploymentId);
           if (secure && resolved.site !== undefined && resolved.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', resolved.settings.hsts);
           if (resolved.site === undefined && resolved.settings?.redirect !== undefined) redirectHost(res, resolved.settings.redirect, scheme, target, isHead);
           else if (resolved.site === undefined) sendPage(res, 404, hostMissPage(hostHeader, resolved.settings), isHead);
@@ -291,6 +308,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return;
     }
     const gateway = servers;
+    observer?.cache(res, 'server');
     const clientIp = req.socket.remoteAddress ?? '';
     // which version answered, as on static responses (merged into the server's own headers)
     res.setHeader('x-slipway-deployment', site.deploymentId);
@@ -316,7 +334,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           {
             request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
             upgrade: upgradeHandler(routes, servers, report, 'https'),
-            stream: createStreamFastPath({ routes, files, covers: (name: string): boolean => https?.covers(name) === true }),
+            stream: createStreamFastPath({ routes, files, observer, covers: (name: string): boolean => https?.covers(name) === true }),
           },
           report,
         );

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BlobStore } from '../blobs/index.js';
+import type { RequestObserver } from '../access-log/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 import type { ExternalProxyOptions } from './external-proxy.js';
 import type { EdgeTlsOptions } from './https.js';
@@ -106,7 +107,7 @@ export interface EdgeOptions {
    * see ./raw-response.ts). false: always use res.writeHead/res.end.
    */
   rawResponses?: boolean;
-  /** where failures the edge survives are reported (default: console.error) */
+  /** where failures the edge survives are reported (default: Slipway's log, see src/log) */
   log?: (message: string, error?: Error) => void;
   /** runs server-rendered deployments; without it an SSR deployment serves only its static files */
   servers?: ServerGateway;
@@ -119,6 +120,8 @@ export interface EdgeOptions {
   standbyMs?: number;
   /** also serve HTTPS and HTTP/2 (EdgeServer.https), and redirect HTTP to it for hosts with a certificate */
   tls?: EdgeTlsOptions;
+  /** told of every request and its answer, for the access log and metrics (see src/access-log); absent: nothing is recorded */
+  observer?: RequestObserver;
   /** how site rules' rewrites to outside URLs are proxied (tests trust their own CA and loopback server) */
   externalProxy?: ExternalProxyOptions;
 }

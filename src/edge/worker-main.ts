@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { createLogWriter, createRequestObserver } from '../access-log/index.js';
+import { answerMetricsRequests, createMetrics } from '../metrics/index.js';
 import { openBlobs } from '../blobs/index.js';
 import { createStoreLookup } from '../routing/index.js';
 import { loadSecretKey, SecretBox } from '../secrets.js';
@@ -18,7 +20,7 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, secretKeyFile, databaseUrl, blobUrl, blobCacheMb, baseDomain, standbyMs, https } = JSON.parse(raw) as {
+const { dataDir, secretKeyFile, databaseUrl, blobUrl, blobCacheMb, baseDomain, standbyMs, https, observability } = JSON.parse(raw) as {
   dataDir: string;
   /** the platform key's file (config.secretKeyFile) */
   secretKeyFile: string;
@@ -31,6 +33,8 @@ const { dataDir, secretKeyFile, databaseUrl, blobUrl, blobCacheMb, baseDomain, s
   standbyMs?: number;
   /** set when HTTPS is on: the operator's certificate files, if any */
   https?: { tlsCertFile?: string; tlsKeyFile?: string };
+  /** the access log's settings (see src/metrics/config.ts) */
+  observability?: { accessLog: boolean; logKeep: number };
 };
 const store = await openStore({ dataDir, databaseUrl }, { migrate: false, roles: ['edge'] });
 let tls: EdgeTlsOptions | undefined;
@@ -45,6 +49,11 @@ const opened = await openBlobs({ dataDir, blobUrl, blobCacheMb });
 // the primary runs the node's one server per SSR deployment (see serveRuntime); this process
 // asks it for the port and proxies to it directly
 const servers = createRemoteGateway();
+// this process's access log goes to the store in batches; its metrics to the primary's scrapes
+const metrics = createMetrics();
+const writer = createLogWriter({ store, metrics, keepAccessLog: observability?.accessLog ?? true, keepPerProject: observability?.logKeep });
+const observer = createRequestObserver((entry) => writer.request(entry));
+const stopAnswering = answerMetricsRequests(metrics.registry);
 // on PostgreSQL a notification brings a move at once, and the 1 s poll is only the safety net
 const changes = databaseUrl === undefined ? undefined : listenForChanges(databaseUrl);
 const presence = await announceEdge({ store, changes });
@@ -56,8 +65,11 @@ const edge = await runEdgeWorker({
   served: (generation) => presence.served(generation),
   servers,
   standbyMs,
+  observer,
   ...(tls === undefined ? {} : { tls }),
   onClose: async () => {
+    stopAnswering();
+    await writer.close();
     await presence.close();
     await changes?.close();
     servers.close();

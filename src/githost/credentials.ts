@@ -8,6 +8,9 @@ import { GitHubTarget } from './github.js';
 import { GitLabTarget } from './gitlab.js';
 import type { HostTarget } from './target.js';
 import { readTeamGitHosts, type Provider } from './team-settings.js';
+import { logger } from '../log/index.js';
+
+const credentialsLog = logger('githost');
 
 /**
  * Which credentials report a project's deployments: its team's own (PUT /teams/<team>/git-host)
@@ -68,7 +71,7 @@ export class Credentials {
         ? new GitHubTarget(apiUrl, { kind: 'app', appId: h.appId, tokens: new GitHubAppTokens(apiUrl, h.appId, readAppKey(h.privateKey)) })
         : new GitHubTarget(apiUrl, { kind: 'token', token: h.token ?? '' });
     } catch (err) {
-      console.error(`[githost] the ${provider} credentials of team ${teamId} cannot be used (${(err as Error).message}); its deployments are not reported until they are set again`);
+      credentialsLog.warn(`the ${provider} credentials of team ${teamId} cannot be used (${(err as Error).message}); its deployments are not reported until they are set again`);
       return undefined;
     }
   }

@@ -8,6 +8,9 @@ import { GitHostError } from './http.js';
 import { plannedSteps, type Step } from './plan.js';
 import { aliasedAmong, type Candidate, claimReport, commentId, loadCandidates, markFailed, markSent, newerOfPr, postpone, saveCommentId, saveRemoteId, saveSent } from './reports.js';
 import type { HostTarget } from './target.js';
+import { logger } from '../log/index.js';
+
+const reporterLog = logger('githost');
 
 export interface ReporterOptions {
   store: Store;
@@ -58,7 +61,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
     }
     clearTimeout(timer);
     running = look()
-      .catch((err: unknown) => console.error('[githost] looking for deployments to report failed:', err))
+      .catch((err: unknown) => reporterLog.error({ err }, 'looking for deployments to report failed'))
       .finally(() => {
         running = undefined;
         if (stopped) return;
@@ -90,7 +93,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
       inFlight.add(c.id);
       const done = report(c, steps, where.target, where.provider, where.repo)
         .catch((err: unknown) => {
-          console.error(`[githost] reporting ${c.id} failed:`, err);
+          reporterLog.error({ err, deploymentId: c.id }, 'reporting failed');
           return false;
         })
         .then((worked) => {
@@ -171,7 +174,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
       const now = Date.now();
       if (err instanceof GitHostError && err.retryAt !== undefined) {
         blockedUntil.set(target.limitKey, err.retryAt);
-        console.error(`[githost] ${provider} rate limit while reporting ${c.id}; waiting until ${new Date(err.retryAt).toISOString()}`);
+        reporterLog.warn(`${provider} rate limit while reporting ${c.id}; waiting until ${new Date(err.retryAt).toISOString()}`);
         await postpone(db, c.id, err.retryAt, `rate limited until ${new Date(err.retryAt).toISOString()}: ${err.message}`);
         return false;
       }
@@ -179,7 +182,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
       const firstFailedAt = c.first_failed_at ?? now;
       const giveUp = now - Number(firstFailedAt) >= backoff.giveUpMs;
       const nextAt = giveUp ? null : now + Math.min(backoff.capMs, backoff.baseMs * 2 ** (attempts - 1));
-      console.error(`[githost] reporting ${c.id} to ${provider} ${repo} failed (attempt ${attempts}${giveUp ? ', giving up' : ''}): ${err.message}`);
+      reporterLog.warn(`reporting ${c.id} to ${provider} ${repo} failed (attempt ${attempts}${giveUp ? ', giving up' : ''}): ${err.message}`);
       await markFailed(db, c.id, { attempts, error: err.message, firstFailedAt: Number(firstFailedAt), nextAt });
       return false;
     }

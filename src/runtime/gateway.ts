@@ -3,6 +3,9 @@ import type { FileBlobStore } from '../blobs/index.js';
 import type { ServerGateway } from '../edge/types.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { Runtime } from './runtime.js';
+import { logger } from '../log/index.js';
+
+const gatewayLog = logger('runtime');
 
 /** The platform's limits for every server (flags); a deployment's own settings win over them. */
 export interface ServerLimits {
@@ -58,18 +61,21 @@ export function createRuntimeGateway(
   settingsFor?: (deploymentId: string) => Promise<DeploymentServerSettings>,
   /** a bundle's bytes changed on disk: flag the deployment (e.g. flagIntegrityError in the store) */
   onIntegrityError?: (deploymentId: string, reason: string) => Promise<void>,
+  /** every line a server prints, masked (e.g. the access log's writer, which keeps them per deployment) */
+  onOutput?: (deploymentId: string, line: string) => void,
 ): { gateway: LocalGateway; runtime: Runtime } {
   const runtime = new Runtime({
     blobs,
     dir: join(dataDir, 'runtime'),
     dataDir: join(dataDir, 'runtime-data'),
-    onIntegrityError: (deploymentId, reason) => void onIntegrityError?.(deploymentId, reason).catch((err: unknown) => console.error(`[runtime] could not flag deployment ${deploymentId}`, err)),
+    onIntegrityError: (deploymentId, reason) => void onIntegrityError?.(deploymentId, reason).catch((err: unknown) => gatewayLog.error({ err, deploymentId }, 'could not flag the deployment')),
     ...(limits.memoryMb > 0 ? { memoryLimitMb: limits.memoryMb } : {}),
     requestTimeoutMs: limits.requestTimeoutMs,
     idleMs: limits.idleMs,
     // servers cannot read the platform's database, keys or other deployments, and die with us
     sandbox: { hidden: [dataDir], pids: limits.pids, tmpMb: limits.tmpMb, allow: limits.allow },
     collectBundles: { unusedMs: BUNDLE_UNUSED_MS },
+    ...(onOutput === undefined ? {} : { onOutput }),
     nodeCacheDir: limits.nodeCacheDir ?? join(dataDir, 'node'),
   });
   const known = new Map<string, DeploymentServerSettings>();

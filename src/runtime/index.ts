@@ -11,4 +11,4 @@ export { proxyHttp, type ProxyOptions } from './proxy.js';
 export { proxyUpgrade } from './upgrade.js';
 export { sendErrorPage } from './pages.js';
 export { BUNDLE_UNUSED_MS, createRuntimeGateway, type DeploymentServerSettings, type LocalGateway, type ServerLimits } from './gateway.js';
-export { rssLimitMb } from './memory.js';
+export { rssLimitMb, treeRss } from './memory.js';

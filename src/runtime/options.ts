@@ -17,7 +17,7 @@ export interface RuntimeOptions {
   memoryLimitMb?: number;
   /** time allowed until a response's headers arrive; then 504 (default 60 s) */
   requestTimeoutMs?: number;
-  /** lifecycle events and failures the runtime survives (default: console.error) */
+  /** lifecycle events and failures the runtime survives (default: Slipway's log, see src/log) */
   log?: (message: string, error?: Error) => void;
   /**
    * Run servers in a bubblewrap sandbox (when it works here): these paths hidden (the platform's

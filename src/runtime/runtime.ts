@@ -11,6 +11,9 @@ import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
 import type { ServerProcess } from './server-process.js';
 import { proxyUpgrade } from './upgrade.js';
+import { logger } from '../log/index.js';
+
+const runtimeLog = logger('runtime');
 
 /** One server process's life for one deployment; a drained deployment that is asked for again gets a new one. */
 interface Instance {
@@ -66,7 +69,7 @@ export class Runtime {
 
   constructor(opts: RuntimeOptions) {
     this.opts = { idleMs: 15 * 60_000, startTimeoutMs: 30_000, requestTimeoutMs: 60_000, ...opts };
-    this.log = opts.log ?? ((message, error) => console.error(`[runtime] ${message}`, error ?? ''));
+    this.log = opts.log ?? ((message, error) => runtimeLog.warn(error === undefined ? {} : { err: error }, message));
     this.stopSweeping = sweepIdle(
       this.opts.idleMs,
       () => [...this.active.values()].filter((i) => i.proc !== undefined && i.starting === undefined && !this.pinned.has(i.deploymentId)),

@@ -5,6 +5,7 @@ import type { BuildCacheEntryTable } from './schema-blobs.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
 import type { InboundMailTable, NotificationAttemptTable, NotificationDeliveryTable, NotificationEndpointTable, NotificationEventTable, ProjectMailAddressTable } from './schema-notify.js';
 import type { GcStateTable, ProjectRetentionTable } from './schema-retention.js';
+import type { AccessLogTable, LogDrainTable, ServerLogTable } from './schema-observability.js';
 
 export type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, Role, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 export type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainStatus, DomainTable } from './schema-domains.js';
@@ -247,6 +248,9 @@ export interface Database {
   edges: EdgeTable;
   warm_requests: WarmRequestTable;
   warm_acks: WarmAckTable;
+  access_logs: AccessLogTable;
+  server_logs: ServerLogTable;
+  log_drains: LogDrainTable;
 }
 
 /** A claimed Idempotency-Key (migration 0016): the request's hash, and its answer once there is one. */

@@ -3,8 +3,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { recordDeploymentEvent } from '../notify/index.js';
 import type { ClaimedJob } from '../queue/index.js';
+import { observeBuild } from '../metrics/index.js';
 import { runJob, StopError, type JobDeps, type StopReason } from './run-job.js';
 import { sweepStaleBuilds } from './stale-builds.js';
+import { logger } from '../log/index.js';
+
+const log = logger('worker');
 
 export { packageCacheDir } from './run-job.js';
 
@@ -50,7 +54,7 @@ export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): Work
         if (!held) return a.controller.abort('lease-lost' satisfies StopReason);
         const d = await store.db.selectFrom('deployments').select('status').where('id', '=', a.job.deploymentId).executeTakeFirst();
         if (d?.status === 'canceled') a.controller.abort('canceled' satisfies StopReason);
-      })().catch((err: unknown) => console.error('[worker] heartbeat failed:', err));
+      })().catch((err: unknown) => log.error({ err }, 'heartbeat failed'));
     }
   }, heartbeatEvery);
 
@@ -76,12 +80,13 @@ export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): Work
   const start = (job: ClaimedJob) => {
     const controller = new AbortController();
     const done = runJob(deps, job, controller.signal)
+      .then(() => (deps.metrics === undefined ? undefined : observeBuild(deps.metrics, store.db, job.deploymentId)))
       .catch(async (err: unknown) => {
         if (err instanceof StopError) {
           if (err.reason === 'shutdown') await queue.release(job);
           return;
         }
-        console.error(`[worker] job ${job.id} crashed:`, err);
+        log.error({ err, jobId: job.id }, 'job crashed');
       })
       .finally(() => {
         active.delete(job.id);
@@ -93,8 +98,8 @@ export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): Work
   const loop = async () => {
     // before the first claim, so none of this worker's own folders can be taken for stale
     await sweepStaleBuilds(store, join(config.dataDir, 'builds')).then(
-      (n) => n > 0 && console.error(`[worker] removed ${n} build folder${n === 1 ? '' : 's'} of attempts that no longer run`),
-      (err: unknown) => console.error('[worker] could not sweep stale build folders:', err),
+      (n) => n > 0 && log.info(`removed ${n} build folder${n === 1 ? '' : 's'} of attempts that no longer run`),
+      (err: unknown) => log.error({ err }, 'could not sweep stale build folders'),
     );
     while (!stopping) {
       try {
@@ -105,7 +110,7 @@ export function startWorker(deps: JobDeps, opts: { pollMs?: number } = {}): Work
           start(job);
         }
       } catch (err) {
-        console.error('[worker] claim loop error (will retry):', err);
+        log.error({ err }, 'claim loop error (will retry)');
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollMs);

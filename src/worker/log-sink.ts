@@ -1,6 +1,9 @@
 import { appendLogs } from '../deployments/index.js';
 import { SecretMasker } from '../masking/index.js';
 import type { Store } from '../store/index.js';
+import { logger } from '../log/index.js';
+
+const sinkLog = logger('worker');
 
 /**
  * Collects build log lines and writes them to the store in small batches (every 100 ms or
@@ -35,7 +38,7 @@ export class LogSink {
     this.writing = this.writing
       .then(() => appendLogs(this.store.db, this.deploymentId, lines))
       .catch((err: unknown) => {
-        console.error(`[worker] could not store ${lines.length} log lines of ${this.deploymentId}:`, err);
+        sinkLog.error({ err, deploymentId: this.deploymentId }, `could not store ${lines.length} build log lines`);
       });
     await this.writing;
   }

@@ -15,6 +15,7 @@ import { buildLimit, getProject, previewSettings } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
 import { NETLIFY_RULE_FILES, readSiteRules } from '../rules/index.js';
 import { Runtime } from '../runtime/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
@@ -22,6 +23,9 @@ import { asDiskFull, fenceAfterSweep, fenceHolds, readFence } from '../retention
 import { LIVE_WAIT_MS, recordLive, warmBeforeMove } from './go-live.js';
 import { LogSink } from './log-sink.js';
 import { recordStalePush, stalePushReason } from './stale-push.js';
+import { logger } from '../log/index.js';
+
+const jobLog = logger('worker');
 
 export interface JobDeps {
   store: Store;
@@ -34,6 +38,8 @@ export interface JobDeps {
   events: Events;
   /** decrypts the deployment's variables for its build and its server check */
   box: SecretBox;
+  /** builds are counted here by outcome and duration (see src/metrics) */
+  metrics?: Metrics | undefined;
 }
 
 type Phase = 'fetch' | 'build' | 'package' | 'deploy';
@@ -302,7 +308,7 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
   const user = isUserError(err);
   // a failed build's message carries the tail of its output: mask it like the log
   const message = logs.mask(err.message);
-  if (!user) console.error(`[worker] deployment ${deployment.id} attempt ${job.attempt} failed in ${phase}: ${logs.mask(err.stack ?? err.message)}`);
+  if (!user) jobLog.error({ deploymentId: deployment.id, attempt: job.attempt, phase, stack: logs.mask(err.stack ?? err.message) }, 'build failed on our side');
   logs.line(user ? `Error: ${message}` : `Internal error while ${phase === 'fetch' ? 'fetching' : phase === 'build' ? 'building' : phase === 'package' ? 'packaging' : 'deploying'}: ${message}`);
   await logs.flush();
   await store.tx(

@@ -107,6 +107,8 @@ const SELF: Record<string, { other: Expect; viewer: Expect }> = {
   'GET /readyz': { other: { status: 200 }, viewer: { status: 200 } },
   // the same document for everybody, made from the routes only
   'GET /api/v1/openapi.json': { other: { status: 200 }, viewer: { status: 200 } },
+  // Prometheus' own token, not a person's (metrics are off in this fixture: no --metrics-token)
+  'GET /metrics': { other: { status: 404 }, viewer: { status: 404 } },
   // the dashboard's files (built by `npm install`): the same app for everybody, no data in it
   'GET /': { other: { status: 200 }, viewer: { status: 200 } },
   'GET /*': { other: { url: '/p/site', status: 200, check: notAbout }, viewer: { url: '/p/site', status: 200 } },

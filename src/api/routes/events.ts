@@ -5,6 +5,9 @@ import { getProject } from '../../projects/index.js';
 import type { Deployment } from '../../store/index.js';
 import { deploymentSchemas } from '../schemas/resources.js';
 import type { ApiDeps } from '../server.js';
+import { logger } from '../../log/index.js';
+
+const eventsLog = logger('api');
 
 type ProjectParams = { Params: { project: string } };
 const FINISHED = new Set(['ready', 'failed', 'canceled', 'awaiting-approval', 'rejected', 'removed']);
@@ -105,7 +108,7 @@ export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
         }
       } catch (err) {
         // the store went away under us (shutdown): end the stream; the browser reconnects
-        if (!closed) console.error(`[api] events stream for ${project.name} ended:`, err);
+        if (!closed) eventsLog.error({ err, project: project.name }, 'events stream ended');
       } finally {
         res.end();
       }

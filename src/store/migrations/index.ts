@@ -4,6 +4,7 @@ import { blobMigrations } from './blobs.js';
 import { coreMigrations } from './core.js';
 import { domainMigrations } from './domains.js';
 import { notificationMigrations } from './notifications.js';
+import { observabilityMigration } from './observability.js';
 import { previewMigrations } from './previews.js';
 import { retentionMigrations } from './retention.js';
 import { scaleoutMigrations } from './scaleout.js';
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   ...retentionMigrations,
   ...blobMigrations,
   ...scaleoutMigrations,
+  '0020_observability': observabilityMigration,
 };

@@ -1,0 +1,94 @@
+/**
+ * Access-log benchmark: the edge with the access log on (every request observed, batched into a
+ * SQLite store, metrics counted), with metrics only (observed and counted, no rows kept) and off
+ * (no observer): same files, three edge servers in one process (so they differ in nothing else),
+ * measured back to back with wrk over
+ * keep-alive connections. Target: throughput on/off >= 0.95. On a shared machine throughput
+ * swings with the neighbours' load, so the edge process's CPU time per request (which is what
+ * the access log adds to) is given beside it.
+ * SLIPWAY_BENCH_SECONDS shortens the runs, SLIPWAY_BENCH_ROUNDS takes the median of several,
+ * SLIPWAY_BENCH_ROWS sets the rows stored per batch (default 2000).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pageAndAsset, storeBenchSite, treeCpuMicros, waitForAnswer, wrk } from './load-tools.js';
+import { stopChild } from './processes.js';
+import { median } from './stats.js';
+
+const HOST = 'bench.localhost';
+const MODES = ['off', 'on', 'count'] as const;
+type Mode = (typeof MODES)[number];
+
+export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
+  if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error('wrk is not installed: apt-get install -y wrk');
+  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '8');
+  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '3'));
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-access-log-'));
+  const children: ChildProcess[] = [];
+  try {
+    const files = pageAndAsset();
+    const { manifestHash } = await storeBenchSite(dir, files);
+    const script = fileURLToPath(new URL('./access-log-edge.js', import.meta.url));
+    const child = spawn(process.execPath, [script, dir, manifestHash], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const ports = await new Promise<Record<Mode, number>>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /listening off=(\d+) on=(\d+) count=(\d+)/.exec(out);
+        if (m !== null) resolve({ off: Number(m[1]), on: Number(m[2]), count: Number(m[3]) });
+      });
+      child.once('exit', (code) => reject(new Error(`the bench edges exited with code ${code} before listening`)));
+      setTimeout(() => reject(new Error('the bench edges did not listen within 20 s')), 20_000).unref();
+    });
+    const edges = {} as Record<Mode, { port: number; pid: number }>;
+    for (const mode of MODES) {
+      await waitForAnswer(ports[mode], HOST, child);
+      edges[mode] = { port: ports[mode], pid: child.pid ?? 0 };
+    }
+    const rows: Record<string, string | number>[] = [];
+    for (const file of files) {
+      const rps = { off: [], on: [], count: [] } as Record<Mode, number[]>;
+      const cpu = { off: [], on: [], count: [] } as Record<Mode, number[]>;
+      for (let round = 0; round < rounds; round++) {
+        // rotate which goes first, so a neighbour's load hits each alike
+        for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length]!)) {
+          const { port, pid } = edges[mode];
+          await wrk({ port, host: HOST, path: file.path, seconds: 1 });
+          const before = await treeCpuMicros(pid);
+          const result = await wrk({ port, host: HOST, path: file.path, seconds });
+          cpu[mode].push(((await treeCpuMicros(pid)) - before) / result.requests);
+          rps[mode].push(result.requestsPerSec);
+        }
+      }
+      const ratio = (a: number[], b: number[]) => `${Math.round(median(a.map((x, i) => x / b[i]!)) * 100)} %`;
+      rows.push({
+        file: file.label,
+        'off req/s': Math.round(median(rps.off)),
+        'on req/s': Math.round(median(rps.on)),
+        'on/off req/s': ratio(rps.on, rps.off),
+        'off CPU us/req': median(cpu.off),
+        'on CPU us/req': median(cpu.on),
+        'off/on CPU': ratio(cpu.off, cpu.on),
+        'metrics only/off req/s': ratio(rps.count, rps.off),
+        'metrics only CPU us/req': median(cpu.count),
+      });
+    }
+    return {
+      title: `Edge with the access log on vs off (wrk -t2 -c50 -d${seconds}s, keep-alive, the three edges in one process, median of ${rounds} round(s))`,
+      rows,
+      notes: [
+        'Target: on/off >= 95 %. "on" stores requests (batched once a second into SQLite, at most 2000 rows a batch) and counts metrics; "metrics only" counts without storing; "off" has no observer.',
+        '"off/on CPU" is the edge CPU time per request off divided by on: the same target read from CPU time, steadier than req/s on a shared machine.',
+      ],
+    };
+  } finally {
+    for (const child of children) await stopChild(child);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(JSON.stringify(await run(), null, 2));

@@ -1,0 +1,117 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessEntry } from './store.js';
+
+/** How the bytes of a response were found (the `cache` label of slipway_edge_requests_total). */
+export type CacheOutcome = 'hit' | 'miss' | 'stream' | 'revalidated' | 'server' | 'none';
+
+/** One answered request on its way to the log: an AccessEntry whose deployment may be unknown. */
+export interface ObservedRequest extends Omit<AccessEntry, 'deploymentId'> {
+  /** '' when the request reached no deployment (unknown host, bad request, ACME) */
+  deploymentId: string;
+  cache: CacheOutcome;
+}
+
+/**
+ * What the edge calls per request (see EdgeOptions.observer). Kept to a few field writes: one
+ * object per request, filled in when the response closes and handed to the sink, which only
+ * buffers it; the writer (./writer.ts) takes the buffer in batches.
+ */
+export interface RequestObserver {
+  /** a request arrived (before any answer is written) */
+  start(req: IncomingMessage, res: ServerResponse): void;
+  /** the request is for this deployment */
+  site(res: ServerResponse, deploymentId: string): void;
+  /** where the answer's bytes came from */
+  cache(res: ServerResponse, outcome: CacheOutcome): void;
+  /** a request answered without a ServerResponse (the HTTP/2 fast path): the whole entry at once */
+  answered(entry: ObservedRequest): void;
+}
+
+const PENDING = Symbol('slipway.accessLog');
+const ORIGIN = performance.timeOrigin;
+
+/** The request while it is answered, and then its entry (the same object: one allocation a request). */
+class Entry implements ObservedRequest {
+  at = 0;
+  method = '';
+  host = '';
+  path = '';
+  status = 0;
+  bytes = 0;
+  durationMs = 0;
+  deploymentId = '';
+  clientIp = '';
+  cache: CacheOutcome = 'none';
+  constructor(
+    public req: IncomingMessage | undefined,
+    readonly started: number,
+    readonly sink: (entry: ObservedRequest) => void,
+  ) {}
+}
+
+type Tracked = ServerResponse & { [PENDING]?: Entry | undefined };
+/** per connection: its bytesWritten when its previous response closed (responses on a connection are sequential) */
+const SENT = Symbol('slipway.accessLog.sent');
+type CountedSocket = { bytesWritten?: number; [SENT]?: number };
+
+/**
+ * Runs once per response, on 'close' (emitted after every response: finished, or cut off when
+ * the client went away). A plain function with `this`, so no closure is made per request.
+ *
+ * Bytes: on HTTP/1 the socket's bytesWritten counts everything written for this response,
+ * including the edge's pre-serialised raw answers that bypass ServerResponse; on HTTP/2 the
+ * session's counter is shared by its streams, so the Content-Length header counts instead.
+ */
+function onClose(this: Tracked): void {
+  const e = this[PENDING];
+  const req = e?.req;
+  if (e === undefined || req === undefined) return;
+  this[PENDING] = undefined;
+  e.req = undefined;
+  const now = performance.now();
+  e.at = Math.round(ORIGIN + e.started);
+  e.durationMs = now - e.started;
+  e.method = req.method ?? '';
+  e.host = hostOf(req.rawHeaders);
+  e.path = req.url ?? '';
+  e.status = this.statusCode;
+  if (e.status === 304) e.cache = 'revalidated';
+  // req.socket: node:http has detached res.socket by now
+  if (req.httpVersionMajor === 2) e.bytes = Number(this.getHeader('content-length') ?? 0) || 0;
+  else {
+    const socket = req.socket as unknown as CountedSocket;
+    const total = socket.bytesWritten ?? 0;
+    e.bytes = Math.max(0, total - (socket[SENT] ?? 0));
+    socket[SENT] = total;
+  }
+  e.clientIp = req.socket.remoteAddress ?? '';
+  e.sink(e);
+}
+
+/** The Host header from the raw list: `req.headers` would build the whole headers object, which the edge never needs. */
+function hostOf(raw: string[]): string {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1] ?? '';
+  }
+  return '';
+}
+
+/** A RequestObserver that hands every answered request to `sink` (synchronously; it must only buffer). */
+export function createRequestObserver(sink: (entry: ObservedRequest) => void): RequestObserver {
+  return {
+    start(req, res) {
+      (res as Tracked)[PENDING] = new Entry(req, performance.now(), sink);
+      res.on('close', onClose);
+    },
+    site(res, deploymentId) {
+      const e = (res as Tracked)[PENDING];
+      if (e !== undefined) e.deploymentId = deploymentId;
+    },
+    cache(res, outcome) {
+      const e = (res as Tracked)[PENDING];
+      if (e !== undefined) e.cache = outcome;
+    },
+    answered: sink,
+  };
+}

@@ -1,0 +1,217 @@
+import type { Metrics } from '../metrics/registry.js';
+import type { Store } from '../store/index.js';
+import { logger } from '../log/index.js';
+import type { CacheOutcome, ObservedRequest } from './recorder.js';
+import { DEFAULT_KEEP_PER_PROJECT, insertAccessEntries, insertServerLines, projectsOfDeployments, trimProjectLogs, type AccessEntry, type ServerLine } from './store.js';
+
+export interface LogWriterOptions {
+  store: Store;
+  /** counted here, off the request path: requests, bytes, SSR latency */
+  metrics?: Metrics | undefined;
+  /** false: count metrics only, keep no access log rows (--access-log off) */
+  keepAccessLog?: boolean;
+  /** rows kept per project (each of access and server logs) */
+  keepPerProject?: number;
+  /** ms between batches (default 1000) */
+  flushMs?: number;
+  /** entries waiting beyond this are dropped (counted in slipway_access_log_dropped_total) */
+  maxBuffered?: number;
+  /**
+   * access log rows stored per batch (default 2000, about 2000 a second per edge process);
+   * beyond it the batch is sampled evenly and the rest counted as dropped. Metrics always
+   * count every request.
+   */
+  maxRowsPerFlush?: number;
+}
+
+export interface LogWriter {
+  /** the RequestObserver's sink: buffer one request */
+  request(entry: ObservedRequest): void;
+  /** buffer one line an SSR server printed */
+  serverLine(deploymentId: string, text: string): void;
+  /** write what is buffered now (tests; close calls it) */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const log = logger('access-log');
+const CLASSES = 5;
+const OUTCOMES: readonly CacheOutcome[] = ['hit', 'miss', 'stream', 'revalidated', 'server', 'none'];
+const OUTCOME_INDEX: Record<CacheOutcome, number> = { hit: 0, miss: 1, stream: 2, revalidated: 3, server: 4, none: 5 };
+
+interface DeploymentCounts {
+  /** [status class 1xx..5xx][cache outcome] */
+  requests: Float64Array;
+  bytes: number;
+}
+/** deployment -> project: deployments never change project, so an entry stays right; bounded */
+const MAX_KNOWN = 10_000;
+
+/**
+ * Batches the edge's access log and SSR servers' output into the store: one transaction per
+ * `flushMs` for everything that arrived, then each touched project is trimmed to its bound.
+ * A slow or failing store never slows a request: the buffer is bounded and drops the excess.
+ */
+export function createLogWriter(opts: LogWriterOptions): LogWriter {
+  const { store, metrics } = opts;
+  const keep = opts.keepPerProject ?? DEFAULT_KEEP_PER_PROJECT;
+  const keepAccess = opts.keepAccessLog ?? true;
+  const maxBuffered = opts.maxBuffered ?? 50_000;
+  const maxRows = opts.maxRowsPerFlush ?? 2000;
+  let requests: ObservedRequest[] = [];
+  let lines: ServerLine[] = [];
+  const known = new Map<string, { id: string; name: string } | null>();
+  let flushing: Promise<void> | undefined;
+  let closed = false;
+
+  async function projectsOf(ids: Set<string>): Promise<void> {
+    const unknown = [...ids].filter((id) => id !== '' && !known.has(id));
+    if (unknown.length === 0) return;
+    const found = await projectsOfDeployments(store.db, unknown);
+    if (known.size + unknown.length > MAX_KNOWN) known.clear();
+    for (const id of unknown) known.set(id, found.get(id) ?? null);
+  }
+
+  /** rows added per project since it was last trimmed: trimming every batch would be a query per project per second */
+  const sinceTrim = new Map<string, number>();
+
+  // counted as requests come (no entry is kept for it): per deployment, requests by status
+  // class and cache outcome, and bytes; named by project when a batch is written
+  let counts = new Map<string, DeploymentCounts>();
+  let ssr: { deploymentId: string; seconds: number }[] = [];
+  /** requests seen since the last batch, for the even sample of what is stored */
+  let seen = 0;
+  /** keep every stride-th request: 1 until a batch saw more than maxRows */
+  let stride = 1;
+
+  function count(e: ObservedRequest): void {
+    let c = counts.get(e.deploymentId);
+    if (c === undefined) {
+      c = { requests: new Float64Array(CLASSES * OUTCOMES.length), bytes: 0 };
+      counts.set(e.deploymentId, c);
+    }
+    const cls = Math.min(5, Math.max(1, Math.floor(e.status / 100))) - 1;
+    c.requests[cls * OUTCOMES.length + OUTCOME_INDEX[e.cache]]! += 1;
+    c.bytes += e.bytes;
+    if (e.cache === 'server' && ssr.length < maxBuffered) ssr.push({ deploymentId: e.deploymentId, seconds: e.durationMs / 1000 });
+  }
+
+  function countMetrics(taken: Map<string, DeploymentCounts>, latencies: { deploymentId: string; seconds: number }[]): void {
+    if (metrics === undefined) return;
+    for (const [deploymentId, c] of taken) {
+      const project = known.get(deploymentId)?.name ?? '';
+      for (let i = 0; i < c.requests.length; i++) {
+        const n = c.requests[i]!;
+        if (n > 0) metrics.edgeRequests.inc({ project, status_class: `${Math.floor(i / OUTCOMES.length) + 1}xx`, cache: OUTCOMES[i % OUTCOMES.length]! }, n);
+      }
+      metrics.edgeBytes.inc({ project }, c.bytes);
+    }
+    for (const l of latencies) metrics.ssrLatency.observe({ project: known.get(l.deploymentId)?.name ?? '' }, l.seconds);
+  }
+
+  async function write(batch: ObservedRequest[], output: ServerLine[], taken: Map<string, DeploymentCounts>, latencies: { deploymentId: string; seconds: number }[]): Promise<void> {
+    // the metrics are counted even when the store does not answer (under project "")
+    const lookup = projectsOf(new Set([...batch.map((e) => e.deploymentId), ...output.map((l) => l.deploymentId), ...taken.keys(), ...latencies.map((l) => l.deploymentId)]));
+    await lookup.catch(() => undefined);
+    countMetrics(taken, latencies);
+    await lookup;
+    const access = new Map<string, AccessEntry[]>();
+    if (keepAccess) {
+      for (const e of batch) {
+        const project = known.get(e.deploymentId);
+        if (project === undefined || project === null) continue;
+        const list = access.get(project.id);
+        if (list === undefined) access.set(project.id, [e]);
+        else list.push(e);
+      }
+    }
+    const server = new Map<string, ServerLine[]>();
+    for (const l of output) {
+      const project = known.get(l.deploymentId);
+      if (project === undefined || project === null) continue;
+      const list = server.get(project.id);
+      if (list === undefined) server.set(project.id, [l]);
+      else list.push(l);
+    }
+    if (access.size === 0 && server.size === 0) return;
+    // more than a project keeps would be trimmed at once: only its newest go in
+    for (const [id, list] of access) if (list.length > keep) access.set(id, list.slice(-keep));
+    for (const [id, list] of server) if (list.length > keep) server.set(id, list.slice(-keep));
+    try {
+      await store.tx(async (db) => {
+        for (const [projectId, entries] of access) await insertAccessEntries(db, projectId, entries);
+        for (const [projectId, entries] of server) await insertServerLines(db, projectId, entries);
+      });
+    } catch {
+      // one project deleted since its deployment was looked up fails the whole transaction: the
+      // others go in one by one, and the cache forgets what it knew
+      known.clear();
+      for (const [projectId, entries] of access) await insertAccessEntries(store.db, projectId, entries).catch(() => access.delete(projectId));
+      for (const [projectId, entries] of server) await insertServerLines(store.db, projectId, entries).catch(() => server.delete(projectId));
+    }
+    for (const [table, rows] of [['access_logs', access] as const, ['server_logs', server] as const]) {
+      for (const [projectId, list] of rows) {
+        const key = `${table} ${projectId}`;
+        const added = (sinceTrim.get(key) ?? 0) + list.length;
+        if (added < Math.max(1, Math.floor(keep / 10)) && list.length < keep) {
+          sinceTrim.set(key, added);
+          continue;
+        }
+        sinceTrim.delete(key);
+        await trimProjectLogs(store.db, table, projectId, keep);
+      }
+    }
+  }
+
+  function flush(): Promise<void> {
+    if (flushing !== undefined) return flushing.then(() => (requests.length + lines.length > 0 ? flush() : undefined));
+    if (requests.length === 0 && lines.length === 0 && counts.size === 0 && ssr.length === 0) return Promise.resolve();
+    const batch = requests;
+    const output = lines;
+    const taken = counts;
+    const latencies = ssr;
+    if (seen > batch.length) metrics?.accessLogDropped.inc(seen - batch.length);
+    stride = Math.max(1, Math.ceil(seen / maxRows));
+    requests = [];
+    lines = [];
+    counts = new Map();
+    ssr = [];
+    seen = 0;
+    flushing = write(batch, output, taken, latencies)
+      .catch((error: unknown) => log.error({ err: error, entries: batch.length + output.length }, 'could not write a batch of access log entries; they are lost'))
+      .finally(() => {
+        flushing = undefined;
+      });
+    return flushing;
+  }
+
+  const timer = setInterval(() => void flush(), opts.flushMs ?? 1000);
+  timer.unref();
+
+  return {
+    request(entry) {
+      count(entry);
+      if (!keepAccess || entry.deploymentId === '') return;
+      // an even sample of at most maxRows a batch: every stride-th request, the stride set by the
+      // last batch's rate; what is not kept dies young, so a busy edge's GC never sees it grow old
+      seen++;
+      if (seen % stride === 0 && requests.length < maxRows) requests.push(entry);
+    },
+    serverLine(deploymentId, text) {
+      if (closed || lines.length >= maxBuffered) return;
+      lines.push({ at: Date.now(), deploymentId, text });
+    },
+    flush,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await flush();
+      // what is left over the bound goes now, not at the next start
+      for (const key of sinceTrim.keys()) {
+        const [table, projectId] = key.split(' ') as ['access_logs' | 'server_logs', string];
+        await trimProjectLogs(store.db, table, projectId, keep).catch(() => undefined);
+      }
+      sinceTrim.clear();
+    },
+  };
+}
