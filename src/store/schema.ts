@@ -1,6 +1,7 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
 import type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 import type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainTable } from './schema-domains.js';
+import type { AwsDeploymentTable, DeployTargetTable, TeamAwsAccessTable } from './schema-aws.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
 
 export type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, Role, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
@@ -227,6 +228,9 @@ export interface Database {
   git_host_reports: GitHostReportTable;
   git_host_comments: GitHostCommentTable;
   team_git_hosts: TeamGitHostTable;
+  team_aws_access: TeamAwsAccessTable;
+  deploy_targets: DeployTargetTable;
+  aws_deployments: AwsDeploymentTable;
   idempotency_keys: IdempotencyKeyTable;
 }
 

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import { accountMigrations } from './accounts.js';
+import { awsMigrations } from './aws.js';
 import { coreMigrations } from './core.js';
 import { domainMigrations } from './domains.js';
 import { previewMigrations } from './previews.js';
@@ -11,4 +12,4 @@ export { autoId } from './auto-id.js';
  * SQLite and PostgreSQL. Never change what a shipped migration does; add a new one. (A step
  * PostgreSQL cannot run gets dialect-aware code, as autoId, that does on SQLite what it did.)
  */
-export const migrations: Record<string, Migration> = { ...coreMigrations, ...domainMigrations, ...accountMigrations, ...previewMigrations };
+export const migrations: Record<string, Migration> = { ...coreMigrations, ...domainMigrations, ...accountMigrations, ...previewMigrations, ...awsMigrations };

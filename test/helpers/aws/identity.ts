@@ -14,6 +14,8 @@ export interface IdentityState {
   denied: Map<string, Set<string>>;
   sts: Service;
   iam: Service;
+  /** told of every key STS hands out (S3 must accept them too) */
+  onKey?: (accessKeyId: string, secretAccessKey: string) => void;
 }
 
 export function createIdentity(): IdentityState {
@@ -35,6 +37,7 @@ export function createIdentity(): IdentityState {
       const accessKeyId = awsId('ASIA', 20);
       const key: AccessKey = { secretAccessKey: randomBytes(20).toString('hex'), sessionToken: randomBytes(24).toString('base64'), arn: sessionArn };
       keys.set(accessKeyId, key);
+      state.onKey?.(accessKeyId, key.secretAccessKey);
       const seconds = Number(input.DurationSeconds ?? 3600);
       return {
         Credentials: { AccessKeyId: accessKeyId, SecretAccessKey: key.secretAccessKey, SessionToken: key.sessionToken, Expiration: new Date(Date.now() + seconds * 1000) },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as acmSdk from '@aws-sdk/client-acm';
 import * as cloudfrontSdk from '@aws-sdk/client-cloudfront';
@@ -14,6 +14,14 @@ import { type ApiModel, loadModel, validate } from './model.js';
 import { decodeRequest, encodeError, encodeResponse, UnknownOperation, type WireResponse } from './protocols.js';
 
 export { ACCOUNT_ID, AwsError } from './account.js';
+
+// s3rver keeps its key pairs in one registry: the stand-in's keys (and the sessions STS hands out) sign S3 requests too
+// @ts-expect-error s3rver ships no types
+import s3rverAccount from 's3rver/lib/models/account.js';
+
+function allowS3Key(accessKeyId: string, secretAccessKey: string): void {
+  (s3rverAccount as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } }).DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+}
 
 /**
  * A local stand-in for Lambda, CloudFront, ACM, STS and IAM on one port. The SDK v3 clients
@@ -34,7 +42,11 @@ export interface AwsStandIn {
   calls: { service: string; operation: string; input: Record<string, unknown> }[];
   /** the next `times` calls of `operation` answer this error instead (throttling, conflicts) */
   failNext(service: string, operation: string, error: { code: string; message?: string; status: number }, times?: number): void;
+  /** the next `times` S3 requests with this method (PUT: uploads) answer this error instead of reaching s3rver */
+  failNextS3(method: string, error: { code: string; status: number }, times?: number): void;
   violations: string[];
+  /** bucket policies set with PutBucketPolicy (s3rver has none: the stand-in keeps them) */
+  bucketPolicies: Map<string, unknown>;
   /** stop; throws if any request broke the model */
   close(): Promise<void>;
 }
@@ -61,7 +73,11 @@ function knownError(service: string, code: string): boolean {
   return typeof cls === 'function' && cls.prototype instanceof Error;
 }
 
-export async function startAwsStandIn(): Promise<AwsStandIn> {
+/**
+ * `s3`: a running s3rver; S3 requests to the stand-in are passed on to it as they are (their
+ * signature stays valid: the Host header is kept), except PutBucketPolicy, which s3rver lacks.
+ */
+export async function startAwsStandIn(opts: { s3?: { endpoint: string } } = {}): Promise<AwsStandIn> {
   const lambda = createLambda();
   const cloudfront = createCloudFront();
   const acm = createAcm();
@@ -70,6 +86,10 @@ export async function startAwsStandIn(): Promise<AwsStandIn> {
   const credentials = { accessKeyId: 'AKIASTANDIN0000USER', secretAccessKey: 'stand-in-secret-key' };
   const userArn = `arn:aws:iam::${ACCOUNT_ID}:user/slipway`;
   identity.keys.set(credentials.accessKeyId, { secretAccessKey: credentials.secretAccessKey, arn: userArn });
+  allowS3Key(credentials.accessKeyId, credentials.secretAccessKey);
+  identity.onKey = allowS3Key;
+  const bucketPolicies = new Map<string, unknown>();
+  const s3Faults: { method: string; error: { code: string; status: number }; times: number }[] = [];
   const violations: string[] = [];
   const calls: AwsStandIn['calls'] = [];
   const faults: { service: string; operation: string; error: { code: string; message?: string; status: number }; times: number }[] = [];
@@ -143,6 +163,10 @@ export async function startAwsStandIn(): Promise<AwsStandIn> {
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (/\/\d{8}\/[^/]+\/s3\/aws4_request/.test(String(req.headers.authorization ?? ''))) {
+      forwardS3(req, res);
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -159,6 +183,48 @@ export async function startAwsStandIn(): Promise<AwsStandIn> {
       );
     });
   });
+  const forwardS3 = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const fault = s3Faults.find((f) => f.method === req.method && f.times > 0);
+    if (fault !== undefined) {
+      fault.times -= 1;
+      req.resume();
+      res.writeHead(fault.error.status, { 'content-type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.error.code}</Code><Message>${fault.error.code} (injected by the test)</Message></Error>`);
+      return;
+    }
+    if (req.method === 'PUT' && url.searchParams.has('policy')) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          bucketPolicies.set(url.pathname.split('/')[1] ?? '', JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          res.writeHead(204);
+        } catch {
+          violation('PutBucketPolicy with a policy that is not JSON');
+          res.writeHead(400);
+        }
+        res.end();
+      });
+      return;
+    }
+    if (opts.s3 === undefined) {
+      violation(`an S3 request ${req.method} ${req.url}, but the stand-in was started without s3rver`);
+      res.writeHead(501);
+      res.end();
+      return;
+    }
+    const target = new URL(opts.s3.endpoint);
+    const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => {
+      res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -171,8 +237,12 @@ export async function startAwsStandIn(): Promise<AwsStandIn> {
     identity,
     calls,
     violations,
+    bucketPolicies,
     failNext(service, operation, error, times = 1) {
       faults.push({ service, operation, error, times });
+    },
+    failNextS3(method, error, times = 1) {
+      s3Faults.push({ method, error, times });
     },
     async close() {
       server.closeAllConnections();
