@@ -1,5 +1,6 @@
 import { accountCommands } from './accounts.js';
 import { approveCommand, rejectCommand } from './approvals.js';
+import { awsCommand, targetCommand } from './aws.js';
 import type { Command, Handler, HandlerCommand } from './command.js';
 import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsCommand, lsCommand, promoteCommand, rollbackCommand } from './deployments.js';
 import { domainsCommand } from './domains.js';
@@ -27,6 +28,8 @@ export const commands: Record<string, Command | HandlerCommand | Handler> = {
   reject: rejectCommand,
   env: envCommand,
   domains: domainsCommand,
+  aws: awsCommand,
+  target: targetCommand,
   // kept for scripts written before `projects create` and `ls`
   create: createCommand,
   deployments: deploymentsCommand,
