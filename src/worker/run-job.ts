@@ -16,6 +16,7 @@ import { NETLIFY_RULE_FILES, readSiteRules } from '../rules/index.js';
 import { Runtime } from '../runtime/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
+import { goLiveOnAws } from '../targets/aws/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { LogSink } from './log-sink.js';
 import { recordStalePush, stalePushReason } from './stale-push.js';
@@ -187,6 +188,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
 
     phase = 'deploy';
     signal.throwIfAborted();
+    // the AWS target (docs/aws.md): live on AWS first; Slipway's own aliases follow below
+    await goLiveOnAws(deps, project, deployment, build, logs.line);
     timings.totalMs = Date.now() - startedAt;
     const moved = await store.tx(async (db) => {
       if (!(await queue.complete(db, job))) return undefined;

@@ -7,3 +7,4 @@ export { type AwsRecord, readAwsRecord } from './record.js';
 export { switchAwsLive } from './switch.js';
 export { listTargetSettings, parseTargetSetting, resolveTarget, saveTargetSetting, type AwsResources, type TargetKind, type TargetSetting } from './target.js';
 export { REQUIRED_ACTIONS } from './policy.js';
+export { awsAliasFor, awsOutputOf, goLiveOnAws, switchOnAws } from './live.js';
