@@ -70,7 +70,7 @@ forEachBackend('deploy to AWS', (backend) => {
     return (await store.tx((db) => createDeployment(db, queue, box, { project, sha: randomBytes(20).toString('hex'), branch: null, trigger: 'api', target: 'production' }))).id;
   }
 
-  async function deploy(id: string, output: AwsBuildOutput, previousDeploymentId?: string) {
+  async function deploy(id: string, output: AwsBuildOutput, previousDeploymentId?: string, alias = 'live') {
     const setting = await resolveTarget(store.db, project.id, 'production');
     return deployToAws({
       db: store.db,
@@ -79,7 +79,7 @@ forEachBackend('deploy to AWS', (backend) => {
       deploymentId: id,
       setting,
       output,
-      alias: 'live',
+      alias,
       wait,
       log: () => {},
       ...(previousDeploymentId === undefined ? {} : { previousDeploymentId }),
@@ -225,5 +225,22 @@ forEachBackend('deploy to AWS', (backend) => {
       key.expired = false;
     }
     assert.equal(await liveVersion(functionName), live);
+  });
+  test('a preview gets its own alias and Function URL; production and the distribution stay', async () => {
+    const { resources } = await resolveTarget(store.db, project.id, 'production');
+    const distribution = aws.cloudfront.distributions.get(resources.distributionId as string);
+    const updates = distribution?.updates;
+    const id = await newDeployment();
+    const record = await deploy(id, await build('preview', '<h1>preview</h1>', 'pv'), second, 'pr-7');
+    const functionName = resources.functionName as string;
+    assert.equal((await clients.lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: 'pr-7' }))).FunctionVersion, record.versions?.server?.version);
+    const live = await liveVersion(functionName);
+    assert.notEqual(live, record.versions?.server?.version);
+    assert.ok(record.alias?.url !== undefined && record.alias.url !== resources.functionUrl, 'its own Function URL');
+    assert.equal(distribution?.updates, updates, 'the distribution is not touched');
+    assert.deepEqual(
+      record.steps.map((s) => s.name),
+      ['resources', 'upload', 'publish-server', 'go-live'],
+    );
   });
 });
