@@ -11,7 +11,18 @@ import { createProject } from '../../src/projects/index.js';
 import { Queue } from '../../src/queue/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import type { Project, Store } from '../../src/store/index.js';
-import { type AwsBuildOutput, type AwsClients, awsClients, deployToAws, readAwsRecord, resolveTarget, saveTargetSetting, switchAwsLive } from '../../src/targets/aws/index.js';
+import {
+  addDistributionDomain,
+  type AwsBuildOutput,
+  type AwsClients,
+  awsClients,
+  requestCertificate,
+  deployToAws,
+  readAwsRecord,
+  resolveTarget,
+  saveTargetSetting,
+  switchAwsLive,
+} from '../../src/targets/aws/index.js';
 import { type AwsStandIn, startAwsStandIn } from '../helpers/aws/index.js';
 import { forEachBackend, type OpenedStore } from '../helpers/backends.js';
 import { tempDir } from '../helpers/paths.js';
@@ -242,5 +253,19 @@ forEachBackend('deploy to AWS', (backend) => {
       record.steps.map((s) => s.name),
       ['resources', 'upload', 'publish-server', 'go-live'],
     );
+  });
+  test('a custom domain: an ACM certificate in us-east-1 with DNS records to show, then the distribution serves it', async () => {
+    const cert = await requestCertificate(clients, 'shop.example.com');
+    assert.match(cert.arn, /^arn:aws:acm:us-east-1:/);
+    assert.equal(cert.status, 'PENDING_VALIDATION');
+    assert.equal(cert.records[0]?.type, 'CNAME');
+    assert.match(cert.records[0]?.name ?? '', /\.shop\.example\.com\.$/);
+    aws.acm.issue(cert.arn);
+    const { resources } = await resolveTarget(store.db, project.id, 'production');
+    await addDistributionDomain(clients, resources.distributionId as string, 'shop.example.com', cert.arn);
+    const dist = await clients.cloudfront.send(new GetDistributionConfigCommand({ Id: resources.distributionId }));
+    assert.deepEqual(dist.DistributionConfig?.Aliases?.Items, ['shop.example.com']);
+    assert.equal(dist.DistributionConfig?.ViewerCertificate?.ACMCertificateArn, cert.arn);
+    assert.deepEqual(aws.violations, []);
   });
 });

@@ -8,3 +8,4 @@ export { switchAwsLive } from './switch.js';
 export { listTargetSettings, parseTargetSetting, resolveTarget, saveTargetSetting, type AwsResources, type TargetKind, type TargetSetting } from './target.js';
 export { REQUIRED_ACTIONS } from './policy.js';
 export { awsAliasFor, awsOutputOf, goLiveOnAws, switchOnAws } from './live.js';
+export { addDistributionDomain, type AwsCertificate, describeCertificate, requestCertificate } from './domains.js';

@@ -26,7 +26,7 @@ export interface ShapeRef {
 
 export interface Operation {
   name: string;
-  http: { method?: string; requestUri?: string; responseCode?: number };
+  http?: { method?: string; requestUri?: string; responseCode?: number };
   input?: ShapeRef;
   output?: ShapeRef;
 }
@@ -54,7 +54,7 @@ export function resolve(model: ApiModel, ref: ShapeRef): ShapeRef {
 
 /** Where a rest-json / rest-xml operation's URI template matches, the URI labels it binds. */
 export function matchUri(template: string, method: string, op: Operation, path: string, query: URLSearchParams): Record<string, string> | undefined {
-  if ((op.http.method ?? 'POST') !== method) return undefined;
+  if ((op.http?.method ?? 'POST') !== method) return undefined;
   const [pathPart = '', queryPart] = template.split('?');
   if (queryPart !== undefined && queryPart.split('&').some((k) => !query.has(k.split('=')[0] ?? ''))) return undefined;
   const names: string[] = [];

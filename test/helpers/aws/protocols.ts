@@ -46,7 +46,7 @@ export function decodeRequest(model: ApiModel, req: WireRequest, problems: strin
   }
   let best: { op: Operation; labels: Record<string, string>; score: number } | undefined;
   for (const op of Object.values(model.operations)) {
-    const template = op.http.requestUri ?? '/';
+    const template = op.http?.requestUri ?? '/';
     const labels = matchUri(template, req.method, op, req.path, req.query);
     if (labels !== undefined && (best === undefined || specificity(template) > best.score)) best = { op, labels, score: specificity(template) };
   }
@@ -219,7 +219,7 @@ export function encodeResponse(model: ApiModel, op: Operation, output: Record<st
     if (member.location === 'header') headers[(member.locationName ?? name).toLowerCase()] = String(value);
     else if (member.location === undefined) body[name] = value;
   }
-  const status = op.http.responseCode ?? 200;
+  const status = op.http?.responseCode ?? 200;
   if (protocol === 'rest-xml') {
     headers['content-type'] = 'text/xml';
     const payloadName = shape?.payload;
