@@ -17,6 +17,7 @@ import { systemSchemas } from './schemas/resources.js';
 import { AJV_OPTIONS, validationError } from './validation.js';
 import { accountRoutes } from './routes/accounts.js';
 import { approvalRoutes } from './routes/approvals.js';
+import { awsRoutes } from './routes/aws.js';
 import { environmentRoutes } from './routes/environments.js';
 import { authRoutes } from './routes/auth.js';
 import { invitationRoutes } from './routes/invitations.js';
@@ -133,6 +134,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       await api.register(deploymentRoutes(deps));
       await api.register(envRoutes(deps));
       await api.register(environmentRoutes(deps));
+      await api.register(awsRoutes(deps));
       await api.register(approvalRoutes(deps));
       await api.register(domainRoutes(deps));
       await api.register(prebuiltRoutes(deps));

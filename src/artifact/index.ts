@@ -10,6 +10,7 @@ import { walkOutput } from './walk.js';
 import { formatBytes, mapLimit } from './util.js';
 
 export { contentType } from './content-type.js';
+export { walkOutput, type OutputFile } from './walk.js';
 export { packageServer, type PackageServerOptions, type PackageServerResult } from './server.js';
 export { compressVariants, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from './compress.js';
 

@@ -1,5 +1,6 @@
 import { accountCommands } from './accounts.js';
 import { approveCommand, rejectCommand } from './approvals.js';
+import { awsCommand, targetCommand } from './aws.js';
 import type { Command, Handler, HandlerCommand } from './command.js';
 import { cancelCommand, deployCommand, deploymentsCommand, inspectCommand, logsCommand, lsCommand, promoteCommand, rollbackCommand } from './deployments.js';
 import { domainsCommand } from './domains.js';
@@ -33,6 +34,8 @@ export const commands: Record<string, Command | HandlerCommand | Handler> = {
   notifications: notificationsCommand,
   retention: retentionCommand,
   gc: gcCommand,
+  aws: awsCommand,
+  target: targetCommand,
   // kept for scripts written before `projects create` and `ls`
   create: createCommand,
   deployments: deploymentsCommand,

@@ -21,6 +21,8 @@ export interface Config {
   readonly blobUrl: string | undefined;
   /** SLIPWAY_BLOB_CACHE_MB / --blob-cache-mb: the cap of <dataDir>/blob-cache, the local copies of hot blobs the edge, runtime and worker keep when blobUrl is set */
   readonly blobCacheMb: number;
+  /** SLIPWAY_AWS_ENDPOINT / SLIPWAY_AWS_S3_ENDPOINT: where the AWS target's API calls go instead of AWS (a VPC endpoint, a test stand-in) */
+  readonly awsEndpoints: { readonly api?: string; readonly s3?: string };
   readonly roles: readonly Role[];
   /** bind address for api and edge */
   readonly host: string;
@@ -264,6 +266,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
     blobUrl,
     blobCacheMb: int('blob-cache-mb', 'SLIPWAY_BLOB_CACHE_MB', 2048, 16, 16_777_216, '--blob-cache-mb 2048'),
     observability: parseObservabilityConfig(pick, int),
+    awsEndpoints: awsEndpointsOf(pick('aws-endpoint', 'SLIPWAY_AWS_ENDPOINT'), pick('aws-s3-endpoint', 'SLIPWAY_AWS_S3_ENDPOINT')),
     nodeCacheDir: resolve(pick('node-cache-dir', 'SLIPWAY_NODE_CACHE_DIR') ?? resolve(dataDir, 'node')),
     roles,
     host: pick('host', 'SLIPWAY_HOST') ?? DEFAULTS.host,
@@ -417,4 +420,17 @@ function parseRoles(raw: string | undefined): Role[] {
   }
   if (roles.length === 0) throw new AppError('CONFIG', '--roles names no role.', { hint: 'For example: --roles api,worker,edge' });
   return roles as Role[];
+}
+
+function awsEndpointsOf(api: string | undefined, s3: string | undefined): Config['awsEndpoints'] {
+  for (const [name, url] of [
+    ['SLIPWAY_AWS_ENDPOINT', api],
+    ['SLIPWAY_AWS_S3_ENDPOINT', s3],
+  ] as const) {
+    if (url !== undefined && !/^https?:\/\/[^/\s]+/.test(url))
+      throw new AppError('CONFIG', `${name} must be an http(s) URL, got ${JSON.stringify(url)}.`, {
+        hint: `For example: ${name}=https://vpce-0123.lambda.eu-west-1.vpce.amazonaws.com (leave it unset for AWS itself)`,
+      });
+  }
+  return Object.freeze({ ...(api === undefined ? {} : { api }), ...(s3 === undefined ? {} : { s3 }) });
 }

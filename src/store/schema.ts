@@ -2,6 +2,7 @@ import type { Generated, Insertable, Selectable } from 'kysely';
 import type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTable, SessionTable, TeamTable, TokenTable, UserTable } from './schema-accounts.js';
 import type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainTable } from './schema-domains.js';
 import type { BuildCacheEntryTable } from './schema-blobs.js';
+import type { AwsDeploymentTable, DeployTargetTable, TeamAwsAccessTable } from './schema-aws.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
 import type { InboundMailTable, NotificationAttemptTable, NotificationDeliveryTable, NotificationEndpointTable, NotificationEventTable, ProjectMailAddressTable } from './schema-notify.js';
 import type { GcStateTable, ProjectRetentionTable } from './schema-retention.js';
@@ -236,6 +237,9 @@ export interface Database {
   git_host_reports: GitHostReportTable;
   git_host_comments: GitHostCommentTable;
   team_git_hosts: TeamGitHostTable;
+  team_aws_access: TeamAwsAccessTable;
+  deploy_targets: DeployTargetTable;
+  aws_deployments: AwsDeploymentTable;
   idempotency_keys: IdempotencyKeyTable;
   notification_endpoints: NotificationEndpointTable;
   notification_events: NotificationEventTable;

@@ -18,6 +18,7 @@ import { Runtime } from '../runtime/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
+import { goLiveOnAws } from '../targets/aws/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { asDiskFull, fenceAfterSweep, fenceHolds, readFence } from '../retention/index.js';
 import { LIVE_WAIT_MS, recordLive, warmBeforeMove } from './go-live.js';
@@ -216,6 +217,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
       fence = await fenceAfterSweep(store, signal);
       ({ server, pkg } = await packageAll());
     }
+    // the AWS target (docs/aws.md): live on AWS first; Slipway's own aliases follow below
+    await goLiveOnAws(deps, project, deployment, build, logs.line);
     // ready means live: every live edge starts an SSR server before its alias moves to it
     if (server !== undefined) await warmBeforeMove(store, project, deployment, pkg.manifestHash, logs.line);
     timings.totalMs = Date.now() - startedAt;

@@ -43,7 +43,7 @@ export interface Session {
  * The api as `slipway up` builds it, over a real SQLite store in a temp dir (or a fresh store of
  * `backend`: PostgreSQL), called with app.inject.
  */
-export async function startApi(opts: { publicUrl?: string; backend?: Backend } = {}): Promise<ApiFixture> {
+export async function startApi(opts: { publicUrl?: string; backend?: Backend; env?: NodeJS.ProcessEnv } = {}): Promise<ApiFixture> {
   const dir = await tempDir('slipway-auth-');
   // SLIPWAY_TEST_STORE=postgres runs every api test on PostgreSQL
   const backend = opts.backend ?? (process.env.SLIPWAY_TEST_STORE === 'postgres' ? postgresBackend : undefined);
@@ -51,7 +51,7 @@ export async function startApi(opts: { publicUrl?: string; backend?: Backend } =
   const store = opened?.store ?? (await Store.openSqlite(join(dir.path, 'slipway.db')));
   const box = new SecretBox(randomBytes(32));
   const blobs = new LocalBlobStore(join(dir.path, 'blobs'));
-  const config = loadConfig({ 'data-dir': dir.path, port: '3999', ...(opts.publicUrl === undefined ? {} : { 'public-url': opts.publicUrl }) }, {});
+  const config = loadConfig({ 'data-dir': dir.path, port: '3999', ...(opts.publicUrl === undefined ? {} : { 'public-url': opts.publicUrl }) }, opts.env ?? {});
   const app = buildApi({
     config,
     store,

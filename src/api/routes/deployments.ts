@@ -4,6 +4,7 @@ import { checkApprover, environmentAlias, getEnvironment } from '../../environme
 import { AppError } from '../../errors/index.js';
 import { gitHostStatus } from '../../githost/index.js';
 import { getProject } from '../../projects/index.js';
+import { switchOnAws } from '../../targets/aws/index.js';
 import { audit } from '../guard.js';
 import { deploymentSchemas } from '../schemas/resources.js';
 import { objectBody, type ApiDeps } from '../server.js';
@@ -85,7 +86,11 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
       const d = await promote(
         store,
         req.params.id,
-        (db, moved) => audit(db, req, project.team_id, { action: 'deployment.promote', target: moved.id, details: { project: project.name, environment: env.name } }),
+        async (db, moved) => {
+          await audit(db, req, project.team_id, { action: 'deployment.promote', target: moved.id, details: { project: project.name, environment: env.name } });
+          // an AWS project: the live alias and asset root move first; if AWS refuses, nothing moves
+          await switchOnAws(deps, db, project, moved.id, env.name);
+        },
         alias,
       );
       events.emit('alias-moved', { projectId: project.id, alias, deploymentId: d.id });

@@ -7,6 +7,7 @@ import { getEnvironment } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { createProject, getProject, listProjects, serializeProject, updateProject } from '../../projects/index.js';
 import { resolveRef } from '../../source/index.js';
+import { switchOnAws } from '../../targets/aws/index.js';
 import { bumpCounter, type Db, type Deployment, type Project, type Team } from '../../store/index.js';
 import { audit } from '../guard.js';
 import { finishPage, pageByKey, pageRequest, type PageQuery } from '../pagination.js';
@@ -142,7 +143,11 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (body.deploymentId !== undefined && typeof body.deploymentId !== 'string') {
         throw new AppError('VALIDATION', 'deploymentId must be a string.', { hint: 'For example: {"deploymentId": "dk3v9x0q2m7a"}' });
       }
-      const target = await rollback(store, project, body.deploymentId, (db, d) => audit(db, req, project.team_id, { action: 'deployment.rollback', target: d.id, details: { project: project.name } }));
+      const target = await rollback(store, project, body.deploymentId, async (db, d) => {
+        await audit(db, req, project.team_id, { action: 'deployment.rollback', target: d.id, details: { project: project.name } });
+        // an AWS project: the live alias and asset root go back first; if AWS refuses, nothing moves
+        await switchOnAws(deps, db, project, d.id);
+      });
       events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: target.id });
       return serializeDeployment(config, project, target, target.id);
     });

@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import { accountMigrations } from './accounts.js';
 import { blobMigrations } from './blobs.js';
+import { awsMigrations } from './aws.js';
 import { coreMigrations } from './core.js';
 import { domainMigrations } from './domains.js';
 import { notificationMigrations } from './notifications.js';
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   ...domainMigrations,
   ...accountMigrations,
   ...previewMigrations,
+  ...awsMigrations,
   ...notificationMigrations,
   ...retentionMigrations,
   ...blobMigrations,

@@ -1,0 +1,11 @@
+/** The AWS target: S3 + Lambda versions and aliases + CloudFront (issue 13; see docs/aws.md). */
+export { type AwsAccess, type AwsAccessInput, deleteAwsAccess, maskAwsAccess, parseAwsAccess, readAwsAccess, saveAwsAccess } from './access.js';
+export { type AccessCheck, checkAwsAccess } from './check.js';
+export { type AwsClients, type AwsEndpoints, awsClients } from './clients.js';
+export { type AwsBuildOutput, type AwsDeployInput, deployToAws, LIVE_ALIAS } from './deploy.js';
+export { type AwsRecord, readAwsRecord } from './record.js';
+export { switchAwsLive } from './switch.js';
+export { listTargetSettings, parseTargetSetting, resolveTarget, saveTargetSetting, type AwsResources, type TargetKind, type TargetSetting } from './target.js';
+export { REQUIRED_ACTIONS } from './policy.js';
+export { awsAliasFor, awsOutputOf, goLiveOnAws, switchOnAws } from './live.js';
+export { addDistributionDomain, type AwsCertificate, describeCertificate, requestCertificate } from './domains.js';

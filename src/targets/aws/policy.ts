@@ -1,0 +1,35 @@
+/**
+ * Every AWS action the AWS target uses: the least-privilege policy in docs/aws-iam-policy.json
+ * allows exactly these (a test keeps the two the same), and `slipway aws check` simulates them.
+ */
+export const REQUIRED_ACTIONS = [
+  's3:CreateBucket',
+  's3:PutBucketPolicy',
+  's3:ListBucket',
+  's3:GetObject',
+  's3:PutObject',
+  'lambda:CreateFunction',
+  'lambda:GetFunction',
+  'lambda:GetFunctionConfiguration',
+  'lambda:UpdateFunctionCode',
+  'lambda:PublishVersion',
+  'lambda:ListVersionsByFunction',
+  'lambda:DeleteFunction',
+  'lambda:CreateAlias',
+  'lambda:GetAlias',
+  'lambda:UpdateAlias',
+  'lambda:CreateFunctionUrlConfig',
+  'lambda:GetFunctionUrlConfig',
+  'lambda:AddPermission',
+  'iam:PassRole',
+  'cloudfront:CreateDistribution',
+  'cloudfront:GetDistribution',
+  'cloudfront:GetDistributionConfig',
+  'cloudfront:UpdateDistribution',
+  'cloudfront:CreateInvalidation',
+  'cloudfront:CreateOriginAccessControl',
+  'cloudfront:GetOriginAccessControl',
+  'acm:RequestCertificate',
+  'acm:DescribeCertificate',
+  'iam:SimulatePrincipalPolicy',
+] as const;

@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { ACCOUNT_ID, AwsError, type CallContext, type Service } from './account.js';
+
+/**
+ * Lambda as an account keeps it: functions with their $LATEST code, numbered immutable versions,
+ * aliases and Function URLs. A code update is "InProgress" for the next `updatePolls` reads of
+ * the function, as on AWS, and meanwhile another update or a PublishVersion is a conflict.
+ */
+export interface FunctionVersion {
+  version: string;
+  codeSha256: string;
+  description: string;
+  zip: Buffer;
+}
+
+export interface LambdaFunction {
+  name: string;
+  role: string;
+  handler: string;
+  runtime: string;
+  memorySize: number;
+  timeout: number;
+  environment: Record<string, string>;
+  latest: FunctionVersion;
+  pendingPolls: number;
+  revision: number;
+  versions: Map<string, FunctionVersion>;
+  nextVersion: number;
+  aliases: Map<string, { version: string; description: string; revision: number }>;
+  urls: Map<string, { url: string; authType: string; created: Date }>;
+  permissions: string[];
+}
+
+export interface LambdaState extends Service {
+  functions: Map<string, LambdaFunction>;
+  /** how many reads of a function stay "InProgress" after a code update */
+  updatePolls: number;
+}
+
+export function createLambda(): LambdaState {
+  const functions = new Map<string, LambdaFunction>();
+  const state: LambdaState = { functions, updatePolls: 1, handlers: {} };
+  const arnOf = (ctx: CallContext, name: string, qualifier?: string) => `arn:aws:lambda:${ctx.region}:${ACCOUNT_ID}:function:${name}${qualifier === undefined ? '' : `:${qualifier}`}`;
+
+  /** FunctionName may be a name, a partial or a full ARN, and may carry a qualifier. */
+  const find = (raw: unknown, qualifierIn?: unknown): { fn: LambdaFunction; qualifier?: string } => {
+    const parts = String(raw).split(':');
+    const at = parts.indexOf('function');
+    const name = at === -1 ? (parts[0] as string) : (parts[at + 1] as string);
+    const qualifier = (qualifierIn as string | undefined) ?? (at === -1 ? parts[1] : parts[at + 2]);
+    const fn = functions.get(name);
+    if (fn === undefined) throw new AwsError('ResourceNotFoundException', `Function not found: ${arnOf({ region: 'us-east-1' } as CallContext, name)}`, 404);
+    return qualifier === undefined ? { fn } : { fn, qualifier };
+  };
+
+  const statusRead = (fn: LambdaFunction): string => {
+    if (fn.pendingPolls > 0) {
+      fn.pendingPolls -= 1;
+      return 'InProgress';
+    }
+    return 'Successful';
+  };
+  const mustBeIdle = (fn: LambdaFunction) => {
+    if (fn.pendingPolls > 0) throw new AwsError('ResourceConflictException', `The operation cannot be performed at this time. An update is in progress for resource: ${fn.name}`, 409);
+  };
+
+  const configuration = (ctx: CallContext, fn: LambdaFunction, v: FunctionVersion, status: string) => ({
+    FunctionName: fn.name,
+    FunctionArn: arnOf(ctx, fn.name, v.version === '$LATEST' ? undefined : v.version),
+    Runtime: fn.runtime,
+    Role: fn.role,
+    Handler: fn.handler,
+    CodeSize: v.zip.length,
+    Description: v.description,
+    Timeout: fn.timeout,
+    MemorySize: fn.memorySize,
+    LastModified: new Date().toISOString().replace('Z', '+0000'),
+    CodeSha256: v.codeSha256,
+    Version: v.version,
+    Environment: { Variables: fn.environment },
+    RevisionId: `rev-${fn.revision}`,
+    State: 'Active',
+    LastUpdateStatus: status,
+    PackageType: 'Zip',
+    Architectures: ['x86_64'],
+  });
+  const version = (fn: LambdaFunction, qualifier: string | undefined): FunctionVersion => {
+    if (qualifier === undefined || qualifier === '$LATEST') return fn.latest;
+    const alias = fn.aliases.get(qualifier);
+    const found = fn.versions.get(alias?.version ?? qualifier);
+    if (found === undefined) throw new AwsError('ResourceNotFoundException', `Function not found: ${fn.name}:${qualifier}`, 404);
+    return found;
+  };
+  const aliasOut = (ctx: CallContext, fn: LambdaFunction, name: string) => {
+    const a = fn.aliases.get(name);
+    if (a === undefined) throw new AwsError('ResourceNotFoundException', `Alias not found: ${arnOf(ctx, fn.name, name)}`, 404);
+    return { AliasArn: arnOf(ctx, fn.name, name), Name: name, FunctionVersion: a.version, Description: a.description, RevisionId: `alias-rev-${a.revision}` };
+  };
+  const zipOf = (input: Record<string, unknown>): Buffer => {
+    if (!Buffer.isBuffer(input.ZipFile)) throw new AwsError('InvalidParameterValueException', 'The stand-in takes function code as ZipFile only', 400);
+    if (input.ZipFile.readUInt32LE(0) !== 0x04034b50) throw new AwsError('InvalidParameterValueException', 'Could not unzip uploaded file. Please check your file, then try to upload again.', 400);
+    return input.ZipFile;
+  };
+  const sha = (zip: Buffer) => createHash('sha256').update(zip).digest('base64');
+
+  state.handlers = {
+    CreateFunction: (input, ctx) => {
+      const name = String(input.FunctionName);
+      if (functions.has(name)) throw new AwsError('ResourceConflictException', `Function already exist: ${name}`, 409);
+      const zip = zipOf(input.Code as Record<string, unknown>);
+      const env = (input.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+      const fn: LambdaFunction = {
+        name,
+        role: String(input.Role),
+        handler: String(input.Handler ?? 'index.handler'),
+        runtime: String(input.Runtime ?? 'nodejs20.x'),
+        memorySize: Number(input.MemorySize ?? 128),
+        timeout: Number(input.Timeout ?? 3),
+        environment: env,
+        latest: { version: '$LATEST', codeSha256: sha(zip), description: String(input.Description ?? ''), zip },
+        pendingPolls: 0,
+        revision: 1,
+        versions: new Map(),
+        nextVersion: 1,
+        aliases: new Map(),
+        urls: new Map(),
+        permissions: [],
+      };
+      functions.set(name, fn);
+      return configuration(ctx, fn, fn.latest, 'Successful');
+    },
+    GetFunction: (input, ctx) => {
+      const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
+      return { Configuration: configuration(ctx, fn, version(fn, qualifier), statusRead(fn)), Code: { RepositoryType: 'S3', Location: `https://stand-in.invalid/${fn.name}` } };
+    },
+    GetFunctionConfiguration: (input, ctx) => {
+      const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
+      return configuration(ctx, fn, version(fn, qualifier), statusRead(fn));
+    },
+    UpdateFunctionCode: (input, ctx) => {
+      const { fn } = find(input.FunctionName);
+      mustBeIdle(fn);
+      const zip = zipOf(input);
+      fn.latest = { ...fn.latest, zip, codeSha256: sha(zip) };
+      fn.revision += 1;
+      fn.pendingPolls = state.updatePolls;
+      return configuration(ctx, fn, fn.latest, 'InProgress');
+    },
+    PublishVersion: (input, ctx) => {
+      const { fn } = find(input.FunctionName);
+      mustBeIdle(fn);
+      if (input.CodeSha256 !== undefined && input.CodeSha256 !== fn.latest.codeSha256) throw new AwsError('InvalidParameterValueException', 'CodeSha256 does not match the $LATEST code', 400);
+      // AWS publishes nothing new when $LATEST equals the last version: it answers that version
+      const last = fn.versions.get(String(fn.nextVersion - 1));
+      if (last !== undefined && last.codeSha256 === fn.latest.codeSha256) return configuration(ctx, fn, last, 'Successful');
+      const v: FunctionVersion = { version: String(fn.nextVersion), codeSha256: fn.latest.codeSha256, zip: fn.latest.zip, description: String(input.Description ?? '') };
+      fn.nextVersion += 1;
+      fn.versions.set(v.version, v);
+      return configuration(ctx, fn, v, 'Successful');
+    },
+    ListVersionsByFunction: (input, ctx) => {
+      const { fn } = find(input.FunctionName);
+      return { Versions: [fn.latest, ...fn.versions.values()].map((v) => configuration(ctx, fn, v, 'Successful')) };
+    },
+    DeleteFunction: (input) => {
+      const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
+      if (qualifier === undefined) functions.delete(fn.name);
+      else {
+        if ([...fn.aliases.values()].some((a) => a.version === qualifier)) throw new AwsError('ResourceConflictException', `Version ${qualifier} is used by an alias`, 409);
+        fn.versions.delete(qualifier);
+      }
+      return {};
+    },
+    CreateAlias: (input, ctx) => {
+      const { fn } = find(input.FunctionName);
+      const name = String(input.Name);
+      if (fn.aliases.has(name)) throw new AwsError('ResourceConflictException', `Alias already exists: ${arnOf(ctx, fn.name, name)}`, 409);
+      version(fn, String(input.FunctionVersion));
+      fn.aliases.set(name, { version: String(input.FunctionVersion), description: String(input.Description ?? ''), revision: 1 });
+      return aliasOut(ctx, fn, name);
+    },
+    GetAlias: (input, ctx) => aliasOut(ctx, find(input.FunctionName).fn, String(input.Name)),
+    UpdateAlias: (input, ctx) => {
+      const { fn } = find(input.FunctionName);
+      const name = String(input.Name);
+      const alias = fn.aliases.get(name);
+      if (alias === undefined) throw new AwsError('ResourceNotFoundException', `Alias not found: ${arnOf(ctx, fn.name, name)}`, 404);
+      if (input.RevisionId !== undefined && input.RevisionId !== `alias-rev-${alias.revision}`)
+        throw new AwsError('PreconditionFailedException', 'The RevisionId provided does not match the latest RevisionId for the Lambda function or alias.', 412);
+      if (input.FunctionVersion !== undefined) {
+        version(fn, String(input.FunctionVersion));
+        alias.version = String(input.FunctionVersion);
+      }
+      if (input.Description !== undefined) alias.description = String(input.Description);
+      alias.revision += 1;
+      return aliasOut(ctx, fn, name);
+    },
+    CreateFunctionUrlConfig: (input, ctx) => {
+      const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
+      const key = qualifier ?? '$LATEST';
+      if (qualifier !== undefined && !fn.aliases.has(qualifier)) throw new AwsError('ResourceNotFoundException', `Alias not found: ${qualifier}`, 404);
+      if (fn.urls.has(key))
+        throw new AwsError(
+          'ResourceConflictException',
+          `Failed to create function url config for [functionArn = ${arnOf(ctx, fn.name, qualifier)}]. Error message:  FunctionUrlConfig exists for this Lambda function`,
+          409,
+        );
+      const url = {
+        url: `https://${createHash('sha1').update(`${fn.name}:${key}`).digest('hex').slice(0, 32)}.lambda-url.${ctx.region}.on.aws/`,
+        authType: String(input.AuthType),
+        created: new Date(),
+      };
+      fn.urls.set(key, url);
+      return { FunctionUrl: url.url, FunctionArn: arnOf(ctx, fn.name, qualifier), AuthType: url.authType, CreationTime: url.created.toISOString(), InvokeMode: 'BUFFERED' };
+    },
+    GetFunctionUrlConfig: (input, ctx) => {
+      const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
+      const url = fn.urls.get(qualifier ?? '$LATEST');
+      if (url === undefined) throw new AwsError('ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+      const iso = url.created.toISOString();
+      return { FunctionUrl: url.url, FunctionArn: arnOf(ctx, fn.name, qualifier), AuthType: url.authType, CreationTime: iso, LastModifiedTime: iso, InvokeMode: 'BUFFERED' };
+    },
+    AddPermission: (input) => {
+      const { fn } = find(input.FunctionName, input.Qualifier);
+      const id = String(input.StatementId);
+      if (fn.permissions.includes(id))
+        throw new AwsError('ResourceConflictException', `The statement id (${id}) provided already exists. Please provide a new statement id, or remove the existing statement.`, 409);
+      fn.permissions.push(id);
+      return { Statement: JSON.stringify({ Sid: id, Action: input.Action, Principal: input.Principal }) };
+    },
+  };
+  return state;
+}
