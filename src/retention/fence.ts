@@ -1,4 +1,4 @@
-import type { Db, Store } from '../store/index.js';
+import { type Db, dbNow, type Store } from '../store/index.js';
 
 /**
  * The fence between the garbage collector's sweep and builds that reuse stored blobs.
@@ -8,8 +8,9 @@ import type { Db, Store } from '../store/index.js';
  * moment would delete it. A grace period on blob age does not help (the blob is old), so:
  * the collector bumps `generation` and sets `sweeping` in one store transaction before it
  * reads which manifests are kept; a build reads the fence before it packages and checks it in
- * the transaction that records its manifest. Store transactions run one at a time (BEGIN
- * IMMEDIATE on SQLite, one advisory lock on PostgreSQL), so either the build's transaction
+ * the transaction that records its manifest. These transactions never overlap (BEGIN
+ * IMMEDIATE on SQLite; on PostgreSQL the sweep's transaction takes the installation-wide lock,
+ * which excludes the build's project-scoped one, see Store.tx), so either the build's transaction
  * came first (the collector's mark then sees the new manifest) or the fence moved (the build
  * waits for the sweep to end and packages again, which stores whatever went missing).
  */
@@ -25,7 +26,7 @@ export const LEASE_MS = 5 * 60_000;
 /** The fence now; read it before looking at which blobs the store has. */
 export async function readFence(db: Db): Promise<Fence> {
   const row = await db.selectFrom('gc_state').select(['generation', 'sweeping', 'lease_until']).where('id', '=', 'gc').executeTakeFirstOrThrow();
-  return { generation: Number(row.generation), clean: !sweepRunning(row) };
+  return { generation: Number(row.generation), clean: !sweepRunning(row, await dbNow(db)) };
 }
 
 /** Inside the transaction that records a manifest: true when no sweep started since `fence` was read (and none was running then). */
@@ -45,15 +46,15 @@ export async function fenceAfterSweep(store: Store, signal?: AbortSignal, pollMs
   }
 }
 
-/** A sweep whose collector stopped renewing its lease has stopped deleting (see LEASE_MS). */
-function sweepRunning(row: { sweeping: number; lease_until: number | null }): boolean {
-  return Number(row.sweeping) === 1 && row.lease_until !== null && Number(row.lease_until) > Date.now();
+/** A sweep whose collector stopped renewing its lease has stopped deleting (see LEASE_MS). Leases are by the database's clock (dbNow): machines' clocks differ. */
+function sweepRunning(row: { sweeping: number; lease_until: number | null }, now: number): boolean {
+  return Number(row.sweeping) === 1 && row.lease_until !== null && Number(row.lease_until) > now;
 }
 
 /** Take the collector's lease: false when another collector holds it. */
 export async function takeLease(store: Store, owner: string): Promise<boolean> {
   return store.tx(async (db) => {
-    const now = Date.now();
+    const now = await dbNow(db);
     const row = await db.selectFrom('gc_state').select(['lease_owner', 'lease_until']).where('id', '=', 'gc').executeTakeFirstOrThrow();
     if (row.lease_owner !== null && row.lease_owner !== owner && row.lease_until !== null && Number(row.lease_until) > now) return false;
     await db
@@ -69,7 +70,7 @@ export async function takeLease(store: Store, owner: string): Promise<boolean> {
 export async function renewLease(store: Store, owner: string): Promise<boolean> {
   const r = await store.db
     .updateTable('gc_state')
-    .set({ lease_until: Date.now() + LEASE_MS })
+    .set({ lease_until: (await dbNow(store.db)) + LEASE_MS })
     .where('id', '=', 'gc')
     .where('lease_owner', '=', owner)
     .executeTakeFirst();
@@ -82,7 +83,7 @@ export async function startSweep(store: Store, owner: string): Promise<void> {
     const row = await db.selectFrom('gc_state').select(['generation']).where('id', '=', 'gc').executeTakeFirstOrThrow();
     const r = await db
       .updateTable('gc_state')
-      .set({ generation: Number(row.generation) + 1, sweeping: 1, lease_until: Date.now() + LEASE_MS })
+      .set({ generation: Number(row.generation) + 1, sweeping: 1, lease_until: (await dbNow(db)) + LEASE_MS })
       .where('id', '=', 'gc')
       .where('lease_owner', '=', owner)
       .executeTakeFirst();

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
 import { join } from 'node:path';
 import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
@@ -161,3 +161,13 @@ export async function databaseNow(store: Store): Promise<number> {
 }
 
 export { CHANGE_CHANNEL, listenForChanges, type Change, type ChangeFeed } from './notify.js';
+
+/**
+ * databaseNow for code that holds only a `Db` (inside a transaction): the PostgreSQL server's
+ * clock on PostgreSQL, this machine's on SQLite. Leases that several machines compare must use it.
+ */
+export async function dbNow(db: Db): Promise<number> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return Date.now();
+  const { rows } = await sql<{ now: number }>`select floor(extract(epoch from clock_timestamp()) * 1000)::bigint as now`.execute(db);
+  return Number(rows[0]!.now);
+}
