@@ -174,3 +174,34 @@ test('static assets are in the bucket, fingerprinted ones immutable under /_next
   }
   assert.equal((await clients.s3.send(new HeadObjectCommand({ Bucket: resources.bucket, Key: `deployments/${deploymentId}/logo.png` }))).CacheControl, 'public,max-age=0,must-revalidate');
 });
+
+test('a redeploy of the same build uploads no function code, yet its versions name its own prefixes', async () => {
+  const queue = new Queue(store, { leaseMs: 30_000 });
+  const box = new SecretBox(randomBytes(32));
+  const next = (await store.tx((db) => createDeployment(db, queue, box, { project, sha: randomBytes(20).toString('hex'), branch: null, trigger: 'api', target: 'production' }))).id;
+  const callsBefore = aws.calls.length;
+  const setting = await resolveTarget(store.db, project.id, 'production');
+  const again = await deployToAws({
+    db: store.db,
+    aws: clients,
+    project,
+    deploymentId: next,
+    setting,
+    output: build.aws as NonNullable<TargetBuildResult['aws']>,
+    alias: 'live',
+    wait,
+    previousDeploymentId: deploymentId,
+    log: () => {},
+  });
+  const operations = aws.calls.slice(callsBefore).map((c) => c.operation);
+  assert.ok(!operations.includes('UpdateFunctionCode'), operations.join(','));
+  assert.equal(operations.filter((o) => o === 'UpdateFunctionConfiguration').length, 2);
+  const server = setting.resources.functionName as string;
+  assert.notEqual(again.versions?.server?.version, record.versions?.server?.version);
+  const live = await clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: server, Qualifier: 'live' }));
+  assert.equal(live.Version, again.versions?.server?.version);
+  assert.equal(live.Environment?.Variables?.CACHE_BUCKET_KEY_PREFIX, `deployments/${next}/_cache/`);
+  // the earlier version keeps its own, so a rollback to it reads its own deployment's cache
+  const earlier = await clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: server, Qualifier: record.versions?.server?.version }));
+  assert.equal(earlier.Environment?.Variables?.CACHE_BUCKET_KEY_PREFIX, `deployments/${deploymentId}/_cache/`);
+});

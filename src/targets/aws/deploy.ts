@@ -9,7 +9,7 @@ import { deploymentRoot, sharedFolders, uploadAssets } from './assets.js';
 import type { AwsClients } from './clients.js';
 import { createDistribution, invalidate, setAssetRoot } from './distribution.js';
 import { awsErrorDetail } from './errors.js';
-import { createFunction, ensureFunctionUrl, pointAlias, publishCode, setEnvironment, type WaitSettings } from './functions.js';
+import { codeIsAlready, createFunction, ensureFunctionUrl, pointAlias, publishCode, setEnvironment, type WaitSettings } from './functions.js';
 import { openNextEnvironment, uploadOpenNextCache } from './opennext-runtime.js';
 import { type AwsRecord, type AwsStep, readAwsRecord, saveAwsRecord } from './record.js';
 import { type AwsResources, recordResources, type TargetSetting } from './target.js';
@@ -167,7 +167,10 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
       const functionName = (fn.name === 'server' ? resources.functionName : resources.imageFunctionName) as string;
       // a function made in this attempt has them already
       if (!freshFunctions.has(fn.name)) await setEnvironment(aws.lambda, functionName, openNextEnvironment(fn.name, bucket, aws.region, deploymentId), wait);
-      const published = await publishCode(aws.lambda, { functionName, zip: await zipOf(fn), description: `slipway deployment ${deploymentId}` }, wait, freshFunctions.has(fn.name));
+      const zip = await zipOf(fn);
+      // the zips are reproducible: a function whose build did not change is not uploaded again
+      const current = freshFunctions.has(fn.name) || (await codeIsAlready(aws.lambda, functionName, zip));
+      const published = await publishCode(aws.lambda, { functionName, zip, description: `slipway deployment ${deploymentId}` }, wait, current);
       record.versions = { ...record.versions, [fn.name]: { functionName, ...published } };
       return { version: published.version };
     });

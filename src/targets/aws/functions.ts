@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import {
   AddPermissionCommand,
   CreateAliasCommand,
   CreateFunctionCommand,
   CreateFunctionUrlConfigCommand,
   GetAliasCommand,
+  GetFunctionConfigurationCommand,
   GetFunctionUrlConfigCommand,
   type LambdaClient,
   PublishVersionCommand,
@@ -102,6 +104,12 @@ export async function publishCode(
 export async function setEnvironment(lambda: LambdaClient, functionName: string, environment: Record<string, string>, wait: WaitSettings): Promise<void> {
   await whenIdle(lambda, functionName, wait, () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: functionName, Environment: { Variables: environment } })));
   await waitUntilFunctionUpdatedV2({ client: lambda, minDelay: wait.minDelaySeconds, maxDelay: wait.minDelaySeconds * 8, maxWaitTime: wait.maxWaitSeconds }, { FunctionName: functionName });
+}
+
+/** Whether the function's $LATEST code is these bytes already (Lambda's CodeSha256: base64 sha256 of the zip). */
+export async function codeIsAlready(lambda: LambdaClient, functionName: string, zip: Buffer): Promise<boolean> {
+  const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
+  return current.CodeSha256 === createHash('sha256').update(zip).digest('base64');
 }
 
 /** Point an alias at a version (made on its first use). Returns its ARN and the version it had before. */
