@@ -83,7 +83,7 @@ export async function run() {
       { step: 'redeploy (one page changed): asset objects uploaded', objects: upload.uploaded, bytes: upload.uploadedBytes },
       { step: '  copied in S3 from the previous deployment', objects: upload.copied },
       { step: '  already there (fingerprinted, skipped)', objects: upload.skipped },
-      { step: '  function zips uploaded (a changed one whole; an unchanged one not at all)', objects: zipsAfter.count - zipsBefore.count, bytes: zipsAfter.bytes - zipsBefore.bytes },
+      { step: '  function zips uploaded (those whose bytes changed, whole)', objects: zipsAfter.count - zipsBefore.count, bytes: zipsAfter.bytes - zipsBefore.bytes },
       { step: 'redeploy total', 'aws s': s(second.d.timings?.totalMs) },
     );
     return {
