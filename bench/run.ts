@@ -27,6 +27,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   gc: async () => (await import('./gc.js')).run,
   propagation: async () => (await import('./propagation.js')).run,
   'access-log': async () => (await import('./access-log.js')).run,
+  aws: async () => (await import('./aws.js')).run,
 };
 
 function printTable(rows: Record<string, string | number | undefined>[]): void {

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageOutput, packageServer } from '../artifact/index.js';
 import { isBlobIntegrityError, type BlobStore, type FileBlobStore } from '../blobs/index.js';
-import { createSharedBuildCache, runBuild } from '../build/index.js';
+import { createSharedBuildCache } from '../build/index.js';
 import { createWorkspace, probeIsolation } from '../sandbox/index.js';
 import type { Config } from '../config/index.js';
 import { aliasTarget, getDeployment, moveAliasForward, movePreviewAliases, PRODUCTION, serverSettingsOf, type DeploymentServerSettings } from '../deployments/index.js';
@@ -18,7 +18,7 @@ import { Runtime } from '../runtime/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
-import { goLiveOnAws } from '../targets/aws/index.js';
+import { buildForTarget, goLiveOnAws } from '../targets/aws/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { asDiskFull, fenceAfterSweep, fenceHolds, readFence } from '../retention/index.js';
 import { LIVE_WAIT_MS, recordLive, warmBeforeMove } from './go-live.js';
@@ -123,7 +123,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     await store.db.updateTable('deployments').set({ commit_message: commit.message, commit_author: commit.authorName }).where('id', '=', deployment.id).execute();
 
     phase = 'build';
-    const build = await runBuild({
+    // a Next.js project on the AWS target builds with OpenNext (its function zips outside the checkout)
+    const build = await buildForTarget(store.db, project.id, deployment.environment, join(workDir, 'aws-functions'), {
       sourceDir,
       settings: {
         rootDirectory: project.root_directory ?? undefined,

@@ -9,7 +9,8 @@ import { deploymentRoot, sharedFolders, uploadAssets } from './assets.js';
 import type { AwsClients } from './clients.js';
 import { createDistribution, invalidate, setAssetRoot } from './distribution.js';
 import { awsErrorDetail } from './errors.js';
-import { createFunction, ensureFunctionUrl, pointAlias, publishCode, type WaitSettings } from './functions.js';
+import { codeIsAlready, createFunction, ensureFunctionUrl, pointAlias, publishCode, setEnvironment, type WaitSettings } from './functions.js';
+import { openNextEnvironment, uploadOpenNextCache } from './opennext-runtime.js';
 import { type AwsRecord, type AwsStep, readAwsRecord, saveAwsRecord } from './record.js';
 import { type AwsResources, recordResources, type TargetSetting } from './target.js';
 
@@ -20,6 +21,8 @@ import { type AwsResources, recordResources, type TargetSetting } from './target
 export interface AwsBuildOutput {
   assetsDir: string;
   functions: { name: 'server' | 'image'; zipPath: string; handler: string }[];
+  /** OpenNext's incremental cache folder (prerendered pages), uploaded below the deployment's root */
+  cacheDir?: string | undefined;
   /** the framework's fingerprinted folders (src/frameworks/ rows) */
   immutable: readonly ImmutableRule[];
 }
@@ -124,7 +127,12 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
         });
       }
       const functionName = `${base}-${fn.name}`;
-      await createFunction(aws.lambda, { functionName, roleArn: resources.functionRoleArn, handler: fn.handler, zip: await zipOf(fn), description: `Slipway ${input.project.name} ${fn.name}` }, wait);
+      const environment = openNextEnvironment(fn.name, resources.bucket as string, aws.region, deploymentId);
+      await createFunction(
+        aws.lambda,
+        { functionName, roleArn: resources.functionRoleArn, handler: fn.handler, zip: await zipOf(fn), description: `Slipway ${input.project.name} ${fn.name}`, environment },
+        wait,
+      );
       freshFunctions.add(fn.name);
       await remember({ [key]: functionName });
     }
@@ -145,6 +153,10 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
     });
     record.assetRoot = assetRoot;
     record.mutablePaths = r.mutablePaths;
+    if (output.cacheDir !== undefined) {
+      const cached = await uploadOpenNextCache(aws.s3, bucket, output.cacheDir, deploymentId, log);
+      log(`AWS: OpenNext's cache: ${cached.files} files (${cached.bytes} bytes)`);
+    }
     log(`AWS: ${r.files} files: ${r.uploaded} uploaded (${r.uploadedBytes} bytes), ${r.copied} copied from the previous deployment, ${r.skipped} already there`);
     return { files: r.files, uploaded: r.uploaded, uploadedBytes: r.uploadedBytes, copied: r.copied, skipped: r.skipped };
   });
@@ -153,7 +165,12 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
   for (const fn of output.functions) {
     await step(`publish-${fn.name}`, async () => {
       const functionName = (fn.name === 'server' ? resources.functionName : resources.imageFunctionName) as string;
-      const published = await publishCode(aws.lambda, { functionName, zip: await zipOf(fn), description: `slipway deployment ${deploymentId}` }, wait, freshFunctions.has(fn.name));
+      // a function made in this attempt has them already
+      if (!freshFunctions.has(fn.name)) await setEnvironment(aws.lambda, functionName, openNextEnvironment(fn.name, bucket, aws.region, deploymentId), wait);
+      const zip = await zipOf(fn);
+      // the zips are reproducible: a function whose build did not change is not uploaded again
+      const current = freshFunctions.has(fn.name) || (await codeIsAlready(aws.lambda, functionName, zip));
+      const published = await publishCode(aws.lambda, { functionName, zip, description: `slipway deployment ${deploymentId}` }, wait, current);
       record.versions = { ...record.versions, [fn.name]: { functionName, ...published } };
       return { version: published.version };
     });

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import {
   AddPermissionCommand,
   CreateAliasCommand,
   CreateFunctionCommand,
   CreateFunctionUrlConfigCommand,
   GetAliasCommand,
+  GetFunctionConfigurationCommand,
   GetFunctionUrlConfigCommand,
   type LambdaClient,
   PublishVersionCommand,
@@ -11,6 +13,7 @@ import {
   ResourceNotFoundException,
   UpdateAliasCommand,
   UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
@@ -45,6 +48,8 @@ export interface FunctionSpec {
   handler: string;
   zip: Buffer;
   description: string;
+  /** the function's environment variables (what OpenNext's handlers read at run time) */
+  environment?: Record<string, string>;
 }
 
 /** Create the function with this code (and wait until it is active). */
@@ -60,6 +65,7 @@ export async function createFunction(lambda: LambdaClient, spec: FunctionSpec, w
       Architectures: ['arm64'],
       Code: { ZipFile: spec.zip },
       Description: 'Made by Slipway',
+      ...(spec.environment === undefined ? {} : { Environment: { Variables: spec.environment } }),
     }),
   );
   await waitUntilFunctionActiveV2({ client: lambda, minDelay: wait.minDelaySeconds, maxDelay: wait.minDelaySeconds * 8, maxWaitTime: wait.maxWaitSeconds }, { FunctionName: spec.functionName });
@@ -88,6 +94,22 @@ export async function publishCode(
   );
   if (published.Version === undefined || published.FunctionArn === undefined) throw new Error('Lambda PublishVersion answered no version');
   return { version: published.Version, versionArn: published.FunctionArn, codeSha256: published.CodeSha256 ?? '' };
+}
+
+/**
+ * Set the function's environment variables (they name this deployment's asset prefix, so they
+ * change with every deployment) and wait until Lambda applied them: the version published next
+ * keeps them, so a rollback to it brings its own prefix back.
+ */
+export async function setEnvironment(lambda: LambdaClient, functionName: string, environment: Record<string, string>, wait: WaitSettings): Promise<void> {
+  await whenIdle(lambda, functionName, wait, () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: functionName, Environment: { Variables: environment } })));
+  await waitUntilFunctionUpdatedV2({ client: lambda, minDelay: wait.minDelaySeconds, maxDelay: wait.minDelaySeconds * 8, maxWaitTime: wait.maxWaitSeconds }, { FunctionName: functionName });
+}
+
+/** Whether the function's $LATEST code is these bytes already (Lambda's CodeSha256: base64 sha256 of the zip). */
+export async function codeIsAlready(lambda: LambdaClient, functionName: string, zip: Buffer): Promise<boolean> {
+  const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
+  return current.CodeSha256 === createHash('sha256').update(zip).digest('base64');
 }
 
 /** Point an alias at a version (made on its first use). Returns its ARN and the version it had before. */

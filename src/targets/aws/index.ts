@@ -9,3 +9,4 @@ export { listTargetSettings, parseTargetSetting, resolveTarget, saveTargetSettin
 export { REQUIRED_ACTIONS } from './policy.js';
 export { awsAliasFor, awsOutputOf, goLiveOnAws, switchOnAws } from './live.js';
 export { addDistributionDomain, type AwsCertificate, describeCertificate, requestCertificate } from './domains.js';
+export { awsBuildResult, buildForTarget, dependsOnNext, type TargetBuildResult } from './build.js';

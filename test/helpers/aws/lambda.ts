@@ -11,6 +11,8 @@ export interface FunctionVersion {
   codeSha256: string;
   description: string;
   zip: Buffer;
+  /** a published version's environment variables ($LATEST: the function's) */
+  environment?: Record<string, string>;
 }
 
 export interface LambdaFunction {
@@ -77,7 +79,7 @@ export function createLambda(): LambdaState {
     LastModified: new Date().toISOString().replace('Z', '+0000'),
     CodeSha256: v.codeSha256,
     Version: v.version,
-    Environment: { Variables: fn.environment },
+    Environment: { Variables: v.environment ?? fn.environment },
     RevisionId: `rev-${fn.revision}`,
     State: 'Active',
     LastUpdateStatus: status,
@@ -146,14 +148,31 @@ export function createLambda(): LambdaState {
       fn.pendingPolls = state.updatePolls;
       return configuration(ctx, fn, fn.latest, 'InProgress');
     },
+    UpdateFunctionConfiguration: (input, ctx) => {
+      const { fn } = find(input.FunctionName);
+      mustBeIdle(fn);
+      const env = (input.Environment as { Variables?: Record<string, string> } | undefined)?.Variables;
+      if (env !== undefined) fn.environment = { ...env };
+      fn.revision += 1;
+      fn.pendingPolls = state.updatePolls;
+      return configuration(ctx, fn, fn.latest, 'InProgress');
+    },
     PublishVersion: (input, ctx) => {
       const { fn } = find(input.FunctionName);
       mustBeIdle(fn);
       if (input.CodeSha256 !== undefined && input.CodeSha256 !== fn.latest.codeSha256) throw new AwsError('InvalidParameterValueException', 'CodeSha256 does not match the $LATEST code', 400);
       // AWS publishes nothing new when $LATEST equals the last version: it answers that version
       const last = fn.versions.get(String(fn.nextVersion - 1));
-      if (last !== undefined && last.codeSha256 === fn.latest.codeSha256) return configuration(ctx, fn, last, 'Successful');
-      const v: FunctionVersion = { version: String(fn.nextVersion), codeSha256: fn.latest.codeSha256, zip: fn.latest.zip, description: String(input.Description ?? '') };
+      const sameEnv = JSON.stringify(last?.environment) === JSON.stringify(fn.environment);
+      if (last !== undefined && last.codeSha256 === fn.latest.codeSha256 && sameEnv) return configuration(ctx, fn, last, 'Successful');
+      // a version keeps the configuration it was published with (its environment variables)
+      const v: FunctionVersion = {
+        version: String(fn.nextVersion),
+        codeSha256: fn.latest.codeSha256,
+        zip: fn.latest.zip,
+        description: String(input.Description ?? ''),
+        environment: { ...fn.environment },
+      };
       fn.nextVersion += 1;
       fn.versions.set(v.version, v);
       return configuration(ctx, fn, v, 'Successful');
