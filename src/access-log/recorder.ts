@@ -52,7 +52,17 @@ class Entry implements ObservedRequest {
 type Tracked = ServerResponse & { [PENDING]?: Entry | undefined };
 /** per connection: its bytesWritten when its previous response closed (responses on a connection are sequential) */
 const SENT = Symbol('slipway.accessLog.sent');
-type CountedSocket = { bytesWritten?: number; [SENT]?: number };
+type CountedSocket = { bytesWritten?: number; _bytesDispatched?: number; writableLength: number; [SENT]?: number };
+
+/**
+ * Bytes written to the socket so far. `bytesWritten` copies the socket's write queue into a new
+ * array to add up what is still queued; with nothing queued (the usual case: the answer went to
+ * the kernel at once) it equals the handle's own counter, `_bytesDispatched`, read without it.
+ */
+function socketBytes(socket: CountedSocket): number {
+  const dispatched = socket.writableLength === 0 ? socket._bytesDispatched : undefined;
+  return dispatched ?? socket.bytesWritten ?? 0;
+}
 
 /**
  * Runs once per response, on 'close' (emitted after every response: finished, or cut off when
@@ -80,7 +90,7 @@ function onClose(this: Tracked): void {
   if (req.httpVersionMajor === 2) e.bytes = Number(this.getHeader('content-length') ?? 0) || 0;
   else {
     const socket = req.socket as unknown as CountedSocket;
-    const total = socket.bytesWritten ?? 0;
+    const total = socketBytes(socket);
     e.bytes = Math.max(0, total - (socket[SENT] ?? 0));
     socket[SENT] = total;
   }
@@ -92,7 +102,8 @@ function onClose(this: Tracked): void {
 function hostOf(raw: string[]): string {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1] ?? '';
+    // compared as written first: lower-casing every 4-letter name makes a string per request
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) return raw[i + 1] ?? '';
   }
   return '';
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
-import { createLogWriter, getDrain, readAccessEntries, readServerLines, setDrain, startLogDrains, type ObservedRequest } from '../../src/access-log/index.js';
+import { createLogWriter, getDrain, insertAccessEntries, readAccessEntries, readServerLines, setDrain, startLogDrains, type ObservedRequest } from '../../src/access-log/index.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import type { Store } from '../../src/store/index.js';
@@ -97,6 +97,31 @@ forEachBackend('access log store', (backend) => {
     assert.equal(value({ project: 'alpha', status_class: '2xx', cache: 'hit' }), 200);
     assert.equal(value({ project: 'beta', status_class: '4xx' }), 5);
     assert.equal(value({ project: '' }), 1);
+  });
+
+  it('stores every field of a batch larger than one statement exactly, long values cut to their bound', async () => {
+    const project = await addProject(store, 'fields', 'dfields00001');
+    // 1,203 rows: two full statements of 500 and a shorter one
+    const entries = Array.from({ length: 1203 }, (_, i) => ({
+      at: 1_700_000_000_000 + i,
+      method: i % 2 === 0 ? 'GET' : 'HEAD',
+      host: `h${i}.example.test`,
+      path: i === 7 ? `/${'p'.repeat(3000)}` : `/f/${i}?q=${i}`,
+      status: 200 + (i % 5),
+      bytes: 10_000_000_000 + i,
+      durationMs: i / 7,
+      deploymentId: 'dfields00001',
+      clientIp: `10.0.${i % 256}.${i % 7}`,
+    }));
+    await insertAccessEntries(store.db, project, entries);
+    const stored = await readAccessEntries(store.db, project, { since: 0, limit: 2000 });
+    assert.equal(stored.length, entries.length);
+    for (const [i, e] of entries.entries()) {
+      const { id, ...fields } = stored[i]!;
+      assert.ok(id > (stored[i - 1]?.id ?? 0), 'oldest first');
+      const expected = { ...e, durationMs: Math.round(e.durationMs * 1000) / 1000, path: i === 7 ? `${e.path.slice(0, 2048)}…` : e.path };
+      assert.deepEqual(fields, expected, `row ${i}`);
+    }
   });
 
   it('a project deleted while its entries wait does not cost the other projects theirs', async () => {
