@@ -151,8 +151,14 @@ export const deployCommand: Command = {
   },
 };
 
-/** How long `deploy` waits after "ready" for every edge to serve it (the worker waits 10 s for them). */
-const LIVE_WAIT_MS = 15_000;
+/**
+ * How long `deploy`, `promote` and `rollback` wait for every edge to serve the move (the worker
+ * and the API wait 10 s for them); SLIPWAY_LIVE_WAIT_SECONDS sets another bound.
+ */
+function liveWaitMs(): number {
+  const seconds = Number(process.env.SLIPWAY_LIVE_WAIT_SECONDS);
+  return Number.isFinite(seconds) && seconds >= 0 && process.env.SLIPWAY_LIVE_WAIT_SECONDS !== '' ? seconds * 1000 : 15_000;
+}
 
 /**
  * Ready means live: a ready deployment is reported once every live edge serves it (liveAt),
@@ -161,15 +167,15 @@ const LIVE_WAIT_MS = 15_000;
 async function waitLive(api: Client, d: Deployment, spinner: Spinner): Promise<Deployment> {
   if (d.status !== 'ready' || d.liveAt !== null) return d;
   spinner.update('waiting for every edge to serve it…');
-  const until = Date.now() + LIVE_WAIT_MS;
+  const waitMs = liveWaitMs();
+  const until = Date.now() + waitMs;
   let latest = d;
   while (Date.now() < until) {
     await new Promise((r) => setTimeout(r, 100));
     latest = await api.request<Deployment>('GET', `/api/v1/deployments/${enc(d.id)}`);
     if (latest.liveAt !== null) return latest;
   }
-  spinner.stop(`Not every edge confirmed serving ${d.id} within ${LIVE_WAIT_MS / 1000} s; they switch as soon as they can.`);
-  spinner.start('');
+  spinner.stop(`Not every edge confirmed serving ${d.id} within ${waitMs / 1000} s; they switch as soon as they can.`);
   return latest;
 }
 
@@ -280,7 +286,8 @@ export const promoteCommand: Command = {
   examples: ['slipway promote d3k9x0q2m7ab', 'slipway promote d3k9x0q2m7ab --env staging'],
   async run(ctx) {
     const env = ctx.values.env as string | undefined;
-    const d = await ctx.api().request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`, env === undefined ? undefined : { environment: env });
+    const api = ctx.api();
+    const d = await moved(api, await api.request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`, env === undefined ? undefined : { environment: env }), ctx);
     ctx.out.result(d, () => ctx.out.line(`${env === undefined || env === 'production' ? 'Production' : `Environment ${env}`} of ${d.project} now serves ${ctx.out.bold(d.id)}.`));
   },
 };
@@ -294,10 +301,23 @@ export const rollbackCommand: Command = {
   async run(ctx) {
     const project = await ctx.project();
     const to = ctx.values.to as string | undefined;
-    const d = await ctx.api().request<Deployment>('POST', `/api/v1/projects/${enc(project)}/rollback`, to === undefined ? {} : { deploymentId: to });
+    const api = ctx.api();
+    const d = await moved(api, await api.request<Deployment>('POST', `/api/v1/projects/${enc(project)}/rollback`, to === undefined ? {} : { deploymentId: to }), ctx);
     ctx.out.result(d, () => ctx.out.line(`Rolled back: production of ${d.project} now serves ${ctx.out.bold(d.id)} (${d.commit.sha.slice(0, 7) || 'prebuilt'}).`));
   },
 };
+
+/** After a promote or rollback: wait, as deploy does, until every edge serves the move (liveAt). */
+async function moved(api: Client, d: Deployment, ctx: Context): Promise<Deployment> {
+  if (d.status !== 'ready' || d.liveAt !== null) return d;
+  const spinner = new Spinner(ctx.out);
+  spinner.start('waiting for every edge to serve it…');
+  try {
+    return await waitLive(api, d, spinner);
+  } finally {
+    spinner.stop();
+  }
+}
 
 export const cancelCommand: Command = {
   summary: 'Cancel a queued or running build',
