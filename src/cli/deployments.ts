@@ -3,6 +3,7 @@ import type { Command, Context } from './command.js';
 import { PROJECT_OPTION } from './command.js';
 import { Failed } from './output.js';
 import { deployPrebuilt } from './prebuilt.js';
+import { waitLive, waitLiveAfterMove } from './live.js';
 import { Spinner } from './progress.js';
 import { siteLogs } from './site-logs.js';
 
@@ -151,34 +152,6 @@ export const deployCommand: Command = {
   },
 };
 
-/**
- * How long `deploy`, `promote` and `rollback` wait for every edge to serve the move (the worker
- * and the API wait 10 s for them); SLIPWAY_LIVE_WAIT_SECONDS sets another bound.
- */
-function liveWaitMs(): number {
-  const seconds = Number(process.env.SLIPWAY_LIVE_WAIT_SECONDS);
-  return Number.isFinite(seconds) && seconds >= 0 && process.env.SLIPWAY_LIVE_WAIT_SECONDS !== '' ? seconds * 1000 : 15_000;
-}
-
-/**
- * Ready means live: a ready deployment is reported once every live edge serves it (liveAt),
- * or after LIVE_WAIT_MS with a note that some edge has not confirmed yet.
- */
-async function waitLive(api: Client, d: Deployment, spinner: Spinner): Promise<Deployment> {
-  if (d.status !== 'ready' || d.liveAt !== null) return d;
-  spinner.update('waiting for every edge to serve it…');
-  const waitMs = liveWaitMs();
-  const until = Date.now() + waitMs;
-  let latest = d;
-  while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-    latest = await api.request<Deployment>('GET', `/api/v1/deployments/${enc(d.id)}`);
-    if (latest.liveAt !== null) return latest;
-  }
-  spinner.stop(`Not every edge confirmed serving ${d.id} within ${waitMs / 1000} s; they switch as soon as they can.`);
-  return latest;
-}
-
 export const lsCommand: Command = {
   summary: "List the project's deployments, newest first",
   usage: ['slipway ls [--project P] [--limit 20]'],
@@ -287,7 +260,11 @@ export const promoteCommand: Command = {
   async run(ctx) {
     const env = ctx.values.env as string | undefined;
     const api = ctx.api();
-    const d = await moved(api, await api.request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`, env === undefined ? undefined : { environment: env }), ctx);
+    const d = await waitLiveAfterMove(
+      api,
+      await api.request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`, env === undefined ? undefined : { environment: env }),
+      ctx,
+    );
     ctx.out.result(d, () => ctx.out.line(`${env === undefined || env === 'production' ? 'Production' : `Environment ${env}`} of ${d.project} now serves ${ctx.out.bold(d.id)}.`));
   },
 };
@@ -302,22 +279,10 @@ export const rollbackCommand: Command = {
     const project = await ctx.project();
     const to = ctx.values.to as string | undefined;
     const api = ctx.api();
-    const d = await moved(api, await api.request<Deployment>('POST', `/api/v1/projects/${enc(project)}/rollback`, to === undefined ? {} : { deploymentId: to }), ctx);
+    const d = await waitLiveAfterMove(api, await api.request<Deployment>('POST', `/api/v1/projects/${enc(project)}/rollback`, to === undefined ? {} : { deploymentId: to }), ctx);
     ctx.out.result(d, () => ctx.out.line(`Rolled back: production of ${d.project} now serves ${ctx.out.bold(d.id)} (${d.commit.sha.slice(0, 7) || 'prebuilt'}).`));
   },
 };
-
-/** After a promote or rollback: wait, as deploy does, until every edge serves the move (liveAt). */
-async function moved(api: Client, d: Deployment, ctx: Context): Promise<Deployment> {
-  if (d.status !== 'ready' || d.liveAt !== null) return d;
-  const spinner = new Spinner(ctx.out);
-  spinner.start('waiting for every edge to serve it…');
-  try {
-    return await waitLive(api, d, spinner);
-  } finally {
-    spinner.stop();
-  }
-}
 
 export const cancelCommand: Command = {
   summary: 'Cancel a queued or running build',
