@@ -3,6 +3,7 @@ import type { Command, Context } from './command.js';
 import { PROJECT_OPTION } from './command.js';
 import { Failed } from './output.js';
 import { deployPrebuilt } from './prebuilt.js';
+import { waitLive, waitLiveAfterMove } from './live.js';
 import { Spinner } from './progress.js';
 import { siteLogs } from './site-logs.js';
 
@@ -151,28 +152,6 @@ export const deployCommand: Command = {
   },
 };
 
-/** How long `deploy` waits after "ready" for every edge to serve it (the worker waits 10 s for them). */
-const LIVE_WAIT_MS = 15_000;
-
-/**
- * Ready means live: a ready deployment is reported once every live edge serves it (liveAt),
- * or after LIVE_WAIT_MS with a note that some edge has not confirmed yet.
- */
-async function waitLive(api: Client, d: Deployment, spinner: Spinner): Promise<Deployment> {
-  if (d.status !== 'ready' || d.liveAt !== null) return d;
-  spinner.update('waiting for every edge to serve it…');
-  const until = Date.now() + LIVE_WAIT_MS;
-  let latest = d;
-  while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-    latest = await api.request<Deployment>('GET', `/api/v1/deployments/${enc(d.id)}`);
-    if (latest.liveAt !== null) return latest;
-  }
-  spinner.stop(`Not every edge confirmed serving ${d.id} within ${LIVE_WAIT_MS / 1000} s; they switch as soon as they can.`);
-  spinner.start('');
-  return latest;
-}
-
 export const lsCommand: Command = {
   summary: "List the project's deployments, newest first",
   usage: ['slipway ls [--project P] [--limit 20]'],
@@ -280,7 +259,12 @@ export const promoteCommand: Command = {
   examples: ['slipway promote d3k9x0q2m7ab', 'slipway promote d3k9x0q2m7ab --env staging'],
   async run(ctx) {
     const env = ctx.values.env as string | undefined;
-    const d = await ctx.api().request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`, env === undefined ? undefined : { environment: env });
+    const api = ctx.api();
+    const d = await waitLiveAfterMove(
+      api,
+      await api.request<Deployment>('POST', `/api/v1/deployments/${enc(needId(ctx, 'promote'))}/promote`, env === undefined ? undefined : { environment: env }),
+      ctx,
+    );
     ctx.out.result(d, () => ctx.out.line(`${env === undefined || env === 'production' ? 'Production' : `Environment ${env}`} of ${d.project} now serves ${ctx.out.bold(d.id)}.`));
   },
 };
@@ -294,7 +278,8 @@ export const rollbackCommand: Command = {
   async run(ctx) {
     const project = await ctx.project();
     const to = ctx.values.to as string | undefined;
-    const d = await ctx.api().request<Deployment>('POST', `/api/v1/projects/${enc(project)}/rollback`, to === undefined ? {} : { deploymentId: to });
+    const api = ctx.api();
+    const d = await waitLiveAfterMove(api, await api.request<Deployment>('POST', `/api/v1/projects/${enc(project)}/rollback`, to === undefined ? {} : { deploymentId: to }), ctx);
     ctx.out.result(d, () => ctx.out.line(`Rolled back: production of ${d.project} now serves ${ctx.out.bold(d.id)} (${d.commit.sha.slice(0, 7) || 'prebuilt'}).`));
   },
 };

@@ -5,6 +5,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import type { Client } from './client.js';
 import type { Context } from './command.js';
 import type { Deployment } from './deployments.js';
+import { waitLiveAfterMove } from './live.js';
 import { Failed, formatBytes, UsageError } from './output.js';
 import { ProgressBar, Spinner } from './progress.js';
 
@@ -67,12 +68,14 @@ export async function deployPrebuilt(ctx: Context, api: Client, project: string,
   ctx.out.note(`Uploaded ${toSend.length} of ${files.length} files (${formatBytes(bytes)}); ${files.length - toSend.length} were already on the server.`);
 
   const v = ctx.values as Record<string, string | boolean | undefined>;
-  const deployment = await api.request<Deployment>('POST', `${base}/prebuilt`, {
+  const uploaded = await api.request<Deployment>('POST', `${base}/prebuilt`, {
     files: Object.fromEntries(files.map((f) => [f.key, { hash: f.hash, size: f.size }])),
     target: v.prod === true ? 'production' : 'preview',
     ...(v.branch === undefined ? {} : { branch: v.branch }),
     ...(v.message === undefined ? {} : { message: v.message }),
   });
+  // production or a branch alias moved to it: reported once every edge serves it, as a build is
+  const deployment = v.prod === true || v.branch !== undefined ? await waitLiveAfterMove(api, uploaded, ctx) : uploaded;
   ctx.out.result({ deployment, files: files.length, missing: [...missing], uploadedBytes: bytes }, () => undefined);
   if (deployment.status !== 'ready') throw new Failed();
   ctx.out.note(`${ctx.out.green('✓')} Ready: ${deployment.url}${deployment.isProduction ? ' (production)' : ''}`);

@@ -11,9 +11,11 @@ import type { SecretBox } from '../secrets.js';
 export type { DeploymentServerSettings } from '../runtime/index.js';
 import { bumpCounter, type Db, type Deployment, type Project, type Store } from '../store/index.js';
 import { aliasTarget, branchSlug, moveAlias, moveAliasForward, PRODUCTION } from './aliases.js';
+import { startLiveMove } from './live.js';
 
 export { aliasTarget, branchAlias, branchSlug, moveAlias, moveAliasForward, movePreviewAliases, prAlias, PRODUCTION, removePreviewAlias, reviveAlias } from './aliases.js';
 export { appendLogs, readLogs, tailLogs } from './logs.js';
+export { recordLiveAfterMove, startLiveMove, warmForMove } from './live.js';
 
 export interface DeploymentRequest {
   project: Project;
@@ -189,40 +191,45 @@ export async function promote(store: Store, deploymentId: string, within?: (db: 
   return store.tx(async (db) => {
     const d = await getDeployment(db, deploymentId);
     await moveAlias(db, d.project_id, alias, d.id);
+    await startLiveMove(db, d.id);
     await recordDeploymentEvent(db, 'deployment.promoted', d.id, { alias });
     await within?.(db, d);
-    return d;
+    return { ...d, live_at: null };
   });
 }
 
 /**
- * Roll production back: to `deploymentId` when given, else to the newest ready production
- * deployment older than the one production serves now. `within` runs in the same transaction
- * once the alias moved (the audit trail's record of it).
+ * The deployment a rollback moves production to: `deploymentId` when given, else the newest
+ * ready production deployment older than the one production serves now.
+ */
+export async function rollbackTarget(db: Db, project: Project, deploymentId?: string): Promise<Deployment> {
+  if (deploymentId !== undefined) {
+    const d = await getDeployment(db, deploymentId);
+    if (d.project_id !== project.id) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${deploymentId} in project ${project.name}.`);
+    return d;
+  }
+  const currentId = await aliasTarget(db, project.id, PRODUCTION);
+  const current = currentId === null ? undefined : await getDeployment(db, currentId);
+  let q = db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).where('target', '=', 'production').where('status', '=', 'ready').orderBy('seq', 'desc').limit(1);
+  if (current !== undefined) q = q.where('seq', '<', current.seq);
+  const previous = await q.executeTakeFirst();
+  if (previous === undefined) throw new AppError('NO_PREVIOUS_DEPLOYMENT', `Project ${project.name} has no earlier ready production deployment to roll back to.`);
+  return previous;
+}
+
+/**
+ * Roll production back to `rollbackTarget`. `within` runs in the same transaction once the
+ * alias moved (the audit trail's record of it).
  */
 export async function rollback(store: Store, project: Project, deploymentId?: string, within?: (db: Db, d: Deployment) => Promise<void>): Promise<Deployment> {
-  // every rollback is announced, in its transaction, before the caller's own record of it
-  const announce = async (db: Db, d: Deployment) => {
+  return store.tx(async (db) => {
+    const d = await rollbackTarget(db, project, deploymentId);
+    await setProduction(db, d);
+    await startLiveMove(db, d.id);
+    // every rollback is announced, in its transaction, before the caller's own record of it
     await recordDeploymentEvent(db, 'deployment.rolled_back', d.id, { alias: PRODUCTION });
     await within?.(db, d);
-  };
-  return store.tx(async (db) => {
-    if (deploymentId !== undefined) {
-      const d = await getDeployment(db, deploymentId);
-      if (d.project_id !== project.id) throw new AppError('DEPLOYMENT_NOT_FOUND', `No deployment ${deploymentId} in project ${project.name}.`);
-      await setProduction(db, d);
-      await announce(db, d);
-      return d;
-    }
-    const currentId = await aliasTarget(db, project.id, PRODUCTION);
-    const current = currentId === null ? undefined : await getDeployment(db, currentId);
-    let q = db.selectFrom('deployments').selectAll().where('project_id', '=', project.id).where('target', '=', 'production').where('status', '=', 'ready').orderBy('seq', 'desc').limit(1);
-    if (current !== undefined) q = q.where('seq', '<', current.seq);
-    const previous = await q.executeTakeFirst();
-    if (previous === undefined) throw new AppError('NO_PREVIOUS_DEPLOYMENT', `Project ${project.name} has no earlier ready production deployment to roll back to.`);
-    await setProduction(db, previous);
-    await announce(db, previous);
-    return previous;
+    return { ...d, live_at: null };
   });
 }
 

@@ -71,6 +71,13 @@ export class ServerProcess {
     this.host = opts.host ?? '127.0.0.1';
     const listen = opts.listenHost ?? '127.0.0.1';
     const args = [...(opts.memoryLimitMb === undefined ? [] : [`--max-old-space-size=${opts.memoryLimitMb}`]), join(opts.cwd, opts.entry), ...(opts.args ?? [])];
+    // Next.js builds a request's own origin from HOSTNAME, but its middleware sees any loopback
+    // address as `localhost`: with 127.0.0.1 a middleware rewrite looks like another origin, and
+    // Next proxies it to itself, over TLS when x-forwarded-proto says https (500, EPROTO;
+    // vercel/next.js#94745). So on loopback it gets `localhost`, resolved IPv4 first so that it
+    // listens on 127.0.0.1 where the runtime connects (the sandbox's hosts file names it too).
+    const loopback = listen === '127.0.0.1';
+    const nodeOptions = [opts.env.NODE_OPTIONS, loopback ? '--dns-result-order=ipv4first' : undefined].filter((o) => o !== undefined && o !== '').join(' ');
     const env: Record<string, string> = {
       PATH: DEFAULT_PATH,
       NODE_ENV: 'production',
@@ -82,8 +89,9 @@ export class ServerProcess {
       // the runtime must know where the server listens, and it must not listen beyond loopback
       // or its sandbox's own network (HOSTNAME: Next.js; HOST: SvelteKit, Astro, Nuxt, React Router)
       PORT: String(port),
-      HOSTNAME: listen,
+      HOSTNAME: loopback ? 'localhost' : listen,
       HOST: listen,
+      ...(nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }),
     };
     const node = opts.node ?? process.execPath;
     const [command, ...argv] = opts.wrap === undefined || opts.wrap.length === 0 ? [node, ...args] : [...opts.wrap, node, ...args];

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { announceEdge } from '../../src/edge/presence.js';
+import { Store } from '../../src/store/index.js';
 import { makeRepo } from '../helpers/git.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 import { edgeGet, startSlipwayProcess, TOKEN, waitFor, type RunningSlipway } from '../helpers/slipway.js';
@@ -176,8 +178,29 @@ test('rollback, promote and cancel move production (or stop a build) and say so'
   assert.equal(back.code, 0, back.stderr);
   assert.match(back.stdout, new RegExp(`^Rolled back: production of site now serves ${v1} \\([0-9a-f]{7}\\)\\.$`, 'm'));
   await served('site.localhost', 'version one');
+  // ready means live: promote returns once every edge process serves the move, so one request shows it
   const promoted = json(await cli(['promote', v2, '--json']));
   assert.equal(promoted.isProduction, true);
+  assert.notEqual(promoted.liveAt, null, 'promote waited for liveAt');
+  assert.match((await edgeGet(slipway.edgePort, 'site.localhost', '/')).text, /version two/);
+  const rolled = json(await cli(['rollback', '--to', v1, '--json']));
+  assert.equal(rolled.id, v1);
+  assert.notEqual(rolled.liveAt, null, 'rollback waited for liveAt');
+  assert.ok(Date.parse(rolled.liveAt) > Date.parse(promoted.liveAt), 'liveAt is of this move, not of when it was live before');
+  assert.match((await edgeGet(slipway.edgePort, 'site.localhost', '/')).text, /version one/);
+
+  // an edge process that announced itself but never switches: the CLI says so after its bounded wait
+  const store = await Store.openSqlite(join(dir.path, 'data', 'slipway.db'), { migrate: false });
+  const silent = await announceEdge({ store, log: () => undefined });
+  try {
+    const stuck = await cli(['promote', v2], { env: { SLIPWAY_LIVE_WAIT_SECONDS: '1' } });
+    assert.equal(stuck.code, 0, stuck.stderr);
+    assert.match(stuck.stderr, new RegExp(`Not every edge confirmed serving ${v2} within 1 s; they switch as soon as they can\\.`));
+    assert.match(stuck.stdout, new RegExp(`^Production of site now serves ${v2}\\.$`, 'm'));
+  } finally {
+    await silent.close();
+    await store.close();
+  }
   await served('site.localhost', 'version two');
   assert.match((await cli(['promote', v1])).stdout, new RegExp(`^Production of site now serves ${v1}\\.$`, 'm'));
   await served('site.localhost', 'version one');

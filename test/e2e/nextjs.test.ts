@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ServerProcess } from '../../src/runtime/server-process.js';
 import { startFixtureApp, type FixtureApp } from '../helpers/fixture-app.js';
+import { tempDir } from '../helpers/paths.js';
+import { makeTestCa } from '../tls/certs.js';
+import { h1get } from '../tls/clients.js';
 import { checkNextBody, startLoad } from '../helpers/load.js';
 import { edgeGet, waitFor, type RunningSlipway } from '../helpers/slipway.js';
 import { deploysAndRollbacksUnderLoad } from '../helpers/zero-downtime.js';
@@ -13,18 +19,38 @@ import { deploysAndRollbacksUnderLoad } from '../helpers/zero-downtime.js';
 const NEW_VERSIONS = Number(process.env.SLIPWAY_TEST_NEW_VERSIONS ?? 2);
 let app: FixtureApp;
 let slipway: RunningSlipway;
+let tls: Awaited<ReturnType<typeof tempDir>>;
+let caPem: string;
+let httpsPort: number;
 const host = 'next.localhost';
+const secureHost = 'next-secure.test';
 const ids: Record<string, string> = {};
 
 before(async () => {
-  app = await startFixtureApp({ fixture: 'next-app', name: 'next', versionFile: 'lib/version.js', flags: ['--edge-workers', '2'] });
+  // HTTPS on the edge too, for a custom domain of the project (its operator certificate; next.localhost
+  // stays plain HTTP): over it the app sees x-forwarded-proto: https
+  tls = await tempDir('slipway-next-tls-');
+  const ca = await makeTestCa();
+  caPem = ca.certPem;
+  const leaf = await ca.issue([secureHost]);
+  await writeFile(join(tls.path, 'next.crt'), leaf.certPem);
+  await writeFile(join(tls.path, 'next.key'), leaf.keyPem);
+  const https = ['--https-port', '0', '--tls-cert', join(tls.path, 'next.crt'), '--tls-key', join(tls.path, 'next.key')];
+  app = await startFixtureApp({ fixture: 'next-app', name: 'next', versionFile: 'lib/version.js', flags: ['--edge-workers', '2', ...https] });
   slipway = app.slipway;
+  const health = await fetch(`${slipway.apiUrl}/healthz`).then((r) => r.json() as Promise<{ roles: { edge: { httpsPort: number } } }>);
+  httpsPort = health.roles.edge.httpsPort;
+  const domain = await slipway.api('POST', '/api/v1/projects/next/domains', { name: secureHost });
+  assert.equal(domain.status, 201, JSON.stringify(domain.body));
   // a project variable: the server reads it at request time, in every edge process
   const env = await slipway.api('PUT', '/api/v1/projects/next/env/GREETING', { value: 'hello from slipway' });
   assert.equal(env.status, 201, JSON.stringify(env.body));
 });
 
-after(() => app?.close());
+after(async () => {
+  await app?.close();
+  await tls?.cleanup();
+});
 
 async function deploy(version: string): Promise<any> {
   const d = await app.deploy(version);
@@ -70,6 +96,24 @@ test('a Next.js app deploys from a push and every kind of route answers through 
   const rewritten = await edgeGet(slipway.edgePort, host, '/old-page');
   assert.equal(rewritten.status, 200);
   assert.match(rewritten.text, /Server page/, 'middleware rewrote /old-page to /ssr');
+  // over HTTPS (x-forwarded-proto: https) the same rewrite once answered 500: Next.js proxied it
+  // to itself over TLS when its server was started with HOSTNAME=127.0.0.1 (vercel/next.js#94745)
+  const secure = await h1get(httpsPort, secureHost, caPem, '/old-page');
+  assert.equal(secure.status, 200, secure.text.slice(0, 300));
+  assert.match(secure.text, /Server page/, 'middleware rewrote /old-page to /ssr over HTTPS');
+  assert.equal(JSON.parse((await h1get(httpsPort, secureHost, caPem, '/api/hello')).text).proto, 'https', 'the app still sees the visitor used HTTPS');
+  // a root install runs the server in its own network namespace (listening on 0.0.0.0, which Next
+  // handles); without one, it listens on loopback, where the bug was: the same bundle, started the
+  // way the runtime starts servers there, answers the rewrite of an HTTPS request
+  const args = slipway.proc.spawnargs;
+  const server = await ServerProcess.start({ deploymentId: d.id, cwd: join(args[args.indexOf('--data-dir') + 1]!, 'runtime', d.id), entry: 'server.js', env: {}, startTimeoutMs: 30_000 });
+  try {
+    const onLoopback = await edgeGet(server.port, host, '/old-page', { 'x-forwarded-proto': 'https', 'x-forwarded-host': host });
+    assert.equal(onLoopback.status, 200, onLoopback.text.slice(0, 300));
+    assert.match(onLoopback.text, /Server page/);
+  } finally {
+    await server.stop();
+  }
 
   const logo = await edgeGet(slipway.edgePort, host, '/logo.png');
   assert.equal(logo.status, 200);

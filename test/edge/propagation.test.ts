@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { LocalBlobStore, sha256 } from '../../src/blobs/index.js';
-import { createDeployment, getDeployment, moveAlias, PRODUCTION } from '../../src/deployments/index.js';
+import { createDeployment, getDeployment, moveAlias, PRODUCTION, promote, recordLiveAfterMove, rollback, warmForMove } from '../../src/deployments/index.js';
 import { createEdgeServer, type EdgeServer } from '../../src/edge/index.js';
 import { announceEdge, type Presence } from '../../src/edge/presence.js';
 import type { ServerGateway } from '../../src/edge/types.js';
@@ -268,5 +268,39 @@ forEachBackend('ready means live', (backend) => {
     const liveAt = await recordLive(opened.store, stat, 5000);
     assert.ok(liveAt !== undefined);
     for (const e of edges) assert.equal((await get(e.port, 'app.localhost', '/')).text, 'static v2');
+  });
+
+  test('promote and rollback: an SSR deployment warms on both edges before the move, and liveAt is of the move', async () => {
+    const project = await opened.store.db.selectFrom('projects').selectAll().where('id', '=', projectId).executeTakeFirstOrThrow();
+    const stat = await readyDeployment(opened.store, blobs, projectId, 'static v3');
+    const ssr = await readyDeployment(opened.store, blobs, projectId, 'ssr part', true);
+    assert.equal(await warmForMove(opened.store, blobs, await getDeployment(opened.store.db, stat)), undefined, 'a static deployment has nothing to warm');
+
+    const promoted = await promote(opened.store, stat);
+    assert.equal(promoted.live_at, null);
+    const first = await recordLiveAfterMove(opened.store, stat);
+    assert.ok(first !== undefined);
+    for (const e of edges) assert.equal((await get(e.port, 'app.localhost', '/')).text, 'static v3');
+
+    // its server never ran on these edges: it starts on both before production moves to it
+    const warm = await warmForMove(opened.store, blobs, await getDeployment(opened.store.db, ssr));
+    assert.deepEqual({ edges: warm?.edges, warmed: warm?.warmed, late: warm?.late }, { edges: 2, warmed: 2, late: 0 });
+    for (const e of edges) assert.equal(e.gateway.started.get(ssr), 1, 'each edge started the server before the alias moved');
+    const back = await rollback(opened.store, project, ssr);
+    assert.equal(back.live_at, null);
+    assert.equal(await opened.store.db.selectFrom('warm_requests').select('deployment_id').where('deployment_id', '=', ssr).executeTakeFirst(), undefined, 'the move ends the warm-up');
+    assert.ok((await recordLiveAfterMove(opened.store, ssr)) !== undefined);
+    for (const e of edges) {
+      assert.equal((await get(e.port, 'app.localhost', '/api')).text, `ssr ${ssr}`);
+      assert.equal(e.gateway.started.get(ssr), 1, 'the warmed server took the traffic');
+    }
+
+    // promoted back: not live until both edges serve this move, though it was live before
+    await promote(opened.store, stat);
+    assert.equal((await getDeployment(opened.store.db, stat)).live_at, null);
+    const again = await recordLiveAfterMove(opened.store, stat);
+    assert.ok(again !== undefined && again > first);
+    assert.equal((await getDeployment(opened.store.db, stat)).live_at, again);
+    for (const e of edges) assert.equal((await get(e.port, 'app.localhost', '/')).text, 'static v3');
   });
 });

@@ -55,7 +55,9 @@ describe('Runtime', () => {
       assert.equal(body.data, 'fixture data\n');
       assert.equal(body.cwd, join(tmp.path, `runtime-${counter}`, t.id));
       assert.deepEqual(body.execArgv, ['--max-old-space-size=96']);
-      assert.equal(body.env.HOSTNAME, '127.0.0.1');
+      // localhost, not 127.0.0.1: Next.js' middleware rewrites need it (see server-process.ts); it still listens on IPv4 loopback
+      assert.equal(body.env.HOSTNAME, 'localhost');
+      assert.match(body.env.NODE_OPTIONS ?? '', /--dns-result-order=ipv4first/);
       assert.equal(body.env.NODE_ENV, 'production');
       assert.equal(body.env.APP_VERSION, 'A');
       assert.match(body.env.PORT ?? '', /^\d+$/);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { aliasTarget, getDeployment, PRODUCTION, promote, readLogs, serializeDeployment } from '../../deployments/index.js';
+import { aliasTarget, getDeployment, PRODUCTION, promote, readLogs, recordLiveAfterMove, serializeDeployment, warmForMove } from '../../deployments/index.js';
 import { checkApprover, environmentAlias, getEnvironment } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { gitHostStatus } from '../../githost/index.js';
@@ -83,6 +83,8 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (alias === undefined)
         throw new AppError('VALIDATION', 'A deployment cannot be promoted to preview: each branch has its own preview URL.', { hint: 'Promote to production or a named environment.' });
       if (env.requiresApproval) checkApprover(env, req.grant.role, 'promote');
+      // ready means live: an SSR server that stopped since starts on the edges before the move (bounded wait)
+      await warmForMove(store, deps.blobs, await getDeployment(store.db, req.params.id));
       const d = await promote(
         store,
         req.params.id,
@@ -94,6 +96,8 @@ export function deploymentRoutes(deps: ApiDeps): FastifyPluginAsync {
         alias,
       );
       events.emit('alias-moved', { projectId: project.id, alias, deploymentId: d.id });
+      // liveAt comes once every edge serves the move; the answer does not wait for it (the CLI does)
+      void recordLiveAfterMove(store, d.id);
       return serializeDeployment(config, project, d, await aliasTarget(store.db, project.id, PRODUCTION));
     });
 

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { compressVariants, contentType, MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE } from '../../artifact/index.js';
 import type { BlobStore } from '../../blobs/index.js';
-import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION, serializeDeployment } from '../../deployments/index.js';
+import { aliasTarget, branchAlias, branchSlug, moveAlias, PRODUCTION, recordLiveAfterMove, serializeDeployment } from '../../deployments/index.js';
 import { goLivePlan } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { newId } from '../../ids.js';
@@ -168,6 +168,8 @@ export function prebuiltRoutes(deps: ApiDeps): FastifyPluginAsync {
         return { deployment: d, moved: aliases };
       });
       for (const alias of moved) events.emit('alias-moved', { projectId: project.id, alias, deploymentId: deployment.id });
+      // a prebuilt site is static (nothing to warm); liveAt comes once every edge serves its aliases
+      if (moved.length > 0) void recordLiveAfterMove(store, deployment.id);
       return reply.code(201).send(serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION)));
     });
   };

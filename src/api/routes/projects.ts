@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atLeast, findTeam, teamNotFound, teamRole, teamsOf, type Caller } from '../../auth/index.js';
-import { aliasTarget, createDeployment, PRODUCTION, rollback, serializeDeployment } from '../../deployments/index.js';
+import { aliasTarget, createDeployment, PRODUCTION, recordLiveAfterMove, rollback, rollbackTarget, serializeDeployment, warmForMove } from '../../deployments/index.js';
 import { getEnvironment } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { createProject, getProject, listProjects, serializeProject, updateProject } from '../../projects/index.js';
@@ -143,12 +143,15 @@ export function projectRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (body.deploymentId !== undefined && typeof body.deploymentId !== 'string') {
         throw new AppError('VALIDATION', 'deploymentId must be a string.', { hint: 'For example: {"deploymentId": "dk3v9x0q2m7a"}' });
       }
+      // ready means live: an SSR server that stopped since starts on the edges before the move (bounded wait)
+      await warmForMove(store, deps.blobs, await rollbackTarget(store.db, project, body.deploymentId));
       const target = await rollback(store, project, body.deploymentId, async (db, d) => {
         await audit(db, req, project.team_id, { action: 'deployment.rollback', target: d.id, details: { project: project.name } });
         // an AWS project: the live alias and asset root go back first; if AWS refuses, nothing moves
         await switchOnAws(deps, db, project, d.id);
       });
       events.emit('alias-moved', { projectId: project.id, alias: PRODUCTION, deploymentId: target.id });
+      void recordLiveAfterMove(store, target.id); // liveAt comes once every edge serves it; the CLI waits for it
       return serializeDeployment(config, project, target, target.id);
     });
   };
