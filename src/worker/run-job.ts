@@ -223,6 +223,8 @@ export async function runJob(deps: JobDeps, job: ClaimedJob, signal: AbortSignal
     // ready means live: every live edge starts an SSR server before its alias moves to it
     if (server !== undefined) await warmBeforeMove(store, project, deployment, pkg.manifestHash, logs.line);
     timings.totalMs = Date.now() - startedAt;
+    // a log stream ends when it reads the deployment finished: every line so far must be stored first
+    await logs.flush();
     const moved = await store.tx(
       async (db) => {
         await db.deleteFrom('warm_requests').where('deployment_id', '=', deployment.id).execute();
