@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, readFile, readdir, realpath, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +7,7 @@ import { buildForAws, checkLambdaLimits, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIP_LIMIT
 import { AppError } from '../../src/errors/index.js';
 import { probeIsolation } from '../../src/sandbox/index.js';
 import { functionUrlEvent, readResponse, startLambda, type RunningLambda } from '../helpers/lambda-invoke.js';
+import { getLocal, type Standalone, startStandalone } from '../helpers/next-standalone.js';
 import { fixturesDir, tempDir } from '../helpers/paths.js';
 
 // The Next.js fixture built for the AWS target for real, once for the whole file: npm ci from the
@@ -27,7 +25,7 @@ let aws: AwsBuild;
 const logs: string[] = [];
 let sandboxed = false;
 let lambda: RunningLambda | undefined;
-let standalone: { proc: ChildProcess; port: number } | undefined;
+let standalone: Standalone | undefined;
 
 // what the project's build script does first, from inside the sandbox: try to change OpenNext's
 // files and to read Slipway's own (both must fail there), and say what happened in the log
@@ -62,11 +60,7 @@ before(async () => {
 
 after(async () => {
   await lambda?.close();
-  if (standalone !== undefined && standalone.proc.exitCode === null) {
-    const gone = new Promise((r) => standalone?.proc.once('exit', r));
-    standalone.proc.kill('SIGKILL');
-    await gone;
-  }
+  await standalone?.stop();
   await tmp?.cleanup();
 });
 
@@ -135,14 +129,14 @@ test('the server function answers Function URL events as the same app does behin
   assert.ok(server !== undefined);
   // by its bytes, as a test of the AWS target takes the uploaded zip back out of the store
   lambda = await startLambda({ zip: await readFile(server.zipPath), handler: server.handler, env: { GREETING } });
-  standalone = await startStandalone(join(sourceDir, '.next', 'standalone'));
+  standalone = await startStandalone(join(sourceDir, '.next', 'standalone'), { GREETING }, HOST);
   // a Function URL is HTTPS only; the standalone server gets what Slipway's edge sends for a
   // plain-HTTP visit (with x-forwarded-proto https, next 15.5.28's standalone server sends a
   // middleware rewrite back to itself over TLS and answers 500)
   const headers = { 'x-forwarded-host': HOST, accept: 'text/html' };
   const both = async (path: string) => {
     const fromLambda = readResponse(await (lambda as RunningLambda).invoke(functionUrlEvent({ path, headers })));
-    const fromNext = await get((standalone as { port: number }).port, path, { ...headers, 'x-forwarded-proto': 'http', 'x-forwarded-port': '80' });
+    const fromNext = await getLocal((standalone as Standalone).port, path, { ...headers, 'x-forwarded-proto': 'http', 'x-forwarded-port': '80' });
     return { fromLambda, fromNext };
   };
   const host = (html: string) => /<p id="host">([^<]*)<\/p>/.exec(html)?.[1];
@@ -178,51 +172,3 @@ test('the server function answers Function URL events as the same app does behin
   }
   assert.equal(rewritten.fromLambda.headers['content-type'], rewritten.fromNext.headers['content-type']);
 });
-
-/** The build's standalone server (`node server.js`), as Slipway's runtime starts it, on a free port. */
-async function startStandalone(dir: string): Promise<{ proc: ChildProcess; port: number }> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, ['server.js'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port), HOSTNAME: '127.0.0.1', NODE_ENV: 'production', GREETING },
-    stdio: 'ignore',
-  });
-  const started = { proc, port };
-  for (let i = 0; i < 200; i++) {
-    const up = await get(port, '/api/hello', {}).then(
-      () => true,
-      () => false,
-    );
-    if (up) return started;
-    if (proc.exitCode !== null) throw new Error(`the standalone server exited with ${proc.exitCode}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the standalone server did not start in 20 s');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address !== null ? ok(address.port) : fail(new Error('no port'))));
-    });
-  });
-}
-
-function get(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string>; text: string }> {
-  return new Promise((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host: HOST, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const flat: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
-        ok({ status: res.statusCode ?? 0, headers: flat, text: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
-    req.on('error', fail);
-    req.end();
-  });
-}
