@@ -10,17 +10,17 @@ import { goLivePlan } from '../environments/index.js';
 import { AppError, isUserError, toError } from '../errors/index.js';
 import type { Events } from '../events.js';
 import { recordDeploymentEvent } from '../notify/index.js';
-import { parseManifest, type Manifest, type ServerBundle } from '../manifest/index.js';
+import { parseManifest, type Manifest } from '../manifest/index.js';
 import { buildLimit, getProject, previewSettings } from '../projects/index.js';
 import type { ClaimedJob, Queue } from '../queue/index.js';
 import { NETLIFY_RULE_FILES, readSiteRules } from '../rules/index.js';
-import { Runtime } from '../runtime/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { SecretBox } from '../secrets.js';
 import { fetchSource } from '../source/index.js';
 import { buildForTarget, goLiveOnAws } from '../targets/aws/index.js';
 import type { Deployment, Project, Store } from '../store/index.js';
 import { asDiskFull, fenceAfterSweep, fenceHolds, readFence } from '../retention/index.js';
+import { checkServer } from './check-server.js';
 import { LIVE_WAIT_MS, recordLive, warmBeforeMove } from './go-live.js';
 import { LogSink } from './log-sink.js';
 import { recordStalePush, stalePushReason } from './stale-push.js';
@@ -352,36 +352,6 @@ async function recordFailure(deps: JobDeps, job: ClaimedJob, deployment: Deploym
     { scope: deployment.project_id },
   );
   deps.events.emit('deployment-changed', { deploymentId: deployment.id });
-}
-
-/**
- * Start the built server once, as the edge will, and wait for it to answer: a server that
- * crashes or never listens fails the deployment here, with its output, and no alias moves.
- */
-async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
-  const runtime = new Runtime({
-    blobs: deps.blobs,
-    dir: join(deps.config.dataDir, 'runtime'),
-    nodeCacheDir: deps.config.nodeCacheDir,
-    startTimeoutMs: 60_000,
-    log: () => {},
-    sandbox: { hidden: [deps.config.dataDir], pids: deps.config.sandbox.serverPids, tmpMb: deps.config.sandbox.tmpMb, allow: deps.config.sandbox.allow },
-  });
-  const started = Date.now();
-  log('Starting the server once to check that it answers');
-  try {
-    signal.throwIfAborted();
-    await runtime.ensure(deploymentId, bundle, settings.env, { memoryLimitMb: settings.memoryMb ?? (deps.config.serverMemoryMb || undefined), pids: settings.pids, cpuShares: settings.cpuShares });
-    log(`The server answered in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  } catch (err) {
-    if (signal.aborted) throw err;
-    const output = (err as { output?: string[] }).output ?? [];
-    for (const line of output.slice(-30)) log(`  server: ${line}`);
-    // ServerStartError's message carries the server's last output lines
-    throw new AppError('SERVER_UNHEALTHY', `The server did not answer its health check: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await runtime.close();
-  }
 }
 
 /** The manifest production serves now (or the newest ready one): its compressed variants can be reused. */
