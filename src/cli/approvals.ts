@@ -1,3 +1,4 @@
+import { waitLiveAfterMove } from './live.js';
 import type { Command, Context } from './command.js';
 import { needId, type Deployment } from './deployments.js';
 
@@ -17,7 +18,8 @@ export const approveCommand: Command = {
   flags: ['--reason TEXT       why, for the audit trail'],
   examples: ['slipway approve d3k9x0q2m7ab --reason "checked checkout on the review URL"'],
   async run(ctx) {
-    const d = await decide(ctx, 'approve');
+    // as promote does: wait until every edge serves the approved deployment (liveAt)
+    const d = await waitLiveAfterMove(ctx.api(), await decide(ctx, 'approve'), ctx);
     ctx.out.result(d, () => ctx.out.line(`Approved: ${d.environment} of ${d.project} now serves ${ctx.out.bold(d.id)}.`));
   },
 };

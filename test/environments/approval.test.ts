@@ -128,6 +128,9 @@ test('a staging build waits for approval; a viewer cannot approve; an owner does
   assert.equal((await slipway.api('GET', `/api/v1/deployments/${id}`)).body.status, 'ready');
   assert.equal((await page('staging--site.localhost')).text, '<p>v2 greeting=hello from staging flag=on</p>');
   assert.equal((await page('site.localhost')).status, 404, 'production is untouched');
+  // ready means live for an approval's move too: liveAt once every edge serves it
+  const live = await waitFor('liveAt after the approval', async () => (await slipway.api('GET', `/api/v1/deployments/${id}`)).body.liveAt ?? undefined, 15_000);
+  assert.ok(Date.parse(live) > 0, String(live));
 
   const audit = await as(owner, 'GET', '/api/v1/teams/acme/audit');
   const entry = audit.body.events.find((e: any) => e.action === 'deployment.approve');

@@ -1,5 +1,17 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { aliasTarget, branchAlias, branchSlug, getDeployment, moveAlias, moveAliasForward, PRODUCTION, serializeDeployment } from '../../deployments/index.js';
+import {
+  aliasTarget,
+  branchAlias,
+  branchSlug,
+  getDeployment,
+  moveAlias,
+  moveAliasForward,
+  PRODUCTION,
+  recordLiveAfterMove,
+  serializeDeployment,
+  startLiveMove,
+  warmForMove,
+} from '../../deployments/index.js';
 import { checkReason, environmentAlias, pendingApproval } from '../../environments/index.js';
 import { recordDeploymentEvent } from '../../notify/index.js';
 import { getProject } from '../../projects/index.js';
@@ -20,6 +32,11 @@ export function approvalRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {
     app.post<IdParams>('/deployments/:id/approve', { schema: environmentSchemas.approve, config: { access: { deployment: 'id', role: 'member' } } }, async (req) => {
       const reason = checkReason(objectBody(req.body).reason);
+      // ready means live, as for a promote: the live edges start its server before the alias moves
+      // (only for a caller who may approve it: the check runs again in the transaction below)
+      const waiting = await getDeployment(store.db, req.params.id);
+      await pendingApproval(store.db, await getProject(store.db, waiting.project_id), waiting, req.grant.role, 'approve');
+      await warmForMove(store, deps.blobs, waiting);
       const { project, deployment, moved } = await store.tx(async (db) => {
         const d = await getDeployment(db, req.params.id);
         const project = await getProject(db, d.project_id);
@@ -29,6 +46,7 @@ export function approvalRoutes(deps: ApiDeps): FastifyPluginAsync {
         // a person's decision: the environment takes it even when a newer one served there (like promote)
         const alias = environmentAlias(env.name)!;
         await moveAlias(db, project.id, alias, d.id);
+        await startLiveMove(db, d.id);
         const moved = [alias];
         if (d.branch !== null) {
           const name = branchAlias(branchSlug(d.branch, project.name));
@@ -38,6 +56,7 @@ export function approvalRoutes(deps: ApiDeps): FastifyPluginAsync {
         return { project, deployment: await getDeployment(db, d.id), moved };
       });
       for (const alias of moved) events.emit('alias-moved', { projectId: project.id, alias, deploymentId: deployment.id });
+      void recordLiveAfterMove(store, deployment.id);
       return serializeDeployment(config, project, deployment, await aliasTarget(store.db, project.id, PRODUCTION));
     });
 
