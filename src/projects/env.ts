@@ -107,10 +107,12 @@ export async function listEnv(db: Db, projectId: string): Promise<EnvVarView[]> 
 
 /**
  * Create or replace a variable's value for some environments (call in a transaction: the count
- * and size checks read the other rows). The rows of the same name and branch that share an
- * environment with `targets` are replaced, so `{"targets": ["production"]}` after a value for
- * both leaves preview without it; rows for other environments keep their own values. The value
- * is encrypted before it is stored. Deployments made from now on get it; existing ones keep theirs.
+ * and size checks read the other rows). Only the named environments change: a row of the same
+ * name and branch that also holds other environments keeps its value for them, so
+ * `{"targets": ["production"]}` after a value for both gives production the new value and leaves
+ * preview its old one (what users of Vercel and Netlify expect; deleting preview's value is
+ * `DELETE ...?target=preview`). The value is encrypted before it is stored. Deployments made
+ * from now on get it; existing ones keep theirs.
  */
 export async function setEnv(
   db: Db,
@@ -125,8 +127,13 @@ export async function setEnv(
   const branch = checkBranch(input.branch);
   const all = await db.selectFrom('env_vars').selectAll().where('project_id', '=', projectId).execute();
   const replaced = all.filter((r) => r.key === key && r.branch === branch && r.targets.split(',').some((t) => targets.includes(t)));
-  const others = all.filter((r) => !replaced.includes(r));
-  if (replaced.length === 0 && others.length >= MAX_VARS_PER_PROJECT) {
+  // what a replaced row held beyond `targets` stays with it (same value, fewer environments)
+  const kept = replaced.flatMap((r) => {
+    const rest = r.targets.split(',').filter((t) => !targets.includes(t));
+    return rest.length === 0 ? [] : [{ ...r, targets: rest.join(',') }];
+  });
+  const others = [...all.filter((r) => !replaced.includes(r)), ...kept];
+  if (others.length >= MAX_VARS_PER_PROJECT) {
     throw new AppError('VALIDATION', `This project already has ${others.length} variables, the most a project can have.`, {
       hint: 'Remove variables it no longer needs, or combine related ones (e.g. one JSON value).',
     });
@@ -140,15 +147,9 @@ export async function setEnv(
   const now = Date.now();
   const createdAt = replaced.reduce((min, r) => Math.min(min, Number(r.created_at)), now);
   const row: EnvVar = { id: newId('v'), project_id: projectId, key, branch, value: box.encrypt(value), targets: targets.join(','), created_at: createdAt, updated_at: now };
-  if (replaced.length > 0)
-    await db
-      .deleteFrom('env_vars')
-      .where(
-        'id',
-        'in',
-        replaced.map((r) => r.id),
-      )
-      .execute();
+  for (const r of kept) await db.updateTable('env_vars').set({ targets: r.targets }).where('id', '=', r.id).execute();
+  const gone = replaced.filter((r) => !kept.some((k) => k.id === r.id)).map((r) => r.id);
+  if (gone.length > 0) await db.deleteFrom('env_vars').where('id', 'in', gone).execute();
   await db.insertInto('env_vars').values(row).execute();
   return { created: replaced.length === 0, variable: view(row) };
 }

@@ -52,8 +52,10 @@ test('set, list and delete variables; values are never returned', async () => {
     list.body.env.map((v: any) => [v.key, v.targets]),
     [
       ['API_URL', ['preview']],
+      ['DATABASE_URL', ['preview']],
       ['DATABASE_URL', ['production']],
     ],
+    'preview keeps the value it had: only production was replaced',
   );
   assert.ok(list.body.env.every((v: any) => v.value === '********' && typeof v.updatedAt === 'string'));
   assert.equal(JSON.stringify(list.body).includes('s3cr3t'), false);
@@ -62,7 +64,7 @@ test('set, list and delete variables; values are never returned', async () => {
   assert.equal(removed.status, 204);
   const again = await slipway.api('DELETE', env('/API_URL'));
   assert.equal(again.status, 404);
-  assert.equal((await slipway.api('GET', env())).body.env.length, 1);
+  assert.equal((await slipway.api('GET', env())).body.env.length, 2);
 });
 
 test('bad names, values and targets get a 400 with a hint; an unknown project a 404', async () => {

@@ -156,12 +156,13 @@ test("variables per environment and branch: a deployment's snapshot has its envi
   assert.deepEqual(await snapshot({ ref: 'feature-x' }), { GREETING: 'feature', SHARED: 'everywhere' }, 'the branch override wins');
   assert.deepEqual(await snapshot({ ref: 'feature-x', environment: 'staging' }), { GREETING: 'stage', SHARED: 'everywhere' }, 'the override is for previews only');
 
-  // replacing a value for an environment it shares replaces that row; removing one environment's value keeps the others
+  // a new value for one environment of a shared row changes only that environment; removing one environment's value keeps the others
   assert.equal((await put('SHARED', { value: 'prod only', targets: ['production'] })).status, 200);
   assert.equal((await api.call('DELETE', `${P}/env/GREETING?target=staging`, { auth: owner })).status, 204);
   assert.equal((await api.call('DELETE', `${P}/env/GREETING?branch=feature-x`, { auth: owner })).status, 204);
-  assert.deepEqual(await snapshot({ ref: 'feature-x' }), { GREETING: 'preview' });
-  assert.deepEqual(await snapshot({ ref: 'develop' }), {});
+  assert.deepEqual(await snapshot({ ref: 'main' }), { GREETING: 'prod', SHARED: 'prod only' });
+  assert.deepEqual(await snapshot({ ref: 'feature-x' }), { GREETING: 'preview', SHARED: 'everywhere' }, 'preview kept the shared value');
+  assert.deepEqual(await snapshot({ ref: 'develop' }), { SHARED: 'everywhere' }, 'staging kept it too');
 });
 
 /** A built deployment of `environment` in the given status (the build itself is the real-process test's). */
