@@ -1,4 +1,4 @@
-import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
@@ -10,36 +10,11 @@ import { watchMemory, type WatchedServer } from './memory.js';
 import { sendErrorPage } from './pages.js';
 import { proxyHttp, type ProxyOptions } from './proxy.js';
 import type { ServerProcess } from './server-process.js';
+import { countCrash, type Instance, newInstance, restartDelayMs, SETTLE_MS } from './instance.js';
 import { proxyUpgrade } from './upgrade.js';
 import { logger } from '../log/index.js';
 
 const runtimeLog = logger('runtime');
-
-/** One server process's life for one deployment; a drained deployment that is asked for again gets a new one. */
-interface Instance {
-  deploymentId: string;
-  bundle: ServerBundle;
-  env: Record<string, string>;
-  limits: ServerLimitOverrides;
-  /** set when the runtime killed the process for using too much memory */
-  killedFor: string | undefined;
-  proc: ServerProcess | undefined;
-  agent: Agent | undefined;
-  starting: Promise<ServerProcess> | undefined;
-  retiring: boolean;
-  inFlight: number;
-  lastRequestAt: number;
-  /** when ensure last handed out the port: a proxy call may still be on its way */
-  lastEnsureAt: number;
-  crashes: number;
-  restartTimer: NodeJS.Timeout | undefined;
-}
-
-/** after the last ensure, how long a drain still expects the matching proxy call */
-const SETTLE_MS = 100;
-const MAX_BACKOFF_MS = 30_000;
-/** a process that ran this long before crashing restarts without backoff */
-const STABLE_MS = 30_000;
 
 /**
  * Runs the server processes of SSR deployments on loopback and proxies requests to them:
@@ -130,22 +105,7 @@ export class Runtime {
     if (this.closed) throw new Error('the runtime is closed');
     let inst = this.active.get(deploymentId);
     if (inst === undefined) {
-      inst = {
-        deploymentId,
-        bundle,
-        env,
-        limits,
-        killedFor: undefined,
-        proc: undefined,
-        agent: undefined,
-        starting: undefined,
-        retiring: false,
-        inFlight: 0,
-        lastRequestAt: Date.now(),
-        lastEnsureAt: 0,
-        crashes: 0,
-        restartTimer: undefined,
-      };
+      inst = newInstance(deploymentId, bundle, env, limits);
       this.active.set(deploymentId, inst);
     } else {
       inst.bundle = bundle;
@@ -368,8 +328,7 @@ export class Runtime {
     const ranMs = Date.now() - proc.startedAt;
     const why = inst.killedFor === undefined ? `exited unexpectedly (${code})` : `was killed because ${inst.killedFor}`;
     this.log(`${inst.deploymentId}: server ${why} after ${ranMs} ms; last output:\n${proc.output().slice(-10).join('\n')}`);
-    if (ranMs >= STABLE_MS) inst.crashes = 0;
-    inst.crashes += 1;
+    countCrash(inst, ranMs);
     if (this.active.get(inst.deploymentId) === inst && this.pinned.has(inst.deploymentId)) {
       this.scheduleRestart(inst);
     } else {
@@ -380,7 +339,7 @@ export class Runtime {
   }
 
   private scheduleRestart(inst: Instance, failure?: Error): void {
-    const delay = Math.min(100 * 2 ** Math.min(inst.crashes - 1, 20), MAX_BACKOFF_MS);
+    const delay = restartDelayMs(inst);
     if (failure !== undefined) this.log(`${inst.deploymentId}: restart failed, trying again in ${delay} ms`, failure);
     inst.crashes += failure === undefined ? 0 : 1;
     inst.restartTimer = setTimeout(() => {
