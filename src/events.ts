@@ -13,3 +13,73 @@ export interface SlipwayEvents {
 }
 
 export class Events extends EventEmitter<SlipwayEvents> {}
+
+/** A background loop that looks at the store: at once on a deployment, alias or job event, else every `pollMs`. */
+export interface LookLoop {
+  /** look again as soon as the current look ends (one look runs at a time) */
+  kick(): void;
+  /** work started by a look that `stop` waits for (a delivery, a report) */
+  track(work: Promise<unknown>): void;
+  /** true once stop was called (a long look checks it between steps) */
+  readonly stopped: boolean;
+  /** stop looking; waits for the running look and the tracked work */
+  stop(): Promise<void>;
+}
+
+/**
+ * Run `look` one at a time: when events or tracked work ask for another look while one runs,
+ * the next starts right after it; otherwise every `pollMs`. A failing look is reported and the
+ * loop goes on. The notification dispatcher and the git host reporter share it.
+ */
+export function startLookLoop(opts: { events: Events; pollMs: number; look: () => Promise<void>; failed: (err: unknown) => void }): LookLoop {
+  let stopped = false;
+  let again = false;
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const tracked = new Set<Promise<unknown>>();
+  const kick = () => {
+    if (stopped) return;
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    running = opts
+      .look()
+      .catch(opts.failed)
+      .finally(() => {
+        running = undefined;
+        if (stopped) return;
+        if (again) {
+          again = false;
+          kick();
+        } else timer = setTimeout(kick, opts.pollMs);
+      });
+  };
+  const onEvent = () => kick();
+  const names = ['job-enqueued', 'deployment-changed', 'alias-moved'] as const;
+  for (const name of names) opts.events.on(name, onEvent);
+  // the first look right after this returns: `look` may use the loop the caller is assigning
+  queueMicrotask(kick);
+  return {
+    kick,
+    get stopped() {
+      return stopped;
+    },
+    track(work) {
+      const settled = work.then(
+        () => undefined,
+        () => undefined,
+      );
+      tracked.add(settled);
+      void settled.then(() => tracked.delete(settled));
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      for (const name of names) opts.events.off(name, onEvent);
+      await running;
+      await Promise.all([...tracked]);
+    },
+  };
+}

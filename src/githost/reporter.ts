@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { toError } from '../errors/index.js';
-import type { Events } from '../events.js';
+import { type Events, startLookLoop } from '../events.js';
 import type { SecretBox } from '../secrets.js';
 import { databaseNow, type Store } from '../store/index.js';
 import { Credentials, githubRepoOf } from './credentials.js';
@@ -46,33 +46,7 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
   const credentials = new Credentials(store.db, opts.box, config.gitHost);
   // a rate limit holds for every request made with the same credentials
   const blockedUntil = new Map<string, number>();
-  let stopped = false;
-  let again = false;
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
   const inFlight = new Set<string>();
-  const reports = new Set<Promise<void>>();
-
-  const kick = () => {
-    if (stopped) return;
-    if (running !== undefined) {
-      again = true;
-      return;
-    }
-    clearTimeout(timer);
-    running = look()
-      .catch((err: unknown) => reporterLog.error({ err }, 'looking for deployments to report failed'))
-      .finally(() => {
-        running = undefined;
-        if (stopped) return;
-        if (again) {
-          again = false;
-          kick();
-        } else {
-          timer = setTimeout(kick, pollMs);
-        }
-      });
-  };
 
   async function look(): Promise<void> {
     const now = Date.now();
@@ -98,11 +72,10 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
         })
         .then((worked) => {
           inFlight.delete(c.id);
-          reports.delete(done);
           // the deployment may have moved on meanwhile; a report that could not start waits for the poll
-          if (worked) kick();
+          if (worked) loop.kick();
         });
-      reports.add(done);
+      loop.track(done);
     }
   }
 
@@ -189,21 +162,6 @@ export function startGitHostReporter(opts: ReporterOptions): GitHostReporter {
   }
 
   // a new deployment or a status change is reported at once rather than at the next poll
-  const onEvent = () => kick();
-  opts.events.on('job-enqueued', onEvent);
-  opts.events.on('deployment-changed', onEvent);
-  opts.events.on('alias-moved', onEvent);
-  kick();
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      opts.events.off('job-enqueued', onEvent);
-      opts.events.off('deployment-changed', onEvent);
-      opts.events.off('alias-moved', onEvent);
-      await running;
-      await Promise.all([...reports]);
-    },
-  };
+  const loop = startLookLoop({ events: opts.events, pollMs, look, failed: (err) => reporterLog.error({ err }, 'looking for deployments to report failed') });
+  return { stop: () => loop.stop() };
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config/index.js';
 import { toError } from '../errors/index.js';
-import type { Events } from '../events.js';
+import { type Events, startLookLoop } from '../events.js';
 import type { Mailer } from '../mail/index.js';
 import type { SecretBox } from '../secrets.js';
 import type { Store } from '../store/index.js';
@@ -59,48 +59,26 @@ export function startNotificationDispatcher(opts: DispatcherOptions): Dispatcher
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const exceptions = allowList(config.notify.allow);
   const allowed = (address: string) => exceptions.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
-  let stopped = false;
-  let again = false;
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
   let lastPrune = 0;
   const sending = new Set<Promise<void>>();
 
-  const kick = () => {
-    if (stopped) return;
-    if (running !== undefined) {
-      again = true;
-      return;
-    }
-    clearTimeout(timer);
-    running = look()
-      .catch((err: unknown) => console.error('[notify] looking at the outbox failed:', err))
-      .finally(() => {
-        running = undefined;
-        if (stopped) return;
-        if (again) {
-          again = false;
-          kick();
-        } else timer = setTimeout(kick, pollMs);
-      });
-  };
-
   async function look(): Promise<void> {
-    while ((await fanOut(store)) > 0 && !stopped);
+    while ((await fanOut(store)) > 0 && !loop.stopped);
     if (Date.now() - lastPrune > 3_600_000) {
       lastPrune = Date.now();
       await pruneEvents(store.db, KEEP_MS);
     }
     const free = PARALLEL - sending.size;
-    if (free <= 0 || stopped) return;
+    if (free <= 0 || loop.stopped) return;
     for (const claimed of await claimDue(store, free, LEASE_MS)) {
       const done = deliver(claimed)
         .catch((err: unknown) => console.error(`[notify] delivery ${claimed.delivery.id} failed to record:`, err))
         .finally(() => {
           sending.delete(done);
-          kick();
+          loop.kick();
         });
       sending.add(done);
+      loop.track(done);
     }
   }
 
@@ -174,21 +152,6 @@ export function startNotificationDispatcher(opts: DispatcherOptions): Dispatcher
     return row?.slug ?? null;
   }
 
-  const onEvent = () => kick();
-  opts.events.on('deployment-changed', onEvent);
-  opts.events.on('alias-moved', onEvent);
-  opts.events.on('job-enqueued', onEvent);
-  kick();
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      opts.events.off('deployment-changed', onEvent);
-      opts.events.off('alias-moved', onEvent);
-      opts.events.off('job-enqueued', onEvent);
-      await running;
-      await Promise.all([...sending]);
-    },
-  };
+  const loop = startLookLoop({ events: opts.events, pollMs, look, failed: (err) => console.error('[notify] looking at the outbox failed:', err) });
+  return { stop: () => loop.stop() };
 }
