@@ -29,11 +29,13 @@ export interface LoadTarget {
   tls?: boolean;
   /** send `Connection: close`: one new connection (and TLS handshake) per request */
   closeEach?: boolean;
+  /** the address to connect to (default 127.0.0.1; an SSR server in its sandbox listens on its own) */
+  address?: string;
 }
 
-/** wrk -t2 -c50 --latency against 127.0.0.1:<port> with a Host header. */
+/** wrk -t2 -c50 --latency against 127.0.0.1:<port> (or `address`) with a Host header. */
 export function wrk(t: LoadTarget): Promise<WrkResult> {
-  const url = `${t.tls === true ? 'https' : 'http'}://127.0.0.1:${t.port}${t.path}`;
+  const url = `${t.tls === true ? 'https' : 'http'}://${t.address ?? '127.0.0.1'}:${t.port}${t.path}`;
   const args = ['-t2', '-c50', `-d${t.seconds}s`, '--latency', '-H', `Host: ${t.host}`, ...(t.closeEach === true ? ['-H', 'Connection: close'] : []), url];
   return runTool('wrk', args, (out, code) => {
     if (code !== 0) throw new Error(`wrk exited with code ${code}`);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createEdgeServer, createMemoryLookup } from '../src/edge/index.js';
 import { createRuntimeGateway } from '../src/runtime/index.js';
 import { buildNextSite } from './next-site.js';
-import { wrkHost } from './load-tools.js';
+import { wrk as wrkLoad, wrkHost } from './load-tools.js';
 import { median, ms } from './stats.js';
 
 const HOST = 'ssr.localhost';
@@ -78,15 +78,16 @@ export async function run() {
       // proxy overhead: the same warm server, direct and through the edge
       lookup.set(HOST, { deploymentId: 'dwarm', manifestHash: pkg.manifestHash });
       await firstOk(edgePort, '/api/hello');
-      const direct = runtime.status().find((s) => s.deploymentId === 'dwarm')?.port;
-      if (direct === undefined) throw new Error('the warm server is not running');
+      const warm = runtime.status().find((s) => s.deploymentId === 'dwarm');
+      if (warm?.port === undefined) throw new Error('the warm server is not running');
+      const direct = { port: warm.port, address: warm.host ?? '127.0.0.1' };
       // direct and through-the-edge runs alternate, so drift on this shared machine hits both alike
       const overhead: Record<string, string | number>[] = [];
       for (const path of ['/ssr', '/api/hello']) {
         const directRuns: { requestsPerSec: number; p99Ms: number }[] = [];
         const edgeRuns: { requestsPerSec: number; p99Ms: number }[] = [];
         for (let round = 0; round < ROUNDS; round++) {
-          directRuns.push(await wrk(direct, path));
+          directRuns.push(await wrkLoad({ ...direct, path, host: HOST, seconds: SECONDS }));
           edgeRuns.push(await wrk(edgePort, path));
         }
         const rps = (runs: { requestsPerSec: number }[]) => median(runs.map((r) => r.requestsPerSec));

@@ -53,6 +53,8 @@ export interface ServerLimitOverrides {
 export interface RuntimeStatus {
   deploymentId: string;
   pid: number | undefined;
+  /** where the server listens: loopback, or its sandbox's own address */
+  host: string | undefined;
   port: number | undefined;
   state: 'starting' | 'running' | 'draining' | 'restarting';
   inFlight: number;

@@ -250,6 +250,7 @@ export class Runtime {
       out.push({
         deploymentId: inst.deploymentId,
         pid: proc?.pid,
+        host: proc?.host,
         port: proc?.port,
         state,
         inFlight: inst.inFlight,
