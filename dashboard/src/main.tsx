@@ -6,6 +6,7 @@ import { AuditPage } from './pages/Audit';
 import { DeploymentPage } from './pages/Deployment';
 import { InvitePage } from './pages/Invite';
 import { LoginPage } from './pages/Login';
+import { LogsPage } from './pages/Logs';
 import { MembersPage } from './pages/Members';
 import { NewProjectPage } from './pages/NewProject';
 import { ProjectPage } from './pages/Project';
@@ -42,6 +43,7 @@ function Page({ path }: { path: string }) {
   if (path === '/audit') return <AuditPage />;
   if ((m = match('/p/:project/d/:id', path))) return <DeploymentPage project={m.project!} id={m.id!} />;
   if ((m = match('/p/:project/settings', path))) return <SettingsPage project={m.project!} />;
+  if ((m = match('/p/:project/logs', path))) return <LogsPage project={m.project!} />;
   if ((m = match('/p/:project', path))) return <ProjectPage project={m.project!} />;
   return (
     <section>

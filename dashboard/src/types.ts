@@ -107,3 +107,29 @@ export interface AuditEvent {
   target: string | null;
   details?: unknown;
 }
+/** one request the edge answered (GET /projects/<p>/logs) */
+export interface AccessLine {
+  id: number;
+  at: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  bytes: number;
+  durationMs: number;
+  deploymentId: string;
+  clientIp: string;
+}
+/** one line an SSR server printed (GET /projects/<p>/logs?type=server) */
+export interface ServerLine {
+  id: number;
+  at: string;
+  deploymentId: string;
+  text: string;
+}
+export interface LogPage {
+  project: string;
+  type: 'access' | 'server';
+  lines: (AccessLine | ServerLine)[];
+  next: string;
+}

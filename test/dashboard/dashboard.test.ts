@@ -243,6 +243,36 @@ test('roll back to the first deployment after confirming: the edge serves it aga
   assert.equal(served.status, 200);
 });
 
+test("logs: the project's requests appear newest first and keep coming while the page is open; the server tab explains an empty log", opts, async () => {
+  await edgeGet(slipway.edgePort, 'site.localhost', '/?seen=before');
+  await page.goto(`${slipway.apiUrl}/p/site`);
+  await page.getByRole('link', { name: 'Logs', exact: true }).click();
+  await page.getByRole('heading', { name: 'Logs' }).waitFor();
+  const rows = page.locator('table.logs tbody tr');
+  await rows.filter({ hasText: '/?seen=before' }).first().waitFor({ timeout: 15_000 });
+  // a request made now shows up without a reload, above the older one
+  const missing = await edgeGet(slipway.edgePort, 'site.localhost', '/no-such-page-from-the-logs-test');
+  assert.equal(missing.status, 404);
+  const fresh = rows.filter({ hasText: '/no-such-page-from-the-logs-test' }).first();
+  await fresh.waitFor({ timeout: 15_000 });
+  assert.equal((await fresh.locator('.http-status').textContent())?.trim(), '404');
+  const paths = await rows.locator('.path').allTextContents();
+  assert.ok(paths.indexOf('/no-such-page-from-the-logs-test') < paths.indexOf('/?seen=before'), `newest first: ${paths.join(', ')}`);
+  await shoot('logs');
+  // paused: new requests wait until Resume
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByRole('status').filter({ hasText: 'Paused' }).waitFor();
+  await edgeGet(slipway.edgePort, 'site.localhost', '/?seen=while-paused');
+  await page.waitForTimeout(3000);
+  assert.equal(await rows.filter({ hasText: 'while-paused' }).count(), 0, 'nothing new while paused');
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await rows.filter({ hasText: 'while-paused' }).first().waitFor({ timeout: 15_000 });
+  // a row's deployment links to it; the server tab of a static site says why it is empty
+  assert.match((await rows.first().locator('a').getAttribute('href')) ?? '', /^\/p\/site\/d\//);
+  await page.getByRole('link', { name: 'Server output' }).click();
+  await page.getByText('No server output.').waitFor();
+});
+
 test('keyboard: every action is reachable with Tab, focus is visible, Enter acts', opts, async () => {
   await page.goto(`${slipway.apiUrl}/p/site`);
   await page.locator('.dep-row').first().waitFor();

@@ -144,6 +144,11 @@ export function DeploymentPage({ project: name, id }: { project: string; id: str
         )}
       </dl>
       {d.timings !== null && <Phases timings={d.timings} />}
+      {d.status === 'ready' && (
+        <p class="small">
+          <Link href={`/p/${name}/logs?deployment=${encodeURIComponent(d.id)}`}>Requests and server output of this deployment</Link>
+        </p>
+      )}
       <h2>Build log</h2>
       <Log id={id} onEnd={refresh} />
     </section>

@@ -145,6 +145,9 @@ export function ProjectPage({ project: name }: { project: string }) {
           </p>
         </div>
         <div class="row">
+          <Link href={`/p/${name}/logs`} class="button secondary">
+            Logs
+          </Link>
           <Link href={`/p/${name}/settings`} class="button secondary">
             Settings
           </Link>
