@@ -1,6 +1,6 @@
 import type { BuildResult } from '../../build/types.js';
 import type { Config } from '../../config/index.js';
-import { aliasTarget, branchSlug, getDeployment, PRODUCTION } from '../../deployments/index.js';
+import { aliasTarget, branchSlug, deploymentEnv, getDeployment, PRODUCTION } from '../../deployments/index.js';
 import { goLivePlan } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets.js';
@@ -8,6 +8,7 @@ import type { Db, Deployment, Project, Store } from '../../store/index.js';
 import { readAwsAccess } from './access.js';
 import { type AwsClients, awsClients } from './clients.js';
 import { type AwsBuildOutput, deployToAws, LIVE_ALIAS } from './deploy.js';
+import { serveStaticPreviewOnEdge } from './preview.js';
 import { switchAwsLive } from './switch.js';
 import { resolveTarget, type TargetSetting } from './target.js';
 
@@ -55,6 +56,8 @@ export async function goLiveOnAws(deps: AwsDeps, project: Project, deployment: D
   const setting: TargetSetting = await resolveTarget(deps.store.db, project.id, deployment.environment);
   if (setting.target !== 'aws') return;
   const output = awsOutputOf(build);
+  // nothing on AWS would serve a static preview (no function, so no alias of its own): Slipway's edge does
+  if (output.functions.length === 0 && deployment.environment === 'preview') return serveStaticPreviewOnEdge(deps, project, deployment, log);
   const aws = await clientsFor(deps, deps.store.db, project);
   try {
     const plan = await goLivePlan(deps.store.db, project, deployment.environment);
@@ -71,6 +74,8 @@ export async function goLiveOnAws(deps: AwsDeps, project: Project, deployment: D
       setting,
       output,
       alias,
+      // the deployment's own snapshot: what its SSR server would get on the edge, kept by the version it publishes
+      environment: deploymentEnv(deps.box, deployment),
       log,
       ...(previous === undefined || previous === deployment.id ? {} : { previousDeploymentId: previous }),
     });
