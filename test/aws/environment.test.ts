@@ -220,25 +220,33 @@ forEachBackend('AWS: variables and static previews', (backend) => {
     assert.match(record?.error?.message ?? '', /\*{8}/);
   });
 
-  test("a static site's preview is served by Slipway's edge: nothing goes to AWS, and its record says where it is", async () => {
+  test("a static site's preview is served by Slipway's edge: no alias, the distribution untouched, its files on S3 for a later promote", async () => {
     logs = [];
     const d = await deployment({ branch: 'docs-update', target: 'preview' });
+    const r = await resources();
+    const distribution = aws.cloudfront.distributions.get(r.distributionId as string);
+    const updates = distribution?.updates;
     const calls = aws.calls.length;
     await goLive(d, await build('static-preview'));
-    assert.deepEqual(aws.calls.slice(calls), [], 'no AWS call');
-    const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: (await resources()).bucket as string, Prefix: `deployments/${d.id}/` }));
-    assert.equal(listed.KeyCount ?? 0, 0, 'no object uploaded');
+    assert.deepEqual(
+      aws.calls.slice(calls).map((c) => c.operation),
+      [],
+      'no Lambda or CloudFront call',
+    );
+    assert.equal(distribution?.updates, updates);
     const record = await readAwsRecord(store.db, d.id);
+    assert.deepEqual(
+      record?.steps.map((s) => s.name),
+      ['resources', 'upload'],
+    );
+    assert.equal(record?.alias, undefined);
     assert.equal(record?.servedBy?.target, 'edge');
     assert.equal(record?.servedBy?.url, `http://docs-update--shop.${config.baseDomain}${config.edgePort === 80 ? '' : `:${config.edgePort}`}`);
-    assert.deepEqual(record?.steps, []);
-    assert.ok(logs.some((l) => l.includes(record?.servedBy?.url as string)));
-    // a static production deployment still goes live on AWS
-    const prod = await deployment();
-    await goLive(prod, await build('static-production'));
+    assert.ok(logs.some((l) => l.includes(`Slipway's edge serves it at ${record?.servedBy?.url}`)));
+    const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: r.bucket as string, Prefix: `deployments/${d.id}/` }));
     assert.deepEqual(
-      (await readAwsRecord(store.db, prod.id))?.steps.map((s) => s.name),
-      ['resources', 'upload', 'go-live', 'invalidate'],
+      listed.Contents?.map((o) => o.Key),
+      [`deployments/${d.id}/index.html`],
     );
   });
 });

@@ -101,7 +101,7 @@ test('expired credentials fail the deployment with the AWS code, and production 
   assert.equal((await slipway.api('GET', '/api/v1/projects/site')).body.productionDeploymentId ?? second, second);
 });
 
-test("a static site's preview is served by Slipway's edge at its preview URL; nothing of it goes to AWS", async () => {
+test("a static site's preview is served by Slipway's edge at its preview URL; promoting it moves production on AWS without a build", async () => {
   await repo.checkout('docs', true);
   await repo.commit({ 'index.html': '<h1>docs preview</h1>' }, 'docs');
   await repo.push('docs');
@@ -111,7 +111,11 @@ test("a static site's preview is served by Slipway's edge at its preview URL; no
   const d = await deploy('docs');
   assert.equal(d.status, 'ready', JSON.stringify(d.error));
   assert.equal(d.environment, 'preview');
-  assert.deepEqual(aws.calls.slice(calls), [], 'no Lambda or CloudFront call');
+  assert.deepEqual(
+    aws.calls.slice(calls).map((c) => c.operation),
+    [],
+    'no Lambda or CloudFront call',
+  );
   const record = (await slipway.api('GET', `/api/v1/deployments/${d.id}/aws`)).body.aws;
   assert.equal(record.servedBy.target, 'edge');
   // the host of its branch preview (the worker's config has no bound port under --edge-port 0, the API's has)
@@ -120,13 +124,20 @@ test("a static site's preview is served by Slipway's edge at its preview URL; no
   const page = await edgeGet(slipway.edgePort, host);
   assert.equal(page.status, 200);
   assert.match(page.text, /docs preview/);
-  const { body } = await slipway.api('GET', '/api/v1/projects/site/target');
-  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: body.targets[0].resources.bucket, Prefix: `deployments/${d.id}/` }));
-  assert.equal(listed.KeyCount ?? 0, 0, 'nothing uploaded to S3');
-  assert.equal(await originPath(), production);
+  assert.equal(await originPath(), production, 'production on AWS stays');
   const logs = (await slipway.api('GET', `/api/v1/deployments/${d.id}/logs`)).body.lines.map((l: { text: string }) => l.text);
   assert.ok(
     logs.some((l: string) => l.includes(`Slipway's edge serves it at ${record.servedBy.url}`)),
     logs.join('\n'),
   );
+  // its files are on S3, so a promote is the asset root again: no build, no upload
+  const { body } = await slipway.api('GET', '/api/v1/projects/site/target');
+  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: body.targets[0].resources.bucket, Prefix: `deployments/${d.id}/` }));
+  assert.deepEqual(
+    listed.Contents?.map((o) => o.Key),
+    [`deployments/${d.id}/about.html`, `deployments/${d.id}/index.html`],
+  );
+  const promoted = await slipway.api('POST', `/api/v1/deployments/${d.id}/promote`, {});
+  assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+  assert.equal(await originPath(), `/deployments/${d.id}`);
 });

@@ -8,7 +8,7 @@ import type { Db, Deployment, Project, Store } from '../../store/index.js';
 import { readAwsAccess } from './access.js';
 import { type AwsClients, awsClients } from './clients.js';
 import { type AwsBuildOutput, deployToAws, LIVE_ALIAS } from './deploy.js';
-import { serveStaticPreviewOnEdge } from './preview.js';
+import { recordServedByEdge, servedByEdge } from './preview.js';
 import { switchAwsLive } from './switch.js';
 import { resolveTarget, type TargetSetting } from './target.js';
 
@@ -56,17 +56,17 @@ export async function goLiveOnAws(deps: AwsDeps, project: Project, deployment: D
   const setting: TargetSetting = await resolveTarget(deps.store.db, project.id, deployment.environment);
   if (setting.target !== 'aws') return;
   const output = awsOutputOf(build);
-  // nothing on AWS would serve a static preview (no function, so no alias of its own): Slipway's edge does
-  if (output.functions.length === 0 && deployment.environment === 'preview') return serveStaticPreviewOnEdge(deps, project, deployment, log);
   const aws = await clientsFor(deps, deps.store.db, project);
   try {
     const plan = await goLivePlan(deps.store.db, project, deployment.environment);
     // an environment waiting for approval (or not promoting by itself) publishes but moves nothing
     const goesLive = deployment.environment === 'preview' || (!plan.waits && plan.autoPromote);
-    const alias = goesLive ? awsAliasFor(project, deployment) : undefined;
+    // nothing on AWS would serve a static preview (no function, so no alias of its own): Slipway's edge does
+    const onEdge = servedByEdge(output, deployment);
+    const alias = goesLive && !onEdge ? awsAliasFor(project, deployment) : undefined;
     const previous = (await aliasTarget(deps.store.db, project.id, PRODUCTION)) ?? undefined;
     log(`Deploying to AWS (${aws.region})${alias === undefined ? '' : `, alias ${alias}`}`);
-    await deployToAws({
+    const record = await deployToAws({
       db: deps.store.db,
       aws,
       project,
@@ -79,6 +79,7 @@ export async function goLiveOnAws(deps: AwsDeps, project: Project, deployment: D
       log,
       ...(previous === undefined || previous === deployment.id ? {} : { previousDeploymentId: previous }),
     });
+    if (onEdge) await recordServedByEdge(deps.store.db, deps.config, project, deployment, record, log);
   } finally {
     aws.destroy();
   }
