@@ -77,6 +77,8 @@ export const ERRORS = {
   GC_RUNNING: { status: 409, who: 'user', hint: 'A garbage collection is running: send the same request again in a moment.' },
   AWS_NOT_CONFIGURED: { status: 409, who: 'user', hint: 'Give the team AWS access first: slipway aws set --region <region> (an access key pair or a role ARN).' },
   AWS_TARGET_INCOMPLETE: { status: 422, who: 'user', hint: 'Name the missing resource with slipway target set <project> aws (see docs/aws.md).' },
+  AWS_ENV_RESERVED: { status: 422, who: 'user', hint: 'Rename the variable (slipway env): Lambda and OpenNext set the named ones themselves; then deploy again.' },
+  AWS_ENV_TOO_LARGE: { status: 422, who: 'user', hint: 'Lambda takes at most 4 KB of variables per function: shorten the biggest or keep large values in a secret store; then deploy again.' },
   AWS_DEPLOY_FAILED: { status: 502, who: 'user', hint: 'Read the AWS error code and message; the live alias did not move. Retry the deployment once fixed: it resumes where it stopped.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   BLOBS_DAMAGED: { status: 500, who: 'system', hint: 'Restore the named blob files from a backup, or redeploy the deployments that use them.' },

@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetDistributionConfigCommand } from '@aws-sdk/client-cloudfront';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type AwsClients, awsClients } from '../../src/targets/aws/index.js';
 import { type AwsStandIn, startAwsStandIn } from '../helpers/aws/index.js';
 import { makeRepo } from '../helpers/git.js';
 import { tempDir } from '../helpers/paths.js';
 import { type RunningS3, startS3rver } from '../helpers/s3rver.js';
-import { type RunningSlipway, startSlipwayProcess, waitForStatus } from '../helpers/slipway.js';
+import { edgeGet, type RunningSlipway, startSlipwayProcess, waitForStatus } from '../helpers/slipway.js';
 
 // A real `slipway up` deploying a static site to the AWS target: the worker's build goes live on
 // AWS (S3 via s3rver, CloudFront via the stand-in), rollback moves the asset root back, and a
-// failure on AWS fails the deployment with AWS's code while production stays.
+// failure on AWS fails the deployment with AWS's code while production stays; a static preview
+// is served by Slipway's own edge.
 let dir: { path: string; cleanup: () => Promise<void> };
 let s3: RunningS3;
 let aws: AwsStandIn;
@@ -28,7 +29,7 @@ before(async () => {
   repo = await makeRepo(join(dir.path, 'repo'));
   await repo.commit({ 'index.html': '<h1>one</h1>', 'about.html': '<h1>about</h1>' }, 'one');
   await repo.push();
-  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--roles', 'api,worker'], { SLIPWAY_AWS_ENDPOINT: aws.endpoint, SLIPWAY_AWS_S3_ENDPOINT: aws.endpoint });
+  slipway = await startSlipwayProcess(join(dir.path, 'data'), ['--roles', 'api,worker,edge'], { SLIPWAY_AWS_ENDPOINT: aws.endpoint, SLIPWAY_AWS_S3_ENDPOINT: aws.endpoint });
   assert.equal((await slipway.api('POST', '/api/v1/teams', { slug: 'acme' })).status, 201);
   assert.equal((await slipway.api('POST', '/api/v1/projects', { name: 'site', repoUrl: repo.url, team: 'acme' })).status, 201);
   assert.equal((await slipway.api('PUT', '/api/v1/teams/acme/aws', { region: 'eu-west-1', ...aws.credentials })).status, 200);
@@ -42,8 +43,8 @@ after(async () => {
   await dir?.cleanup();
 });
 
-async function deploy(): Promise<any> {
-  const made = await slipway.api('POST', '/api/v1/projects/site/deployments', { ref: 'main' });
+async function deploy(ref = 'main'): Promise<any> {
+  const made = await slipway.api('POST', '/api/v1/projects/site/deployments', { ref });
   assert.ok(made.status === 201 || made.status === 202, JSON.stringify(made.body));
   return waitForStatus(slipway, made.body.id, ['ready', 'failed']);
 }
@@ -98,4 +99,45 @@ test('expired credentials fail the deployment with the AWS code, and production 
   assert.match(record.error.hint, /slipway aws set/);
   assert.equal(await originPath(), `/deployments/${second}`);
   assert.equal((await slipway.api('GET', '/api/v1/projects/site')).body.productionDeploymentId ?? second, second);
+});
+
+test("a static site's preview is served by Slipway's edge at its preview URL; promoting it moves production on AWS without a build", async () => {
+  await repo.checkout('docs', true);
+  await repo.commit({ 'index.html': '<h1>docs preview</h1>' }, 'docs');
+  await repo.push('docs');
+  await repo.checkout('main');
+  const production = await originPath();
+  const calls = aws.calls.length;
+  const d = await deploy('docs');
+  assert.equal(d.status, 'ready', JSON.stringify(d.error));
+  assert.equal(d.environment, 'preview');
+  assert.deepEqual(
+    aws.calls.slice(calls).map((c) => c.operation),
+    [],
+    'no Lambda or CloudFront call',
+  );
+  const record = (await slipway.api('GET', `/api/v1/deployments/${d.id}/aws`)).body.aws;
+  assert.equal(record.servedBy.target, 'edge');
+  // the host of its branch preview (the worker's config has no bound port under --edge-port 0, the API's has)
+  const host = new URL(d.branchUrl).hostname;
+  assert.equal(new URL(record.servedBy.url).hostname, host);
+  const page = await edgeGet(slipway.edgePort, host);
+  assert.equal(page.status, 200);
+  assert.match(page.text, /docs preview/);
+  assert.equal(await originPath(), production, 'production on AWS stays');
+  const logs = (await slipway.api('GET', `/api/v1/deployments/${d.id}/logs`)).body.lines.map((l: { text: string }) => l.text);
+  assert.ok(
+    logs.some((l: string) => l.includes(`Slipway's edge serves it at ${record.servedBy.url}`)),
+    logs.join('\n'),
+  );
+  // its files are on S3, so a promote is the asset root again: no build, no upload
+  const { body } = await slipway.api('GET', '/api/v1/projects/site/target');
+  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: body.targets[0].resources.bucket, Prefix: `deployments/${d.id}/` }));
+  assert.deepEqual(
+    listed.Contents?.map((o) => o.Key),
+    [`deployments/${d.id}/about.html`, `deployments/${d.id}/index.html`],
+  );
+  const promoted = await slipway.api('POST', `/api/v1/deployments/${d.id}/promote`, {});
+  assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+  assert.equal(await originPath(), `/deployments/${d.id}`);
 });

@@ -8,6 +8,7 @@ import type { Db } from '../../store/index.js';
 import { deploymentRoot, sharedFolders, uploadAssets } from './assets.js';
 import type { AwsClients } from './clients.js';
 import { createDistribution, invalidate, setAssetRoot } from './distribution.js';
+import { maskValues, serverEnvironment } from './environment.js';
 import { awsErrorDetail } from './errors.js';
 import { codeIsAlready, createFunction, ensureFunctionUrl, pointAlias, publishCode, setEnvironment, type WaitSettings } from './functions.js';
 import { openNextEnvironment, uploadOpenNextCache } from './opennext-runtime.js';
@@ -38,6 +39,8 @@ export interface AwsDeployInput {
   alias: string | undefined;
   /** the deployment production served before (its unchanged files are copied, not uploaded) */
   previousDeploymentId?: string;
+  /** the deployment's runtime variables (its snapshot of the project's, as its edge server gets them): the server function's, never the image function's */
+  environment?: Readonly<Record<string, string>>;
   wait?: WaitSettings;
   log: (line: string) => void;
 }
@@ -61,6 +64,16 @@ const slug = (name: string) =>
 export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
   const { db, aws, output, deploymentId, log } = input;
   const wait = input.wait ?? DEFAULT_WAIT;
+  const userEnv = input.environment ?? {};
+  // a reserved name or too many bytes fails here, before anything is made or published
+  const functionEnv = (name: 'server' | 'image', bucket: string) => {
+    const own = openNextEnvironment(name, bucket, aws.region, deploymentId);
+    return name === 'server' ? serverEnvironment(userEnv, own) : own;
+  };
+  const base = `slipway-${slug(input.project.name)}`;
+  // the bucket's name is in the server's variables: the check must count the name it will have
+  const newBucket = input.setting.resources.bucket ?? `${base}-${randomBytes(4).toString('hex')}`;
+  if (output.functions.some((f) => f.name === 'server')) functionEnv('server', newBucket);
   const record: AwsRecord = (await readAwsRecord(db, deploymentId)) ?? { steps: [] };
   delete record.error;
   const resources: AwsResources = { ...input.setting.resources };
@@ -68,7 +81,6 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
     Object.assign(resources, made);
     await recordResources(db, input.project.id, input.setting.environment, made);
   };
-  const base = `slipway-${slug(input.project.name)}`;
   const zips = new Map<string, Buffer>();
   const zipOf = async (fn: AwsBuildOutput['functions'][number]) => {
     let zip = zips.get(fn.name);
@@ -98,7 +110,9 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
       entry.ms = Date.now() - started;
       entry.status = 'failed';
       record.steps.push(entry);
-      record.error = { ...awsErrorDetail(err, name), step: name };
+      // AWS may quote what it refused (a variable's value): the record and the error never carry one
+      const detail = awsErrorDetail(err, name);
+      record.error = { ...detail, message: maskValues(detail.message, userEnv), step: name };
       await saveAwsRecord(db, deploymentId, record);
       throw new AppError('AWS_DEPLOY_FAILED', `AWS ${name} failed: ${record.error.code}: ${record.error.message}`, { hint: record.error.hint, cause: err });
     }
@@ -106,7 +120,7 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
 
   await step('resources', async () => {
     if (resources.bucket === undefined) {
-      const bucket = `${base}-${randomBytes(4).toString('hex')}`;
+      const bucket = newBucket;
       await aws.s3.send(new CreateBucketCommand({ Bucket: bucket, ...(aws.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: aws.region as never } }) }));
       await remember({ bucket });
     }
@@ -127,7 +141,7 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
         });
       }
       const functionName = `${base}-${fn.name}`;
-      const environment = openNextEnvironment(fn.name, resources.bucket as string, aws.region, deploymentId);
+      const environment = functionEnv(fn.name, resources.bucket as string);
       await createFunction(
         aws.lambda,
         { functionName, roleArn: resources.functionRoleArn, handler: fn.handler, zip: await zipOf(fn), description: `Slipway ${input.project.name} ${fn.name}`, environment },
@@ -166,7 +180,7 @@ export async function deployToAws(input: AwsDeployInput): Promise<AwsRecord> {
     await step(`publish-${fn.name}`, async () => {
       const functionName = (fn.name === 'server' ? resources.functionName : resources.imageFunctionName) as string;
       // a function made in this attempt has them already
-      if (!freshFunctions.has(fn.name)) await setEnvironment(aws.lambda, functionName, openNextEnvironment(fn.name, bucket, aws.region, deploymentId), wait);
+      if (!freshFunctions.has(fn.name)) await setEnvironment(aws.lambda, functionName, functionEnv(fn.name, bucket), wait);
       const zip = await zipOf(fn);
       // the zips are reproducible: a function whose build did not change is not uploaded again
       const current = freshFunctions.has(fn.name) || (await codeIsAlready(aws.lambda, functionName, zip));

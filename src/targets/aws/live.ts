@@ -1,6 +1,6 @@
 import type { BuildResult } from '../../build/types.js';
 import type { Config } from '../../config/index.js';
-import { aliasTarget, branchSlug, getDeployment, PRODUCTION } from '../../deployments/index.js';
+import { aliasTarget, branchSlug, deploymentEnv, getDeployment, PRODUCTION } from '../../deployments/index.js';
 import { goLivePlan } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets.js';
@@ -8,6 +8,7 @@ import type { Db, Deployment, Project, Store } from '../../store/index.js';
 import { readAwsAccess } from './access.js';
 import { type AwsClients, awsClients } from './clients.js';
 import { type AwsBuildOutput, deployToAws, LIVE_ALIAS } from './deploy.js';
+import { recordServedByEdge, servedByEdge } from './preview.js';
 import { switchAwsLive } from './switch.js';
 import { resolveTarget, type TargetSetting } from './target.js';
 
@@ -60,10 +61,12 @@ export async function goLiveOnAws(deps: AwsDeps, project: Project, deployment: D
     const plan = await goLivePlan(deps.store.db, project, deployment.environment);
     // an environment waiting for approval (or not promoting by itself) publishes but moves nothing
     const goesLive = deployment.environment === 'preview' || (!plan.waits && plan.autoPromote);
-    const alias = goesLive ? awsAliasFor(project, deployment) : undefined;
+    // nothing on AWS would serve a static preview (no function, so no alias of its own): Slipway's edge does
+    const onEdge = servedByEdge(output, deployment);
+    const alias = goesLive && !onEdge ? awsAliasFor(project, deployment) : undefined;
     const previous = (await aliasTarget(deps.store.db, project.id, PRODUCTION)) ?? undefined;
     log(`Deploying to AWS (${aws.region})${alias === undefined ? '' : `, alias ${alias}`}`);
-    await deployToAws({
+    const record = await deployToAws({
       db: deps.store.db,
       aws,
       project,
@@ -71,9 +74,12 @@ export async function goLiveOnAws(deps: AwsDeps, project: Project, deployment: D
       setting,
       output,
       alias,
+      // the deployment's own snapshot: what its SSR server would get on the edge, kept by the version it publishes
+      environment: deploymentEnv(deps.box, deployment),
       log,
       ...(previous === undefined || previous === deployment.id ? {} : { previousDeploymentId: previous }),
     });
+    if (onEdge) await recordServedByEdge(deps.store.db, deps.config, project, deployment, record, log);
   } finally {
     aws.destroy();
   }

@@ -23,6 +23,8 @@ export interface AwsRecord {
   /** the alias this deployment moved, and the version it pointed at before (a failure puts it back) */
   alias?: { name: string; arn: string; url?: string; previousVersion?: string };
   distribution?: { id: string; domainName: string; status: string; etag: string; invalidationId?: string };
+  /** set when AWS does not serve this deployment (a static preview): where it is served instead */
+  servedBy?: { target: 'edge'; url: string; reason: string };
   error?: AwsErrorDetail & { step: string };
 }
 

@@ -33,6 +33,28 @@ export interface LambdaFunction {
   permissions: string[];
 }
 
+// the keys Lambda sets itself and refuses in a configuration (AWS's list of reserved variables)
+const RESERVED_KEYS = new Set(
+  '_HANDLER _X_AMZN_TRACE_ID AWS_DEFAULT_REGION AWS_REGION AWS_EXECUTION_ENV AWS_LAMBDA_FUNCTION_NAME AWS_LAMBDA_FUNCTION_MEMORY_SIZE AWS_LAMBDA_FUNCTION_VERSION AWS_LAMBDA_INITIALIZATION_TYPE AWS_LAMBDA_LOG_GROUP_NAME AWS_LAMBDA_LOG_STREAM_NAME AWS_ACCESS_KEY AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_LAMBDA_RUNTIME_API LAMBDA_TASK_ROOT LAMBDA_RUNTIME_DIR'.split(
+    ' ',
+  ),
+);
+
+/** Refuse what Lambda refuses: reserved keys, and more than 4 KB (the JSON of the map; AWS quotes it back, values and all). */
+function checkVariables(env: Record<string, string>): Record<string, string> {
+  const reserved = Object.keys(env).filter((k) => RESERVED_KEYS.has(k));
+  const prefix = 'Lambda was unable to configure your environment variables because the environment variables you have provided';
+  if (reserved.length > 0)
+    throw new AwsError(
+      'InvalidParameterValueException',
+      `${prefix} contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${reserved.join(', ')}`,
+      400,
+    );
+  const measured = JSON.stringify(env);
+  if (Buffer.byteLength(measured) > 4096) throw new AwsError('InvalidParameterValueException', `${prefix} exceeded the 4KB limit. String measured: ${measured}`, 400);
+  return env;
+}
+
 export interface LambdaState extends Service {
   functions: Map<string, LambdaFunction>;
   /** how many reads of a function stay "InProgress" after a code update */
@@ -110,7 +132,7 @@ export function createLambda(): LambdaState {
       const name = String(input.FunctionName);
       if (functions.has(name)) throw new AwsError('ResourceConflictException', `Function already exist: ${name}`, 409);
       const zip = zipOf(input.Code as Record<string, unknown>);
-      const env = (input.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+      const env = checkVariables((input.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {});
       const fn: LambdaFunction = {
         name,
         role: String(input.Role),
@@ -152,7 +174,7 @@ export function createLambda(): LambdaState {
       const { fn } = find(input.FunctionName);
       mustBeIdle(fn);
       const env = (input.Environment as { Variables?: Record<string, string> } | undefined)?.Variables;
-      if (env !== undefined) fn.environment = { ...env };
+      if (env !== undefined) fn.environment = { ...checkVariables(env) };
       fn.revision += 1;
       fn.pendingPolls = state.updatePolls;
       return configuration(ctx, fn, fn.latest, 'InProgress');

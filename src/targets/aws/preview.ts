@@ -1,0 +1,33 @@
+import type { Config } from '../../config/index.js';
+import { branchSlug } from '../../deployments/index.js';
+import { edgeOrigin } from '../../projects/index.js';
+import type { Db, Deployment, Project } from '../../store/index.js';
+import { type AwsRecord, saveAwsRecord } from './record.js';
+
+/**
+ * Where Slipway's edge serves a preview: its pull request's URL, else its branch's, else the
+ * deployment's own (the same choice as the deployment's URLs in the API).
+ */
+export function edgePreviewUrl(config: Config, project: Pick<Project, 'name'>, d: Pick<Deployment, 'id' | 'pr_number' | 'branch' | 'head_repo'>): string {
+  if (d.pr_number !== null) return edgeOrigin(config, `pr-${Number(d.pr_number)}--${project.name}`);
+  if (d.branch !== null && d.head_repo === null) return edgeOrigin(config, `${branchSlug(d.branch, project.name)}--${project.name}`);
+  return edgeOrigin(config, `${d.id}--${project.name}`);
+}
+
+/** A preview without a function: nothing on AWS serves it (see docs/aws.md, "Static previews"). */
+export const servedByEdge = (output: { functions: readonly unknown[] }, deployment: Pick<Deployment, 'environment'>) => output.functions.length === 0 && deployment.environment === 'preview';
+
+/**
+ * Record where a static preview is served. On AWS nothing would serve it: it has no function
+ * (so no alias or Function URL of its own) and the distribution serves production only; a
+ * distribution per preview takes CloudFront minutes to create and counts against the account's
+ * quota. So Slipway's own edge serves it at its usual preview URL (the worker records its
+ * manifest as for any deployment). Its files are still uploaded (publish only, mostly S3-side
+ * copies of production's): promoting it to production stays an asset-root move, never a rebuild.
+ */
+export async function recordServedByEdge(db: Db, config: Config, project: Project, deployment: Deployment, record: AwsRecord, log: (line: string) => void): Promise<void> {
+  const url = edgePreviewUrl(config, project, deployment);
+  record.servedBy = { target: 'edge', url, reason: 'a static preview has no function on AWS and the distribution serves production: Slipway serves it' };
+  await saveAwsRecord(db, deployment.id, record);
+  log(`A static preview: Slipway's edge serves it at ${url}. Its files are on S3 too, so promoting it moves production on AWS without a rebuild.`);
+}
