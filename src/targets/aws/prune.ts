@@ -158,6 +158,7 @@ async function readState(db: Db, removing: ReadonlySet<string>): Promise<{ proje
     .innerJoin('deployments', 'deployments.id', 'aws_deployments.deployment_id')
     .innerJoin('projects', 'projects.id', 'deployments.project_id')
     .select(['deployments.id', 'deployments.status', 'deployments.project_id', 'deployments.environment', 'projects.team_id', 'aws_deployments.record'])
+    .orderBy('deployments.seq')
     .execute();
   for (const row of rows) {
     const record = JSON.parse(row.record) as PrunableRecord;
