@@ -165,13 +165,22 @@ forEachBackend('retention on AWS', (backend) => {
     assert.equal((await clients.lambda.send(new GetAliasCommand({ FunctionName: fn, Name: 'pr-7' }))).Name, 'pr-7');
   });
 
-  test('AWS refusing a delete does not stop the collection, and the next run finishes it', async () => {
+  test('AWS unreachable or refusing a delete does not stop the collection, and the next run finishes it', async () => {
+    const before = await versions();
+    // nothing listens on port 1: every AWS call fails (after the SDK's retries)
+    const unreachable = await collectGarbage({ store, blobs, dataDir: dir.path, aws: { box, endpoints: { api: 'http://127.0.0.1:1', s3: 'http://127.0.0.1:1', maxAttempts: 2 } } }, { graceMs: 0 });
+    // the edge side is done: the rows are removed and their blobs swept
+    assert.equal(unreachable.deployments.length, 4);
+    assert.ok(unreachable.blobs.count > 0);
+    assert.deepEqual(unreachable.aws?.waiting.map((w) => w.id).sort(), [id('d1'), id('d3'), id('d4'), id('preview')].sort());
+    assert.ok(unreachable.warnings.some((w) => w.includes('project shop was not pruned') && w.includes('tries again')));
+    assert.deepEqual(await versions(), before);
+    assert.deepEqual(await keys(`deployments/${id('d1')}/`), rootKeys.get('d1'));
+
     const d1Version = await versionOf('d1');
     aws.failNext('lambda', 'DeleteFunction', { code: 'AccessDeniedException', status: 403, message: 'not allowed to lambda:DeleteFunction' });
     const failed = await collect();
-    // the edge side is done: the rows are removed and their blobs swept
-    assert.equal(failed.deployments.length, 4);
-    assert.ok(failed.blobs.count > 0);
+    assert.equal(failed.deployments.length, 0);
     const r1 = failed.aws;
     assert.ok(r1 !== undefined);
     assert.match(r1.waiting.find((w) => w.id === id('d1'))?.reason ?? '', /AccessDeniedException/);

@@ -3,6 +3,7 @@ import {
   DeleteAliasCommand,
   DeleteFunctionCommand,
   DeleteFunctionUrlConfigCommand,
+  GetAliasCommand,
   type LambdaClient,
   ListAliasesCommand,
   type ListAliasesCommandOutput,
@@ -73,6 +74,7 @@ interface Candidate {
 }
 
 interface ProjectAws {
+  name: string;
   teamId: string | null;
   candidates: Candidate[];
   functions: Set<string>;
@@ -98,7 +100,7 @@ export async function pruneAws(deps: AwsPruneDeps, opts: AwsPruneOptions): Promi
     try {
       const used = new Set(keptVersions);
       for (const fn of project.functions) await readAliases(deps.db, aws.lambda, projectId, fn, used, opts, report);
-      const servedRoots = await distributionRoots(aws.cloudfront, project.distributions);
+      const servedRoots = project.candidates.length === 0 ? new Set<string>() : await distributionRoots(aws.cloudfront, project.distributions);
       for (const c of project.candidates) {
         if (opts.stillHeld !== undefined && !(await opts.stillHeld())) {
           opts.warn('AWS: the garbage collector lost its lease; pruning stopped (the next run goes on)');
@@ -116,7 +118,7 @@ export async function pruneAws(deps: AwsPruneDeps, opts: AwsPruneOptions): Promi
     } catch (err) {
       // listing aliases or reading a distribution failed: nothing of this project is deleted blind
       const detail = awsErrorDetail(err, 'prune');
-      opts.warn(`AWS: project ${projectId} was not pruned (${detail.code}: ${detail.message}); the next collection tries again`);
+      opts.warn(`AWS: project ${project.name} was not pruned (${detail.code}: ${detail.message}); the next collection tries again`);
       for (const c of project.candidates) wait(report, c.id, `AWS answered ${detail.code}: ${detail.message}`);
     } finally {
       aws.destroy();
@@ -135,19 +137,19 @@ function wait(report: AwsPruneReport, id: string, reason: string): void {
  */
 async function readState(db: Db, removing: ReadonlySet<string>): Promise<{ projects: Map<string, ProjectAws>; keptVersions: Set<string> }> {
   const projects = new Map<string, ProjectAws>();
-  const projectOf = (id: string, teamId: string | null) => {
+  const projectOf = (id: string, name: string, teamId: string | null) => {
     let p = projects.get(id);
-    if (p === undefined) projects.set(id, (p = { teamId, candidates: [], functions: new Set(), distributions: new Set(), buckets: new Map() }));
+    if (p === undefined) projects.set(id, (p = { name, teamId, candidates: [], functions: new Set(), distributions: new Set(), buckets: new Map() }));
     return p;
   };
   const targets = await db
     .selectFrom('deploy_targets')
     .innerJoin('projects', 'projects.id', 'deploy_targets.project_id')
-    .select(['deploy_targets.project_id', 'deploy_targets.environment', 'deploy_targets.resources', 'projects.team_id'])
+    .select(['deploy_targets.project_id', 'deploy_targets.environment', 'deploy_targets.resources', 'projects.name', 'projects.team_id'])
     .execute();
   for (const t of targets) {
     const resources = JSON.parse(t.resources) as AwsResources;
-    const p = projectOf(t.project_id, t.team_id);
+    const p = projectOf(t.project_id, t.name, t.team_id);
     for (const fn of [resources.functionName, resources.imageFunctionName]) if (fn !== undefined) p.functions.add(fn);
     if (resources.distributionId !== undefined) p.distributions.add(resources.distributionId);
     if (resources.bucket !== undefined) p.buckets.set(t.environment, resources.bucket);
@@ -157,7 +159,7 @@ async function readState(db: Db, removing: ReadonlySet<string>): Promise<{ proje
     .selectFrom('aws_deployments')
     .innerJoin('deployments', 'deployments.id', 'aws_deployments.deployment_id')
     .innerJoin('projects', 'projects.id', 'deployments.project_id')
-    .select(['deployments.id', 'deployments.status', 'deployments.project_id', 'deployments.environment', 'projects.team_id', 'aws_deployments.record'])
+    .select(['deployments.id', 'deployments.status', 'deployments.project_id', 'deployments.environment', 'projects.name', 'projects.team_id', 'aws_deployments.record'])
     .orderBy('deployments.seq')
     .execute();
   for (const row of rows) {
@@ -168,7 +170,7 @@ async function readState(db: Db, removing: ReadonlySet<string>): Promise<{ proje
       continue;
     }
     if (record.pruned !== undefined) continue;
-    const p = projectOf(row.project_id, row.team_id);
+    const p = projectOf(row.project_id, row.name, row.team_id);
     p.candidates.push({ id: row.id, projectId: row.project_id, environment: row.environment, record });
     for (const v of Object.values(record.versions ?? {})) p.functions.add(v.functionName);
   }
@@ -191,9 +193,10 @@ async function readAliases(db: Db, lambda: LambdaClient, projectId: string, func
       throw err;
     }
     for (const alias of page.Aliases ?? []) {
-      if (alias.Name !== undefined && (await previewTakenAway(db, projectId, alias.Name, alias.Description))) {
-        if (!opts.dryRun) await deleteAlias(lambda, functionName, alias.Name);
-        report.aliases.push(`${functionName}:${alias.Name}`);
+      const name = alias.Name;
+      // an alias that changed meanwhile is not deleted, and what it pointed at stays used
+      if (name !== undefined && (await previewTakenAway(db, projectId, name, alias.Description)) && (opts.dryRun || (await deleteAlias(lambda, functionName, name, alias.Description)))) {
+        report.aliases.push(`${functionName}:${name}`);
         continue;
       }
       if (alias.FunctionVersion !== undefined) used.add(`${functionName}:${alias.FunctionVersion}`);
@@ -221,14 +224,23 @@ async function previewTakenAway(db: Db, projectId: string, awsName: string, desc
   return removed !== undefined && Number(removed.removed_seq) >= Number(d.seq);
 }
 
-/** The alias's Function URL, the permission that opened it to everyone (ensureFunctionUrl), then the alias. */
-async function deleteAlias(lambda: LambdaClient, functionName: string, alias: string): Promise<void> {
+/**
+ * The alias's Function URL, the permission that opened it to everyone (ensureFunctionUrl), then
+ * the alias; false when it changed since it was listed (a new push to the preview moved it).
+ * Lambda's DeleteAlias takes no revision to compare, so this second look narrows that race to
+ * the moment between two calls instead of closing it.
+ */
+async function deleteAlias(lambda: LambdaClient, functionName: string, alias: string, listedDescription: string | undefined): Promise<boolean> {
   const gone = (err: unknown) => {
     if (!isNotFound(err)) throw err;
   };
+  const now = await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: alias })).catch((err: unknown) => gone(err));
+  if (now === undefined) return true;
+  if (now.Description !== listedDescription) return false;
   await lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: alias })).catch(gone);
   await lambda.send(new RemovePermissionCommand({ FunctionName: functionName, Qualifier: alias, StatementId: `slipway-url-${alias}` })).catch(gone);
   await lambda.send(new DeleteAliasCommand({ FunctionName: functionName, Name: alias })).catch(gone);
+  return true;
 }
 
 /** The asset roots the distributions serve now (their assets origin's OriginPath, without the leading '/'). */
