@@ -91,7 +91,13 @@ export async function pruneAws(deps: AwsPruneDeps, opts: AwsPruneOptions): Promi
   const { projects, keptVersions } = await readState(deps.db, opts.removing);
   for (const [projectId, project] of projects) {
     if (project.candidates.length === 0 && project.functions.size === 0) continue;
-    const access = project.teamId === null ? undefined : await readAwsAccess({ db: deps.db }, deps.box, project.teamId);
+    const access =
+      project.teamId === null
+        ? undefined
+        : await readAwsAccess({ db: deps.db }, deps.box, project.teamId).catch((err: unknown) => {
+            opts.warn(`AWS: the AWS access of project ${project.name}'s team could not be read (${err instanceof Error ? err.message : String(err)})`);
+            return undefined;
+          });
     if (access === undefined) {
       for (const c of project.candidates) wait(report, c.id, "the project's team has no AWS access any more (slipway aws set)");
       continue;
