@@ -98,7 +98,10 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
   }
   // retention and garbage collection on a schedule (one worker at a time: a lease in the store)
   if (config.roles.includes('worker') && config.gcIntervalMinutes > 0) {
-    const collector = startCollector({ store, blobs, dataDir: config.dataDir }, { everyMs: config.gcIntervalMinutes * 60_000, log: (line) => console.log(line) });
+    const collector = startCollector(
+      { store, blobs, dataDir: config.dataDir, aws: { box, endpoints: config.awsEndpoints } },
+      { everyMs: config.gcIntervalMinutes * 60_000, log: (line) => console.log(line) },
+    );
     closers.push(() => collector.stop());
   }
   // a warning in the log and in /healthz before the data dir's disk fills

@@ -17,6 +17,7 @@ interface Report {
   kept: { deployments: number; blobs: number; bytes: number };
   serverBundles?: string[];
   buildCacheEntries?: number;
+  aws?: { versions: { count: number; sample: string[] }; objects: { count: number; bytes: number }; aliases: string[]; waiting: { id: string; reason: string }[] };
   warnings?: string[];
 }
 
@@ -80,6 +81,13 @@ export const gcCommand: Command = {
         `${verb} ${r.deployments.length} deployment${r.deployments.length === 1 ? '' : 's'} and ${r.blobs.count} blob${r.blobs.count === 1 ? '' : 's'}: ${formatBytes(r.blobs.bytes)} ${dryRun ? 'to free' : 'freed'}.`,
       );
       ctx.out.line(`Kept ${r.kept.deployments} deployments (${r.kept.blobs} blobs, ${formatBytes(r.kept.bytes)}).`);
+      const aws = r.aws;
+      if (aws !== undefined && aws.versions.count + aws.objects.count + aws.aliases.length + aws.waiting.length > 0) {
+        ctx.out.line(
+          `AWS: ${dryRun ? 'would delete' : 'deleted'} ${aws.versions.count} Lambda versions, ${aws.objects.count} S3 objects (${formatBytes(aws.objects.bytes)}) and ${aws.aliases.length} closed previews' aliases; ${aws.waiting.length} removed deployments wait (still used, or AWS failed: the next run tries again).`,
+        );
+        if (dryRun) for (const arn of aws.versions.sample) ctx.out.line(`  ${arn}`);
+      }
       for (const w of r.warnings ?? []) ctx.out.line(`Warning: ${w}`);
     });
   },

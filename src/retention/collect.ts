@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { BlobStore } from '../blobs/index.js';
 import { evict, openProjectCache } from '../build/cache.js';
 import { parseManifest } from '../manifest/index.js';
+import type { SecretBox } from '../secrets.js';
 import type { Store } from '../store/index.js';
+import { type AwsEndpoints, type AwsPruneReport, pruneAws } from '../targets/aws/index.js';
 import { LEASE_MS, releaseLease, renewLease, startSweep, takeLease } from './fence.js';
 import { planRemovals, removeDeployments, type RemovedDeployment } from './plan.js';
 
@@ -19,6 +21,8 @@ export interface CollectDeps {
   store: Store;
   blobs: BlobStore;
   dataDir: string;
+  /** given: removed deployments' Lambda versions and S3 files go too (src/targets/aws/prune.ts) */
+  aws?: { box: SecretBox; endpoints?: AwsEndpoints };
 }
 
 export interface CollectOptions {
@@ -43,6 +47,8 @@ export interface CollectionReport {
   kept: { deployments: number; blobs: number; bytes: number };
   serverBundles: string[];
   buildCacheEntries: number;
+  /** the AWS side of removed deployments (when the collector was given AWS access) */
+  aws?: AwsPruneReport;
   warnings: string[];
 }
 
@@ -88,6 +94,15 @@ export async function collectGarbage(deps: CollectDeps, opts: CollectOptions = {
     const marked = await markBlobs(deps, removedIds, report);
     if (marked !== undefined) await sweepBlobs(deps.blobs, marked, startedAt - (opts.graceMs ?? DEFAULT_GRACE_MS), dryRun, lease, report);
     report.serverBundles = await collectServerBundles(deps, removedIds, dryRun);
+    // after the edge side: whatever AWS answers, the rest of the collection is done
+    if (deps.aws !== undefined) {
+      const warn = (w: string) => report.warnings.push(w);
+      const aws = await pruneAws({ db: deps.store.db, ...deps.aws }, { dryRun, removing: removedIds, stillHeld: () => lease.stillHeld(), warn }).catch((err: unknown) => {
+        warn(`AWS: pruning failed (${err instanceof Error ? err.message : String(err)}); the next collection tries again`);
+        return undefined;
+      });
+      if (aws !== undefined) report.aws = aws;
+    }
     if (!dryRun) report.buildCacheEntries = await trimBuildCaches(deps.dataDir, log);
     report.finishedAt = Date.now();
     log(

@@ -16,7 +16,7 @@ const LIMITS = { keepProduction: 10_000, keepDays: 36_500 } as const;
  * collection itself, which only the installation admin runs by hand (it spans every project).
  */
 export function retentionRoutes(deps: ApiDeps): FastifyPluginAsync {
-  const { store, blobs, config } = deps;
+  const { store, blobs, config, box } = deps;
   const show = async (project: Project) => {
     const r = await retentionOf(store.db, project.id);
     return { project: project.name, keepProduction: r.keepProduction, keepDays: r.keepDays, defaults: { keepProduction: DEFAULT_KEEP_PRODUCTION, keepDays: DEFAULT_KEEP_DAYS } };
@@ -51,7 +51,7 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post('/gc', { schema: retentionSchemas.collect, config: { access: { caller: 'admin' } } }, async (req) => {
       const body = objectBody(req.body);
       if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw new AppError('VALIDATION', 'dryRun must be true or false.', { hint: 'For example: {"dryRun": true}' });
-      const report = await collectGarbage({ store, blobs, dataDir: config.dataDir }, { dryRun: body.dryRun === true });
+      const report = await collectGarbage({ store, blobs, dataDir: config.dataDir, aws: { box, endpoints: config.awsEndpoints } }, { dryRun: body.dryRun === true });
       if (!report.ran) throw new AppError('GC_RUNNING', 'Another garbage collection is running now.', { hint: 'Wait for it to finish (GET /api/v1/gc shows it), then run this again.' });
       return report;
     });

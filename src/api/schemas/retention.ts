@@ -31,6 +31,17 @@ const reportShape: JsonSchema = object(
     kept: object({ deployments: int(), blobs: int(), bytes: int() }, ['deployments', 'blobs', 'bytes']),
     serverBundles: { type: 'array', items: str(), description: 'deployments whose materialized server bundle went' },
     buildCacheEntries: int('build cache entries evicted past their cap'),
+    aws: object(
+      {
+        deployments: int('removed deployments whose AWS side is gone completely now'),
+        versions: object({ count: int('Lambda versions deleted'), sample: { type: 'array', items: str('version ARN') } }, ['count', 'sample']),
+        objects: object({ count: int('S3 objects deleted'), bytes: int(), sample: { type: 'array', items: str('S3 key') } }, ['count', 'bytes', 'sample']),
+        aliases: { type: 'array', items: str('<function>:<alias>'), description: 'preview aliases deleted (their pull request closed, their branch deleted)' },
+        waiting: { type: 'array', items: object({ id: str(), reason: str() }, ['id', 'reason']), description: 'removed deployments whose AWS side stays for now; the next run tries again' },
+      },
+      ['deployments', 'versions', 'objects', 'aliases', 'waiting'],
+      { description: 'the AWS target: Lambda versions and S3 files of removed deployments' },
+    ),
     warnings: { type: 'array', items: str() },
   },
   ['dryRun', 'ran', 'deployments', 'blobs', 'kept'],

@@ -10,3 +10,4 @@ export { REQUIRED_ACTIONS } from './policy.js';
 export { awsAliasFor, awsOutputOf, goLiveOnAws, switchOnAws } from './live.js';
 export { addDistributionDomain, type AwsCertificate, describeCertificate, requestCertificate } from './domains.js';
 export { awsBuildResult, buildForTarget, dependsOnNext, type TargetBuildResult } from './build.js';
+export { type AwsPruneDeps, type AwsPruneReport, pruneAws } from './prune.js';

@@ -28,7 +28,8 @@ export interface LambdaFunction {
   revision: number;
   versions: Map<string, FunctionVersion>;
   nextVersion: number;
-  aliases: Map<string, { version: string; description: string; revision: number }>;
+  /** `routing`: AliasRoutingConfiguration's additional versions and their weights */
+  aliases: Map<string, { version: string; description: string; revision: number; routing?: Record<string, number> }>;
   urls: Map<string, { url: string; authType: string; created: Date }>;
   permissions: string[];
 }
@@ -118,8 +119,23 @@ export function createLambda(): LambdaState {
   const aliasOut = (ctx: CallContext, fn: LambdaFunction, name: string) => {
     const a = fn.aliases.get(name);
     if (a === undefined) throw new AwsError('ResourceNotFoundException', `Alias not found: ${arnOf(ctx, fn.name, name)}`, 404);
-    return { AliasArn: arnOf(ctx, fn.name, name), Name: name, FunctionVersion: a.version, Description: a.description, RevisionId: `alias-rev-${a.revision}` };
+    return {
+      AliasArn: arnOf(ctx, fn.name, name),
+      Name: name,
+      FunctionVersion: a.version,
+      Description: a.description,
+      RevisionId: `alias-rev-${a.revision}`,
+      ...(a.routing === undefined ? {} : { RoutingConfig: { AdditionalVersionWeights: a.routing } }),
+    };
   };
+  /** RoutingConfig's additional versions: each must exist; an empty map takes the routing away */
+  const routingOf = (fn: LambdaFunction, input: Record<string, unknown>): Record<string, number> | undefined => {
+    const weights = (input.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined)?.AdditionalVersionWeights;
+    if (weights === undefined || Object.keys(weights).length === 0) return undefined;
+    for (const v of Object.keys(weights)) version(fn, v);
+    return { ...weights };
+  };
+  const aliasUses = (fn: LambdaFunction, v: string) => [...fn.aliases.values()].some((a) => a.version === v || (a.routing !== undefined && v in a.routing));
   const zipOf = (input: Record<string, unknown>): Buffer => {
     if (!Buffer.isBuffer(input.ZipFile)) throw new AwsError('InvalidParameterValueException', 'The stand-in takes function code as ZipFile only', 400);
     if (input.ZipFile.readUInt32LE(0) !== 0x04034b50) throw new AwsError('InvalidParameterValueException', 'Could not unzip uploaded file. Please check your file, then try to upload again.', 400);
@@ -207,7 +223,8 @@ export function createLambda(): LambdaState {
       const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
       if (qualifier === undefined) functions.delete(fn.name);
       else {
-        if ([...fn.aliases.values()].some((a) => a.version === qualifier)) throw new AwsError('ResourceConflictException', `Version ${qualifier} is used by an alias`, 409);
+        if (!fn.versions.has(qualifier)) throw new AwsError('ResourceNotFoundException', `Function not found: ${fn.name}:${qualifier}`, 404);
+        if (aliasUses(fn, qualifier)) throw new AwsError('ResourceConflictException', `Version ${qualifier} is used by an alias`, 409);
         fn.versions.delete(qualifier);
       }
       return {};
@@ -217,7 +234,8 @@ export function createLambda(): LambdaState {
       const name = String(input.Name);
       if (fn.aliases.has(name)) throw new AwsError('ResourceConflictException', `Alias already exists: ${arnOf(ctx, fn.name, name)}`, 409);
       version(fn, String(input.FunctionVersion));
-      fn.aliases.set(name, { version: String(input.FunctionVersion), description: String(input.Description ?? ''), revision: 1 });
+      const routing = routingOf(fn, input);
+      fn.aliases.set(name, { version: String(input.FunctionVersion), description: String(input.Description ?? ''), revision: 1, ...(routing === undefined ? {} : { routing }) });
       return aliasOut(ctx, fn, name);
     },
     GetAlias: (input, ctx) => aliasOut(ctx, find(input.FunctionName).fn, String(input.Name)),
@@ -233,8 +251,40 @@ export function createLambda(): LambdaState {
         alias.version = String(input.FunctionVersion);
       }
       if (input.Description !== undefined) alias.description = String(input.Description);
+      if (input.RoutingConfig !== undefined) {
+        const routing = routingOf(fn, input);
+        if (routing === undefined) delete alias.routing;
+        else alias.routing = routing;
+      }
       alias.revision += 1;
       return aliasOut(ctx, fn, name);
+    },
+    ListAliases: (input, ctx) => {
+      const { fn } = find(input.FunctionName);
+      const names = [...fn.aliases.keys()].filter((n) => input.FunctionVersion === undefined || fn.aliases.get(n)?.version === input.FunctionVersion).sort();
+      // paged as AWS does, so a caller that ignores NextMarker misses aliases
+      const start = input.Marker === undefined ? 0 : Number(input.Marker);
+      const size = Math.min(Number(input.MaxItems ?? 50), 50);
+      const page = names.slice(start, start + size).map((n) => aliasOut(ctx, fn, n));
+      return { Aliases: page, ...(start + size < names.length ? { NextMarker: String(start + size) } : {}) };
+    },
+    DeleteAlias: (input) => {
+      const { fn } = find(input.FunctionName);
+      const name = String(input.Name);
+      if (!fn.aliases.delete(name)) throw new AwsError('ResourceNotFoundException', `Alias not found: ${fn.name}:${name}`, 404);
+      return {};
+    },
+    DeleteFunctionUrlConfig: (input) => {
+      const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
+      if (!fn.urls.delete(qualifier ?? '$LATEST')) throw new AwsError('ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+      return {};
+    },
+    RemovePermission: (input) => {
+      const { fn } = find(input.FunctionName, input.Qualifier);
+      const id = String(input.StatementId);
+      if (!fn.permissions.includes(id)) throw new AwsError('ResourceNotFoundException', `No policy is associated with the given resource.`, 404);
+      fn.permissions = fn.permissions.filter((p) => p !== id);
+      return {};
     },
     CreateFunctionUrlConfig: (input, ctx) => {
       const { fn, qualifier } = find(input.FunctionName, input.Qualifier);
