@@ -36,6 +36,12 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       children.push(edge.child);
       targets.push({ name: `edge (${policy === 'rr' ? 'SCHED_RR' : 'SCHED_NONE'})`, port: edge.port, pid: edge.child.pid ?? 0 });
     }
+    // SLIPWAY_BENCH_EDGE_EXTRA_WORKERS=1,3: the edge with other process counts too (the default is one per core)
+    for (const count of (process.env.SLIPWAY_BENCH_EDGE_EXTRA_WORKERS ?? '').split(',').filter((n) => /^[1-9]\d*$/.test(n))) {
+      const edge = await startEdge(configFile, Number(count), 'none');
+      children.push(edge.child);
+      targets.push({ name: `edge (SCHED_NONE, ${count} processes)`, port: edge.port, pid: edge.child.pid ?? 0 });
+    }
     // SLIPWAY_BENCH_BASELINE=<another build's dist/bench>: that build's edge too, in the same rounds
     const baselineDir = process.env.SLIPWAY_BENCH_BASELINE;
     if (baselineDir !== undefined && baselineDir !== '') {
@@ -91,7 +97,9 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
         'wrk us/req: the CPU time wrk itself spent per request, on the same cores: with both saturated, req/s is about cores / (server + wrk) us, so a server at c us/req reaches (n + w) / (c + w) of a server at n.',
         'targets: edge >= 60 % of nginx for the page, >= 80 % for the asset.',
         'nginx: worker_processes auto, sendfile, tcp_nopush, open_file_cache, access_log off; keepalive_requests raised to 100000 (the edge never closes a busy keep-alive connection either).',
-        'edge: whole responses from its in-memory blob cache through the raw fast path; nginx sends the 50 KB asset with sendfile (no copy), the edge must copy it into the socket, which is most of the gap on the asset.',
+        'edge: whole responses from its in-memory blob cache through the raw fast path, one write() per answer that the kernel takes whole (no partial writes, so socket buffer sizes do not matter here).',
+        "where the edge's time goes (measured with the floors, SLIPWAY_BENCH_STATIC_FLOORS=1, and perf): the edge's own routing and file lookup is about 1 us per request; node:http's parser, request and response objects about 5-6 us (floor: node:http vs floor: bare socket); copying the 50 KB body into the socket about 3 us, which nginx avoids with sendfile. Even the bare socket floor stays under 80 % of nginx on the asset.",
+        'SLIPWAY_BENCH_EDGE_EXTRA_WORKERS=1,3 adds the edge with other process counts: more processes than cores changed CPU us/req by no more than the noise; on a shared machine they win req/s only by taking a larger share of the CPU from the neighbours.',
         'SCHED_NONE: every worker accepts on the shared socket; SCHED_RR: the primary accepts and hands connections out. With keep-alive the policy matters only at connect time.',
       ],
     };
