@@ -5,7 +5,7 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,12 +36,26 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       children.push(edge.child);
       targets.push({ name: `edge (${policy === 'rr' ? 'SCHED_RR' : 'SCHED_NONE'})`, port: edge.port, pid: edge.child.pid ?? 0 });
     }
+    // SLIPWAY_BENCH_EDGE_EXTRA_WORKERS=1,3: the edge with other process counts too (the default is one per core)
+    for (const count of (process.env.SLIPWAY_BENCH_EDGE_EXTRA_WORKERS ?? '').split(',').filter((n) => /^[1-9]\d*$/.test(n))) {
+      const edge = await startEdge(configFile, Number(count), 'none');
+      children.push(edge.child);
+      targets.push({ name: `edge (SCHED_NONE, ${count} processes)`, port: edge.port, pid: edge.child.pid ?? 0 });
+    }
     // SLIPWAY_BENCH_BASELINE=<another build's dist/bench>: that build's edge too, in the same rounds
     const baselineDir = process.env.SLIPWAY_BENCH_BASELINE;
     if (baselineDir !== undefined && baselineDir !== '') {
       const baseline = await startEdge(configFile, workers, 'none', baselineDir);
       children.push(baseline.child);
       targets.push({ name: 'baseline (SCHED_NONE)', port: baseline.port, pid: baseline.child.pid ?? 0 });
+    }
+    // SLIPWAY_BENCH_STATIC_FLOORS=1: node:http and bare sockets with none of the edge's work (./static-floor.ts)
+    if (process.env.SLIPWAY_BENCH_STATIC_FLOORS === '1') {
+      for (const mode of ['http', 'net'] as const) {
+        const floor = await startFloor(mode, workers);
+        children.push(floor.child);
+        targets.push({ name: `floor: ${mode === 'http' ? 'node:http' : 'bare socket'}`, port: floor.port, pid: floor.child.pid ?? 0 });
+      }
     }
 
     // targets are measured back to back within each round, so a neighbour's load on a shared
@@ -68,6 +82,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
           'req/s': Math.round(median(runs.map((r) => r.requestsPerSec))),
           'p99 ms': median(runs.map((r) => r.p99Ms)),
           'CPU us/req': Math.round(median(runs.map((r) => r.cpuMicrosPerRequest))),
+          'wrk us/req': Math.round(median(runs.map((r) => r.wrkMicrosPerRequest))),
           'edge/nginx': target.name === 'nginx' ? '' : `${Math.round(median(ratios) * 100)} %`,
         });
       }
@@ -79,9 +94,12 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       notes: [
         `${workers} CPU(s) shared by wrk, nginx and the edge: absolute numbers are low, the ratio is what matters. On a busy machine use SLIPWAY_BENCH_ROUNDS=3 (median of back-to-back runs).`,
         "CPU us/req: CPU time of the server processes (all workers, and the primary) per request served; it moves less with neighbours' load than req/s.",
+        'wrk us/req: the CPU time wrk itself spent per request, on the same cores: with both saturated, req/s is about cores / (server + wrk) us, so a server at c us/req reaches (n + w) / (c + w) of a server at n.',
         'targets: edge >= 60 % of nginx for the page, >= 80 % for the asset.',
         'nginx: worker_processes auto, sendfile, tcp_nopush, open_file_cache, access_log off; keepalive_requests raised to 100000 (the edge never closes a busy keep-alive connection either).',
-        'edge: whole responses from its in-memory blob cache through the raw fast path; nginx sends the 50 KB asset with sendfile (no copy), the edge must copy it into the socket, which is most of the gap on the asset.',
+        'edge: whole responses from its in-memory blob cache through the raw fast path, one write() per answer that the kernel takes whole (no partial writes, so socket buffer sizes do not matter here).',
+        "where the edge's time goes (measured with the floors, SLIPWAY_BENCH_STATIC_FLOORS=1, and perf): the edge's own routing and file lookup is about 1 us per request; node:http's parser, request and response objects about 5-6 us (floor: node:http vs floor: bare socket); copying the 50 KB body into the socket about 3 us, which nginx avoids with sendfile. Even the bare socket floor stays under 80 % of nginx on the asset.",
+        'SLIPWAY_BENCH_EDGE_EXTRA_WORKERS=1,3 adds the edge with other process counts: more processes than cores changed CPU us/req by no more than the noise; on a shared machine they win req/s only by taking a larger share of the CPU from the neighbours.',
         'SCHED_NONE: every worker accepts on the shared socket; SCHED_RR: the primary accepts and hands connections out. With keep-alive the policy matters only at connect time.',
       ],
     };
@@ -100,6 +118,7 @@ interface Target {
 
 interface Measurement extends WrkResult {
   cpuMicrosPerRequest: number;
+  wrkMicrosPerRequest: number;
 }
 
 function requireTools(): void {
@@ -130,9 +149,31 @@ async function startEdge(configFile: string, workers: number, policy: 'none' | '
 async function measure(target: Target, path: string, seconds: number): Promise<Measurement> {
   await wrk({ port: target.port, host: HOST, path, seconds: Math.min(2, seconds) });
   const before = await treeCpuMicros(target.pid);
+  const wrkBefore = await reapedChildrenCpuMicros();
   const result = await wrk({ port: target.port, host: HOST, path, seconds });
   const used = (await treeCpuMicros(target.pid)) - before;
-  return { ...result, cpuMicrosPerRequest: used / result.requests };
+  const wrkUsed = (await reapedChildrenCpuMicros()) - wrkBefore;
+  return { ...result, cpuMicrosPerRequest: used / result.requests, wrkMicrosPerRequest: wrkUsed / result.requests };
+}
+
+/** CPU time (µs) of this process's children that have exited and been waited for: here, the wrk runs. */
+async function reapedChildrenCpuMicros(): Promise<number> {
+  const text = await readFile('/proc/self/stat', 'utf8');
+  // after "(comm)": state is field 3, so cutime (16) and cstime (17) are the 14th and 15th
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[13]) + Number(rest[14])) * 1_000_000) / 100; // USER_HZ = 100
+}
+
+/** A floor server (./static-floor.ts) with `workers` processes, answering the bench files. */
+async function startFloor(mode: 'http' | 'net', workers: number): Promise<{ child: ChildProcess; port: number }> {
+  const floor = await startEdgeCluster(fileURLToPath(new URL('./static-floor.js', import.meta.url)), [mode, String(workers)], {});
+  try {
+    await waitForAnswer(floor.port, HOST, floor.child);
+    return floor;
+  } catch (error) {
+    await stopChild(floor.child);
+    throw error;
+  }
 }
 
 // run directly: print the table
