@@ -13,7 +13,18 @@ import { createProject, deleteEnv, setEnv } from '../../src/projects/index.js';
 import { Queue } from '../../src/queue/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import type { Deployment, Project, Store } from '../../src/store/index.js';
-import { type AwsBuildOutput, type AwsClients, awsClients, goLiveOnAws, readAwsRecord, resolveTarget, saveAwsAccess, saveTargetSetting, switchOnAws } from '../../src/targets/aws/index.js';
+import {
+  type AwsBuildOutput,
+  type AwsClients,
+  awsAliasFor,
+  awsClients,
+  goLiveOnAws,
+  readAwsRecord,
+  resolveTarget,
+  saveAwsAccess,
+  saveTargetSetting,
+  switchOnAws,
+} from '../../src/targets/aws/index.js';
 import { type AwsStandIn, startAwsStandIn } from '../helpers/aws/index.js';
 import { forEachBackend, type OpenedStore } from '../helpers/backends.js';
 import { tempDir } from '../helpers/paths.js';
@@ -127,7 +138,7 @@ forEachBackend('AWS: variables and static previews', (backend) => {
     await goLive(d, await build('feature', 'vf'));
     const record = await readAwsRecord(store.db, d.id);
     const alias = record?.alias?.name as string;
-    assert.notEqual(alias, 'live');
+    assert.match(alias, /^br-/, 'a branch alias has its own prefix');
     const vars = await variablesOf((await resources()).functionName as string, alias);
     assert.deepEqual(withoutOpenNext(vars), { API_URL: 'https://api.feature.example', PREVIEW_ONLY: 'preview-value' });
     assert.deepEqual(withoutOpenNext(vars), deploymentEnv(box, d));
@@ -249,4 +260,16 @@ forEachBackend('AWS: variables and static previews', (backend) => {
       [`deployments/${d.id}/index.html`],
     );
   });
+});
+
+test("a preview's Lambda alias never takes production's or an environment's name, whatever its branch is called", () => {
+  const preview = (branch: string) => awsAliasFor({ name: 'blog' }, { environment: 'preview', pr_number: null, branch });
+  for (const branch of ['live', 'env-staging', 'LIVE']) {
+    const alias = preview(branch) ?? '';
+    assert.match(alias, /^br-/, branch);
+    assert.notEqual(alias, 'live');
+  }
+  assert.equal(awsAliasFor({ name: 'blog' }, { environment: 'preview', pr_number: 7, branch: 'live' }), 'pr-7');
+  assert.equal(awsAliasFor({ name: 'blog' }, { environment: 'production', pr_number: null, branch: 'main' }), 'live');
+  assert.equal(awsAliasFor({ name: 'blog' }, { environment: 'staging', pr_number: null, branch: 'live' }), 'env-staging');
 });

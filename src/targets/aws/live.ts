@@ -20,7 +20,7 @@ export interface AwsDeps {
 
 /**
  * The Lambda alias a deployment goes live on: `live` for production, `env-<name>` for a named
- * environment, and for previews their own alias and Function URL (`pr-<n>`, `<branch-slug>`)
+ * environment, and for previews their own alias and Function URL (`pr-<n>`, `br-<branch-slug>`)
  * rather than a header-based route through the production distribution: a preview then never
  * shares a cache or a config change with production.
  */
@@ -28,7 +28,8 @@ export function awsAliasFor(project: Pick<Project, 'name'>, deployment: Pick<Dep
   if (deployment.environment === 'production') return LIVE_ALIAS;
   if (deployment.environment !== 'preview') return `env-${deployment.environment}`;
   if (deployment.pr_number !== null) return `pr-${deployment.pr_number}`;
-  return deployment.branch === null ? undefined : branchSlug(deployment.branch, project.name).slice(0, 100);
+  // prefixed: a branch named `live` or `env-x` must not take production's or an environment's alias
+  return deployment.branch === null ? undefined : `br-${branchSlug(deployment.branch, project.name)}`.slice(0, 100);
 }
 
 async function clientsFor(deps: Pick<AwsDeps, 'box' | 'config'>, db: Db, project: Project): Promise<AwsClients> {

@@ -222,7 +222,9 @@ async function previewTakenAway(db: Db, projectId: string, awsName: string, desc
   const deploymentId = SLIPWAY_ALIAS.exec(description ?? '')?.[1];
   if (deploymentId === undefined || awsName === LIVE_ALIAS || awsName.startsWith('env-')) return false;
   const pr = /^pr-(\d+)$/.exec(awsName);
-  const name = pr === null ? `branch:${awsName}` : `pr:${pr[1]}`;
+  const branch = /^br-(.+)$/.exec(awsName);
+  if (pr === null && branch === null) return false;
+  const name = pr === null ? `branch:${branch?.[1]}` : `pr:${pr[1]}`;
   const d = await db.selectFrom('deployments').select(['seq', 'project_id']).where('id', '=', deploymentId).executeTakeFirst();
   if (d === undefined || d.project_id !== projectId) return false;
   if ((await db.selectFrom('aliases').select('name').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()) !== undefined) return false;
