@@ -77,6 +77,8 @@ export const ERRORS = {
   GC_RUNNING: { status: 409, who: 'user', hint: 'A garbage collection is running: send the same request again in a moment.' },
   AWS_NOT_CONFIGURED: { status: 409, who: 'user', hint: 'Give the team AWS access first: slipway aws set --region <region> (an access key pair or a role ARN).' },
   AWS_TARGET_INCOMPLETE: { status: 422, who: 'user', hint: 'Name the missing resource with slipway target set <project> aws (see docs/aws.md).' },
+  AWS_DOMAIN_UNSUPPORTED: { status: 422, who: 'user', hint: 'On AWS a custom domain serves production and is not a redirect; serve the others from the edge (see docs/aws.md, Custom domains).' },
+  AWS_DOMAIN_FAILED: { status: 502, who: 'user', hint: "Read the AWS error code and message; nothing changed. Check the team's access with slipway aws check, then try again." },
   AWS_DEPLOY_FAILED: { status: 502, who: 'user', hint: 'Read the AWS error code and message; the live alias did not move. Retry the deployment once fixed: it resumes where it stopped.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   BLOBS_DAMAGED: { status: 500, who: 'system', hint: 'Restore the named blob files from a backup, or redeploy the deployments that use them.' },
