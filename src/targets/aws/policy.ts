@@ -31,5 +31,6 @@ export const REQUIRED_ACTIONS = [
   'cloudfront:GetOriginAccessControl',
   'acm:RequestCertificate',
   'acm:DescribeCertificate',
+  'acm:DeleteCertificate',
   'iam:SimulatePrincipalPolicy',
 ] as const;
