@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { ACMClient, DeleteCertificateCommand, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import {
   CloudFrontClient,
   CreateDistributionCommand,
@@ -63,6 +64,25 @@ forEachBackend('custom domains on AWS', (backend) => {
   const add = (name: string, body: Record<string, unknown> = {}) => api.call('POST', '/api/v1/projects/shop/domains', { auth: owner.token, body: { name, ...body } });
   const show = async (name: string) => (await api.call('GET', `/api/v1/projects/shop/domains/${encodeURIComponent(name)}`, { auth: owner.token })).body;
   const distribution = async () => (await cf.send(new GetDistributionConfigCommand({ Id: distributionId }))).DistributionConfig;
+  const acm = () => new ACMClient({ region: 'us-east-1', endpoint: aws.endpoint, credentials: aws.credentials });
+  /** a certificate of the account's own (not Slipway's), issued */
+  const acmIssued = async (name: string) => {
+    const client = acm();
+    const arn = (await client.send(new RequestCertificateCommand({ DomainName: name, ValidationMethod: 'DNS' }))).CertificateArn as string;
+    client.destroy();
+    aws.acm.issue(arn);
+    return arn;
+  };
+  /** drop the distribution that uses it, then delete it: the account ends as it began */
+  const deleteOwn = async (arn: string) => {
+    for (const d of aws.cloudfront.distributions.values()) {
+      if ((d.config.ViewerCertificate as { ACMCertificateArn?: string } | undefined)?.ACMCertificateArn === arn) aws.cloudfront.distributions.delete(d.id);
+    }
+    const client = acm();
+    await client.send(new DeleteCertificateCommand({ CertificateArn: arn }));
+    client.destroy();
+    return !aws.acm.certificates.has(arn);
+  };
   const slipway = (args: string[]) => runCli([...args, '--url', url, '--token', owner.token], { timeoutMs: 30_000 });
 
   test('before the first deployment: the ACM record to create, then the domain joins the distribution the deployment makes', async () => {
@@ -179,10 +199,46 @@ forEachBackend('custom domains on AWS', (backend) => {
     assert.equal((await api.call('GET', '/api/v1/projects/shop/domains/shop.example.com', { auth: stranger.token })).status, 404);
     assert.equal((await api.call('DELETE', '/api/v1/projects/shop/domains/shop.example.com', { auth: stranger.token })).status, 404);
 
+    // AWS refusing the certificate: a clear error and nothing stored
+    const key = aws.identity.keys.get(aws.credentials.accessKeyId)!;
+    key.expired = true;
+    const expired = await add('new.example.org');
+    key.expired = false;
+    assert.equal(expired.status, 502);
+    assert.equal(expired.body.error.code, 'AWS_DOMAIN_FAILED');
+    assert.match(expired.body.error.message, /ExpiredTokenException/);
+    assert.match(expired.body.error.hint, /slipway aws set/);
+    assert.equal((await api.call('GET', '/api/v1/projects/shop/domains/new.example.org', { auth: owner.token })).status, 404);
+
     const current = await cf.send(new GetDistributionConfigCommand({ Id: distributionId }));
     const config = current.DistributionConfig!;
     config.Aliases = { Quantity: 1, Items: ['other.example.net'] };
     await assert.rejects(cf.send(new UpdateDistributionCommand({ Id: distributionId, IfMatch: current.ETag, DistributionConfig: config })), { name: 'InvalidViewerCertificate' });
+  });
+
+  test("a name another distribution holds is an error with CloudFront's words; the served ones stay; a refused removal keeps the domain", async () => {
+    // someone else's distribution in the account already answers for taken.example.org
+    const other = await acmIssued('taken.example.org');
+    const config = { ...distributionConfig(`other-${backend.name}`, oacId), Aliases: { Quantity: 1, Items: ['taken.example.org'] } };
+    config.ViewerCertificate = { ACMCertificateArn: other, SSLSupportMethod: 'sni-only', MinimumProtocolVersion: 'TLSv1.2_2021' };
+    await cf.send(new CreateDistributionCommand({ DistributionConfig: config }));
+    const added = await add('taken.example.org');
+    aws.acm.issue(added.body.dns.certificate.arn);
+    const refused = (await api.call('POST', '/api/v1/projects/shop/domains/taken.example.org/verify', { auth: owner.token })).body;
+    assert.equal(refused.status, 'error');
+    assert.match(refused.statusDetail, /AWS answered CNAMEAlreadyExists: .*taken\.example\.org/);
+    assert.equal((await show('www.example.org')).status, 'active');
+    assert.deepEqual((await distribution())?.Aliases?.Items, ['*.example.com', 'shop.example.com', 'www.example.org']);
+
+    aws.failNext('cloudfront', 'UpdateDistribution', { code: 'PreconditionFailed', status: 412 });
+    const kept = await api.call('DELETE', '/api/v1/projects/shop/domains/www.example.org', { auth: owner.token });
+    assert.equal(kept.status, 502);
+    assert.equal(kept.body.error.code, 'AWS_DOMAIN_FAILED');
+    assert.match(kept.body.error.message, /PreconditionFailed/);
+    assert.equal((await show('www.example.org')).status, 'active', 'still there, still served');
+    assert.equal((await api.call('DELETE', '/api/v1/projects/shop/domains/taken.example.org', { auth: owner.token })).status, 204);
+    assert.equal(aws.acm.certificates.has(added.body.dns.certificate.arn), false, 'the certificate nobody uses is gone');
+    assert.equal(await deleteOwn(other), true);
   });
 
   test("removal takes the alias off the distribution; the last one puts back CloudFront's certificate and deletes ACM's", async () => {
