@@ -128,6 +128,12 @@ forEachBackend('custom domains on AWS', (backend) => {
     assert.deepEqual(config?.Aliases?.Items, ['shop.example.com']);
     assert.equal(config?.ViewerCertificate?.ACMCertificateArn, cert.arn);
     assert.equal(config?.ViewerCertificate?.SSLSupportMethod, 'sni-only');
+    // the project's notifications hear of it as of an edge domain's certificate
+    const events = await api.store.db.selectFrom('notification_events').select(['type', 'data']).where('type', 'like', 'certificate.%').execute();
+    assert.deepEqual(
+      events.map((e) => [e.type, JSON.parse(e.data).domain.name]),
+      [['certificate.issued', 'shop.example.com']],
+    );
   });
 
   test('a second domain: one certificate for both, the distribution switches when it is issued, the old one is deleted once released', async () => {

@@ -1,6 +1,7 @@
 import type { Config } from '../../config/index.js';
 import { nextCheckDelay } from '../../domains/index.js';
 import { AppError, toError } from '../../errors/index.js';
+import { recordDomainEvent } from '../../notify/index.js';
 import type { SecretBox } from '../../secrets.js';
 import { bumpCounter, type Db, type DomainStatus, type Store } from '../../store/index.js';
 import { readAwsAccess } from './access.js';
@@ -238,7 +239,11 @@ async function writeOutcomes(db: Db, outcomes: Map<string, Outcome>, onDemand: b
       .where('name', '=', name)
       .execute();
     await db.updateTable('domains').set({ status: outcome.status, status_detail: outcome.detail, dns_checked_at: now, updated_at: now }).where('name', '=', name).execute();
-    if (row.status !== outcome.status) changed = true;
+    if (row.status !== outcome.status) {
+      changed = true;
+      // the same events the edge's certificates raise, for the project's notifications
+      if (outcome.status === 'active' || outcome.status === 'error') await recordDomainEvent(db, outcome.status === 'active' ? 'certificate.issued' : 'certificate.failing', name);
+    }
   }
   if (changed) await bumpCounter(db, 'alias_generation');
 }
