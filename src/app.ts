@@ -22,6 +22,7 @@ import { Queue } from './queue/index.js';
 import { createStoreLookup } from './routing/index.js';
 import { deploymentServerSettings, flagIntegrityError } from './deployments/index.js';
 import { startDomainChecks } from './domains/index.js';
+import { startAwsDomainChecks } from './targets/aws/index.js';
 import { checkGitHostConfig, startGitHostReporter } from './githost/index.js';
 import { startMail } from './mail/start.js';
 import { diskHealth, startCollector, watchDiskSpace } from './retention/index.js';
@@ -242,6 +243,9 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
     // custom domains' DNS, rechecked with backoff (see domains/status.ts)
     const domainChecks = startDomainChecks(store, config);
     closers.push(() => domainChecks.stop());
+    // custom domains of projects on AWS: their ACM certificates and the distribution's aliases
+    const awsDomainChecks = startAwsDomainChecks({ store, box, config });
+    closers.push(() => awsDomainChecks.stop());
     // projects' logs to their drain URLs, in batches, away from the edge
     const drains = startLogDrains({ store, box });
     closers.push(() => drains.stop());

@@ -17,6 +17,8 @@ export async function domainsDue(db: Db, now: number): Promise<DueDomain[]> {
     .selectAll('domains')
     .select('certificate_attempts.failures')
     .where('domains.status', 'in', ['pending-certificate', 'error'])
+    // a domain CloudFront serves has its certificate from ACM (src/targets/aws/aws-domains.ts)
+    .where('domains.name', 'not in', db.selectFrom('aws_domains').select('aws_domains.name'))
     .where((eb) => eb.or([eb('certificate_attempts.next_at', 'is', null), eb('certificate_attempts.next_at', '<=', now)]))
     .orderBy('domains.created_at', 'asc')
     .execute();

@@ -14,7 +14,17 @@ interface Domain {
   status: string;
   statusDetail: string | null;
   todo: string;
-  dns: { addresses: DnsRecord[]; anyOne: boolean; cname: DnsRecord | null; notes: string[]; checkedAt: string | null; nextCheckAt: string | null };
+  dns: {
+    addresses: DnsRecord[];
+    anyOne: boolean;
+    cname: DnsRecord | null;
+    notes: string[];
+    checkedAt: string | null;
+    nextCheckAt: string | null;
+    /** 'aws': CloudFront serves it; `records` are the ACM validation CNAME(s) and the domain's own CNAME */
+    target?: 'aws';
+    records?: (DnsRecord & { purpose: 'certificate' | 'traffic' })[];
+  };
 }
 
 /**
@@ -26,7 +36,7 @@ export const domainsCommand: Command = {
   usage: [
     'slipway domains add <project> <name> [--redirect-to <host>] [--redirect-status 308]',
     'slipway domains ls <project>',
-    'slipway domains verify <project> <name>      exit code 1 while DNS is not right',
+    'slipway domains verify <project> <name>      exit code 1 while DNS is not right (on AWS: until it is served)',
     'slipway domains rm <project> <name>',
   ],
   options: { 'redirect-to': { type: 'string' }, 'redirect-status': { type: 'string' } },
@@ -83,7 +93,7 @@ export const domainsCommand: Command = {
       default: {
         const domain = await ctx.api().request<Domain>('POST', `${base}/${needName()}/verify`);
         out.result(domain, () => printDomain(out, domain));
-        if (domain.status === 'pending-dns') throw new Failed();
+        if (domain.status === 'pending-dns' || (domain.dns.target === 'aws' && domain.status !== 'active')) throw new Failed();
       }
     }
   },
@@ -94,7 +104,8 @@ function printDomain(out: Output, domain: Domain): void {
   const redirect = domain.redirect === null ? '' : `  (redirects to ${domain.redirect.to}, ${domain.redirect.status})`;
   out.line(`${domain.name}  ${domain.status}${redirect}`);
   if (domain.statusDetail !== null) out.line(`  ${domain.statusDetail}`);
-  if (domain.status === 'pending-dns') {
+  if (domain.dns.target === 'aws' && domain.status !== 'active') printAwsRecords(out, domain);
+  else if (domain.status === 'pending-dns') {
     const { addresses, anyOne, cname, notes } = domain.dns;
     const width = Math.max(...[...addresses, ...(cname === null ? [] : [cname])].map((r) => r.name.length), 0);
     const line = (r: DnsRecord) => `      ${r.name.padEnd(width)}  ${r.type.padEnd(5)}  ${r.value}`;
@@ -110,4 +121,16 @@ function printDomain(out: Output, domain: Domain): void {
     for (const note of notes) out.line(`  Note: ${note}`);
     out.line(`  Then: slipway domains verify ${domain.project} ${domain.name}`);
   } else out.line(`  ${domain.todo}`);
+}
+
+/** On AWS: the certificate's validation CNAME(s) and the domain's own CNAME to the distribution. */
+function printAwsRecords(out: Output, domain: Domain): void {
+  const records = domain.dns.records ?? [];
+  const width = Math.max(...records.map((r) => r.name.length), 0);
+  const valueWidth = Math.max(...records.map((r) => r.value.length), 0);
+  const why = { certificate: 'proves the name to ACM', traffic: 'sends visitors to CloudFront' };
+  out.line('  Create at your DNS provider:');
+  for (const r of records) out.line(`      ${r.name.padEnd(width)}  ${r.type.padEnd(5)}  ${r.value.padEnd(valueWidth)}  (${why[r.purpose]})`);
+  for (const note of domain.dns.notes) out.line(`  Note: ${note}`);
+  out.line(`  Then: slipway domains verify ${domain.project} ${domain.name}`);
 }

@@ -79,6 +79,8 @@ export const ERRORS = {
   AWS_TARGET_INCOMPLETE: { status: 422, who: 'user', hint: 'Name the missing resource with slipway target set <project> aws (see docs/aws.md).' },
   AWS_ENV_RESERVED: { status: 422, who: 'user', hint: 'Rename the variable (slipway env): Lambda and OpenNext set the named ones themselves; then deploy again.' },
   AWS_ENV_TOO_LARGE: { status: 422, who: 'user', hint: 'Lambda takes at most 4 KB of variables per function: shorten the biggest or keep large values in a secret store; then deploy again.' },
+  AWS_DOMAIN_UNSUPPORTED: { status: 422, who: 'user', hint: 'On AWS a custom domain serves production and is not a redirect; serve the others from the edge (see docs/aws.md, Custom domains).' },
+  AWS_DOMAIN_FAILED: { status: 502, who: 'user', hint: "Read the AWS error code and message; nothing changed. Check the team's access with slipway aws check, then try again." },
   AWS_DEPLOY_FAILED: { status: 502, who: 'user', hint: 'Read the AWS error code and message; the live alias did not move. Retry the deployment once fixed: it resumes where it stopped.' },
   CONFIG: { status: 500, who: 'user', hint: 'Fix the named setting and start again.' },
   BLOBS_DAMAGED: { status: 500, who: 'system', hint: 'Restore the named blob files from a backup, or redeploy the deployments that use them.' },

@@ -3,6 +3,7 @@ import type { AuditEventTable, InvitationTable, LoginAttemptTable, MembershipTab
 import type { AcmeAccountTable, AcmeChallengeTable, AcmeEventTable, CertificateAttemptTable, CertificateTable, DomainTable } from './schema-domains.js';
 import type { BuildCacheEntryTable } from './schema-blobs.js';
 import type { AwsDeploymentTable, DeployTargetTable, TeamAwsAccessTable } from './schema-aws.js';
+import type { AwsCertificateTable, AwsDomainTable } from './schema-aws-domains.js';
 import type { GitHostCommentTable, GitHostReportTable, TeamGitHostTable } from './schema-githost.js';
 import type { InboundMailTable, NotificationAttemptTable, NotificationDeliveryTable, NotificationEndpointTable, NotificationEventTable, ProjectMailAddressTable } from './schema-notify.js';
 import type { GcStateTable, ProjectRetentionTable } from './schema-retention.js';
@@ -240,6 +241,8 @@ export interface Database {
   team_aws_access: TeamAwsAccessTable;
   deploy_targets: DeployTargetTable;
   aws_deployments: AwsDeploymentTable;
+  aws_certificates: AwsCertificateTable;
+  aws_domains: AwsDomainTable;
   idempotency_keys: IdempotencyKeyTable;
   notification_endpoints: NotificationEndpointTable;
   notification_events: NotificationEventTable;

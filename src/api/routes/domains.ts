@@ -15,7 +15,8 @@ import { getEnvironment } from '../../environments/index.js';
 import { AppError } from '../../errors/index.js';
 import { projectTeamRole } from '../../auth/index.js';
 import { getProject } from '../../projects/index.js';
-import type { Db, Domain } from '../../store/index.js';
+import type { Db, Domain, Project } from '../../store/index.js';
+import { addAwsDomain, awsDomainViews, awsSlotFor, awsSlotOfDomain, removeAwsDomain, showAwsDomain, verifyAwsDomain } from '../../targets/aws/index.js';
 import { audit } from '../guard.js';
 import { pageByKey, pageRequest, type PageQuery } from '../pagination.js';
 import { domainSchemas } from '../schemas/resources.js';
@@ -36,6 +37,16 @@ export async function callerMaySeeProject(db: Db, req: FastifyRequest, projectId
 /** Custom domains of a project: add (first DNS check included), list, show, remove, verify now. */
 export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { config, store } = deps;
+  // a domain CloudFront serves (the project goes live on AWS) shows the AWS records instead of the edge's
+  const show = async (project: Project, domains: Domain[]) => {
+    const views = await awsDomainViews(store.db, project.id);
+    return domains.map((d) => {
+      const shown = serializeDomain(config, d, project.name);
+      const view = views.get(d.name);
+      return view === undefined ? shown : showAwsDomain(shown, view);
+    });
+  };
+  const showOne = async (project: Project, domain: Domain) => (await show(project, [domain]))[0];
   return async (app) => {
     app.post<ProjectParams>('/projects/:project/domains', { schema: domainSchemas.add, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
@@ -57,14 +68,22 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
       // refuse a clash before asking DNS; the insert looks again inside its transaction
       const existing = await findDomain(store.db, request.name);
       if (existing !== undefined) await taken(store.db, existing);
-      const check = await checkDomainDns(config, request.name);
-      const domain = await store.tx(async (db) => {
-        const added = await insertDomain(db, config, project, request, check, taken);
-        await audit(db, req, project.team_id, {
+      const auditAdd = (db: Db, added: Domain) =>
+        audit(db, req, project.team_id, {
           action: 'domain.add',
           target: added.name,
           details: { project: project.name, ...(added.redirect_to === null ? {} : { redirectTo: added.redirect_to }) },
         });
+      // production on AWS: an ACM certificate and the CloudFront distribution instead of DNS + ACME
+      const slot = await awsSlotFor(store.db, project, request.environment);
+      if (slot !== undefined) {
+        const added = await addAwsDomain(deps, project, slot, request, taken, auditAdd);
+        return reply.code(201).send(await showOne(project, added));
+      }
+      const check = await checkDomainDns(config, request.name);
+      const domain = await store.tx(async (db) => {
+        const added = await insertDomain(db, config, project, request, check, taken);
+        await auditAdd(db, added);
         return added;
       });
       return reply.code(201).send(serializeDomain(config, domain, project.name));
@@ -73,19 +92,24 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.get<ProjectParams & { Querystring: PageQuery }>('/projects/:project/domains', { schema: domainSchemas.list, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const page = pageByKey(await listProjectDomains(store.db, project), pageRequest(req.query, 1), (d) => d.name);
-      return { domains: page.items.map((d) => serializeDomain(config, d, project.name)), nextCursor: page.nextCursor };
+      return { domains: await show(project, page.items), nextCursor: page.nextCursor };
     });
 
     app.get<DomainParams>('/projects/:project/domains/:name', { schema: domainSchemas.show, config: { access: { project: 'project', role: 'viewer' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const domain = await getProjectDomain(store.db, project, domainKey(req.params.name, config.baseDomain));
-      return serializeDomain(config, domain, project.name);
+      return showOne(project, domain);
     });
 
     app.delete<DomainParams>('/projects/:project/domains/:name', { schema: domainSchemas.remove, config: { access: { project: 'project', role: 'member' } } }, async (req, reply) => {
       const project = await getProject(store.db, req.params.project);
+      const key = domainKey(req.params.name, config.baseDomain);
+      // on AWS the alias leaves the distribution first; if AWS refuses, the domain stays
+      const domain = await getProjectDomain(store.db, project, key);
+      const slot = await awsSlotOfDomain(store.db, domain.name);
+      if (slot !== undefined) await removeAwsDomain(deps, slot, domain.name);
       await store.tx(async (db) => {
-        const name = domainKey(req.params.name, config.baseDomain);
+        const name = key;
         await deleteDomain(db, project, name);
         await audit(db, req, project.team_id, { action: 'domain.remove', target: name, details: { project: project.name } });
       });
@@ -96,10 +120,16 @@ export function domainRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post<DomainParams>('/projects/:project/domains/:name/verify', { schema: domainSchemas.verify, config: { access: { project: 'project', role: 'member' } } }, async (req) => {
       const project = await getProject(store.db, req.params.project);
       const domain = await getProjectDomain(store.db, project, domainKey(req.params.name, config.baseDomain));
+      const slot = await awsSlotOfDomain(store.db, domain.name);
+      if (slot !== undefined) {
+        const now = await verifyAwsDomain(deps, slot, domain.name);
+        if (now === undefined) throw new AppError('DOMAIN_NOT_FOUND', `Project "${project.name}" has no domain "${domain.name}" any more.`);
+        return showOne(project, now);
+      }
       const check = await checkDomainDns(config, domain.name);
       const updated = await store.tx((db) => recordDnsCheck(db, config, domain.name, check, true));
       if (updated === undefined) throw new AppError('DOMAIN_NOT_FOUND', `Project "${project.name}" has no domain "${domain.name}" any more.`);
-      return serializeDomain(config, updated, project.name);
+      return showOne(project, updated);
     });
   };
 }

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import { accountMigrations } from './accounts.js';
 import { blobMigrations } from './blobs.js';
 import { awsMigrations } from './aws.js';
+import { awsDomainMigration } from './aws-domains.js';
 import { coreMigrations } from './core.js';
 import { domainMigrations } from './domains.js';
 import { notificationMigrations } from './notifications.js';
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   ...blobMigrations,
   ...scaleoutMigrations,
   '0020_observability': observabilityMigration,
+  '0024_aws_domains': awsDomainMigration,
 };

@@ -38,5 +38,6 @@ export const REQUIRED_ACTIONS = [
   'cloudfront:GetOriginAccessControl',
   'acm:RequestCertificate',
   'acm:DescribeCertificate',
+  'acm:DeleteCertificate',
   'iam:SimulatePrincipalPolicy',
 ] as const;

@@ -1,4 +1,5 @@
 import { ACCOUNT_ID, AwsError, awsId, type Service } from './account.js';
+import { type AcmState, certificateCovers } from './identity.js';
 
 /**
  * CloudFront's distributions (config + ETag; an update needs the current ETag as If-Match, as
@@ -13,6 +14,8 @@ export interface Distribution {
   lastModified: Date;
   invalidations: { id: string; paths: string[]; callerReference: string; created: Date }[];
   updates: number;
+  /** the certificate an update replaced: CloudFront holds it until the change is deployed */
+  releasing?: string;
 }
 
 export interface CloudFrontState extends Service {
@@ -20,7 +23,8 @@ export interface CloudFrontState extends Service {
   originAccessControls: Map<string, { config: Record<string, unknown>; etag: string }>;
 }
 
-export function createCloudFront(): CloudFrontState {
+/** `acm`: the account's certificates, which an alias must be covered by (and which CloudFront keeps in use). */
+export function createCloudFront(acm?: AcmState): CloudFrontState {
   const distributions = new Map<string, Distribution>();
   const originAccessControls = new Map<string, { config: Record<string, unknown>; etag: string }>();
   const state: CloudFrontState = { distributions, originAccessControls, handlers: {} };
@@ -44,9 +48,10 @@ export function createCloudFront(): CloudFrontState {
   const settle = (d: Distribution) => {
     const before = d.status;
     d.status = 'Deployed';
+    delete d.releasing;
     return before;
   };
-  const checkConfig = (config: Record<string, unknown>) => {
+  const checkConfig = (config: Record<string, unknown>, self: string | undefined) => {
     const origins = config.Origins as { Quantity: number; Items?: { Id: string; OriginAccessControlId?: string }[] };
     if (origins.Quantity !== (origins.Items?.length ?? 0)) throw new AwsError('InvalidArgument', 'Origins.Quantity does not match the number of Items', 400);
     const ids = new Set(origins.Items?.map((o) => o.Id));
@@ -58,12 +63,43 @@ export function createCloudFront(): CloudFrontState {
       if (!ids.has(b.TargetOriginId)) throw new AwsError('NoSuchOrigin', `One or more of your cache behaviors point at origin ${b.TargetOriginId}, which does not exist.`, 404);
     const cb = config.CacheBehaviors as { Quantity: number; Items?: unknown[] } | undefined;
     if (cb !== undefined && cb.Quantity !== (cb.Items?.length ?? 0)) throw new AwsError('InvalidArgument', 'CacheBehaviors.Quantity does not match the number of Items', 400);
+    checkAliases(config, self);
   };
+  /** Custom names need a certificate that covers each (ACM, us-east-1, issued) and belong to one distribution. */
+  const checkAliases = (config: Record<string, unknown>, self: string | undefined) => {
+    const aliases = config.Aliases as { Quantity: number; Items?: string[] } | undefined;
+    const names = aliases?.Items ?? [];
+    if (aliases !== undefined && aliases.Quantity !== names.length) throw new AwsError('InvalidArgument', 'Aliases.Quantity does not match the number of Items', 400);
+    const viewer = config.ViewerCertificate as { ACMCertificateArn?: string; CloudFrontDefaultCertificate?: boolean; SSLSupportMethod?: string } | undefined;
+    const arn = viewer?.ACMCertificateArn;
+    if (arn !== undefined && viewer?.CloudFrontDefaultCertificate === true)
+      throw new AwsError('InvalidViewerCertificate', 'Specify an ACM certificate or the CloudFront default certificate, not both.', 400);
+    if (arn !== undefined && viewer?.SSLSupportMethod === undefined) throw new AwsError('InvalidViewerCertificate', 'An ACM certificate needs an SSLSupportMethod.', 400);
+    if (names.length === 0 && arn === undefined) return;
+    const cert = arn === undefined ? undefined : acm?.certificates.get(arn);
+    if (names.length > 0 && arn === undefined) throw new AwsError('InvalidViewerCertificate', 'To add an alternate domain name (CNAME), attach a trusted certificate that validates it.', 400);
+    if (cert === undefined || cert.region !== 'us-east-1' || cert.status !== 'ISSUED')
+      throw new AwsError('InvalidViewerCertificate', `The certificate ${arn} does not exist in us-east-1 or is not issued.`, 400);
+    const covered = [cert.domain, ...cert.sans];
+    for (const n of names) {
+      if (!certificateCovers(covered, n))
+        throw new AwsError('InvalidViewerCertificate', `The certificate that is attached to your distribution doesn't cover the alternate domain name (CNAME) ${n}.`, 400);
+      for (const other of distributions.values()) {
+        if (other.id === self) continue;
+        const theirs = ((other.config.Aliases as { Items?: string[] } | undefined)?.Items ?? []) as string[];
+        if (theirs.includes(n)) throw new AwsError('CNAMEAlreadyExists', `One or more of the CNAMEs you provided (${n}) are already associated with a different resource.`, 409);
+      }
+    }
+  };
+  const certificateOf = (config: Record<string, unknown>) => (config.ViewerCertificate as { ACMCertificateArn?: string } | undefined)?.ACMCertificateArn;
+  if (acm !== undefined) {
+    acm.usedBy = (arn) => [...distributions.values()].filter((d) => certificateOf(d.config) === arn || d.releasing === arn).map((d) => d.id);
+  }
 
   state.handlers = {
     CreateDistribution: (input) => {
       const config = input.DistributionConfig as Record<string, unknown>;
-      checkConfig(config);
+      checkConfig(config, undefined);
       if ([...distributions.values()].some((d) => d.config.CallerReference === config.CallerReference))
         throw new AwsError('DistributionAlreadyExists', 'The caller reference you attempted to create the distribution with is associated with another distribution.', 409);
       const d: Distribution = { id: awsId('E', 14), config, etag: newEtag(), status: 'InProgress', lastModified: new Date(), invalidations: [], updates: 0 };
@@ -85,8 +121,10 @@ export function createCloudFront(): CloudFrontState {
       if (input.IfMatch === undefined) throw new AwsError('InvalidIfMatchVersion', 'The If-Match version is missing or not valid for the resource.', 400);
       if (input.IfMatch !== d.etag) throw new AwsError('PreconditionFailed', 'The precondition given in one or more of the request header fields evaluated to false.', 412);
       const config = input.DistributionConfig as Record<string, unknown>;
-      checkConfig(config);
+      checkConfig(config, d.id);
       if (config.CallerReference !== d.config.CallerReference) throw new AwsError('IllegalUpdate', 'CallerReference cannot be changed.', 400);
+      const replaced = certificateOf(d.config);
+      if (replaced !== undefined && replaced !== certificateOf(config)) d.releasing = replaced;
       d.config = config;
       d.etag = newEtag();
       d.status = 'InProgress';

@@ -60,15 +60,37 @@ export function createIdentity(): IdentityState {
   return state;
 }
 
+type AcmStatus = 'PENDING_VALIDATION' | 'ISSUED' | 'FAILED' | 'VALIDATION_TIMED_OUT';
+
 export interface AcmState extends Service {
-  certificates: Map<string, { domain: string; sans: string[]; status: 'PENDING_VALIDATION' | 'ISSUED'; region: string; created: Date }>;
+  certificates: Map<string, { domain: string; sans: string[]; status: AcmStatus; reason?: string; region: string; created: Date; token?: string }>;
   /** the DNS records were published: ACM issues the certificate */
   issue(arn: string): void;
+  /** ACM gave up on it (FAILED with a FailureReason, or VALIDATION_TIMED_OUT after 72 h) */
+  fail(arn: string, status: 'FAILED' | 'VALIDATION_TIMED_OUT', reason?: string): void;
+  /** the distributions using a certificate (CloudFront tells: a used one cannot be deleted) */
+  usedBy: (arn: string) => string[];
+}
+
+/** Does a certificate name cover a host ("*.example.com" covers one label under example.com, not the apex)? */
+export function certificateCovers(names: readonly string[], host: string): boolean {
+  const dot = host.indexOf('.');
+  return names.some((n) => n === host || (n.startsWith('*.') && dot > 0 && host.slice(dot + 1) === n.slice(2)));
 }
 
 export function createAcm(): AcmState {
   const certificates: AcmState['certificates'] = new Map();
-  const record = (domain: string) => ({ Name: `_${domain.length.toString(16)}a1b2.${domain}.`, Type: 'CNAME', Value: `_c3d4${domain.length}.acm-validations.aws.` });
+  // ACM's record for a name depends on the name only (a wildcard shares its apex's), so it stays across certificates
+  const record = (domain: string) => {
+    const bare = domain.replace(/^\*\./, '');
+    return { Name: `_${bare.length.toString(16)}a1b2.${bare}.`, Type: 'CNAME', Value: `_c3d4${bare.length}.acm-validations.aws.` };
+  };
+  const find = (arn: string) => {
+    const cert = certificates.get(arn);
+    if (cert === undefined) throw new AwsError('ResourceNotFoundException', `Could not find certificate ${arn}.`, 400);
+    return cert;
+  };
+  const namesOf = (cert: { domain: string; sans: string[] }) => [cert.domain, ...cert.sans.filter((s) => s !== cert.domain)];
   const state: AcmState = {
     certificates,
     issue(arn) {
@@ -76,26 +98,42 @@ export function createAcm(): AcmState {
       if (cert === undefined) throw new Error(`no certificate ${arn}`);
       cert.status = 'ISSUED';
     },
+    fail(arn, status, reason) {
+      const cert = certificates.get(arn);
+      if (cert === undefined) throw new Error(`no certificate ${arn}`);
+      cert.status = status;
+      if (reason !== undefined) cert.reason = reason;
+    },
+    usedBy: () => [],
     handlers: {},
   };
   state.handlers = {
     RequestCertificate: (input, ctx) => {
       if (input.ValidationMethod !== 'DNS') throw new AwsError('InvalidParameterException', 'The stand-in issues certificates with DNS validation only', 400);
+      const sans = (input.SubjectAlternativeNames as string[] | undefined) ?? [];
+      // ACM's default quota: 10 names on a certificate
+      if (new Set([String(input.DomainName), ...sans]).size > 10) throw new AwsError('LimitExceededException', 'A certificate can have at most 10 domain names.', 400);
+      // the same token (within the hour, for the same names) is the same request: the same certificate
+      const token = input.IdempotencyToken as string | undefined;
+      for (const [arn, c] of certificates) {
+        if (token !== undefined && c.token === token && c.domain === input.DomainName && c.region === ctx.region) return { CertificateArn: arn };
+      }
       const arn = `arn:aws:acm:${ctx.region}:${ACCOUNT_ID}:certificate/${awsId('', 12).toLowerCase()}`;
       certificates.set(arn, {
         domain: String(input.DomainName),
-        sans: (input.SubjectAlternativeNames as string[] | undefined) ?? [],
+        sans,
         status: 'PENDING_VALIDATION',
         region: ctx.region,
         created: new Date(),
+        ...(token === undefined ? {} : { token }),
       });
       return { CertificateArn: arn };
     },
     DescribeCertificate: (input) => {
       const arn = String(input.CertificateArn);
-      const cert = certificates.get(arn);
-      if (cert === undefined) throw new AwsError('ResourceNotFoundException', `Could not find certificate ${arn}.`, 400);
-      const names = [cert.domain, ...cert.sans.filter((s) => s !== cert.domain)];
+      const cert = find(arn);
+      const names = namesOf(cert);
+      const validation = cert.status === 'ISSUED' ? 'SUCCESS' : cert.status === 'PENDING_VALIDATION' ? 'PENDING_VALIDATION' : 'FAILED';
       return {
         Certificate: {
           CertificateArn: arn,
@@ -104,14 +142,36 @@ export function createAcm(): AcmState {
           Status: cert.status,
           Type: 'AMAZON_ISSUED',
           CreatedAt: cert.created,
+          InUseBy: state.usedBy(arn).map((id) => `arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}`),
+          ...(cert.reason === undefined ? {} : { FailureReason: cert.reason }),
           DomainValidationOptions: names.map((n) => ({
             DomainName: n,
             ValidationDomain: n,
             ValidationMethod: 'DNS',
-            ValidationStatus: cert.status === 'ISSUED' ? 'SUCCESS' : 'PENDING_VALIDATION',
+            ValidationStatus: validation,
             ResourceRecord: record(n),
           })),
         },
+      };
+    },
+    DeleteCertificate: (input) => {
+      const arn = String(input.CertificateArn);
+      find(arn);
+      if (state.usedBy(arn).length > 0) throw new AwsError('ResourceInUseException', `Certificate ${arn} is in use by ${state.usedBy(arn).join(', ')}.`, 400);
+      certificates.delete(arn);
+      return {};
+    },
+    ListCertificates: (input) => {
+      const statuses = input.CertificateStatuses as string[] | undefined;
+      const list = [...certificates].filter(([, c]) => statuses === undefined || statuses.includes(c.status));
+      return {
+        CertificateSummaryList: list.map(([arn, c]) => ({
+          CertificateArn: arn,
+          DomainName: c.domain,
+          SubjectAlternativeNameSummaries: namesOf(c),
+          Status: c.status,
+          InUse: state.usedBy(arn).length > 0,
+        })),
       };
     },
   };

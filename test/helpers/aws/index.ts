@@ -79,8 +79,8 @@ function knownError(service: string, code: string): boolean {
  */
 export async function startAwsStandIn(opts: { s3?: { endpoint: string } } = {}): Promise<AwsStandIn> {
   const lambda = createLambda();
-  const cloudfront = createCloudFront();
   const acm = createAcm();
+  const cloudfront = createCloudFront(acm);
   const identity = createIdentity();
   const services: Record<string, Service> = { lambda, cloudfront, acm, sts: identity.sts, iam: identity.iam };
   const credentials = { accessKeyId: 'AKIASTANDIN0000USER', secretAccessKey: 'stand-in-secret-key' };
