@@ -44,7 +44,13 @@ before(async () => {
   const source: TlsSource = { generation: async () => 1, load: async () => ({ certificates: [cert], challenges: [] }) };
   const recorder = createRequestObserver((e) => entries.push({ ...e }));
   // which entries the fast path reported (the compatibility path reports through start/close)
-  const observer: RequestObserver = { ...recorder, answered: (e) => (fast.push(e), recorder.answered(e)) };
+  const observer: RequestObserver = {
+    ...recorder,
+    answered(e) {
+      fast.push(e);
+      recorder.answered(e);
+    },
+  };
   edge = createEdgeServer({
     lookup: createMemoryLookup({ 'www.h2.test': { deploymentId: DEPLOYMENT, manifestHash } }),
     blobs: fixture.blobs,
