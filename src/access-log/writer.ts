@@ -1,7 +1,7 @@
 import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../store/index.js';
 import { logger } from '../log/index.js';
-import { startLogThread } from './offload.js';
+import { startLogThread, type LogThread } from './offload.js';
 import type { CacheOutcome, ObservedRequest } from './recorder.js';
 import { DEFAULT_KEEP_PER_PROJECT, insertAccessEntries, insertServerLines, projectsOfDeployments, trimProjectLogs, type AccessEntry, type ServerLine } from './store.js';
 
@@ -67,14 +67,16 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   const known = new Map<string, { id: string; name: string } | null>();
   let flushing: Promise<void> | undefined;
   let closed = false;
-  // SQLite batches are written on a thread of their own (see ./offload.ts)
-  const logThread =
-    opts.offload === false
-      ? Promise.resolve(undefined)
-      : startLogThread(store).catch((error: unknown) => {
-          log.warn({ err: error }, 'could not start the access log thread; batches are written on the event loop');
-          return undefined;
-        });
+  // SQLite batches are written on a thread of their own (see ./offload.ts), started with the first batch
+  let logThread: Promise<LogThread | undefined> | undefined;
+  const thread = (): Promise<LogThread | undefined> =>
+    (logThread ??=
+      opts.offload === false
+        ? Promise.resolve(undefined)
+        : startLogThread(store).catch((error: unknown) => {
+            log.warn({ err: error }, 'could not start the access log thread; batches are written on the event loop');
+            return undefined;
+          }));
 
   async function projectsOf(ids: Set<string>): Promise<void> {
     const unknown = [...ids].filter((id) => id !== '' && !known.has(id));
@@ -157,10 +159,10 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     for (const [id, list] of access) if (list.length > keep) access.set(id, list.slice(-keep));
     for (const [id, list] of server) if (list.length > keep) server.set(id, list.slice(-keep));
     const trims = dueTrims(access, server);
-    const thread = await logThread;
-    if (thread !== undefined) {
+    const offloaded = await thread();
+    if (offloaded !== undefined) {
       // a project deleted since its deployment was looked up: the cache forgets what it knew
-      if ((await thread.write(access, server, trims, keep)).length > 0) known.clear();
+      if ((await offloaded.write(access, server, trims, keep)).length > 0) known.clear();
       return;
     }
     try {
@@ -247,13 +249,14 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
         return { table, projectId };
       });
       sinceTrim.clear();
-      const thread = await logThread;
-      if (thread === undefined) {
+      // a thread that never started has nothing to close; one still starting is waited for
+      const offloaded = logThread === undefined && trims.length === 0 ? undefined : await thread();
+      if (offloaded === undefined) {
         for (const t of trims) await trimProjectLogs(store.db, t.table, t.projectId, keep).catch(() => undefined);
         return;
       }
-      await thread.write(new Map(), new Map(), trims, keep).catch(() => undefined);
-      await thread.close();
+      await offloaded.write(new Map(), new Map(), trims, keep).catch(() => undefined);
+      await offloaded.close();
     },
   };
 }
