@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { createRequestObserver, type ObservedRequest, type RequestObserver } from '../../src/access-log/index.js';
 import { createEdgeServer, createMemoryLookup, type EdgeServer } from '../../src/edge/index.js';
@@ -10,9 +11,11 @@ import type { TlsSource } from '../../src/tls/edge-source.js';
 import { blobFixture, makeDeployment, type EdgeFixture } from '../edge/helpers.js';
 import { makeTestCa, type TestCa } from '../tls/certs.js';
 
-// The HTTP/2 fast path (src/edge/h2-static.ts) answers a stream without the compatibility
-// API's request and response, so it reports its entry itself: with the time the request took
-// (not 0) and the time it arrived, like every other answer's entry.
+// Entries of answers over HTTPS. The HTTP/2 fast path (src/edge/h2-static.ts) answers a
+// stream without the compatibility API's request and response, so it reports its entry
+// itself: with the time the request took (not 0) and the time it arrived, like every other
+// answer's entry. Over HTTP/1.1 + TLS the raw fast path records its entry as it writes, while
+// TLS may still hold the bytes: each entry must still count exactly its own response.
 
 const DEPLOYMENT = 'dh2fast00001';
 const body = `<h1>${'h2 '.repeat(500)}</h1>`;
@@ -112,4 +115,46 @@ test('HTTP/2 fast-path entries have their duration, arrival time, bytes and stat
     assert.equal(e.deploymentId, DEPLOYMENT);
     assert.equal(e.clientIp, '127.0.0.1');
   }
+});
+
+/** One request on `socket`; resolves with the status and the bytes of the whole response (head + Content-Length body). */
+function exchange(socket: TLSSocket, path: string): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      got = Buffer.concat([got, chunk]);
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const text = got.subarray(0, end).toString('latin1');
+      const total = end + 4 + Number(/\r\ncontent-length: *(\d+)/i.exec(text)?.[1] ?? 0);
+      if (got.length < total) return;
+      socket.off('data', onData);
+      resolve({ status: Number(text.split(' ')[1]), bytes: total });
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: www.h2.test\r\n\r\n`);
+  });
+}
+
+test('HTTP/1.1 over TLS: each entry on a keep-alive connection counts exactly its own response', async () => {
+  entries.length = 0;
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'www.h2.test', ca: ca.certPem, ALPNProtocols: ['http/1.1'] });
+  await new Promise((resolve) => socket.once('secureConnect', resolve));
+  const received: { status: number; bytes: number }[] = [];
+  try {
+    for (const path of ['/index.html', '/index.html', '/missing', '/index.html']) received.push(await exchange(socket, path));
+  } finally {
+    socket.destroy();
+  }
+  for (let i = 0; i < 100 && entries.length < received.length; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(
+    received.map((r) => r.status),
+    [200, 200, 404, 200],
+  );
+  assert.deepEqual(
+    entries.map((e) => [e.status, e.bytes]),
+    received.map((r) => [r.status, r.bytes]),
+  );
+  assert.ok(entries.every((e) => e.durationMs > 0 && e.host === 'www.h2.test' && e.deploymentId === DEPLOYMENT));
 });
