@@ -17,6 +17,8 @@ export interface LogThread {
   /** store one batch and trim; resolves with the projects whose rows could not go in */
   write(access: Map<string, AccessEntry[]>, server: Map<string, ServerLine[]>, trims: LogBatch['trims'], keep: number): Promise<string[]>;
   close(): Promise<void>;
+  /** false once the thread failed or exited: later batches go on the event loop */
+  readonly alive: boolean;
 }
 
 const log = logger('access-log');
@@ -51,6 +53,9 @@ export async function startLogThread(store: Store): Promise<LogThread | undefine
   void exited.then(() => failAll(failure ?? new Error('the access log thread has exited')));
   let next = 0;
   return {
+    get alive() {
+      return failure === undefined;
+    },
     write(access, server, trims, keep) {
       if (failure !== undefined) return Promise.reject(failure);
       const batch: LogBatch = {

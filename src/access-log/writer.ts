@@ -162,7 +162,12 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     const offloaded = await thread();
     if (offloaded !== undefined) {
       // a project deleted since its deployment was looked up: the cache forgets what it knew
-      if ((await offloaded.write(access, server, trims, keep)).length > 0) known.clear();
+      try {
+        if ((await offloaded.write(access, server, trims, keep)).length > 0) known.clear();
+      } finally {
+        // a thread that died costs this batch only: the next ones are written here
+        if (!offloaded.alive) logThread = Promise.resolve(undefined);
+      }
       return;
     }
     try {
