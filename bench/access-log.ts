@@ -5,12 +5,14 @@
  * measured back to back with wrk over
  * keep-alive connections. Target: throughput on/off >= 0.95. On a shared machine throughput
  * swings with the neighbours' load, so the edge process's CPU time per request (which is what
- * the access log adds to) is given beside it.
+ * the access log adds to) is given beside it, and the CPU time of its main thread alone (the
+ * event loop, which bounds an edge process's throughput; the SQLite log thread runs beside it).
+ * Each ratio is the median of the rounds' paired ratios, with their spread (lowest..highest).
  * SLIPWAY_BENCH_SECONDS shortens the runs, SLIPWAY_BENCH_ROUNDS takes the median of several,
  * SLIPWAY_BENCH_ROWS sets the rows stored per batch (default 2000).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,13 @@ import { median } from './stats.js';
 const HOST = 'bench.localhost';
 const MODES = ['off', 'on', 'count'] as const;
 type Mode = (typeof MODES)[number];
+
+/** user + system CPU time of a process's main thread (its event loop), from /proc (Linux), in µs. */
+async function mainThreadCpuMicros(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1_000_000) / 100;
+}
 
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
   if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error('wrk is not installed: apt-get install -y wrk');
@@ -53,18 +62,25 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
     for (const file of files) {
       const rps = { off: [], on: [], count: [] } as Record<Mode, number[]>;
       const cpu = { off: [], on: [], count: [] } as Record<Mode, number[]>;
+      const loop = { off: [], on: [], count: [] } as Record<Mode, number[]>;
       for (let round = 0; round < rounds; round++) {
         // rotate which goes first, so a neighbour's load hits each alike
         for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length]!)) {
           const { port, pid } = edges[mode];
           await wrk({ port, host: HOST, path: file.path, seconds: 1 });
           const before = await treeCpuMicros(pid);
+          const loopBefore = await mainThreadCpuMicros(pid);
           const result = await wrk({ port, host: HOST, path: file.path, seconds });
+          loop[mode].push(((await mainThreadCpuMicros(pid)) - loopBefore) / result.requests);
           cpu[mode].push(((await treeCpuMicros(pid)) - before) / result.requests);
           rps[mode].push(result.requestsPerSec);
         }
       }
-      const ratio = (a: number[], b: number[]) => `${Math.round(median(a.map((x, i) => x / b[i]!)) * 100)} %`;
+      const ratio = (a: number[], b: number[]) => {
+        const each = a.map((x, i) => x / b[i]!);
+        const pct = (x: number) => Math.round(x * 100);
+        return `${pct(median(each))} % (${pct(Math.min(...each))}..${pct(Math.max(...each))})`;
+      };
       rows.push({
         file: file.label,
         'off req/s': Math.round(median(rps.off)),
@@ -73,6 +89,9 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
         'off CPU us/req': median(cpu.off),
         'on CPU us/req': median(cpu.on),
         'off/on CPU': ratio(cpu.off, cpu.on),
+        'off loop CPU us/req': median(loop.off),
+        'on loop CPU us/req': median(loop.on),
+        'off/on loop CPU': ratio(loop.off, loop.on),
         'metrics only/off req/s': ratio(rps.count, rps.off),
         'metrics only CPU us/req': median(cpu.count),
       });
@@ -82,7 +101,8 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       rows,
       notes: [
         'Target: on/off >= 95 %. "on" stores requests (batched once a second into SQLite, at most 2000 rows a batch) and counts metrics; "metrics only" counts without storing; "off" has no observer.',
-        '"off/on CPU" is the edge CPU time per request off divided by on: the same target read from CPU time, steadier than req/s on a shared machine.',
+        '"off/on CPU" is the edge CPU time per request off divided by on: the same target read from CPU time, steadier than req/s on a shared machine. "loop CPU" counts the main thread only (the event loop that serves requests), without the SQLite log thread.',
+        "Ratios: median of the rounds' paired ratios, then (lowest..highest) of them.",
       ],
     };
   } finally {

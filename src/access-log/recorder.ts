@@ -13,7 +13,7 @@ export interface ObservedRequest extends Omit<AccessEntry, 'deploymentId'> {
 
 /**
  * What the edge calls per request (see EdgeOptions.observer). Kept to a few field writes: one
- * object per request, filled in when the response closes and handed to the sink, which only
+ * object per request, filled in once the answer is out and handed to the sink, which only
  * buffers it; the writer (./writer.ts) takes the buffer in batches.
  */
 export interface RequestObserver {
@@ -23,6 +23,17 @@ export interface RequestObserver {
   site(res: ServerResponse, deploymentId: string): void;
   /** where the answer's bytes came from */
   cache(res: ServerResponse, outcome: CacheOutcome): void;
+  /**
+   * the edge wrote the whole answer to the socket itself (the raw fast path) and ended the
+   * response: recorded now, with no 'close' listener
+   */
+  wrote(res: ServerResponse): void;
+  /**
+   * the request handler returned: an answer not recorded yet (written later, streamed, cut off)
+   * is recorded when its response closes. 'close' always comes on a later tick, so no answer
+   * can be missed between start and this call.
+   */
+  handled(res: ServerResponse): void;
   /** a request answered without a ServerResponse (the HTTP/2 fast path): the whole entry at once */
   answered(entry: ObservedRequest): void;
 }
@@ -65,18 +76,13 @@ function socketBytes(socket: CountedSocket): number {
 }
 
 /**
- * Runs once per response, on 'close' (emitted after every response: finished, or cut off when
- * the client went away). A plain function with `this`, so no closure is made per request.
+ * Fill in the entry of a response whose answer is out, and hand it to the sink.
  *
  * Bytes: on HTTP/1 the socket's bytesWritten counts everything written for this response,
  * including the edge's pre-serialised raw answers that bypass ServerResponse; on HTTP/2 the
  * session's counter is shared by its streams, so the Content-Length header counts instead.
  */
-function onClose(this: Tracked): void {
-  const e = this[PENDING];
-  const req = e?.req;
-  if (e === undefined || req === undefined) return;
-  this[PENDING] = undefined;
+function record(e: Entry, req: IncomingMessage, res: ServerResponse): void {
   e.req = undefined;
   const now = performance.now();
   e.at = Math.round(ORIGIN + e.started);
@@ -84,10 +90,10 @@ function onClose(this: Tracked): void {
   e.method = req.method ?? '';
   e.host = hostOf(req.rawHeaders);
   e.path = req.url ?? '';
-  e.status = this.statusCode;
+  e.status = res.statusCode;
   if (e.status === 304) e.cache = 'revalidated';
-  // req.socket: node:http has detached res.socket by now
-  if (req.httpVersionMajor === 2) e.bytes = Number(this.getHeader('content-length') ?? 0) || 0;
+  // req.socket: node:http has detached res.socket by 'close'
+  if (req.httpVersionMajor === 2) e.bytes = Number(res.getHeader('content-length') ?? 0) || 0;
   else {
     const socket = req.socket as unknown as CountedSocket;
     const total = socketBytes(socket);
@@ -96,6 +102,19 @@ function onClose(this: Tracked): void {
   }
   e.clientIp = req.socket.remoteAddress ?? '';
   e.sink(e);
+}
+
+/**
+ * Runs once per response not recorded while its handler ran, on 'close' (emitted after every
+ * response: finished, or cut off when the client went away). A plain function with `this`, so
+ * no closure is made per request.
+ */
+function onClose(this: Tracked): void {
+  const e = this[PENDING];
+  const req = e?.req;
+  if (e === undefined || req === undefined) return;
+  this[PENDING] = undefined;
+  record(e, req, this);
 }
 
 /** The Host header from the raw list: `req.headers` would build the whole headers object, which the edge never needs. */
@@ -113,7 +132,6 @@ export function createRequestObserver(sink: (entry: ObservedRequest) => void): R
   return {
     start(req, res) {
       (res as Tracked)[PENDING] = new Entry(req, performance.now(), sink);
-      res.on('close', onClose);
     },
     site(res, deploymentId) {
       const e = (res as Tracked)[PENDING];
@@ -122,6 +140,18 @@ export function createRequestObserver(sink: (entry: ObservedRequest) => void): R
     cache(res, outcome) {
       const e = (res as Tracked)[PENDING];
       if (e !== undefined) e.cache = outcome;
+    },
+    wrote(res) {
+      // the raw answer's bytes are with the socket now (sent or queued): counted as on 'close'
+      const e = (res as Tracked)[PENDING];
+      const req = e?.req;
+      if (e === undefined || req === undefined) return;
+      (res as Tracked)[PENDING] = undefined;
+      record(e, req, res);
+    },
+    handled(res) {
+      const e = (res as Tracked)[PENDING];
+      if (e !== undefined && e.req !== undefined) res.on('close', onClose);
     },
     answered: sink,
   };

@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Db } from '../store/index.js';
+import { cut, LIMITS } from './columns.js';
 
 /** One request the edge answered, as the access log keeps it. */
 export interface AccessEntry {
@@ -34,10 +35,6 @@ export interface StoredServerLine extends ServerLine {
 export const DEFAULT_KEEP_PER_PROJECT = 10_000;
 /** SQLite caps bound parameters per statement (32766 since 3.32): 10 columns x 500 rows stays well below */
 const SLICE = 500;
-const MAX_PATH = 2048;
-const MAX_TEXT = 4096;
-
-const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}…` : s);
 
 const ACCESS_COLUMNS = ['project_id', 'deployment_id', 'at', 'method', 'host', 'path', 'status', 'bytes', 'duration_ms', 'client_ip'] as const;
 /** the statement for a whole slice, per placeholder style: built once, it is the same every batch */
@@ -79,13 +76,13 @@ export async function insertAccessEntries(db: Db, projectId: string, entries: re
       params[p++] = projectId;
       params[p++] = e.deploymentId;
       params[p++] = e.at;
-      params[p++] = cut(e.method, 32);
-      params[p++] = cut(e.host, 255);
-      params[p++] = cut(e.path, MAX_PATH);
+      params[p++] = cut(e.method, LIMITS.method);
+      params[p++] = cut(e.host, LIMITS.host);
+      params[p++] = cut(e.path, LIMITS.path);
       params[p++] = e.status;
       params[p++] = e.bytes;
       params[p++] = Math.round(e.durationMs * 1000) / 1000;
-      params[p++] = cut(e.clientIp, 64);
+      params[p++] = cut(e.clientIp, LIMITS.clientIp);
     }
     await db.executeQuery(CompiledQuery.raw(accessInsertSql(numbered, end - i), params));
   }
@@ -94,7 +91,7 @@ export async function insertAccessEntries(db: Db, projectId: string, entries: re
 /** Append server output lines of one project. */
 export async function insertServerLines(db: Db, projectId: string, lines: readonly ServerLine[]): Promise<void> {
   for (let i = 0; i < lines.length; i += SLICE) {
-    const rows = lines.slice(i, i + SLICE).map((l) => ({ project_id: projectId, deployment_id: l.deploymentId, at: l.at, text: cut(l.text, MAX_TEXT) }));
+    const rows = lines.slice(i, i + SLICE).map((l) => ({ project_id: projectId, deployment_id: l.deploymentId, at: l.at, text: cut(l.text, LIMITS.text) }));
     await db.insertInto('server_logs').values(rows).execute();
   }
 }

@@ -1,6 +1,7 @@
 import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../store/index.js';
 import { logger } from '../log/index.js';
+import { startLogThread, type LogThread } from './offload.js';
 import type { CacheOutcome, ObservedRequest } from './recorder.js';
 import { DEFAULT_KEEP_PER_PROJECT, insertAccessEntries, insertServerLines, projectsOfDeployments, trimProjectLogs, type AccessEntry, type ServerLine } from './store.js';
 
@@ -22,6 +23,8 @@ export interface LogWriterOptions {
    * count every request.
    */
   maxRowsPerFlush?: number;
+  /** false: write SQLite batches on the event loop, not on the log thread (default true) */
+  offload?: boolean;
 }
 
 export interface LogWriter {
@@ -44,6 +47,7 @@ interface DeploymentCounts {
   requests: Float64Array;
   bytes: number;
 }
+type Trim = { table: 'access_logs' | 'server_logs'; projectId: string };
 /** deployment -> project: deployments never change project, so an entry stays right; bounded */
 const MAX_KNOWN = 10_000;
 
@@ -63,6 +67,16 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   const known = new Map<string, { id: string; name: string } | null>();
   let flushing: Promise<void> | undefined;
   let closed = false;
+  // SQLite batches are written on a thread of their own (see ./offload.ts), started with the first batch
+  let logThread: Promise<LogThread | undefined> | undefined;
+  const thread = (): Promise<LogThread | undefined> =>
+    (logThread ??=
+      opts.offload === false
+        ? Promise.resolve(undefined)
+        : startLogThread(store).catch((error: unknown) => {
+            log.warn({ err: error }, 'could not start the access log thread; batches are written on the event loop');
+            return undefined;
+          }));
 
   async function projectsOf(ids: Set<string>): Promise<void> {
     const unknown = [...ids].filter((id) => id !== '' && !known.has(id));
@@ -144,6 +158,18 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     // more than a project keeps would be trimmed at once: only its newest go in
     for (const [id, list] of access) if (list.length > keep) access.set(id, list.slice(-keep));
     for (const [id, list] of server) if (list.length > keep) server.set(id, list.slice(-keep));
+    const trims = dueTrims(access, server);
+    const offloaded = await thread();
+    if (offloaded !== undefined) {
+      // a project deleted since its deployment was looked up: the cache forgets what it knew
+      try {
+        if ((await offloaded.write(access, server, trims, keep)).length > 0) known.clear();
+      } finally {
+        // a thread that died costs this batch only: the next ones are written here
+        if (!offloaded.alive) logThread = Promise.resolve(undefined);
+      }
+      return;
+    }
     try {
       await store.tx(async (db) => {
         for (const [projectId, entries] of access) await insertAccessEntries(db, projectId, entries);
@@ -153,9 +179,15 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
       // one project deleted since its deployment was looked up fails the whole transaction: the
       // others go in one by one, and the cache forgets what it knew
       known.clear();
-      for (const [projectId, entries] of access) await insertAccessEntries(store.db, projectId, entries).catch(() => access.delete(projectId));
-      for (const [projectId, entries] of server) await insertServerLines(store.db, projectId, entries).catch(() => server.delete(projectId));
+      for (const [projectId, entries] of access) await insertAccessEntries(store.db, projectId, entries).catch(() => undefined);
+      for (const [projectId, entries] of server) await insertServerLines(store.db, projectId, entries).catch(() => undefined);
     }
+    for (const t of trims) await trimProjectLogs(store.db, t.table, t.projectId, keep);
+  }
+
+  /** The projects to trim after this batch: each once it gained a tenth of its bound (or a whole bound at once) since its last trim. */
+  function dueTrims(access: Map<string, AccessEntry[]>, server: Map<string, ServerLine[]>): Trim[] {
+    const due: Trim[] = [];
     for (const [table, rows] of [['access_logs', access] as const, ['server_logs', server] as const]) {
       for (const [projectId, list] of rows) {
         const key = `${table} ${projectId}`;
@@ -165,9 +197,10 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
           continue;
         }
         sinceTrim.delete(key);
-        await trimProjectLogs(store.db, table, projectId, keep);
+        due.push({ table, projectId });
       }
     }
+    return due;
   }
 
   function flush(): Promise<void> {
@@ -216,11 +249,19 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
       clearInterval(timer);
       await flush();
       // what is left over the bound goes now, not at the next start
-      for (const key of sinceTrim.keys()) {
-        const [table, projectId] = key.split(' ') as ['access_logs' | 'server_logs', string];
-        await trimProjectLogs(store.db, table, projectId, keep).catch(() => undefined);
-      }
+      const trims = [...sinceTrim.keys()].map((key) => {
+        const [table, projectId] = key.split(' ') as [Trim['table'], string];
+        return { table, projectId };
+      });
       sinceTrim.clear();
+      // a thread that never started has nothing to close; one still starting is waited for
+      const offloaded = logThread === undefined && trims.length === 0 ? undefined : await thread();
+      if (offloaded === undefined) {
+        for (const t of trims) await trimProjectLogs(store.db, t.table, t.projectId, keep).catch(() => undefined);
+        return;
+      }
+      await offloaded.write(new Map(), new Map(), trims, keep).catch(() => undefined);
+      await offloaded.close();
     },
   };
 }

@@ -124,7 +124,10 @@ export function createFileResponder(opts: FileResponderOptions): FileResponder {
           raw = buildRawResponse(rep.status, headers, bytes, second, opts.keepAliveSeconds());
           rep.raw = raw;
         }
-        if (writeRaw(res, status, raw, bytes)) return;
+        if (writeRaw(res, status, raw, bytes)) {
+          opts.observer?.wrote(res);
+          return;
+        }
       }
       res.writeHead(status, headers as string[]);
       res.end(range === undefined ? bytes : bytes.subarray(range.start, range.end + 1));

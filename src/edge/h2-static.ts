@@ -1,5 +1,5 @@
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { RequestObserver } from '../access-log/index.js';
+import type { ObservedRequest, RequestObserver } from '../access-log/index.js';
 import type { FileResponder } from './file-response.js';
 import { etagMatches } from './negotiate.js';
 import { normaliseHost, requestPath } from './path.js';
@@ -50,6 +50,8 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
   }
 
   return (stream, headers, flags) => {
+    // when the request arrived, for the access log's duration (the time until the answer is handed to the stream)
+    const started = opts.observer === undefined ? 0 : performance.now();
     const method = headers[':method'];
     const isHead = method === 'HEAD';
     // a request with a body (or more headers to come) is the compatibility API's to read
@@ -73,36 +75,49 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
     const head = headFor(rep, route?.settings?.hsts);
     const ifNoneMatch = headers['if-none-match'];
     const observer = opts.observer;
-    const record = (status: number, sent: number, cache: 'hit' | 'revalidated' | 'none') =>
-      observer?.answered({
-        at: Date.now(),
-        method: method ?? '',
-        host,
-        path: target,
-        status,
-        bytes: sent,
-        durationMs: 0,
-        deploymentId: site.deploymentId,
-        clientIp: stream.session?.socket?.remoteAddress ?? '',
-        cache,
-      });
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rep.etag)) {
       stream.on('error', ignore); // a reset stream: nothing to answer, nothing to report
       stream.respond(head.notModified, { endStream: true });
-      record(304, 0, 'revalidated');
+      if (observer !== undefined) observer.answered(streamEntry(started, method, host, target, 304, 0, site.deploymentId, stream, 'revalidated'));
       return true;
     }
     const bytes = isHead ? undefined : files.bytesInMemory(rep);
     if (!isHead && bytes === undefined) return false;
     stream.on('error', ignore);
-    record(rep.status, bytes?.length ?? 0, isHead ? 'none' : 'hit');
     if (bytes === undefined) {
       stream.respond(head.full, { endStream: true });
     } else {
       stream.respond(head.full, { endStream: false });
       stream.end(bytes);
     }
+    if (observer !== undefined) observer.answered(streamEntry(started, method, host, target, rep.status, bytes?.length ?? 0, site.deploymentId, stream, isHead ? 'none' : 'hit'));
     return true;
+  };
+}
+
+/** The access log entry of a stream answered here, once its answer is handed to the stream. */
+function streamEntry(
+  started: number,
+  method: string | undefined,
+  host: string,
+  path: string,
+  status: number,
+  bytes: number,
+  deploymentId: string,
+  stream: ServerHttp2Stream,
+  cache: 'hit' | 'revalidated' | 'none',
+): ObservedRequest {
+  return {
+    at: Math.round(performance.timeOrigin + started),
+    method: method ?? '',
+    host,
+    path,
+    status,
+    bytes,
+    durationMs: performance.now() - started,
+    deploymentId,
+    clientIp: stream.session?.socket?.remoteAddress ?? '',
+    cache,
   };
 }
 

@@ -162,6 +162,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     } catch (error) {
       fail(res, 500, `request for ${req.url ?? '?'} failed`, error, req.method === 'HEAD');
     }
+    observer?.handled(res);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {

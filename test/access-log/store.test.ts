@@ -124,6 +124,40 @@ forEachBackend('access log store', (backend) => {
     }
   });
 
+  it('the writer stores every field of its entries exactly (on SQLite through its log thread), long values cut to their bound', async () => {
+    const project = await addProject(store, 'written', 'dwritten0001');
+    const writer = createLogWriter({ store, flushMs: 60_000, keepPerProject: 10_000 });
+    // text of every width, so the packed strings must come apart where they were joined
+    const paths = ['/plain', '/caf\u00e9/\u6f22\u5b57?q=\u{1f600}', `/${'p'.repeat(3000)}`, '/', '/x%20y'];
+    const sent = paths.map((path, i) => ({
+      at: 1_700_000_000_000 + i,
+      method: i === 1 ? 'HEAD' : 'GET',
+      host: i === 1 ? `${'h'.repeat(300)}.test` : 'w\u00fcrth.test',
+      path,
+      status: [200, 304, 404, 500, 206][i]!,
+      bytes: 10_000_000_000 + i,
+      durationMs: i / 7,
+      deploymentId: 'dwritten0001',
+      clientIp: i === 2 ? '2001:db8::1' : '10.0.0.1',
+      cache: 'hit' as const,
+    }));
+    for (const e of sent) writer.request(e);
+    writer.serverLine('dwritten0001', `boot ${'\u00e9'.repeat(5000)}`);
+    await writer.close();
+    const stored = await readAccessEntries(store.db, project, { since: 0, limit: 100 });
+    assert.deepEqual(
+      stored.map(({ id: _, ...fields }) => fields),
+      sent.map(({ cache: _, ...e }) => ({
+        ...e,
+        durationMs: Math.round(e.durationMs * 1000) / 1000,
+        host: e.host.length > 255 ? `${e.host.slice(0, 255)}\u2026` : e.host,
+        path: e.path.length > 2048 ? `${e.path.slice(0, 2048)}\u2026` : e.path,
+      })),
+    );
+    const [line] = await readServerLines(store.db, project, { since: 0, limit: 10 });
+    assert.equal(line?.text, `${`boot ${'\u00e9'.repeat(5000)}`.slice(0, 4096)}\u2026`);
+  });
+
   it('a project deleted while its entries wait does not cost the other projects theirs', async () => {
     const gone = await addProject(store, 'gone', 'dgone0000001');
     const writer = createLogWriter({ store, flushMs: 60_000 });
