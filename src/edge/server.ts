@@ -11,6 +11,7 @@ import { readRequestHeaders } from './request-headers.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
+import { watchGeneration } from './generation.js';
 import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
 import type { Site } from './site.js';
@@ -145,7 +146,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     const ok = which === 'healthz' || (which === 'readyz' && isReady());
     const body =
       which === 'healthz' || which === 'readyz'
-        ? `${JSON.stringify({ status: ok ? 'ok' : 'starting', role: 'edge', ready: isReady(), generation: lastGeneration ?? null })}\n`
+        ? `${JSON.stringify({ status: ok ? 'ok' : 'starting', role: 'edge', ready: isReady(), generation: generation.current() ?? null })}\n`
         : '{"status":"unknown","hint":"ask /.well-known/slipway/healthz or /.well-known/slipway/readyz"}\n';
     const status = which === 'healthz' || which === 'readyz' ? (ok ? 200 : 503) : 404;
     res.writeHead(status, ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store']);
@@ -343,40 +344,17 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
 
-  let lastGeneration: number | undefined;
-  let polling = false;
-  /** a notification came while a check ran: that check may have read the generation before the change */
-  let pollAgain = false;
-  const poll = async (): Promise<void> => {
-    if (polling) {
-      pollAgain = true;
-      return;
-    }
-    polling = true;
-    try {
-      do {
-        pollAgain = false;
-        const generation = await lookup.aliasGeneration();
-        // the first answer invalidates too: routes cached before it may predate a move
-        if (generation !== lastGeneration) {
-          const first = lastGeneration === undefined;
-          lastGeneration = generation;
-          if (first) invalidate();
-          else await routes.refresh();
-          opts.served?.(generation);
-        }
-      } while (pollAgain);
-    } catch (error) {
-      report('polling the alias generation failed; cached routes stay until it works again', error);
-    } finally {
-      polling = false;
-    }
-  };
-  const timer = setInterval(() => void poll(), pollMs);
-  timer.unref();
-  void poll();
-  const unsubscribe = opts.changes?.subscribe((change) => {
-    if (change === 'alias_generation' || change === 'reconnected') void poll();
+  const generation = watchGeneration({
+    read: () => lookup.aliasGeneration(),
+    pollMs,
+    changes: opts.changes,
+    // the first answer invalidates too: routes cached before it may predate a move
+    changed: async (seen, first) => {
+      if (first) invalidate();
+      else await routes.refresh();
+      opts.served?.(seen);
+    },
+    report,
   });
 
   /** Ready for a load balancer: the routes' generation was read once (and with HTTPS, certificates loaded). */
@@ -387,11 +365,10 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     },
     () => undefined,
   );
-  const isReady = (): boolean => lastGeneration !== undefined && tlsReady;
+  const isReady = (): boolean => generation.current() !== undefined && tlsReady;
 
   async function close(): Promise<void> {
-    clearInterval(timer);
-    unsubscribe?.();
+    generation.stop();
     routes.close();
     await Promise.all([https?.close(), closeHttp()]);
   }
