@@ -244,9 +244,10 @@ test('env set, ls, import (reporting what changed), pull (--names-only) and rm',
   const ls = await cli(['env', 'ls']);
   assert.match(ls.stdout, /^ALPHA\tpreview,production\tupdated /m);
   assert.match(ls.stdout, /^DELTA\tproduction\t/m);
+  // GAMMA imported again for production only: preview keeps its first value
   assert.deepEqual(
-    json(await cli(['env', 'ls', '--json'])).env.map((v: { key: string }) => v.key),
-    ['ALPHA', 'BETA', 'DELTA', 'GAMMA'],
+    json(await cli(['env', 'ls', '--json'])).env.map((v: { key: string; targets: string[] }) => `${v.key} ${v.targets.join(',')}`),
+    ['ALPHA preview,production', 'BETA preview,production', 'DELTA production', 'GAMMA preview', 'GAMMA production'],
   );
 
   const pulled = await cli(['env', 'pull', 'pulled.env', '--names-only']);
