@@ -27,7 +27,7 @@ export interface RequestObserver {
    * the edge wrote the whole answer to the socket itself (the raw fast path) and ended the
    * response: recorded now, with no 'close' listener
    */
-  wrote(res: ServerResponse): void;
+  wrote(res: ServerResponse, bytes: number): void;
   /**
    * the request handler returned: an answer not recorded yet (written later, streamed, cut off)
    * is recorded when its response closes. 'close' always comes on a later tick, so no answer
@@ -82,7 +82,7 @@ function socketBytes(socket: CountedSocket): number {
  * including the edge's pre-serialised raw answers that bypass ServerResponse; on HTTP/2 the
  * session's counter is shared by its streams, so the Content-Length header counts instead.
  */
-function record(e: Entry, req: IncomingMessage, res: ServerResponse): void {
+function record(e: Entry, req: IncomingMessage, res: ServerResponse, wroteBytes?: number): void {
   e.req = undefined;
   const now = performance.now();
   e.at = Math.round(ORIGIN + e.started);
@@ -94,7 +94,13 @@ function record(e: Entry, req: IncomingMessage, res: ServerResponse): void {
   if (e.status === 304) e.cache = 'revalidated';
   // req.socket: node:http has detached res.socket by 'close'
   if (req.httpVersionMajor === 2) e.bytes = Number(res.getHeader('content-length') ?? 0) || 0;
-  else {
+  else if (wroteBytes !== undefined) {
+    // the raw path knows what it wrote: no socket counter to read (a write the kernel did not
+    // take at once would make bytesWritten copy the queue); the connection's tally moves on by it
+    const socket = req.socket as unknown as CountedSocket;
+    e.bytes = wroteBytes;
+    socket[SENT] = (socket[SENT] ?? 0) + wroteBytes;
+  } else {
     const socket = req.socket as unknown as CountedSocket;
     const total = socketBytes(socket);
     e.bytes = Math.max(0, total - (socket[SENT] ?? 0));
@@ -141,13 +147,13 @@ export function createRequestObserver(sink: (entry: ObservedRequest) => void): R
       const e = (res as Tracked)[PENDING];
       if (e !== undefined) e.cache = outcome;
     },
-    wrote(res) {
+    wrote(res, bytes) {
       // the raw answer's bytes are with the socket now (sent or queued): counted as on 'close'
       const e = (res as Tracked)[PENDING];
       const req = e?.req;
       if (e === undefined || req === undefined) return;
       (res as Tracked)[PENDING] = undefined;
-      record(e, req, res);
+      record(e, req, res, bytes);
     },
     handled(res) {
       const e = (res as Tracked)[PENDING];

@@ -125,7 +125,7 @@ export function createFileResponder(opts: FileResponderOptions): FileResponder {
           rep.raw = raw;
         }
         if (writeRaw(res, status, raw, bytes)) {
-          opts.observer?.wrote(res);
+          opts.observer?.wrote(res, raw.head.length + bytes.length);
           return;
         }
       }
