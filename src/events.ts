@@ -83,3 +83,40 @@ export function startLookLoop(opts: { events: Events; pollMs: number; look: () =
     },
   };
 }
+
+/** A job run every `everyMs` (skipped while the previous run is still going); `stop` waits for the running one. */
+export interface Ticker {
+  /** true once stop was called (a long run checks it between items) */
+  readonly stopped: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Run `tick` every `everyMs`, never two at once: a slow run (a slow resolver, AWS, a drain
+ * endpoint) makes the next tick wait rather than pile up. A failing run is reported and the next
+ * tick tries again. The domain checks (edge and AWS) and the log drains share it.
+ */
+export function startTicker(opts: { everyMs: number; tick: () => Promise<unknown>; failed: (err: unknown) => void }): Ticker {
+  let stopped = false;
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running !== undefined || stopped) return;
+    running = opts
+      .tick()
+      .catch(opts.failed)
+      .finally(() => {
+        running = undefined;
+      });
+  }, opts.everyMs);
+  timer.unref();
+  return {
+    get stopped() {
+      return stopped;
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

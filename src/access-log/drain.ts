@@ -1,3 +1,4 @@
+import { startTicker } from '../events.js';
 import { randomUUID } from 'node:crypto';
 import { AppError, toError } from '../errors/index.js';
 import { logger } from '../log/index.js';
@@ -94,8 +95,6 @@ export function startLogDrains(opts: DrainOptions): { stop(): Promise<void> } {
   const { store, box } = opts;
   const holder = randomUUID();
   const retryBase = opts.retryBaseMs ?? 1000;
-  let stopped = false;
-  let running: Promise<void> | undefined;
 
   async function drainOne(projectId: string, name: string, urlEnc: string, accessCursor: number, serverCursor: number, failures: number): Promise<void> {
     const now = Date.now();
@@ -161,27 +160,13 @@ export function startLogDrains(opts: DrainOptions): { stop(): Promise<void> } {
       .where('lease_until', '<', now)
       .execute();
     for (const d of due) {
-      if (stopped) return;
+      if (ticker.stopped) return;
       await drainOne(d.projectId, d.name, d.url_enc, Number(d.access_cursor), Number(d.server_cursor), Number(d.failures)).catch((err: unknown) =>
         log.error({ err: toError(err), project: d.name }, 'log drain round failed'),
       );
     }
   }
 
-  const timer = setInterval(() => {
-    if (running !== undefined || stopped) return;
-    running = round()
-      .catch((err: unknown) => log.error({ err: toError(err) }, 'log drain round failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  }, opts.everyMs ?? 2000);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const ticker = startTicker({ everyMs: opts.everyMs ?? 2000, tick: round, failed: (err) => log.error({ err: toError(err) }, 'log drain round failed') });
+  return { stop: () => ticker.stop() };
 }

@@ -1,3 +1,4 @@
+import { startTicker } from '../events.js';
 import type { Config } from '../config/index.js';
 import { toError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
@@ -24,31 +25,21 @@ const BATCH = 20;
  */
 export function startDomainChecks(store: Store, config: Config, log: (message: string, error?: Error) => void = (m, e) => domainsLog.warn(e === undefined ? {} : { err: e }, m)): DomainChecks {
   const resolver = dnsResolver(config);
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
   const tick = async () => {
     const due = await dueDomains(store.db, Date.now(), BATCH);
     for (const domain of due) {
-      if (stopped) return;
+      if (ticker.stopped) return;
       const check = await checkDomainDns(config, domain.name, resolver);
       await store.tx((db) => recordDnsCheck(db, config, domain.name, check, false));
     }
   };
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return; // a slow resolver: the next tick comes after this one
-    busy = true;
-    running = tick()
-      .catch((error: unknown) => log('checking domains failed; trying again shortly', toError(error)))
-      .finally(() => (busy = false));
-  }, TICK_MS);
-  timer.unref();
+  // a slow resolver: the next tick comes after this one
+  const ticker = startTicker({ everyMs: TICK_MS, tick, failed: (error) => log('checking domains failed; trying again shortly', toError(error)) });
   return {
     async stop() {
-      stopped = true;
-      clearInterval(timer);
+      const stopping = ticker.stop();
       resolver.cancel();
-      await running;
+      await stopping;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { startTicker } from '../../events.js';
 import { toError } from '../../errors/index.js';
 import { logger } from '../../log/index.js';
 import type { AwsResources } from './target.js';
@@ -67,22 +68,10 @@ export async function checkAwsDomains(deps: AwsDomainDeps, now = Date.now(), sto
  * Several api processes may: a sync is idempotent (ACM's idempotency token, CloudFront's If-Match).
  */
 export function startAwsDomainChecks(deps: AwsDomainDeps): { stop(): Promise<void> } {
-  let stopped = false;
-  let busy = false;
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    running = checkAwsDomains(deps, Date.now(), () => stopped)
-      .catch((error: unknown) => log.warn({ err: toError(error) }, 'checking AWS domains failed; trying again shortly'))
-      .finally(() => (busy = false));
-  }, TICK_MS);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const ticker = startTicker({
+    everyMs: TICK_MS,
+    tick: () => checkAwsDomains(deps, Date.now(), () => ticker.stopped),
+    failed: (error) => log.warn({ err: toError(error) }, 'checking AWS domains failed; trying again shortly'),
+  });
+  return { stop: () => ticker.stop() };
 }
