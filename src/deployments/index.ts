@@ -233,6 +233,22 @@ export async function rollback(store: Store, project: Project, deploymentId?: st
   });
 }
 
+/**
+ * Where the edge serves a deployment: its own URL, its branch's preview and its pull request's.
+ * A fork's branch has no preview of its own here: its pull request's is the one.
+ */
+export function deploymentUrls(
+  config: Config,
+  project: Pick<Project, 'name'>,
+  d: Pick<Deployment, 'id' | 'pr_number' | 'branch' | 'head_repo'>,
+): { url: string; branchUrl: string | null; pullRequestUrl: string | null } {
+  return {
+    url: edgeOrigin(config, `${d.id}--${project.name}`),
+    branchUrl: d.branch === null || d.head_repo !== null ? null : edgeOrigin(config, `${branchSlug(d.branch, project.name)}--${project.name}`),
+    pullRequestUrl: d.pr_number === null ? null : edgeOrigin(config, `pr-${Number(d.pr_number)}--${project.name}`),
+  };
+}
+
 /** The deployment as the API shows it. */
 export function serializeDeployment(config: Config, project: Project, d: Deployment, productionId: string | null) {
   const timings = d.timings === null ? null : (JSON.parse(d.timings) as Record<string, number>);
@@ -250,10 +266,7 @@ export function serializeDeployment(config: Config, project: Project, d: Deploym
     isProduction: productionId === d.id,
     branch: d.branch,
     commit: { sha: d.commit_sha, message: d.commit_message, author: d.commit_author },
-    url: edgeOrigin(config, `${d.id}--${project.name}`),
-    // a fork's branch has no preview of its own here: its pull request's is the one
-    branchUrl: d.branch === null || d.head_repo !== null ? null : edgeOrigin(config, `${branchSlug(d.branch, project.name)}--${project.name}`),
-    pullRequestUrl: d.pr_number === null ? null : edgeOrigin(config, `pr-${Number(d.pr_number)}--${project.name}`),
+    ...deploymentUrls(config, project, d),
     stats: d.files_total === null ? null : { filesTotal: Number(d.files_total), filesUploaded: Number(d.files_uploaded), bytesUploaded: Number(d.bytes_uploaded) },
     timings,
     build: d.build_info === null ? null : (JSON.parse(d.build_info) as Record<string, unknown>),

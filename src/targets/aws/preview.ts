@@ -1,17 +1,12 @@
 import type { Config } from '../../config/index.js';
-import { branchSlug } from '../../deployments/index.js';
-import { edgeOrigin } from '../../projects/index.js';
+import { deploymentUrls } from '../../deployments/index.js';
 import type { Db, Deployment, Project } from '../../store/index.js';
 import { type AwsRecord, saveAwsRecord } from './record.js';
 
-/**
- * Where Slipway's edge serves a preview: its pull request's URL, else its branch's, else the
- * deployment's own (the same choice as the deployment's URLs in the API).
- */
+/** Where Slipway's edge serves a preview: its pull request's URL, else its branch's, else the deployment's own. */
 export function edgePreviewUrl(config: Config, project: Pick<Project, 'name'>, d: Pick<Deployment, 'id' | 'pr_number' | 'branch' | 'head_repo'>): string {
-  if (d.pr_number !== null) return edgeOrigin(config, `pr-${Number(d.pr_number)}--${project.name}`);
-  if (d.branch !== null && d.head_repo === null) return edgeOrigin(config, `${branchSlug(d.branch, project.name)}--${project.name}`);
-  return edgeOrigin(config, `${d.id}--${project.name}`);
+  const urls = deploymentUrls(config, project, d);
+  return urls.pullRequestUrl ?? urls.branchUrl ?? urls.url;
 }
 
 /** A preview without a function: nothing on AWS serves it (see docs/aws.md, "Static previews"). */
