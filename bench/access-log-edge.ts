@@ -3,7 +3,8 @@
  * access log (same JIT, same CPU placement): `node access-log-edge.js <dir> <manifestHash>`.
  * Each serves bench.localhost from <dir>/blobs: "off" without an observer, "count" with the
  * observer and metrics but no rows kept, "on" storing its access log in batches into a SQLite
- * store at <dir>/on.db, as `slipway up` does. Prints "listening off=<port> on=<port> count=<port>".
+ * store at <dir>/on.db, as `slipway up` does, and "same", a second edge without an observer (the
+ * noise floor: two identical edges measured alike). Prints "listening off=<port> on=<port> ...".
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -28,9 +29,9 @@ await store.db
 const rows = process.env.SLIPWAY_BENCH_ROWS === undefined ? {} : { maxRowsPerFlush: Number(process.env.SLIPWAY_BENCH_ROWS) };
 const writers: LogWriter[] = [];
 const edges: Record<string, EdgeServer> = {};
-for (const mode of ['off', 'on', 'count']) {
+for (const mode of ['off', 'on', 'count', 'same']) {
   let observer: ReturnType<typeof createRequestObserver> | undefined;
-  if (mode !== 'off') {
+  if (mode === 'on' || mode === 'count') {
     const writer = createLogWriter({ store, metrics: createMetrics(), keepAccessLog: mode === 'on', ...rows });
     writers.push(writer);
     observer = createRequestObserver((entry) => writer.request(entry));

@@ -1,9 +1,9 @@
 /**
  * Access-log benchmark: the edge with the access log on (every request observed, batched into a
  * SQLite store, metrics counted), with metrics only (observed and counted, no rows kept) and off
- * (no observer): same files, three edge servers in one process (so they differ in nothing else),
- * measured back to back with wrk over
- * keep-alive connections. Target: throughput on/off >= 0.95. On a shared machine throughput
+ * (no observer), and a second "off" edge as the noise floor: same files, four edge servers in one
+ * process (so they differ in nothing else), measured back to back with wrk over keep-alive
+ * connections. Target: throughput on/off >= 0.95. On a shared machine throughput
  * swings with the neighbours' load, so the edge process's CPU time per request (which is what
  * the access log adds to) is given beside it, and the CPU time of its main thread alone (the
  * event loop, which bounds an edge process's throughput; the SQLite log thread runs beside it).
@@ -21,7 +21,7 @@ import { stopChild } from './processes.js';
 import { median } from './stats.js';
 
 const HOST = 'bench.localhost';
-const MODES = ['off', 'on', 'count'] as const;
+const MODES = ['off', 'on', 'count', 'same'] as const;
 type Mode = (typeof MODES)[number];
 
 /** user + system CPU time of a process's main thread (its event loop), from /proc (Linux), in µs. */
@@ -47,8 +47,8 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       let out = '';
       child.stdout?.on('data', (chunk: Buffer) => {
         out += chunk.toString();
-        const m = /listening off=(\d+) on=(\d+) count=(\d+)/.exec(out);
-        if (m !== null) resolve({ off: Number(m[1]), on: Number(m[2]), count: Number(m[3]) });
+        const m = /listening off=(\d+) on=(\d+) count=(\d+) same=(\d+)/.exec(out);
+        if (m !== null) resolve({ off: Number(m[1]), on: Number(m[2]), count: Number(m[3]), same: Number(m[4]) });
       });
       child.once('exit', (code) => reject(new Error(`the bench edges exited with code ${code} before listening`)));
       setTimeout(() => reject(new Error('the bench edges did not listen within 20 s')), 20_000).unref();
@@ -60,9 +60,9 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
     }
     const rows: Record<string, string | number>[] = [];
     for (const file of files) {
-      const rps = { off: [], on: [], count: [] } as Record<Mode, number[]>;
-      const cpu = { off: [], on: [], count: [] } as Record<Mode, number[]>;
-      const loop = { off: [], on: [], count: [] } as Record<Mode, number[]>;
+      const rps = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
+      const cpu = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
+      const loop = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
       for (let round = 0; round < rounds; round++) {
         // rotate which goes first, so a neighbour's load hits each alike
         for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length]!)) {
@@ -94,6 +94,8 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
         'off/on loop CPU': ratio(loop.off, loop.on),
         'metrics only/off req/s': ratio(rps.count, rps.off),
         'metrics only CPU us/req': median(cpu.count),
+        'noise: same/off req/s': ratio(rps.same, rps.off),
+        'noise: off/same loop CPU': ratio(loop.off, loop.same),
       });
     }
     return {
@@ -103,6 +105,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
         'Target: on/off >= 95 %. "on" stores requests (batched once a second into SQLite, at most 2000 rows a batch) and counts metrics; "metrics only" counts without storing; "off" has no observer.',
         '"off/on CPU" is the edge CPU time per request off divided by on: the same target read from CPU time, steadier than req/s on a shared machine. "loop CPU" counts the main thread only (the event loop that serves requests), without the SQLite log thread.',
         "Ratios: median of the rounds' paired ratios, then (lowest..highest) of them.",
+        '"noise": a fourth edge without an observer, measured like the others: how far two identical edges differ in this run. An on/off ratio is only as exact as that.',
       ],
     };
   } finally {
