@@ -60,6 +60,25 @@ export function serveWithRules(x: RuleExchange, answers: RuleAnswers, opts: Site
   else netlifyOrder(x, answers, opts);
 }
 
+/**
+ * For the fast paths (./http1-fast.ts, ./h2-static.ts): the file a GET or HEAD of `path` gets
+ * when the rules' outcome for that path is remembered and no request header can change it (no
+ * redirect, no forced rule, a file at the path): the view with the rules' headers and the file's
+ * key. Undefined otherwise, also for a path not seen yet: the usual path runs the rules and
+ * remembers them, so the next request for it can come here.
+ */
+export function rememberedFile(site: Site & { rules: CompiledRules }, path: string): { view: Site; path: string } | undefined {
+  const rules = site.rules;
+  if (!rules.earlyByPath) return undefined;
+  const early = rules.memo.get(path) as EarlyOutcome | undefined;
+  if (early === undefined || early.redirect !== undefined) return undefined;
+  if (rules.platform === 'vercel') {
+    const own = fileAt(site, path);
+    return own === undefined ? undefined : { view: early.view, path: own };
+  }
+  return early.noForcedRule === true && site.files.has(path) ? { view: early.view, path } : undefined;
+}
+
 /** What the rules before the files decided for one path, remembered when only the path decides it. */
 interface EarlyOutcome {
   view: Site;
