@@ -5,6 +5,7 @@ import { etagMatches } from './negotiate.js';
 import { normaliseHost, requestPath } from './path.js';
 import type { RouteTable } from './routes.js';
 import type { Representation } from './site.js';
+import { hasRules, rememberedFile } from './site-rules.js';
 
 export interface StreamFastPathOptions {
   routes: RouteTable;
@@ -29,12 +30,14 @@ const ignore = (): void => undefined;
 
 /**
  * The HTTP/2 answer for the most common request: GET or HEAD of a file whose bytes are in
- * memory, of a site without rules, on a host already routed and covered by a certificate. It
- * goes straight to the Http2Stream with a header object built once per representation, which
- * spares the compatibility API's request and response objects (most of the CPU of a small
- * answer). Anything else (ranges, a request body, rules, SSR, redirects, a host not yet
- * looked up, bytes not in memory, ACME challenges) returns false and takes the usual path, so
- * the answers are the same, byte for byte, except for the order of headers.
+ * memory, of a site without rules (or a path whose remembered rule outcome cannot change), on a
+ * host already routed, unprotected and covered by a certificate. It goes straight to the
+ * Http2Stream with a header object built once per representation, which spares the
+ * compatibility API's request and response objects (most of the CPU of a small answer).
+ * Anything else (ranges, a request body, rules that still depend on the request, SSR, redirects,
+ * a host not yet looked up, deployment protection, bytes not in memory, ACME challenges) returns
+ * false and takes the usual path, so the answers are the same, byte for byte, except for the
+ * order of headers.
  */
 export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPath {
   const { routes, files } = opts;
@@ -63,11 +66,16 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
     const host = headers.host ?? headers[':authority'];
     if (host === undefined) return false;
     const route = routes.get(host);
-    const site = route?.site;
-    if (site === undefined || site.rules !== undefined) return false;
+    const routed = route?.site;
+    // a protected host's visitors are checked by admitProtected, on the usual path
+    if (routed === undefined || route?.settings?.protection !== undefined) return false;
     const path = requestPath(target);
     if (path === undefined) return false;
-    const file = site.files.get(path);
+    // a site with rules: only a path whose remembered outcome no request header can change
+    const remembered = hasRules(routed) ? rememberedFile(routed, path) : { view: routed, path };
+    if (remembered === undefined) return false;
+    const site = remembered.view;
+    const file = site.files.get(remembered.path);
     if (file === undefined) return false;
     const name = normaliseHost(host);
     if (name === undefined || !opts.covers(name)) return false;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { connect as h2connect, type IncomingHttpHeaders, type OutgoingHttpHeader
 import { connect as tlsConnect } from 'node:tls';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { packageOutput } from '../../src/artifact/index.js';
+import { vercelRules } from '../../src/rules/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import { createEdgeServer, createMemoryLookup, type EdgeServer } from '../../src/edge/index.js';
 import { createRuntimeGateway } from '../../src/runtime/index.js';
@@ -61,6 +62,10 @@ before(async () => {
   await writeFile(join(out, 'index.html'), page);
   await writeFile(join(out, 'app.js'), asset);
   staticHash = (await packageOutput({ outputDir: out, blobs, log: () => {} })).manifestHash;
+  const rules = vercelRules(
+    JSON.stringify({ redirects: [{ source: '/old', destination: '/', permanent: true }], headers: [{ source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] }] }),
+  );
+  const rulesHash = (await packageOutput({ outputDir: out, blobs, log: () => {}, rules })).manifestHash;
   const ssrOut = join(tmp.path, 'ssr-static');
   await mkdir(ssrOut);
   await writeFile(join(ssrOut, 'robots.txt'), 'User-agent: *\n');
@@ -70,6 +75,12 @@ before(async () => {
     'ssr.a.test': { deploymentId: 'dssr', manifestHash: ssrHash },
     'hsts.a.test': { deploymentId: 'dhsts', manifestHash: staticHash, settings: { hsts: 'max-age=31536000' } },
     'nocert.test': { deploymentId: 'dnocert', manifestHash: staticHash },
+    'rules.a.test': { deploymentId: 'drules', manifestHash: rulesHash },
+    'locked.a.test': {
+      deploymentId: 'dlocked',
+      manifestHash: staticHash,
+      settings: { protection: { mode: 'token', scope: 'preview', cookieKey: '00'.repeat(32), tokenHash: createHash('sha256').update('let-me-in').digest('hex') } },
+    },
   });
   await store([DEFAULT_CERTIFICATE_NAME], 'self-signed', selfSignedCertificate([DEFAULT_CERTIFICATE_NAME], 30));
   await store(['*.a.test']);
@@ -270,7 +281,7 @@ async function h2sequence(servername: string, requests: OutgoingHttpHeaders[]): 
 
 const withoutDate = (reply: Reply) => ({ status: reply.status, body: reply.body.toString('base64'), headers: Object.fromEntries(Object.entries(reply.headers).filter(([name]) => name !== 'date')) });
 
-test('HTTP/2: once the route and bytes are cached, every answer is the same as the first (GET, HEAD, 304, gzip, HSTS, no certificate)', async () => {
+test('HTTP/2: once the route and bytes are cached, every answer is the same as the first (GET, HEAD, 304, gzip, HSTS, no certificate, protection, rules)', async () => {
   // the first request of each kind is looked up (route, blob); the repeats are answered from memory
   const kinds: { servername: string; headers: OutgoingHttpHeaders }[] = [
     { servername: 'www.a.test', headers: { ':path': '/', ':authority': 'www.a.test' } },
@@ -278,6 +289,9 @@ test('HTTP/2: once the route and bytes are cached, every answer is the same as t
     { servername: 'www.a.test', headers: { ':method': 'HEAD', ':path': '/app.js', ':authority': 'www.a.test' } },
     { servername: 'hsts.a.test', headers: { ':path': '/app.js', ':authority': 'hsts.a.test' } },
     { servername: 'nocert.test', headers: { ':path': '/', ':authority': 'nocert.test' } },
+    { servername: 'locked.a.test', headers: { ':path': '/app.js', ':authority': 'locked.a.test' } },
+    { servername: 'rules.a.test', headers: { ':path': '/app.js', ':authority': 'rules.a.test' } },
+    { servername: 'rules.a.test', headers: { ':path': '/old', ':authority': 'rules.a.test' } },
   ];
   // nocert.test's route is cached by a plain HTTP request first: over HTTPS it must still get the 421
   assert.equal((await httpGet(httpPort, 'nocert.test', '/')).status, 200);
@@ -301,6 +315,26 @@ test('HTTP/2: once the route and bytes are cached, every answer is the same as t
   assert.equal(hsts!.text, asset);
   const [noCert] = await h2sequence('nocert.test', [kinds[4]!.headers]);
   assert.equal(noCert!.status, 421);
+  // a protected host: its files only with the token, however warm its route and bytes are
+  const locked = await h2sequence('locked.a.test', [kinds[5]!.headers, kinds[5]!.headers, { ...kinds[5]!.headers, 'x-slipway-protection-bypass': 'let-me-in' }]);
+  assert.deepEqual(
+    locked.map((r) => r.status),
+    [401, 401, 200],
+  );
+  assert.notEqual(locked[1]!.text, asset);
+  assert.equal(locked[2]!.text, asset);
+  // a site with rules: the rule's header on the file every time, the redirect every time
+  const [ruled] = await h2sequence('rules.a.test', [kinds[6]!.headers]);
+  assert.equal(ruled!.headers['x-frame-options'], 'DENY');
+  assert.equal(ruled!.text, asset);
+  const moved = await h2sequence('rules.a.test', [kinds[7]!.headers, kinds[7]!.headers]);
+  assert.deepEqual(
+    moved.map((r) => [r.status, r.headers.location]),
+    [
+      [308, '/'],
+      [308, '/'],
+    ],
+  );
   const etag = String(get!.headers.etag);
   const notModified = await h2sequence(
     'www.a.test',
