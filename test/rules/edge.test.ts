@@ -258,4 +258,30 @@ describe('site rules at the edge', () => {
       assert.match(api.text, /does not allow/);
     });
   });
+
+  it('answers a repeated request as it answered the first (outcomes remembered per path, repeats on the fast paths)', async () => {
+    const asked: [string, string, Record<string, string>][] = [
+      ['plain-rules.localhost', '/', {}],
+      ['plain-rules.localhost', '/posts/hello', {}],
+      ['plain-rules.localhost', '/old/abc', {}],
+      ['plain-rules.localhost', '/app.js', { 'accept-encoding': 'gzip' }],
+      ['vercel.localhost', '/posts/hello', {}],
+      ['vercel.localhost', '/beta', { cookie: 'beta=yes' }],
+      ['vercel.localhost', '/beta', {}],
+      ['netlify.localhost', '/shop/item', {}],
+      ['netlify.localhost', '/style.css', {}],
+      ['netlify.localhost', '/app.js', {}],
+      ['netlify.localhost', '/home', {}],
+      ['slash.localhost', '/about/', {}],
+    ];
+    const answer = async (host: string, path: string, headers: Record<string, string>) => {
+      const r = await get(port, host, path, { headers });
+      const { date: _date, ...rest } = r.headers;
+      return { status: r.status, headers: rest, body: r.text };
+    };
+    for (const [host, path, headers] of asked) {
+      const first = await answer(host, path, headers);
+      for (let i = 0; i < 3; i++) assert.deepEqual(await answer(host, path, headers), first, `${host}${path} ${JSON.stringify(headers)}, repeat ${i + 1}`);
+    }
+  });
 });
