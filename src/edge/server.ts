@@ -15,13 +15,11 @@ import { upgradeHandler } from './upgrade.js';
 import { watchGeneration } from './generation.js';
 import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
-import type { Site } from './site.js';
+import { hasBackend, type Site } from './site.js';
 import type { EdgeOptions, HostRedirect, HostSettings, ResolvedSite } from './types.js';
 import { logger } from '../log/index.js';
 
 const edgeLog = logger('edge');
-/** something behind its files: an SSR server, or its function on AWS */
-const hasBackend = (site: Site): boolean => site.server !== undefined || site.origin !== undefined;
 
 export interface EdgeServer {
   server: Server;

@@ -53,6 +53,11 @@ export interface Site {
   readonly origin?: FunctionOrigin | undefined;
 }
 
+/** Something answers behind the site's files: its SSR server, or its function on AWS (`origin`). */
+export function hasBackend(site: Site): boolean {
+  return site.server !== undefined || site.origin !== undefined;
+}
+
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 /**
