@@ -6,11 +6,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createTeam } from '../../src/auth/accounts.js';
+import { packageOutput } from '../../src/artifact/index.js';
 import { LocalBlobStore } from '../../src/blobs/index.js';
 import type { BuildResult } from '../../src/build/types.js';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { createDeployment, getDeployment, movePreviewAliases } from '../../src/deployments/index.js';
 import { createEdgeServer, type EdgeServer } from '../../src/edge/index.js';
+import type { SiteRules } from '../../src/manifest/index.js';
 import { checkFunctionOrigin } from '../../src/edge/function-origin.js';
 import { createProject, setEnv } from '../../src/projects/index.js';
 import { Queue } from '../../src/queue/index.js';
@@ -25,7 +27,6 @@ import { type AwsStandIn, startAwsStandIn } from '../helpers/aws/index.js';
 import { forEachBackend, type OpenedStore } from '../helpers/backends.js';
 import { tempDir } from '../helpers/paths.js';
 import { type RunningS3, startS3rver } from '../helpers/s3rver.js';
-import { storeDeploymentFiles } from '../retention/fixture.js';
 import { echoZip } from './fixtures.js';
 
 // A Next.js preview on AWS at its Slipway URLs, through the real edge over a socket: its static
@@ -82,7 +83,7 @@ forEachBackend('AWS: a Next.js preview at its Slipway URL', (backend) => {
   });
 
   /** What the worker does for a push to pull request 7: build, go live on AWS, package, go ready, move the preview aliases. */
-  async function pushPreview(label: string): Promise<Deployment> {
+  async function pushPreview(label: string, rules?: SiteRules): Promise<Deployment> {
     const d = await store.tx((db) => createDeployment(db, queue, box, { project, sha: randomBytes(20).toString('hex'), branch: 'feature', trigger: 'api', target: 'preview', prNumber: 7 }));
     const assetsDir = join(dir.path, label);
     await mkdir(join(assetsDir, '_next', 'static', 'chunks'), { recursive: true });
@@ -101,7 +102,7 @@ forEachBackend('AWS: a Next.js preview at its Slipway URL', (backend) => {
       aws: output,
     };
     await goLiveOnAws({ store, box, config }, project, d, build as unknown as BuildResult, (line) => logs.push(line));
-    const { manifestHash } = await storeDeploymentFiles(blobs, { [`_next/static/chunks/main-${label}.js`]: { body: script } });
+    const { manifestHash } = await packageOutput({ outputDir: assetsDir, blobs, rules, log: () => {} });
     await store.tx(async (db) => {
       await db.updateTable('deployments').set({ status: 'ready', manifest_hash: manifestHash, finished_at: Date.now() }).where('id', '=', d.id).execute();
       await movePreviewAliases(db, project.name, await getDeployment(db, d.id));
@@ -237,5 +238,26 @@ forEachBackend('AWS: a Next.js preview at its Slipway URL', (backend) => {
     assert.equal(typeof checkFunctionOrigin({ url: 'http://abc.lambda-url.eu-west-1.on.aws/' }), 'string');
     assert.equal(typeof checkFunctionOrigin({ url: 'https://abc.lambda-url.eu-west-1.on.aws/', via: 'file:///etc/passwd' }), 'string');
     assert.equal(typeof checkFunctionOrigin({ url: 'https://abc.lambda-url.eu-west-1.on.aws/' }), 'object');
+  });
+
+  test("the site's own rules apply first: headers on the function's answers, a rewrite reaches the function as its destination", async () => {
+    const rules: SiteRules = {
+      platform: 'vercel',
+      routes: [
+        { kind: 'headers', src: '^/(.*)$', headers: [['x-rule', 'on']], origin: 'vercel.json headers[0]' },
+        { kind: 'rewrite', src: '^/old/(.*)$', dest: '/new/$1', origin: 'vercel.json rewrites[0]' },
+      ],
+    };
+    const third = await pushPreview('three', rules);
+    const res = await servedBy(PR, '/old/page?x=1', third.id);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers['x-rule'], 'on');
+    assert.equal(res.headers['x-from'], 'function');
+    const seen = JSON.parse(res.text);
+    assert.equal(seen.path, '/new/page');
+    assert.equal(seen.query, 'x=1');
+    const asset = await ask(PR, '/_next/static/chunks/main-three.js');
+    assert.equal(asset.status, 200);
+    assert.equal(asset.headers['x-rule'], 'on');
   });
 });
