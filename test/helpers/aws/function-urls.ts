@@ -84,17 +84,9 @@ export function createFunctionUrls(lambda: LambdaState): FunctionUrls {
       // what AWS sets in front of every function: TLS ends at its URL
       headers['x-forwarded-proto'] = 'https';
       headers['x-forwarded-port'] = '443';
-      const body = chunks.length === 0 ? undefined : Buffer.concat(chunks).toString('latin1');
-      const event = functionUrlEvent({
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.search.slice(1),
-        headers,
-        host,
-        ...(cookies.length === 0 ? {} : { cookies }),
-        ...(body === undefined ? {} : { body }),
-      });
-      if (body !== undefined) event.body = Buffer.concat(chunks).toString('base64');
+      const event = functionUrlEvent({ method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), headers, host, ...(cookies.length === 0 ? {} : { cookies }) });
+      // the body's exact bytes, base64 as Lambda sends any body it did not decode
+      if (chunks.length > 0) Object.assign(event, { body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true });
       state.invocations.push({ ...target, event });
       processFor(target.functionName, alias.version)
         .then((fnProcess) => fnProcess.invoke(event))
