@@ -1,4 +1,5 @@
 import { branchAlias, branchSlug, prAlias } from '../../deployments/aliases.js';
+import { checkFunctionOrigin } from '../../edge/function-origin.js';
 import type { FunctionOrigin } from '../../edge/types.js';
 import type { Db } from '../../store/index.js';
 import type { AwsRecord } from './record.js';
@@ -7,9 +8,6 @@ import type { AwsRecord } from './record.js';
  * Read by the edge's routing lookup on every Host it resolves, so this file imports no AWS SDK
  * (edge processes never load it) and reads two rows at most.
  */
-
-/** A Function URL as AWS makes them; anything else in a record is not proxied to. */
-const FUNCTION_URL = /^https:\/\/[a-z0-9]{1,64}\.lambda-url\.[a-z]{2}(-[a-z]+)+-\d\.on\.aws\/?$/;
 
 /**
  * The Slipway alias that follows a preview's Lambda alias: `pr-<n>` is `pr:<n>`, `br-<slug>` is
@@ -46,7 +44,8 @@ export async function previewOrigin(db: Db, deploymentId: string, via: string | 
   if (row === undefined) return undefined;
   const record = JSON.parse(row.record) as AwsRecord;
   const url = record.alias?.url;
-  if (url === undefined || !FUNCTION_URL.test(url)) return undefined;
+  // the edge checks it again before each proxied request; a record that is not a Function URL is no origin
+  if (url === undefined || typeof checkFunctionOrigin({ url }) === 'string') return undefined;
   const alias = slipwayAliasOf(record.alias?.name ?? '', row.name, { environment: row.environment, pr_number: row.pr_number === null ? null : Number(row.pr_number), branch: row.branch });
   if (alias === undefined) return undefined;
   const held = await db.selectFrom('aliases').select('deployment_id').where('project_id', '=', row.project_id).where('name', '=', alias).executeTakeFirst();
