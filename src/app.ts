@@ -126,7 +126,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
       const changes = config.databaseUrl === undefined ? undefined : listenForChanges(config.databaseUrl);
       const presence = await announceEdge({ store, changes });
       const edge = createEdgeServer({
-        lookup: createStoreLookup(store, config.baseDomain),
+        lookup: createStoreLookup(store, config.baseDomain, config.awsEndpoints),
         blobs,
         servers: gateway,
         standbyMs: config.serverStandbyMs,
@@ -179,6 +179,7 @@ export async function startSlipway(requested: Config): Promise<Slipway> {
             blobUrl: config.blobUrl,
             blobCacheMb: config.blobCacheMb,
             baseDomain: config.baseDomain,
+            awsEndpoint: config.awsEndpoints.api,
             standbyMs: config.serverStandbyMs,
             https: httpsConfig,
             observability: { accessLog: config.observability.accessLog, logKeep: config.observability.logKeep },

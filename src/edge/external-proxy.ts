@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { pipeline } from 'node:stream';
@@ -74,6 +75,12 @@ export interface ExternalProxyOptions {
   proto?: 'http' | 'https';
   /** the Host the client asked for (x-forwarded-host; HTTP/2 carries it as :authority, not Host) */
   host?: string;
+  /**
+   * dial this endpoint of the operator's instead of `url`'s host (an AWS VPC endpoint, a test
+   * stand-in; http or https), still sending `url`'s host as Host and TLS name. It is the
+   * platform's own configuration, never a repository's, so its address is not checked.
+   */
+  connect?: URL;
 }
 
 export type ProxyRefusal = { status: 502 | 504; reason: string };
@@ -98,16 +105,18 @@ export async function proxyExternal(
   const allow = opts.allowAddress ?? isPublicAddress;
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   let address: string;
-  try {
-    const addresses = isIP(hostname) !== 0 ? [hostname] : (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
-    // every address the name has must be public: otherwise the next lookup could pick the private one
-    const blocked = addresses.find((a) => !allow(a));
-    if (blocked !== undefined) return refuse({ status: 502, reason: `${hostname} resolves to ${blocked}, which is not a public internet address` });
-    if (addresses.length === 0) return refuse({ status: 502, reason: `${hostname} has no address` });
-    address = addresses[0]!;
-  } catch (err) {
-    return refuse({ status: 502, reason: `${hostname} could not be resolved (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
-  }
+  if (opts.connect !== undefined) address = opts.connect.hostname.startsWith('[') ? opts.connect.hostname.slice(1, -1) : opts.connect.hostname;
+  else
+    try {
+      const addresses = isIP(hostname) !== 0 ? [hostname] : (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+      // every address the name has must be public: otherwise the next lookup could pick the private one
+      const blocked = addresses.find((a) => !allow(a));
+      if (blocked !== undefined) return refuse({ status: 502, reason: `${hostname} resolves to ${blocked}, which is not a public internet address` });
+      if (addresses.length === 0) return refuse({ status: 502, reason: `${hostname} has no address` });
+      address = addresses[0]!;
+    } catch (err) {
+      return refuse({ status: 502, reason: `${hostname} could not be resolved (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+    }
 
   const headers: OutgoingHttpHeaders = {};
   const dropped = new Set(HOP_BY_HOP);
@@ -128,9 +137,11 @@ export async function proxyExternal(
   headers['x-forwarded-host'] = opts.host ?? req.headers.host ?? '';
   headers['x-forwarded-proto'] = opts.proto ?? 'http';
 
+  const plain = opts.connect?.protocol === 'http:';
+  const dialPort = opts.connect === undefined ? url.port : opts.connect.port;
   const options: RequestOptions = {
     host: address,
-    port: url.port === '' ? 443 : Number(url.port),
+    port: dialPort === '' ? (plain ? 80 : 443) : Number(dialPort),
     path: `${url.pathname}${url.search}`,
     method: req.method,
     headers,
@@ -141,7 +152,7 @@ export async function proxyExternal(
   };
   await new Promise<void>((resolve) => {
     let answered = false;
-    const upstream = request(options, (answer) => {
+    const upstream = (plain ? httpRequest : request)(options, (answer) => {
       answered = true;
       clearTimeout(headTimer);
       const out: string[] = [];

@@ -61,3 +61,12 @@ export function noCertificatePage(host: string): Buffer {
       `your own. Until then the site answers on <code>http://${shown}/</code>.</p>`,
   );
 }
+
+/** A 502 for an AWS preview whose function did not answer (unreachable, refused, too slow): names the deployment, not the reason (that is logged). */
+export function functionUnreachablePage(deploymentId: string): Buffer {
+  return page(
+    '502 Bad Gateway',
+    `<p>The server function of deployment <code>${escapeHtml(deploymentId)}</code> on AWS did not answer. The error was logged; try again in a moment.</p>\n` +
+      "<p>Its Function URL is in the deployment's AWS record (<code>slipway</code> API: <code>GET /api/v1/deployments/&lt;id&gt;/aws</code>).</p>",
+  );
+}

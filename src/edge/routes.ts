@@ -145,7 +145,7 @@ export class RouteTable {
             if (this.routes.get(hostHeader) === route) this.routes.set(hostHeader, { site: undefined, settings: resolved.settings, expires: Infinity, pending: undefined });
             return;
           }
-          if (resolved.deploymentId === route.site?.deploymentId && resolved.manifestHash === route.site.manifestHash) {
+          if (resolved.deploymentId === route.site?.deploymentId && resolved.manifestHash === route.site.manifestHash && resolved.origin?.url === route.site.origin?.url) {
             // same deployment; the host's settings may still have changed (a domain became a redirect, HSTS on)
             if (this.routes.get(hostHeader) === route) route.settings = resolved.settings;
             return;
@@ -208,7 +208,13 @@ export class RouteTable {
     return ids;
   }
 
-  private loadSite(resolved: ResolvedSite): Promise<Site> {
+  private async loadSite(resolved: ResolvedSite): Promise<Site> {
+    const site = await this.compiledSite(resolved);
+    // per resolution, not cached with the manifest: a preview's origin goes once a newer deployment takes its alias
+    return resolved.origin === undefined ? site : { ...site, origin: resolved.origin };
+  }
+
+  private compiledSite(resolved: ResolvedSite): Promise<Site> {
     const key = `${resolved.deploymentId}\n${resolved.manifestHash}`;
     let site = this.sites.get(key);
     if (site === undefined) {

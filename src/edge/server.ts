@@ -6,6 +6,7 @@ import { BlobReader } from './blob-reader.js';
 import { createFileResponder, type FileRequest } from './file-response.js';
 import { createStreamFastPath } from './h2-static.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, hostMissPage, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE } from './pages.js';
+import { createFunctionAnswer } from './function-origin.js';
 import { rawResponsesSupported } from './raw-response.js';
 import { readRequestHeaders } from './request-headers.js';
 import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
@@ -14,7 +15,7 @@ import { upgradeHandler } from './upgrade.js';
 import { watchGeneration } from './generation.js';
 import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
-import type { Site } from './site.js';
+import { hasBackend, type Site } from './site.js';
 import type { EdgeOptions, HostRedirect, HostSettings, ResolvedSite } from './types.js';
 import { logger } from '../log/index.js';
 
@@ -86,6 +87,8 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     fail: (...a) => fail(...a),
     report: (m, e) => report(m, e),
   });
+
+  const toFunction = createFunctionAnswer({ observer, sendPage: (...a) => sendPage(...a), report: (m, e) => report(m, e), options: opts.functionProxy });
 
   const lastLogged = new Map<string, number>();
   /** log, but the same message at most every 10 s: a missing blob under load must not flood the log */
@@ -227,7 +230,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         if (!admitted(req, res, route.settings, target, path, secure, isHead)) return;
         if (secure && route.settings?.hsts !== undefined) res.setHeader('Strict-Transport-Security', route.settings.hsts);
         if (hasRules(route.site)) serveByRules(req, res, route.site, route.settings, path, target, host, staticOnly, secure, request);
-        else if (staticOnly || (route.site.server !== undefined && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
+        else if (staticOnly || (hasBackend(route.site) && !route.site.files.has(path))) toServer(req, res, route.site, isHead, secure);
         else files.serveFile(res, route.site, path, request);
         return;
       }
@@ -251,7 +254,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
           else if (resolved.site === undefined) sendPage(res, 404, hostMissPage(hostHeader, resolved.settings), isHead);
           else if (!admitted(req, res, resolved.settings, target, path, secure, isHead)) return;
           else if (hasRules(resolved.site)) serveByRules(req, res, resolved.site, resolved.settings, path, target, hostHeader, staticOnly, secure, request);
-          else if (staticOnly || (resolved.site.server !== undefined && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
+          else if (staticOnly || (hasBackend(resolved.site) && !resolved.site.files.has(path))) toServer(req, res, resolved.site, isHead, secure);
           else files.serveFile(res, resolved.site, path, request);
         },
         (error: unknown) => {
@@ -303,8 +306,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
     serveWithRules({ req, res, site, settings, path, target, host, isHead, staticOnly, secure }, answers, { proxy: opts.externalProxy, report });
   }
 
-  /** Proxy to the deployment's server (started on demand); a static-only deployment answers 405. */
+  /** Proxy to the deployment's server (started on demand) or its function on AWS; a static-only deployment answers 405. */
   function toServer(req: IncomingMessage, res: ServerResponse, site: Site, isHead: boolean, secure: boolean): void {
+    if (site.origin !== undefined) return toFunction(req, res, site, site.origin, isHead, secure);
     if (site.server === undefined || servers === undefined) {
       sendPage(res, 405, METHOD_NOT_ALLOWED_PAGE, false, ['Allow', 'GET, HEAD', 'x-slipway-deployment', site.deploymentId]);
       return;

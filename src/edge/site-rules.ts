@@ -4,7 +4,7 @@ import { encodeHeaderValue, encodeUrlValue, matchConditions, matchPath, matchRul
 import { proxyExternal, type ExternalProxyOptions } from './external-proxy.js';
 import { escapeHtml, page } from './pages.js';
 import { normaliseHost, requestPath } from './path.js';
-import { notFoundWith, withHeaders, type Site } from './site.js';
+import { hasBackend, notFoundWith, withHeaders, type Site } from './site.js';
 import type { HostSettings } from './types.js';
 
 /*
@@ -163,7 +163,7 @@ function vercelOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOptio
     const target = fileAt(site, path);
     if (target !== undefined) return fileOrServer(x, view, target, extra, answers);
   }
-  if (site.server !== undefined) {
+  if (hasBackend(site)) {
     if (rewritten) x.req.url = `${encodeUrlValue(path)}${query === '' ? '' : `?${query}`}`;
     return toServer(x, view, extra, answers);
   }
@@ -203,13 +203,13 @@ function netlifyOrder(x: RuleExchange, answers: RuleAnswers, opts: SiteRulesOpti
     if (next === undefined) return answers.file(view, '\0');
     if (route.status === 404) return notFound(x, view, next.path, extra, answers);
     if (site.files.has(next.path)) return fileOrServer(x, view, next.path, extra, answers);
-    if (site.server === undefined) return answers.file(view, next.path);
+    if (!hasBackend(site)) return answers.file(view, next.path);
     const merged = mergeQuery(next.query, query);
     x.req.url = `${encodeUrlValue(next.path)}${merged === '' ? '' : `?${merged}`}`;
     return toServer(x, view, extra, answers);
   }
   if (exists && rules.earlyByPath && rules.forcedByPath) early.noForcedRule = true;
-  if (x.staticOnly || (site.server !== undefined && !exists)) return toServer(x, view, extra, answers);
+  if (x.staticOnly || (hasBackend(site) && !exists)) return toServer(x, view, extra, answers);
   answers.file(view, x.path);
 }
 
@@ -231,7 +231,7 @@ function fileOrServer(x: RuleExchange, view: Site, path: string, extra: string[]
 function toServer(x: RuleExchange, view: Site, extra: string[], answers: RuleAnswers): void {
   // the server's own headers of the same name win (node merges these under the proxied head);
   // a static site's answer here is the edge's own 405 page, which gets none
-  if (view.server !== undefined) for (let i = 0; i < extra.length; i += 2) x.res.setHeader(extra[i]!, extra[i + 1]!);
+  if (hasBackend(view)) for (let i = 0; i < extra.length; i += 2) x.res.setHeader(extra[i]!, extra[i + 1]!);
   answers.server(view);
 }
 

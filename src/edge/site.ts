@@ -3,6 +3,7 @@ import { compileRules, type CompiledRules } from '../rules/index.js';
 import type { CachedBlob } from './blob-cache.js';
 import { cacheControlFor } from './cache-control.js';
 import type { RawResponse } from './raw-response.js';
+import type { FunctionOrigin } from './types.js';
 
 /**
  * One way to send a file (identity, gzip or br), with every response header it needs built
@@ -48,6 +49,13 @@ export interface Site {
   /** the site's own redirects, rewrites and headers, compiled (see ./site-rules.ts); undefined costs nothing */
   readonly rules: CompiledRules | undefined;
   readonly immutable: readonly ImmutableRule[];
+  /** set for an AWS Next.js preview: what its files do not answer goes to this function (see ./function-origin.ts) */
+  readonly origin?: FunctionOrigin | undefined;
+}
+
+/** Something answers behind the site's files: its SSR server, or its function on AWS (`origin`). */
+export function hasBackend(site: Site): boolean {
+  return site.server !== undefined || site.origin !== undefined;
 }
 
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;

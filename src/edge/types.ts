@@ -13,6 +13,20 @@ export interface ResolvedSite {
   manifestHash: string;
   /** what the host itself asks of the edge, beyond its deployment (absent: nothing) */
   settings?: HostSettings;
+  /** a function outside Slipway that serves what the deployment's files do not (see FunctionOrigin) */
+  origin?: FunctionOrigin;
+}
+
+/**
+ * An AWS Next.js preview's server: its Lambda alias's Function URL, recorded by the deployment
+ * on AWS (never taken from a repository). The edge serves the deployment's static files itself
+ * and proxies every other request there (./function-origin.ts).
+ */
+export interface FunctionOrigin {
+  /** `https://<id>.lambda-url.<region>.on.aws/` */
+  url: string;
+  /** the operator's endpoint to dial instead (SLIPWAY_AWS_ENDPOINT: a VPC endpoint, a test stand-in), Host and TLS name staying the URL's */
+  via?: string;
 }
 
 /** A redirect domain: answered with its redirect whether or not its project has a ready deployment. */
@@ -124,6 +138,8 @@ export interface EdgeOptions {
   observer?: RequestObserver;
   /** how site rules' rewrites to outside URLs are proxied (tests trust their own CA and loopback server) */
   externalProxy?: ExternalProxyOptions;
+  /** how AWS previews' Function URLs are proxied (tests: shorter timeouts) */
+  functionProxy?: Pick<ExternalProxyOptions, 'ca' | 'responseTimeoutMs' | 'idleTimeoutMs'>;
 }
 
 /**

@@ -20,7 +20,7 @@ import { runEdgeWorker } from './worker.js';
  */
 const raw = process.env[EDGE_CONFIG_ENV];
 if (raw === undefined) throw new Error(`${EDGE_CONFIG_ENV} is not set; this module is started by "slipway up"`);
-const { dataDir, secretKeyFile, databaseUrl, blobUrl, blobCacheMb, baseDomain, standbyMs, https, observability } = JSON.parse(raw) as {
+const { dataDir, secretKeyFile, databaseUrl, blobUrl, blobCacheMb, baseDomain, awsEndpoint, standbyMs, https, observability } = JSON.parse(raw) as {
   dataDir: string;
   /** the platform key's file (config.secretKeyFile) */
   secretKeyFile: string;
@@ -30,6 +30,8 @@ const { dataDir, secretKeyFile, databaseUrl, blobUrl, blobCacheMb, baseDomain, s
   blobUrl?: string;
   blobCacheMb: number;
   baseDomain: string;
+  /** SLIPWAY_AWS_ENDPOINT: where AWS previews' Function URLs are reached (see FunctionOrigin) */
+  awsEndpoint?: string;
   standbyMs?: number;
   /** set when HTTPS is on: the operator's certificate files, if any */
   https?: { tlsCertFile?: string; tlsKeyFile?: string };
@@ -58,7 +60,7 @@ const stopAnswering = answerMetricsRequests(metrics.registry);
 const changes = databaseUrl === undefined ? undefined : listenForChanges(databaseUrl);
 const presence = await announceEdge({ store, changes });
 const edge = await runEdgeWorker({
-  lookup: createStoreLookup(store, baseDomain),
+  lookup: createStoreLookup(store, baseDomain, { api: awsEndpoint }),
   blobs: opened.files,
   pollMs: changes === undefined ? 10 : 1000,
   changes,

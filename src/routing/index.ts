@@ -2,6 +2,8 @@ import type { HostSettings, ResolvedHost, ResolvedSite, SiteLookup } from '../ed
 import { branchAlias, flagIntegrityError, prAlias, PRODUCTION } from '../deployments/index.js';
 import { environmentAlias } from '../environments/index.js';
 import { readCounter, type Store } from '../store/index.js';
+// the file, not the folder's index: the edge must not load the AWS SDK the rest of the target uses
+import { previewOrigin } from '../targets/aws/preview-origin.js';
 
 export type HostRoute =
   | { kind: 'production'; project: string }
@@ -26,9 +28,17 @@ export function parseHost(host: string, baseDomain: string): HostRoute | undefin
   return { kind: 'prefixed', project, prefix };
 }
 
-/** The edge's view of the store: Host -> the ready deployment to serve. */
-export function createStoreLookup(store: Store, baseDomain: string): SiteLookup {
+/**
+ * The edge's view of the store: Host -> the ready deployment to serve. `aws.api`:
+ * SLIPWAY_AWS_ENDPOINT, through which an AWS preview's Function URL is reached (see FunctionOrigin).
+ */
+export function createStoreLookup(store: Store, baseDomain: string, aws: { api?: string | undefined } = {}): SiteLookup {
   const db = store.db;
+  /** an AWS Next.js preview's function, for what its files do not answer */
+  const withOrigin = async <T extends ResolvedSite>(site: T): Promise<T> => {
+    const origin = await previewOrigin(db, site.deploymentId, aws.api);
+    return origin === undefined ? site : { ...site, origin };
+  };
   /** `environment`: the served deployment's own (what protects a branch host) */
   const viaAlias = async (projectId: string, alias: string): Promise<(ResolvedSite & { environment: string }) | undefined> => {
     const row = await db
@@ -75,7 +85,7 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
       if (found === 'removed') return { settings: { ...hostSettings(project), removed: { deploymentId: (route as { prefix: string }).prefix } } };
       if (found === undefined) return undefined;
       const { environment, ...site } = found;
-      return { ...site, settings: { ...hostSettings(project), ...(await protectionOf(project.id, environment)) } };
+      return withOrigin({ ...site, settings: { ...hostSettings(project), ...(await protectionOf(project.id, environment)) } });
     },
     aliasGeneration: () => readCounter(db, 'alias_generation'),
     flagIntegrityError: (deploymentId, reason) => flagIntegrityError(db, deploymentId, reason),
@@ -105,7 +115,7 @@ export function createStoreLookup(store: Store, baseDomain: string): SiteLookup 
     if (alias === undefined) return undefined;
     const found = await viaAlias(row.project_id, alias);
     if (found === undefined) return undefined;
-    return { deploymentId: found.deploymentId, manifestHash: found.manifestHash, settings: { ...settings, ...(await protectionOf(row.project_id, row.environment)) } };
+    return withOrigin({ deploymentId: found.deploymentId, manifestHash: found.manifestHash, settings: { ...settings, ...(await protectionOf(row.project_id, row.environment)) } });
   }
 
   async function siteOf(projectId: string, route: HostRoute): Promise<(ResolvedSite & { environment: string }) | 'removed' | undefined> {

@@ -3,8 +3,38 @@ import yazl from 'yazl';
 
 /** A Lambda zip holding one tiny handler that answers `body`. */
 export function tinyZip(body: string): Promise<Buffer> {
+  return zipOf(`export const handler = async () => ({ statusCode: 200, body: ${JSON.stringify(body)} });\n`);
+}
+
+/**
+ * A Lambda zip whose handler answers a Function URL event (payload 2.0) with what it received, as
+ * JSON: `label`, method, path, query, the Host and forwarded headers, the body, and GREETING from
+ * its variables; plus a header and two cookies of its own.
+ */
+export function echoZip(label: string): Promise<Buffer> {
+  const source = `export const handler = async (event) => ({
+  statusCode: 200,
+  headers: { 'content-type': 'application/json', 'x-from': 'function' },
+  cookies: ['a=1; Path=/', 'b=2; Path=/'],
+  body: JSON.stringify({
+    label: ${JSON.stringify(label)},
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+    query: event.rawQueryString,
+    host: event.headers.host,
+    forwardedHost: event.headers['x-forwarded-host'] ?? null,
+    cookies: event.cookies ?? [],
+    body: event.body === undefined ? null : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8'),
+    greeting: process.env.GREETING ?? null,
+  }),
+});
+`;
+  return zipOf(source);
+}
+
+function zipOf(source: string): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  zip.addBuffer(Buffer.from(`export const handler = async () => ({ statusCode: 200, body: ${JSON.stringify(body)} });\n`), 'index.mjs');
+  zip.addBuffer(Buffer.from(source), 'index.mjs');
   zip.end();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

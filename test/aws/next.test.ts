@@ -6,7 +6,14 @@ import { after, before, test } from 'node:test';
 import { GetDistributionConfigCommand } from '@aws-sdk/client-cloudfront';
 import { GetAliasCommand, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { createDeployment } from '../../src/deployments/index.js';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { packageOutput } from '../../src/artifact/index.js';
+import { LocalBlobStore } from '../../src/blobs/index.js';
+import { createDeployment, getDeployment, movePreviewAliases } from '../../src/deployments/index.js';
+import { createEdgeServer, type EdgeServer } from '../../src/edge/index.js';
+import { createStoreLookup } from '../../src/routing/index.js';
+import { createRuntimeGateway } from '../../src/runtime/index.js';
 import { createProject } from '../../src/projects/index.js';
 import { Queue } from '../../src/queue/index.js';
 import { SecretBox } from '../../src/secrets.js';
@@ -39,6 +46,8 @@ let record: AwsRecord;
 let deploymentId: string;
 let lambda: RunningLambda | undefined;
 let standalone: Standalone | undefined;
+let edge: EdgeServer | undefined;
+let stopRuntime: (() => Promise<void>) | undefined;
 const logs: string[] = [];
 
 before(async () => {
@@ -82,6 +91,8 @@ before(async () => {
 });
 
 after(async () => {
+  await edge?.close();
+  await stopRuntime?.();
   await lambda?.close();
   await standalone?.stop();
   clients?.destroy();
@@ -204,4 +215,80 @@ test('a redeploy of the same build uploads no function code, yet its versions na
   // the earlier version keeps its own, so a rollback to it reads its own deployment's cache
   const earlier = await clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: server, Qualifier: record.versions?.server?.version }));
   assert.equal(earlier.Environment?.Variables?.CACHE_BUCKET_KEY_PREFIX, `deployments/${deploymentId}/_cache/`);
+});
+
+test("a pull request's preview is served at its Slipway URL: files from its manifest, pages and POSTs from its Function URL, 502 when it is down", { timeout: 120_000 }, async () => {
+  const queue = new Queue(store, { leaseMs: 30_000 });
+  const box = new SecretBox(randomBytes(32));
+  const preview = await store.tx((db) => createDeployment(db, queue, box, { project, sha: randomBytes(20).toString('hex'), branch: 'checkout', trigger: 'api', target: 'preview', prNumber: 9 }));
+  // the same build as a preview: its own alias and Function URL, its own variables
+  const deployed = await deployToAws({
+    db: store.db,
+    aws: clients,
+    project,
+    deploymentId: preview.id,
+    setting: await resolveTarget(store.db, project.id, 'preview'),
+    output: build.aws as NonNullable<TargetBuildResult['aws']>,
+    alias: 'pr-9',
+    environment: { GREETING: 'hello from pull request 9' },
+    wait,
+    log: () => {},
+  });
+  assert.ok(deployed.alias?.url !== undefined);
+  // what the worker does next: the static output packaged for the edge, ready, the preview aliases moved
+  const blobs = new LocalBlobStore(join(tmp.path, 'blobs'));
+  const pkg = await packageOutput({ outputDir: build.outputDir, blobs, immutable: build.aws?.immutable, log: () => {} });
+  await store.tx(async (db) => {
+    await db.updateTable('deployments').set({ status: 'ready', manifest_hash: pkg.manifestHash }).where('id', '=', preview.id).execute();
+    await movePreviewAliases(db, project.name, await getDeployment(db, preview.id));
+  });
+  const { gateway, runtime } = createRuntimeGateway(blobs, tmp.path, { memoryMb: 0, requestTimeoutMs: 30_000, idleMs: 60_000 });
+  stopRuntime = () => runtime.close();
+  edge = createEdgeServer({ lookup: createStoreLookup(store, 'localhost', { api: aws.endpoint }), blobs, servers: gateway, log: () => {} });
+  await new Promise<void>((resolve) => edge?.server.listen(0, '127.0.0.1', resolve));
+  const port = (edge.server.address() as AddressInfo).port;
+  const host = 'pr-9--shop.localhost';
+  const ask = (path: string, method = 'GET', body?: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, method, headers: { host, accept: 'text/html' }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.setTimeout(60_000, () => req.destroy(new Error(`no answer for ${path}`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  // the server page, rendered by the function, knows the preview's host (OpenNext reads x-forwarded-host)
+  const page = await ask('/ssr');
+  assert.equal(page.status, 200, page.text);
+  assert.match(page.text, /Server page <!-- -->v1|Server page v1/);
+  assert.match(page.text, new RegExp(`<p id="host">${host}</p>`));
+  assert.equal(page.headers['x-slipway-deployment'], preview.id);
+  const invoked = aws.functionUrls.invocations.length;
+  assert.ok(invoked > 0);
+
+  // a fingerprinted script comes from the manifest, never from the function
+  const script = Object.keys(pkg.manifest.files).find((k) => k.startsWith('_next/static/') && k.endsWith('.js'));
+  assert.ok(script !== undefined);
+  const asset = await ask(`/${script}`);
+  assert.equal(asset.status, 200);
+  assert.match(String(asset.headers['cache-control']), /immutable/);
+  assert.equal(aws.functionUrls.invocations.length, invoked);
+
+  const api = await ask('/api/hello');
+  assert.equal(JSON.parse(api.text).greeting, 'hello from pull request 9');
+  const posted = await ask('/api/hello', 'POST', 'qty=3');
+  assert.equal(posted.status, 200, posted.text);
+  assert.deepEqual(JSON.parse(posted.text), { method: 'POST', received: 'qty=3', greeting: 'hello from pull request 9' });
+
+  aws.functionUrls.down = true;
+  try {
+    const down = await ask('/ssr');
+    assert.equal(down.status, 502);
+    assert.match(down.text, new RegExp(`deployment <code>${preview.id}</code> on AWS did not answer`));
+  } finally {
+    aws.functionUrls.down = false;
+  }
 });

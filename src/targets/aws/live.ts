@@ -8,7 +8,7 @@ import type { Db, Deployment, Project, Store } from '../../store/index.js';
 import { readAwsAccess } from './access.js';
 import { type AwsClients, awsClients } from './clients.js';
 import { type AwsBuildOutput, deployToAws, LIVE_ALIAS } from './deploy.js';
-import { recordServedByEdge, servedByEdge } from './preview.js';
+import { recordServedByEdge, recordServedThroughEdge, servedByEdge } from './preview.js';
 import { switchAwsLive } from './switch.js';
 import { resolveTarget, type TargetSetting } from './target.js';
 
@@ -81,6 +81,7 @@ export async function goLiveOnAws(deps: AwsDeps, project: Project, deployment: D
       ...(previous === undefined || previous === deployment.id ? {} : { previousDeploymentId: previous }),
     });
     if (onEdge) await recordServedByEdge(deps.store.db, deps.config, project, deployment, record, log);
+    else if (alias !== undefined && alias !== LIVE_ALIAS) await recordServedThroughEdge(deps.store.db, deps.config, project, deployment, record, log);
   } finally {
     aws.destroy();
   }

@@ -26,3 +26,17 @@ export async function recordServedByEdge(db: Db, config: Config, project: Projec
   await saveAwsRecord(db, deployment.id, record);
   log(`A static preview: Slipway's edge serves it at ${url}. Its files are on S3 too, so promoting it moves production on AWS without a rebuild.`);
 }
+
+/**
+ * Record where a Next.js preview is served: at its usual Slipway preview URL, where the edge
+ * answers with the deployment's static files and proxies the rest to its alias's Function URL
+ * (see ../../edge/function-origin.ts), so the link in a pull request works as on the edge.
+ */
+export async function recordServedThroughEdge(db: Db, config: Config, project: Project, deployment: Deployment, record: AwsRecord, log: (line: string) => void): Promise<void> {
+  const functionUrl = record.alias?.url;
+  if (functionUrl === undefined) return;
+  const url = edgePreviewUrl(config, project, deployment);
+  record.servedBy = { target: 'edge', url, functionUrl, reason: "the edge serves the preview's static files and proxies the rest to its Lambda alias's Function URL" };
+  await saveAwsRecord(db, deployment.id, record);
+  log(`A Next.js preview on AWS: Slipway's edge serves it at ${url}, its static files itself and everything else from ${functionUrl}`);
+}

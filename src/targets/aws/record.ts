@@ -23,8 +23,11 @@ export interface AwsRecord {
   /** the alias this deployment moved, and the version it pointed at before (a failure puts it back) */
   alias?: { name: string; arn: string; url?: string; previousVersion?: string };
   distribution?: { id: string; domainName: string; status: string; etag: string; invalidationId?: string };
-  /** set when AWS does not serve this deployment (a static preview): where it is served instead */
-  servedBy?: { target: 'edge'; url: string; reason: string };
+  /**
+   * set for a preview Slipway's edge serves: a static one wholly, a Next.js one with its static
+   * files and `functionUrl` (its alias's Function URL) for the rest
+   */
+  servedBy?: { target: 'edge'; url: string; reason: string; functionUrl?: string };
   error?: AwsErrorDetail & { step: string };
 }
 

@@ -9,6 +9,7 @@ import * as stsSdk from '@aws-sdk/client-sts';
 import { type AccessKey, ACCOUNT_ID, AwsError, COMMON_ERRORS, type Service } from './account.js';
 import { type CloudFrontState, createCloudFront } from './cloudfront.js';
 import { type AcmState, createAcm, createIdentity, type IdentityState } from './identity.js';
+import { createFunctionUrls, type FunctionUrls } from './function-urls.js';
 import { type LambdaState, createLambda } from './lambda.js';
 import { type ApiModel, loadModel, validate } from './model.js';
 import { decodeRequest, encodeError, encodeResponse, UnknownOperation, type WireResponse } from './protocols.js';
@@ -35,6 +36,8 @@ export interface AwsStandIn {
   credentials: { accessKeyId: string; secretAccessKey: string };
   userArn: string;
   lambda: LambdaState;
+  /** the Function URLs, served on `endpoint` to requests whose Host is a URL's host (what SLIPWAY_AWS_ENDPOINT reaches) */
+  functionUrls: FunctionUrls;
   cloudfront: CloudFrontState;
   acm: AcmState;
   identity: IdentityState;
@@ -79,6 +82,7 @@ function knownError(service: string, code: string): boolean {
  */
 export async function startAwsStandIn(opts: { s3?: { endpoint: string } } = {}): Promise<AwsStandIn> {
   const lambda = createLambda();
+  const functionUrls = createFunctionUrls(lambda);
   const acm = createAcm();
   const cloudfront = createCloudFront(acm);
   const identity = createIdentity();
@@ -163,6 +167,7 @@ export async function startAwsStandIn(opts: { s3?: { endpoint: string } } = {}):
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (functionUrls.handle(req, res)) return;
     if (/\/\d{8}\/[^/]+\/s3\/aws4_request/.test(String(req.headers.authorization ?? ''))) {
       forwardS3(req, res);
       return;
@@ -232,6 +237,7 @@ export async function startAwsStandIn(opts: { s3?: { endpoint: string } } = {}):
     credentials,
     userArn,
     lambda,
+    functionUrls,
     cloudfront,
     acm,
     identity,
@@ -247,6 +253,7 @@ export async function startAwsStandIn(opts: { s3?: { endpoint: string } } = {}):
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await functionUrls.close();
       if (violations.length > 0) throw new Error(`the AWS stand-in saw requests the model does not allow:\n${violations.join('\n')}`);
     },
   };
