@@ -221,6 +221,7 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
         const more = socket.read() as Buffer | null;
         if (more !== null) rest = rest.length === 0 ? more : Buffer.concat([rest, more]);
       }
+      observer?.handedOver(socket);
       this.handOver(socket);
       // node:http listens for 'data' now (and reads the handle itself from here on): these bytes first
       if (rest.length > 0) socket.emit('data', rest);

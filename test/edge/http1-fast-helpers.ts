@@ -17,6 +17,7 @@ export function pathRecorder(): { observer: RequestObserver; seen: string[] } {
     cache: nothing,
     wrote: nothing,
     handled: nothing,
+    handedOver: nothing,
   };
   return { observer, seen };
 }
