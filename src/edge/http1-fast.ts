@@ -31,6 +31,13 @@ export interface Http1FastPath {
   destroy(): void;
 }
 
+/**
+ * Answers queued on a socket (not yet taken by the kernel, or by TLS) beyond which no more
+ * requests are read until 'drain'. Not writableNeedDrain: a 50 KB answer sets that every time,
+ * also when the kernel takes it at once, and the pause would cost every request a 'drain' and a
+ * resume. This bounds what a client that sends and never reads can make the edge hold.
+ */
+const MAX_QUEUED_BYTES = 128 * 1024;
 const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
 const HEALTH_PREFIX = '/.well-known/slipway/';
 
@@ -173,7 +180,7 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
           return;
         }
         offset = req.end;
-        if (this.socket.writableNeedDrain) {
+        if (this.socket.writableLength > MAX_QUEUED_BYTES) {
           // a client that sends and does not read: read no more until it has taken these answers
           this.pending = offset < buf.length ? buf.subarray(offset) : undefined;
           this.waiting = true;
