@@ -1,11 +1,10 @@
 import type { Socket } from 'node:net';
 import type { ObservedRequest, RequestObserver } from '../access-log/index.js';
 import type { FileResponder } from './file-response.js';
-import { type FastRequest, readHead } from './http1-head.js';
+import { type FastRequest, NOT_MINE, readHead } from './http1-head.js';
 import { etagMatches } from './negotiate.js';
 import { requestPath } from './path.js';
 import { buildRawHead, buildRawResponse, type RawResponse } from './raw-response.js';
-import { readRequestHeaders } from './request-headers.js';
 import type { RouteTable } from './routes.js';
 import type { Representation } from './site.js';
 
@@ -85,9 +84,8 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
     const started = observer === undefined ? 0 : performance.now();
     const target = req.target;
     if (target.startsWith(HEALTH_PREFIX) || target.startsWith(ACME_CHALLENGE_PATH)) return false;
-    const request = readRequestHeaders(req.rawHeaders, req.isHead);
-    const host = request.host;
-    if (host === undefined || host === '' || request.range !== undefined) return false;
+    const host = req.host;
+    if (host === '') return false;
     const route = routes.get(host);
     const site = route?.site;
     if (site === undefined || site.rules !== undefined || route?.settings?.protection !== undefined) return false;
@@ -95,7 +93,7 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
     if (path === undefined) return false;
     const file = site.files.get(path);
     if (file === undefined || opts.gate(host, target, path) !== undefined) return false;
-    const rep = files.negotiate(file, request.acceptEncoding);
+    const rep = files.negotiate(file, req.acceptEncoding);
     if (rep.status !== 200) return false;
     const hsts = secure ? route?.settings?.hsts : undefined;
     const second = Math.floor(Date.now() / 1000);
@@ -103,7 +101,7 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
     let status = 200;
     let bytes: number;
     let cache: 'hit' | 'revalidated' | 'none' = 'none';
-    if (request.ifNoneMatch !== undefined && etagMatches(request.ifNoneMatch, rep.etag)) {
+    if (req.ifNoneMatch !== undefined && etagMatches(req.ifNoneMatch, rep.etag)) {
       const h = headsFor(rep, hsts, second);
       h.notModified ??= buildRawHead(304, withHsts(rep.notModifiedHeaders, hsts), second, keepAlive);
       socket.write(h.notModified);
@@ -175,7 +173,7 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
           return;
         }
         const req = readHead(buf, offset);
-        if (typeof req === 'number' || !answer(this.socket, req)) {
+        if (req === NOT_MINE || !answer(this.socket, req)) {
           this.release(buf.subarray(offset));
           return;
         }
