@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ObservedRequest, RequestObserver } from '../access-log/index.js';
 import type { FileResponder } from './file-response.js';
@@ -19,15 +20,17 @@ export interface Http1FastPathOptions {
   keepAliveMs(): number;
   /** told of each request answered here (access log, metrics) */
   observer?: RequestObserver | undefined;
+  report(message: string, error?: unknown): void;
 }
 
 export interface Http1FastPath {
   /** Take a new connection; `handOver` gives it to node:http (its own connection listener). */
   accept(socket: Socket, handOver: (socket: Socket) => void): void;
-  /** The edge closes: idle connections end now, one waiting for 'drain' once its answers are out; new ones go to node:http. */
+  /**
+   * The edge closes: idle connections end now, one waiting for 'drain' once its answers are out
+   * (destroyed if still here after 5 s, as node:http's are); new ones go to node:http.
+   */
   close(): void;
-  /** Destroy every connection still here (close()'s deadline). */
-  destroy(): void;
 }
 
 /**
@@ -37,6 +40,8 @@ export interface Http1FastPath {
  * resume. This bounds what a client that sends and never reads can make the edge hold.
  */
 const MAX_QUEUED_BYTES = 128 * 1024;
+/** as the edge's close() gives node:http's connections */
+const CLOSE_DEADLINE_MS = 5000;
 const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
 const HEALTH_PREFIX = '/.well-known/slipway/';
 
@@ -173,11 +178,20 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
           return;
         }
         const req = readHead(buf, offset);
-        if (req === NOT_MINE || !answer(this.socket, req)) {
+        let answered: boolean;
+        try {
+          answered = req !== NOT_MINE && answer(this.socket, req);
+        } catch (error) {
+          // a bug, not the client: part of an answer may be out, so the connection cannot go on
+          opts.report('the HTTP/1.1 fast path failed', error);
+          this.socket.destroy();
+          return;
+        }
+        if (!answered) {
           this.release(buf.subarray(offset));
           return;
         }
-        offset = req.end;
+        offset = (req as FastRequest).end;
         if (this.socket.writableLength > MAX_QUEUED_BYTES) {
           // a client that sends and does not read: read no more until it has taken these answers
           this.pending = offset < buf.length ? buf.subarray(offset) : undefined;
@@ -259,9 +273,10 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
     close() {
       closing = true;
       for (const connection of connections) connection.close();
-    },
-    destroy() {
-      for (const connection of connections) connection.socket.destroy();
+      const deadline = setTimeout(() => {
+        for (const connection of connections) connection.socket.destroy();
+      }, CLOSE_DEADLINE_MS);
+      deadline.unref();
     },
   };
 }
@@ -290,4 +305,15 @@ function entry(
     clientIp: socket.remoteAddress ?? '',
     cache,
   };
+}
+
+/** Put `fast` in front of node:http's own 'connection' listener, which gets the connections it hands over. */
+export function takeConnections(server: Server, fast: Http1FastPath): Http1FastPath {
+  const nodeHttp = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  const handOver = (socket: Socket): void => {
+    for (const listener of nodeHttp) listener.call(server, socket);
+  };
+  server.on('connection', (socket: Socket) => fast.accept(socket, handOver));
+  return fast;
 }

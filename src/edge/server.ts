@@ -1,12 +1,11 @@
 import { admitProtected, PROTECTION_PATH } from './protection.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { toError } from '../errors/index.js';
 import { BlobCache } from './blob-cache.js';
 import { BlobReader } from './blob-reader.js';
 import { createFileResponder, type FileRequest } from './file-response.js';
 import { createStreamFastPath } from './h2-static.js';
-import { createHttp1FastPath } from './http1-fast.js';
+import { createHttp1FastPath, takeConnections } from './http1-fast.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, hostMissPage, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE } from './pages.js';
 import { rawResponsesSupported } from './raw-response.js';
 import { readRequestHeaders } from './request-headers.js';
@@ -329,18 +328,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   const server = createServer(onRequest);
   server.on('upgrade', upgradeHandler(routes, servers, report));
-  // the HTTP/1.1 fast paths (./http1-fast.ts) read each connection before node:http does; rawResponses: false turns them off
-  const fastPath = (tls: boolean) => createHttp1FastPath({ routes, files, observer, secure: tls, gate: (h, t, p) => https?.gate(h, t, p, tls), keepAliveMs: () => server.keepAliveTimeout });
-  const fastHttp = rawResponses ? fastPath(false) : undefined;
+  const fastPath = (tls: boolean) => createHttp1FastPath({ routes, files, observer, secure: tls, gate: (h, t, p) => https?.gate(h, t, p, tls), keepAliveMs: () => server.keepAliveTimeout, report });
+  const fastHttp = rawResponses ? takeConnections(server, fastPath(false)) : undefined;
   const fastTls = rawResponses && opts.tls !== undefined ? fastPath(true) : undefined;
-  if (fastHttp !== undefined) {
-    const nodeHttp = server.listeners('connection') as Array<(socket: Socket) => void>;
-    server.removeAllListeners('connection');
-    const handOver = (socket: Socket): void => {
-      for (const listener of nodeHttp) listener.call(server, socket);
-    };
-    server.on('connection', (socket: Socket) => fastHttp.accept(socket, handOver));
-  }
   const https: HttpsEdge | undefined =
     opts.tls === undefined
       ? undefined
@@ -385,8 +375,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   async function close(): Promise<void> {
     generation.stop();
     routes.close();
-    fastHttp?.close();
-    fastTls?.close();
+    for (const fast of [fastHttp, fastTls]) fast?.close();
     await Promise.all([https?.close(), closeHttp()]);
   }
 
@@ -396,10 +385,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
         resolve();
         return;
       }
-      const force = setTimeout(() => {
-        server.closeAllConnections();
-        fastHttp?.destroy();
-      }, 5000);
+      const force = setTimeout(() => server.closeAllConnections(), 5000);
       force.unref();
       server.close(() => {
         clearTimeout(force);
