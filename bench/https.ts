@@ -103,6 +103,7 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
         "CPU us/req: CPU time of the server's processes (all workers and the primary) per request; it moves less with neighbours' load than req/s.",
         'keep-alive: wrk -t2 -c50 over HTTPS/1.1; new TLS connection: the same with "Connection: close", so every request is a full handshake (wrk does not resume sessions); HTTP/2: h2load -t2 -c50 -m10.',
         'target: edge >= 70 % of nginx on keep-alive HTTPS.',
+        "edge over HTTPS/1.1 (wrk offers no ALPN, which counts as HTTP/1.1): the same fast path as plain HTTP (src/edge/http1-fast.ts) takes each HTTP/1.1 connection from node:http2 after the handshake and answers files in memory with the pre-serialised response; what remains per request is mostly TLS's own encryption and write. HTTP/2 streams have their own fast path (src/edge/h2-static.ts). A new connection per request (Connection: close) goes to node:http after the fast path read its head.",
         'Same ECDSA P-256 certificate on both. nginx: worker_processes = edge workers, ssl_session_cache shared:SSL:10m, session tickets, http2, sendfile, keepalive_requests 100000, access_log off.',
         hasH2load ? 'h2load connects to 127.0.0.1 with SNI and :authority bench.localhost (--connect-to).' : `h2load is not installed: no HTTP/2 figures (${INSTALL_HINT}).`,
       ],

@@ -2,9 +2,11 @@
  * Floors for the static benchmark (SLIPWAY_BENCH_STATIC_FLOORS=1): the bench files served with
  * none of the edge's own work, to show where the edge's CPU per request goes.
  * - http: node:http with the edge's raw write (pre-built head + body, one socket write) and no
- *   routing, lookup or negotiation: what the edge would cost if its own code were free.
+ *   routing, lookup or negotiation: what the edge's node:http path costs at best (requests the
+ *   HTTP/1.1 fast path, src/edge/http1-fast.ts, leaves to node:http).
  * - net: no HTTP parser nor request/response objects at all, only "find the end of the request
- *   head, write the answer" on a keep-alive socket: what Node's event loop and the kernel cost.
+ *   head, write the answer" on a keep-alive socket: what Node's event loop and the kernel cost,
+ *   and so the floor of the edge's fast path, which does the same after checking the head.
  * Neither is a server anyone should run (the net one ignores everything but the path).
  * argv: <http|net> <workers>; prints "listening <port>" when all workers listen, like
  * ./static-primary.ts, and stops its workers on SIGTERM or when the parent goes away.

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AccessEntry } from './store.js';
 
 /** How the bytes of a response were found (the `cache` label of slipway_edge_requests_total). */
@@ -34,8 +35,13 @@ export interface RequestObserver {
    * can be missed between start and this call.
    */
   handled(res: ServerResponse): void;
-  /** a request answered without a ServerResponse (the HTTP/2 fast path): the whole entry at once */
+  /** a request answered without a ServerResponse (the HTTP/1.1 and HTTP/2 fast paths): the whole entry at once */
   answered(entry: ObservedRequest): void;
+  /**
+   * the HTTP/1.1 fast path gives this connection to node:http, once: the bytes written on it so
+   * far were the fast path's answers (already in their entries), not the next response's
+   */
+  handedOver(socket: Socket): void;
 }
 
 const PENDING = Symbol('slipway.accessLog');
@@ -160,5 +166,8 @@ export function createRequestObserver(sink: (entry: ObservedRequest) => void): R
       if (e !== undefined && e.req !== undefined) res.on('close', onClose);
     },
     answered: sink,
+    handedOver(socket) {
+      (socket as unknown as CountedSocket)[SENT] = socketBytes(socket as unknown as CountedSocket);
+    },
   };
 }

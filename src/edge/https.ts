@@ -52,6 +52,8 @@ export interface HttpsHandlers {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** an HTTP/2 stream, before the compatibility API sees it: true when answered (see ./h2-static.ts) */
   stream?(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): boolean;
+  /** an HTTP/1.1 connection, before node:http sees it (see ./http1-fast.ts); `handOver` gives it to node:http */
+  http1?: ((socket: TLSSocket, handOver: (socket: Socket) => void) => void) | undefined;
 }
 
 const ACME_TLS_ALPN = 'acme-tls/1';
@@ -107,6 +109,20 @@ export function createHttpsEdge(opts: EdgeTlsOptions, handlers: HttpsHandlers, r
       }
       if (answered) return;
       for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+    });
+  }
+  // HTTP/1.1 over TLS: node:http2 passes such connections to node:http from its 'secureConnection'
+  // listener; the fast path goes in front of it for them, h2 connections go on to it untouched
+  const http1 = handlers.http1;
+  if (http1 !== undefined) {
+    const secured = server.listeners('secureConnection') as Array<(socket: Socket) => void>;
+    server.removeAllListeners('secureConnection');
+    const handOver = (socket: Socket): void => {
+      for (const listener of secured) listener.call(server, socket);
+    };
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol === 'http/1.1' || socket.alpnProtocol === false) http1(socket, handOver);
+      else handOver(socket);
     });
   }
   server.setTicketKeys(ticketPeriodKeys);

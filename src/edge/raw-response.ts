@@ -45,7 +45,7 @@ export interface RawResponse {
 /** Bodies up to this size are sent as one pre-joined buffer; larger ones as head + body. */
 export const WHOLE_MAX_BYTES = 64 * 1024;
 
-const STATUS_LINES: Record<number, string> = { 200: 'HTTP/1.1 200 OK\r\n', 404: 'HTTP/1.1 404 Not Found\r\n' };
+const STATUS_LINES: Record<number, string> = { 200: 'HTTP/1.1 200 OK\r\n', 304: 'HTTP/1.1 304 Not Modified\r\n', 404: 'HTTP/1.1 404 Not Found\r\n' };
 
 let dateSecond = -1;
 let dateValue = '';
@@ -54,6 +54,20 @@ let joined: RawResponse[] = [];
 
 /** The serialised response for `status` + `headers` + `body` at `second` (Date.now() / 1000, floored). */
 export function buildRawResponse(status: 200 | 404, headers: readonly string[], body: Buffer, second: number, keepAliveSeconds: number): RawResponse {
+  const head = buildRawHead(status, headers, second, keepAliveSeconds);
+  const raw: RawResponse = { head, whole: undefined, second };
+  if (body.length <= WHOLE_MAX_BYTES) {
+    raw.whole = Buffer.concat([head, body]);
+    joined.push(raw);
+  }
+  return raw;
+}
+
+/**
+ * The head alone, as node:http's writeHead(status, headers) + end() serialises it for a
+ * keep-alive request (status line, the headers in order, Date, Connection, Keep-Alive).
+ */
+export function buildRawHead(status: 200 | 304 | 404, headers: readonly string[], second: number, keepAliveSeconds: number): Buffer {
   if (second !== dateSecond) {
     dateSecond = second;
     dateValue = new Date(second * 1000).toUTCString();
@@ -64,13 +78,7 @@ export function buildRawResponse(status: 200 | 404, headers: readonly string[], 
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   text += `Date: ${dateValue}\r\nConnection: keep-alive\r\n`;
   if (keepAliveSeconds > 0) text += `Keep-Alive: timeout=${keepAliveSeconds}\r\n`;
-  const head = Buffer.from(`${text}\r\n`, 'latin1');
-  const raw: RawResponse = { head, whole: undefined, second };
-  if (body.length <= WHOLE_MAX_BYTES) {
-    raw.whole = Buffer.concat([head, body]);
-    joined.push(raw);
-  }
-  return raw;
+  return Buffer.from(`${text}\r\n`, 'latin1');
 }
 
 /**

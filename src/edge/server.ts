@@ -5,6 +5,7 @@ import { BlobCache } from './blob-cache.js';
 import { BlobReader } from './blob-reader.js';
 import { createFileResponder, type FileRequest } from './file-response.js';
 import { createStreamFastPath } from './h2-static.js';
+import { createHttp1FastPath, takeConnections } from './http1-fast.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, hostMissPage, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE } from './pages.js';
 import { createFunctionAnswer } from './function-origin.js';
 import { rawResponsesSupported } from './raw-response.js';
@@ -331,6 +332,9 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
 
   const server = createServer(onRequest);
   server.on('upgrade', upgradeHandler(routes, servers, report));
+  const fastPath = (tls: boolean) => createHttp1FastPath({ routes, files, observer, secure: tls, gate: (h, t, p) => https?.gate(h, t, p, tls), keepAliveMs: () => server.keepAliveTimeout, report });
+  const fastHttp = rawResponses ? takeConnections(server, fastPath(false)) : undefined;
+  const fastTls = rawResponses && opts.tls !== undefined ? fastPath(true) : undefined;
   const https: HttpsEdge | undefined =
     opts.tls === undefined
       ? undefined
@@ -341,6 +345,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
             request: (req, res) => onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
             upgrade: upgradeHandler(routes, servers, report, 'https'),
             stream: createStreamFastPath({ routes, files, observer, covers: (name: string): boolean => https?.covers(name) === true }),
+            http1: fastTls === undefined ? undefined : (socket, handOver) => fastTls.accept(socket, handOver),
           },
           report,
         );
@@ -374,6 +379,7 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
   async function close(): Promise<void> {
     generation.stop();
     routes.close();
+    for (const fast of [fastHttp, fastTls]) fast?.close();
     await Promise.all([https?.close(), closeHttp()]);
   }
 

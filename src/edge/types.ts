@@ -118,7 +118,8 @@ export interface EdgeOptions {
   missTtlMs?: number;
   /**
    * write whole cached files to keep-alive requests with a pre-serialised head (default true;
-   * see ./raw-response.ts). false: always use res.writeHead/res.end.
+   * see ./raw-response.ts), and answer the plainest HTTP/1.1 requests for them below node:http
+   * (./http1-fast.ts). false: every HTTP/1.1 request goes through node:http and res.writeHead/res.end.
    */
   rawResponses?: boolean;
   /** where failures the edge survives are reported (default: Slipway's log, see src/log) */
