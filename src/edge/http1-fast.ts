@@ -8,6 +8,7 @@ import { requestPath } from './path.js';
 import { buildRawHead, buildRawResponse, type RawResponse } from './raw-response.js';
 import type { RouteTable } from './routes.js';
 import type { Representation } from './site.js';
+import { hasRules, rememberedFile } from './site-rules.js';
 
 export interface Http1FastPathOptions {
   routes: RouteTable;
@@ -56,8 +57,9 @@ interface Heads {
 
 /**
  * The edge's HTTP/1.1 fast path, below node:http: each new connection is read here first, and
- * the most common request (GET or HEAD of a file in memory, of a site without rules, on a host
- * already routed; as ./h2-static.ts for HTTP/2) is answered with the pre-serialised response
+ * the most common request (GET or HEAD of a file in memory, of a site without rules or on a
+ * path whose rule outcome is remembered, on a host already routed and unprotected; as
+ * ./h2-static.ts for HTTP/2) is answered with the pre-serialised response
  * of ./raw-response.ts, the same bytes node:http's path sends. That spares node:http's parser,
  * IncomingMessage and ServerResponse, most of the CPU of a small answer.
  *
@@ -92,11 +94,15 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
     const host = req.host;
     if (host === '') return false;
     const route = routes.get(host);
-    const site = route?.site;
-    if (site === undefined || site.rules !== undefined || route?.settings?.protection !== undefined) return false;
+    const routed = route?.site;
+    if (routed === undefined || route?.settings?.protection !== undefined) return false;
     const path = requestPath(target);
     if (path === undefined) return false;
-    const file = site.files.get(path);
+    // a site with rules: only a path whose remembered outcome no request header can change
+    const remembered = hasRules(routed) ? rememberedFile(routed, path) : { view: routed, path };
+    if (remembered === undefined) return false;
+    const site = remembered.view;
+    const file = site.files.get(remembered.path);
     if (file === undefined || opts.gate(host, target, path) !== undefined) return false;
     const rep = files.negotiate(file, req.acceptEncoding);
     if (rep.status !== 200) return false;

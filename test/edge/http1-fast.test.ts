@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { sha256 } from '../../src/blobs/index.js';
 import { createMemoryLookup, type EdgeServer } from '../../src/edge/index.js';
+import { vercelRules } from '../../src/rules/index.js';
 import { exchange, gatewayStub, pathRecorder, serverDeployment, statusLines, withoutDate } from './http1-fast-helpers.js';
 import { blobFixture, get, listenEdge, makeDeployment, type EdgeFixture } from './helpers.js';
 
@@ -41,9 +43,21 @@ describe('edge HTTP/1.1 fast path', () => {
       'style.css': { body: 'body { color: red }\n'.repeat(50), gzip: true, br: true },
     });
     const ssr = await serverDeployment(fixture.blobs, { 'static.txt': 'static file of an SSR site' });
+    // the same files with vercel.json rules: one only the path decides, one with a cookie condition
+    const withRules = async (rules: object) => {
+      const json = Buffer.from(JSON.stringify({ ...site.manifest, rules: vercelRules(JSON.stringify(rules)) }));
+      await fixture.blobs.put(sha256(json), json);
+      return sha256(json);
+    };
+    const headerRule = { source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] };
     const lookup = createMemoryLookup({
       'r.localhost': { deploymentId: 'dpl_r', manifestHash: site.manifestHash },
       'ssr.localhost': { deploymentId: 'dpl_ssr', manifestHash: ssr },
+      'rules.localhost': { deploymentId: 'dpl_rules', manifestHash: await withRules({ headers: [headerRule], redirects: [{ source: '/old', destination: '/', permanent: true }] }) },
+      'cond.localhost': {
+        deploymentId: 'dpl_cond',
+        manifestHash: await withRules({ headers: [headerRule], redirects: [{ source: '/beta', destination: '/', permanent: false, has: [{ type: 'cookie', key: 'beta' }] }] }),
+      },
     });
     fast = await listenEdge({ lookup, blobs: fixture.blobs, observer: recorder.observer, servers: gatewayStub });
     plain = await listenEdge({ lookup, blobs: fixture.blobs, rawResponses: false, servers: gatewayStub });
@@ -53,6 +67,7 @@ describe('edge HTTP/1.1 fast path', () => {
         for (const encoding of ['identity', 'gzip', 'br']) await get(edge.port, 'r.localhost', path, { headers: { 'accept-encoding': encoding } });
       }
       await get(edge.port, 'ssr.localhost', '/static.txt');
+      for (const host of ['rules.localhost', 'cond.localhost']) await get(edge.port, host, '/a.txt');
     }
     etag = String((await get(fast.port, 'r.localhost', '/a.txt')).headers.etag);
   });
@@ -74,6 +89,8 @@ describe('edge HTTP/1.1 fast path', () => {
       `GET /a.txt HTTP/1.1\r\nHost: r.localhost\r\nIf-None-Match: ${etag}\r\n\r\n`,
       `HEAD /a.txt HTTP/1.1\r\nHost: r.localhost\r\nIf-None-Match: "other", ${etag}\r\n\r\n`,
       'GET /static.txt HTTP/1.1\r\nHost: ssr.localhost\r\n\r\n',
+      // a site with rules, on a path whose outcome is remembered: with the rule's header
+      'GET /a.txt HTTP/1.1\r\nHost: rules.localhost\r\n\r\n',
     ];
     for (const request of requests) {
       await both([request]); // a Host spelt a new way is looked up (node:http's path) once
@@ -84,6 +101,17 @@ describe('edge HTTP/1.1 fast path', () => {
       assert.match(seen[0]!, /^fast /, `${request} was answered by ${seen[0]}`);
     }
     assert.match(statusLines((await both([requests[6]!])).fast)[0]!, / 304 /);
+  });
+
+  it("leaves a rules site to node:http where a request can change the rules' outcome (a redirect, a condition)", async () => {
+    for (const request of ['GET /old HTTP/1.1\r\nHost: rules.localhost\r\n\r\n', 'GET /a.txt HTTP/1.1\r\nHost: cond.localhost\r\n\r\n']) {
+      await both([request]);
+      const { fast: f, plain: p } = await both([request]);
+      assert.equal(withoutDate(f), withoutDate(p), request);
+      assert.deepEqual(seen, [`node ${request.split(' ')[1]}`], request);
+    }
+    const ruled = await both(['GET /a.txt HTTP/1.1\r\nHost: rules.localhost\r\n\r\n']);
+    assert.match(ruled.fast.toString('latin1'), /\r\nX-Frame-Options: DENY\r\n/);
   });
 
   it('answers pipelined requests in order across the hand-over to node:http', async () => {
