@@ -2,10 +2,10 @@ import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Ser
 import type { ObservedRequest, RequestObserver } from '../access-log/index.js';
 import type { FileResponder } from './file-response.js';
 import { etagMatches } from './negotiate.js';
-import { normaliseHost, requestPath } from './path.js';
+import { fastFile } from './fast-file.js';
+import { normaliseHost } from './path.js';
 import type { RouteTable } from './routes.js';
 import type { Representation } from './site.js';
-import { hasRules, rememberedFile } from './site-rules.js';
 
 export interface StreamFastPathOptions {
   routes: RouteTable;
@@ -25,7 +25,6 @@ interface H2Head {
   notModified: OutgoingHttpHeaders;
 }
 
-const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
 const ignore = (): void => undefined;
 
 /**
@@ -61,26 +60,17 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
     if ((method !== 'GET' && !isHead) || (flags & constants.NGHTTP2_FLAG_END_STREAM) === 0) return false;
     if (headers.range !== undefined) return false;
     const target = headers[':path'];
-    if (target === undefined || target.startsWith(ACME_CHALLENGE_PATH)) return false;
+    if (target === undefined) return false;
     // as the compatibility path: a Host header, if sent, names the host before :authority
     const host = headers.host ?? headers[':authority'];
     if (host === undefined) return false;
-    const route = routes.get(host);
-    const routed = route?.site;
-    // a protected host's visitors are checked by admitProtected, on the usual path
-    if (routed === undefined || route?.settings?.protection !== undefined) return false;
-    const path = requestPath(target);
-    if (path === undefined) return false;
-    // a site with rules: only a path whose remembered outcome no request header can change
-    const remembered = hasRules(routed) ? rememberedFile(routed, path) : { view: routed, path };
-    if (remembered === undefined) return false;
-    const site = remembered.view;
-    const file = site.files.get(remembered.path);
-    if (file === undefined) return false;
+    const found = fastFile(routes, host, target);
+    if (found === undefined) return false;
+    const { site, file } = found;
     const name = normaliseHost(host);
     if (name === undefined || !opts.covers(name)) return false;
     const rep = files.negotiate(file, headers['accept-encoding'] as string | undefined);
-    const head = headFor(rep, route?.settings?.hsts);
+    const head = headFor(rep, found.settings?.hsts);
     const ifNoneMatch = headers['if-none-match'];
     const observer = opts.observer;
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rep.etag)) {

@@ -1,14 +1,13 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ObservedRequest, RequestObserver } from '../access-log/index.js';
+import { fastFile } from './fast-file.js';
 import type { FileResponder } from './file-response.js';
 import { type FastRequest, NOT_MINE, readHead } from './http1-head.js';
 import { etagMatches } from './negotiate.js';
-import { requestPath } from './path.js';
 import { buildRawHead, buildRawResponse, type RawResponse } from './raw-response.js';
 import type { RouteTable } from './routes.js';
 import type { Representation } from './site.js';
-import { hasRules, rememberedFile } from './site-rules.js';
 
 export interface Http1FastPathOptions {
   routes: RouteTable;
@@ -43,8 +42,6 @@ export interface Http1FastPath {
 const MAX_QUEUED_BYTES = 128 * 1024;
 /** as the edge's close() gives node:http's connections */
 const CLOSE_DEADLINE_MS = 5000;
-const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
-const HEALTH_PREFIX = '/.well-known/slipway/';
 
 /** heads without a body (HEAD, 304) and the HSTS variant of the whole answer, for one representation and second */
 interface Heads {
@@ -90,23 +87,14 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
   function answer(socket: Socket, req: FastRequest): boolean {
     const started = observer === undefined ? 0 : performance.now();
     const target = req.target;
-    if (target.startsWith(HEALTH_PREFIX) || target.startsWith(ACME_CHALLENGE_PATH)) return false;
     const host = req.host;
     if (host === '') return false;
-    const route = routes.get(host);
-    const routed = route?.site;
-    if (routed === undefined || route?.settings?.protection !== undefined) return false;
-    const path = requestPath(target);
-    if (path === undefined) return false;
-    // a site with rules: only a path whose remembered outcome no request header can change
-    const remembered = hasRules(routed) ? rememberedFile(routed, path) : { view: routed, path };
-    if (remembered === undefined) return false;
-    const site = remembered.view;
-    const file = site.files.get(remembered.path);
-    if (file === undefined || opts.gate(host, target, path) !== undefined) return false;
+    const found = fastFile(routes, host, target);
+    if (found === undefined || opts.gate(host, target, found.path) !== undefined) return false;
+    const { site, file } = found;
     const rep = files.negotiate(file, req.acceptEncoding);
     if (rep.status !== 200) return false;
-    const hsts = secure ? route?.settings?.hsts : undefined;
+    const hsts = secure ? found.settings?.hsts : undefined;
     const second = Math.floor(Date.now() / 1000);
     const keepAlive = Math.floor(opts.keepAliveMs() / 1000);
     let status = 200;

@@ -61,6 +61,9 @@ before(async () => {
   await mkdir(out);
   await writeFile(join(out, 'index.html'), page);
   await writeFile(join(out, 'app.js'), asset);
+  // a deployment's own file where the edge answers health checks: never served there
+  await mkdir(join(out, '.well-known', 'slipway'), { recursive: true });
+  await writeFile(join(out, '.well-known', 'slipway', 'healthz'), 'shadow');
   staticHash = (await packageOutput({ outputDir: out, blobs, log: () => {} })).manifestHash;
   const rules = vercelRules(
     JSON.stringify({ redirects: [{ source: '/old', destination: '/', permanent: true }], headers: [{ source: '/(.*)', headers: [{ key: 'X-Frame-Options', value: 'DENY' }] }] }),
@@ -323,6 +326,14 @@ test('HTTP/2: once the route and bytes are cached, every answer is the same as t
   );
   assert.notEqual(locked[1]!.text, asset);
   assert.equal(locked[2]!.text, asset);
+  // the edge's health check, on a path the deployment has a file at, however warm the host is
+  for (const reply of await h2sequence(
+    'www.a.test',
+    [1, 2].map(() => ({ ':path': '/.well-known/slipway/healthz', ':authority': 'www.a.test' })),
+  )) {
+    assert.equal(reply.status, 200);
+    assert.equal(JSON.parse(reply.text).role, 'edge');
+  }
   // a site with rules: the rule's header on the file every time, the redirect every time
   const [ruled] = await h2sequence('rules.a.test', [kinds[6]!.headers]);
   assert.equal(ruled!.headers['x-frame-options'], 'DENY');
