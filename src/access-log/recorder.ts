@@ -44,6 +44,24 @@ export interface RequestObserver {
   handedOver(socket: Socket): void;
 }
 
+/**
+ * The whole entry of a request a fast path answered (no ServerResponse), once its answer is
+ * handed to the socket or stream: `started` is performance.now() when the request arrived.
+ */
+export function fastEntry(
+  started: number,
+  method: string,
+  host: string,
+  path: string,
+  status: number,
+  bytes: number,
+  deploymentId: string,
+  clientIp: string,
+  cache: 'hit' | 'revalidated' | 'none',
+): ObservedRequest {
+  return { at: Math.round(performance.timeOrigin + started), method, host, path, status, bytes, durationMs: performance.now() - started, deploymentId, clientIp, cache };
+}
+
 const PENDING = Symbol('slipway.accessLog');
 const ORIGIN = performance.timeOrigin;
 

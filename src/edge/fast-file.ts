@@ -1,12 +1,8 @@
-import { requestPath } from './path.js';
+import { ACME_CHALLENGE_PATH, HEALTH_PREFIX, requestPath } from './path.js';
 import type { RouteTable } from './routes.js';
 import { hasRules, rememberedFile } from './site-rules.js';
 import type { Site, SiteFile } from './site.js';
 import type { HostSettings } from './types.js';
-
-/** Paths the edge answers itself for any Host, before any site (as ./server.ts's handler). */
-const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
-const HEALTH_PREFIX = '/.well-known/slipway/';
 
 /** A file the fast paths may send themselves, with the host's settings (HSTS) and the decoded request path. */
 export interface FastFile {

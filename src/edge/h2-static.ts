@@ -1,5 +1,5 @@
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { ObservedRequest, RequestObserver } from '../access-log/index.js';
+import { fastEntry, type RequestObserver } from '../access-log/index.js';
 import type { FileResponder } from './file-response.js';
 import { etagMatches } from './negotiate.js';
 import { fastFile } from './fast-file.js';
@@ -76,7 +76,7 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rep.etag)) {
       stream.on('error', ignore); // a reset stream: nothing to answer, nothing to report
       stream.respond(head.notModified, { endStream: true });
-      if (observer !== undefined) observer.answered(streamEntry(started, method, host, target, 304, 0, site.deploymentId, stream, 'revalidated'));
+      if (observer !== undefined) observer.answered(fastEntry(started, method ?? '', host, target, 304, 0, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', 'revalidated'));
       return true;
     }
     const bytes = isHead ? undefined : files.bytesInMemory(rep);
@@ -88,34 +88,9 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
       stream.respond(head.full, { endStream: false });
       stream.end(bytes);
     }
-    if (observer !== undefined) observer.answered(streamEntry(started, method, host, target, rep.status, bytes?.length ?? 0, site.deploymentId, stream, isHead ? 'none' : 'hit'));
+    if (observer !== undefined)
+      observer.answered(fastEntry(started, method ?? '', host, target, rep.status, bytes?.length ?? 0, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', isHead ? 'none' : 'hit'));
     return true;
-  };
-}
-
-/** The access log entry of a stream answered here, once its answer is handed to the stream. */
-function streamEntry(
-  started: number,
-  method: string | undefined,
-  host: string,
-  path: string,
-  status: number,
-  bytes: number,
-  deploymentId: string,
-  stream: ServerHttp2Stream,
-  cache: 'hit' | 'revalidated' | 'none',
-): ObservedRequest {
-  return {
-    at: Math.round(performance.timeOrigin + started),
-    method: method ?? '',
-    host,
-    path,
-    status,
-    bytes,
-    durationMs: performance.now() - started,
-    deploymentId,
-    clientIp: stream.session?.socket?.remoteAddress ?? '',
-    cache,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ObservedRequest, RequestObserver } from '../access-log/index.js';
+import { fastEntry, type RequestObserver } from '../access-log/index.js';
 import { fastFile } from './fast-file.js';
 import type { FileResponder } from './file-response.js';
 import { type FastRequest, NOT_MINE, readHead } from './http1-head.js';
@@ -135,7 +135,7 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
       bytes = raw.head.length + body.length;
       cache = 'hit';
     }
-    if (observer !== undefined) observer.answered(entry(started, req.isHead ? 'HEAD' : 'GET', host, target, status, bytes, site.deploymentId, socket, cache));
+    if (observer !== undefined) observer.answered(fastEntry(started, req.isHead ? 'HEAD' : 'GET', host, target, status, bytes, site.deploymentId, socket.remoteAddress ?? '', cache));
     return true;
   }
 
@@ -272,32 +272,6 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
       }, CLOSE_DEADLINE_MS);
       deadline.unref();
     },
-  };
-}
-
-/** The access log entry of a request answered here, once its answer is handed to the socket. */
-function entry(
-  started: number,
-  method: 'GET' | 'HEAD',
-  host: string,
-  path: string,
-  status: number,
-  bytes: number,
-  deploymentId: string,
-  socket: Socket,
-  cache: 'hit' | 'revalidated' | 'none',
-): ObservedRequest {
-  return {
-    at: Math.round(performance.timeOrigin + started),
-    method,
-    host,
-    path,
-    status,
-    bytes,
-    durationMs: performance.now() - started,
-    deploymentId,
-    clientIp: socket.remoteAddress ?? '',
-    cache,
   };
 }
 

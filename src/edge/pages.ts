@@ -1,4 +1,6 @@
 /** The edge's own small HTML pages for answers that are not a deployment's file. */
+import type { ServerResponse } from 'node:http';
+import type { HostRedirect } from './types.js';
 
 export function page(title: string, body: string): Buffer {
   return Buffer.from(
@@ -69,4 +71,13 @@ export function functionUnreachablePage(deploymentId: string): Buffer {
     `<p>The server function of deployment <code>${escapeHtml(deploymentId)}</code> on AWS did not answer. The error was logged; try again in a moment.</p>\n` +
       "<p>Its Function URL is in the deployment's AWS record (<code>slipway</code> API: <code>GET /api/v1/deployments/&lt;id&gt;/aws</code>).</p>",
   );
+}
+
+/** A redirect domain: the same path and query on the host it redirects to, whatever the method. */
+export function redirectHost(res: ServerResponse, redirect: HostRedirect, scheme: 'http' | 'https', target: string, isHead: boolean): void {
+  const location = `${scheme}://${redirect.to}${target}`;
+  const body = Buffer.from(`Redirecting to ${location}\n`);
+  res.writeHead(redirect.status, ['Location', location, 'Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
+  if (isHead) res.end();
+  else res.end(body);
 }

@@ -107,3 +107,8 @@ export function normaliseHost(header: string): string | undefined {
   if (host.length === 0 || host.length > 253) return undefined;
   return /^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/.test(host) && !host.includes('..') ? host : undefined;
 }
+
+/** Where the edge answers ACME HTTP-01 challenges, for any Host and before any site rule. */
+export const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
+/** `<prefix>healthz` (the process answers) and `<prefix>readyz` (it has loaded its routes): for every Host, before any site */
+export const HEALTH_PREFIX = '/.well-known/slipway/';

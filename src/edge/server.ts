@@ -6,18 +6,18 @@ import { BlobReader } from './blob-reader.js';
 import { createFileResponder, type FileRequest } from './file-response.js';
 import { createStreamFastPath } from './h2-static.js';
 import { createHttp1FastPath, takeConnections } from './http1-fast.js';
-import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, hostMissPage, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE } from './pages.js';
+import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, hostMissPage, INTERNAL_ERROR_PAGE, METHOD_NOT_ALLOWED_PAGE, redirectHost } from './pages.js';
 import { createFunctionAnswer } from './function-origin.js';
 import { rawResponsesSupported } from './raw-response.js';
 import { readRequestHeaders } from './request-headers.js';
-import { normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
+import { ACME_CHALLENGE_PATH, HEALTH_PREFIX, normaliseHost, requestPath, splitAbsoluteTarget } from './path.js';
 import { BadHostError, LookupError, RouteTable } from './routes.js';
 import { upgradeHandler } from './upgrade.js';
 import { watchGeneration } from './generation.js';
 import { createHttpsEdge, type HttpsEdge } from './https.js';
 import { hasRules, serveWithRules } from './site-rules.js';
 import { hasBackend, type Site } from './site.js';
-import type { EdgeOptions, HostRedirect, HostSettings, ResolvedSite } from './types.js';
+import type { EdgeOptions, HostSettings, ResolvedSite } from './types.js';
 import { logger } from '../log/index.js';
 
 const edgeLog = logger('edge');
@@ -46,9 +46,6 @@ export interface EdgeServer {
 }
 
 const MiB = 1024 * 1024;
-const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
-/** `<prefix>healthz` (the process answers) and `<prefix>readyz` (it has loaded its routes): for every Host, before any site */
-export const HEALTH_PREFIX = '/.well-known/slipway/';
 /**
  * The static-file edge: Host -> deployment (lookup.resolveHost, cached) -> manifest (blob,
  * cached) -> file -> bytes (blob, cached in memory by LRU). Only manifest keys are ever
@@ -278,15 +275,6 @@ export function createEdgeServer(opts: EdgeOptions): EdgeServer {
       return false;
     }
     return true;
-  }
-
-  /** A redirect domain: the same path and query on the host it redirects to, whatever the method. */
-  function redirectHost(res: ServerResponse, redirect: HostRedirect, scheme: 'http' | 'https', target: string, isHead: boolean): void {
-    const location = `${scheme}://${redirect.to}${target}`;
-    const body = Buffer.from(`Redirecting to ${location}\n`);
-    res.writeHead(redirect.status, ['Location', location, 'Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
-    if (isHead) res.end();
-    else res.end(body);
   }
 
   /** A site with its own redirects, rewrites and headers: see ./site-rules.ts. */
