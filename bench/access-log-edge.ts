@@ -34,7 +34,7 @@ for (const mode of ['off', 'on', 'count', 'same']) {
   if (mode === 'on' || mode === 'count') {
     const writer = createLogWriter({ store, metrics: createMetrics(), keepAccessLog: mode === 'on', ...rows });
     writers.push(writer);
-    observer = createRequestObserver((entry) => writer.request(entry));
+    observer = createRequestObserver(writer);
   }
   const edge = createEdgeServer({
     lookup: createMemoryLookup({ 'bench.localhost': { deploymentId: DEPLOYMENT, manifestHash } }),

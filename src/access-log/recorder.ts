@@ -5,6 +5,9 @@ import type { AccessEntry } from './store.js';
 /** How the bytes of a response were found (the `cache` label of slipway_edge_requests_total). */
 export type CacheOutcome = 'hit' | 'miss' | 'stream' | 'revalidated' | 'server' | 'none';
 
+/** The cache outcomes a fast path can give (it answers only from memory). */
+export type FastCache = 'hit' | 'revalidated' | 'none';
+
 /** One answered request on its way to the log: an AccessEntry whose deployment may be unknown. */
 export interface ObservedRequest extends Omit<AccessEntry, 'deploymentId'> {
   /** '' when the request reached no deployment (unknown host, bad request, ACME) */
@@ -35,7 +38,14 @@ export interface RequestObserver {
    * can be missed between start and this call.
    */
   handled(res: ServerResponse): void;
-  /** a request answered without a ServerResponse (the HTTP/1.1 and HTTP/2 fast paths): the whole entry at once */
+  /**
+   * a fast path (HTTP/1.1 or HTTP/2, no ServerResponse) answered a request: counted here from
+   * these few values, with no entry built. True when the access log keeps this request: then
+   * build its entry (fastEntry) and hand it to answered(). Under load the log keeps an even
+   * sample, so most requests never make an entry.
+   */
+  fastAnswered(deploymentId: string, status: number, bytes: number, cache: FastCache): boolean;
+  /** the whole entry of a fast-path request fastAnswered asked for (already counted) */
   answered(entry: ObservedRequest): void;
   /**
    * the HTTP/1.1 fast path gives this connection to node:http, once: the bytes written on it so
@@ -48,17 +58,7 @@ export interface RequestObserver {
  * The whole entry of a request a fast path answered (no ServerResponse), once its answer is
  * handed to the socket or stream: `started` is performance.now() when the request arrived.
  */
-export function fastEntry(
-  started: number,
-  method: string,
-  host: string,
-  path: string,
-  status: number,
-  bytes: number,
-  deploymentId: string,
-  clientIp: string,
-  cache: 'hit' | 'revalidated' | 'none',
-): ObservedRequest {
+export function fastEntry(started: number, method: string, host: string, path: string, status: number, bytes: number, deploymentId: string, clientIp: string, cache: FastCache): ObservedRequest {
   return { at: Math.round(performance.timeOrigin + started), method, host, path, status, bytes, durationMs: performance.now() - started, deploymentId, clientIp, cache };
 }
 
@@ -157,8 +157,22 @@ function hostOf(raw: string[]): string {
   return '';
 }
 
-/** A RequestObserver that hands every answered request to `sink` (synchronously; it must only buffer). */
-export function createRequestObserver(sink: (entry: ObservedRequest) => void): RequestObserver {
+/**
+ * Where a RequestObserver hands requests: a function gets every entry (tests); a log writer
+ * (./writer.ts) counts every request and keeps a sample, so the fast paths ask it first.
+ * Synchronous: it must only count and buffer.
+ */
+export type RequestSink =
+  | ((entry: ObservedRequest) => void)
+  | {
+      request(entry: ObservedRequest): void;
+      counted(deploymentId: string, status: number, bytes: number, cache: FastCache): boolean;
+      keep(entry: ObservedRequest): void;
+    };
+
+/** A RequestObserver that hands every answered request to `to`. */
+export function createRequestObserver(to: RequestSink): RequestObserver {
+  const sink = typeof to === 'function' ? to : (entry: ObservedRequest) => to.request(entry);
   return {
     start(req, res) {
       (res as Tracked)[PENDING] = new Entry(req, performance.now(), sink);
@@ -183,7 +197,8 @@ export function createRequestObserver(sink: (entry: ObservedRequest) => void): R
       const e = (res as Tracked)[PENDING];
       if (e !== undefined && e.req !== undefined) res.on('close', onClose);
     },
-    answered: sink,
+    fastAnswered: typeof to === 'function' ? () => true : (deploymentId, status, bytes, cache) => to.counted(deploymentId, status, bytes, cache),
+    answered: typeof to === 'function' ? to : (entry) => to.keep(entry),
     handedOver(socket) {
       (socket as unknown as CountedSocket)[SENT] = socketBytes(socket as unknown as CountedSocket);
     },

@@ -2,7 +2,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../store/index.js';
 import { logger } from '../log/index.js';
 import { startLogThread, type LogThread } from './offload.js';
-import type { CacheOutcome, ObservedRequest } from './recorder.js';
+import type { CacheOutcome, FastCache, ObservedRequest } from './recorder.js';
 import { DEFAULT_KEEP_PER_PROJECT, insertAccessEntries, insertServerLines, projectsOfDeployments, trimProjectLogs, type AccessEntry, type ServerLine } from './store.js';
 
 export interface LogWriterOptions {
@@ -28,8 +28,15 @@ export interface LogWriterOptions {
 }
 
 export interface LogWriter {
-  /** the RequestObserver's sink: buffer one request */
+  /** the RequestObserver's sink: count one request and buffer it if the sample keeps it */
   request(entry: ObservedRequest): void;
+  /**
+   * count one request a fast path answered, from its values alone; true when the sample keeps
+   * it: its entry then comes to keep(). Most requests under load never make an entry.
+   */
+  counted(deploymentId: string, status: number, bytes: number, cache: FastCache): boolean;
+  /** buffer the entry of a request counted() kept */
+  keep(entry: ObservedRequest): void;
   /** buffer one line an SSR server printed */
   serverLine(deploymentId: string, text: string): void;
   /** write what is buffered now (tests; close calls it) */
@@ -103,18 +110,26 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   let lastId: string | undefined;
   let lastCounts: DeploymentCounts | undefined;
 
-  function count(e: ObservedRequest): void {
-    let c = e.deploymentId === lastId ? lastCounts : counts.get(e.deploymentId);
+  function count(deploymentId: string, status: number, bytes: number, cache: CacheOutcome): void {
+    let c = deploymentId === lastId ? lastCounts : counts.get(deploymentId);
     if (c === undefined) {
       c = { requests: new Float64Array(CLASSES * OUTCOMES.length), bytes: 0 };
-      counts.set(e.deploymentId, c);
+      counts.set(deploymentId, c);
     }
-    lastId = e.deploymentId;
+    lastId = deploymentId;
     lastCounts = c;
-    const cls = Math.min(5, Math.max(1, Math.floor(e.status / 100))) - 1;
-    c.requests[cls * OUTCOMES.length + OUTCOME_INDEX[e.cache]]! += 1;
-    c.bytes += e.bytes;
-    if (e.cache === 'server' && ssr.length < maxBuffered) ssr.push({ deploymentId: e.deploymentId, seconds: e.durationMs / 1000 });
+    const cls = Math.min(5, Math.max(1, Math.floor(status / 100))) - 1;
+    c.requests[cls * OUTCOMES.length + OUTCOME_INDEX[cache]]! += 1;
+    c.bytes += bytes;
+  }
+
+  /** whether the sample keeps the next request of a deployment (not for requests that reached none) */
+  function sampled(): boolean {
+    if (!keepAccess) return false;
+    // an even sample of at most maxRows a batch: every stride-th request, the stride set by the
+    // last batch's rate; what is not kept never becomes an entry (fast paths) or dies young
+    seen++;
+    return seen % stride === 0 && requests.length < maxRows;
   }
 
   function countMetrics(taken: Map<string, DeploymentCounts>, latencies: { deploymentId: string; seconds: number }[]): void {
@@ -232,12 +247,16 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
 
   return {
     request(entry) {
-      count(entry);
-      if (!keepAccess || entry.deploymentId === '') return;
-      // an even sample of at most maxRows a batch: every stride-th request, the stride set by the
-      // last batch's rate; what is not kept dies young, so a busy edge's GC never sees it grow old
-      seen++;
-      if (seen % stride === 0 && requests.length < maxRows) requests.push(entry);
+      count(entry.deploymentId, entry.status, entry.bytes, entry.cache);
+      if (entry.cache === 'server' && ssr.length < maxBuffered) ssr.push({ deploymentId: entry.deploymentId, seconds: entry.durationMs / 1000 });
+      if (entry.deploymentId !== '' && sampled()) requests.push(entry);
+    },
+    counted(deploymentId, status, bytes, cache) {
+      count(deploymentId, status, bytes, cache);
+      return deploymentId !== '' && sampled();
+    },
+    keep(entry) {
+      requests.push(entry);
     },
     serverLine(deploymentId, text) {
       if (closed || lines.length >= maxBuffered) return;

@@ -76,7 +76,9 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rep.etag)) {
       stream.on('error', ignore); // a reset stream: nothing to answer, nothing to report
       stream.respond(head.notModified, { endStream: true });
-      if (observer !== undefined) observer.answered(fastEntry(started, method ?? '', host, target, 304, 0, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', 'revalidated'));
+      if (observer?.fastAnswered(site.deploymentId, 304, 0, 'revalidated') === true) {
+        observer.answered(fastEntry(started, method ?? '', host, target, 304, 0, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', 'revalidated'));
+      }
       return true;
     }
     const bytes = isHead ? undefined : files.bytesInMemory(rep);
@@ -88,8 +90,11 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
       stream.respond(head.full, { endStream: false });
       stream.end(bytes);
     }
-    if (observer !== undefined)
-      observer.answered(fastEntry(started, method ?? '', host, target, rep.status, bytes?.length ?? 0, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', isHead ? 'none' : 'hit'));
+    const cache = isHead ? 'none' : 'hit';
+    // counted from these values; an entry only for a request the access log keeps
+    if (observer?.fastAnswered(site.deploymentId, rep.status, bytes?.length ?? 0, cache) === true) {
+      observer.answered(fastEntry(started, method ?? '', host, target, rep.status, bytes?.length ?? 0, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', cache));
+    }
     return true;
   };
 }

@@ -135,7 +135,10 @@ export function createHttp1FastPath(opts: Http1FastPathOptions): Http1FastPath {
       bytes = raw.head.length + body.length;
       cache = 'hit';
     }
-    if (observer !== undefined) observer.answered(fastEntry(started, req.isHead ? 'HEAD' : 'GET', host, target, status, bytes, site.deploymentId, socket.remoteAddress ?? '', cache));
+    // counted from these values; an entry only for a request the access log keeps
+    if (observer?.fastAnswered(site.deploymentId, status, bytes, cache) === true) {
+      observer.answered(fastEntry(started, req.isHead ? 'HEAD' : 'GET', host, target, status, bytes, site.deploymentId, socket.remoteAddress ?? '', cache));
+    }
     return true;
   }
 

@@ -54,7 +54,7 @@ const servers = createRemoteGateway();
 // this process's access log goes to the store in batches; its metrics to the primary's scrapes
 const metrics = createMetrics();
 const writer = createLogWriter({ store, metrics, keepAccessLog: observability?.accessLog ?? true, keepPerProject: observability?.logKeep });
-const observer = createRequestObserver((entry) => writer.request(entry));
+const observer = createRequestObserver(writer);
 const stopAnswering = answerMetricsRequests(metrics.registry);
 // on PostgreSQL a notification brings a move at once, and the 1 s poll is only the safety net
 const changes = databaseUrl === undefined ? undefined : listenForChanges(databaseUrl);

@@ -45,7 +45,7 @@ export async function startObservability(opts: { config: ObservabilityConfig; ho
   const metrics = createMetrics();
   if (roles.includes('api') || roles.includes('worker')) registerStoreGauges(metrics.registry, store);
   const writer = createLogWriter({ store, metrics, keepAccessLog: config.accessLog, keepPerProject: config.logKeep });
-  const observer = roles.includes('edge') && opts.edgeInProcess ? createRequestObserver((e) => writer.request(e)) : undefined;
+  const observer = roles.includes('edge') && opts.edgeInProcess ? createRequestObserver(writer) : undefined;
   const text = () => nodeMetricsText(metrics.registry);
   let server: Server | undefined;
   let metricsPort: number | undefined;

@@ -69,7 +69,7 @@ before(async () => {
     lookup: createMemoryLookup({ 'shop.localhost': { deploymentId: 'dshop0000001', manifestHash } }),
     blobs,
     servers: created.gateway,
-    observer: createRequestObserver((e) => writer.request(e)),
+    observer: createRequestObserver(writer),
   });
   await new Promise<void>((resolve) => edge.server.listen(0, '127.0.0.1', resolve));
   port = (edge.server.address() as AddressInfo).port;

@@ -3,7 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
-import { createLogWriter, getDrain, insertAccessEntries, readAccessEntries, readServerLines, setDrain, startLogDrains, type ObservedRequest } from '../../src/access-log/index.js';
+import {
+  createLogWriter,
+  createRequestObserver,
+  fastEntry,
+  getDrain,
+  insertAccessEntries,
+  readAccessEntries,
+  readServerLines,
+  setDrain,
+  startLogDrains,
+  type ObservedRequest,
+} from '../../src/access-log/index.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { SecretBox } from '../../src/secrets.js';
 import type { Store } from '../../src/store/index.js';
@@ -156,6 +167,41 @@ forEachBackend('access log store', (backend) => {
     );
     const [line] = await readServerLines(store.db, project, { since: 0, limit: 10 });
     assert.equal(line?.text, `${`boot ${'\u00e9'.repeat(5000)}`.slice(0, 4096)}\u2026`);
+  });
+
+  it("under load the fast paths' requests are all counted, and only the sample the log keeps becomes entries", async () => {
+    const project = await addProject(store, 'sampled', 'dsampled0001');
+    const metrics = createMetrics();
+    const writer = createLogWriter({ store, metrics, flushMs: 60_000, maxRowsPerFlush: 10 });
+    const observer = createRequestObserver(writer);
+    const built: string[] = [];
+    // as http1-fast.ts and h2-static.ts do: count first, build the entry only when asked
+    const answer = (path: string, status: number) => {
+      if (!observer.fastAnswered('dsampled0001', status, 1000, status === 304 ? 'revalidated' : 'hit')) return;
+      built.push(path);
+      observer.answered(fastEntry(performance.now(), 'GET', 'sampled.test', path, status, 1000, 'dsampled0001', '10.0.0.2', status === 304 ? 'revalidated' : 'hit'));
+    };
+    // a first second of 40 requests sets the sample's stride to 4 for the next
+    for (let i = 0; i < 40; i++) answer(`/first/${i}`, 200);
+    await writer.flush();
+    assert.equal(built.length, 10, 'the first batch keeps its first 10, the most a batch stores');
+    for (let i = 0; i < 40; i++) answer(`/second/${i}`, i % 10 === 0 ? 304 : 200);
+    await writer.close();
+    assert.deepEqual(
+      built.slice(10),
+      [3, 7, 11, 15, 19, 23, 27, 31, 35, 39].map((i) => `/second/${i}`),
+      'then every 4th request: an even sample',
+    );
+    const rows = await readAccessEntries(store.db, project, { since: 0, limit: 100 });
+    assert.deepEqual(
+      rows.map((r) => r.path),
+      built,
+    );
+    const text = await metrics.registry.metrics();
+    const count = (labels: string) => Number(new RegExp(`slipway_edge_requests_total\\{[^}]*${labels}[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    assert.equal(count('status_class="2xx",cache="hit"'), 76, 'every 200 is counted, kept or not');
+    assert.equal(count('status_class="3xx",cache="revalidated"'), 4);
+    assert.match(text, /slipway_access_log_dropped_total 60/);
   });
 
   it('a project deleted while its entries wait does not cost the other projects theirs', async () => {

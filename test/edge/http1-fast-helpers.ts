@@ -12,6 +12,7 @@ export function pathRecorder(): { observer: RequestObserver; seen: string[] } {
   const nothing = (): void => undefined;
   const observer: RequestObserver = {
     start: (req: IncomingMessage) => seen.push(`node ${req.url}`),
+    fastAnswered: () => true,
     answered: (entry: ObservedRequest) => seen.push(`fast ${entry.path}`),
     site: nothing,
     cache: nothing,
