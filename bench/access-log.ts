@@ -7,9 +7,11 @@
  * swings with the neighbours' load, so the edge process's CPU time per request (which is what
  * the access log adds to) is given beside it, and the CPU time of its main thread alone (the
  * event loop, which bounds an edge process's throughput; the SQLite log thread runs beside it).
- * Each ratio is the median of the rounds' paired ratios, with their spread (lowest..highest).
- * SLIPWAY_BENCH_SECONDS shortens the runs, SLIPWAY_BENCH_ROUNDS takes the median of several,
- * SLIPWAY_BENCH_ROWS sets the rows stored per batch (default 2000).
+ * Each ratio is the median of the rounds' paired ratios, with an approximate 95 % confidence
+ * interval of that median: two identical edges measured a second apart differ by ±20 % here, so
+ * many short rounds (default 30 of 2 s per mode) decide a 5 % target where a few long ones cannot.
+ * SLIPWAY_BENCH_SECONDS sets a run's length, SLIPWAY_BENCH_ROUNDS their number,
+ * SLIPWAY_BENCH_ROWS the rows stored per batch (default 2000).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -18,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pageAndAsset, storeBenchSite, treeCpuMicros, waitForAnswer, wrk } from './load-tools.js';
 import { stopChild } from './processes.js';
-import { median } from './stats.js';
+import { median, medianInterval } from './stats.js';
 
 const HOST = 'bench.localhost';
 const MODES = ['off', 'on', 'count', 'same'] as const;
@@ -33,8 +35,8 @@ async function mainThreadCpuMicros(pid: number): Promise<number> {
 
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
   if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error('wrk is not installed: apt-get install -y wrk');
-  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '8');
-  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '3'));
+  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '2');
+  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '30'));
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-access-log-'));
   const children: ChildProcess[] = [];
   try {
@@ -63,11 +65,12 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       const rps = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
       const cpu = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
       const loop = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
+      // warmed once per file (the JIT settles), then measured back to back
+      for (const mode of MODES) await wrk({ port: edges[mode].port, host: HOST, path: file.path, seconds: 2 });
       for (let round = 0; round < rounds; round++) {
         // rotate which goes first, so a neighbour's load hits each alike
         for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length]!)) {
           const { port, pid } = edges[mode];
-          await wrk({ port, host: HOST, path: file.path, seconds: 1 });
           const before = await treeCpuMicros(pid);
           const loopBefore = await mainThreadCpuMicros(pid);
           const result = await wrk({ port, host: HOST, path: file.path, seconds });
@@ -79,7 +82,8 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       const ratio = (a: number[], b: number[]) => {
         const each = a.map((x, i) => x / b[i]!);
         const pct = (x: number) => Math.round(x * 100);
-        return `${pct(median(each))} % (${pct(Math.min(...each))}..${pct(Math.max(...each))})`;
+        const [lo, hi] = medianInterval(each);
+        return `${pct(median(each))} % (CI ${pct(lo)}..${pct(hi)})`;
       };
       rows.push({
         file: file.label,
@@ -92,6 +96,9 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
         'off loop CPU us/req': median(loop.off),
         'on loop CPU us/req': median(loop.on),
         'off/on loop CPU': ratio(loop.off, loop.on),
+        // the SQLite log thread, GC helpers and libuv's pool: what "on" adds beside the event loop
+        'on other threads CPU us/req': median(cpu.on.map((c, i) => c - loop.on[i]!)),
+        'off other threads CPU us/req': median(cpu.off.map((c, i) => c - loop.off[i]!)),
         'metrics only/off req/s': ratio(rps.count, rps.off),
         'metrics only CPU us/req': median(cpu.count),
         'noise: same/off req/s': ratio(rps.same, rps.off),
@@ -99,12 +106,12 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       });
     }
     return {
-      title: `Edge with the access log on vs off (wrk -t2 -c50 -d${seconds}s, keep-alive, the three edges in one process, median of ${rounds} round(s))`,
+      title: `Edge with the access log on vs off (wrk -t2 -c50 -d${seconds}s, keep-alive, the four edges in one process, median of ${rounds} round(s))`,
       rows,
       notes: [
         'Target: on/off >= 95 %. "on" stores requests (batched once a second into SQLite, at most 2000 rows a batch) and counts metrics; "metrics only" counts without storing; "off" has no observer.',
         '"off/on CPU" is the edge CPU time per request off divided by on: the same target read from CPU time, steadier than req/s on a shared machine. "loop CPU" counts the main thread only (the event loop that serves requests), without the SQLite log thread.',
-        "Ratios: median of the rounds' paired ratios, then (lowest..highest) of them.",
+        "Ratios: median of the rounds' paired ratios, then (CI lo..hi): an approximate 95 % confidence interval of that median (order statistics).",
         '"noise": a fourth edge without an observer, measured like the others: how far two identical edges differ in this run. An on/off ratio is only as exact as that.',
       ],
     };
