@@ -172,7 +172,9 @@ export type RequestSink =
 
 /** A RequestObserver that hands every answered request to `to`. */
 export function createRequestObserver(to: RequestSink): RequestObserver {
-  const sink = typeof to === 'function' ? to : (entry: ObservedRequest) => to.request(entry);
+  // a function keeps every entry: every fast-path request is asked for
+  const log = typeof to === 'function' ? { request: to, counted: () => true, keep: to } : to;
+  const sink = (entry: ObservedRequest): void => log.request(entry);
   return {
     start(req, res) {
       (res as Tracked)[PENDING] = new Entry(req, performance.now(), sink);
@@ -197,8 +199,8 @@ export function createRequestObserver(to: RequestSink): RequestObserver {
       const e = (res as Tracked)[PENDING];
       if (e !== undefined && e.req !== undefined) res.on('close', onClose);
     },
-    fastAnswered: typeof to === 'function' ? () => true : (deploymentId, status, bytes, cache) => to.counted(deploymentId, status, bytes, cache),
-    answered: typeof to === 'function' ? to : (entry) => to.keep(entry),
+    fastAnswered: (deploymentId, status, bytes, cache) => log.counted(deploymentId, status, bytes, cache),
+    answered: (entry) => log.keep(entry),
     handedOver(socket) {
       (socket as unknown as CountedSocket)[SENT] = socketBytes(socket as unknown as CountedSocket);
     },

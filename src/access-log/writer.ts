@@ -123,7 +123,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     c.bytes += bytes;
   }
 
-  /** whether the sample keeps the next request of a deployment (not for requests that reached none) */
+  /** whether the sample keeps this request (callers leave out requests that reached no deployment) */
   function sampled(): boolean {
     if (!keepAccess) return false;
     // an even sample of at most maxRows a batch: every stride-th request, the stride set by the

@@ -91,9 +91,10 @@ export function createStreamFastPath(opts: StreamFastPathOptions): StreamFastPat
       stream.end(bytes);
     }
     const cache = isHead ? 'none' : 'hit';
+    const size = bytes?.length ?? 0;
     // counted from these values; an entry only for a request the access log keeps
-    if (observer?.fastAnswered(site.deploymentId, rep.status, bytes?.length ?? 0, cache) === true) {
-      observer.answered(fastEntry(started, method ?? '', host, target, rep.status, bytes?.length ?? 0, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', cache));
+    if (observer?.fastAnswered(site.deploymentId, rep.status, size, cache) === true) {
+      observer.answered(fastEntry(started, method ?? '', host, target, rep.status, size, site.deploymentId, stream.session?.socket?.remoteAddress ?? '', cache));
     }
     return true;
   };
