@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdir, open, opendir, readFile, rename, stat, unlink, 
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BlobStore, FileBlobStore, StoredBlob } from './index.js';
+import type { FileBlobStore, StoredBlob } from './index.js';
 import { sha256 } from './hash.js';
 import { BlobIntegrityError } from './integrity.js';
 import { isBlobHash } from '../manifest/index.js';

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+
 import { createLogWriter, createRequestObserver } from '../access-log/index.js';
 import { answerMetricsRequests, createMetrics } from '../metrics/index.js';
 import { openBlobs } from '../blobs/index.js';

@@ -56,7 +56,7 @@ export function resolve(model: ApiModel, ref: ShapeRef): ShapeRef {
 export function matchUri(template: string, method: string, op: Operation, path: string, query: URLSearchParams): Record<string, string> | undefined {
   if ((op.http?.method ?? 'POST') !== method) return undefined;
   const [pathPart = '', queryPart] = template.split('?');
-  if (queryPart !== undefined && queryPart.split('&').some((k) => !query.has(k.split('=')[0] ?? ''))) return undefined;
+  if (queryPart?.split('&').some((k) => !query.has(k.split('=')[0] ?? ''))) return undefined;
   const names: string[] = [];
   const pattern = pathPart.replace(/[.*()]/g, '\\$&').replace(/\{(\w+)(\+?)\}/g, (_m, name: string, greedy: string) => {
     names.push(name);
