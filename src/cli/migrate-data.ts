@@ -1,14 +1,23 @@
 import { join } from 'node:path';
-import { copyBlobs } from '../blobs/copy.js';
+import type { copyBlobs } from '../blobs/copy.js';
 import { formatBytes } from '../build/cache-util.js';
-import { LocalBlobStore } from '../blobs/local.js';
-import { S3BlobStore } from '../blobs/s3.js';
-import { parseS3Url } from '../blobs/s3-url.js';
 import { loadConfig } from '../config/index.js';
 import { AppError } from '../errors/index.js';
-import { copyStore } from '../store/copy.js';
-import { Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { Command } from './command.js';
+
+/** The store drivers, the S3 client and the copiers, loaded when the command runs (not for `--help`). */
+async function copiers() {
+  const [{ Store }, { copyStore }, { copyBlobs }, { LocalBlobStore }, { S3BlobStore }, { parseS3Url }] = await Promise.all([
+    import('../store/index.js'),
+    import('../store/copy.js'),
+    import('../blobs/copy.js'),
+    import('../blobs/local.js'),
+    import('../blobs/s3.js'),
+    import('../blobs/s3-url.js'),
+  ]);
+  return { Store, copyStore, copyBlobs, LocalBlobStore, S3BlobStore, parseS3Url };
+}
 
 /**
  * `slipway migrate-data`: move an installation from one machine's SQLite file and blob folder
@@ -37,6 +46,7 @@ export const migrateDataCommand: Command = {
     );
     if (config.databaseUrl === undefined) throw ctx.usage('Name the PostgreSQL database to copy into with --database-url (or SLIPWAY_DATABASE_URL).');
     const { out } = ctx;
+    const { Store, copyStore, copyBlobs, LocalBlobStore, S3BlobStore, parseS3Url } = await copiers();
     const from = await Store.openSqlite(join(config.dataDir, 'slipway.db'));
     let to: Store | undefined;
     try {
