@@ -1,4 +1,3 @@
-
 import { createLogWriter, createRequestObserver } from '../access-log/index.js';
 import { answerMetricsRequests, createMetrics } from '../metrics/index.js';
 import { openBlobs } from '../blobs/index.js';
