@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileBlobStore } from '../blobs/index.js';
 import { toError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
 import { collectBundles, touchBundle } from './gc.js';
-import { materializeBundle } from './materialize.js';
+import { discardBundle, materializeBundle } from './materialize.js';
 import { BundleIntegrityError, verifyBundle, type VerifiedLooks } from './verify.js';
 
 const DAY_MS = 24 * 60 * 60_000;
@@ -102,10 +101,7 @@ export class BundleDir {
         this.opts.log(`${deploymentId}: refusing to start the server: ${err.message}`);
         this.opts.onIntegrityError?.(deploymentId, err.message);
         // its copies may hold the changed bytes: the next start writes it again from the store (repaired, perhaps)
-        const trash = join(this.opts.dir, `.trash-${deploymentId}-${randomBytes(4).toString('hex')}`);
-        await rename(dir, trash)
-          .then(() => rm(trash, { recursive: true, force: true }))
-          .catch(() => undefined);
+        await discardBundle(this.opts.dir, deploymentId).catch(() => undefined);
       }
       throw err;
     }

@@ -6,6 +6,7 @@ export { Runtime } from './runtime.js';
 export type { RuntimeOptions, RuntimeStatus, ServerLimitOverrides } from './options.js';
 export { ServerStartError } from './server-process.js';
 export { BundleIntegrityError } from './verify.js';
+export { discardBundle } from './materialize.js';
 export type { MaterializedBundle } from './bundles.js';
 export { proxyHttp, type ProxyOptions } from './proxy.js';
 export { proxyUpgrade } from './upgrade.js';

@@ -65,6 +65,23 @@ export async function materializeBundle(blobs: FileBlobStore, dir: string, deplo
   }
 }
 
+/**
+ * Remove `<dir>/<deploymentId>/` if it is there: renamed aside first, so that no one finds it
+ * half removed, and the next materializeBundle writes it whole from the store again.
+ */
+export async function discardBundle(dir: string, deploymentId: string): Promise<void> {
+  if (!DEPLOYMENT_ID.test(deploymentId)) throw new Error(`not a deployment id: ${JSON.stringify(deploymentId)}`);
+  const trash = join(dir, `.trash-${deploymentId}-${randomBytes(4).toString('hex')}`);
+  const moved = await rename(join(dir, deploymentId), trash).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+  if (moved) await rm(trash, { recursive: true, force: true });
+}
+
 /** One bundle file from the blob's local file: a hard link where that is safe, else a read-only copy. Throws ENOENT when the blob's file is gone. */
 async function writeBundleFile(blobs: FileBlobStore, file: ServerBundle['files'][string], path: string, dest: string): Promise<void> {
   const source = await blobs.localPath(file.hash);

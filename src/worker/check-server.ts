@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { DeploymentServerSettings } from '../deployments/index.js';
 import { AppError } from '../errors/index.js';
 import type { ServerBundle } from '../manifest/index.js';
-import { Runtime } from '../runtime/index.js';
+import { discardBundle, Runtime } from '../runtime/index.js';
 import type { JobDeps } from './run-job.js';
 
 /**
@@ -10,9 +10,13 @@ import type { JobDeps } from './run-job.js';
  * crashes or never listens fails the deployment here, with its output, and no alias moves.
  */
 export async function checkServer(deps: JobDeps, deploymentId: string, bundle: ServerBundle, settings: DeploymentServerSettings, log: (line: string) => void, signal: AbortSignal): Promise<void> {
+  const dir = join(deps.config.dataDir, 'runtime');
+  // this attempt's bundle, not one an earlier attempt of the deployment left there: a retried
+  // build packages its own output, and builds (Next.js's among them) are not byte for byte the same twice
+  await discardBundle(dir, deploymentId);
   const runtime = new Runtime({
     blobs: deps.blobs,
-    dir: join(deps.config.dataDir, 'runtime'),
+    dir,
     nodeCacheDir: deps.config.nodeCacheDir,
     startTimeoutMs: 60_000,
     log: () => {},
