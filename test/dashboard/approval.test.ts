@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { tempDir } from '../helpers/paths.js';
 import { callApi, edgeGet, startSlipwayProcess, TOKEN, waitFor, type RunningSlipway } from '../helpers/slipway.js';
-import { browserMissing, launchChromium, screenshots, type Browser, type Page } from './browser.js';
+import { browserMissing, launchChromium, screenshots, settled, type Browser, type Page } from './browser.js';
 
 // Approve and Reject on the deployment page, as people use them: a real `slipway up`, chromium,
 // and production set to require approval. The deployments are prebuilt uploads (no build):
@@ -88,7 +88,7 @@ test('an owner approves after confirming and production serves it; a rejected on
   });
   await viewer.goto(`${slipway.apiUrl}/p/gated/d/${second}`);
   await viewer.getByText('Awaiting approval').first().waitFor();
-  await viewer.waitForLoadState('networkidle').catch(() => {});
+  await settled(viewer);
   assert.equal(await viewer.getByRole('button', { name: 'Approve' }).count(), 0);
   assert.equal(await viewer.getByRole('button', { name: 'Reject' }).count(), 0);
 

@@ -67,3 +67,34 @@ export async function screenshots(page: Page, name: string): Promise<{ files: st
   if (before !== null) await page.setViewportSize(before);
   return { files, phoneOverflow };
 }
+
+/**
+ * Resolves once the page has had no request in flight and nothing loading (no `aria-busy`
+ * placeholder) for `quietMs`, its event streams aside: Playwright's 'networkidle' never comes
+ * while an EventSource is open, so waiting for it only waits out its timeout. Use it after a
+ * navigation, before asserting that something is absent.
+ */
+export async function settled(page: Page, quietMs = 500, timeoutMs = 15_000): Promise<void> {
+  const inFlight = new Set<unknown>();
+  const track = (request: any) => {
+    if (request.resourceType() !== 'eventsource') inFlight.add(request);
+  };
+  const untrack = (request: unknown) => inFlight.delete(request);
+  page.on('request', track);
+  page.on('requestfinished', untrack);
+  page.on('requestfailed', untrack);
+  try {
+    const until = Date.now() + timeoutMs;
+    let quietSince = Date.now();
+    while (Date.now() - quietSince < quietMs) {
+      if (Date.now() > until) throw new Error(`the page still had ${inFlight.size} request(s) in flight after ${timeoutMs} ms`);
+      await page.waitForTimeout(50);
+      const loading: boolean = await page.evaluate(`document.querySelector('[aria-busy="true"]') !== null`);
+      if (inFlight.size > 0 || loading) quietSince = Date.now();
+    }
+  } finally {
+    page.off('request', track);
+    page.off('requestfinished', untrack);
+    page.off('requestfailed', untrack);
+  }
+}

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
 import { tempDir } from '../helpers/paths.js';
 import { callApi, edgeGet, startSlipwayProcess, TOKEN, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
-import { browserMissing, launchChromium, screenshots, type Browser, type Page } from './browser.js';
+import { browserMissing, launchChromium, screenshots, settled, type Browser, type Page } from './browser.js';
 
 // The dashboard as a person uses it: a real `slipway up`, a real git repository, Debian's chromium
 // driven by playwright-core, clicking and typing on the served single-page app.
@@ -178,7 +178,9 @@ test('the project list updates live over SSE when a push lands, and filters by b
   assert.match(page.url(), /status=failed/);
   await page.getByLabel('Status').selectOption('');
   await page.getByLabel('Branch').selectOption('main');
-  assert.equal(await page.locator('.dep-row').count(), 2);
+  // the list is fetched again for the filter: wait for it rather than count what is there now
+  await page.waitForURL(/branch=main/);
+  await page.waitForFunction(`document.querySelectorAll('.dep-row').length === 2`);
   // its log shows the colours, not the escape codes
   await page.locator(`[data-id="${secondId}"] a.title`).click();
   await page.locator('[data-log-state="ended"]').waitFor();
@@ -333,7 +335,7 @@ test('a viewer invited by link sees everything and no control that changes somet
     for (const path of pages) {
       await viewer.goto(`${slipway.apiUrl}${path}`);
       await viewer.locator('main h1').waitFor();
-      await viewer.waitForLoadState('networkidle').catch(() => {});
+      await settled(viewer);
       const buttons: string[] = await viewer.evaluate(
         `[...document.querySelectorAll('main button:enabled, header button:enabled')].filter((b) => b.offsetParent !== null).map((b) => b.innerText.trim())`,
       );

@@ -21,6 +21,8 @@ interface App {
   asset: RegExp;
   /** a file of the app's static folder, and its text */
   file: [string, string];
+  /** a line the build log must hold */
+  log?: RegExp;
 }
 
 const APPS: App[] = [
@@ -30,6 +32,7 @@ const APPS: App[] = [
     home: /Hello, (<!-- -->)?monorepo(<!-- -->)?, from @mono\/greeting/,
     asset: /\/_next\/static\/chunks\/[^"?]+\.js/,
     file: ['/hello.txt', 'a file from apps/web/public\n'],
+    log: /^Next\.js traced the standalone output from the workspace root: its server is \.next\/standalone\/apps\/web\/server\.js$/m,
   },
   // adapter-node imports ms and @mono/greeting at run time from the workspace root's node_modules
   { fixture: 'mono-sveltekit-node', home: /<h1>Hello, kit, from @mono\/greeting<\/h1>[\s\S]*172800000/, asset: /\/_app\/immutable\/[^"]+\.js/, file: ['/robots.txt', 'User-agent: *\n'] },
@@ -72,6 +75,10 @@ for (const app of APPS) {
       );
     }
     t.diagnostic(`${name}: ${d.build.framework.id}/${d.build.framework.variant}, ${JSON.stringify(d.timings)}`);
+    if (app.log !== undefined) {
+      const logs = await slipway.api('GET', `/api/v1/deployments/${d.id}/logs?limit=5000`);
+      assert.match(logs.body.lines.map((l: { text: string }) => l.text).join('\n'), app.log);
+    }
 
     const host = `${name}.localhost`;
     const home = await edgeGet(slipway.edgePort, host, '/');
