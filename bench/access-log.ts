@@ -1,30 +1,38 @@
 /**
  * Access-log benchmark: the edge with the access log on (every request observed, batched into a
- * SQLite store, metrics counted), with metrics only (observed and counted, no rows kept) and off
- * (no observer), and a second "off" edge as the noise floor: same files, four edge servers in one
- * process (so they differ in nothing else), measured back to back with wrk over keep-alive
- * connections. Target: throughput on/off >= 0.95. On a shared machine throughput
- * swings with the neighbours' load, so the edge process's CPU time per request (which is what
- * the access log adds to) is given beside it, and the CPU time of its main thread alone (the
- * event loop, which bounds an edge process's throughput; the SQLite log thread runs beside it).
- * Each ratio is the median of the rounds' paired ratios, with an approximate 95 % confidence
- * interval of that median: two identical edges measured a second apart differ by ±20 % here, so
- * many short rounds (default 30 of 2 s per mode) decide a 5 % target where a few long ones cannot.
- * SLIPWAY_BENCH_SECONDS sets a run's length, SLIPWAY_BENCH_ROUNDS their number,
- * SLIPWAY_BENCH_ROWS the rows stored per batch (default 2000).
+ * SQLite store, metrics counted), with metrics only ("count": observed and counted, no rows
+ * kept) and off (no observer), and "twin", a second edge without an observer: the noise floor.
+ * Target: throughput on/off >= 0.95.
+ *
+ * The four edges run in four processes and are loaded at the same time, one wrk each, so that
+ * what the shared machine's neighbours do to the CPU hits all four alike. Measured one after the
+ * other, two identical edges here differ by ±20 % from one second to the next, which no number
+ * of rounds makes small enough to decide 5 %. Loaded together, the edges share the CPU fairly
+ * (the scheduler gives each busy event loop its turn), so each one's requests per second
+ * follows its own cost per request; the CPU time per request of each process and of its main
+ * thread (the event loop, which bounds an edge process's throughput) are given beside it.
+ * Each ratio is the median of the rounds' ratios, with an approximate 95 % confidence interval.
+ * SLIPWAY_BENCH_SECONDS sets a round's length (default 3), SLIPWAY_BENCH_ROUNDS their number
+ * (default 20), SLIPWAY_BENCH_ROWS the rows stored per batch (default: the writer's, 167 a second).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pageAndAsset, storeBenchSite, treeCpuMicros, waitForAnswer, wrk } from './load-tools.js';
+import { pageAndAsset, storeBenchSite, treeCpuMicros, waitForAnswer, wrk, type WrkResult } from './load-tools.js';
 import { stopChild } from './processes.js';
 import { median, medianInterval } from './stats.js';
 
 const HOST = 'bench.localhost';
-const MODES = ['off', 'on', 'count', 'same'] as const;
+const MODES = ['off', 'on', 'count', 'twin'] as const;
 type Mode = (typeof MODES)[number];
+
+interface Edge {
+  child: ChildProcess;
+  port: number;
+  pid: number;
+}
 
 /** user + system CPU time of a process's main thread (its event loop), from /proc (Linux), in µs. */
 async function mainThreadCpuMicros(pid: number): Promise<number> {
@@ -33,52 +41,62 @@ async function mainThreadCpuMicros(pid: number): Promise<number> {
   return ((Number(rest[11]) + Number(rest[12])) * 1_000_000) / 100;
 }
 
+async function startEdge(dir: string, manifestHash: string, mode: Mode): Promise<Edge> {
+  const script = fileURLToPath(new URL('./access-log-edge.js', import.meta.url));
+  const child = spawn(process.execPath, [script, dir, manifestHash, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the "${mode}" bench edge exited with code ${code} before listening`)));
+    setTimeout(() => reject(new Error(`the "${mode}" bench edge did not listen within 20 s`)), 20_000).unref();
+  });
+  await waitForAnswer(port, HOST, child);
+  return { child, port, pid: child.pid ?? 0 };
+}
+
+interface Sample {
+  result: WrkResult;
+  /** the process's CPU time per request (all its threads), µs */
+  cpu: number;
+  /** its main thread's CPU time per request, µs */
+  loop: number;
+}
+
+/** One round: every edge under its own wrk (1 thread, 25 connections) for `seconds`, all at once. */
+async function loadAll(edges: Record<Mode, Edge>, path: string, seconds: number): Promise<Record<Mode, Sample>> {
+  const before = await Promise.all(MODES.map(async (m) => ({ tree: await treeCpuMicros(edges[m].pid), loop: await mainThreadCpuMicros(edges[m].pid) })));
+  const results = await Promise.all(MODES.map((m) => wrk({ port: edges[m].port, host: HOST, path, seconds, threads: 1, connections: 25 })));
+  const samples = {} as Record<Mode, Sample>;
+  for (const [i, m] of MODES.entries()) {
+    const result = results[i]!;
+    const tree = (await treeCpuMicros(edges[m].pid)) - before[i]!.tree;
+    const loop = (await mainThreadCpuMicros(edges[m].pid)) - before[i]!.loop;
+    samples[m] = { result, cpu: tree / result.requests, loop: loop / result.requests };
+  }
+  return samples;
+}
+
 export async function run(): Promise<{ title: string; rows: Record<string, string | number>[]; notes: string[] }> {
   if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error('wrk is not installed: apt-get install -y wrk');
-  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '2');
-  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '30'));
+  const seconds = Number(process.env.SLIPWAY_BENCH_SECONDS ?? '3');
+  const rounds = Math.max(1, Number(process.env.SLIPWAY_BENCH_ROUNDS ?? '20'));
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-access-log-'));
-  const children: ChildProcess[] = [];
+  const edges = {} as Record<Mode, Edge>;
   try {
     const files = pageAndAsset();
     const { manifestHash } = await storeBenchSite(dir, files);
-    const script = fileURLToPath(new URL('./access-log-edge.js', import.meta.url));
-    const child = spawn(process.execPath, [script, dir, manifestHash], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    const ports = await new Promise<Record<Mode, number>>((resolve, reject) => {
-      let out = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /listening off=(\d+) on=(\d+) count=(\d+) same=(\d+)/.exec(out);
-        if (m !== null) resolve({ off: Number(m[1]), on: Number(m[2]), count: Number(m[3]), same: Number(m[4]) });
-      });
-      child.once('exit', (code) => reject(new Error(`the bench edges exited with code ${code} before listening`)));
-      setTimeout(() => reject(new Error('the bench edges did not listen within 20 s')), 20_000).unref();
-    });
-    const edges = {} as Record<Mode, { port: number; pid: number }>;
-    for (const mode of MODES) {
-      await waitForAnswer(ports[mode], HOST, child);
-      edges[mode] = { port: ports[mode], pid: child.pid ?? 0 };
-    }
+    for (const mode of MODES) edges[mode] = await startEdge(dir, manifestHash, mode);
     const rows: Record<string, string | number>[] = [];
     for (const file of files) {
-      const rps = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
-      const cpu = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
-      const loop = { off: [], on: [], count: [], same: [] } as Record<Mode, number[]>;
-      // warmed once per file (the JIT settles), then measured back to back
-      for (const mode of MODES) await wrk({ port: edges[mode].port, host: HOST, path: file.path, seconds: 2 });
-      for (let round = 0; round < rounds; round++) {
-        // rotate which goes first, so a neighbour's load hits each alike
-        for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length]!)) {
-          const { port, pid } = edges[mode];
-          const before = await treeCpuMicros(pid);
-          const loopBefore = await mainThreadCpuMicros(pid);
-          const result = await wrk({ port, host: HOST, path: file.path, seconds });
-          loop[mode].push(((await mainThreadCpuMicros(pid)) - loopBefore) / result.requests);
-          cpu[mode].push(((await treeCpuMicros(pid)) - before) / result.requests);
-          rps[mode].push(result.requestsPerSec);
-        }
-      }
+      await loadAll(edges, file.path, 2); // the JIT settles
+      const samples: Record<Mode, Sample>[] = [];
+      for (let round = 0; round < rounds; round++) samples.push(await loadAll(edges, file.path, seconds));
+      const of = (m: Mode, pick: (s: Sample) => number) => samples.map((s) => pick(s[m]));
+      const rps = (m: Mode) => of(m, (s) => s.result.requestsPerSec);
       const ratio = (a: number[], b: number[]) => {
         const each = a.map((x, i) => x / b[i]!);
         const pct = (x: number) => Math.round(x * 100);
@@ -87,36 +105,43 @@ export async function run(): Promise<{ title: string; rows: Record<string, strin
       };
       rows.push({
         file: file.label,
-        'off req/s': Math.round(median(rps.off)),
-        'on req/s': Math.round(median(rps.on)),
-        'on/off req/s': ratio(rps.on, rps.off),
-        'off CPU us/req': median(cpu.off),
-        'on CPU us/req': median(cpu.on),
-        'off/on CPU': ratio(cpu.off, cpu.on),
-        'off loop CPU us/req': median(loop.off),
-        'on loop CPU us/req': median(loop.on),
-        'off/on loop CPU': ratio(loop.off, loop.on),
+        'off req/s': Math.round(median(rps('off'))),
+        'on req/s': Math.round(median(rps('on'))),
+        'on/off req/s': ratio(rps('on'), rps('off')),
+        'off/on CPU': ratio(
+          of('off', (s) => s.cpu),
+          of('on', (s) => s.cpu),
+        ),
+        'off/on loop CPU': ratio(
+          of('off', (s) => s.loop),
+          of('on', (s) => s.loop),
+        ),
+        'off loop CPU us/req': median(of('off', (s) => s.loop)),
+        'on loop CPU us/req': median(of('on', (s) => s.loop)),
         // the SQLite log thread, GC helpers and libuv's pool: what "on" adds beside the event loop
-        'on other threads CPU us/req': median(cpu.on.map((c, i) => c - loop.on[i]!)),
-        'off other threads CPU us/req': median(cpu.off.map((c, i) => c - loop.off[i]!)),
-        'metrics only/off req/s': ratio(rps.count, rps.off),
-        'metrics only CPU us/req': median(cpu.count),
-        'noise: same/off req/s': ratio(rps.same, rps.off),
-        'noise: off/same loop CPU': ratio(loop.off, loop.same),
+        'on other threads CPU us/req': median(of('on', (s) => s.cpu - s.loop)),
+        'off other threads CPU us/req': median(of('off', (s) => s.cpu - s.loop)),
+        'metrics only/off req/s': ratio(rps('count'), rps('off')),
+        'noise: twin/off req/s': ratio(rps('twin'), rps('off')),
+        'noise: off/twin loop CPU': ratio(
+          of('off', (s) => s.loop),
+          of('twin', (s) => s.loop),
+        ),
       });
     }
     return {
-      title: `Edge with the access log on vs off (wrk -t2 -c50 -d${seconds}s, keep-alive, the four edges in one process, median of ${rounds} round(s))`,
+      title: `Edge with the access log on vs off (four edge processes loaded at once, wrk -t1 -c25 -d${seconds}s each, keep-alive, median of ${rounds} round(s))`,
       rows,
       notes: [
-        'Target: on/off >= 95 %. "on" stores requests (batched once a second into SQLite, at most 2000 rows a batch) and counts metrics; "metrics only" counts without storing; "off" has no observer.',
-        '"off/on CPU" is the edge CPU time per request off divided by on: the same target read from CPU time, steadier than req/s on a shared machine. "loop CPU" counts the main thread only (the event loop that serves requests), without the SQLite log thread.',
-        "Ratios: median of the rounds' paired ratios, then (CI lo..hi): an approximate 95 % confidence interval of that median (order statistics).",
-        '"noise": a fourth edge without an observer, measured like the others: how far two identical edges differ in this run. An on/off ratio is only as exact as that.',
+        `Target: on/off >= 95 %. "on" stores requests (batched once a second into SQLite, at most ${process.env.SLIPWAY_BENCH_ROWS ?? "167 (the writer's default)"} rows a batch) and counts metrics; "metrics only" counts without storing; "off" has no observer.`,
+        "The edges are loaded at the same time, so the machine's neighbours slow them alike; sharing the CPU, each serves in proportion to its own cost per request.",
+        '"off/on CPU" is the process CPU time per request off divided by on (all threads, the SQLite log thread included); "loop CPU" counts the main thread only (the event loop that serves requests).',
+        "Ratios: median of the rounds' ratios, then (CI lo..hi): an approximate 95 % confidence interval of that median (order statistics).",
+        '"noise": "twin" is a second edge without an observer, measured like the others: how far two identical edges differ in this run. An on/off ratio is only as exact as that.',
       ],
     };
   } finally {
-    for (const child of children) await stopChild(child);
+    for (const edge of Object.values(edges)) await stopChild(edge.child);
     await rm(dir, { recursive: true, force: true });
   }
 }

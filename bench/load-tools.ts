@@ -31,12 +31,15 @@ export interface LoadTarget {
   closeEach?: boolean;
   /** the address to connect to (default 127.0.0.1; an SSR server in its sandbox listens on its own) */
   address?: string;
+  /** wrk's threads and connections (default 2 and 50) */
+  threads?: number;
+  connections?: number;
 }
 
-/** wrk -t2 -c50 --latency against 127.0.0.1:<port> (or `address`) with a Host header. */
+/** wrk -t2 -c50 --latency (or `threads` and `connections`) against 127.0.0.1:<port> (or `address`) with a Host header. */
 export function wrk(t: LoadTarget): Promise<WrkResult> {
   const url = `${t.tls === true ? 'https' : 'http'}://${t.address ?? '127.0.0.1'}:${t.port}${t.path}`;
-  const args = ['-t2', '-c50', `-d${t.seconds}s`, '--latency', '-H', `Host: ${t.host}`, ...(t.closeEach === true ? ['-H', 'Connection: close'] : []), url];
+  const args = [`-t${t.threads ?? 2}`, `-c${t.connections ?? 50}`, `-d${t.seconds}s`, '--latency', '-H', `Host: ${t.host}`, ...(t.closeEach === true ? ['-H', 'Connection: close'] : []), url];
   return runTool('wrk', args, (out, code) => {
     if (code !== 0) throw new Error(`wrk exited with code ${code}`);
     return parseWrk(out);
@@ -81,7 +84,8 @@ function runTool<T>(command: string, args: string[], parse: (out: string, code: 
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the process may exit before its output has all been read
+    child.once('close', (code) => {
       try {
         resolve(parse(out, code));
       } catch (error) {

@@ -18,9 +18,10 @@ export interface LogWriterOptions {
   /** entries waiting beyond this are dropped (counted in slipway_access_log_dropped_total) */
   maxBuffered?: number;
   /**
-   * access log rows stored per batch (default 2000, about 2000 a second per edge process);
-   * beyond it the batch is sampled evenly and the rest counted as dropped. Metrics always
-   * count every request.
+   * access log rows stored per batch; beyond it the batch is sampled evenly and the rest
+   * counted as dropped. Metrics always count every request. The default is a minute's share of
+   * keepPerProject (167 a second for 10,000): under any load a project's log then reaches back
+   * a minute or more, where a larger budget would only replace it faster (and cost the edge more).
    */
   maxRowsPerFlush?: number;
   /** false: write SQLite batches on the event loop, not on the log thread (default true) */
@@ -68,7 +69,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   const keep = opts.keepPerProject ?? DEFAULT_KEEP_PER_PROJECT;
   const keepAccess = opts.keepAccessLog ?? true;
   const maxBuffered = opts.maxBuffered ?? 50_000;
-  const maxRows = opts.maxRowsPerFlush ?? 2000;
+  const maxRows = opts.maxRowsPerFlush ?? Math.max(100, Math.ceil((keep * (opts.flushMs ?? 1000)) / 60_000));
   let requests: ObservedRequest[] = [];
   let lines: ServerLine[] = [];
   const known = new Map<string, { id: string; name: string } | null>();

@@ -68,7 +68,7 @@ forEachBackend('access log store', (backend) => {
 
   it("writes batches per project, never into another project's log, and keeps the newest N per project", async () => {
     const metrics = createMetrics();
-    const writer = createLogWriter({ store, metrics, keepPerProject: 150, flushMs: 60_000 });
+    const writer = createLogWriter({ store, metrics, keepPerProject: 150, flushMs: 60_000, maxRowsPerFlush: 1000 });
     for (let i = 0; i < 200; i++) writer.request(request('dalpha000001', `/a/${i}`));
     for (let i = 0; i < 5; i++) writer.request(request('dbeta0000001', `/b/${i}`, 404));
     // a request that reached no deployment is counted, not logged
