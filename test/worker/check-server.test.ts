@@ -23,8 +23,7 @@ before(async () => {
 });
 after(async () => tmp?.cleanup());
 
-const server = (version: string) =>
-  `import { createServer } from 'node:http';\ncreateServer((req, res) => res.end('${version}')).listen(Number(process.env.PORT), process.env.HOST);\n`;
+const server = (version: string) => `import { createServer } from 'node:http';\ncreateServer((req, res) => res.end('${version}')).listen(Number(process.env.PORT), process.env.HOST);\n`;
 
 test("a retried attempt's server check runs the bundle it packaged, not the folder an earlier attempt left", async () => {
   const lines: string[] = [];
