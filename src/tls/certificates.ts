@@ -42,7 +42,8 @@ export async function saveCertificate(db: Db, box: SecretBox, input: { certPem: 
   const id = newId('crt');
   const existing = await db.selectFrom('certificates').select(['id', 'names']).where('source', '=', input.source).execute();
   const replaced = existing.filter((row) => JSON.stringify((JSON.parse(row.names) as string[]).sort()) === JSON.stringify(sorted)).map((row) => row.id);
-  if (replaced.length > 0) await db.deleteFrom('certificates').where('id', 'in', replaced).execute();
+  // the new one goes in before the old one goes: an edge that reloads in between finds both (and
+  // serves the one valid longer), never neither and its self-signed default
   await db
     .insertInto('certificates')
     .values({
@@ -60,6 +61,7 @@ export async function saveCertificate(db: Db, box: SecretBox, input: { certPem: 
       updated_at: now,
     })
     .execute();
+  if (replaced.length > 0) await db.deleteFrom('certificates').where('id', 'in', replaced).execute();
   await bumpCounter(db, 'tls_generation');
   return { id, names: sorted, source: input.source, certPem: input.certPem, keyPem: input.keyPem, notBefore, notAfter, renewAt: input.renewAt, renewFailures: 0, lastError: null };
 }
