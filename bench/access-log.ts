@@ -15,12 +15,12 @@
  * SLIPWAY_BENCH_SECONDS sets a round's length (default 3), SLIPWAY_BENCH_ROUNDS their number
  * (default 20), SLIPWAY_BENCH_ROWS the rows stored per batch (default: the writer's, 167 a second).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pageAndAsset, storeBenchSite, treeCpuMicros, waitForAnswer, wrk, type WrkResult } from './load-tools.js';
+import { pageAndAsset, startEdgeCluster, storeBenchSite, treeCpuMicros, waitForAnswer, wrk, type WrkResult } from './load-tools.js';
 import { stopChild } from './processes.js';
 import { median, medianInterval } from './stats.js';
 
@@ -42,18 +42,7 @@ async function mainThreadCpuMicros(pid: number): Promise<number> {
 }
 
 async function startEdge(dir: string, manifestHash: string, mode: Mode): Promise<Edge> {
-  const script = fileURLToPath(new URL('./access-log-edge.js', import.meta.url));
-  const child = spawn(process.execPath, [script, dir, manifestHash, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the "${mode}" bench edge exited with code ${code} before listening`)));
-    setTimeout(() => reject(new Error(`the "${mode}" bench edge did not listen within 20 s`)), 20_000).unref();
-  });
+  const { child, port } = await startEdgeCluster(fileURLToPath(new URL('./access-log-edge.js', import.meta.url)), [dir, manifestHash, mode], {});
   await waitForAnswer(port, HOST, child);
   return { child, port, pid: child.pid ?? 0 };
 }

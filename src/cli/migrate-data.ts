@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { copyBlobs } from '../blobs/copy.js';
 import { formatBytes } from '../build/cache-util.js';
 import { loadConfig } from '../config/index.js';
 import { AppError } from '../errors/index.js';
