@@ -1,17 +1,36 @@
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { makeRepo } from '../helpers/git.js';
-import { fixturesDir, tempDir } from '../helpers/paths.js';
+import { fixturesDir, runCleanups, tempDir } from '../helpers/paths.js';
 import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
 import Sqlite from 'better-sqlite3';
 
 // A worker that dies mid-build (SIGKILL: no chance to clean up) loses its lease; another
 // process claims the job again and the deployment becomes ready exactly once.
 const cleanups: Array<() => Promise<unknown>> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+after(() => runCleanups(cleanups));
+
+/** What is left under the data dir's build folders: entries, and mounts (a lost attempt's disk image). */
+async function buildLeftovers(dataDir: string): Promise<string[]> {
+  const root = join(dataDir, 'builds');
+  const mounts = (await readFile('/proc/self/mounts', 'utf8')).split('\n').map((line) => line.split(' ')[1] ?? '');
+  return [...(await readdir(root).catch(() => [] as string[])), ...mounts.filter((m) => m.startsWith(`${root}/`)).map((m) => `mounted ${m}`)];
+}
+
+/** A finished build releases its folder (unmounted, image removed) right after it is marked ready. */
+async function waitForNoLeftovers(dataDir: string): Promise<void> {
+  let left: string[] = [];
+  await waitFor(
+    'the build folders to be removed',
+    async () => {
+      left = await buildLeftovers(dataDir);
+      return left.length === 0 ? true : undefined;
+    },
+    10_000,
+  ).catch(() => assert.fail(`left under ${dataDir}/builds: ${left.join(', ')}`));
+}
 
 async function setup(buildMs: number) {
   const dir = await tempDir();
@@ -52,6 +71,8 @@ test('a worker killed with SIGKILL mid-build: another claim finishes it, ready e
   assert.ok(logs.body.lines.some((l: { text: string }) => /Retrying: attempt 2 of 3/.test(l.text)));
   const page = await edgeGet(b.edgePort, 'crash.localhost', '/');
   assert.match(page.text, /version slow:3000/);
+  // the lost attempt's folder was swept by b at start, and b's own released when it finished
+  await waitForNoLeftovers(dataDir);
 
   await b.stop();
   const db = new Sqlite(join(dataDir, 'slipway.db'), { readonly: true });
@@ -86,6 +107,8 @@ test('after three lost workers the job is dead-lettered and the deployment fails
   assert.equal(d.status, 'failed');
   assert.equal(d.error.code, 'WORKER_LOST');
   assert.match(d.error.message, /dead-lettered/);
+  // three killed workers' folders, each swept by the next start
+  await waitForNoLeftovers(dataDir);
 });
 
 test('SIGTERM gives running builds back to the queue when the grace period ends; a restart finishes them', async () => {
@@ -113,4 +136,7 @@ test('SIGTERM gives running builds back to the queue when the grace period ends;
   const d = await waitForStatus(b, queued.id, ['ready', 'failed'], 60_000);
   assert.equal(d.status, 'ready');
   assert.equal(d.attempts, 1);
+  // the attempt given back on SIGTERM and the restart's attempt (the same folder name) both released theirs
+  await waitForNoLeftovers(dataDir);
+  assert.equal(await b.stop(), 0, b.output());
 });

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { SANDBOX_UID } from '../../src/sandbox/root.js';
 import { makeRepo } from '../helpers/git.js';
+import { removeTree } from '../helpers/paths.js';
 import { edgeGet, startSlipwayProcess, waitFor, waitForStatus, type RunningSlipway } from '../helpers/slipway.js';
 import { sandboxSkipReason } from './sandbox-probe.js';
 
@@ -15,7 +14,6 @@ import { sandboxSkipReason } from './sandbox-probe.js';
 // SSR server must die with it (pdeathsig), and the next start on the same data dir must sweep
 // what is left: cgroups, network namespaces, the mounted build folder and its disk image.
 
-const run = promisify(execFile);
 const tag = `301.${randomInt(1e5, 1e6)}`; // a sleep duration no other process has: our marker
 let skip: string | undefined;
 let root: string;
@@ -27,15 +25,8 @@ before(async () => {
 });
 after(async () => {
   for (const s of running) await s.kill();
-  // a failed sweep leaves the build folder mounted: unmount it, or the folder cannot be removed
-  const mounts = await readFile('/proc/self/mounts', 'utf8');
-  for (const target of mounts
-    .split('\n')
-    .map((l) => l.split(' ')[1] ?? '')
-    .filter((t) => t.startsWith(`${root}/`))) {
-    await run('umount', ['-l', target]).catch(() => undefined);
-  }
-  await rm(root, { recursive: true, force: true });
+  // a failed sweep leaves the build folder mounted: removeTree unmounts it first
+  await removeTree(root);
 });
 
 /** Host pids of processes running as the sandbox uid that carry our marker in their argv or environment. */
